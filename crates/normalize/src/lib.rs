@@ -1,0 +1,178 @@
+//! Raw records to Hinomi [`Event`]s.
+//!
+//! This crate turns bytes that a caller has read into events: Windows event
+//! records (from `.evtx` files through the `evtx` crate, or as the JSON that
+//! `evtx_dump` and shippers write) and generic JSON objects. Windows events
+//! are flattened into the field names Sigma rules use (`EventID`, `Channel`,
+//! `Provider_Name`, every `EventData` item by name) and routed to their Sigma
+//! log sources with the table in `data/windows-logsources.txt`.
+//!
+//! It does no IO of its own: readers are passed in, and nothing here reads the
+//! clock. It knows nothing about rules or storage. Start at [`read_json`],
+//! [`read_evtx`] and [`windows::from_json`].
+
+mod routing;
+pub mod windows;
+
+use std::io::{Read, Seek};
+
+use model::Event;
+
+pub use crate::routing::{TableError, WindowsRouting};
+
+/// A record that could not be turned into an event, and where it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// Where in the input: a line number for JSON, a record id for EVTX.
+    pub location: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// Converts a JSON object into an event: a Windows record when it has the
+/// `Event.System` shape, otherwise a flattened object of unknown log source.
+pub fn from_json_object(value: &serde_json::Value) -> Result<Event, String> {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.get("Event").and_then(|e| e.get("System")).is_some() {
+                windows::from_json(value, WindowsRouting::builtin())
+            } else {
+                Ok(Event::from_json_flat(map))
+            }
+        }
+        other => Err(format!("expected a JSON object, found {}", json_kind(other))),
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Reads JSON lines, or JSON objects one after another (pretty-printed
+/// `evtx_dump` output). A malformed object is reported with its line and
+/// reading goes on at the next line.
+pub fn read_json(text: &str) -> impl Iterator<Item = Result<Event, RecordError>> + '_ {
+    JsonRecords { text, offset: 0, line: 1 }
+}
+
+struct JsonRecords<'a> {
+    text: &'a str,
+    offset: usize,
+    line: usize,
+}
+
+impl Iterator for JsonRecords<'_> {
+    type Item = Result<Event, RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = &self.text[self.offset..];
+        let skipped = rest.len() - rest.trim_start().len();
+        self.line += rest[..skipped].bytes().filter(|&b| b == b'\n').count();
+        self.offset += skipped;
+        if self.offset >= self.text.len() {
+            return None;
+        }
+        let start_line = self.line;
+        let rest = &self.text[self.offset..];
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
+        match stream.next()? {
+            Ok(value) => {
+                let used = stream.byte_offset();
+                self.line += rest[..used].bytes().filter(|&b| b == b'\n').count();
+                self.offset += used;
+                let location = format!("line {start_line}");
+                Some(from_json_object(&value).map_err(|message| RecordError { location, message }))
+            }
+            Err(e) => {
+                // Skip to the next line and go on.
+                let end = rest.find('\n').map_or(rest.len(), |i| i + 1);
+                self.offset += end;
+                self.line += 1;
+                Some(Err(RecordError {
+                    location: format!("line {}", start_line + e.line().saturating_sub(1)),
+                    message: format!("invalid JSON: {e}"),
+                }))
+            }
+        }
+    }
+}
+
+/// Reads every record of an EVTX file, chunk by chunk. Each item is an
+/// event or the error of one record or chunk; a file whose header cannot be
+/// read is one error.
+pub fn read_evtx<R: Read + Seek + Send + 'static>(
+    reader: R,
+) -> Result<impl Iterator<Item = Result<Event, RecordError>>, RecordError> {
+    let settings = std::sync::Arc::new(evtx::ParserSettings::new().num_threads(1).separate_json_attributes(false));
+    let parser = evtx::EvtxParser::from_read_seek(reader)
+        .map_err(|e| RecordError { location: "file header".into(), message: one_line(&e.to_string()) })?
+        .with_configuration((*settings).clone());
+    Ok(EvtxRecords { chunks: parser.into_chunks(), settings, buffer: Vec::new().into_iter(), chunk_no: 0 })
+}
+
+struct EvtxRecords<R: Read + Seek> {
+    chunks: evtx::IntoIterChunks<R>,
+    settings: std::sync::Arc<evtx::ParserSettings>,
+    buffer: std::vec::IntoIter<Result<Event, RecordError>>,
+    chunk_no: usize,
+}
+
+impl<R: Read + Seek + Send + 'static> Iterator for EvtxRecords<R> {
+    type Item = Result<Event, RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.buffer.next() {
+                return Some(item);
+            }
+            let chunk = self.chunks.next()?;
+            self.chunk_no += 1;
+            let chunk_err = |no: usize, e: &dyn std::fmt::Display| RecordError {
+                location: format!("chunk {no}"),
+                message: one_line(&e.to_string()),
+            };
+            let mut out = Vec::new();
+            match chunk {
+                Err(e) => out.push(Err(chunk_err(self.chunk_no, &e))),
+                Ok(mut data) => match data.parse(self.settings.clone()) {
+                    Err(e) => out.push(Err(chunk_err(self.chunk_no, &e))),
+                    Ok(mut parsed) => {
+                        for record in parsed.iter() {
+                            out.push(record_event(record));
+                        }
+                    }
+                },
+            }
+            self.buffer = out.into_iter();
+        }
+    }
+}
+
+fn record_event(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> Result<Event, RecordError> {
+    let record = record.map_err(|e| RecordError { location: "record".into(), message: one_line(&e.to_string()) })?;
+    let id = record.event_record_id;
+    let json = record
+        .into_json_value()
+        .map_err(|e| RecordError { location: format!("record {id}"), message: one_line(&e.to_string()) })?;
+    windows::from_json(&json.data, WindowsRouting::builtin())
+        .map_err(|message| RecordError { location: format!("record {id}"), message })
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,446 @@
+//! Sigma detection rules: loading, compiling and matching.
+//!
+//! [`RuleSetBuilder`] takes rule files as text (the caller reads them; this
+//! crate does no IO and never reads the clock), parses the YAML keeping raw
+//! scalar text and positions, and compiles each rule into an inert matcher.
+//! Loading never fails as a whole: [`RuleSetBuilder::build`] returns the rules
+//! that compiled and a [`LoadError`] with file, line and column for each one
+//! that did not. Unknown modifiers and malformed conditions are errors, never
+//! silent non-matches.
+//!
+//! A [`RuleSet`] routes each event to the rules of its log sources and, among
+//! those, to the rules whose literal anchors occur in the event (one
+//! Aho-Corasick pass per field, see `prefilter.rs`), then evaluates only
+//! those. A [`Matcher`] holds the per-thread scratch space.
+//!
+//! Not here: correlation rules, filters (both later), field mappings of log
+//! formats (the `normalize` crate), reading files (the binary).
+//!
+//! Start reading at [`RuleSetBuilder::add_file`], then `rule.rs`, `value.rs`
+//! (modifiers) and `matcher.rs` (evaluation).
+
+mod condition;
+mod matcher;
+mod prefilter;
+mod rule;
+mod value;
+mod yaml;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, RwLock};
+
+use model::{Event, Level, LogSource, SourceView};
+
+use crate::matcher::{EventView, FieldId, Matchable, NONE};
+use crate::prefilter::{Anchors, Key, KeyFilter};
+
+pub use crate::matcher::TimePart;
+pub use crate::value::CompileOptions;
+
+/// A compiled Sigma detection rule with the metadata alerts carry.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub level: Level,
+    pub status: Option<String>,
+    pub description: Option<String>,
+    /// Required on every alert by the Detection Rule License.
+    pub author: Option<String>,
+    pub date: Option<String>,
+    pub modified: Option<String>,
+    pub tags: Vec<String>,
+    pub references: Vec<String>,
+    pub falsepositives: Vec<String>,
+    pub logsource: LogSource,
+    /// The file the rule came from, as the caller named it.
+    pub path: String,
+    /// The line its document starts on.
+    pub line: u32,
+    matchable: Matchable,
+}
+
+/// Why one rule (or file) did not load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub path: String,
+    pub line: u32,
+    pub col: u32,
+    /// The rule's id, when the document had one.
+    pub rule_id: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.path, self.line, self.col, self.message)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// FxHash: field names are short and not attacker-chosen keys of a
+/// long-lived map, so a fast non-cryptographic hash is the right trade.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Every field name any rule mentions, numbered.
+#[derive(Debug, Default)]
+pub(crate) struct FieldTable {
+    ids: FxMap<Box<str>, FieldId>,
+}
+
+impl FieldTable {
+    pub(crate) fn intern(&mut self, name: &str) -> FieldId {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.ids.len() as FieldId;
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    fn get(&self, name: &str) -> Option<FieldId> {
+        self.ids.get(name).copied()
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+/// Collects rule files and compiles them into a [`RuleSet`].
+#[derive(Default)]
+pub struct RuleSetBuilder {
+    options: CompileOptions,
+    rules: Vec<Rule>,
+    errors: Vec<LoadError>,
+    fields: FieldTable,
+    ids: HashMap<String, String>,
+}
+
+impl RuleSetBuilder {
+    pub fn new(options: CompileOptions) -> RuleSetBuilder {
+        RuleSetBuilder { options, ..RuleSetBuilder::default() }
+    }
+
+    /// Parses every YAML document of one file. `path` is only used in
+    /// errors and in [`Rule::path`].
+    pub fn add_file(&mut self, path: &str, text: &str) {
+        let docs = match yaml::parse_documents(text) {
+            Ok(docs) => docs,
+            Err(e) => {
+                self.errors.push(LoadError {
+                    path: path.to_owned(),
+                    line: e.pos.line,
+                    col: e.pos.col,
+                    rule_id: None,
+                    message: format!("invalid YAML: {}", e.message),
+                });
+                return;
+            }
+        };
+        for doc in docs {
+            match rule::parse_rule(&doc, path, &mut self.fields, &self.options) {
+                Ok(rule) => {
+                    if let Some(first) = self.ids.get(&rule.id) {
+                        self.errors.push(LoadError {
+                            path: path.to_owned(),
+                            line: rule.line,
+                            col: 1,
+                            rule_id: Some(rule.id.clone()),
+                            message: format!("duplicate rule id `{}` (first defined in {first})", rule.id),
+                        });
+                        continue;
+                    }
+                    self.ids.insert(rule.id.clone(), path.to_owned());
+                    self.rules.push(rule);
+                }
+                Err(e) => self.errors.push(LoadError {
+                    path: path.to_owned(),
+                    line: e.pos.line,
+                    col: e.pos.col,
+                    rule_id: e.rule_id,
+                    message: e.message,
+                }),
+            }
+        }
+    }
+
+    /// The rule set and the errors of every rule that did not load.
+    pub fn build(self) -> (RuleSet, Vec<LoadError>) {
+        let anchors = self.rules.iter().map(|r| prefilter::rule_anchors(&r.matchable)).collect();
+        let mut set = RuleSet {
+            rules: self.rules,
+            fields: self.fields,
+            anchors,
+            buckets: RwLock::new(HashMap::new()),
+            everything: Arc::new(Bucket::empty()),
+        };
+        let all: Vec<u32> = (0..set.rules.len() as u32).collect();
+        set.everything = Arc::new(set.make_bucket(all));
+        (set, self.errors)
+    }
+}
+
+/// Compiled rules, ready to match events from any number of threads.
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    fields: FieldTable,
+    anchors: Vec<Option<Anchors>>,
+    buckets: RwLock<HashMap<SourceView, Arc<Bucket>>>,
+    /// For events of unknown log source: every rule.
+    everything: Arc<Bucket>,
+}
+
+/// The rules of one log-source view, with their prefilters.
+struct Bucket {
+    /// Rule indices, ascending.
+    rules: Vec<u32>,
+    /// Positions (into `rules`) evaluated for every event.
+    always: Vec<u32>,
+    filters: Vec<KeyFilter>,
+}
+
+impl Bucket {
+    fn empty() -> Bucket {
+        Bucket { rules: Vec::new(), always: Vec::new(), filters: Vec::new() }
+    }
+}
+
+impl RuleSet {
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// A matcher with its own scratch space; make one per thread.
+    pub fn matcher(&self) -> Matcher<'_> {
+        Matcher {
+            set: self,
+            slots: vec![NONE; self.fields.len()],
+            touched: Vec::new(),
+            marks: Vec::new(),
+            hits: Vec::new(),
+            local: Vec::new(),
+            prefilter: true,
+        }
+    }
+
+    fn make_bucket(&self, rules: Vec<u32>) -> Bucket {
+        let mut always = Vec::new();
+        let mut anchored = Vec::new();
+        for (pos, &r) in rules.iter().enumerate() {
+            match &self.anchors[r as usize] {
+                Some(a) => anchored.push((pos as u32, a)),
+                None => always.push(pos as u32),
+            }
+        }
+        let filters = prefilter::build(&anchored, &mut always);
+        Bucket { rules, always, filters }
+    }
+
+    fn bucket(&self, view: &SourceView) -> Arc<Bucket> {
+        if let Ok(map) = self.buckets.read()
+            && let Some(b) = map.get(view)
+        {
+            return b.clone();
+        }
+        let rules: Vec<u32> = (0..self.rules.len() as u32)
+            .filter(|&i| self.rules[i as usize].logsource.contains(&view.logsource))
+            .collect();
+        let bucket = Arc::new(self.make_bucket(rules));
+        if let Ok(mut map) = self.buckets.write() {
+            map.entry(view.clone()).or_insert_with(|| bucket.clone());
+        }
+        bucket
+    }
+}
+
+/// Matches events against a [`RuleSet`]; holds per-thread scratch space.
+pub struct Matcher<'r> {
+    set: &'r RuleSet,
+    /// Field id → event field index, `NONE` when absent.
+    slots: Vec<u32>,
+    touched: Vec<FieldId>,
+    marks: Vec<u64>,
+    hits: Vec<usize>,
+    /// Buckets already looked up by this thread, by view identity.
+    local: Vec<(Arc<SourceView>, Arc<Bucket>)>,
+    prefilter: bool,
+}
+
+impl Matcher<'_> {
+    /// Turns the literal prefilter off, so that every routed rule is
+    /// evaluated; for tests that prove the prefilter changes nothing.
+    pub fn without_prefilter(mut self) -> Self {
+        self.prefilter = false;
+        self
+    }
+
+    /// Indices (into [`RuleSet::rules`]) of the rules `event` matches, ascending.
+    pub fn matches(&mut self, event: &Event) -> &[usize] {
+        self.hits.clear();
+        self.bind(event);
+        if event.views.is_empty() {
+            let bucket = self.set.everything.clone();
+            self.run(event, &bucket);
+        } else {
+            for view in &event.views {
+                let bucket = self.bucket_for(view);
+                let saved = self.alias(event, view);
+                self.run(event, &bucket);
+                for (id, old) in saved {
+                    self.slots[id as usize] = old;
+                }
+            }
+            self.hits.sort_unstable();
+            self.hits.dedup();
+        }
+        self.unbind();
+        &self.hits
+    }
+
+    fn bucket_for(&mut self, view: &Arc<SourceView>) -> Arc<Bucket> {
+        if let Some((_, b)) = self.local.iter().find(|(v, _)| Arc::ptr_eq(v, view)) {
+            return b.clone();
+        }
+        let b = self.set.bucket(view);
+        if self.local.len() < 256 {
+            self.local.push((view.clone(), b.clone()));
+        }
+        b
+    }
+
+    fn bind(&mut self, event: &Event) {
+        for (i, (name, _)) in event.fields().iter().enumerate() {
+            if let Some(id) = self.set.fields.get(name) {
+                let slot = &mut self.slots[id as usize];
+                if *slot == NONE {
+                    *slot = i as u32;
+                    self.touched.push(id);
+                }
+            }
+        }
+    }
+
+    /// Points rule field names at the event fields a view aliases them to;
+    /// returns what to restore.
+    fn alias(&mut self, event: &Event, view: &SourceView) -> Vec<(FieldId, u32)> {
+        let mut saved = Vec::new();
+        for (rule_field, event_field) in &view.aliases {
+            let Some(id) = self.set.fields.get(rule_field) else { continue };
+            let Some(idx) = event.fields().iter().position(|(n, _)| n == event_field) else { continue };
+            saved.push((id, self.slots[id as usize]));
+            self.slots[id as usize] = idx as u32;
+        }
+        saved
+    }
+
+    fn unbind(&mut self) {
+        for id in self.touched.drain(..) {
+            self.slots[id as usize] = NONE;
+        }
+    }
+
+    fn run(&mut self, event: &Event, bucket: &Bucket) {
+        let mut ev = EventView::new(event, &self.slots);
+        if !self.prefilter {
+            for &r in &bucket.rules {
+                if self.set.rules[r as usize].matchable.eval(&mut ev) {
+                    self.hits.push(r as usize);
+                }
+            }
+            return;
+        }
+        self.marks.clear();
+        self.marks.resize(bucket.rules.len().div_ceil(64), 0);
+        for &pos in &bucket.always {
+            self.marks[pos as usize / 64] |= 1 << (pos % 64);
+        }
+        for filter in &bucket.filters {
+            match filter.key {
+                Key::Field(field) => {
+                    if let Some(idx) = ev.index_of(field) {
+                        scan(filter, &mut ev, idx, &mut self.marks);
+                    }
+                }
+                Key::Anywhere => {
+                    for idx in 0..event.fields().len() {
+                        scan(filter, &mut ev, idx, &mut self.marks);
+                    }
+                }
+            }
+        }
+        for (word_idx, &word) in self.marks.iter().enumerate() {
+            let mut w = word;
+            while w != 0 {
+                let bit = w.trailing_zeros() as usize;
+                w &= w - 1;
+                let r = bucket.rules[word_idx * 64 + bit] as usize;
+                if self.set.rules[r].matchable.eval(&mut ev) {
+                    self.hits.push(r);
+                }
+            }
+        }
+    }
+}
+
+/// Runs one filter over the (lowercased) text of one event field, marking
+/// the rules whose anchors occur.
+fn scan(filter: &KeyFilter, ev: &mut EventView<'_, '_>, idx: usize, marks: &mut [u64]) {
+    let mut mark = |text: &str| {
+        for m in filter.automaton.find_overlapping_iter(text) {
+            for &pos in &filter.targets[m.pattern().as_usize()] {
+                marks[pos as usize / 64] |= 1 << (pos % 64);
+            }
+        }
+    };
+    match ev.value(idx) {
+        model::Value::Array(items) => {
+            for item in items {
+                if let Some(t) = item.as_text() {
+                    mark(&matcher::lowercase(&t));
+                }
+            }
+        }
+        _ => {
+            if let Some(t) = ev.lower(idx) {
+                mark(t);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
