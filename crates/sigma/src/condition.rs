@@ -26,8 +26,9 @@ enum Tok<'a> {
     LParen,
     RParen,
     Word(&'a str),
-    Pipe,
 }
+
+const PIPE: &str = "the `|` aggregation syntax is obsolete; write a Sigma correlation rule instead";
 
 fn tokenize(text: &str) -> Result<Vec<(usize, Tok<'_>)>, CondError> {
     let mut out = Vec::new();
@@ -45,10 +46,7 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Tok<'_>)>, CondError> {
                 out.push((i, Tok::RParen));
                 i += 1;
             }
-            b'|' => {
-                out.push((i, Tok::Pipe));
-                i += 1;
-            }
+            b'|' => return Err(CondError { offset: i, message: PIPE.into() }),
             c if is_word_byte(c) => {
                 let start = i;
                 while i < bytes.len() && is_word_byte(bytes[i]) {
@@ -79,8 +77,8 @@ pub(crate) fn parse(text: &str, identifiers: &[String]) -> Result<Expr, CondErro
     let e = p.or_expr()?;
     if let Some((off, tok)) = p.toks.get(p.pos) {
         let message = match tok {
-            Tok::Pipe => "the `|` aggregation syntax is obsolete; write a Sigma correlation rule instead".to_owned(),
             Tok::RParen => "unbalanced `)`".to_owned(),
+            Tok::Word(w @ ("AND" | "OR" | "NOT")) => format!("operators are lowercase: write `{}`", w.to_lowercase()),
             Tok::Word(w) => format!("expected `and` or `or` before `{w}`"),
             Tok::LParen => "expected `and` or `or` before `(`".to_owned(),
         };
@@ -167,7 +165,6 @@ impl CondParser<'_, '_> {
                 Ok(inner)
             }
             Tok::RParen => self.err("unexpected `)`"),
-            Tok::Pipe => self.err("the `|` aggregation syntax is obsolete; write a Sigma correlation rule instead"),
             Tok::Word(w) => {
                 if matches!(w, "and" | "or") {
                     return self.err(format!("`{w}` needs an expression before it"));

@@ -541,45 +541,53 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Replaces `%name%` placeholders (not preceded by a backslash) with every
-/// configured value, one output per combination.
+/// Replaces `%name%` placeholders with every configured value, one output
+/// per combination. `\%` is a literal percent sign; `\\` is kept for the
+/// wildcard parser, which reads it as one backslash.
 fn expand(text: &str, options: &CompileOptions) -> Result<Vec<String>, String> {
     let mut outputs = vec![String::new()];
-    let mut rest = text;
-    while let Some(start) = find_placeholder_start(rest) {
-        let after = &rest[start + 1..];
-        let Some(len) = after.find('%') else { break };
-        let name = &after[..len];
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            break;
-        }
-        let values = options
-            .placeholders
-            .get(name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| format!("placeholder `%{name}%` has no configured values"))?;
-        let prefix = &rest[..start];
-        let mut next = Vec::with_capacity(outputs.len() * values.len());
-        for out in &outputs {
-            for v in values {
-                next.push(format!("{out}{prefix}{v}"));
+    let push = |outputs: &mut Vec<String>, s: &str| outputs.iter_mut().for_each(|o| o.push_str(s));
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.peek() {
+                Some(&(_, '%')) => {
+                    chars.next();
+                    push(&mut outputs, "%");
+                }
+                Some(&(_, '\\')) => {
+                    chars.next();
+                    push(&mut outputs, "\\\\");
+                }
+                _ => push(&mut outputs, "\\"),
+            },
+            '%' => {
+                let rest = &text[i + 1..];
+                let name = rest
+                    .find('%')
+                    .map(|end| &rest[..end])
+                    .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace));
+                let Some(name) = name else {
+                    push(&mut outputs, "%");
+                    continue;
+                };
+                let values = options
+                    .placeholders
+                    .get(name)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| format!("placeholder `%{name}%` has no configured values"))?;
+                if outputs.len() * values.len() > MAX_EXPANSION {
+                    return Err(format!("placeholder expansion gives more than {MAX_EXPANSION} values"));
+                }
+                outputs = outputs.iter().flat_map(|o| values.iter().map(move |v| format!("{o}{v}"))).collect();
+                for _ in 0..=name.chars().count() {
+                    chars.next();
+                }
             }
+            other => outputs.iter_mut().for_each(|o| o.push(other)),
         }
-        if next.len() > MAX_EXPANSION {
-            return Err(format!("placeholder expansion gives more than {MAX_EXPANSION} values"));
-        }
-        outputs = next;
-        rest = &after[len + 1..];
-    }
-    for out in &mut outputs {
-        out.push_str(rest);
     }
     Ok(outputs)
-}
-
-fn find_placeholder_start(s: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
-    (0..bytes.len()).find(|&i| bytes[i] == b'%' && (i == 0 || bytes[i - 1] != b'\\'))
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -107,3 +107,47 @@ fn sigmahq_regression_samples_fire_their_rules() {
         failures.join("\n")
     );
 }
+
+/// The literal prefilter may only skip rules that cannot match: over every
+/// regression event and the whole rule set, results are identical with it
+/// switched off.
+#[test]
+fn prefilter_never_changes_results_on_the_regression_events() {
+    let root = sigma_dir();
+    let mut builder = sigma::RuleSetBuilder::new(sigma::CompileOptions::default());
+    for folder in ["rules", "rules-emerging-threats", "rules-threat-hunting", "rules-compliance"] {
+        let mut stack = vec![root.join(folder)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|e| e == "yml") {
+                    builder.add_file(&p.display().to_string(), &std::fs::read_to_string(&p).unwrap());
+                }
+            }
+        }
+    }
+    let (set, _) = builder.build();
+    let (mut fast, mut slow) = (set.matcher(), set.matcher().without_prefilter());
+    let mut stack = vec![root.join("regression_data")];
+    let (mut events, mut hits) = (0, 0);
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                for event in normalize::read_json(&text).flatten() {
+                    let a = fast.matches(&event).to_vec();
+                    let b = slow.matches(&event).to_vec();
+                    assert_eq!(a, b, "prefilter changed results in {}", p.display());
+                    events += 1;
+                    hits += a.len();
+                }
+            }
+        }
+    }
+    assert!(events >= 230 && hits >= 300, "{events} events, {hits} hits");
+}
