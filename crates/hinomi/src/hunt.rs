@@ -219,8 +219,11 @@ fn hunt_file(
         let hits = matcher.matches(&event);
         let hits: Vec<usize> =
             hits.iter().copied().filter(|&r| min_level.is_none_or(|m| set.rules()[r].level >= m)).collect();
-        let Some((&last, rest)) = hits.split_last() else { return };
-        for &rule in rest {
+        if hits.is_empty() {
+            return;
+        }
+        let event = std::sync::Arc::new(event);
+        for rule in hits {
             result.detections.push(Detection {
                 timestamp: event.timestamp,
                 rule,
@@ -228,7 +231,6 @@ fn hunt_file(
                 event: event.clone(),
             });
         }
-        result.detections.push(Detection { timestamp: event.timestamp, rule: last, source: source.clone(), event });
     };
     let mut file = match File::open(path) {
         Ok(f) => f,

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use model::{Event, Level};
-use serde_json::json;
+use serde::Serialize;
 use sigma::Rule;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -18,7 +18,8 @@ pub(crate) struct Detection {
     pub(crate) timestamp: Option<model::Timestamp>,
     pub(crate) rule: usize,
     pub(crate) source: String,
-    pub(crate) event: Event,
+    /// Shared: one event may fire several rules.
+    pub(crate) event: std::sync::Arc<Event>,
 }
 
 impl Detection {
@@ -30,24 +31,42 @@ impl Detection {
         self.timestamp.map(|t| t.to_string()).unwrap_or_default()
     }
 
-    /// The JSON object of `--format jsonl`. The rule's author travels with
-    /// every detection, as the Detection Rule License requires.
-    pub(crate) fn to_json(&self, rule: &Rule) -> serde_json::Value {
-        json!({
-            "timestamp": self.timestamp.map(|t| t.to_string()),
-            "rule_id": rule.id,
-            "rule_title": rule.title,
-            "level": rule.level.as_str(),
-            "tags": rule.tags,
-            "author": rule.author,
-            "rule_path": rule.path,
-            "source": self.source,
-            "computer": self.event.text("Computer"),
-            "channel": self.event.text("Channel"),
-            "event_id": self.event.get("EventID").map(model::Value::to_json),
-            "event": self.event.to_json(),
-        })
+    /// The record of `--format jsonl`. The rule's author travels with every
+    /// detection, as the Detection Rule License requires.
+    pub(crate) fn record<'a>(&'a self, rule: &'a Rule) -> JsonRecord<'a> {
+        let text = |name: &str| self.event.text(name).map(|c| c.into_owned());
+        JsonRecord {
+            timestamp: self.timestamp.map(|t| t.to_string()),
+            rule_id: &rule.id,
+            rule_title: &rule.title,
+            level: rule.level.as_str(),
+            tags: &rule.tags,
+            author: rule.author.as_deref(),
+            rule_path: &rule.path,
+            source: &self.source,
+            computer: text("Computer"),
+            channel: text("Channel"),
+            event_id: self.event.get("EventID"),
+            event: &self.event,
+        }
     }
+}
+
+/// One line of `--format jsonl`, serialized straight from the detection.
+#[derive(Serialize)]
+pub(crate) struct JsonRecord<'a> {
+    timestamp: Option<String>,
+    rule_id: &'a str,
+    rule_title: &'a str,
+    level: &'a str,
+    tags: &'a [String],
+    author: Option<&'a str>,
+    rule_path: &'a str,
+    source: &'a str,
+    computer: Option<String>,
+    channel: Option<String>,
+    event_id: Option<&'a model::Value>,
+    event: &'a Event,
 }
 
 const CSV_HEADER: [&str; 11] = [
@@ -73,7 +92,7 @@ pub(crate) fn write(
     match format {
         Format::Jsonl => {
             for d in detections {
-                serde_json::to_writer(&mut *out, &d.to_json(&rules[d.rule]))?;
+                serde_json::to_writer(&mut *out, &d.record(&rules[d.rule]))?;
                 out.write_all(b"\n")?;
             }
         }
@@ -94,7 +113,7 @@ pub(crate) fn write(
                         d.field("Computer"),
                         d.field("Channel"),
                         d.field("EventID"),
-                        d.event.to_json().to_string(),
+                        serde_json::to_string(&*d.event).unwrap_or_default(),
                     ]
                     .into_iter(),
                 )?;

@@ -255,3 +255,33 @@ impl fmt::Display for Level {
 
 #[cfg(test)]
 mod tests;
+
+/// Serializes like [`Value::to_json`], without building a JSON tree first.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
+            Value::Float(_) => s.serialize_unit(),
+            Value::Str(v) => s.serialize_str(v),
+            Value::Array(items) => s.collect_seq(items),
+        }
+    }
+}
+
+/// Serializes like [`Event::to_json`] (first value of a repeated name wins).
+impl serde::Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.fields.len()))?;
+        for (i, (name, value)) in self.fields.iter().enumerate() {
+            if self.fields[..i].iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            map.serialize_entry(&**name, value)?;
+        }
+        map.end()
+    }
+}

@@ -41,3 +41,13 @@ fn levels_parse_and_order() {
     assert_eq!(Level::parse("severe"), None);
     assert!(Level::Critical > Level::Medium);
 }
+
+#[test]
+fn direct_serialization_equals_the_json_tree() {
+    let json: serde_json::Value =
+        serde_json::from_str(r#"{"a":{"b":1.5},"e":[1,"y",null],"f":null,"t":true,"s":"x\"y"}"#).unwrap();
+    let mut event = Event::from_json_flat(json.as_object().unwrap());
+    event.push("a.b", Value::Int(9));
+    assert_eq!(serde_json::to_value(&event).unwrap(), event.to_json());
+    assert_eq!(serde_json::to_string(&event).unwrap(), event.to_json().to_string());
+}
