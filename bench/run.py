@@ -158,13 +158,10 @@ def count_hinomi(path):
 def count_rsigma(path):
     per_rule = {}
     for line in open(path, encoding="utf-8"):
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        d = json.loads(line)
-        rid = d.get("rule_id") or d.get("id") or (d.get("rule") or {}).get("id") if isinstance(d.get("rule"), dict) else d.get("rule_id") or d.get("id")
-        if rid:
-            per_rule[rid] = per_rule.get(rid, 0) + 1
+        if line.startswith("{"):
+            rid = json.loads(line).get("rule_id")
+            if rid:
+                per_rule[rid] = per_rule.get(rid, 0) + 1
     return per_rule
 
 
