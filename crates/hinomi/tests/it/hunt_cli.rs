@@ -112,19 +112,10 @@ fn corrupt_and_truncated_files_are_reported_and_skipped() {
 }
 
 fn first_regression_evtx() -> std::path::PathBuf {
-    let mut stack = vec![crate::sigma_dir().join("regression_data")];
-    while let Some(d) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "evtx") {
-                return p;
-            }
-        }
-    }
-    panic!("no evtx in regression data");
+    crate::files_under(&crate::sigma_dir().join("regression_data"), |p| p.extension().is_some_and(|e| e == "evtx"))
+        .into_iter()
+        .next()
+        .expect("no evtx in regression data")
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::{all_rule_args, hinomi, sigma_dir};
+use crate::{all_rule_args, files_under, hinomi, sigma_dir};
 
 /// One positive test from an `info.yml`.
 #[derive(Debug)]
@@ -20,19 +20,7 @@ struct Case {
 /// `regression_tests_info[].{match_count, path}`. Commented-out entries are
 /// not tests.
 fn cases(root: &Path) -> Vec<Case> {
-    let mut infos = Vec::new();
-    let mut stack = vec![root.join("regression_data")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n == "info.yml") {
-                infos.push(p);
-            }
-        }
-    }
-    infos.sort();
+    let infos = files_under(&root.join("regression_data"), |p| p.file_name().is_some_and(|n| n == "info.yml"));
     let mut out = Vec::new();
     for info in infos {
         let text = std::fs::read_to_string(&info).unwrap();
@@ -116,37 +104,21 @@ fn prefilter_never_changes_results_on_the_regression_events() {
     let root = sigma_dir();
     let mut builder = sigma::RuleSetBuilder::new(sigma::CompileOptions::default());
     for folder in ["rules", "rules-emerging-threats", "rules-threat-hunting", "rules-compliance"] {
-        let mut stack = vec![root.join(folder)];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-                let p = entry.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|e| e == "yml") {
-                    builder.add_file(&p.display().to_string(), &std::fs::read_to_string(&p).unwrap());
-                }
-            }
+        for p in files_under(&root.join(folder), |p| p.extension().is_some_and(|e| e == "yml")) {
+            builder.add_file(&p.display().to_string(), &std::fs::read_to_string(&p).unwrap());
         }
     }
     let (set, _) = builder.build();
     let (mut fast, mut slow) = (set.matcher(), set.matcher().without_prefilter());
-    let mut stack = vec![root.join("regression_data")];
     let (mut events, mut hits) = (0, 0);
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "json") {
-                let text = std::fs::read_to_string(&p).unwrap();
-                for event in normalize::read_json(&text).flatten() {
-                    let a = fast.matches(&event).to_vec();
-                    let b = slow.matches(&event).to_vec();
-                    assert_eq!(a, b, "prefilter changed results in {}", p.display());
-                    events += 1;
-                    hits += a.len();
-                }
-            }
+    for p in files_under(&root.join("regression_data"), |p| p.extension().is_some_and(|e| e == "json")) {
+        let text = std::fs::read_to_string(&p).unwrap();
+        for event in normalize::read_json(&text).flatten() {
+            let a = fast.matches(&event).to_vec();
+            let b = slow.matches(&event).to_vec();
+            assert_eq!(a, b, "prefilter changed results in {}", p.display());
+            events += 1;
+            hits += a.len();
         }
     }
     assert!(events >= 230 && hits >= 300, "{events} events, {hits} hits");
