@@ -18,7 +18,7 @@ use model::{Event, Level, Timestamp};
 use rayon::prelude::*;
 use sigma::RuleSet;
 
-use crate::output::{self, Detection, Format};
+use crate::output::{self, Detection, EventSummary, Format};
 use crate::rules::{self, RuleArgs};
 
 #[derive(Args, Debug)]
@@ -110,7 +110,7 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         .map_init(
             || set.matcher(),
             |matcher, path| {
-                let r = hunt_file(path, &set, matcher, &filter, args.min_level);
+                let r = hunt_file(path, &set, matcher, &filter, args.min_level, args.format);
                 let n = detections_so_far.fetch_add(r.detections.len() as u64, Ordering::Relaxed)
                     + r.detections.len() as u64;
                 bar.set_message(format!("{n} detections"));
@@ -140,12 +140,8 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
     }
     // A timeline: by event time, then rule, so output is deterministic.
     detections.sort_by(|a, b| {
-        (a.timestamp.is_none(), a.timestamp, &a.source, a.rule).cmp(&(
-            b.timestamp.is_none(),
-            b.timestamp,
-            &b.source,
-            b.rule,
-        ))
+        let key = |d: &Detection| (d.timestamp().is_none(), d.timestamp(), d.source.clone(), d.rule);
+        key(a).cmp(&key(b))
     });
 
     let stdout = std::io::stdout();
@@ -208,9 +204,10 @@ fn hunt_file(
     matcher: &mut sigma::Matcher<'_>,
     filter: &TimeFilter,
     min_level: Option<Level>,
+    format: Format,
 ) -> FileResult {
     let mut result = FileResult::default();
-    let source = path.display().to_string();
+    let source: std::sync::Arc<str> = path.display().to_string().into();
     let mut on_event = |event: Event, result: &mut FileResult| {
         if !filter.keeps(&event) {
             return;
@@ -222,14 +219,9 @@ fn hunt_file(
         if hits.is_empty() {
             return;
         }
-        let event = std::sync::Arc::new(event);
+        let summary = std::sync::Arc::new(EventSummary::new(&event, format));
         for rule in hits {
-            result.detections.push(Detection {
-                timestamp: event.timestamp,
-                rule,
-                source: source.clone(),
-                event: event.clone(),
-            });
+            result.detections.push(Detection { rule, source: source.clone(), event: summary.clone() });
         }
     };
     let mut file = match File::open(path) {

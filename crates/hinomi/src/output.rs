@@ -13,30 +13,62 @@ pub(crate) enum Format {
     Csv,
 }
 
+/// What a detection keeps of its event: the fields every format shows and,
+/// when the format prints the event, its JSON text. Built once per event in
+/// the worker thread and shared by all of that event's detections, so the
+/// event itself can be dropped right after matching.
+pub(crate) struct EventSummary {
+    pub(crate) timestamp: Option<model::Timestamp>,
+    computer: Option<String>,
+    channel: Option<String>,
+    event_id: Option<model::Value>,
+    json: Option<Box<serde_json::value::RawValue>>,
+}
+
+impl EventSummary {
+    pub(crate) fn new(event: &Event, format: Format) -> EventSummary {
+        let text = |name: &str| event.text(name).map(|c| c.into_owned());
+        let json = match format {
+            Format::Table => None,
+            Format::Jsonl | Format::Csv => {
+                serde_json::to_string(event).ok().and_then(|s| serde_json::value::RawValue::from_string(s).ok())
+            }
+        };
+        EventSummary {
+            timestamp: event.timestamp,
+            computer: text("Computer"),
+            channel: text("Channel"),
+            event_id: event.get("EventID").cloned(),
+            json,
+        }
+    }
+
+    fn event_id_text(&self) -> String {
+        self.event_id.as_ref().and_then(|v| v.as_text()).map(|c| c.into_owned()).unwrap_or_default()
+    }
+}
+
 /// One rule matching one event.
 pub(crate) struct Detection {
-    pub(crate) timestamp: Option<model::Timestamp>,
     pub(crate) rule: usize,
-    pub(crate) source: String,
-    /// Shared: one event may fire several rules.
-    pub(crate) event: std::sync::Arc<Event>,
+    pub(crate) source: std::sync::Arc<str>,
+    pub(crate) event: std::sync::Arc<EventSummary>,
 }
 
 impl Detection {
-    fn field(&self, name: &str) -> String {
-        self.event.text(name).map(|c| c.into_owned()).unwrap_or_default()
+    pub(crate) fn timestamp(&self) -> Option<model::Timestamp> {
+        self.event.timestamp
     }
 
     fn timestamp_text(&self) -> String {
-        self.timestamp.map(|t| t.to_string()).unwrap_or_default()
+        self.event.timestamp.map(|t| t.to_string()).unwrap_or_default()
     }
 
     /// The record of `--format jsonl`. The rule's author travels with every
     /// detection, as the Detection Rule License requires.
     pub(crate) fn record<'a>(&'a self, rule: &'a Rule) -> JsonRecord<'a> {
-        let text = |name: &str| self.event.text(name).map(|c| c.into_owned());
         JsonRecord {
-            timestamp: self.timestamp.map(|t| t.to_string()),
+            timestamp: self.event.timestamp.map(|t| t.to_string()),
             rule_id: &rule.id,
             rule_title: &rule.title,
             level: rule.level.as_str(),
@@ -44,10 +76,10 @@ impl Detection {
             author: rule.author.as_deref(),
             rule_path: &rule.path,
             source: &self.source,
-            computer: text("Computer"),
-            channel: text("Channel"),
-            event_id: self.event.get("EventID"),
-            event: &self.event,
+            computer: self.event.computer.as_deref(),
+            channel: self.event.channel.as_deref(),
+            event_id: self.event.event_id.as_ref(),
+            event: self.event.json.as_deref(),
         }
     }
 }
@@ -63,10 +95,10 @@ pub(crate) struct JsonRecord<'a> {
     author: Option<&'a str>,
     rule_path: &'a str,
     source: &'a str,
-    computer: Option<String>,
-    channel: Option<String>,
+    computer: Option<&'a str>,
+    channel: Option<&'a str>,
     event_id: Option<&'a model::Value>,
-    event: &'a Event,
+    event: Option<&'a serde_json::value::RawValue>,
 }
 
 const CSV_HEADER: [&str; 11] = [
@@ -109,11 +141,11 @@ pub(crate) fn write(
                         rule.level.to_string(),
                         rule.tags.join(" "),
                         rule.author.clone().unwrap_or_default(),
-                        d.source.clone(),
-                        d.field("Computer"),
-                        d.field("Channel"),
-                        d.field("EventID"),
-                        serde_json::to_string(&*d.event).unwrap_or_default(),
+                        d.source.to_string(),
+                        d.event.computer.clone().unwrap_or_default(),
+                        d.event.channel.clone().unwrap_or_default(),
+                        d.event.event_id_text(),
+                        d.event.json.as_ref().map(|j| j.get().to_owned()).unwrap_or_default(),
                     ]
                     .into_iter(),
                 )?;
@@ -127,8 +159,8 @@ pub(crate) fn write(
                     [
                         d.timestamp_text(),
                         rule.level.to_string(),
-                        d.field("Computer"),
-                        d.field("EventID"),
+                        d.event.computer.clone().unwrap_or_default(),
+                        d.event.event_id_text(),
                         rule.title.clone(),
                     ]
                 })
