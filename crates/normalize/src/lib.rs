@@ -11,6 +11,7 @@
 //! clock. It knows nothing about rules or storage. Start at [`read_json`],
 //! [`read_evtx`] and [`windows::from_json`].
 
+mod flat;
 mod routing;
 pub mod windows;
 
@@ -86,6 +87,14 @@ impl Iterator for JsonRecords<'_> {
         }
         let start_line = self.line;
         let rest = &self.text[self.offset..];
+        // Fast path: a whole object on one line, parsed straight into a flat
+        // event. Anything else (Windows records, pretty-printed or
+        // concatenated objects, errors) takes the general path below.
+        let line_end = memchr_newline(rest);
+        if let Ok(Some(event)) = flat::parse_object(&rest[..line_end]) {
+            self.offset += line_end;
+            return Some(Ok(event));
+        }
         let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
         match stream.next()? {
             Ok(value) => {
@@ -168,6 +177,10 @@ fn record_event(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> Result<Event
         .map_err(|e| RecordError { location: format!("record {id}"), message: one_line(&e.to_string()) })?;
     windows::from_json(&json.data, WindowsRouting::builtin())
         .map_err(|message| RecordError { location: format!("record {id}"), message })
+}
+
+fn memchr_newline(s: &str) -> usize {
+    s.as_bytes().iter().position(|&b| b == b'\n').unwrap_or(s.len())
 }
 
 fn one_line(s: &str) -> String {

@@ -87,3 +87,20 @@ fn evtx_garbage_is_an_error_not_a_panic() {
     let r = read_evtx(std::io::Cursor::new(b"not an evtx file at all".to_vec()));
     assert!(r.is_err());
 }
+
+#[test]
+fn one_line_fast_path_equals_the_tree_path() {
+    let records = [
+        r#"{"a":{"b":1,"c":{"d":"x\"y"}},"e":[1,"y",{"z":1}],"f":null,"g":-2.5,"h":18446744073709551615,"i":true}"#,
+        r#"{"user.name":"alice","user":{"id":7}}"#,
+        r#"{}"#,
+        r#"{"Event":{"System":{"EventID":4688,"Channel":"Security"},"EventData":{"NewProcessName":"C:\\x.exe"}}}"#,
+    ];
+    for text in records {
+        let tree = from_json_object(&serde_json::from_str(text).unwrap()).unwrap();
+        let fast: Vec<Event> = read_json(text).map(|r| r.unwrap()).collect();
+        assert_eq!(fast.len(), 1);
+        assert_eq!(fast[0].fields(), tree.fields(), "{text}");
+        assert_eq!(fast[0].views, tree.views, "{text}");
+    }
+}
