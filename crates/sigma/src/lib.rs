@@ -33,7 +33,7 @@ use std::sync::{Arc, RwLock};
 
 use model::{Event, Level, LogSource, SourceView};
 
-use crate::matcher::{EventView, FieldId, Matchable, NONE};
+use crate::matcher::{EventView, FieldId, Matchable, NONE, Scratch};
 use crate::prefilter::{Anchors, Key, KeyFilter};
 
 pub use crate::matcher::TimePart;
@@ -253,6 +253,7 @@ impl RuleSet {
             marks: Vec::new(),
             hits: Vec::new(),
             local: Vec::new(),
+            scratch: Scratch::default(),
             prefilter: true,
         }
     }
@@ -297,6 +298,7 @@ pub struct Matcher<'r> {
     hits: Vec<usize>,
     /// Buckets already looked up by this thread, by view identity.
     local: Vec<(Arc<SourceView>, Arc<Bucket>)>,
+    scratch: Scratch,
     prefilter: bool,
 }
 
@@ -374,7 +376,7 @@ impl Matcher<'_> {
     }
 
     fn run(&mut self, event: &Event, bucket: &Bucket) {
-        let mut ev = EventView::new(event, &self.slots);
+        let mut ev = EventView::new(event, &self.slots, &mut self.scratch);
         if !self.prefilter {
             for &r in &bucket.rules {
                 if self.set.rules[r as usize].matchable.eval(&mut ev) {

@@ -332,28 +332,43 @@ impl Matchable {
     }
 }
 
-/// Cached texts of one event field.
+/// Per-thread buffers for the texts of the event being matched, reused
+/// from one event to the next so that matching does not allocate.
 #[derive(Default)]
-struct Texts<'e> {
-    orig: Option<Option<Cow<'e, str>>>,
-    lower: Option<Option<Cow<'e, str>>>,
+pub(crate) struct Scratch {
+    /// Per event field: one of the `TEXT_*` states.
+    state: Vec<u8>,
+    /// Per event field: its lowercased text when `state` is `TEXT_POOL`.
+    pool: Vec<String>,
 }
+
+const TEXT_UNSET: u8 = 0;
+/// Null or an array: no scalar text.
+const TEXT_NONE: u8 = 1;
+/// A string that is already lowercase: the event's own text.
+const TEXT_ORIG: u8 = 2;
+/// Text in `Scratch::pool` (lowercased strings; numbers and booleans).
+const TEXT_POOL: u8 = 3;
 
 /// An event bound to a rule set's field table, with lazily computed texts.
 pub(crate) struct EventView<'e, 's> {
     pub(crate) event: &'e Event,
     /// Field id → index into `event.fields()`, or `NONE`.
     pub(crate) slots: &'s [u32],
-    texts: Vec<Texts<'e>>,
+    scratch: &'s mut Scratch,
 }
 
 pub(crate) const NONE: u32 = u32::MAX;
 
 impl<'e, 's> EventView<'e, 's> {
-    pub(crate) fn new(event: &'e Event, slots: &'s [u32]) -> Self {
-        let mut texts = Vec::with_capacity(event.fields().len());
-        texts.resize_with(event.fields().len(), Texts::default);
-        EventView { event, slots, texts }
+    pub(crate) fn new(event: &'e Event, slots: &'s [u32], scratch: &'s mut Scratch) -> Self {
+        let n = event.fields().len();
+        scratch.state.clear();
+        scratch.state.resize(n, TEXT_UNSET);
+        if scratch.pool.len() < n {
+            scratch.pool.resize_with(n, String::new);
+        }
+        EventView { event, slots, scratch }
     }
 
     pub(crate) fn index_of(&self, field: FieldId) -> Option<usize> {
@@ -367,27 +382,51 @@ impl<'e, 's> EventView<'e, 's> {
         &self.event.fields()[idx].1
     }
 
+    /// The field's text as the event has it.
     fn text(&mut self, idx: usize) -> Option<&str> {
-        let value = &self.event.fields()[idx].1;
-        let t = &mut self.texts[idx];
-        t.orig.get_or_insert_with(|| value.as_text()).as_deref()
+        match &self.event.fields()[idx].1 {
+            Value::Str(s) => Some(s),
+            // Numbers and booleans have no case: their text is the lowercase one.
+            _ => self.lower(idx),
+        }
     }
 
+    /// The field's lowercased text, computed once per event.
     pub(crate) fn lower(&mut self, idx: usize) -> Option<&str> {
         let value = &self.event.fields()[idx].1;
-        let t = &mut self.texts[idx];
-        if t.lower.is_none() {
-            let orig = t.orig.get_or_insert_with(|| value.as_text());
-            t.lower = Some(orig.as_deref().map(|s| lowercase(s)).map(|l| match l {
-                Cow::Borrowed(_) => match value {
-                    // Borrowed means unchanged; point at the event's own text.
-                    Value::Str(s) => Cow::Borrowed(&**s),
-                    other => Cow::Owned(other.as_text().map(|c| c.into_owned()).unwrap_or_default()),
-                },
-                Cow::Owned(o) => Cow::Owned(o),
-            }));
+        if self.scratch.state[idx] == TEXT_UNSET {
+            let buf = &mut self.scratch.pool[idx];
+            self.scratch.state[idx] = match value {
+                Value::Str(s) if s.is_ascii() => {
+                    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                        buf.clear();
+                        buf.push_str(s);
+                        buf.make_ascii_lowercase();
+                        TEXT_POOL
+                    } else {
+                        TEXT_ORIG
+                    }
+                }
+                Value::Str(s) => {
+                    buf.clear();
+                    buf.push_str(&s.to_lowercase());
+                    TEXT_POOL
+                }
+                Value::Null | Value::Array(_) => TEXT_NONE,
+                other => {
+                    buf.clear();
+                    if let Some(t) = other.as_text() {
+                        buf.push_str(&t);
+                    }
+                    TEXT_POOL
+                }
+            };
         }
-        t.lower.as_ref().and_then(|l| l.as_deref())
+        match (self.scratch.state[idx], value) {
+            (TEXT_ORIG, Value::Str(s)) => Some(s),
+            (TEXT_POOL, _) => Some(&self.scratch.pool[idx]),
+            _ => None,
+        }
     }
 }
 
