@@ -70,12 +70,45 @@ fn item(it: &Item) -> Option<Anchors> {
     let group = |g: &Vec<Leaf>| -> Option<Anchors> {
         g.iter()
             .map(|leaf| match leaf {
-                Leaf::Str { pat, .. } => pat.anchor().map(|lit| (key, lit)),
+                Leaf::Str { pat, .. } => pat.anchor().map(|lit| vec![(key, lit)]),
+                Leaf::Regex(re) => regex_anchors(re.as_str()).map(|lits| lits.into_iter().map(|l| (key, l)).collect()),
                 _ => None,
             })
-            .collect()
+            .collect::<Option<Vec<Anchors>>>()
+            .map(|parts| parts.concat())
     };
     if *all { best(groups.iter().map(group)) } else { union(groups.iter().map(group)) }
+}
+
+/// Literals of which every match of `pattern` contains one: its prefix or
+/// suffix literals when the regex parser can enumerate them (lowercased, as
+/// the scan runs over lowercased text). `None` when a match might contain
+/// none, e.g. a pattern that starts and ends with a class or `.*`.
+pub(crate) fn regex_anchors(pattern: &str) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new().build().parse(pattern).ok()?;
+    let mut best: Option<Vec<String>> = None;
+    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+        let seq = Extractor::new().kind(kind).extract(&hir);
+        let Some(lits) = seq.literals() else { continue };
+        if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
+            continue;
+        }
+        let Some(mut texts) = lits
+            .iter()
+            .map(|l| std::str::from_utf8(l.as_bytes()).ok().map(str::to_lowercase))
+            .collect::<Option<Vec<String>>>()
+        else {
+            continue;
+        };
+        texts.sort();
+        texts.dedup();
+        let score = |v: &Vec<String>| v.iter().map(|l| 1.0 / (l.len().min(12) as f64)).sum::<f64>();
+        if best.as_ref().is_none_or(|b| score(&texts) < score(b)) {
+            best = Some(texts);
+        }
+    }
+    best
 }
 
 /// One automaton over the anchors of one key, and the rules each anchor

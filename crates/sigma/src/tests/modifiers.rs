@@ -339,3 +339,17 @@ fn unknown_modifiers_are_errors_with_positions() {
     check_error(&rule(&item("a|contain", "'x'")), "7:9: unknown modifier `contain`");
     check_error(&rule(&item("a|cidr|contains", "'10.0.0.0/8'")), "7:9: `a`: modifier `contains` cannot follow `cidr`");
 }
+
+#[test]
+fn regex_anchors_are_literals_every_match_contains() {
+    use crate::prefilter::regex_anchors;
+    assert_eq!(regex_anchors("foo(bar|baz)"), Some(vec!["foobar".to_owned(), "foobaz".to_owned()]));
+    assert_eq!(regex_anchors(".*\\\\Temp\\\\[a-z]+\\.EXE$"), Some(vec![".exe".to_owned()]));
+    assert_eq!(regex_anchors("(?i)WhoAmI"), Some(vec!["whoami".to_owned()]));
+    assert_eq!(regex_anchors("\\w+\\s+\\d+"), None);
+    assert_eq!(regex_anchors("a?"), None);
+    // Anchored regex rules give the same verdicts with and without the prefilter.
+    check(&item("c|re", "'^cmd.*/c'"), r#"{"c":"CMD /c"}"#, false);
+    check(&item("c|re|i", "'^cmd.*/c'"), r#"{"c":"CMD /c"}"#, true);
+    check(&item("c|re", "'[Ww]hoami'"), r#"{"c":"x Whoami"}"#, true);
+}
