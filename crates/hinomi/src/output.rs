@@ -30,9 +30,8 @@ impl EventSummary {
         let text = |name: &str| event.text(name).map(|c| c.into_owned());
         let json = match format {
             Format::Table => None,
-            Format::Jsonl | Format::Csv => {
-                serde_json::to_string(event).ok().and_then(|s| serde_json::value::RawValue::from_string(s).ok())
-            }
+            // Serialized straight into a raw value: no re-parse to validate it.
+            Format::Jsonl | Format::Csv => serde_json::value::to_raw_value(event).ok(),
         };
         EventSummary {
             timestamp: event.timestamp,
