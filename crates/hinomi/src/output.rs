@@ -121,18 +121,16 @@ pub(crate) fn write(
     detections: &[Detection],
 ) -> std::io::Result<()> {
     match format {
-        Format::Jsonl => {
-            for d in detections {
-                serde_json::to_writer(&mut *out, &d.record(&rules[d.rule]))?;
-                out.write_all(b"\n")?;
-            }
-        }
+        Format::Jsonl => render_parallel(out, detections, |buf, d| {
+            serde_json::to_writer(&mut *buf, &d.record(&rules[d.rule]))?;
+            buf.write_all(b"\n")
+        })?,
         Format::Csv => {
             csv_row(out, CSV_HEADER.iter().map(|s| s.to_string()))?;
-            for d in detections {
+            render_parallel(out, detections, |buf, d| {
                 let rule = &rules[d.rule];
                 csv_row(
-                    out,
+                    buf,
                     [
                         d.timestamp_text(),
                         rule.id.clone(),
@@ -147,8 +145,8 @@ pub(crate) fn write(
                         d.event.json.as_ref().map(|j| j.get().to_owned()).unwrap_or_default(),
                     ]
                     .into_iter(),
-                )?;
-            }
+                )
+            })?;
         }
         Format::Table => {
             let rows: Vec<[String; 5]> = detections
@@ -183,6 +181,34 @@ pub(crate) fn write(
                 }
                 writeln!(out, "{}", line.trim_end())?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Renders detections on all worker threads, a bounded batch at a time, and
+/// writes the batches in order: the output is identical to a serial loop.
+fn render_parallel(
+    out: &mut dyn Write,
+    detections: &[Detection],
+    render: impl Fn(&mut Vec<u8>, &Detection) -> std::io::Result<()> + Sync,
+) -> std::io::Result<()> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 2048;
+    const BATCH: usize = CHUNK * 32;
+    for batch in detections.chunks(BATCH) {
+        let parts: Vec<std::io::Result<Vec<u8>>> = batch
+            .par_chunks(CHUNK)
+            .map(|chunk| {
+                let mut buf = Vec::with_capacity(chunk.len() * 2048);
+                for d in chunk {
+                    render(&mut buf, d)?;
+                }
+                Ok(buf)
+            })
+            .collect();
+        for part in parts {
+            out.write_all(&part?)?;
         }
     }
     Ok(())
