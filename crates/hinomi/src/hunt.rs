@@ -5,10 +5,10 @@
 //! printed at the end, followed by a summary on standard error.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -18,8 +18,9 @@ use model::{Event, Level, Timestamp};
 use rayon::prelude::*;
 use sigma::RuleSet;
 
-use crate::output::{self, Detection, EventSummary, Format};
+use crate::output::{self, EventSummary, Format};
 use crate::rules::{self, RuleArgs};
+use crate::timeline::{Key, Record, Timeline};
 
 #[derive(Args, Debug)]
 pub(crate) struct HuntArgs {
@@ -47,6 +48,12 @@ pub(crate) struct HuntArgs {
     /// List every rule that did not load, not just the first few.
     #[arg(long, short = 'v')]
     verbose: bool,
+    /// JSON-lines files larger than this are read in ranges of this size, in parallel.
+    #[arg(long, hide = true, default_value_t = 16 << 20)]
+    chunk_bytes: u64,
+    /// Bytes of rendered detections kept in memory before sorted runs spill to disk.
+    #[arg(long, hide = true, default_value_t = 256 << 20)]
+    timeline_budget: usize,
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -66,11 +73,21 @@ pub(crate) fn parse_time(s: &str) -> Result<Timestamp, String> {
     Err(format!("`{s}` is not a time (use RFC 3339 or YYYY-MM-DD[ HH:MM:SS])"))
 }
 
-/// What one file gave.
+/// A piece of work for one thread: a whole file, or a line-aligned byte
+/// range of a large JSON-lines file (so that one big file uses every core).
+struct Unit {
+    file: u32,
+    /// `(chunk number, start, end)` for a range; `None` for the whole file.
+    range: Option<(u32, u64, u64)>,
+}
+
+/// What one unit gave.
 #[derive(Default)]
-struct FileResult {
-    detections: Vec<Detection>,
+struct UnitResult {
     events: u64,
+    detections: u64,
+    levels: [u64; 5],
+    widths: [usize; 4],
     record_errors: Vec<String>,
     failed: Option<String>,
 }
@@ -94,7 +111,8 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         eprintln!("error: no .evtx, .json, .jsonl or .ndjson files under {}", rules::display_list(&args.paths));
         return Ok(ExitCode::from(1));
     }
-    let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let units = plan(&files, args.chunk_bytes.max(1));
+    let total_bytes: u64 = units.iter().map(|u| unit_len(u, &files)).sum();
     let bar = ProgressBar::new(total_bytes);
     bar.set_style(
         ProgressStyle::with_template(
@@ -102,51 +120,75 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let detections_so_far = AtomicU64::new(0);
-
-    let filter = TimeFilter { from: args.from, to: args.to };
-    let results: Vec<(PathBuf, FileResult)> = files
+    let timeline = Mutex::new(Timeline::new(args.timeline_budget));
+    let scan_started = Instant::now();
+    let ctx = Ctx {
+        set: &set,
+        filter: TimeFilter { from: args.from, to: args.to },
+        min_level: args.min_level,
+        format: args.format,
+        timeline: &timeline,
+    };
+    let results: Vec<UnitResult> = units
         .par_iter()
         .map_init(
             || set.matcher(),
-            |matcher, path| {
-                let r = hunt_file(path, &set, matcher, &filter, args.min_level, args.format);
-                let n = detections_so_far.fetch_add(r.detections.len() as u64, Ordering::Relaxed)
-                    + r.detections.len() as u64;
+            |matcher, unit| {
+                let r = hunt_unit(unit, &files[unit.file as usize], &ctx, matcher);
+                let n = timeline.lock().map(|t| t.len()).unwrap_or(0);
                 bar.set_message(format!("{n} detections"));
-                bar.inc(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
-                (path.clone(), r)
+                bar.inc(unit_len(unit, &files));
+                r
             },
         )
         .collect();
     bar.finish_and_clear();
+    let scan_secs = scan_started.elapsed().as_secs_f64();
 
-    let mut detections = Vec::new();
-    let (mut events, mut read_ok, mut record_errors) = (0u64, 0usize, 0usize);
-    for (path, r) in results {
+    // Per file: skipped when no unit of it could be read.
+    let (mut events, mut detections, mut record_errors) = (0u64, 0u64, 0usize);
+    let mut levels = [0u64; 5];
+    let mut widths = [0usize; 4];
+    let mut file_ok = vec![false; files.len()];
+    let mut file_failure: Vec<Option<String>> = vec![None; files.len()];
+    for (unit, r) in units.iter().zip(&results) {
+        let f = unit.file as usize;
         events += r.events;
+        detections += r.detections;
         record_errors += r.record_errors.len();
-        match &r.failed {
-            Some(why) => eprintln!("warning: skipped {}: {why}", path.display()),
-            None => read_ok += 1,
+        for (l, n) in levels.iter_mut().zip(r.levels) {
+            *l += n;
         }
+        for (w, n) in widths.iter_mut().zip(r.widths) {
+            *w = (*w).max(n);
+        }
+        match &r.failed {
+            None => file_ok[f] = true,
+            Some(why) => file_failure[f] = Some(why.clone()),
+        }
+        let path = files[f].display();
         for e in r.record_errors.iter().take(3) {
-            eprintln!("warning: {}: {e}", path.display());
+            eprintln!("warning: {path}: {e}");
         }
         if r.record_errors.len() > 3 {
-            eprintln!("warning: {}: {} more bad records", path.display(), r.record_errors.len() - 3);
+            eprintln!("warning: {path}: {} more bad records", r.record_errors.len() - 3);
         }
-        detections.extend(r.detections);
     }
-    // A timeline: by event time, then rule, so output is deterministic.
-    detections.sort_by(|a, b| {
-        let key = |d: &Detection| (d.timestamp().is_none(), d.timestamp(), d.source.clone(), d.rule);
-        key(a).cmp(&key(b))
-    });
+    for (f, ok) in file_ok.iter().enumerate() {
+        if !ok {
+            let why = file_failure[f].as_deref().unwrap_or("nothing readable");
+            eprintln!("warning: skipped {}: {why}", files[f].display());
+        }
+    }
+    let read_ok = file_ok.iter().filter(|ok| **ok).count();
 
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    if let Err(e) = output::write(&mut out, args.format, set.rules(), &detections)
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    let timeline = timeline.into_inner().map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
+    let written = output::write_header(&mut out, args.format, &widths)
+        .and_then(|()| timeline.finish(|_, record| output::write_record(&mut out, args.format, &widths, record)))
+        .and_then(|()| out.flush());
+    if let Err(e) = written
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         return Err(e).context("writing detections");
@@ -155,16 +197,92 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
 
     let elapsed = started.elapsed().as_secs_f64();
     eprintln!(
-        "hunt: {} files ({} unreadable), {events} events, {record_errors} bad records; {} detections ({}); rules: {} loaded, {} rejected; {elapsed:.2}s, {:.0} events/s",
+        "hunt: {} files ({} unreadable), {events} events, {record_errors} bad records; {detections} detections ({}); rules: {} loaded, {} rejected; {elapsed:.2}s, {:.0} events/s",
         files.len(),
         files.len() - read_ok,
-        detections.len(),
-        output::level_counts(set.rules(), &detections),
+        output::level_counts(&levels),
         set.len(),
         errors.len(),
-        events as f64 / elapsed.max(1e-9),
+        events as f64 / scan_secs.max(1e-9),
     );
     Ok(if read_ok == 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Splits large JSON-lines files into line-aligned ranges; everything else
+/// (EVTX, small files, JSON whose first record spans lines) is one unit.
+fn plan(files: &[PathBuf], chunk: u64) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for (i, path) in files.iter().enumerate() {
+        let file = i as u32;
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if len <= chunk || !rules::has_ext(path, &["json", "jsonl", "ndjson"]) {
+            units.push(Unit { file, range: None });
+            continue;
+        }
+        match line_ranges(path, len, chunk) {
+            Some(ranges) => units.extend(
+                ranges
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, (start, end))| Unit { file, range: Some((n as u32, start, end)) }),
+            ),
+            None => units.push(Unit { file, range: None }),
+        }
+    }
+    units
+}
+
+/// Cut points at line ends, or `None` when the file does not start with a
+/// one-line JSON object (pretty-printed JSON must be read whole).
+fn line_ranges(path: &Path, len: u64, chunk: u64) -> Option<Vec<(u64, u64)>> {
+    let mut file = File::open(path).ok()?;
+    let mut head = vec![0u8; 1 << 20];
+    let n = read_up_to(&mut file, &mut head).ok()?;
+    let first = head[..n].split(|&b| b == b'\n').find(|l| !l.iter().all(u8::is_ascii_whitespace))?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(first).ok()?;
+    let mut cuts = vec![0u64];
+    let mut at = chunk;
+    let mut buf = vec![0u8; 64 << 10];
+    while at < len {
+        file.seek(SeekFrom::Start(at)).ok()?;
+        let n = read_up_to(&mut file, &mut buf).ok()?;
+        match memchr_newline(&buf[..n]) {
+            Some(i) => {
+                let cut = at + i as u64 + 1;
+                if cut < len {
+                    cuts.push(cut);
+                }
+                at = cut + chunk;
+            }
+            // A line longer than the probe: look further on.
+            None if n > 0 => at += n as u64,
+            None => break,
+        }
+    }
+    cuts.push(len);
+    Some(cuts.windows(2).map(|w| (w[0], w[1])).collect())
+}
+
+fn memchr_newline(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn unit_len(unit: &Unit, files: &[PathBuf]) -> u64 {
+    match unit.range {
+        Some((_, start, end)) => end - start,
+        None => std::fs::metadata(&files[unit.file as usize]).map(|m| m.len()).unwrap_or(0),
+    }
 }
 
 fn report_rejections(errors: &[sigma::LoadError], verbose: bool) {
@@ -198,44 +316,96 @@ impl TimeFilter {
 
 const EVTX_MAGIC: &[u8; 8] = b"ElfFile\0";
 
-fn hunt_file(
-    path: &Path,
-    set: &RuleSet,
-    matcher: &mut sigma::Matcher<'_>,
-    filter: &TimeFilter,
+/// What every unit shares.
+struct Ctx<'a> {
+    set: &'a RuleSet,
+    filter: TimeFilter,
     min_level: Option<Level>,
     format: Format,
-) -> FileResult {
-    let mut result = FileResult::default();
-    let source: std::sync::Arc<str> = path.display().to_string().into();
-    let mut on_event = |event: Event, result: &mut FileResult| {
-        if !filter.keeps(&event) {
+    timeline: &'a Mutex<Timeline>,
+}
+
+/// Records are handed to the shared timeline in batches of about this size.
+const BATCH_BYTES: usize = 4 << 20;
+
+fn hunt_unit(unit: &Unit, path: &Path, ctx: &Ctx<'_>, matcher: &mut sigma::Matcher<'_>) -> UnitResult {
+    let mut result = UnitResult::default();
+    let source = path.display().to_string();
+    let mut batch: Vec<Record> = Vec::new();
+    let mut batch_bytes = 0usize;
+    // Event order inside the file, for a deterministic timeline.
+    let mut seq: u64 = unit.range.map_or(0, |(chunk, _, _)| u64::from(chunk) << 40);
+    let mut buf = Vec::new();
+    let mut on_event = |event: Event, result: &mut UnitResult| {
+        seq += 1;
+        if !ctx.filter.keeps(&event) {
             return;
         }
         result.events += 1;
         let hits = matcher.matches(&event);
-        let hits: Vec<usize> =
-            hits.iter().copied().filter(|&r| min_level.is_none_or(|m| set.rules()[r].level >= m)).collect();
-        if hits.is_empty() {
-            return;
+        let rules = ctx.set.rules();
+        let mut summary = None;
+        for &r in hits {
+            let rule = &rules[r];
+            if ctx.min_level.is_some_and(|m| rule.level < m) {
+                continue;
+            }
+            let ev = summary.get_or_insert_with(|| EventSummary::new(&event, ctx.format));
+            buf.clear();
+            if output::render(ctx.format, rule, &source, ev, &mut result.widths, &mut buf).is_err() {
+                continue;
+            }
+            let key = Key {
+                no_time: ev.timestamp.is_none(),
+                nanos: ev.timestamp.map_or(0, |t| t.as_nanosecond()),
+                file: unit.file,
+                seq,
+                rule: r as u32,
+            };
+            batch_bytes += buf.len();
+            batch.push((key, buf.as_slice().into()));
+            result.detections += 1;
+            result.levels[rule.level as usize] += 1;
         }
-        let summary = std::sync::Arc::new(EventSummary::new(&event, format));
-        for rule in hits {
-            result.detections.push(Detection { rule, source: source.clone(), event: summary.clone() });
+        if batch_bytes > BATCH_BYTES {
+            if let Ok(mut t) = ctx.timeline.lock() {
+                t.push(&mut batch);
+            }
+            batch_bytes = 0;
         }
     };
+    read_unit(unit, path, &mut result, &mut on_event);
+    if !batch.is_empty()
+        && let Ok(mut t) = ctx.timeline.lock()
+    {
+        t.push(&mut batch);
+    }
+    result
+}
+
+/// Reads the events of a unit and hands each to `on_event`.
+fn read_unit(unit: &Unit, path: &Path, result: &mut UnitResult, on_event: &mut dyn FnMut(Event, &mut UnitResult)) {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) => {
             result.failed = Some(format!("cannot open: {e}"));
-            return result;
+            return;
         }
     };
+    if let Some((_, start, end)) = unit.range {
+        let mut bytes = vec![0u8; (end - start) as usize];
+        if let Err(e) = file.seek(SeekFrom::Start(start)).and_then(|_| file.read_exact(&mut bytes)) {
+            result.failed = Some(format!("cannot read bytes {start}..{end}: {e}"));
+            return;
+        }
+        read_json_text(&bytes, &format!("from byte {start}, "), result, on_event);
+        return;
+    }
     let mut magic = [0u8; 8];
     let is_evtx = file.read_exact(&mut magic).is_ok() && &magic == EVTX_MAGIC;
     if file.seek(SeekFrom::Start(0)).is_err() {
         result.failed = Some("cannot seek".into());
-        return result;
+        return;
     }
     if is_evtx {
         match normalize::read_evtx(BufReader::new(file)) {
@@ -243,7 +413,7 @@ fn hunt_file(
             Ok(records) => {
                 for r in records {
                     match r {
-                        Ok(event) => on_event(event, &mut result),
+                        Ok(event) => on_event(event, result),
                         Err(e) => result.record_errors.push(e.to_string()),
                     }
                 }
@@ -253,18 +423,26 @@ fn hunt_file(
         let mut bytes = Vec::new();
         if let Err(e) = file.read_to_end(&mut bytes) {
             result.failed = Some(format!("cannot read: {e}"));
-            return result;
+            return;
         }
-        let text = String::from_utf8_lossy(&bytes);
-        for r in normalize::read_json(&text) {
-            match r {
-                Ok(event) => on_event(event, &mut result),
-                Err(e) => result.record_errors.push(e.to_string()),
-            }
-        }
-        if result.events == 0 && !result.record_errors.is_empty() {
-            result.failed = Some("no readable JSON record".into());
+        read_json_text(&bytes, "", result, on_event);
+    }
+}
+
+fn read_json_text(
+    bytes: &[u8],
+    where_: &str,
+    result: &mut UnitResult,
+    on_event: &mut dyn FnMut(Event, &mut UnitResult),
+) {
+    let text = String::from_utf8_lossy(bytes);
+    for r in normalize::read_json(&text) {
+        match r {
+            Ok(event) => on_event(event, result),
+            Err(e) => result.record_errors.push(format!("{where_}{e}")),
         }
     }
-    result
+    if result.events == 0 && !result.record_errors.is_empty() {
+        result.failed = Some("no readable JSON record".into());
+    }
 }

@@ -7,6 +7,7 @@
 mod hunt;
 mod output;
 mod rules;
+mod timeline;
 
 use std::process::ExitCode;
 

@@ -42,45 +42,126 @@ impl EventSummary {
         }
     }
 
-    fn event_id_text(&self) -> String {
+    pub(crate) fn event_id_text(&self) -> String {
         self.event_id.as_ref().and_then(|v| v.as_text()).map(|c| c.into_owned()).unwrap_or_default()
     }
 }
 
-/// One rule matching one event.
-pub(crate) struct Detection {
-    pub(crate) rule: usize,
-    pub(crate) source: std::sync::Arc<str>,
-    pub(crate) event: std::sync::Arc<EventSummary>,
-}
-
-impl Detection {
-    pub(crate) fn timestamp(&self) -> Option<model::Timestamp> {
-        self.event.timestamp
-    }
-
-    fn timestamp_text(&self) -> String {
-        self.event.timestamp.map(|t| t.to_string()).unwrap_or_default()
-    }
-
-    /// The record of `--format jsonl`. The rule's author travels with every
-    /// detection, as the Detection Rule License requires.
-    pub(crate) fn record<'a>(&'a self, rule: &'a Rule) -> JsonRecord<'a> {
-        JsonRecord {
-            timestamp: self.event.timestamp.map(|t| t.to_string()),
-            rule_id: &rule.id,
-            rule_title: &rule.title,
-            level: rule.level.as_str(),
-            tags: &rule.tags,
-            author: rule.author.as_deref(),
-            rule_path: &rule.path,
-            source: &self.source,
-            computer: self.event.computer.as_deref(),
-            channel: self.event.channel.as_deref(),
-            event_id: self.event.event_id.as_ref(),
-            event: self.event.json.as_deref(),
+/// Appends the record of one detection to `buf`: the whole output line for
+/// jsonl and CSV; for the table, its cells separated by `\x1f` (the column
+/// widths are only known at the end, see [`write_record`]), and `widths`
+/// grows to fit them.
+pub(crate) fn render(
+    format: Format,
+    rule: &Rule,
+    source: &str,
+    ev: &EventSummary,
+    widths: &mut [usize; 4],
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let timestamp = ev.timestamp.map(|t| t.to_string());
+    match format {
+        Format::Jsonl => {
+            let record = JsonRecord {
+                timestamp,
+                rule_id: &rule.id,
+                rule_title: &rule.title,
+                level: rule.level.as_str(),
+                tags: &rule.tags,
+                author: rule.author.as_deref(),
+                rule_path: &rule.path,
+                source,
+                computer: ev.computer.as_deref(),
+                channel: ev.channel.as_deref(),
+                event_id: ev.event_id.as_ref(),
+                event: ev.json.as_deref(),
+            };
+            serde_json::to_writer(&mut *buf, &record)?;
+            buf.push(b'\n');
+        }
+        Format::Csv => csv_row(
+            buf,
+            [
+                timestamp.unwrap_or_default(),
+                rule.id.clone(),
+                rule.title.clone(),
+                rule.level.to_string(),
+                rule.tags.join(" "),
+                rule.author.clone().unwrap_or_default(),
+                source.to_owned(),
+                ev.computer.clone().unwrap_or_default(),
+                ev.channel.clone().unwrap_or_default(),
+                ev.event_id_text(),
+                ev.json.as_ref().map(|j| j.get().to_owned()).unwrap_or_default(),
+            ]
+            .into_iter(),
+        )?,
+        Format::Table => {
+            let cells = [
+                timestamp.unwrap_or_default(),
+                rule.level.to_string(),
+                ev.computer.clone().unwrap_or_default(),
+                ev.event_id_text(),
+                rule.title.clone(),
+            ];
+            for (i, cell) in cells.iter().enumerate() {
+                let cell: String = cell.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+                if let Some(w) = widths.get_mut(i) {
+                    *w = (*w).max(cell.chars().count()).min(40);
+                }
+                if i > 0 {
+                    buf.push(0x1f);
+                }
+                buf.extend_from_slice(cell.as_bytes());
+            }
         }
     }
+    Ok(())
+}
+
+const TABLE_HEAD: [&str; 5] = ["TIMESTAMP", "LEVEL", "COMPUTER", "EVENT", "RULE"];
+
+/// Writes what comes before the records: the CSV header or the table head.
+pub(crate) fn write_header(out: &mut dyn Write, format: Format, widths: &[usize; 4]) -> std::io::Result<()> {
+    match format {
+        Format::Jsonl => Ok(()),
+        Format::Csv => csv_row(out, CSV_HEADER.iter().map(|s| s.to_string())),
+        Format::Table => table_line(out, widths, TABLE_HEAD.iter().copied()),
+    }
+}
+
+/// Writes one record made by [`render`].
+pub(crate) fn write_record(
+    out: &mut dyn Write,
+    format: Format,
+    widths: &[usize; 4],
+    record: &[u8],
+) -> std::io::Result<()> {
+    match format {
+        Format::Jsonl | Format::Csv => out.write_all(record),
+        Format::Table => {
+            let text = String::from_utf8_lossy(record);
+            table_line(out, widths, text.split('\x1f'))
+        }
+    }
+}
+
+fn table_line<'a>(
+    out: &mut dyn Write,
+    widths: &[usize; 4],
+    cells: impl Iterator<Item = &'a str>,
+) -> std::io::Result<()> {
+    let mut line = String::new();
+    for (i, cell) in cells.enumerate() {
+        match widths.get(i) {
+            Some(&w) => {
+                let cell = clip(cell, w.max(TABLE_HEAD[i].len()));
+                line.push_str(&format!("{cell:<w$}  ", w = w.max(TABLE_HEAD[i].len())));
+            }
+            None => line.push_str(&clip(cell, 200)),
+        }
+    }
+    writeln!(out, "{}", line.trim_end())
 }
 
 /// One line of `--format jsonl`, serialized straight from the detection.
@@ -114,106 +195,6 @@ const CSV_HEADER: [&str; 11] = [
     "event",
 ];
 
-pub(crate) fn write(
-    out: &mut dyn Write,
-    format: Format,
-    rules: &[Rule],
-    detections: &[Detection],
-) -> std::io::Result<()> {
-    match format {
-        Format::Jsonl => render_parallel(out, detections, |buf, d| {
-            serde_json::to_writer(&mut *buf, &d.record(&rules[d.rule]))?;
-            buf.write_all(b"\n")
-        })?,
-        Format::Csv => {
-            csv_row(out, CSV_HEADER.iter().map(|s| s.to_string()))?;
-            render_parallel(out, detections, |buf, d| {
-                let rule = &rules[d.rule];
-                csv_row(
-                    buf,
-                    [
-                        d.timestamp_text(),
-                        rule.id.clone(),
-                        rule.title.clone(),
-                        rule.level.to_string(),
-                        rule.tags.join(" "),
-                        rule.author.clone().unwrap_or_default(),
-                        d.source.to_string(),
-                        d.event.computer.clone().unwrap_or_default(),
-                        d.event.channel.clone().unwrap_or_default(),
-                        d.event.event_id_text(),
-                        d.event.json.as_ref().map(|j| j.get().to_owned()).unwrap_or_default(),
-                    ]
-                    .into_iter(),
-                )
-            })?;
-        }
-        Format::Table => {
-            let rows: Vec<[String; 5]> = detections
-                .iter()
-                .map(|d| {
-                    let rule = &rules[d.rule];
-                    [
-                        d.timestamp_text(),
-                        rule.level.to_string(),
-                        d.event.computer.clone().unwrap_or_default(),
-                        d.event.event_id_text(),
-                        rule.title.clone(),
-                    ]
-                })
-                .collect();
-            let head = ["TIMESTAMP", "LEVEL", "COMPUTER", "EVENT", "RULE"].map(String::from);
-            let mut widths = head.clone().map(|h| h.chars().count());
-            for row in &rows {
-                for (w, cell) in widths.iter_mut().zip(row) {
-                    *w = (*w).max(cell.chars().count()).min(40);
-                }
-            }
-            for row in std::iter::once(&head).chain(&rows) {
-                let mut line = String::new();
-                for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
-                    let cell = clip(cell, if i == 4 { 200 } else { w });
-                    if i == 4 {
-                        line.push_str(&cell);
-                    } else {
-                        line.push_str(&format!("{cell:<w$}  "));
-                    }
-                }
-                writeln!(out, "{}", line.trim_end())?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Renders detections on all worker threads, a bounded batch at a time, and
-/// writes the batches in order: the output is identical to a serial loop.
-fn render_parallel(
-    out: &mut dyn Write,
-    detections: &[Detection],
-    render: impl Fn(&mut Vec<u8>, &Detection) -> std::io::Result<()> + Sync,
-) -> std::io::Result<()> {
-    use rayon::prelude::*;
-    const CHUNK: usize = 2048;
-    const BATCH: usize = CHUNK * 32;
-    for batch in detections.chunks(BATCH) {
-        let parts: Vec<std::io::Result<Vec<u8>>> = batch
-            .par_chunks(CHUNK)
-            .map(|chunk| {
-                let mut buf = Vec::with_capacity(chunk.len() * 2048);
-                for d in chunk {
-                    render(&mut buf, d)?;
-                }
-                Ok(buf)
-            })
-            .collect();
-        for part in parts {
-            out.write_all(&part?)?;
-        }
-    }
-    Ok(())
-}
-
 fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max { s.to_owned() } else { s.chars().take(max.saturating_sub(1)).chain(['…']).collect() }
 }
@@ -234,11 +215,7 @@ fn csv_row(out: &mut dyn Write, cells: impl Iterator<Item = String>) -> std::io:
     out.write_all(b"\r\n")
 }
 
-/// Counts per level for the summary line.
-pub(crate) fn level_counts(rules: &[Rule], detections: &[Detection]) -> String {
-    let mut counts = [0usize; 5];
-    for d in detections {
-        counts[rules[d.rule].level as usize] += 1;
-    }
+/// The summary's "N critical, N high, …" from counts indexed by level.
+pub(crate) fn level_counts(counts: &[u64; 5]) -> String {
     Level::ALL.iter().rev().map(|l| format!("{} {}", counts[*l as usize], l.as_str())).collect::<Vec<_>>().join(", ")
 }
