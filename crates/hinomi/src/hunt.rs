@@ -52,9 +52,11 @@ pub(crate) struct HuntArgs {
     #[arg(long, hide = true, default_value_t = 16 << 20)]
     chunk_bytes: u64,
     /// Bytes of rendered detections kept in memory before sorted runs spill
-    /// to disk (default: an eighth of the machine's memory, 256 MiB to 8 GiB).
-    #[arg(long, hide = true)]
-    timeline_budget: Option<usize>,
+    /// to disk. Small is fast too: spilled runs are written sequentially,
+    /// while a large in-memory buffer costs page faults (measured: 1M events,
+    /// 3.3 GB of output, 29.6 s spilling at 256 MiB vs 45.1 s in memory).
+    #[arg(long, hide = true, default_value_t = 64 << 20)]
+    timeline_budget: usize,
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -121,7 +123,7 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let timeline = Mutex::new(Timeline::new(args.timeline_budget.unwrap_or_else(default_budget)));
+    let timeline = Mutex::new(Timeline::new(args.timeline_budget));
     let scan_started = Instant::now();
     let ctx = Ctx {
         set: &set,
@@ -207,19 +209,6 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         events as f64 / scan_secs.max(1e-9),
     );
     Ok(if read_ok == 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-/// Like GNU sort's buffer: a share of the machine's memory, so a big
-/// machine sorts in memory and a small one spills early.
-fn default_budget() -> usize {
-    const MIN: usize = 256 << 20;
-    const MAX: usize = 8 << 30;
-    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
-        let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib.saturating_mul(1024))
-    });
-    total.map_or(MIN, |t| (t / 8).clamp(MIN, MAX))
 }
 
 /// Splits large JSON-lines files into line-aligned ranges; everything else

@@ -13,10 +13,10 @@ pub(crate) enum Format {
     Csv,
 }
 
-/// What a detection keeps of its event: the fields every format shows and,
-/// when the format prints the event, its JSON text. Built once per event in
-/// the worker thread and shared by all of that event's detections, so the
-/// event itself can be dropped right after matching.
+/// What an output line needs of its event: the fields every format shows
+/// and, when the format prints the event, its JSON text. Built once per event
+/// with detections, in the worker thread; every detection line of that event
+/// is rendered from it.
 pub(crate) struct EventSummary {
     pub(crate) timestamp: Option<model::Timestamp>,
     computer: Option<String>,
@@ -166,7 +166,7 @@ fn table_line<'a>(
 
 /// One line of `--format jsonl`, serialized straight from the detection.
 #[derive(Serialize)]
-pub(crate) struct JsonRecord<'a> {
+struct JsonRecord<'a> {
     timestamp: Option<String>,
     rule_id: &'a str,
     rule_title: &'a str,
