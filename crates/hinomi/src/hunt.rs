@@ -139,7 +139,7 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
             |matcher, unit| {
                 let r = hunt_unit(unit, &files[unit.file as usize], &ctx, matcher);
                 let n = timeline.lock().map(|t| t.len()).unwrap_or(0);
-                bar.set_message(format!("{n} detections"));
+                bar.set_message(format!("{n} events with detections"));
                 bar.inc(unit_len(unit, &files));
                 r
             },
@@ -347,28 +347,31 @@ fn hunt_unit(unit: &Unit, path: &Path, ctx: &Ctx<'_>, matcher: &mut sigma::Match
         result.events += 1;
         let hits = matcher.matches(&event);
         let rules = ctx.set.rules();
+        // One timeline record per event: the lines of all its detections,
+        // in rule order, which is where they belong in the timeline anyway.
         let mut summary = None;
+        buf.clear();
         for &r in hits {
             let rule = &rules[r];
             if ctx.min_level.is_some_and(|m| rule.level < m) {
                 continue;
             }
             let ev = summary.get_or_insert_with(|| EventSummary::new(&event, ctx.format));
-            buf.clear();
             if output::render(ctx.format, rule, &source, ev, &mut result.widths, &mut buf).is_err() {
                 continue;
             }
+            result.detections += 1;
+            result.levels[rule.level as usize] += 1;
+        }
+        if let Some(ev) = summary {
             let key = Key {
                 no_time: ev.timestamp.is_none(),
                 nanos: ev.timestamp.map_or(0, |t| t.as_nanosecond()),
                 file: unit.file,
                 seq,
-                rule: r as u32,
             };
             batch_bytes += buf.len();
             batch.push((key, buf.as_slice().into()));
-            result.detections += 1;
-            result.levels[rule.level as usize] += 1;
         }
         if batch_bytes > BATCH_BYTES {
             if let Ok(mut t) = ctx.timeline.lock() {

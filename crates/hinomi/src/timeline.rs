@@ -4,7 +4,7 @@
 //! found and hand batches of `(Key, record)` to a [`Timeline`]. The timeline
 //! keeps records in memory up to a budget; past it, it sorts them and spills
 //! them to an unnamed temporary file (a "run"). [`Timeline::finish`] merges
-//! the runs and the rest in key order. Keys are unique (file, event and rule
+//! the runs and the rest in key order. Keys are unique (file and event position
 //! are part of them), so the output is the same whatever the threads did.
 
 use std::cmp::Reverse;
@@ -12,18 +12,17 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
-/// Order of detections: by event time (events without one last), then by
-/// input file, event position in it, and rule.
+/// Order of events with detections: by event time (events without one
+/// last), then by input file and position in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {
     pub(crate) no_time: bool,
     pub(crate) nanos: i128,
     pub(crate) file: u32,
     pub(crate) seq: u64,
-    pub(crate) rule: u32,
 }
 
-const KEY_LEN: usize = 1 + 16 + 4 + 8 + 4;
+const KEY_LEN: usize = 1 + 16 + 4 + 8;
 
 impl Key {
     fn encode(&self, out: &mut Vec<u8>) {
@@ -31,7 +30,6 @@ impl Key {
         out.extend_from_slice(&self.nanos.to_le_bytes());
         out.extend_from_slice(&self.file.to_le_bytes());
         out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(&self.rule.to_le_bytes());
     }
 
     fn decode(b: &[u8; KEY_LEN]) -> Key {
@@ -41,14 +39,11 @@ impl Key {
         file.copy_from_slice(&b[17..21]);
         let mut seq = [0u8; 8];
         seq.copy_from_slice(&b[21..29]);
-        let mut rule = [0u8; 4];
-        rule.copy_from_slice(&b[29..33]);
         Key {
             no_time: b[0] != 0,
             nanos: i128::from_le_bytes(nanos),
             file: u32::from_le_bytes(file),
             seq: u64::from_le_bytes(seq),
-            rule: u32::from_le_bytes(rule),
         }
     }
 }
@@ -84,6 +79,7 @@ impl Timeline {
         }
     }
 
+    /// Records (events with detections) taken so far.
     pub(crate) fn len(&self) -> u64 {
         self.count
     }
@@ -186,7 +182,7 @@ mod tests {
     use super::*;
 
     fn key(nanos: i128, seq: u64) -> Key {
-        Key { no_time: false, nanos, file: 0, seq, rule: 0 }
+        Key { no_time: false, nanos, file: 0, seq }
     }
 
     /// The same records come out in the same order whether or not the
