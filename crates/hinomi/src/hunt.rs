@@ -20,7 +20,7 @@ use sigma::RuleSet;
 
 use crate::output::{self, EventSummary, Format};
 use crate::rules::{self, RuleArgs};
-use crate::timeline::{Key, Record, Timeline};
+use crate::timeline::{self, Key, Record, Timeline};
 
 #[derive(Args, Debug)]
 pub(crate) struct HuntArgs {
@@ -374,19 +374,30 @@ fn hunt_unit(unit: &Unit, path: &Path, ctx: &Ctx<'_>, matcher: &mut sigma::Match
             batch.push((key, buf.as_slice().into()));
         }
         if batch_bytes > BATCH_BYTES {
-            if let Ok(mut t) = ctx.timeline.lock() {
-                t.push(&mut batch);
-            }
+            hand_over(ctx.timeline, &mut batch);
             batch_bytes = 0;
         }
     };
     read_unit(unit, path, &mut result, &mut on_event);
-    if !batch.is_empty()
-        && let Ok(mut t) = ctx.timeline.lock()
-    {
-        t.push(&mut batch);
+    if !batch.is_empty() {
+        hand_over(ctx.timeline, &mut batch);
     }
     result
+}
+
+/// Gives a batch to the timeline; when that makes it spill, the run is
+/// sorted and written here, outside the lock.
+fn hand_over(timeline: &Mutex<Timeline>, batch: &mut Vec<Record>) {
+    let spill = match timeline.lock() {
+        Ok(mut t) => t.push(batch),
+        Err(_) => return,
+    };
+    if let Some(records) = spill {
+        let run = timeline::write_run(records);
+        if let Ok(mut t) = timeline.lock() {
+            t.add_run(run);
+        }
+    }
 }
 
 /// Reads the events of a unit and hands each to `on_event`.

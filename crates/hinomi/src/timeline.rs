@@ -65,17 +65,30 @@ impl Timeline {
         Timeline { budget, mem: Vec::new(), bytes: 0, runs: Vec::new(), error: None, count: 0 }
     }
 
-    /// Takes a batch of records (leaving `batch` empty). A write error is
-    /// kept and reported by [`Timeline::finish`].
-    pub(crate) fn push(&mut self, batch: &mut Vec<Record>) {
+    /// Takes a batch of records (leaving `batch` empty). Past the budget it
+    /// returns the records to spill: the caller writes them with
+    /// [`write_run`] outside any lock and hands the run back with
+    /// [`Timeline::add_run`], so other threads are not held up.
+    #[must_use]
+    pub(crate) fn push(&mut self, batch: &mut Vec<Record>) -> Option<Vec<Record>> {
         self.count += batch.len() as u64;
         self.bytes += batch.iter().map(|(_, r)| r.len() + KEY_LEN + 16).sum::<usize>();
         self.mem.append(batch);
-        if self.bytes > self.budget
-            && self.error.is_none()
-            && let Err(e) = self.spill()
-        {
-            self.error = Some(e);
+        if self.bytes > self.budget {
+            self.bytes = 0;
+            return Some(std::mem::take(&mut self.mem));
+        }
+        None
+    }
+
+    /// Takes a run written by [`write_run`], or the error of writing it
+    /// (reported by [`Timeline::finish`]).
+    pub(crate) fn add_run(&mut self, run: io::Result<File>) {
+        match run {
+            Ok(file) => self.runs.push(file),
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
         }
     }
 
@@ -85,22 +98,8 @@ impl Timeline {
     }
 
     fn spill(&mut self) -> io::Result<()> {
-        self.mem.sort_unstable_by_key(|(k, _)| *k);
-        let mut file = temp_file()?;
-        {
-            let mut w = BufWriter::with_capacity(1 << 20, &mut file);
-            let mut head = Vec::with_capacity(KEY_LEN + 4);
-            for (key, record) in self.mem.drain(..) {
-                head.clear();
-                key.encode(&mut head);
-                head.extend_from_slice(&(record.len() as u32).to_le_bytes());
-                w.write_all(&head)?;
-                w.write_all(&record)?;
-            }
-            w.flush()?;
-        }
-        file.seek(SeekFrom::Start(0))?;
-        self.runs.push(file);
+        let run = write_run(std::mem::take(&mut self.mem))?;
+        self.runs.push(run);
         self.bytes = 0;
         Ok(())
     }
@@ -139,6 +138,27 @@ impl Timeline {
         }
         Ok(())
     }
+}
+
+/// Sorts records and writes them to an unlinked temporary file, rewound
+/// for reading.
+pub(crate) fn write_run(mut records: Vec<Record>) -> io::Result<File> {
+    records.sort_unstable_by_key(|(k, _)| *k);
+    let mut file = temp_file()?;
+    {
+        let mut w = BufWriter::with_capacity(1 << 20, &mut file);
+        let mut head = Vec::with_capacity(KEY_LEN + 4);
+        for (key, record) in records {
+            head.clear();
+            key.encode(&mut head);
+            head.extend_from_slice(&(record.len() as u32).to_le_bytes());
+            w.write_all(&head)?;
+            w.write_all(&record)?;
+        }
+        w.flush()?;
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(file)
 }
 
 struct RunReader {
@@ -195,7 +215,9 @@ mod tests {
         let collect = |budget: usize| {
             let mut t = Timeline::new(budget);
             for chunk in records.chunks(333) {
-                t.push(&mut chunk.to_vec());
+                if let Some(spill) = t.push(&mut chunk.to_vec()) {
+                    t.add_run(write_run(spill));
+                }
             }
             let mut out = Vec::new();
             t.finish(|k, r| {
