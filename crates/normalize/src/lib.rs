@@ -1,25 +1,36 @@
 //! Raw records to Hinomi [`Event`]s.
 //!
-//! This crate turns bytes that a caller has read into events: Windows event
-//! records (from `.evtx` files through the `evtx` crate, or as the JSON that
-//! `evtx_dump` and shippers write) and generic JSON objects. Windows events
-//! are flattened into the field names Sigma rules use (`EventID`, `Channel`,
-//! `Provider_Name`, every `EventData` item by name) and routed to their Sigma
-//! log sources with the table in `data/windows-logsources.txt`.
+//! This crate turns text that a caller has received or read into events:
+//! syslog lines (RFC 5424 and 3164, leniently), CEF, LEEF, key=value and
+//! JSON records ([`parse_record`]), JSON files ([`read_json`]) and EVTX files
+//! ([`read_evtx`]). JSON records are recognised by their keys (CloudTrail,
+//! Zeek, Suricata EVE, Windows events from EVTX, Winlogbeat or NXLog) and
+//! given their Sigma log sources; Windows events are flattened into the names
+//! Sigma rules use and routed with `data/windows-logsources.txt`. Every
+//! event keeps its original fields and gains the ECS core listed in
+//! `data/ecs-fields.txt`.
 //!
-//! It does no IO of its own: readers are passed in, and nothing here reads the
-//! clock. It knows nothing about rules or storage. Start at [`read_json`],
-//! [`read_evtx`] and [`windows::from_json`].
+//! It does no IO of its own: readers are passed in, and the clock is never
+//! read (the caller passes the received time). It knows nothing about rules,
+//! listeners or storage.
 
+pub mod cef;
+mod ecs;
 mod flat;
+mod record;
 mod routing;
+mod sources;
+pub mod syslog;
+mod time;
 pub mod windows;
 
 use std::io::{Read, Seek};
 
-use model::Event;
+use model::{Event, Timestamp};
 
+pub use crate::record::{Format, ParseError, parse_record};
 pub use crate::routing::{TableError, WindowsRouting};
+pub use crate::sources::view;
 
 /// A record that could not be turned into an event, and where it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +102,9 @@ impl Iterator for JsonRecords<'_> {
         // event. Anything else (Windows records, pretty-printed or
         // concatenated objects, errors) takes the general path below.
         let line_end = memchr_newline(rest);
-        if let Ok(Some(event)) = flat::parse_object(&rest[..line_end]) {
+        if let Ok(Some(mut event)) = flat::parse_object(&rest[..line_end]) {
             self.offset += line_end;
+            sources::classify_json(&mut event, Timestamp::UNIX_EPOCH);
             return Some(Ok(event));
         }
         let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
@@ -102,7 +114,12 @@ impl Iterator for JsonRecords<'_> {
                 self.line += rest[..used].bytes().filter(|&b| b == b'\n').count();
                 self.offset += used;
                 let location = format!("line {start_line}");
-                Some(from_json_object(&value).map_err(|message| RecordError { location, message }))
+                let mut event = match from_json_object(&value) {
+                    Ok(event) => event,
+                    Err(message) => return Some(Err(RecordError { location, message })),
+                };
+                sources::classify_json(&mut event, Timestamp::UNIX_EPOCH);
+                Some(Ok(event))
             }
             Err(e) => {
                 // Skip to the next line and go on.
@@ -175,8 +192,10 @@ fn record_event(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> Result<Event
     let json = record
         .into_json_value()
         .map_err(|e| RecordError { location: format!("record {id}"), message: one_line(&e.to_string()) })?;
-    windows::from_json(&json.data, WindowsRouting::builtin())
-        .map_err(|message| RecordError { location: format!("record {id}"), message })
+    let mut event = windows::from_json(&json.data, WindowsRouting::builtin())
+        .map_err(|message| RecordError { location: format!("record {id}"), message })?;
+    sources::classify_json(&mut event, Timestamp::UNIX_EPOCH);
+    Ok(event)
 }
 
 fn memchr_newline(s: &str) -> usize {

@@ -7,23 +7,26 @@ use std::path::Path;
 
 use super::*;
 
-fn render(text: &str) -> String {
+fn render_event(out: &mut String, event: &Event) {
+    let _ = writeln!(out, "event");
+    if let Some(ts) = event.timestamp {
+        let _ = writeln!(out, "  @timestamp = {ts}");
+    }
+    for view in &event.views {
+        let aliases: Vec<String> = view.aliases.iter().map(|(r, e)| format!("{r}<-{e}")).collect();
+        let _ = writeln!(out, "  view {} {}", view.logsource, aliases.join(" "));
+    }
+    for (name, value) in event.fields() {
+        let _ = writeln!(out, "  {name} = {}", value.to_json());
+    }
+}
+
+/// JSON files through [`read_json`], as `hinomi hunt` reads them.
+fn render_json(text: &str) -> String {
     let mut out = String::new();
     for item in read_json(text) {
         match item {
-            Ok(event) => {
-                let _ = writeln!(out, "event");
-                if let Some(ts) = event.timestamp {
-                    let _ = writeln!(out, "  @timestamp = {ts}");
-                }
-                for view in &event.views {
-                    let aliases: Vec<String> = view.aliases.iter().map(|(r, e)| format!("{r}<-{e}")).collect();
-                    let _ = writeln!(out, "  view {} {}", view.logsource, aliases.join(" "));
-                }
-                for (name, value) in event.fields() {
-                    let _ = writeln!(out, "  {name} = {}", value.to_json());
-                }
-            }
+            Ok(event) => render_event(&mut out, &event),
             Err(e) => {
                 let _ = writeln!(out, "error {e}");
             }
@@ -32,8 +35,35 @@ fn render(text: &str) -> String {
     out
 }
 
+/// One record per line through [`parse_record`], as a listener receives
+/// them. A line `#format NAME` sets the format of the lines after it; other
+/// `#` lines are comments; `\t` stands for a tab.
+fn render_records(text: &str) -> String {
+    let received: model::Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+    let mut out = String::new();
+    let mut format = Format::Auto;
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("#format ") {
+            format = name.trim().parse().unwrap();
+            continue;
+        }
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let record = line.replace("\\t", "\t");
+        let _ = writeln!(out, "<< {line}");
+        match parse_record(&record, format, received) {
+            Ok(event) => render_event(&mut out, &event),
+            Err(e) => {
+                let _ = writeln!(out, "dead-letter {e}");
+            }
+        }
+    }
+    out
+}
+
 #[track_caller]
-fn check(case: &Path) {
+fn check(case: &Path, render: fn(&str) -> String) {
     let input = std::fs::read_to_string(case).unwrap();
     let got = render(&input);
     let golden = case.with_extension("golden");
@@ -45,17 +75,27 @@ fn check(case: &Path) {
     assert_eq!(got, want, "golden mismatch for {} (UPDATE_EXPECT=1 to accept)", case.display());
 }
 
-#[test]
-fn golden_json_cases() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/json");
-    let mut n = 0;
+fn check_dir(dir: &str, ext: &str, render: fn(&str) -> String) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data").join(dir);
     let mut cases: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
     cases.sort();
-    for case in cases.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
-        check(case);
-        n += 1;
+    let cases: Vec<_> = cases.into_iter().filter(|p| p.extension().is_some_and(|e| e == ext)).collect();
+    for case in &cases {
+        check(case, render);
     }
+    cases.len()
+}
+
+#[test]
+fn golden_json_cases() {
+    let n = check_dir("json", "json", render_json);
     assert!(n >= 3, "only {n} golden cases");
+}
+
+#[test]
+fn golden_record_cases() {
+    let n = check_dir("records", "txt", render_records);
+    assert!(n >= 6, "only {n} golden cases");
 }
 
 #[test]
@@ -97,7 +137,8 @@ fn one_line_fast_path_equals_the_tree_path() {
         r#"{"Event":{"System":{"EventID":4688,"Channel":"Security"},"EventData":{"NewProcessName":"C:\\x.exe"}}}"#,
     ];
     for text in records {
-        let tree = from_json_object(&serde_json::from_str(text).unwrap()).unwrap();
+        let mut tree = from_json_object(&serde_json::from_str(text).unwrap()).unwrap();
+        sources::classify_json(&mut tree, model::Timestamp::UNIX_EPOCH);
         let fast: Vec<Event> = read_json(text).map(|r| r.unwrap()).collect();
         assert_eq!(fast.len(), 1);
         assert_eq!(fast[0].fields(), tree.fields(), "{text}");
