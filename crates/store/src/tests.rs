@@ -1,0 +1,175 @@
+use std::io::Write;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::*;
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hinomi-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Appends and waits for the acknowledgement.
+fn append(wal: &Wal, payload: &[u8]) -> u64 {
+    let (tx, rx) = mpsc::channel();
+    wal.append(payload.to_vec(), Box::new(move |r| tx.send(r).unwrap()));
+    rx.recv().unwrap().unwrap()
+}
+
+fn read_all(wal: &Wal, from: u64) -> Vec<(u64, Vec<u8>)> {
+    let mut reader = wal.reader(from);
+    let mut out = Vec::new();
+    while reader.position() < wal.end() {
+        if let Some(frame) = reader.next(Duration::from_millis(10)).unwrap() {
+            out.push(frame);
+        }
+    }
+    out
+}
+
+#[test]
+fn frames_come_back_in_order_across_segments() {
+    let dir = tempdir("order");
+    let mut config = WalConfig::new(&dir);
+    config.segment_bytes = 64;
+    let (wal, rec) = Wal::open(config.clone()).unwrap();
+    assert_eq!(rec, Recovery::default());
+    let positions: Vec<u64> = (0..20).map(|i| append(&wal, format!("frame {i:02} ........").as_bytes())).collect();
+    let frames = read_all(&wal, 0);
+    assert_eq!(frames.len(), 20);
+    for (i, (pos, payload)) in frames.iter().enumerate() {
+        assert_eq!(*pos, positions[i]);
+        assert_eq!(payload, format!("frame {i:02} ........").as_bytes());
+    }
+    assert!(std::fs::read_dir(&dir).unwrap().count() > 5, "expected several segments");
+    // Reading from the middle starts at that frame.
+    assert_eq!(read_all(&wal, positions[7])[0].1, b"frame 07 ........");
+    // Removing what a checkpoint covers keeps the rest readable.
+    let removed = wal.remove_before(positions[15]).unwrap();
+    assert!(removed > 0);
+    assert_eq!(read_all(&wal, positions[15]).len(), 5);
+    drop(wal);
+    // Reopening finds the same end.
+    let (wal, rec) = Wal::open(config).unwrap();
+    assert_eq!(rec.truncated, 0);
+    assert_eq!(wal.end(), positions[19] + 8 + "frame 19 ........".len() as u64);
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_writing_goes_on_after_it() {
+    let dir = tempdir("torn");
+    let config = WalConfig::new(&dir);
+    let (wal, _) = Wal::open(config.clone()).unwrap();
+    append(&wal, b"one");
+    let two = append(&wal, b"two");
+    let end = wal.end();
+    drop(wal);
+    // A crash in the middle of the next frame: a header and half a payload.
+    let seg = dir.join(format!("{:020}.wal", 0));
+    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+    f.write_all(&[9, 0, 0, 0, 1, 2, 3, 4, b'x']).unwrap();
+    drop(f);
+    let (wal, rec) = Wal::open(config.clone()).unwrap();
+    assert_eq!(rec, Recovery { end, truncated: 9 });
+    let three = append(&wal, b"three");
+    assert_eq!(three, end);
+    let frames = read_all(&wal, 0);
+    assert_eq!(frames.iter().map(|f| f.1.as_slice()).collect::<Vec<_>>(), [&b"one"[..], b"two", b"three"]);
+    assert_eq!(frames[1].0, two);
+    drop(wal);
+    // A flipped byte inside the last frame is a bad checksum: cut as well.
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 0xff;
+    std::fs::write(&seg, bytes).unwrap();
+    let (_, rec) = Wal::open(config).unwrap();
+    assert_eq!(rec.end, three);
+    assert_eq!(rec.truncated, 8 + 5);
+}
+
+#[test]
+fn many_senders_share_syncs() {
+    let dir = tempdir("group");
+    let (wal, _) = Wal::open(WalConfig::new(&dir)).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let wal = wal.clone();
+            std::thread::spawn(move || (0..50).map(|i| append(&wal, format!("{t}:{i}").as_bytes())).collect::<Vec<_>>())
+        })
+        .collect();
+    let mut positions: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    positions.sort_unstable();
+    positions.dedup();
+    assert_eq!(positions.len(), 400, "every append got its own position");
+    assert_eq!(read_all(&wal, 0).len(), 400);
+}
+
+#[test]
+fn batches_round_trip_and_damage_is_an_error() {
+    let batch = Batch {
+        received: 1_700_000_000_123_456_789,
+        tenant: "default".into(),
+        source: "fw".into(),
+        format: "cef".into(),
+        records: vec!["CEF:0|a|b|1|x|y|1|".into(), String::new(), "日本語".into()],
+    };
+    let bytes = batch.encode();
+    assert_eq!(Batch::decode(&bytes).unwrap(), batch);
+    for cut in 0..bytes.len() {
+        assert!(Batch::decode(&bytes[..cut]).is_err(), "cut at {cut} decoded");
+    }
+    let mut long = bytes.clone();
+    long.push(0);
+    assert_eq!(Batch::decode(&long).unwrap_err(), "1 bytes after the last record");
+    let mut version = bytes;
+    version[0] = 9;
+    assert_eq!(Batch::decode(&version).unwrap_err(), "unknown batch version 9");
+}
+
+#[test]
+fn journals_are_cut_back_to_the_checkpoint() {
+    let dir = tempdir("journal");
+    let path = dir.join("checkpoint.json");
+    assert_eq!(Checkpoint::load(&path).unwrap(), Checkpoint::default());
+    let mut j = Journal::open(dir.join("events"), JournalPos::default()).unwrap();
+    j.write_line(b"{\"n\":1}").unwrap();
+    let at = j.sync().unwrap();
+    let mut cp = Checkpoint { wal: 42, ..Checkpoint::default() };
+    cp.journals.insert("events".into(), at);
+    cp.save(&path).unwrap();
+    j.write_line(b"{\"n\":2}").unwrap();
+    j.flush().unwrap();
+    drop(j);
+    let cp = Checkpoint::load(&path).unwrap();
+    assert_eq!(cp.wal, 42);
+    let j = Journal::open(dir.join("events"), cp.journals["events"]).unwrap();
+    drop(j);
+    let mut lines = Vec::new();
+    read_lines(&dir.join("events"), |l| {
+        lines.push(l.to_string());
+        true
+    })
+    .unwrap();
+    assert_eq!(lines, ["{\"n\":1}"]);
+    // A journal shorter than its checkpoint was changed by someone else.
+    let mut bad = cp.journals["events"];
+    bad.len += 100;
+    let err = Journal::open(dir.join("events"), bad).err().unwrap();
+    assert!(err.to_string().contains("checkpoint says"), "{err}");
+}
+
+#[test]
+fn tokens_are_stored_as_hashes_and_found_by_value() {
+    let dir = tempdir("tokens");
+    let (token, record) =
+        tokens::create(&dir, "default", tokens::Scope::Ingest, Some("fw"), "2026-11-22T00:00:00Z").unwrap();
+    assert!(token.starts_with("hinomi_") && token.len() == 7 + 64);
+    let stored = std::fs::read_to_string(dir.join("tokens.jsonl")).unwrap();
+    assert!(!stored.contains(&token[7..]), "the secret must not be stored");
+    let all = tokens::load(&dir).unwrap();
+    assert_eq!(tokens::find(&all, &token), Some(&record));
+    assert_eq!(tokens::find(&all, "hinomi_wrong"), None);
+    assert!(tokens::create(&dir, "Bad Tenant", tokens::Scope::Read, None, "x").is_err());
+}

@@ -1,0 +1,400 @@
+//! The write-ahead log: every accepted batch is framed, appended and synced
+//! before its sender is told "accepted".
+//!
+//! The log is a directory of segment files, each named by the log position
+//! of its first byte (`00000000000000000000.wal`), so a position is a plain
+//! `u64` that never repeats. A frame is
+//!
+//! ```text
+//! u32 payload length | u32 CRC-32 of the payload | payload
+//! ```
+//!
+//! all little-endian. One writer thread takes appends from a bounded queue,
+//! writes every waiting frame at once and syncs once for them all (group
+//! commit), then answers each sender. On open, the last segment is checked
+//! frame by frame and a torn tail (a frame cut short or with a bad CRC, as a
+//! crash mid-write leaves it) is cut off: nothing after it was acknowledged.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// Frames above this size are refused: a length read from a damaged file
+/// must not make the reader allocate gigabytes.
+pub const MAX_FRAME: usize = 256 << 20;
+const HEADER: usize = 8;
+
+/// How the log is kept.
+#[derive(Debug, Clone)]
+pub struct WalConfig {
+    pub dir: PathBuf,
+    /// A new segment starts once the current one is this large.
+    pub segment_bytes: u64,
+    /// `fdatasync` each group before acknowledging it. Off only for tests
+    /// and benchmarks that accept losing acknowledged data on power loss.
+    pub sync: bool,
+    /// Appends waiting for the writer; a full queue blocks senders.
+    pub queue: usize,
+}
+
+impl WalConfig {
+    pub fn new(dir: impl Into<PathBuf>) -> WalConfig {
+        WalConfig { dir: dir.into(), segment_bytes: 64 << 20, sync: true, queue: 4096 }
+    }
+}
+
+/// Called once a frame is durable (`Ok(position)`) or could not be written.
+pub type Done = Box<dyn FnOnce(Result<u64, String>) + Send>;
+
+struct Append {
+    payload: Vec<u8>,
+    done: Done,
+}
+
+/// State the writer publishes to readers.
+struct Shared {
+    /// Log position up to which frames are durable.
+    end: Mutex<u64>,
+    grew: Condvar,
+    dir: PathBuf,
+}
+
+/// The writing side; clone it freely (all clones feed one writer thread).
+#[derive(Clone)]
+pub struct Wal {
+    tx: SyncSender<Append>,
+    shared: Arc<Shared>,
+}
+
+/// What opening found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Where the log ends: the next frame's position.
+    pub end: u64,
+    /// Bytes of a torn tail that were cut off.
+    pub truncated: u64,
+}
+
+impl Wal {
+    /// Opens (or creates) the log in `config.dir`, repairs a torn tail and
+    /// starts the writer thread.
+    pub fn open(config: WalConfig) -> io::Result<(Wal, Recovery)> {
+        fs::create_dir_all(&config.dir)?;
+        let segments = segments(&config.dir)?;
+        let (start, mut file, recovery) = match segments.last() {
+            None => {
+                let file = create_segment(&config.dir, 0)?;
+                (0, file, Recovery::default())
+            }
+            Some(&start) => {
+                let path = segment_path(&config.dir, start);
+                let valid = scan_valid(&path)?;
+                let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
+                let len = file.metadata()?.len();
+                if valid < len {
+                    file.set_len(valid)?;
+                    file.sync_all()?;
+                }
+                file.seek(SeekFrom::Start(valid))?;
+                (start, file, Recovery { end: start + valid, truncated: len - valid })
+            }
+        };
+        file.seek(SeekFrom::End(0))?;
+        let shared = Arc::new(Shared { end: Mutex::new(recovery.end), grew: Condvar::new(), dir: config.dir.clone() });
+        let (tx, rx) = std::sync::mpsc::sync_channel(config.queue.max(1));
+        let writer = Writer { config, file, segment_start: start, end: recovery.end, shared: shared.clone() };
+        std::thread::Builder::new().name("wal-writer".into()).spawn(move || writer.run(rx))?;
+        Ok((Wal { tx, shared }, recovery))
+    }
+
+    /// Queues `payload`; `done` is called from the writer thread once it is
+    /// durable. Blocks while the queue is full.
+    pub fn append(&self, payload: Vec<u8>, done: Done) {
+        if let Err(e) = self.tx.send(Append { payload, done }) {
+            (e.0.done)(Err("the write-ahead log is closed".into()));
+        }
+    }
+
+    /// Like [`Wal::append`] but gives the payload back when the queue is full.
+    pub fn try_append(&self, payload: Vec<u8>, done: Done) -> Result<(), (Vec<u8>, Done)> {
+        match self.tx.try_send(Append { payload, done }) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(a)) => Err((a.payload, a.done)),
+            Err(TrySendError::Disconnected(a)) => {
+                (a.done)(Err("the write-ahead log is closed".into()));
+                Ok(())
+            }
+        }
+    }
+
+    /// The position up to which the log is durable.
+    pub fn end(&self) -> u64 {
+        self.shared.end.lock().map_or(0, |e| *e)
+    }
+
+    /// A reader starting at `from` (a frame boundary, e.g. a checkpoint).
+    pub fn reader(&self, from: u64) -> WalReader {
+        WalReader { shared: self.shared.clone(), pos: from, file: None, file_end: 0 }
+    }
+
+    /// Deletes the segments that end at or before `pos`: everything before
+    /// it is in the outputs and covered by a checkpoint.
+    pub fn remove_before(&self, pos: u64) -> io::Result<usize> {
+        let segments = segments(&self.shared.dir)?;
+        let mut removed = 0;
+        for pair in segments.windows(2) {
+            if pair[1] <= pos {
+                fs::remove_file(segment_path(&self.shared.dir, pair[0]))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+struct Writer {
+    config: WalConfig,
+    file: File,
+    segment_start: u64,
+    end: u64,
+    shared: Arc<Shared>,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Append>) {
+        let mut buf = Vec::with_capacity(1 << 20);
+        let mut group: Vec<(u64, Done)> = Vec::new();
+        while let Ok(first) = rx.recv() {
+            let mut next = Some(first);
+            let mut failed: Option<String> = None;
+            while let Some(append) = next.take() {
+                if append.payload.len() > MAX_FRAME {
+                    let len = append.payload.len();
+                    (append.done)(Err(format!("batch of {len} bytes is larger than the {MAX_FRAME}-byte frame limit")));
+                } else {
+                    // A frame never straddles two segments.
+                    let frame_len = (HEADER + append.payload.len()) as u64;
+                    let used = self.end - self.segment_start + buf.len() as u64;
+                    if used > 0 && used + frame_len > self.config.segment_bytes {
+                        if let Err(e) = self.flush(&mut buf).and_then(|()| self.rotate()) {
+                            failed = Some(e.to_string());
+                        }
+                    }
+                    let pos = self.end + buf.len() as u64;
+                    buf.extend_from_slice(&(append.payload.len() as u32).to_le_bytes());
+                    buf.extend_from_slice(&crc32fast::hash(&append.payload).to_le_bytes());
+                    buf.extend_from_slice(&append.payload);
+                    group.push((pos, append.done));
+                }
+                if buf.len() < 8 << 20 {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if failed.is_none()
+                && let Err(e) = self.flush(&mut buf)
+            {
+                failed = Some(e.to_string());
+            }
+            for (pos, done) in group.drain(..) {
+                match &failed {
+                    None => done(Ok(pos)),
+                    Some(e) => done(Err(format!("write-ahead log: {e}"))),
+                }
+            }
+            if failed.is_some() {
+                // Whatever is on disk past `end` was not acknowledged; cut it
+                // so the next frame starts at a clean boundary.
+                buf.clear();
+                let _ = self.file.set_len(self.end - self.segment_start);
+                let _ = self.file.seek(SeekFrom::Start(self.end - self.segment_start));
+            }
+        }
+    }
+
+    fn flush(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(buf)?;
+        if self.config.sync {
+            self.file.sync_data()?;
+        }
+        self.end += buf.len() as u64;
+        buf.clear();
+        if let Ok(mut end) = self.shared.end.lock() {
+            *end = self.end;
+        }
+        self.shared.grew.notify_all();
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        self.file = create_segment(&self.config.dir, self.end)?;
+        self.segment_start = self.end;
+        if self.config.sync {
+            File::open(&self.config.dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+fn segment_path(dir: &Path, start: u64) -> PathBuf {
+    dir.join(format!("{start:020}.wal"))
+}
+
+fn create_segment(dir: &Path, start: u64) -> io::Result<File> {
+    OpenOptions::new().create(true).read(true).append(true).open(segment_path(dir, start))
+}
+
+/// Segment start positions, ascending.
+fn segments(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        if let Some(start) = name.to_str().and_then(|n| n.strip_suffix(".wal")).and_then(|n| n.parse::<u64>().ok()) {
+            out.push(start);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// The length of the valid frames at the start of a segment.
+fn scan_valid(path: &Path) -> io::Result<u64> {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut valid = 0u64;
+    let mut payload = Vec::new();
+    loop {
+        match read_frame(&mut reader, &mut payload) {
+            Ok(Some(n)) => valid += n as u64,
+            Ok(None) | Err(_) => return Ok(valid),
+        }
+    }
+}
+
+/// Reads one frame into `payload`; `Ok(None)` at a clean end, an error for
+/// a cut or damaged frame. Returns the frame's length.
+fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Option<usize>> {
+    let mut header = [0u8; HEADER];
+    let mut got = 0;
+    while got < HEADER {
+        match reader.read(&mut header[got..])? {
+            0 if got == 0 => return Ok(None),
+            0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "frame header cut short")),
+            n => got += n,
+        }
+    }
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if len > MAX_FRAME {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame length {len} is beyond the limit")));
+    }
+    payload.clear();
+    payload.resize(len, 0);
+    reader.read_exact(payload)?;
+    if crc32fast::hash(payload) != crc {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "frame checksum mismatch"));
+    }
+    Ok(Some(HEADER + len))
+}
+
+/// Reads frames in order from a position, waiting for the writer when it
+/// has caught up.
+pub struct WalReader {
+    shared: Arc<Shared>,
+    pos: u64,
+    file: Option<BufReader<File>>,
+    /// Where the open segment ends (the next segment's start), or `u64::MAX`.
+    file_end: u64,
+}
+
+/// A damaged frame the reader skipped, with where.
+#[derive(Debug)]
+pub struct Skipped {
+    pub position: u64,
+    pub bytes: u64,
+    pub reason: String,
+}
+
+impl WalReader {
+    /// The position of the next frame.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// The next frame `(position, payload)`, waiting up to `wait` for one.
+    /// `Ok(None)` when nothing new arrived in time.
+    pub fn next(&mut self, wait: Duration) -> Result<Option<(u64, Vec<u8>)>, Skipped> {
+        let Ok(mut end) = self.shared.end.lock() else { return Ok(None) };
+        if *end <= self.pos {
+            end = match self.shared.grew.wait_timeout(end, wait) {
+                Ok((e, _)) => e,
+                Err(_) => return Ok(None),
+            };
+            if *end <= self.pos {
+                return Ok(None);
+            }
+        }
+        drop(end);
+        self.read_one()
+    }
+
+    fn read_one(&mut self) -> Result<Option<(u64, Vec<u8>)>, Skipped> {
+        let skipped = |pos: u64, bytes: u64, reason: String| Skipped { position: pos, bytes, reason };
+        if self.file.is_none() || self.pos >= self.file_end {
+            self.open_segment().map_err(|e| skipped(self.pos, 0, format!("cannot open segment: {e}")))?;
+        }
+        let Some(file) = self.file.as_mut() else { return Ok(None) };
+        let mut payload = Vec::new();
+        match read_frame(file, &mut payload) {
+            Ok(Some(n)) => {
+                let pos = self.pos;
+                self.pos += n as u64;
+                Ok(Some((pos, payload)))
+            }
+            Ok(None) => {
+                // The end of this segment while the log goes on: the writer
+                // moved to a new segment since this one was opened.
+                self.file = None;
+                self.file_end = 0;
+                Ok(None)
+            }
+            Err(e) => {
+                // A damaged frame inside an older segment: the rest of that
+                // segment cannot be framed, so go on at the next one.
+                let from = self.pos;
+                let next = self.file_end;
+                self.file = None;
+                if next == u64::MAX {
+                    return Ok(None);
+                }
+                self.pos = next;
+                Err(skipped(from, next - from, e.to_string()))
+            }
+        }
+    }
+
+    fn open_segment(&mut self) -> io::Result<()> {
+        let segments = segments(&self.shared.dir)?;
+        let idx = segments.partition_point(|&s| s <= self.pos);
+        if idx == 0 {
+            // Everything before the first segment is gone: start there.
+            let first = segments.first().copied().unwrap_or(0);
+            self.pos = first;
+            return self.open_at(&segments, 0);
+        }
+        self.open_at(&segments, idx - 1)
+    }
+
+    fn open_at(&mut self, segments: &[u64], idx: usize) -> io::Result<()> {
+        let start = segments.get(idx).copied().unwrap_or(0);
+        let mut file = File::open(segment_path(&self.shared.dir, start))?;
+        file.seek(SeekFrom::Start(self.pos - start))?;
+        self.file_end = segments.get(idx + 1).copied().unwrap_or(u64::MAX);
+        self.file = Some(BufReader::with_capacity(1 << 20, file));
+        Ok(())
+    }
+}
