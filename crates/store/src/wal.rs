@@ -178,10 +178,11 @@ impl Writer {
                     // A frame never straddles two segments.
                     let frame_len = (HEADER + append.payload.len()) as u64;
                     let used = self.end - self.segment_start + buf.len() as u64;
-                    if used > 0 && used + frame_len > self.config.segment_bytes {
-                        if let Err(e) = self.flush(&mut buf).and_then(|()| self.rotate()) {
-                            failed = Some(e.to_string());
-                        }
+                    if used > 0
+                        && used + frame_len > self.config.segment_bytes
+                        && let Err(e) = self.flush(&mut buf).and_then(|()| self.rotate())
+                    {
+                        failed = Some(e.to_string());
                     }
                     let pos = self.end + buf.len() as u64;
                     buf.extend_from_slice(&(append.payload.len() as u32).to_le_bytes());
