@@ -1,0 +1,293 @@
+//! Hinomi's event pipeline, the IO shell around the pure crates.
+//!
+//! Listeners hand received records to an [`Ingest`] handle. It refuses them
+//! with [`Refused::Busy`] when the pipeline is too far behind (the caller
+//! answers 429/503 or stops reading), otherwise writes them to the
+//! write-ahead log and returns once they are durable: only then may the
+//! sender be acknowledged. A pipeline thread reads the log from the last
+//! checkpoint, parses each record (`normalize`), runs the rules (`sigma`)
+//! and writes events, alerts and dead letters to the journals (`store`),
+//! checkpointing about once a second. After a crash the journals are cut
+//! back to the checkpoint and the log replays from there, so nothing
+//! acknowledged is lost and nothing is written twice.
+//!
+//! It knows nothing about HTTP, syslog framing or configuration files.
+
+mod health;
+pub mod output;
+mod pipeline;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sigma::RuleSet;
+use store::{Batch, Checkpoint, Wal, WalConfig};
+
+pub use crate::health::{Health, Silence, SourceStats};
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data: PathBuf,
+    /// Sync the log before acknowledging (see `store::WalConfig::sync`).
+    pub wal_sync: bool,
+    /// Senders are refused while the log holds more than this many bytes the
+    /// pipeline has not processed yet. The log is on disk, so this bounds
+    /// how far detection may fall behind, not memory.
+    pub max_lag_bytes: u64,
+    pub checkpoint_interval: Duration,
+    /// Sleep after each chunk: a deliberately slow downstream, for testing
+    /// back-pressure. Zero in production.
+    pub slow_down: Duration,
+}
+
+impl EngineConfig {
+    pub fn new(data: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            data: data.into(),
+            wal_sync: true,
+            max_lag_bytes: 256 << 20,
+            checkpoint_interval: Duration::from_secs(1),
+            slow_down: Duration::ZERO,
+        }
+    }
+}
+
+/// State shared by the ingest handles and the pipeline thread.
+pub(crate) struct Shared {
+    /// Log position the pipeline has written out.
+    processed: AtomicU64,
+    stop: AtomicBool,
+    alerts: AtomicU64,
+    errors: AtomicU64,
+    health: Health,
+    system_alerts: Mutex<Vec<Vec<u8>>>,
+    problem: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn take_system_alerts(&self) -> Vec<Vec<u8>> {
+        self.system_alerts.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+
+    fn set_problem(&self, p: String) {
+        if let Ok(mut slot) = self.problem.lock() {
+            *slot = Some(p);
+        }
+    }
+}
+
+/// The running pipeline.
+pub struct Engine {
+    wal: Wal,
+    shared: Arc<Shared>,
+    config: EngineConfig,
+    thread: Option<JoinHandle<()>>,
+    /// What opening the log found.
+    pub recovery: store::Recovery,
+    /// The checkpoint the pipeline started from.
+    pub resumed_from: u64,
+}
+
+/// Counters for `/api/v1/status` and the logs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub wal_end: u64,
+    pub processed: u64,
+    pub lag_bytes: u64,
+    pub alerts: u64,
+    pub errors: u64,
+    pub problem: Option<String>,
+}
+
+impl Engine {
+    /// Opens the data directory, repairs the log, cuts the journals back to
+    /// the checkpoint and starts the pipeline thread.
+    pub fn start(config: EngineConfig, rules: Arc<RuleSet>) -> std::io::Result<Engine> {
+        std::fs::create_dir_all(&config.data)?;
+        let checkpoint = Checkpoint::load(&config.data.join("checkpoint.json"))?;
+        let journals = pipeline::Journals::open(&config.data, &checkpoint)?;
+        let mut wal_config = WalConfig::new(config.data.join("wal"));
+        wal_config.sync = config.wal_sync;
+        let (wal, recovery) = Wal::open(wal_config)?;
+        let shared = Arc::new(Shared {
+            processed: AtomicU64::new(checkpoint.wal),
+            stop: AtomicBool::new(false),
+            alerts: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            health: Health::default(),
+            system_alerts: Mutex::new(Vec::new()),
+            problem: Mutex::new(None),
+        });
+        let thread = {
+            let (config, wal, shared) = (config.clone(), wal.clone(), shared.clone());
+            let start = checkpoint.wal;
+            std::thread::Builder::new()
+                .name("pipeline".into())
+                .spawn(move || pipeline::run(config, wal, rules, shared, journals, start))?
+        };
+        Ok(Engine { wal, shared, config, thread: Some(thread), recovery, resumed_from: checkpoint.wal })
+    }
+
+    pub fn ingest(&self) -> Ingest {
+        Ingest { wal: self.wal.clone(), shared: self.shared.clone(), max_lag: self.config.max_lag_bytes }
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.shared.health
+    }
+
+    pub fn status(&self) -> Status {
+        let end = self.wal.end();
+        let processed = self.shared.processed.load(Ordering::Acquire);
+        Status {
+            wal_end: end,
+            processed,
+            lag_bytes: end.saturating_sub(processed),
+            alerts: self.shared.alerts.load(Ordering::Relaxed),
+            errors: self.shared.errors.load(Ordering::Relaxed),
+            problem: self.shared.problem.lock().ok().and_then(|p| p.clone()),
+        }
+    }
+
+    /// Raises a source-health alert for every source that went silent.
+    pub fn check_silence(&self, now: Timestamp) -> Vec<Silence> {
+        let silent = self.shared.health.newly_silent(now);
+        for s in &silent {
+            let title = format!("source {} has sent nothing for over {}s", s.source, s.limit.as_secs());
+            let alert = output::Alert {
+                id: format!("health.{}.{}.{}", s.tenant, s.source, now.as_second()),
+                kind: "source_health",
+                event_id: None,
+                timestamp: now,
+                received: None,
+                detected: now,
+                tenant: &s.tenant,
+                source: &s.source,
+                level: "high",
+                title: &title,
+                rule: None,
+                event: None,
+            };
+            if let (Ok(line), Ok(mut queue)) = (serde_json::to_vec(&alert), self.shared.system_alerts.lock()) {
+                queue.push(line);
+            }
+        }
+        silent
+    }
+
+    /// Waits until the pipeline has written out everything in the log (for
+    /// tests and orderly shutdown), up to `timeout`.
+    pub fn drain(&self, timeout: Duration) -> bool {
+        let until = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < until {
+            if self.shared.processed.load(Ordering::Acquire) >= self.wal.end() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    /// Stops the pipeline after a last checkpoint.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Why records were not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The pipeline is behind; try again later.
+    Busy,
+    /// The log could not be written.
+    Failed(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Busy => f.write_str("the pipeline is behind; retry later"),
+            Refused::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Hands records to the log; cheap to clone, one per listener or request.
+#[derive(Clone)]
+pub struct Ingest {
+    wal: Wal,
+    shared: Arc<Shared>,
+    max_lag: u64,
+}
+
+impl Ingest {
+    /// Whether new records would be refused now.
+    pub fn busy(&self) -> bool {
+        self.wal.end().saturating_sub(self.shared.processed.load(Ordering::Acquire)) > self.max_lag
+    }
+
+    /// Writes `batch` to the log and returns once it is durable: then, and
+    /// only then, may the sender be told it was accepted.
+    pub async fn submit(&self, batch: Batch) -> Result<u64, Refused> {
+        let rx = self.start(batch)?;
+        rx.await.map_err(|_| Refused::Failed("the write-ahead log stopped".into()))?.map_err(Refused::Failed)
+    }
+
+    /// [`Ingest::submit`] for threads outside the async runtime.
+    pub fn submit_blocking(&self, batch: Batch) -> Result<u64, Refused> {
+        let rx = self.start(batch)?;
+        rx.blocking_recv().map_err(|_| Refused::Failed("the write-ahead log stopped".into()))?.map_err(Refused::Failed)
+    }
+
+    fn start(&self, batch: Batch) -> Result<tokio::sync::oneshot::Receiver<Result<u64, String>>, Refused> {
+        if self.busy() {
+            return Err(Refused::Busy);
+        }
+        if batch.records.is_empty() {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let _ = tx.send(Ok(self.wal.end()));
+            return Ok(rx);
+        }
+        let now = Timestamp::now();
+        let bytes: usize = batch.records.iter().map(String::len).sum();
+        self.shared.health.received(&batch.tenant, &batch.source, batch.records.len() as u64, bytes as u64, now);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.wal.append(
+            batch.encode(),
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        Ok(rx)
+    }
+
+    /// Counts records refused before the log (UDP datagrams under load).
+    pub fn dropped(&self, tenant: &str, source: &str, n: u64) {
+        self.shared.health.dropped(tenant, source, n);
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.shared.health
+    }
+}
+
+#[cfg(test)]
+mod tests;

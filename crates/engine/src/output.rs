@@ -1,0 +1,83 @@
+//! What the pipeline writes: one JSON line per stored event, alert and dead
+//! letter. Ids come from the log position, so a replayed record gets the
+//! same ids it had before.
+
+use jiff::Timestamp;
+use model::Event;
+use serde::Serialize;
+use sigma::Rule;
+
+/// `<log position>.<index in batch>`: unique and stable across replays.
+pub fn event_id(position: u64, index: usize) -> String {
+    format!("{position}.{index}")
+}
+
+#[derive(Serialize)]
+pub struct StoredEvent<'a> {
+    pub id: &'a str,
+    #[serde(rename = "@timestamp")]
+    pub timestamp: Timestamp,
+    pub received: Timestamp,
+    pub tenant: &'a str,
+    pub source: &'a str,
+    pub log_source: Vec<String>,
+    #[serde(rename = "event.original")]
+    pub original: &'a str,
+    pub fields: &'a Event,
+}
+
+#[derive(Serialize)]
+pub struct RuleRef<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub level: &'a str,
+    pub tags: &'a [String],
+    /// Required on every alert by the Detection Rule License.
+    pub author: Option<&'a str>,
+    pub path: &'a str,
+}
+
+impl<'a> RuleRef<'a> {
+    pub fn of(rule: &'a Rule) -> RuleRef<'a> {
+        RuleRef {
+            id: &rule.id,
+            title: &rule.title,
+            level: rule.level.as_str(),
+            tags: &rule.tags,
+            author: rule.author.as_deref(),
+            path: &rule.path,
+        }
+    }
+}
+
+/// One detection. `kind` is `sigma` for rule matches and `source_health`
+/// for a silent source.
+#[derive(Serialize)]
+pub struct Alert<'a> {
+    pub id: String,
+    pub kind: &'a str,
+    pub event_id: Option<&'a str>,
+    #[serde(rename = "@timestamp")]
+    pub timestamp: Timestamp,
+    pub received: Option<Timestamp>,
+    pub detected: Timestamp,
+    pub tenant: &'a str,
+    pub source: &'a str,
+    pub level: &'a str,
+    pub title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<RuleRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'a Event>,
+}
+
+#[derive(Serialize)]
+pub struct DeadLetter<'a> {
+    pub id: &'a str,
+    pub received: Timestamp,
+    pub tenant: &'a str,
+    pub source: &'a str,
+    pub format: &'a str,
+    pub reason: &'a str,
+    pub raw: &'a str,
+}

@@ -1,0 +1,140 @@
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sigma::{CompileOptions, RuleSetBuilder};
+use store::Batch;
+
+use super::*;
+
+const RULE: &str = r#"
+title: Sudo to root
+id: 00000000-0000-0000-0000-000000000001
+level: high
+logsource:
+    product: linux
+detection:
+    keywords:
+        - 'USER=root'
+    condition: keywords
+"#;
+
+fn rules() -> Arc<RuleSet> {
+    let mut b = RuleSetBuilder::new(CompileOptions::default());
+    b.add_file("test.yml", RULE);
+    let (set, errors) = b.build();
+    assert!(errors.is_empty(), "{errors:?}");
+    Arc::new(set)
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hinomi-engine-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn batch(records: &[&str]) -> Batch {
+    Batch {
+        received: 1_795_000_000_000_000_000,
+        tenant: "default".into(),
+        source: "test".into(),
+        format: "auto".into(),
+        records: records.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+fn lines(dir: &Path) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    store::read_lines(dir, |l| {
+        out.push(serde_json::from_str(l).unwrap());
+        true
+    })
+    .unwrap();
+    out
+}
+
+fn ids(values: &[serde_json::Value]) -> Vec<String> {
+    values.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn records_become_events_alerts_and_dead_letters() {
+    let data = tempdir("flow");
+    let engine = Engine::start(EngineConfig::new(&data), rules()).unwrap();
+    let ingest = engine.ingest();
+    ingest
+        .submit_blocking(batch(&[
+            "<86>Nov 22 10:00:00 web01 sudo:    alice : TTY=pts/0 ; USER=root ; COMMAND=/bin/bash",
+            "<13>Nov 22 10:00:01 web01 app: nothing to see",
+            "<999>broken",
+        ]))
+        .unwrap();
+    assert!(engine.drain(Duration::from_secs(10)));
+    engine.shutdown();
+    let events = lines(&data.join("events"));
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["fields"]["host.name"], "web01");
+    assert_eq!(events[0]["tenant"], "default");
+    assert!(events[0]["event.original"].as_str().unwrap().contains("USER=root"));
+    let alerts = lines(&data.join("alerts"));
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["rule"]["title"], "Sudo to root");
+    assert_eq!(alerts[0]["event_id"], events[0]["id"]);
+    let dead = lines(&data.join("deadletter"));
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["reason"], "syslog: priority 999 is out of range 0-191");
+    assert_eq!(dead[0]["raw"], "<999>broken");
+}
+
+#[test]
+fn replay_after_a_lost_checkpoint_writes_nothing_twice() {
+    let data = tempdir("replay");
+    let engine = Engine::start(EngineConfig::new(&data), rules()).unwrap();
+    for i in 0..50 {
+        let line = format!("<86>Nov 22 10:00:00 web01 sudo: u{i} : USER=root ; COMMAND=/bin/id");
+        engine.ingest().submit_blocking(batch(&[&line, "<13>Nov 22 10:00:01 h app: other"])).unwrap();
+    }
+    assert!(engine.drain(Duration::from_secs(10)));
+    engine.shutdown();
+    let events_before = lines(&data.join("events"));
+    let alerts_before = lines(&data.join("alerts"));
+    assert_eq!((events_before.len(), alerts_before.len()), (100, 50));
+    // A crash before the first checkpoint: the journals hold more than the
+    // checkpoint says, and the whole log replays.
+    std::fs::remove_file(data.join("checkpoint.json")).unwrap();
+    let engine = Engine::start(EngineConfig::new(&data), rules()).unwrap();
+    assert_eq!(engine.resumed_from, 0);
+    assert!(engine.drain(Duration::from_secs(10)));
+    engine.shutdown();
+    assert_eq!(lines(&data.join("events")), events_before);
+    assert_eq!(ids(&lines(&data.join("alerts"))), ids(&alerts_before));
+    // A clean restart resumes at the end and adds only new records.
+    let engine = Engine::start(EngineConfig::new(&data), rules()).unwrap();
+    assert!(engine.resumed_from > 0);
+    engine.ingest().submit_blocking(batch(&["<86>Nov 22 10:00:00 web01 sudo: z : USER=root ;"])).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)));
+    engine.shutdown();
+    let alerts = ids(&lines(&data.join("alerts")));
+    assert_eq!(alerts.len(), 51);
+    let mut unique = alerts.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 51);
+}
+
+#[test]
+fn a_slow_pipeline_refuses_new_records_until_it_catches_up() {
+    let data = tempdir("busy");
+    let mut config = EngineConfig::new(&data);
+    config.max_lag_bytes = 1000;
+    config.slow_down = Duration::from_millis(300);
+    let engine = Engine::start(config, rules()).unwrap();
+    let ingest = engine.ingest();
+    let big = "x".repeat(2000);
+    ingest.submit_blocking(batch(&[&big])).unwrap();
+    assert!(ingest.busy());
+    assert_eq!(ingest.submit_blocking(batch(&["more"])), Err(Refused::Busy));
+    assert!(engine.drain(Duration::from_secs(10)));
+    assert!(!ingest.busy());
+    ingest.submit_blocking(batch(&["more"])).unwrap();
+}
