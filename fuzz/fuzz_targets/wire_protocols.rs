@@ -1,0 +1,21 @@
+//! Every ingest protocol decoder on arbitrary bytes: syslog stream framing
+//! (fed in two pieces), `_bulk`, HEC event and raw bodies, OTLP protobuf
+//! and JSON.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut framer = wire::framing::Framer::new();
+    let cut = data.first().map_or(0, |&b| usize::from(b)).min(data.len());
+    for piece in [&data[..cut], &data[cut..]] {
+        framer.push(piece);
+        while let Some(Ok(_)) = framer.next_frame() {}
+    }
+    let _ = framer.finish();
+    let _ = wire::bulk::parse(data, Some("idx"));
+    let _ = wire::hec::parse_events(data);
+    let _ = wire::hec::parse_raw(data);
+    let _ = wire::otlp::decode_protobuf(data);
+    let _ = wire::otlp::decode_json(data);
+});
