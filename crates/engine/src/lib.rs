@@ -142,16 +142,7 @@ impl Engine {
     }
 
     pub fn status(&self) -> Status {
-        let end = self.wal.end();
-        let processed = self.shared.processed.load(Ordering::Acquire);
-        Status {
-            wal_end: end,
-            processed,
-            lag_bytes: end.saturating_sub(processed),
-            alerts: self.shared.alerts.load(Ordering::Relaxed),
-            errors: self.shared.errors.load(Ordering::Relaxed),
-            problem: self.shared.problem.lock().ok().and_then(|p| p.clone()),
-        }
+        self.ingest().status()
     }
 
     /// Raises a source-health alert for every source that went silent.
@@ -286,6 +277,19 @@ impl Ingest {
 
     pub fn health(&self) -> &Health {
         &self.shared.health
+    }
+
+    pub fn status(&self) -> Status {
+        let end = self.wal.end();
+        let processed = self.shared.processed.load(Ordering::Acquire);
+        Status {
+            wal_end: end,
+            processed,
+            lag_bytes: end.saturating_sub(processed),
+            alerts: self.shared.alerts.load(Ordering::Relaxed),
+            errors: self.shared.errors.load(Ordering::Relaxed),
+            problem: self.shared.problem.lock().ok().and_then(|p| p.clone()),
+        }
     }
 }
 

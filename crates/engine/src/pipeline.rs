@@ -175,11 +175,18 @@ fn one(rules: &RuleSet, matcher: &mut sigma::Matcher<'_>, pos: u64, index: usize
     let raw = &batch.records[index];
     let id = event_id(pos, index);
     let received = Timestamp::from_nanosecond(i128::from(batch.received)).unwrap_or(Timestamp::UNIX_EPOCH);
-    let format = Format::from_str(&batch.format).unwrap_or_default();
-    let event = match normalize::parse_record(raw, format, received) {
+    // `reject:REASON`: records a listener could not frame, kept as dead
+    // letters with the listener's reason.
+    let parsed = match batch.format.strip_prefix("reject:") {
+        Some(reason) => Err(reason.to_string()),
+        None => {
+            let format = Format::from_str(&batch.format).unwrap_or_default();
+            normalize::parse_record(raw, format, received).map_err(|e| e.to_string())
+        }
+    };
+    let event = match parsed {
         Ok(e) => e,
-        Err(e) => {
-            let reason = e.to_string();
+        Err(reason) => {
             let dead = DeadLetter {
                 id: &id,
                 received,

@@ -1,13 +1,17 @@
 //! The `hinomi` binary: command line, configuration and wiring.
 //!
-//! This is the only crate that knows about files, terminals and output
-//! formats. Each subcommand lives in its own module (`hunt.rs`); shared rule
-//! loading is in `rules.rs` and detection output in `output.rs`.
+//! This is the only crate that knows about terminals, HTTP and output
+//! formats. Each subcommand lives in its own module (`hunt.rs`, `serve/`,
+//! `token.rs`); shared rule loading is in `rules.rs`, detection output in
+//! `output.rs` and the server configuration in `config.rs`.
 
+mod config;
 mod hunt;
 mod output;
 mod rules;
+mod serve;
 mod timeline;
+mod token;
 
 use std::process::ExitCode;
 
@@ -28,6 +32,11 @@ enum Command {
     /// Work with rule sets.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Run the server: listeners, pipeline and API on one data directory.
+    Serve(serve::ServeArgs),
+    /// Create and list API and ingest tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +44,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
         Command::Rules(cmd) => rules::run(cmd),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(cmd) => token::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -14,7 +14,9 @@ pub struct Batch {
     pub received: i64,
     pub tenant: String,
     pub source: String,
-    /// The parser configured for the source (`auto`, `syslog`, …).
+    /// The parser configured for the source (`auto`, `syslog`, …), or
+    /// `reject:REASON` for records a listener could not frame, which go to
+    /// the dead letter with that reason.
     pub format: String,
     pub records: Vec<String>,
 }

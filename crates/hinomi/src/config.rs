@@ -1,0 +1,192 @@
+//! The server's TOML configuration. Every key has a default, so an empty
+//! file (or none) runs a loopback-only server; `docs/configuration.md`
+//! lists them all.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Config {
+    pub(crate) http: Http,
+    /// Syslog listeners; when none are configured, UDP and TCP on
+    /// 127.0.0.1:5514, plus TLS on 127.0.0.1:6514 when `tls` has a
+    /// certificate.
+    pub(crate) syslog: Vec<Syslog>,
+    pub(crate) tls: Tls,
+    pub(crate) engine: Engine,
+    /// Sources with settings of their own (silence limits).
+    pub(crate) sources: Vec<Source>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Http {
+    /// Addresses serving the API, the console and every ingest route.
+    pub(crate) listen: Vec<String>,
+    /// Largest request body accepted (after decompression), in bytes.
+    pub(crate) max_body_bytes: usize,
+}
+
+impl Default for Http {
+    fn default() -> Http {
+        Http { listen: vec!["127.0.0.1:8080".into()], max_body_bytes: 100 << 20 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Protocol {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Syslog {
+    pub(crate) protocol: Protocol,
+    pub(crate) listen: String,
+    #[serde(default = "default_tenant")]
+    pub(crate) tenant: String,
+    /// The source name records from this listener are counted under.
+    #[serde(default = "default_syslog_source")]
+    pub(crate) source: String,
+    /// Parser for the records: auto, syslog, cef, leef, kv, json.
+    #[serde(default = "default_format")]
+    pub(crate) format: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Tls {
+    /// PEM certificate chain and private key for syslog over TLS
+    /// (`hinomi tls selfsigned` makes a pair).
+    pub(crate) cert: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Engine {
+    /// Sync the write-ahead log before acknowledging. Turning it off keeps
+    /// data through a process crash but not through a power cut.
+    pub(crate) wal_sync: bool,
+    /// Refuse senders (HTTP 429/503, TCP stops reading, UDP drops) while
+    /// this many bytes of the log wait for the pipeline.
+    pub(crate) max_lag_bytes: u64,
+    pub(crate) checkpoint_interval_ms: u64,
+    /// Test knob: sleep this long after each pipeline chunk.
+    pub(crate) slow_down_ms: u64,
+    /// Seconds between source-silence checks.
+    pub(crate) health_check_seconds: u64,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine {
+            wal_sync: true,
+            max_lag_bytes: 256 << 20,
+            checkpoint_interval_ms: 1000,
+            slow_down_ms: 0,
+            health_check_seconds: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Source {
+    #[serde(default = "default_tenant")]
+    pub(crate) tenant: String,
+    pub(crate) name: String,
+    /// Raise a source-health alert when nothing arrives for this long.
+    pub(crate) silent_after_seconds: Option<u64>,
+}
+
+fn default_tenant() -> String {
+    "default".into()
+}
+
+fn default_syslog_source() -> String {
+    "syslog".into()
+}
+
+fn default_format() -> String {
+    "auto".into()
+}
+
+impl Config {
+    /// Reads `path`, or the defaults when there is none.
+    pub(crate) fn load(path: Option<&Path>) -> Result<Config> {
+        let mut config = match path {
+            None => Config::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("in {}", p.display()))?
+            }
+        };
+        if config.syslog.is_empty() {
+            for protocol in [Protocol::Udp, Protocol::Tcp] {
+                config.syslog.push(Syslog {
+                    protocol,
+                    listen: "127.0.0.1:5514".into(),
+                    tenant: default_tenant(),
+                    source: default_syslog_source(),
+                    format: default_format(),
+                });
+            }
+            if config.tls.cert.is_some() {
+                config.syslog.push(Syslog {
+                    protocol: Protocol::Tls,
+                    listen: "127.0.0.1:6514".into(),
+                    tenant: default_tenant(),
+                    source: default_syslog_source(),
+                    format: default_format(),
+                });
+            }
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<()> {
+        for s in &self.syslog {
+            s.format.parse::<normalize::Format>().map_err(anyhow::Error::msg).context("in [[syslog]]")?;
+            store::tokens::check_name("tenant", &s.tenant).map_err(anyhow::Error::msg)?;
+            if s.protocol == Protocol::Tls && (self.tls.cert.is_none() || self.tls.key.is_none()) {
+                bail!("syslog over TLS on {} needs [tls] cert and key", s.listen);
+            }
+        }
+        if self.http.max_body_bytes < 1024 {
+            bail!("[http] max_body_bytes must be at least 1024");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_bind_to_loopback() {
+        let c = Config::load(None).unwrap();
+        assert_eq!(c.http.listen, ["127.0.0.1:8080"]);
+        let addrs: Vec<_> = c.syslog.iter().map(|s| (s.protocol, s.listen.as_str())).collect();
+        assert_eq!(addrs, [(Protocol::Udp, "127.0.0.1:5514"), (Protocol::Tcp, "127.0.0.1:5514")]);
+    }
+
+    #[test]
+    fn bad_settings_are_errors_that_say_where() {
+        let parse = |s: &str| toml::from_str::<Config>(s).map(|_| ()).unwrap_err().to_string();
+        assert!(parse("[http]\nlisten = 5").contains("invalid type"), "{}", parse("[http]\nlisten = 5"));
+        assert!(parse("[engine]\nwal_synk = true").contains("unknown field `wal_synk`"));
+        let c: Config = toml::from_str("[[syslog]]\nprotocol='tls'\nlisten='127.0.0.1:1'").unwrap();
+        assert!(c.check().unwrap_err().to_string().contains("needs [tls] cert and key"));
+        let c: Config = toml::from_str("[[syslog]]\nprotocol='udp'\nlisten='x'\nformat='xml'").unwrap();
+        assert!(c.check().is_err());
+    }
+}

@@ -1,0 +1,425 @@
+//! The HTTP listener: every ingest route (Elasticsearch `_bulk`, Splunk
+//! HEC, OTLP logs, NDJSON) and the read API, on one port by default.
+//!
+//! Every ingest route answers only after the records are in the
+//! write-ahead log, and refuses them (429, or 503 for HEC, both with
+//! `Retry-After`) while the pipeline is behind.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use engine::{Ingest, Refused};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::Batch;
+use store::tokens::{Scope, TokenRecord};
+
+use super::auth::{Denied, Tokens};
+
+pub(crate) struct AppState {
+    pub(crate) ingest: Ingest,
+    pub(crate) tokens: Tokens,
+    pub(crate) data: PathBuf,
+    pub(crate) max_body: usize,
+}
+
+type AppRef = State<Arc<AppState>>;
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let max_body = state.max_body;
+    Router::new()
+        .route("/", get(es_root).head(es_root))
+        .route("/_bulk", post(bulk_all).put(bulk_all))
+        .route("/{index}/_bulk", post(bulk_index).put(bulk_index))
+        .route("/services/collector", post(hec_event))
+        .route("/services/collector/event", post(hec_event))
+        .route("/services/collector/event/1.0", post(hec_event))
+        .route("/services/collector/raw", post(hec_raw))
+        .route("/services/collector/raw/1.0", post(hec_raw))
+        .route("/services/collector/health", get(hec_health))
+        .route("/services/collector/health/1.0", get(hec_health))
+        .route("/v1/logs", post(otlp_logs))
+        .route("/api/v1/ingest", post(ndjson))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/deadletter", get(deadletter))
+        .route("/api/v1/sources", get(sources))
+        .route("/api/v1/status", get(status))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// The request body, gunzipped when the client compressed it; bounded so a
+/// small compressed body cannot expand without limit.
+fn body_bytes(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Vec<u8>, (StatusCode, String)> {
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    if !gzip {
+        return Ok(body.to_vec());
+    }
+    let mut out = Vec::new();
+    let mut reader = flate2::read::GzDecoder::new(&body[..]).take(max as u64 + 1);
+    reader.read_to_end(&mut out).map_err(|e| (StatusCode::BAD_REQUEST, format!("cannot gunzip the body: {e}")))?;
+    if out.len() > max {
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, format!("body is over {max} bytes once decompressed")));
+    }
+    Ok(out)
+}
+
+/// Writes records to the log, in batches of a few MiB, and returns once
+/// all are durable.
+async fn submit(
+    state: &AppState,
+    token: &TokenRecord,
+    source: &str,
+    format: &str,
+    records: Vec<String>,
+) -> Result<u64, Refused> {
+    let received = jiff::Timestamp::now().as_nanosecond() as i64;
+    let source = token.source.as_deref().unwrap_or(source);
+    let mut last = 0;
+    let mut batch = Vec::new();
+    let mut size = 0;
+    let mut pending = Vec::new();
+    let total = records.len();
+    for (i, r) in records.into_iter().enumerate() {
+        size += r.len();
+        batch.push(r);
+        if size >= 4 << 20 || i + 1 == total {
+            pending.push(Batch {
+                received,
+                tenant: token.tenant.clone(),
+                source: source.to_string(),
+                format: format.to_string(),
+                records: std::mem::take(&mut batch),
+            });
+            size = 0;
+        }
+    }
+    for b in pending {
+        last = state.ingest.submit(b).await?;
+    }
+    Ok(last)
+}
+
+// ---------------------------------------------------------------------------
+// Elasticsearch
+
+/// Answers like a cluster, for clients and shippers that probe `GET /`.
+/// The version is one that current Beats, Logstash and clients accept.
+async fn es_root() -> Response {
+    es(
+        StatusCode::OK,
+        json!({
+            "name": "hinomi",
+            "cluster_name": "hinomi",
+            "cluster_uuid": "hinomi",
+            "version": {
+                "number": "8.17.0",
+                "build_flavor": "default",
+                "lucene_version": "9.12.0",
+                "minimum_wire_compatibility_version": "7.17.0",
+                "minimum_index_compatibility_version": "7.0.0"
+            },
+            "tagline": "Hinomi speaks the _bulk API"
+        }),
+    )
+}
+
+fn es(status: StatusCode, body: Value) -> Response {
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut().insert("x-elastic-product", HeaderValue::from_static("Elasticsearch"));
+    resp
+}
+
+fn es_error(status: StatusCode, kind: &str, reason: &str) -> Response {
+    let mut resp = es(status, json!({"error": {"type": kind, "reason": reason}, "status": status.as_u16()}));
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+fn es_denied(d: Denied) -> Response {
+    match d {
+        Denied::Missing => es_error(StatusCode::UNAUTHORIZED, "security_exception", "missing authentication token"),
+        Denied::Invalid => {
+            es_error(StatusCode::UNAUTHORIZED, "security_exception", "unable to authenticate with the provided token")
+        }
+        Denied::Forbidden => es_error(StatusCode::FORBIDDEN, "security_exception", "the token may not send events"),
+    }
+}
+
+async fn bulk_all(state: AppRef, headers: HeaderMap, body: Bytes) -> Response {
+    bulk(state, None, headers, body).await
+}
+
+async fn bulk_index(state: AppRef, Path(index): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    bulk(state, Some(index), headers, body).await
+}
+
+async fn bulk(State(state): AppRef, index: Option<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    let token = match state.tokens.check(&headers, Scope::Ingest) {
+        Ok(t) => t,
+        Err(d) => return es_denied(d),
+    };
+    if state.ingest.busy() {
+        return es_error(StatusCode::TOO_MANY_REQUESTS, "es_rejected_execution_exception", "ingest is behind; retry");
+    }
+    let body = match body_bytes(&headers, body, state.max_body) {
+        Ok(b) => b,
+        Err((status, reason)) => return es_error(status, "parse_exception", &reason),
+    };
+    let items = match wire::bulk::parse(&body, index.as_deref()) {
+        Ok(items) => items,
+        Err(e) => return es_error(StatusCode::BAD_REQUEST, "illegal_argument_exception", &e.0),
+    };
+    let records: Vec<String> = items.iter().filter_map(|i| i.document.clone()).collect();
+    match submit(&state, &token, "bulk", "json", records).await {
+        Ok(pos) => {
+            let took = started.elapsed().as_millis() as u64;
+            es(StatusCode::OK, wire::bulk::response(&items, took, &pos.to_string()))
+        }
+        Err(Refused::Busy) => {
+            es_error(StatusCode::TOO_MANY_REQUESTS, "es_rejected_execution_exception", "ingest is behind; retry")
+        }
+        Err(Refused::Failed(e)) => es_error(StatusCode::INTERNAL_SERVER_ERROR, "exception", &e),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Splunk HEC
+
+fn hec(status: &wire::hec::Status) -> Response {
+    let code = StatusCode::from_u16(status.http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (code, axum::Json(status.body())).into_response();
+    if status.code == wire::hec::SERVER_BUSY.code {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+fn hec_auth(state: &AppState, headers: &HeaderMap) -> Result<TokenRecord, Box<Response>> {
+    state.tokens.check(headers, Scope::Ingest).map_err(|d| {
+        Box::new(match d {
+            Denied::Missing => hec(&wire::hec::TOKEN_REQUIRED),
+            Denied::Invalid => hec(&wire::hec::INVALID_TOKEN),
+            Denied::Forbidden => hec(&wire::hec::INVALID_AUTHORIZATION),
+        })
+    })
+}
+
+async fn hec_event(State(state): AppRef, headers: HeaderMap, body: Bytes) -> Response {
+    let token = match hec_auth(&state, &headers) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    if state.ingest.busy() {
+        return hec(&wire::hec::SERVER_BUSY);
+    }
+    let body = match body_bytes(&headers, body, state.max_body) {
+        Ok(b) => b,
+        Err((status, reason)) => return (status, reason).into_response(),
+    };
+    let (records, status) = wire::hec::parse_events(&body);
+    // Records come as log lines (`auto`) or JSON; one batch per kind.
+    let (json, lines): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| r.format == "json");
+    for (format, group) in [("json", json), ("auto", lines)] {
+        if group.is_empty() {
+            continue;
+        }
+        let texts = group.into_iter().map(|r| r.text).collect();
+        match submit(&state, &token, "hec", format, texts).await {
+            Ok(_) => {}
+            Err(Refused::Busy) => return hec(&wire::hec::SERVER_BUSY),
+            Err(Refused::Failed(e)) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+        }
+    }
+    hec(&status)
+}
+
+async fn hec_raw(State(state): AppRef, headers: HeaderMap, body: Bytes) -> Response {
+    let token = match hec_auth(&state, &headers) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    if state.ingest.busy() {
+        return hec(&wire::hec::SERVER_BUSY);
+    }
+    let body = match body_bytes(&headers, body, state.max_body) {
+        Ok(b) => b,
+        Err((status, reason)) => return (status, reason).into_response(),
+    };
+    let records: Vec<String> = wire::hec::parse_raw(&body).into_iter().map(|r| r.text).collect();
+    if records.is_empty() {
+        return hec(&wire::hec::NO_DATA);
+    }
+    match submit(&state, &token, "hec", "auto", records).await {
+        Ok(_) => hec(&wire::hec::SUCCESS),
+        Err(Refused::Busy) => hec(&wire::hec::SERVER_BUSY),
+        Err(Refused::Failed(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}
+
+async fn hec_health() -> Response {
+    hec(&wire::hec::HEALTHY)
+}
+
+// ---------------------------------------------------------------------------
+// OTLP and NDJSON
+
+fn plain_denied(d: Denied) -> Response {
+    match d {
+        Denied::Missing => (StatusCode::UNAUTHORIZED, "missing token\n").into_response(),
+        Denied::Invalid => (StatusCode::FORBIDDEN, "invalid token\n").into_response(),
+        Denied::Forbidden => (StatusCode::FORBIDDEN, "the token does not allow this\n").into_response(),
+    }
+}
+
+fn busy() -> Response {
+    let mut resp = (StatusCode::TOO_MANY_REQUESTS, "ingest is behind; retry\n").into_response();
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+async fn otlp_logs(State(state): AppRef, headers: HeaderMap, body: Bytes) -> Response {
+    let token = match state.tokens.check(&headers, Scope::Ingest) {
+        Ok(t) => t,
+        Err(d) => return plain_denied(d),
+    };
+    if state.ingest.busy() {
+        return busy();
+    }
+    let body = match body_bytes(&headers, body, state.max_body) {
+        Ok(b) => b,
+        Err((status, reason)) => return (status, reason).into_response(),
+    };
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let records = if json_body { wire::otlp::decode_json(&body) } else { wire::otlp::decode_protobuf(&body) };
+    let records = match records {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{}\n", e.0)).into_response(),
+    };
+    match submit(&state, &token, "otlp", "json", records).await {
+        // An empty ExportLogsServiceResponse: no bytes in protobuf, `{}` in JSON.
+        Ok(_) if json_body => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
+        Ok(_) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/x-protobuf")], Vec::<u8>::new()).into_response(),
+        Err(Refused::Busy) => busy(),
+        Err(Refused::Failed(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct IngestQuery {
+    format: Option<String>,
+}
+
+async fn ndjson(State(state): AppRef, Query(q): Query<IngestQuery>, headers: HeaderMap, body: Bytes) -> Response {
+    let token = match state.tokens.check(&headers, Scope::Ingest) {
+        Ok(t) => t,
+        Err(d) => return plain_denied(d),
+    };
+    let format = q.format.unwrap_or_else(|| "auto".into());
+    if let Err(e) = format.parse::<normalize::Format>() {
+        return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response();
+    }
+    if state.ingest.busy() {
+        return busy();
+    }
+    let body = match body_bytes(&headers, body, state.max_body) {
+        Ok(b) => b,
+        Err((status, reason)) => return (status, reason).into_response(),
+    };
+    let records: Vec<String> = String::from_utf8_lossy(&body)
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    let n = records.len();
+    match submit(&state, &token, "ndjson", &format, records).await {
+        Ok(_) => axum::Json(json!({ "accepted": n })).into_response(),
+        Err(Refused::Busy) => busy(),
+        Err(Refused::Failed(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Read API
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+}
+
+/// The newest `limit` lines of a journal that belong to `tenant`, oldest first.
+fn tail(dir: &std::path::Path, tenant: &str, limit: usize) -> std::io::Result<Vec<Value>> {
+    let mut out = std::collections::VecDeque::with_capacity(limit.min(4096));
+    store::read_lines(dir, |line| {
+        if let Ok(v) = serde_json::from_str::<Value>(line)
+            && v["tenant"] == tenant
+        {
+            if out.len() == limit {
+                out.pop_front();
+            }
+            out.push_back(v);
+        }
+        true
+    })?;
+    Ok(out.into())
+}
+
+async fn read_journal(state: Arc<AppState>, headers: HeaderMap, q: ListQuery, name: &'static str) -> Response {
+    let token = match state.tokens.check(&headers, Scope::Read) {
+        Ok(t) => t,
+        Err(d) => return plain_denied(d),
+    };
+    let limit = q.limit.unwrap_or(1000).clamp(1, 100_000);
+    let dir = state.data.join(name);
+    let tenant = token.tenant.clone();
+    match tokio::task::spawn_blocking(move || tail(&dir, &tenant, limit)).await {
+        Ok(Ok(items)) => {
+            axum::Json(json!({ "tenant": token.tenant, "count": items.len(), name: items })).into_response()
+        }
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("reading {name}: {e}\n")).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("reading {name}: {e}\n")).into_response(),
+    }
+}
+
+async fn alerts(State(state): AppRef, Query(q): Query<ListQuery>, headers: HeaderMap) -> Response {
+    read_journal(state, headers, q, "alerts").await
+}
+
+async fn deadletter(State(state): AppRef, Query(q): Query<ListQuery>, headers: HeaderMap) -> Response {
+    read_journal(state, headers, q, "deadletter").await
+}
+
+async fn sources(State(state): AppRef, headers: HeaderMap) -> Response {
+    let token = match state.tokens.check(&headers, Scope::Read) {
+        Ok(t) => t,
+        Err(d) => return plain_denied(d),
+    };
+    let mine: Vec<_> = state.ingest.health().snapshot().into_iter().filter(|s| s.tenant == token.tenant).collect();
+    axum::Json(json!({ "tenant": token.tenant, "sources": mine })).into_response()
+}
+
+async fn status(State(state): AppRef, headers: HeaderMap) -> Response {
+    // Log positions and counters span tenants: admin tokens only.
+    if let Err(d) = state.tokens.check(&headers, Scope::Admin) {
+        return plain_denied(d);
+    }
+    axum::Json(state.ingest.status()).into_response()
+}

@@ -1,0 +1,172 @@
+//! `hinomi serve`: the engine, the listeners and the API in one process on
+//! one data directory.
+
+mod auth;
+mod http;
+mod syslog;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use engine::{Engine, EngineConfig};
+use serde_json::json;
+
+use crate::config::{Config, Protocol};
+
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// The data directory: write-ahead log, journals, tokens.
+    #[arg(long, env = "HINOMI_DATA", value_name = "DIR")]
+    data: PathBuf,
+    /// The TOML configuration file (see docs/configuration.md).
+    #[arg(long, env = "HINOMI_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A rule file or directory (searched for .yml/.yaml); repeatable.
+    #[arg(long = "rules", short = 'r', env = "HINOMI_RULES", value_delimiter = ',', value_name = "DIR")]
+    rules: Vec<PathBuf>,
+    /// A value for a `%placeholder%` under the Sigma `expand` modifier, as NAME=VALUE.
+    #[arg(long = "placeholder", value_name = "NAME=VALUE")]
+    placeholders: Vec<String>,
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
+    let config = Config::load(args.config.as_deref())?;
+    std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
+    first_start(&args.data)?;
+    let rules = if args.rules.is_empty() {
+        eprintln!("hinomi: no --rules given; events are stored but detection is off");
+        sigma::RuleSetBuilder::new(sigma::CompileOptions::default()).build().0
+    } else {
+        let rule_args = crate::rules::RuleArgs { rules: args.rules.clone(), placeholders: args.placeholders.clone() };
+        let (set, errors) = crate::rules::load(&rule_args)?;
+        eprintln!("hinomi: {} rules loaded, {} rejected (`hinomi rules check` lists them)", set.len(), errors.len());
+        set
+    };
+    let mut engine_config = EngineConfig::new(&args.data);
+    engine_config.wal_sync = config.engine.wal_sync;
+    engine_config.max_lag_bytes = config.engine.max_lag_bytes;
+    engine_config.checkpoint_interval = Duration::from_millis(config.engine.checkpoint_interval_ms.max(10));
+    engine_config.slow_down = Duration::from_millis(config.engine.slow_down_ms);
+    let engine = Engine::start(engine_config, Arc::new(rules)).context("starting the pipeline")?;
+    if engine.recovery.truncated > 0 {
+        eprintln!(
+            "hinomi: cut {} bytes of a torn write-ahead-log tail (never acknowledged)",
+            engine.recovery.truncated
+        );
+    }
+    eprintln!("hinomi: resuming at log position {} of {}", engine.resumed_from, engine.recovery.end);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let result = runtime.block_on(serve(&config, &args.data, &engine));
+    eprintln!("hinomi: stopping; writing the last checkpoint");
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    engine.shutdown();
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+/// On a new data directory, an admin token for the `default` tenant, shown
+/// once.
+fn first_start(data: &std::path::Path) -> Result<()> {
+    if data.join("tokens.jsonl").exists() {
+        return Ok(());
+    }
+    let now = jiff::Timestamp::now().to_string();
+    let (token, _) = store::tokens::create(data, "default", store::tokens::Scope::Admin, None, &now)?;
+    eprintln!("hinomi: new data directory; admin token for tenant `default` (shown only now):\n{token}");
+    Ok(())
+}
+
+async fn serve(config: &Config, data: &std::path::Path, engine: &Engine) -> Result<()> {
+    let ingest = engine.ingest();
+    let now = jiff::Timestamp::now();
+    for s in &config.sources {
+        if let Some(secs) = s.silent_after_seconds {
+            ingest.health().expect(&s.tenant, &s.name, Duration::from_secs(secs), now);
+        }
+    }
+    let mut bound = Vec::new();
+    let state = Arc::new(http::AppState {
+        ingest: ingest.clone(),
+        tokens: auth::Tokens::new(data.to_path_buf()),
+        data: data.to_path_buf(),
+        max_body: config.http.max_body_bytes,
+    });
+    for addr in &config.http.listen {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding HTTP on {addr}"))?;
+        let local = listener.local_addr()?;
+        bound.push(json!({"protocol": "http", "address": local.to_string()}));
+        let app = http::router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                eprintln!("hinomi: http on {local}: {e}");
+            }
+        });
+    }
+    for s in &config.syslog {
+        let origin = syslog::Origin::of(s);
+        let ingest = ingest.clone();
+        match s.protocol {
+            Protocol::Udp => {
+                let socket = tokio::net::UdpSocket::bind(&s.listen)
+                    .await
+                    .with_context(|| format!("binding syslog UDP on {}", s.listen))?;
+                bound.push(json!({"protocol": "syslog-udp", "address": socket.local_addr()?.to_string()}));
+                tokio::spawn(syslog::serve_udp(socket, ingest, origin));
+            }
+            Protocol::Tcp => {
+                let listener = tokio::net::TcpListener::bind(&s.listen)
+                    .await
+                    .with_context(|| format!("binding syslog TCP on {}", s.listen))?;
+                bound.push(json!({"protocol": "syslog-tcp", "address": listener.local_addr()?.to_string()}));
+                tokio::spawn(syslog::serve_tcp(listener, ingest, origin));
+            }
+            Protocol::Tls => anyhow::bail!("syslog over TLS is not available in this build yet"),
+        }
+    }
+    for b in &bound {
+        eprintln!(
+            "hinomi: listening: {} {}",
+            b["protocol"].as_str().unwrap_or(""),
+            b["address"].as_str().unwrap_or("")
+        );
+    }
+    // Scripts and tests find ephemeral ports here.
+    let run = data.join("run");
+    std::fs::create_dir_all(&run)?;
+    std::fs::write(run.join("listeners.json"), serde_json::to_vec_pretty(&bound)?)?;
+    let every = Duration::from_secs(config.engine.health_check_seconds.max(1));
+    let mut ticker = tokio::time::interval(every);
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                for s in engine.check_silence(jiff::Timestamp::now()) {
+                    eprintln!("hinomi: source {}/{} is silent (limit {}s)", s.tenant, s.source, s.limit.as_secs());
+                }
+            }
+            () = &mut stop => return Ok(()),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,173 @@
+//! Syslog listeners: UDP (one datagram, one record) and streams over TCP or
+//! TLS (LF or octet-counted frames, see `wire::framing`).
+//!
+//! A stream connection reads, frames, and hands the complete records to the
+//! log; it reads on only once they are durable, which is the only
+//! acknowledgement syslog over TCP has. While the pipeline is behind it
+//! stops reading, so the sender's socket buffer fills and the sender blocks.
+//! UDP has no way to push back: datagrams that arrive while the pipeline is
+//! behind are dropped and counted on the source.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::{Ingest, Refused};
+use store::Batch;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::Semaphore;
+use wire::framing::Framer;
+
+use crate::config::Syslog;
+
+/// Who records from one listener are attributed to.
+#[derive(Clone)]
+pub(crate) struct Origin {
+    pub(crate) tenant: String,
+    pub(crate) source: String,
+    pub(crate) format: String,
+}
+
+impl Origin {
+    pub(crate) fn of(config: &Syslog) -> Origin {
+        Origin { tenant: config.tenant.clone(), source: config.source.clone(), format: config.format.clone() }
+    }
+
+    fn batch(&self, records: Vec<String>) -> Batch {
+        Batch {
+            received: jiff::Timestamp::now().as_nanosecond() as i64,
+            tenant: self.tenant.clone(),
+            source: self.source.clone(),
+            format: self.format.clone(),
+            records,
+        }
+    }
+}
+
+const BUSY_WAIT: Duration = Duration::from_millis(50);
+
+pub(crate) async fn serve_udp(socket: UdpSocket, ingest: Ingest, origin: Origin) {
+    // Batches waiting for the log at once; beyond that, datagrams are dropped
+    // (and counted) rather than queued without bound.
+    let in_flight = Arc::new(Semaphore::new(64));
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let mut records = Vec::new();
+        match socket.recv_from(&mut buf).await {
+            Ok((n, _)) => records.push(wire::text(&buf[..n])),
+            Err(e) => {
+                eprintln!("hinomi: syslog udp: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        }
+        // Whatever else has already arrived goes in the same batch.
+        while records.len() < 1024 {
+            match socket.try_recv_from(&mut buf) {
+                Ok((n, _)) => records.push(wire::text(&buf[..n])),
+                Err(_) => break,
+            }
+        }
+        records.retain(|r| !r.trim().is_empty());
+        if records.is_empty() {
+            continue;
+        }
+        let permit = match in_flight.clone().try_acquire_owned() {
+            Ok(p) if !ingest.busy() => p,
+            _ => {
+                ingest.dropped(&origin.tenant, &origin.source, records.len() as u64);
+                continue;
+            }
+        };
+        let (ingest, origin, batch) = (ingest.clone(), origin.clone(), origin.batch(records));
+        tokio::spawn(async move {
+            let n = batch.records.len() as u64;
+            if ingest.submit(batch).await.is_err() {
+                ingest.dropped(&origin.tenant, &origin.source, n);
+            }
+            drop(permit);
+        });
+    }
+}
+
+pub(crate) async fn serve_tcp(listener: TcpListener, ingest: Ingest, origin: Origin) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let (ingest, origin) = (ingest.clone(), origin.clone());
+                tokio::spawn(async move { read_stream(stream, peer, ingest, origin).await });
+            }
+            Err(e) => {
+                eprintln!("hinomi: syslog tcp accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Reads one syslog stream to its end.
+pub(crate) async fn read_stream<S: AsyncRead + Unpin>(mut stream: S, peer: SocketAddr, ingest: Ingest, origin: Origin) {
+    let mut framer = Framer::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        while ingest.busy() {
+            tokio::time::sleep(BUSY_WAIT).await;
+        }
+        let n = match stream.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("hinomi: syslog stream from {peer}: {e}");
+                0
+            }
+        };
+        let mut records = Vec::new();
+        let mut broken = None;
+        if n == 0 {
+            records.extend(framer.finish().map(|b| wire::text(&b)));
+        } else {
+            framer.push(&buf[..n]);
+            while let Some(frame) = framer.next_frame() {
+                match frame {
+                    Ok(b) => records.push(wire::text(&b)),
+                    Err(e) => {
+                        broken = Some(e.0);
+                        break;
+                    }
+                }
+            }
+        }
+        if !records.is_empty() && !deliver(&ingest, &origin, records).await {
+            return;
+        }
+        if let Some(reason) = broken {
+            // The rest of the stream cannot be framed: keep what was read as
+            // a record the parser will refuse, so it is in the dead letter.
+            let rest = framer.finish().map(|b| wire::text(&b)).unwrap_or_default();
+            eprintln!("hinomi: syslog stream from {peer}: {reason}; closing");
+            let reject = Origin { format: format!("reject:syslog framing: {reason}"), ..origin.clone() };
+            deliver(&ingest, &reject, vec![rest]).await;
+            return;
+        }
+        if n == 0 {
+            return;
+        }
+    }
+}
+
+/// Hands records to the log, waiting while the pipeline is behind. `false`
+/// when the log failed and the connection should close.
+async fn deliver(ingest: &Ingest, origin: &Origin, records: Vec<String>) -> bool {
+    let batch = origin.batch(records);
+    loop {
+        match ingest.submit(batch.clone()).await {
+            Ok(_) => return true,
+            Err(Refused::Busy) => tokio::time::sleep(BUSY_WAIT).await,
+            Err(Refused::Failed(e)) => {
+                eprintln!("hinomi: syslog: {e}");
+                return false;
+            }
+        }
+    }
+}
