@@ -1,7 +1,7 @@
 //! Which product wrote a JSON record, by the keys it has: AWS CloudTrail,
 //! Zeek, Suricata EVE, Windows events from shippers (Winlogbeat's `winlog.*`
-//! or NXLog's flat `EventID`/`Channel`). Each gets its Sigma log source,
-//! its timestamp and its ECS core.
+//! or NXLog's flat `EventID`/`Channel`) and OpenTelemetry log records. Each
+//! gets its Sigma log source, its timestamp and its ECS core.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -50,6 +50,10 @@ pub(crate) fn classify_json(event: &mut Event, received: Timestamp) {
             Kind::Winlogbeat
         } else if has("EventID") && has("Channel") {
             Kind::FlatWindows
+        } else if (has("severity_number") || has("severity_text"))
+            && event.fields().iter().any(|(n, _)| n.starts_with("attributes.") || n.starts_with("resource."))
+        {
+            Kind::Otel
         } else {
             Kind::Other
         }
@@ -83,6 +87,10 @@ pub(crate) fn classify_json(event: &mut Event, received: Timestamp) {
             route_windows(event);
             "windows"
         }
+        Kind::Otel => {
+            otel(event);
+            "json"
+        }
         Kind::Other => "json",
     };
     if event.timestamp.is_none() {
@@ -99,7 +107,25 @@ enum Kind {
     Suricata,
     Winlogbeat,
     FlatWindows,
+    Otel,
     Other,
+}
+
+/// OpenTelemetry log records (as `wire::otlp` writes them): attributes and
+/// resource attributes use the same dotted names as ECS (`user.name`,
+/// `service.name`), so they are also given without their prefix.
+fn otel(event: &mut Event) {
+    let mut add = Vec::new();
+    for (name, value) in event.fields() {
+        if let Some(bare) = name.strip_prefix("attributes.").or_else(|| name.strip_prefix("resource.")) {
+            add.push((bare.to_string(), value.clone()));
+        }
+    }
+    for (name, value) in add {
+        if event.get(&name).is_none() {
+            event.push(name, value);
+        }
+    }
 }
 
 fn timestamp_of(value: &Value, received: Timestamp) -> Option<Timestamp> {

@@ -1,0 +1,166 @@
+"""The Python clients users already have, pointed at `hinomi serve`:
+elasticsearch and opensearch-py `helpers.bulk`, splunk-handler (HEC) and
+the OpenTelemetry SDK's OTLP/HTTP log exporter."""
+import json
+import logging
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+from conftest import wait_for
+
+
+def winlogbeat_doc(marker):
+    return {
+        "@timestamp": "2026-11-22T08:00:03Z",
+        "winlog": {
+            "channel": "Security",
+            "event_id": "4688",
+            "computer_name": "ws01",
+            "event_data": {"NewProcessName": "C:\\Windows\\System32\\cmd.exe", "CommandLine": f"cmd /c {marker}"},
+        },
+    }
+
+
+def check_process_alert(server, marker):
+    event = wait_for(lambda: next((e for e in server.events() if marker in e["event.original"]), None), what="event")
+    assert event["fields"]["EventID"] == 4688
+    assert event["fields"]["process.command_line"] == f"cmd /c {marker}"
+    assert "windows/process_creation/security" in event["log_source"]
+    alert = wait_for(lambda: next((a for a in server.alerts() if a["event_id"] == event["id"]), None), what="alert")
+    assert alert["rule"]["title"] == "Hinomi test marker in a Windows command line"
+    return event
+
+
+def test_elasticsearch_client_bulk(server):
+    from elasticsearch import Elasticsearch, helpers
+
+    marker = f"hinomi-cmd-marker-{uuid.uuid4()}"
+    es = Elasticsearch(server.http, api_key=server.ingest_token)
+    actions = [{"_index": "winlogbeat", "_source": winlogbeat_doc(marker)}]
+    actions += [{"_index": "logs", "_source": {"message": f"filler {i}"}} for i in range(99)]
+    ok, errors = helpers.bulk(es, actions)
+    assert (ok, errors) == (100, [])
+    check_process_alert(server, marker)
+    assert wait_for(lambda: sum(e["source"] == "bulk" for e in server.events()) == 100, what="100 events")
+
+
+def test_opensearch_client_bulk(server):
+    from opensearchpy import OpenSearch, helpers
+
+    marker = f"hinomi-cmd-marker-{uuid.uuid4()}"
+    client = OpenSearch([server.http], http_auth=("hinomi", server.ingest_token))
+    ok, errors = helpers.bulk(client, [{"_index": "logs", "_source": winlogbeat_doc(marker)}])
+    assert (ok, errors) == (1, [])
+    check_process_alert(server, marker)
+
+
+def test_splunk_handler(server):
+    from splunk_handler import SplunkHandler
+
+    marker = f"hinomi-marker {uuid.uuid4()}"
+    handler = SplunkHandler(
+        host="127.0.0.1",
+        port=server.port("http"),
+        protocol="http",
+        token=server.ingest_token,
+        index="main",
+        sourcetype="python",
+        flush_interval=0,
+        verify=False,
+        force_keep_ahead=True,
+    )
+    log = logging.getLogger("hinomi-hec-test")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.warning("user %s logged in %s", "hinomi-test-user", marker)
+    handler.close()
+    event = wait_for(lambda: next((e for e in server.events() if marker in e["event.original"]), None), what="event")
+    assert event["source"] == "hec"
+    assert marker in event["fields"]["message"]
+    assert event["fields"]["sourcetype"] == "python"
+    assert event["fields"]["host.name"]
+    alert = wait_for(lambda: next((a for a in server.alerts() if a["event_id"] == event["id"]), None), what="alert")
+    assert alert["rule"]["title"] == "Hinomi test marker in a log line"
+
+
+def test_opentelemetry_sdk_otlp_http(server):
+    from opentelemetry._logs import set_logger_provider
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    marker = f"otel-{uuid.uuid4()}"
+    provider = LoggerProvider(resource=Resource.create({"service.name": "shop"}))
+    exporter = OTLPLogExporter(
+        endpoint=server.http + "/v1/logs", headers={"Authorization": f"Bearer {server.ingest_token}"}
+    )
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    log = logging.getLogger("hinomi-otel-test")
+    log.addHandler(LoggingHandler(logger_provider=provider))
+    log.setLevel(logging.INFO)
+    log.warning("login %s", marker, extra={"user.name": "hinomi-test-user"})
+    provider.shutdown()
+    event = wait_for(lambda: next((e for e in server.events() if marker in e["event.original"]), None), what="event")
+    fields = event["fields"]
+    assert event["source"] == "otlp"
+    assert fields["message"] == f"login {marker}"
+    assert fields["severity_text"] == "WARN" or fields["severity_text"] == "WARNING"
+    assert fields["service.name"] == "shop"
+    assert fields["user.name"] == "hinomi-test-user"
+    alert = wait_for(lambda: next((a for a in server.alerts() if a["event_id"] == event["id"]), None), what="alert")
+    assert alert["rule"]["title"] == "Hinomi test user in a normalized event"
+
+
+def post(url, body, headers):
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/_bulk", b'{"index":{"_index":"x"}}\n{"message":"hinomi-marker denied"}\n'),
+        ("/services/collector/event", b'{"event":"hinomi-marker denied"}'),
+        ("/services/collector/raw", b"hinomi-marker denied\n"),
+        ("/api/v1/ingest", b'{"message":"hinomi-marker denied"}\n'),
+        (
+            "/v1/logs",
+            b'{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"hinomi-marker denied"}}]}]}]}',
+        ),
+    ],
+)
+def test_wrong_tokens_store_nothing(server, path, body):
+    read_only = server.read_token
+    for headers, want in [
+        ({}, 401),
+        ({"Authorization": "Bearer hinomi_not_a_token"}, (401, 403)),
+        ({"Authorization": f"Bearer {read_only}"}, (401, 403)),
+    ]:
+        status, _ = post(server.http + path, body, {"Content-Type": "application/json", **headers})
+        assert status == want or status in (want if isinstance(want, tuple) else ()), (headers, status)
+    # The same request with the ingest token goes through, so the refusals
+    # above were about the token, and nothing from them was stored.
+    ok, _ = post(server.http + path, body, {"Content-Type": "application/json", "Authorization": f"Bearer {server.ingest_token}"})
+    assert ok == 200
+    wait_for(lambda: server.get("/api/v1/status", server.token("admin"))["lag_bytes"] == 0, what="pipeline idle")
+    assert sum("denied" in e["event.original"] for e in server.events()) == 1
+
+
+def test_tenants_see_only_their_alerts(server):
+    other_ingest = server.token("ingest", tenant="acme")
+    other_read = server.token("read", tenant="acme")
+    body = b'{"message":"hinomi-marker for acme"}\n'
+    status, _ = post(server.http + "/api/v1/ingest", body, {"Authorization": f"Bearer {other_ingest}"})
+    assert status == 200
+    mine = wait_for(lambda: server.alerts(other_read), what="acme alert")
+    assert all(a["tenant"] == "acme" for a in mine)
+    assert all(a["tenant"] == "default" for a in server.alerts())
+    assert not any("acme" in json.dumps(a) for a in server.alerts())
