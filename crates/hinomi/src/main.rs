@@ -11,6 +11,7 @@ mod output;
 mod rules;
 mod serve;
 mod timeline;
+mod tls;
 mod token;
 
 use std::process::ExitCode;
@@ -37,15 +38,20 @@ enum Command {
     /// Create and list API and ingest tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// TLS helpers: a self-signed certificate for syslog over TLS.
+    #[command(subcommand)]
+    Tls(tls::TlsCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tls::install_provider();
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Serve(args) => serve::run(args),
         Command::Token(cmd) => token::run(cmd),
+        Command::Tls(cmd) => tls::run(cmd),
     };
     match result {
         Ok(code) => code,

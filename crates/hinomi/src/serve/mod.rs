@@ -123,7 +123,17 @@ async fn serve(config: &Config, data: &std::path::Path, engine: &Engine) -> Resu
                 bound.push(json!({"protocol": "syslog-tcp", "address": listener.local_addr()?.to_string()}));
                 tokio::spawn(syslog::serve_tcp(listener, ingest, origin));
             }
-            Protocol::Tls => anyhow::bail!("syslog over TLS is not available in this build yet"),
+            Protocol::Tls => {
+                let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) else {
+                    anyhow::bail!("syslog over TLS on {} needs [tls] cert and key", s.listen);
+                };
+                let acceptor = crate::tls::acceptor(cert, key)?;
+                let listener = tokio::net::TcpListener::bind(&s.listen)
+                    .await
+                    .with_context(|| format!("binding syslog TLS on {}", s.listen))?;
+                bound.push(json!({"protocol": "syslog-tls", "address": listener.local_addr()?.to_string()}));
+                tokio::spawn(syslog::serve_tls(listener, acceptor, ingest, origin));
+            }
         }
     }
     for b in &bound {

@@ -107,6 +107,36 @@ pub(crate) async fn serve_tcp(listener: TcpListener, ingest: Ingest, origin: Ori
     }
 }
 
+pub(crate) async fn serve_tls(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    ingest: Ingest,
+    origin: Origin,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let (acceptor, ingest, origin) = (acceptor.clone(), ingest.clone(), origin.clone());
+                tokio::spawn(async move {
+                    // A client that never finishes the handshake must not
+                    // hold the task forever.
+                    let handshake = tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await;
+                    match handshake {
+                        Ok(Ok(tls)) => read_stream(tls, peer, ingest, origin).await,
+                        Ok(Err(e)) => eprintln!("hinomi: syslog tls handshake with {peer}: {e}"),
+                        Err(_) => eprintln!("hinomi: syslog tls handshake with {peer} timed out"),
+                    }
+                });
+            }
+            Err(e) => {
+                eprintln!("hinomi: syslog tls accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 /// Reads one syslog stream to its end.
 pub(crate) async fn read_stream<S: AsyncRead + Unpin>(mut stream: S, peer: SocketAddr, ingest: Ingest, origin: Origin) {
     let mut framer = Framer::new();
