@@ -70,9 +70,11 @@ class HttpSender(threading.Thread):
 
 
 class TcpSender(threading.Thread):
-    def __init__(self, port, count):
+    """Keeps pace with `peer` so that kills land while both are sending."""
+
+    def __init__(self, port, count, peer):
         super().__init__(daemon=True)
-        self.port, self.count = port, count
+        self.port, self.count, self.peer = port, count, peer
         self.sent_per_conn = {}
         self.sent = 0
 
@@ -87,6 +89,8 @@ class TcpSender(threading.Thread):
             seq = 0
             try:
                 while sent < self.count:
+                    while sent > self.peer.sent + 20_000 and self.peer.is_alive():
+                        time.sleep(0.01)
                     n = min(500, self.count - sent)
                     chunk = "".join(line("tcp", conn, seq + i) + "\n" for i in range(n)).encode()
                     s.sendall(chunk)
@@ -111,7 +115,7 @@ def test_kill_9_loses_nothing_acknowledged_and_duplicates_nothing(tmp_path):
     )
     server = Server(tmp_path / "data", config).start()
     http = HttpSender(server.http + "/api/v1/ingest", server.ingest_token, TOTAL // 2)
-    tcp = TcpSender(tcp_port, TOTAL - TOTAL // 2)
+    tcp = TcpSender(tcp_port, TOTAL - TOTAL // 2, http)
     started = time.time()
     http.start()
     tcp.start()

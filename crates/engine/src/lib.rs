@@ -91,6 +91,23 @@ pub struct Engine {
     pub recovery: store::Recovery,
     /// The checkpoint the pipeline started from.
     pub resumed_from: u64,
+    /// Held while the engine runs: one process per data directory.
+    _lock: std::fs::File,
+}
+
+/// Takes the data directory's lock, so a second server or an import cannot
+/// write the same log and journals. The OS drops it when the process dies.
+fn lock_data_dir(data: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let path = data.join("lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(std::io::Error::other(format!(
+            "{} is in use by another hinomi process (a server or an import)",
+            data.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
 }
 
 /// Counters for `/api/v1/status` and the logs.
@@ -109,6 +126,7 @@ impl Engine {
     /// the checkpoint and starts the pipeline thread.
     pub fn start(config: EngineConfig, rules: Arc<RuleSet>) -> std::io::Result<Engine> {
         std::fs::create_dir_all(&config.data)?;
+        let lock = lock_data_dir(&config.data)?;
         let checkpoint = Checkpoint::load(&config.data.join("checkpoint.json"))?;
         let journals = pipeline::Journals::open(&config.data, &checkpoint)?;
         let mut wal_config = WalConfig::new(config.data.join("wal"));
@@ -130,7 +148,7 @@ impl Engine {
                 .name("pipeline".into())
                 .spawn(move || pipeline::run(config, wal, rules, shared, journals, start))?
         };
-        Ok(Engine { wal, shared, config, thread: Some(thread), recovery, resumed_from: checkpoint.wal })
+        Ok(Engine { wal, shared, config, thread: Some(thread), recovery, resumed_from: checkpoint.wal, _lock: lock })
     }
 
     pub fn ingest(&self) -> Ingest {

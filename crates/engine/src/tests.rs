@@ -123,6 +123,16 @@ fn replay_after_a_lost_checkpoint_writes_nothing_twice() {
 }
 
 #[test]
+fn one_engine_per_data_directory() {
+    let data = tempdir("lock");
+    let first = Engine::start(EngineConfig::new(&data), rules()).unwrap();
+    let second = Engine::start(EngineConfig::new(&data), rules()).err().unwrap();
+    assert!(second.to_string().contains("in use by another hinomi process"), "{second}");
+    first.shutdown();
+    Engine::start(EngineConfig::new(&data), rules()).unwrap().shutdown();
+}
+
+#[test]
 fn a_slow_pipeline_refuses_new_records_until_it_catches_up() {
     let data = tempdir("busy");
     let mut config = EngineConfig::new(&data);

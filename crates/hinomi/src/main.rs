@@ -7,6 +7,7 @@
 
 mod config;
 mod hunt;
+mod import;
 mod output;
 mod rules;
 mod serve;
@@ -33,6 +34,8 @@ enum Command {
     /// Work with rule sets.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Import log files into a data directory or a running server.
+    Import(import::ImportArgs),
     /// Run the server: listeners, pipeline and API on one data directory.
     Serve(serve::ServeArgs),
     /// Create and list API and ingest tokens.
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
         Command::Rules(cmd) => rules::run(cmd),
+        Command::Import(args) => import::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(cmd) => token::run(cmd),
         Command::Tls(cmd) => tls::run(cmd),

@@ -141,22 +141,38 @@ impl Iterator for JsonRecords<'_> {
 pub fn read_evtx<R: Read + Seek + Send + 'static>(
     reader: R,
 ) -> Result<impl Iterator<Item = Result<Event, RecordError>>, RecordError> {
+    evtx_records(reader, record_event)
+}
+
+/// Like [`read_evtx`], but each record as its JSON text (`{"Event": …}`),
+/// for storing it as received before it is parsed.
+pub fn read_evtx_json<R: Read + Seek + Send + 'static>(
+    reader: R,
+) -> Result<impl Iterator<Item = Result<String, RecordError>>, RecordError> {
+    evtx_records(reader, record_json)
+}
+
+fn evtx_records<R: Read + Seek + Send + 'static, T>(
+    reader: R,
+    convert: fn(evtx::err::Result<evtx::EvtxRecord<'_>>) -> Result<T, RecordError>,
+) -> Result<EvtxRecords<R, T>, RecordError> {
     let settings = std::sync::Arc::new(evtx::ParserSettings::new().num_threads(1).separate_json_attributes(false));
     let parser = evtx::EvtxParser::from_read_seek(reader)
         .map_err(|e| RecordError { location: "file header".into(), message: one_line(&e.to_string()) })?
         .with_configuration((*settings).clone());
-    Ok(EvtxRecords { chunks: parser.into_chunks(), settings, buffer: Vec::new().into_iter(), chunk_no: 0 })
+    Ok(EvtxRecords { chunks: parser.into_chunks(), settings, buffer: Vec::new().into_iter(), chunk_no: 0, convert })
 }
 
-struct EvtxRecords<R: Read + Seek> {
+struct EvtxRecords<R: Read + Seek, T> {
     chunks: evtx::IntoIterChunks<R>,
     settings: std::sync::Arc<evtx::ParserSettings>,
-    buffer: std::vec::IntoIter<Result<Event, RecordError>>,
+    buffer: std::vec::IntoIter<Result<T, RecordError>>,
     chunk_no: usize,
+    convert: fn(evtx::err::Result<evtx::EvtxRecord<'_>>) -> Result<T, RecordError>,
 }
 
-impl<R: Read + Seek + Send + 'static> Iterator for EvtxRecords<R> {
-    type Item = Result<Event, RecordError>;
+impl<R: Read + Seek + Send + 'static, T> Iterator for EvtxRecords<R, T> {
+    type Item = Result<T, RecordError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -176,7 +192,7 @@ impl<R: Read + Seek + Send + 'static> Iterator for EvtxRecords<R> {
                     Err(e) => out.push(Err(chunk_err(self.chunk_no, &e))),
                     Ok(mut parsed) => {
                         for record in parsed.iter() {
-                            out.push(record_event(record));
+                            out.push((self.convert)(record));
                         }
                     }
                 },
@@ -184,6 +200,15 @@ impl<R: Read + Seek + Send + 'static> Iterator for EvtxRecords<R> {
             self.buffer = out.into_iter();
         }
     }
+}
+
+fn record_json(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> Result<String, RecordError> {
+    let record = record.map_err(|e| RecordError { location: "record".into(), message: one_line(&e.to_string()) })?;
+    let id = record.event_record_id;
+    let json = record
+        .into_json_value()
+        .map_err(|e| RecordError { location: format!("record {id}"), message: one_line(&e.to_string()) })?;
+    Ok(json.data.to_string())
 }
 
 fn record_event(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> Result<Event, RecordError> {
