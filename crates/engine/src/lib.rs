@@ -180,7 +180,6 @@ impl Engine {
                 level: "high",
                 title: &title,
                 rule: None,
-                event: None,
             };
             if let (Ok(line), Ok(mut queue)) = (serde_json::to_vec(&alert), self.shared.system_alerts.lock()) {
                 queue.push(line);

@@ -3,7 +3,6 @@
 //! same ids it had before.
 
 use jiff::Timestamp;
-use model::Event;
 use serde::Serialize;
 use sigma::Rule;
 
@@ -23,7 +22,8 @@ pub struct StoredEvent<'a> {
     pub log_source: Vec<String>,
     #[serde(rename = "event.original")]
     pub original: &'a str,
-    pub fields: &'a Event,
+    // `fields` (the event) follows, spliced in by the pipeline so it is
+    // serialized once for the event and all its alerts.
 }
 
 #[derive(Serialize)]
@@ -67,8 +67,7 @@ pub struct Alert<'a> {
     pub title: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<RuleRef<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event: Option<&'a Event>,
+    // `event` follows for rule alerts, spliced in by the pipeline.
 }
 
 #[derive(Serialize)]

@@ -54,25 +54,49 @@ struct Out {
     event: Vec<u8>,
     alerts: Vec<Vec<u8>>,
     dead: Vec<u8>,
+    /// `(tenant, source)` of a record that went to the dead letter.
+    failed_source: Option<(String, String)>,
 }
 
+/// What the pipeline hands the writer: the outputs of one chunk and the
+/// log position after it.
+struct Chunk {
+    outs: Vec<Out>,
+    end: u64,
+}
+
+/// Reads and processes; a writer thread writes the journals and
+/// checkpoints meanwhile, so both cores work on detection while the
+/// previous chunk is written out.
 pub(crate) fn run(
     config: EngineConfig,
     wal: Wal,
     rules: Arc<RuleSet>,
     shared: Arc<Shared>,
-    mut journals: Journals,
+    journals: Journals,
     start: u64,
 ) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+    let writer = {
+        let (config, wal, shared) = (config.clone(), wal.clone(), shared.clone());
+        std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || write_loop(rx, config, wal, shared, journals, start))
+    };
+    let writer = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            shared.set_problem(format!("cannot start the journal writer: {e}"));
+            return;
+        }
+    };
     let mut reader = wal.reader(start);
-    let checkpoint_path = config.data.join("checkpoint.json");
-    let mut last_checkpoint = Instant::now();
-    let mut checkpointed = start;
     let mut frames: Vec<(u64, Vec<u8>)> = Vec::new();
     loop {
         // Gather frames until the chunk is full, 5 ms after the first one,
         // or after 100 ms of a quiet log.
         frames.clear();
+        let mut outs = Vec::new();
         let mut bytes = 0;
         let mut deadline: Option<Instant> = None;
         while bytes < CHUNK_BYTES {
@@ -87,18 +111,53 @@ pub(crate) fn run(
                 Err(skipped) => {
                     shared.errors.fetch_add(1, Ordering::Relaxed);
                     let reason = format!("damaged log frame skipped ({} bytes): {}", skipped.bytes, skipped.reason);
-                    write_dead(&mut journals, skipped.position, &reason);
+                    outs.push(dead_frame(skipped.position, &reason));
                 }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
             }
         }
-        if !frames.is_empty() {
-            process(&frames, &rules, &shared, &mut journals);
+        let idle = frames.is_empty();
+        if !idle {
+            process(&frames, &rules, &shared, &mut outs);
             if !config.slow_down.is_zero() {
                 std::thread::sleep(config.slow_down);
             }
+        }
+        let stopping = shared.stop.load(Ordering::Acquire) && idle;
+        if (!outs.is_empty() || !idle) && tx.send(Chunk { outs, end: reader.position() }).is_err() {
+            break;
+        }
+        if stopping {
+            break;
+        }
+    }
+    drop(tx);
+    let _ = writer.join();
+}
+
+fn write_loop(
+    rx: std::sync::mpsc::Receiver<Chunk>,
+    config: EngineConfig,
+    wal: Wal,
+    shared: Arc<Shared>,
+    mut journals: Journals,
+    start: u64,
+) {
+    let checkpoint_path = config.data.join("checkpoint.json");
+    let mut last_checkpoint = Instant::now();
+    let mut checkpointed = start;
+    let mut end = start;
+    loop {
+        let (chunk, closed) = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(c) => (Some(c), false),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => (None, false),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => (None, true),
+        };
+        if let Some(chunk) = chunk {
+            write_chunk(&chunk.outs, &shared, &mut journals);
+            end = chunk.end;
         }
         for alert in shared.take_system_alerts() {
             let _ = journals.alerts.write_line(&alert);
@@ -106,12 +165,11 @@ pub(crate) fn run(
         let _ = journals.events.flush();
         let _ = journals.alerts.flush();
         let _ = journals.dead.flush();
-        shared.processed.store(reader.position(), Ordering::Release);
-        let stopping = shared.stop.load(Ordering::Acquire) && frames.is_empty();
-        if (last_checkpoint.elapsed() >= config.checkpoint_interval || stopping) && reader.position() != checkpointed {
-            match journals.checkpoint(reader.position()).and_then(|cp| cp.save(&checkpoint_path)) {
+        shared.processed.store(end, Ordering::Release);
+        if (last_checkpoint.elapsed() >= config.checkpoint_interval || closed) && end != checkpointed {
+            match journals.checkpoint(end).and_then(|cp| cp.save(&checkpoint_path)) {
                 Ok(()) => {
-                    checkpointed = reader.position();
+                    checkpointed = end;
                     let _ = wal.remove_before(checkpointed);
                 }
                 Err(e) => {
@@ -121,43 +179,18 @@ pub(crate) fn run(
             }
             last_checkpoint = Instant::now();
         }
-        if stopping {
+        if closed {
             return;
         }
     }
 }
 
-fn write_dead(journals: &mut Journals, position: u64, reason: &str) {
-    let id = event_id(position, 0);
-    let line = DeadLetter { id: &id, received: Timestamp::now(), tenant: "", source: "", format: "", reason, raw: "" };
-    if let Ok(bytes) = serde_json::to_vec(&line) {
-        let _ = journals.dead.write_line(&bytes);
-    }
-}
-
-fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, shared: &Shared, journals: &mut Journals) {
-    let mut batches = Vec::with_capacity(frames.len());
-    for (pos, payload) in frames {
-        match Batch::decode(payload) {
-            Ok(b) => batches.push((*pos, b)),
-            Err(e) => {
-                shared.errors.fetch_add(1, Ordering::Relaxed);
-                write_dead(journals, *pos, &format!("undecodable log frame: {e}"));
-            }
-        }
-    }
-    let items: Vec<(u64, usize, &Batch)> =
-        batches.iter().flat_map(|(pos, b)| (0..b.records.len()).map(move |i| (*pos, i, b))).collect();
-    let outs: Vec<Out> = items
-        .par_chunks(256)
-        .flat_map_iter(|chunk| {
-            let mut matcher = rules.matcher();
-            chunk.iter().map(move |&(pos, i, b)| one(rules, &mut matcher, pos, i, b)).collect::<Vec<_>>()
-        })
-        .collect();
-    for ((_, _, batch), out) in items.iter().zip(&outs) {
+fn write_chunk(outs: &[Out], shared: &Shared, journals: &mut Journals) {
+    for out in outs {
         if !out.dead.is_empty() {
-            shared.health.parse_errors(&batch.tenant, &batch.source, 1);
+            if let Some((tenant, source)) = &out.failed_source {
+                shared.health.parse_errors(tenant, source, 1);
+            }
             let _ = journals.dead.write_line(&out.dead);
         }
         if !out.event.is_empty() {
@@ -168,6 +201,35 @@ fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, shared: &Shared, journals
             let _ = journals.alerts.write_line(a);
         }
     }
+}
+
+fn dead_frame(position: u64, reason: &str) -> Out {
+    let id = event_id(position, 0);
+    let line = DeadLetter { id: &id, received: Timestamp::now(), tenant: "", source: "", format: "", reason, raw: "" };
+    Out { dead: serde_json::to_vec(&line).unwrap_or_default(), ..Out::default() }
+}
+
+fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, shared: &Shared, outs: &mut Vec<Out>) {
+    let mut batches = Vec::with_capacity(frames.len());
+    for (pos, payload) in frames {
+        match Batch::decode(payload) {
+            Ok(b) => batches.push((*pos, b)),
+            Err(e) => {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
+                outs.push(dead_frame(*pos, &format!("undecodable log frame: {e}")));
+            }
+        }
+    }
+    let items: Vec<(u64, usize, &Batch)> =
+        batches.iter().flat_map(|(pos, b)| (0..b.records.len()).map(move |i| (*pos, i, b))).collect();
+    let made: Vec<Out> = items
+        .par_chunks(256)
+        .flat_map_iter(|chunk| {
+            let mut matcher = rules.matcher();
+            chunk.iter().map(move |&(pos, i, b)| one(rules, &mut matcher, pos, i, b)).collect::<Vec<_>>()
+        })
+        .collect();
+    outs.extend(made);
 }
 
 fn one(rules: &RuleSet, matcher: &mut sigma::Matcher<'_>, pos: u64, index: usize, batch: &Batch) -> Out {
@@ -197,10 +259,13 @@ fn one(rules: &RuleSet, matcher: &mut sigma::Matcher<'_>, pos: u64, index: usize
                 raw,
             };
             out.dead = serde_json::to_vec(&dead).unwrap_or_default();
+            out.failed_source = Some((batch.tenant.clone(), batch.source.clone()));
             return out;
         }
     };
     let timestamp = event.timestamp.unwrap_or(received);
+    // The fields are serialized once, for the stored event and every alert.
+    let fields = serde_json::to_vec(&event).unwrap_or_else(|_| b"{}".to_vec());
     let stored = StoredEvent {
         id: &id,
         timestamp,
@@ -209,9 +274,8 @@ fn one(rules: &RuleSet, matcher: &mut sigma::Matcher<'_>, pos: u64, index: usize
         source: &batch.source,
         log_source: event.views.iter().map(|v| v.logsource.to_string()).collect(),
         original: raw,
-        fields: &event,
     };
-    out.event = serde_json::to_vec(&stored).unwrap_or_default();
+    out.event = with_object(&stored, "fields", &fields);
     let hits = matcher.matches(&event);
     if !hits.is_empty() {
         let detected = Timestamp::now();
@@ -229,10 +293,27 @@ fn one(rules: &RuleSet, matcher: &mut sigma::Matcher<'_>, pos: u64, index: usize
                 level: rule.level.as_str(),
                 title: &rule.title,
                 rule: Some(RuleRef::of(rule)),
-                event: Some(&event),
             };
-            out.alerts.push(serde_json::to_vec(&alert).unwrap_or_default());
+            out.alerts.push(with_object(&alert, "event", &fields));
         }
+    }
+    out
+}
+
+/// `value` serialized as a JSON object, with `"key": raw` added at its end;
+/// `raw` is already JSON.
+fn with_object(value: &impl serde::Serialize, key: &str, raw: &[u8]) -> Vec<u8> {
+    let mut out = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    if out.last() == Some(&b'}') {
+        out.pop();
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(raw);
+        out.push(b'}');
     }
     out
 }

@@ -127,6 +127,12 @@ fn kv_like(text: &str) -> bool {
 }
 
 fn json(text: &str, received: Timestamp) -> Result<Event, ParseError> {
+    // Straight into a flat event when the record allows it (one object,
+    // not a Windows `Event.System` record): no JSON tree in between.
+    if let Ok(Some(mut event)) = crate::flat::parse_object(text.trim()) {
+        sources::classify_json(&mut event, received);
+        return Ok(event);
+    }
     let value: serde_json::Value = serde_json::from_str(text.trim())
         .map_err(|e| ParseError { parser: "json", message: format!("invalid JSON: {e}") })?;
     let mut event = crate::from_json_object(&value).map_err(err("json"))?;

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Sustained ingest -> normalize -> detect through `hinomi serve` with the full SigmaHQ rule set.
+
+    bench/serve.py [--events 1000000] [--senders 2] [--runs 3]
+
+Two scenarios, each on a fresh data directory and a release build:
+  - syslog TCP: RFC 3164 lines of a Linux estate (sshd, sudo, cron, systemd, kernel) from
+    --senders connections; one line in 1000 matches a SigmaHQ sshd rule;
+  - _bulk: Windows events as a shipper sends them (flat, `EventID` + `Channel`, generated like
+    bench/run.py's events), posted in bodies of 2000 documents from --senders connections.
+Senders are separate processes replaying pre-built bytes, so the clients cost as little CPU
+as possible; they still share the machine's 2 cores with the server.
+
+Figures per run:
+  - events/s: events / (first byte sent -> the pipeline has written out the last event);
+  - p50/p99 latency: detected - received over every alert (received is stamped by the listener
+    before the write-ahead log, detected by the pipeline after the rules ran);
+  - peak RSS of the server (VmHWM).
+Medians of --runs are printed; the machine is noisy.
+"""
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as hunt_bench  # noqa: E402  (the event generator of bench/run.py)
+
+ROOT = hunt_bench.ROOT
+SIGMA = hunt_bench.SIGMA
+BIN = os.path.join(ROOT, "target", "release", "hinomi")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def syslog_lines(n, rng):
+    hosts = [f"web{i:02d}" for i in range(40)] + [f"db{i:02d}" for i in range(10)]
+    users = ["alice", "bob", "carol", "deploy", "backup", "root"]
+    templates = [
+        "<38>Nov 22 {t} {h} sshd[{p}]: Accepted publickey for {u} from 10.{a}.{b}.{c} port {port} ssh2",
+        "<38>Nov 22 {t} {h} sshd[{p}]: Failed password for {u} from 198.51.{b}.{c} port {port} ssh2",
+        "<86>Nov 22 {t} {h} sudo:    {u} : TTY=pts/{b} ; PWD=/home/{u} ; USER=root ; COMMAND=/usr/bin/systemctl status nginx",
+        "<78>Nov 22 {t} {h} CRON[{p}]: ({u}) CMD (/usr/local/bin/backup.sh --quick)",
+        "<30>Nov 22 {t} {h} systemd[1]: Started Session {p} of user {u}.",
+        "<6>Nov 22 {t} {h} kernel: [{p}.{c}] eth0: link up, 1000Mbps, full-duplex",
+        "<13>Nov 22 {t} {h} app[{p}]: GET /api/v1/items/{c} 200 {port}ms user={u}",
+    ]
+    out = []
+    for i in range(n):
+        t = f"{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}"
+        if i % 1000 == 0:
+            line = f"<38>Nov 22 {t} {rng.choice(hosts)} sshd[{i % 30000}]: Corrupted MAC on input."
+        else:
+            line = rng.choice(templates).format(
+                t=t, h=rng.choice(hosts), p=rng.randrange(100, 60000), u=rng.choice(users),
+                a=rng.randrange(256), b=rng.randrange(256), c=rng.randrange(256), port=rng.randrange(1024, 65535),
+            )
+        out.append(line)
+    return out
+
+
+def windows_docs(n, rng):
+    _, flat = hunt_bench.regression_events()
+    return [json.dumps(e, separators=(",", ":")) for e in hunt_bench.generate(flat, n, rng)]
+
+
+def send_tcp(port, payload):
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(payload)
+
+
+def send_bulk(port, token, bodies):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    headers = {"Authorization": f"ApiKey {token}", "Content-Type": "application/x-ndjson"}
+    for body in bodies:
+        while True:
+            conn.request("POST", "/_bulk", body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status == 200:
+                break
+            if resp.status != 429:
+                raise SystemExit(f"_bulk answered {resp.status}")
+            time.sleep(float(resp.getheader("Retry-After", "1")) / 10)
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_once(scenario, payloads, n, rules):
+    data = tempfile.mkdtemp(prefix="hinomi-bench-")
+    http_port, tcp_port = free_port(), free_port()
+    config = os.path.join(data + ".toml")
+    with open(config, "w") as f:
+        f.write(f'[http]\nlisten = ["127.0.0.1:{http_port}"]\n[[syslog]]\nprotocol = "tcp"\nlisten = "127.0.0.1:{tcp_port}"\n')
+    cmd = [BIN, "serve", "--data", data, "--config", config]
+    for r in rules:
+        cmd += ["--rules", r]
+    log = open(data + ".log", "w")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        listeners = os.path.join(data, "run", "listeners.json")
+        for _ in range(1200):
+            if os.path.exists(listeners) and os.path.getsize(listeners) > 0:
+                break
+            time.sleep(0.1)
+        token = subprocess.run(
+            [BIN, "token", "create", "--data", data, "--scope", "admin"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        start = time.time()
+        if scenario == "syslog-tcp":
+            procs = [multiprocessing.Process(target=send_tcp, args=(tcp_port, p)) for p in payloads]
+        else:
+            procs = [multiprocessing.Process(target=send_bulk, args=(http_port, token, p)) for p in payloads]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        sent = time.time() - start
+        while True:
+            req = urllib.request.Request(f"http://127.0.0.1:{http_port}/api/v1/status")
+            req.add_header("Authorization", f"Bearer {token}")
+            status = json.loads(urllib.request.urlopen(req).read())
+            if status["lag_bytes"] == 0 and count_events(data) >= n:
+                break
+            time.sleep(0.05)
+        elapsed = time.time() - start
+        rss = peak_rss_mib(proc.pid)
+        latencies = alert_latencies(data)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        log.close()
+    shutil.rmtree(data, ignore_errors=True)
+    return {
+        "events_per_s": n / elapsed,
+        "send_s": sent,
+        "total_s": elapsed,
+        "alerts": len(latencies),
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "peak_rss_mib": rss,
+    }
+
+
+def count_events(data):
+    total = 0
+    d = os.path.join(data, "events")
+    for name in os.listdir(d) if os.path.isdir(d) else []:
+        with open(os.path.join(d, name), "rb") as f:
+            total += sum(buf.count(b"\n") for buf in iter(lambda: f.read(1 << 20), b""))
+    return total
+
+
+def ts_ns(text):
+    # 2026-11-22T17:24:37.903914972Z
+    date, clock = text.rstrip("Z").split("T")
+    hms, _, frac = clock.partition(".")
+    h, m, s = (int(x) for x in hms.split(":"))
+    days = int(date.replace("-", ""))  # same day in a run: only the clock matters
+    return ((days * 86400 + h * 3600 + m * 60 + s) * 10**9) + int((frac + "000000000")[:9])
+
+
+def alert_latencies(data):
+    out = []
+    d = os.path.join(data, "alerts")
+    for name in os.listdir(d) if os.path.isdir(d) else []:
+        with open(os.path.join(d, name)) as f:
+            for line in f:
+                a = json.loads(line)
+                if a.get("received"):
+                    out.append((ts_ns(a["detected"]) - ts_ns(a["received"])) / 1e6)
+    return out
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--senders", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--scenarios", default="syslog-tcp,bulk")
+    args = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "hinomi"], cwd=ROOT, check=True)
+    rules = [os.path.join(SIGMA, f) for f in hunt_bench.FOLDERS if os.path.isdir(os.path.join(SIGMA, f))]
+    rng = random.Random(7)
+    print(f"# bench/serve.py --events {args.events} --senders {args.senders} --runs {args.runs}")
+    print("scenario      events/s   p50 ms   p99 ms  peak MiB  alerts   (median of runs)")
+    for scenario in args.scenarios.split(","):
+        n = args.events
+        if scenario == "syslog-tcp":
+            lines = syslog_lines(n, rng)
+            payloads = ["".join(l + "\n" for l in lines[i :: args.senders]).encode() for i in range(args.senders)]
+        else:
+            docs = windows_docs(n, rng)
+            per = [docs[i :: args.senders] for i in range(args.senders)]
+            payloads = [
+                [
+                    "".join('{"index":{"_index":"winlogbeat"}}\n' + d + "\n" for d in part[j : j + 2000]).encode()
+                    for j in range(0, len(part), 2000)
+                ]
+                for part in per
+            ]
+        results = [run_once(scenario, payloads, n, rules) for _ in range(args.runs)]
+        med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+        print(
+            f"{scenario:<12} {med['events_per_s']:>9.0f} {med['p50_ms']:>8.0f} {med['p99_ms']:>8.0f}"
+            f" {med['peak_rss_mib']:>9.0f} {med['alerts']:>7.0f}"
+        )
+        for r in results:
+            print("   run:", json.dumps({k: round(v, 1) for k, v in r.items()}))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
