@@ -11,7 +11,9 @@ Two scenarios, each on a fresh data directory and a release build:
 Senders are separate processes replaying pre-built bytes, so the clients cost as little CPU
 as possible; they still share the machine's 2 cores with the server.
 
-Figures per run:
+Each scenario runs twice: saturated (senders as fast as they can: throughput) and paced at a
+fixed rate (--rate-*: latency at a sustained load; under saturation latency only measures the
+backlog the senders built). Figures per run:
   - events/s: events / (first byte sent -> the pipeline has written out the last event);
   - p50/p99 latency: detected - received over every alert (received is stamped by the listener
     before the write-ahead log, detected by the pipeline after the rules ran);
@@ -80,15 +82,33 @@ def windows_docs(n, rng):
     return [json.dumps(e, separators=(",", ":")) for e in hunt_bench.generate(flat, n, rng)]
 
 
-def send_tcp(port, payload):
+def pace(start, done, rate):
+    """Sleeps until `done` events are due at `rate` events/s (no-op when rate is 0)."""
+    if rate:
+        ahead = done / rate - (time.time() - start)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def send_tcp(port, payload, rate=0):
     with socket.create_connection(("127.0.0.1", port)) as s:
-        s.sendall(payload)
+        if not rate:
+            s.sendall(payload)
+            return
+        lines = payload.splitlines(keepends=True)
+        start, step = time.time(), max(1, rate // 100)
+        for i in range(0, len(lines), step):
+            s.sendall(b"".join(lines[i : i + step]))
+            pace(start, i + step, rate)
 
 
-def send_bulk(port, token, bodies):
+def send_bulk(port, token, bodies, rate=0):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     headers = {"Authorization": f"ApiKey {token}", "Content-Type": "application/x-ndjson"}
+    start, done = time.time(), 0
     for body in bodies:
+        pace(start, done, rate)
+        done += body.count(b"\n") // 2
         while True:
             conn.request("POST", "/_bulk", body=body, headers=headers)
             resp = conn.getresponse()
@@ -108,7 +128,7 @@ def peak_rss_mib(pid):
     return 0.0
 
 
-def run_once(scenario, payloads, n, rules):
+def run_once(scenario, payloads, n, rules, rate=0):
     data = tempfile.mkdtemp(prefix="hinomi-bench-")
     http_port, tcp_port = free_port(), free_port()
     config = os.path.join(data + ".toml")
@@ -130,9 +150,9 @@ def run_once(scenario, payloads, n, rules):
         ).stdout.strip()
         start = time.time()
         if scenario == "syslog-tcp":
-            procs = [multiprocessing.Process(target=send_tcp, args=(tcp_port, p)) for p in payloads]
+            procs = [multiprocessing.Process(target=send_tcp, args=(tcp_port, p, rate)) for p in payloads]
         else:
-            procs = [multiprocessing.Process(target=send_bulk, args=(http_port, token, p)) for p in payloads]
+            procs = [multiprocessing.Process(target=send_bulk, args=(http_port, token, p, rate)) for p in payloads]
         for p in procs:
             p.start()
         for p in procs:
@@ -207,12 +227,14 @@ def main():
     ap.add_argument("--senders", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--scenarios", default="syslog-tcp,bulk")
+    ap.add_argument("--rate-syslog-tcp", type=int, default=100_000, help="paced run for latency, events/s")
+    ap.add_argument("--rate-bulk", type=int, default=40_000, help="paced run for latency, events/s")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "hinomi"], cwd=ROOT, check=True)
     rules = [os.path.join(SIGMA, f) for f in hunt_bench.FOLDERS if os.path.isdir(os.path.join(SIGMA, f))]
     rng = random.Random(7)
     print(f"# bench/serve.py --events {args.events} --senders {args.senders} --runs {args.runs}")
-    print("scenario      events/s   p50 ms   p99 ms  peak MiB  alerts   (median of runs)")
+    print("scenario      mode            events/s   p50 ms   p99 ms  peak MiB  alerts   (median of runs)")
     for scenario in args.scenarios.split(","):
         n = args.events
         if scenario == "syslog-tcp":
@@ -228,15 +250,17 @@ def main():
                 ]
                 for part in per
             ]
-        results = [run_once(scenario, payloads, n, rules) for _ in range(args.runs)]
-        med = {k: statistics.median(r[k] for r in results) for k in results[0]}
-        print(
-            f"{scenario:<12} {med['events_per_s']:>9.0f} {med['p50_ms']:>8.0f} {med['p99_ms']:>8.0f}"
-            f" {med['peak_rss_mib']:>9.0f} {med['alerts']:>7.0f}"
-        )
-        for r in results:
-            print("   run:", json.dumps({k: round(v, 1) for k, v in r.items()}))
-        sys.stdout.flush()
+        rate = getattr(args, "rate_" + scenario.replace("-", "_"))
+        for mode, r in [("saturated", 0), (f"paced {rate // 1000}k/s", rate // args.senders)]:
+            results = [run_once(scenario, payloads, n, rules, r) for _ in range(args.runs)]
+            med = {k: statistics.median(x[k] for x in results) for k in results[0]}
+            print(
+                f"{scenario:<12}  {mode:<14} {med['events_per_s']:>9.0f} {med['p50_ms']:>8.0f} {med['p99_ms']:>8.0f}"
+                f" {med['peak_rss_mib']:>9.0f} {med['alerts']:>7.0f}"
+            )
+            for x in results:
+                print("   run:", json.dumps({k: round(v, 1) for k, v in x.items()}))
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

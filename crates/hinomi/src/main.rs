@@ -19,6 +19,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Hinomi (火の見): an open-source SOC platform.
 #[derive(Parser)]
 #[command(name = "hinomi", version, about)]

@@ -3,7 +3,7 @@
 //! `delete`, a document line. Documents are kept as their JSON text; the
 //! response lists one result per action, as Elasticsearch does.
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -39,6 +39,24 @@ pub struct Item {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkError(pub String);
 
+/// The metadata of an action line; other keys (routing, pipeline, …) are
+/// accepted and ignored.
+#[derive(serde::Deserialize, Default)]
+struct Meta {
+    #[serde(rename = "_index")]
+    index: Option<String>,
+    #[serde(rename = "_id")]
+    id: Option<IdValue>,
+}
+
+/// `_id` as clients send it: a string or a number.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum IdValue {
+    Text(String),
+    Number(serde_json::Number),
+}
+
 /// Parses a body. `default_index` comes from `/{index}/_bulk`.
 pub fn parse(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, BulkError> {
     let text = std::str::from_utf8(body).map_err(|e| BulkError(format!("body is not UTF-8: {e}")))?;
@@ -46,9 +64,11 @@ pub fn parse(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, Bulk
     let mut items = Vec::new();
     while let Some((n, line)) = lines.next() {
         let line_no = n + 1;
-        let value: Value = serde_json::from_str(line)
+        // One action: a map with exactly one key, parsed without a tree.
+        let actions: std::collections::BTreeMap<String, Option<Meta>> = serde_json::from_str(line)
             .map_err(|e| BulkError(format!("malformed action/metadata line [{line_no}]: {e}")))?;
-        let Some((name, meta)) = value.as_object().filter(|o| o.len() == 1).and_then(|o| o.iter().next()) else {
+        let mut actions = actions.into_iter();
+        let (Some((name, meta)), None) = (actions.next(), actions.next()) else {
             return Err(BulkError(format!("malformed action/metadata line [{line_no}], expected one action")));
         };
         let action = match name.as_str() {
@@ -60,14 +80,15 @@ pub fn parse(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, Bulk
                 return Err(BulkError(format!("malformed action/metadata line [{line_no}]: unknown action `{other}`")));
             }
         };
-        let meta = meta.as_object().cloned().unwrap_or_default();
+        let meta = meta.unwrap_or_default();
         let index = meta
-            .get("_index")
-            .and_then(Value::as_str)
-            .or(default_index)
-            .ok_or_else(|| BulkError(format!("action [{line_no}] has no index and the path names none")))?
-            .to_string();
-        let id = meta.get("_id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+            .index
+            .or_else(|| default_index.map(str::to_string))
+            .ok_or_else(|| BulkError(format!("action [{line_no}] has no index and the path names none")))?;
+        let id = meta.id.map(|v| match v {
+            IdValue::Text(s) => s,
+            IdValue::Number(n) => n.to_string(),
+        });
         let document = if action == Action::Delete {
             None
         } else {
@@ -91,32 +112,35 @@ fn document_text(action: &Action, line: &str) -> String {
     line.trim_end_matches('\r').to_string()
 }
 
-/// The response body for `items` all written; `ids` are the ids given to
-/// items that had none.
-pub fn response(items: &[Item], took_ms: u64, first_id: &str) -> Value {
-    let results: Vec<Value> = items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let id = item.id.clone().unwrap_or_else(|| format!("{first_id}.{i}"));
-            let (status, result) = match item.action {
-                Action::Delete => (200, "not_found"),
-                Action::Update => (200, "updated"),
-                _ => (201, "created"),
-            };
-            let mut r = Map::new();
-            r.insert("_index".into(), json!(item.index));
-            r.insert("_id".into(), json!(id));
-            r.insert("_version".into(), json!(1));
-            r.insert("result".into(), json!(result));
-            r.insert("_shards".into(), json!({"total": 1, "successful": 1, "failed": 0}));
-            r.insert("_seq_no".into(), json!(i));
-            r.insert("_primary_term".into(), json!(1));
-            r.insert("status".into(), json!(status));
-            json!({ item.action.as_str(): r })
-        })
-        .collect();
-    json!({ "took": took_ms, "errors": false, "items": results })
+/// The response body for `items` all written; items without an id get
+/// `{first_id}.{n}`. Written directly (not through a JSON tree): a bulk
+/// answer has an entry per document.
+pub fn response(items: &[Item], took_ms: u64, first_id: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(64 + items.len() * 200);
+    let _ = write!(out, r#"{{"took":{took_ms},"errors":false,"items":["#);
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let id = match &item.id {
+            Some(id) => Value::String(id.clone()).to_string(),
+            None => format!("\"{first_id}.{i}\""),
+        };
+        let (status, result) = match item.action {
+            Action::Delete => (200, "not_found"),
+            Action::Update => (200, "updated"),
+            _ => (201, "created"),
+        };
+        let _ = write!(
+            out,
+            r#"{{"{}":{{"_index":{},"_id":{id},"_version":1,"result":"{result}","_shards":{{"total":1,"successful":1,"failed":0}},"_seq_no":{i},"_primary_term":1,"status":{status}}}}}"#,
+            item.action.as_str(),
+            Value::String(item.index.clone()),
+        );
+    }
+    out.push_str("]}");
+    out
 }
 
 #[cfg(test)]
@@ -133,7 +157,7 @@ mod tests {
         assert_eq!(items[2].document, None);
         assert_eq!(items[3].id.as_deref(), Some("3"));
         assert_eq!(items[3].document.as_deref(), Some("{\"c\":3}"));
-        let resp = response(&items, 3, "77");
+        let resp: Value = serde_json::from_str(&response(&items, 3, "77")).unwrap();
         assert_eq!(resp["items"][1]["create"]["_id"], "77.1");
         assert_eq!(resp["items"][0]["index"]["status"], 201);
     }

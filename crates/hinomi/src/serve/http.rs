@@ -136,7 +136,11 @@ async fn es_root() -> Response {
 }
 
 fn es(status: StatusCode, body: Value) -> Response {
-    let mut resp = (status, axum::Json(body)).into_response();
+    with_product((status, axum::Json(body)).into_response())
+}
+
+/// The header the official Elasticsearch clients insist on.
+fn with_product(mut resp: Response) -> Response {
     resp.headers_mut().insert("x-elastic-product", HeaderValue::from_static("Elasticsearch"));
     resp
 }
@@ -188,7 +192,8 @@ async fn bulk(State(state): AppRef, index: Option<String>, headers: HeaderMap, b
     match submit(&state, &token, "bulk", "json", records).await {
         Ok(pos) => {
             let took = started.elapsed().as_millis() as u64;
-            es(StatusCode::OK, wire::bulk::response(&items, took, &pos.to_string()))
+            let body = wire::bulk::response(&items, took, &pos.to_string());
+            with_product((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response())
         }
         Err(Refused::Busy) => {
             es_error(StatusCode::TOO_MANY_REQUESTS, "es_rejected_execution_exception", "ingest is behind; retry")
