@@ -17,6 +17,7 @@ mod health;
 pub mod output;
 mod pipeline;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ use sigma::RuleSet;
 use store::{Batch, Checkpoint, Wal, WalConfig};
 
 pub use crate::health::{Health, Silence, SourceStats};
+pub use crate::pipeline::AlertSink;
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -43,6 +45,9 @@ pub struct EngineConfig {
     /// Sleep after each chunk: a deliberately slow downstream, for testing
     /// back-pressure. Zero in production.
     pub slow_down: Duration,
+    /// Log sources configured for `(tenant, source)`: they replace the
+    /// recognised ones, so a CEF firewall feed can be `category: firewall`.
+    pub log_sources: HashMap<(String, String), Arc<model::SourceView>>,
 }
 
 impl EngineConfig {
@@ -53,6 +58,7 @@ impl EngineConfig {
             max_lag_bytes: 256 << 20,
             checkpoint_interval: Duration::from_secs(1),
             slow_down: Duration::ZERO,
+            log_sources: HashMap::new(),
         }
     }
 }

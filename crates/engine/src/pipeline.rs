@@ -25,8 +25,35 @@ const CHUNK_BYTES: usize = 2 << 20;
 
 pub(crate) struct Journals {
     pub(crate) events: Journal,
-    pub(crate) alerts: Journal,
+    pub(crate) alerts: Box<dyn AlertSink>,
     pub(crate) dead: Journal,
+}
+
+/// Where alerts go: today a JSON-lines journal. The triage store will
+/// implement the same three calls; replays after a crash are harmless as
+/// long as `sync` positions go into the checkpoint (or writes are
+/// idempotent by alert id).
+pub trait AlertSink: Send {
+    /// Writes one alert (its JSON), in log order.
+    fn write(&mut self, alert: &[u8]) -> std::io::Result<()>;
+    /// Makes what was written visible to readers.
+    fn flush(&mut self) -> std::io::Result<()>;
+    /// Makes it durable; the position is recorded in the checkpoint.
+    fn sync(&mut self) -> std::io::Result<store::JournalPos>;
+}
+
+impl AlertSink for Journal {
+    fn write(&mut self, alert: &[u8]) -> std::io::Result<()> {
+        self.write_line(alert)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Journal::flush(self)
+    }
+
+    fn sync(&mut self) -> std::io::Result<store::JournalPos> {
+        Journal::sync(self)
+    }
 }
 
 impl Journals {
@@ -34,7 +61,7 @@ impl Journals {
         let at = |name: &str| cp.journals.get(name).copied().unwrap_or_default();
         Ok(Journals {
             events: Journal::open(data.join(JOURNALS[0]), at(JOURNALS[0]))?,
-            alerts: Journal::open(data.join(JOURNALS[1]), at(JOURNALS[1]))?,
+            alerts: Box::new(Journal::open(data.join(JOURNALS[1]), at(JOURNALS[1]))?),
             dead: Journal::open(data.join(JOURNALS[2]), at(JOURNALS[2]))?,
         })
     }
@@ -120,7 +147,7 @@ pub(crate) fn run(
         }
         let idle = frames.is_empty();
         if !idle {
-            process(&frames, &rules, &shared, &mut outs);
+            process(&frames, &rules, &config, &shared, &mut outs);
             if !config.slow_down.is_zero() {
                 std::thread::sleep(config.slow_down);
             }
@@ -160,7 +187,7 @@ fn write_loop(
             end = chunk.end;
         }
         for alert in shared.take_system_alerts() {
-            let _ = journals.alerts.write_line(&alert);
+            let _ = journals.alerts.write(&alert);
         }
         let _ = journals.events.flush();
         let _ = journals.alerts.flush();
@@ -198,7 +225,7 @@ fn write_chunk(outs: &[Out], shared: &Shared, journals: &mut Journals) {
         }
         for a in &out.alerts {
             shared.alerts.fetch_add(1, Ordering::Relaxed);
-            let _ = journals.alerts.write_line(a);
+            let _ = journals.alerts.write(a);
         }
     }
 }
@@ -209,7 +236,7 @@ fn dead_frame(position: u64, reason: &str) -> Out {
     Out { dead: serde_json::to_vec(&line).unwrap_or_default(), ..Out::default() }
 }
 
-fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, shared: &Shared, outs: &mut Vec<Out>) {
+fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, config: &EngineConfig, shared: &Shared, outs: &mut Vec<Out>) {
     let mut batches = Vec::with_capacity(frames.len());
     for (pos, payload) in frames {
         match Batch::decode(payload) {
@@ -226,13 +253,20 @@ fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, shared: &Shared, outs: &m
         .par_chunks(256)
         .flat_map_iter(|chunk| {
             let mut matcher = rules.matcher();
-            chunk.iter().map(move |&(pos, i, b)| one(rules, &mut matcher, pos, i, b)).collect::<Vec<_>>()
+            chunk.iter().map(move |&(pos, i, b)| one(rules, config, &mut matcher, pos, i, b)).collect::<Vec<_>>()
         })
         .collect();
     outs.extend(made);
 }
 
-fn one(rules: &RuleSet, matcher: &mut sigma::Matcher<'_>, pos: u64, index: usize, batch: &Batch) -> Out {
+fn one(
+    rules: &RuleSet,
+    config: &EngineConfig,
+    matcher: &mut sigma::Matcher<'_>,
+    pos: u64,
+    index: usize,
+    batch: &Batch,
+) -> Out {
     let mut out = Out::default();
     let raw = &batch.records[index];
     let id = event_id(pos, index);
@@ -246,7 +280,7 @@ fn one(rules: &RuleSet, matcher: &mut sigma::Matcher<'_>, pos: u64, index: usize
             normalize::parse_record(raw, format, received).map_err(|e| e.to_string())
         }
     };
-    let event = match parsed {
+    let mut event = match parsed {
         Ok(e) => e,
         Err(reason) => {
             let dead = DeadLetter {
@@ -263,6 +297,11 @@ fn one(rules: &RuleSet, matcher: &mut sigma::Matcher<'_>, pos: u64, index: usize
             return out;
         }
     };
+    if !config.log_sources.is_empty()
+        && let Some(view) = config.log_sources.get(&(batch.tenant.clone(), batch.source.clone()))
+    {
+        event.views = vec![view.clone()];
+    }
     let timestamp = event.timestamp.unwrap_or(received);
     // The fields are serialized once, for the stored event and every alert.
     let fields = serde_json::to_vec(&event).unwrap_or_else(|_| b"{}".to_vec());

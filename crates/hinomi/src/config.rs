@@ -104,6 +104,11 @@ pub(crate) struct Source {
     pub(crate) name: String,
     /// Raise a source-health alert when nothing arrives for this long.
     pub(crate) silent_after_seconds: Option<u64>,
+    /// The Sigma log source of this source's records, replacing the one
+    /// recognised from them (e.g. `category = "firewall"` for a CEF feed).
+    pub(crate) product: Option<String>,
+    pub(crate) category: Option<String>,
+    pub(crate) service: Option<String>,
 }
 
 fn default_tenant() -> String {
@@ -156,9 +161,14 @@ impl Config {
         for s in &self.syslog {
             s.format.parse::<normalize::Format>().map_err(anyhow::Error::msg).context("in [[syslog]]")?;
             store::tokens::check_name("tenant", &s.tenant).map_err(anyhow::Error::msg)?;
+            store::tokens::check_name("source", &s.source).map_err(anyhow::Error::msg)?;
             if s.protocol == Protocol::Tls && (self.tls.cert.is_none() || self.tls.key.is_none()) {
                 bail!("syslog over TLS on {} needs [tls] cert and key", s.listen);
             }
+        }
+        for s in &self.sources {
+            store::tokens::check_name("tenant", &s.tenant).map_err(anyhow::Error::msg)?;
+            store::tokens::check_name("source", &s.name).map_err(anyhow::Error::msg)?;
         }
         if self.http.max_body_bytes < 1024 {
             bail!("[http] max_body_bytes must be at least 1024");

@@ -51,6 +51,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     engine_config.max_lag_bytes = config.engine.max_lag_bytes;
     engine_config.checkpoint_interval = Duration::from_millis(config.engine.checkpoint_interval_ms.max(10));
     engine_config.slow_down = Duration::from_millis(config.engine.slow_down_ms);
+    for s in &config.sources {
+        if s.product.is_some() || s.category.is_some() || s.service.is_some() {
+            let view = normalize::view(s.product.as_deref(), s.category.as_deref(), s.service.as_deref());
+            engine_config.log_sources.insert((s.tenant.clone(), s.name.clone()), view);
+        }
+    }
     let engine = Engine::start(engine_config, Arc::new(rules)).context("starting the pipeline")?;
     if engine.recovery.truncated > 0 {
         eprintln!(
