@@ -90,14 +90,14 @@ BENIGN_FILES = ["C:\\Users\\alice\\AppData\\Local\\Temp\\tmp{n}.tmp", "C:\\Progr
 BENIGN_KEYS = ["HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Explorer\\Cache\\{n}", "HKU\\S-1-5-21-1\\Software\\App\\Setting{n}"]
 
 
-def generate(flat, n, rng):
+def generate(flat, n, rng, benign=0.9):
     for i in range(n):
         ev = dict(rng.choice(flat))
         ev["Computer"] = f"ws{rng.randrange(500):03d}.corp.example"
         ev["EventRecordID"] = i + 1
         if "ProcessId" in ev:
             ev["ProcessId"] = rng.randrange(100, 60000)
-        if rng.random() < 0.9:
+        if rng.random() < benign:
             for f in ("Image", "ParentImage", "SourceImage", "TargetImage"):
                 if f in ev:
                     ev[f] = rng.choice(BENIGN_IMAGES)

@@ -7,7 +7,9 @@ Two scenarios, each on a fresh data directory and a release build:
   - syslog TCP: RFC 3164 lines of a Linux estate (sshd, sudo, cron, systemd, kernel) from
     --senders connections; one line in 1000 matches a SigmaHQ sshd rule;
   - _bulk: Windows events as a shipper sends them (flat, `EventID` + `Channel`, generated like
-    bench/run.py's events), posted in bodies of 2000 documents from --senders connections.
+    bench/run.py's events: copies of the SigmaHQ regression events, of which --attack-share keep
+    their attack values and the rest get consistent benign processes, files and keys), posted in
+    bodies of 2000 documents from --senders connections.
 Senders are separate processes replaying pre-built bytes, so the clients cost as little CPU
 as possible; they still share the machine's 2 cores with the server.
 
@@ -77,9 +79,52 @@ def syslog_lines(n, rng):
     return out
 
 
-def windows_docs(n, rng):
+# Benign processes as (image, original file name, parent image, command line, parent command line),
+# consistent with each other so that benign events look like a quiet Windows estate.
+BENIGN_PROCS = [
+    ("C:\\Windows\\System32\\svchost.exe", "svchost.exe", "C:\\Windows\\System32\\services.exe",
+     "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule", "C:\\Windows\\system32\\services.exe"),
+    ("C:\\Program Files\\Mozilla Firefox\\firefox.exe", "firefox.exe", "C:\\Windows\\explorer.exe",
+     "\"C:\\Program Files\\Mozilla Firefox\\firefox.exe\" -contentproc --channel=1", "C:\\Windows\\Explorer.EXE"),
+    ("C:\\Windows\\System32\\SearchProtocolHost.exe", "SearchProtocolHost.exe", "C:\\Windows\\System32\\SearchIndexer.exe",
+     "\"C:\\Windows\\system32\\SearchProtocolHost.exe\" Global\\UsGthrFltPipeMssGthrPipe1",
+     "C:\\Windows\\system32\\SearchIndexer.exe /Embedding"),
+    ("C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE", "Outlook.exe", "C:\\Windows\\explorer.exe",
+     "\"C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE\"", "C:\\Windows\\Explorer.EXE"),
+    ("C:\\Windows\\System32\\RuntimeBroker.exe", "RuntimeBroker.exe", "C:\\Windows\\System32\\svchost.exe",
+     "C:\\Windows\\System32\\RuntimeBroker.exe -Embedding", "C:\\Windows\\system32\\svchost.exe -k DcomLaunch -p"),
+]
+
+
+def windows_docs(n, rng, attack_share):
+    """Copies of the SigmaHQ regression events. A share `attack_share` keeps its attack values;
+    the rest get a consistent benign process (image, original name, parent, command lines),
+    benign files, keys and hashes."""
     _, flat = hunt_bench.regression_events()
-    return [json.dumps(e, separators=(",", ":")) for e in hunt_bench.generate(flat, n, rng)]
+    out = []
+    for ev in hunt_bench.generate(flat, n, rng, benign=0.0):
+        if rng.random() >= attack_share:
+            image, original, parent, cmd, parent_cmd = rng.choice(BENIGN_PROCS)
+            for field, value in [("Image", image), ("OriginalFileName", original), ("ParentImage", parent),
+                                 ("CommandLine", cmd), ("ParentCommandLine", parent_cmd), ("SourceImage", parent),
+                                 ("TargetImage", image)]:
+                if field in ev:
+                    ev[field] = value
+            for field in ("Description", "Product", "Company", "FileVersion"):
+                if field in ev:
+                    ev[field] = "Microsoft Windows" if field != "FileVersion" else "10.0.19041.1"
+            if "Hashes" in ev:
+                ev["Hashes"] = "SHA256=" + "%064x" % rng.getrandbits(256)
+            if "TargetFilename" in ev:
+                ev["TargetFilename"] = rng.choice(hunt_bench.BENIGN_FILES).format(n=rng.randrange(10**6))
+            if "TargetObject" in ev:
+                ev["TargetObject"] = rng.choice(hunt_bench.BENIGN_KEYS).format(n=rng.randrange(10**6))
+            for f in ("ImageLoaded", "Details", "PipeName", "QueryName", "ScriptBlockText", "CallTrace",
+                      "GrantedAccess", "StartAddress", "StartModule", "Signature", "ServiceName", "ImagePath"):
+                if f in ev:
+                    ev[f] = f"benign-{rng.randrange(1000)}"
+        out.append(json.dumps(ev, separators=(",", ":")))
+    return out
 
 
 def pace(start, done, rate):
@@ -227,13 +272,16 @@ def main():
     ap.add_argument("--senders", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--scenarios", default="syslog-tcp,bulk")
+    ap.add_argument("--attack-share", type=float, default=0.001,
+                    help="share of _bulk events that keep the attack values of the regression samples")
     ap.add_argument("--rate-syslog-tcp", type=int, default=100_000, help="paced run for latency, events/s")
     ap.add_argument("--rate-bulk", type=int, default=40_000, help="paced run for latency, events/s")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "hinomi"], cwd=ROOT, check=True)
     rules = [os.path.join(SIGMA, f) for f in hunt_bench.FOLDERS if os.path.isdir(os.path.join(SIGMA, f))]
     rng = random.Random(7)
-    print(f"# bench/serve.py --events {args.events} --senders {args.senders} --runs {args.runs}")
+    print(f"# bench/serve.py --events {args.events} --senders {args.senders} --runs {args.runs}"
+          f" --attack-share {args.attack_share}")
     print("scenario      mode            events/s   p50 ms   p99 ms  peak MiB  alerts   (median of runs)")
     for scenario in args.scenarios.split(","):
         n = args.events
@@ -241,7 +289,7 @@ def main():
             lines = syslog_lines(n, rng)
             payloads = ["".join(l + "\n" for l in lines[i :: args.senders]).encode() for i in range(args.senders)]
         else:
-            docs = windows_docs(n, rng)
+            docs = windows_docs(n, rng, args.attack_share)
             per = [docs[i :: args.senders] for i in range(args.senders)]
             payloads = [
                 [
