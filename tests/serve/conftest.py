@@ -21,12 +21,19 @@ RULES = pathlib.Path(__file__).parent / "rules"
 
 
 def wait_for(predicate, timeout=20.0, what="condition"):
+    """Polls `predicate` until it returns something truthy. Errors while
+    polling (the server still starting, a list still empty) count as "not
+    yet"; the last one is reported on timeout."""
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
-        last = predicate()
-        if last:
-            return last
+        try:
+            last = predicate()
+        except (OSError, LookupError, ValueError) as e:
+            last = e
+        else:
+            if last:
+                return last
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
 

@@ -71,7 +71,7 @@ def test_udp_drops_under_load_are_counted(tmp_path):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for i in range(3000):
                 s.sendto(f"<13>Nov 22 10:00:00 h app: udp flood {i} {'x' * 200}".encode(), ("127.0.0.1", port))
-        wait_for(lambda: server.get("/api/v1/sources")["sources"][0]["dropped"] > 0, what="dropped datagrams")
+        wait_for(lambda: server.get("/api/v1/sources")["sources"][0]["dropped"] > 0, 30, "dropped datagrams")
         s = server.get("/api/v1/sources")["sources"][0]
         assert s["events"] + s["dropped"] <= 3000
         assert s["dropped"] > 0

@@ -57,7 +57,7 @@ const WINDOW: i64 = 10;
 impl Health {
     /// Declares a source with a silence limit; it counts as silent from
     /// `now` if nothing arrives within the limit.
-    pub fn expect(&self, tenant: &str, source: &str, silent_after: Duration, now: Timestamp) {
+    pub fn watch(&self, tenant: &str, source: &str, silent_after: Duration, now: Timestamp) {
         self.with(tenant, source, |s| {
             s.silent_after_seconds = Some(silent_after.as_secs());
             s.window_start.get_or_insert(now);
@@ -141,7 +141,7 @@ mod tests {
     #[test]
     fn silence_is_raised_once_and_cleared_by_traffic() {
         let h = Health::default();
-        h.expect("default", "fw", Duration::from_secs(60), t(0));
+        h.watch("default", "fw", Duration::from_secs(60), t(0));
         assert!(h.newly_silent(t(30)).is_empty());
         let s = h.newly_silent(t(61));
         assert_eq!(s.len(), 1);

@@ -90,7 +90,7 @@ async fn serve(config: &Config, data: &std::path::Path, engine: &Engine) -> Resu
     let now = jiff::Timestamp::now();
     for s in &config.sources {
         if let Some(secs) = s.silent_after_seconds {
-            ingest.health().expect(&s.tenant, &s.name, Duration::from_secs(secs), now);
+            ingest.health().watch(&s.tenant, &s.name, Duration::from_secs(secs), now);
         }
     }
     let mut bound = Vec::new();
