@@ -118,21 +118,27 @@ pub(crate) fn run(
         }
     };
     let mut reader = wal.reader(start);
+    // Frame buffers are reused from chunk to chunk: frames are megabytes,
+    // and fresh buffers would cost page faults each time.
     let mut frames: Vec<(u64, Vec<u8>)> = Vec::new();
     loop {
         // Gather frames until the chunk is full, 5 ms after the first one,
         // or after 100 ms of a quiet log.
-        frames.clear();
+        let mut used = 0;
         let mut outs = Vec::new();
         let mut bytes = 0;
         let mut deadline: Option<Instant> = None;
         while bytes < CHUNK_BYTES {
+            if used == frames.len() {
+                frames.push((0, Vec::new()));
+            }
             let wait = deadline.map_or(Duration::from_millis(100), |d| d.saturating_duration_since(Instant::now()));
-            match reader.next(wait) {
-                Ok(Some((pos, payload))) => {
+            match reader.next(wait, &mut frames[used].1) {
+                Ok(Some(pos)) => {
                     deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(5));
-                    bytes += payload.len();
-                    frames.push((pos, payload));
+                    frames[used].0 = pos;
+                    bytes += frames[used].1.len();
+                    used += 1;
                 }
                 Ok(None) => break,
                 Err(skipped) => {
@@ -145,9 +151,10 @@ pub(crate) fn run(
                 break;
             }
         }
+        let frames = &frames[..used];
         let idle = frames.is_empty();
         if !idle {
-            process(&frames, &rules, &config, &shared, &mut outs);
+            process(frames, &rules, &config, &shared, &mut outs);
             if !config.slow_down.is_zero() {
                 std::thread::sleep(config.slow_down);
             }

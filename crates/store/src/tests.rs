@@ -22,8 +22,9 @@ fn read_all(wal: &Wal, from: u64) -> Vec<(u64, Vec<u8>)> {
     let mut reader = wal.reader(from);
     let mut out = Vec::new();
     while reader.position() < wal.end() {
-        if let Some(frame) = reader.next(Duration::from_millis(10)).unwrap() {
-            out.push(frame);
+        let mut payload = Vec::new();
+        if let Some(pos) = reader.next(Duration::from_millis(10), &mut payload).unwrap() {
+            out.push((pos, payload));
         }
     }
     out

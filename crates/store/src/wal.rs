@@ -293,9 +293,14 @@ fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Optio
     if len > MAX_FRAME {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame length {len} is beyond the limit")));
     }
+    // Into the caller's buffer without zeroing it first: frames are large
+    // and buffers are reused.
     payload.clear();
-    payload.resize(len, 0);
-    reader.read_exact(payload)?;
+    payload.reserve(len);
+    let got = reader.take(len as u64).read_to_end(payload)?;
+    if got < len {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "frame cut short"));
+    }
     if crc32fast::hash(payload) != crc {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "frame checksum mismatch"));
     }
@@ -326,9 +331,10 @@ impl WalReader {
         self.pos
     }
 
-    /// The next frame `(position, payload)`, waiting up to `wait` for one.
-    /// `Ok(None)` when nothing new arrived in time.
-    pub fn next(&mut self, wait: Duration) -> Result<Option<(u64, Vec<u8>)>, Skipped> {
+    /// Reads the next frame into `payload` (reused by the caller) and
+    /// returns its position, waiting up to `wait` for one. `Ok(None)` when
+    /// nothing new arrived in time.
+    pub fn next(&mut self, wait: Duration, payload: &mut Vec<u8>) -> Result<Option<u64>, Skipped> {
         let Ok(mut end) = self.shared.end.lock() else { return Ok(None) };
         if *end <= self.pos {
             end = match self.shared.grew.wait_timeout(end, wait) {
@@ -340,21 +346,20 @@ impl WalReader {
             }
         }
         drop(end);
-        self.read_one()
+        self.read_one(payload)
     }
 
-    fn read_one(&mut self) -> Result<Option<(u64, Vec<u8>)>, Skipped> {
+    fn read_one(&mut self, payload: &mut Vec<u8>) -> Result<Option<u64>, Skipped> {
         let skipped = |pos: u64, bytes: u64, reason: String| Skipped { position: pos, bytes, reason };
         if self.file.is_none() || self.pos >= self.file_end {
             self.open_segment().map_err(|e| skipped(self.pos, 0, format!("cannot open segment: {e}")))?;
         }
         let Some(file) = self.file.as_mut() else { return Ok(None) };
-        let mut payload = Vec::new();
-        match read_frame(file, &mut payload) {
+        match read_frame(file, payload) {
             Ok(Some(n)) => {
                 let pos = self.pos;
                 self.pos += n as u64;
-                Ok(Some((pos, payload)))
+                Ok(Some(pos))
             }
             Ok(None) => {
                 // The end of this segment while the log goes on: the writer
