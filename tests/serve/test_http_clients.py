@@ -164,3 +164,18 @@ def test_tenants_see_only_their_alerts(server):
     assert all(a["tenant"] == "acme" for a in mine)
     assert all(a["tenant"] == "default" for a in server.alerts())
     assert not any("acme" in json.dumps(a) for a in server.alerts())
+
+
+def test_unauthenticated_bodies_are_not_read(server):
+    """The token is checked before the body is read: a client that
+    announces 50 MB without a valid token is answered at once."""
+    import socket
+
+    for auth in ["", "Authorization: Bearer hinomi_wrong\r\n"]:
+        with socket.create_connection(("127.0.0.1", server.port("http")), timeout=5) as s:
+            s.sendall(
+                f"POST /_bulk HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/x-ndjson\r\n"
+                "Content-Length: 50000000\r\n\r\n".encode()
+            )
+            status_line = s.recv(200).split(b"\r\n", 1)[0]
+        assert status_line.startswith(b"HTTP/1.1 401"), status_line

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -29,14 +29,19 @@ pub(crate) struct AppState {
     pub(crate) tokens: Tokens,
     pub(crate) data: PathBuf,
     pub(crate) max_body: usize,
+    /// Ingest requests whose bodies may be in memory at once.
+    pub(crate) bodies: Arc<tokio::sync::Semaphore>,
 }
+
+/// Ingest requests buffered at once; more get "busy". With the body limit
+/// this bounds the memory request bodies can take.
+pub(crate) const MAX_BODIES: usize = 32;
 
 type AppRef = State<Arc<AppState>>;
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let max_body = state.max_body;
-    Router::new()
-        .route("/", get(es_root).head(es_root))
+    let ingest = Router::new()
         .route("/_bulk", post(bulk_all).put(bulk_all))
         .route("/{index}/_bulk", post(bulk_index).put(bulk_index))
         .route("/services/collector", post(hec_event))
@@ -44,16 +49,82 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/services/collector/event/1.0", post(hec_event))
         .route("/services/collector/raw", post(hec_raw))
         .route("/services/collector/raw/1.0", post(hec_raw))
-        .route("/services/collector/health", get(hec_health))
-        .route("/services/collector/health/1.0", get(hec_health))
         .route("/v1/logs", post(otlp_logs))
         .route("/api/v1/ingest", post(ndjson))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), gate))
+        .layer(DefaultBodyLimit::max(max_body));
+    Router::new()
+        .route("/", get(es_root).head(es_root))
+        .route("/services/collector/health", get(hec_health))
+        .route("/services/collector/health/1.0", get(hec_health))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/deadletter", get(deadletter))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/status", get(status))
-        .layer(DefaultBodyLimit::max(max_body))
+        .merge(ingest)
         .with_state(state)
+}
+
+/// The protocol family of an ingest route, for answering in its dialect.
+#[derive(Clone, Copy)]
+enum Dialect {
+    Elasticsearch,
+    Hec,
+    Plain,
+}
+
+impl Dialect {
+    fn of(path: &str) -> Dialect {
+        if path.ends_with("/_bulk") {
+            Dialect::Elasticsearch
+        } else if path.starts_with("/services/collector") {
+            Dialect::Hec
+        } else {
+            Dialect::Plain
+        }
+    }
+
+    fn denied(self, d: Denied) -> Response {
+        match self {
+            Dialect::Elasticsearch => es_denied(d),
+            Dialect::Hec => hec(match d {
+                Denied::Missing => &wire::hec::TOKEN_REQUIRED,
+                Denied::Invalid => &wire::hec::INVALID_TOKEN,
+                Denied::Forbidden => &wire::hec::INVALID_AUTHORIZATION,
+            }),
+            Dialect::Plain => plain_denied(d),
+        }
+    }
+
+    fn busy(self) -> Response {
+        match self {
+            Dialect::Elasticsearch => {
+                es_error(StatusCode::TOO_MANY_REQUESTS, "es_rejected_execution_exception", "ingest is behind; retry")
+            }
+            Dialect::Hec => hec(&wire::hec::SERVER_BUSY),
+            Dialect::Plain => busy(),
+        }
+    }
+}
+
+/// Runs before an ingest body is read: the token must allow sending (it is
+/// handed to the route), the pipeline must keep up, and only so many bodies
+/// may be buffered at once. A sender without a valid token never gets its
+/// body read.
+async fn gate(State(state): AppRef, mut req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let dialect = Dialect::of(req.uri().path());
+    let token = match state.tokens.check(req.headers(), Scope::Ingest) {
+        Ok(t) => t,
+        Err(d) => return dialect.denied(d),
+    };
+    if state.ingest.busy() {
+        return dialect.busy();
+    }
+    let Ok(_permit) = state.bodies.clone().try_acquire_owned() else {
+        return dialect.busy();
+    };
+    req.extensions_mut().insert(token);
+    next.run(req).await
 }
 
 /// The request body, gunzipped when the client compressed it; bounded so a
@@ -163,23 +234,30 @@ fn es_denied(d: Denied) -> Response {
     }
 }
 
-async fn bulk_all(state: AppRef, headers: HeaderMap, body: Bytes) -> Response {
-    bulk(state, None, headers, body).await
+type Token = Extension<TokenRecord>;
+
+async fn bulk_all(state: AppRef, token: Token, headers: HeaderMap, body: Bytes) -> Response {
+    bulk(state, token, None, headers, body).await
 }
 
-async fn bulk_index(state: AppRef, Path(index): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    bulk(state, Some(index), headers, body).await
+async fn bulk_index(
+    state: AppRef,
+    token: Token,
+    Path(index): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    bulk(state, token, Some(index), headers, body).await
 }
 
-async fn bulk(State(state): AppRef, index: Option<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn bulk(
+    State(state): AppRef,
+    Extension(token): Token,
+    index: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let started = Instant::now();
-    let token = match state.tokens.check(&headers, Scope::Ingest) {
-        Ok(t) => t,
-        Err(d) => return es_denied(d),
-    };
-    if state.ingest.busy() {
-        return es_error(StatusCode::TOO_MANY_REQUESTS, "es_rejected_execution_exception", "ingest is behind; retry");
-    }
     let body = match body_bytes(&headers, body, state.max_body) {
         Ok(b) => b,
         Err((status, reason)) => return es_error(status, "parse_exception", &reason),
@@ -214,24 +292,7 @@ fn hec(status: &wire::hec::Status) -> Response {
     resp
 }
 
-fn hec_auth(state: &AppState, headers: &HeaderMap) -> Result<TokenRecord, Box<Response>> {
-    state.tokens.check(headers, Scope::Ingest).map_err(|d| {
-        Box::new(match d {
-            Denied::Missing => hec(&wire::hec::TOKEN_REQUIRED),
-            Denied::Invalid => hec(&wire::hec::INVALID_TOKEN),
-            Denied::Forbidden => hec(&wire::hec::INVALID_AUTHORIZATION),
-        })
-    })
-}
-
-async fn hec_event(State(state): AppRef, headers: HeaderMap, body: Bytes) -> Response {
-    let token = match hec_auth(&state, &headers) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    if state.ingest.busy() {
-        return hec(&wire::hec::SERVER_BUSY);
-    }
+async fn hec_event(State(state): AppRef, Extension(token): Token, headers: HeaderMap, body: Bytes) -> Response {
     let body = match body_bytes(&headers, body, state.max_body) {
         Ok(b) => b,
         Err((status, reason)) => return (status, reason).into_response(),
@@ -253,14 +314,7 @@ async fn hec_event(State(state): AppRef, headers: HeaderMap, body: Bytes) -> Res
     hec(&status)
 }
 
-async fn hec_raw(State(state): AppRef, headers: HeaderMap, body: Bytes) -> Response {
-    let token = match hec_auth(&state, &headers) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    if state.ingest.busy() {
-        return hec(&wire::hec::SERVER_BUSY);
-    }
+async fn hec_raw(State(state): AppRef, Extension(token): Token, headers: HeaderMap, body: Bytes) -> Response {
     let body = match body_bytes(&headers, body, state.max_body) {
         Ok(b) => b,
         Err((status, reason)) => return (status, reason).into_response(),
@@ -297,14 +351,7 @@ fn busy() -> Response {
     resp
 }
 
-async fn otlp_logs(State(state): AppRef, headers: HeaderMap, body: Bytes) -> Response {
-    let token = match state.tokens.check(&headers, Scope::Ingest) {
-        Ok(t) => t,
-        Err(d) => return plain_denied(d),
-    };
-    if state.ingest.busy() {
-        return busy();
-    }
+async fn otlp_logs(State(state): AppRef, Extension(token): Token, headers: HeaderMap, body: Bytes) -> Response {
     let body = match body_bytes(&headers, body, state.max_body) {
         Ok(b) => b,
         Err((status, reason)) => return (status, reason).into_response(),
@@ -332,17 +379,16 @@ struct IngestQuery {
     format: Option<String>,
 }
 
-async fn ndjson(State(state): AppRef, Query(q): Query<IngestQuery>, headers: HeaderMap, body: Bytes) -> Response {
-    let token = match state.tokens.check(&headers, Scope::Ingest) {
-        Ok(t) => t,
-        Err(d) => return plain_denied(d),
-    };
+async fn ndjson(
+    State(state): AppRef,
+    Extension(token): Token,
+    Query(q): Query<IngestQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let format = q.format.unwrap_or_else(|| "auto".into());
     if let Err(e) = format.parse::<normalize::Format>() {
         return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response();
-    }
-    if state.ingest.busy() {
-        return busy();
     }
     let body = match body_bytes(&headers, body, state.max_body) {
         Ok(b) => b,

@@ -99,6 +99,7 @@ async fn serve(config: &Config, data: &std::path::Path, engine: &Engine) -> Resu
         tokens: auth::Tokens::new(data.to_path_buf()),
         data: data.to_path_buf(),
         max_body: config.http.max_body_bytes,
+        bodies: Arc::new(tokio::sync::Semaphore::new(http::MAX_BODIES)),
     });
     for addr in &config.http.listen {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding HTTP on {addr}"))?;
