@@ -47,6 +47,10 @@ impl Origin {
 
 const BUSY_WAIT: Duration = Duration::from_millis(50);
 
+/// Open stream connections per listener; each holds a 64 KiB buffer and at
+/// most one frame, so this bounds their memory. More are closed at once.
+const MAX_CONNECTIONS: usize = 4096;
+
 pub(crate) async fn serve_udp(socket: UdpSocket, ingest: Ingest, origin: Origin) {
     // Batches waiting for the log at once; beyond that, datagrams are dropped
     // (and counted) rather than queued without bound.
@@ -92,12 +96,20 @@ pub(crate) async fn serve_udp(socket: UdpSocket, ingest: Ingest, origin: Origin)
 }
 
 pub(crate) async fn serve_tcp(listener: TcpListener, ingest: Ingest, origin: Origin) {
+    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                let Ok(permit) = open.clone().try_acquire_owned() else {
+                    eprintln!("hinomi: syslog tcp: {MAX_CONNECTIONS} connections open; closing the one from {peer}");
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let (ingest, origin) = (ingest.clone(), origin.clone());
-                tokio::spawn(async move { read_stream(stream, peer, ingest, origin).await });
+                tokio::spawn(async move {
+                    read_stream(stream, peer, ingest, origin).await;
+                    drop(permit);
+                });
             }
             Err(e) => {
                 eprintln!("hinomi: syslog tcp accept: {e}");
@@ -113,12 +125,18 @@ pub(crate) async fn serve_tls(
     ingest: Ingest,
     origin: Origin,
 ) {
+    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                let Ok(permit) = open.clone().try_acquire_owned() else {
+                    eprintln!("hinomi: syslog tls: {MAX_CONNECTIONS} connections open; closing the one from {peer}");
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let (acceptor, ingest, origin) = (acceptor.clone(), ingest.clone(), origin.clone());
                 tokio::spawn(async move {
+                    let _permit = permit;
                     // A client that never finishes the handshake must not
                     // hold the task forever.
                     let handshake = tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await;
