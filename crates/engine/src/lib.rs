@@ -265,6 +265,27 @@ impl Ingest {
         rx.await.map_err(|_| Refused::Failed("the write-ahead log stopped".into()))?.map_err(Refused::Failed)
     }
 
+    /// Like [`Ingest::submit`] for several batches, accepted or refused
+    /// together: the pipeline being behind is checked once, before any is
+    /// written. Returns the position of the last.
+    pub async fn submit_all(&self, batches: Vec<Batch>) -> Result<u64, Refused> {
+        if self.busy() {
+            return Err(Refused::Busy);
+        }
+        let mut waiting = Vec::with_capacity(batches.len());
+        for b in batches {
+            waiting.push(self.append(b));
+        }
+        let mut last = self.wal.end();
+        for rx in waiting {
+            last = rx
+                .await
+                .map_err(|_| Refused::Failed("the write-ahead log stopped".into()))?
+                .map_err(Refused::Failed)?;
+        }
+        Ok(last)
+    }
+
     /// [`Ingest::submit`] for threads outside the async runtime.
     pub fn submit_blocking(&self, batch: Batch) -> Result<u64, Refused> {
         let rx = self.start(batch)?;
@@ -275,10 +296,15 @@ impl Ingest {
         if self.busy() {
             return Err(Refused::Busy);
         }
+        Ok(self.append(batch))
+    }
+
+    /// Queues a batch for the log; the receiver answers once it is durable.
+    fn append(&self, batch: Batch) -> tokio::sync::oneshot::Receiver<Result<u64, String>> {
         if batch.records.is_empty() {
             let (tx, rx) = tokio::sync::oneshot::channel();
             let _ = tx.send(Ok(self.wal.end()));
-            return Ok(rx);
+            return rx;
         }
         let now = Timestamp::now();
         let bytes: usize = batch.records.iter().map(String::len).sum();
@@ -290,7 +316,7 @@ impl Ingest {
                 let _ = tx.send(r);
             }),
         );
-        Ok(rx)
+        rx
     }
 
     /// Counts records refused before the log (UDP datagrams under load).

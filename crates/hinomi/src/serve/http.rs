@@ -129,13 +129,13 @@ async fn gate(State(state): AppRef, mut req: axum::extract::Request, next: axum:
 
 /// The request body, gunzipped when the client compressed it; bounded so a
 /// small compressed body cannot expand without limit.
-fn body_bytes(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Vec<u8>, (StatusCode, String)> {
+fn body_bytes(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Bytes, (StatusCode, String)> {
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     if !gzip {
-        return Ok(body.to_vec());
+        return Ok(body);
     }
     let mut out = Vec::new();
     let mut reader = flate2::read::GzDecoder::new(&body[..]).take(max as u64 + 1);
@@ -143,11 +143,12 @@ fn body_bytes(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Vec<u8>, (
     if out.len() > max {
         return Err((StatusCode::PAYLOAD_TOO_LARGE, format!("body is over {max} bytes once decompressed")));
     }
-    Ok(out)
+    Ok(Bytes::from(out))
 }
 
 /// Writes records to the log, in batches of a few MiB, and returns once
-/// all are durable.
+/// all are durable. The batches are accepted or refused together, so a
+/// retried request is never half stored.
 async fn submit(
     state: &AppState,
     token: &TokenRecord,
@@ -157,7 +158,6 @@ async fn submit(
 ) -> Result<u64, Refused> {
     let received = jiff::Timestamp::now().as_nanosecond() as i64;
     let source = token.source.as_deref().unwrap_or(source);
-    let mut last = 0;
     let mut batch = Vec::new();
     let mut size = 0;
     let mut pending = Vec::new();
@@ -176,10 +176,7 @@ async fn submit(
             size = 0;
         }
     }
-    for b in pending {
-        last = state.ingest.submit(b).await?;
-    }
-    Ok(last)
+    state.ingest.submit_all(pending).await
 }
 
 // ---------------------------------------------------------------------------
