@@ -1,6 +1,6 @@
 //! Every ingest protocol decoder on arbitrary bytes: syslog stream framing
 //! (fed in two pieces), `_bulk`, HEC event and raw bodies, OTLP protobuf
-//! and JSON.
+//! and JSON, JSON envelopes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,4 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = wire::hec::parse_raw(data);
     let _ = wire::otlp::decode_protobuf(data);
     let _ = wire::otlp::decode_json(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = wire::envelope::unwrap_line(text);
+    }
 });

@@ -179,3 +179,20 @@ def test_unauthenticated_bodies_are_not_read(server):
             )
             status_line = s.recv(200).split(b"\r\n", 1)[0]
         assert status_line.startswith(b"HTTP/1.1 401"), status_line
+
+
+def test_a_cloudtrail_envelope_is_split_into_records(server):
+    trail = {
+        "Records": [
+            {"eventVersion": "1.08", "eventSource": "iam.amazonaws.com", "eventName": name, "awsRegion": "eu-west-1"}
+            for name in ["CreateAccessKey", "ListUsers"]
+        ]
+    }
+    status, body = post(
+        server.http + "/api/v1/ingest", json.dumps(trail).encode(), {"Authorization": f"Bearer {server.ingest_token}"}
+    )
+    assert status == 200 and json.loads(body) == {"accepted": 2}
+    events = wait_for(lambda: [e for e in server.events() if e["log_source"] == ["aws/*/cloudtrail"]], what="events")
+    assert sorted(e["fields"]["eventName"] for e in events) == ["CreateAccessKey", "ListUsers"]
+    alert = wait_for(lambda: server.alerts(), what="alert")
+    assert alert[0]["rule"]["title"] == "Hinomi test CloudTrail access key creation"

@@ -216,20 +216,13 @@ fn json_document(text: &str, each: &mut Each<'_>) -> Result<bool> {
         return Ok(false);
     }
     for v in values {
-        match v {
-            serde_json::Value::Object(mut o) if o.len() == 1 && o.get("Records").is_some_and(|r| r.is_array()) => {
-                if let Some(serde_json::Value::Array(records)) = o.remove("Records") {
-                    for r in records {
-                        each(r.to_string(), "json")?;
-                    }
+        match wire::envelope::unwrap(v) {
+            Ok(records) => {
+                for r in records {
+                    each(r, "json")?;
                 }
             }
-            serde_json::Value::Array(items) => {
-                for r in items {
-                    each(r.to_string(), "json")?;
-                }
-            }
-            other => each(other.to_string(), "json")?,
+            Err(single) => each(single.to_string(), "json")?,
         }
     }
     Ok(true)

@@ -4,13 +4,15 @@
 //! records (one log line or one JSON document each) for the write-ahead log:
 //! [`framing`] for syslog streams (LF or RFC 6587 octet counting),
 //! [`bulk`] for Elasticsearch `_bulk` bodies, [`hec`] for Splunk HEC event
-//! and raw bodies, [`otlp`] for OTLP log exports (protobuf and JSON).
+//! and raw bodies, [`otlp`] for OTLP log exports (protobuf and JSON),
+//! [`envelope`] for JSON values that carry many records (CloudTrail).
 //!
 //! It does no IO and reads no clock; sockets, HTTP and authentication live
 //! in the `hinomi` binary, and the records are parsed later by `normalize`.
 //! Every function here takes untrusted input and is fuzzed.
 
 pub mod bulk;
+pub mod envelope;
 pub mod framing;
 pub mod hec;
 pub mod otlp;

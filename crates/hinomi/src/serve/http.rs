@@ -391,12 +391,18 @@ async fn ndjson(
         Ok(b) => b,
         Err((status, reason)) => return (status, reason).into_response(),
     };
-    let records: Vec<String> = String::from_utf8_lossy(&body)
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect();
+    // One record per line; a line holding a CloudTrail envelope (or a JSON
+    // array) gives one record per element.
+    let mut records = Vec::new();
+    for line in String::from_utf8_lossy(&body).lines().map(|l| l.trim_end_matches('\r')) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match wire::envelope::unwrap_line(line) {
+            Some(inner) => records.extend(inner),
+            None => records.push(line.to_string()),
+        }
+    }
     let n = records.len();
     match submit(&state, &token, "ndjson", &format, records).await {
         Ok(_) => axum::Json(json!({ "accepted": n })).into_response(),
