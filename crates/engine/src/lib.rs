@@ -131,10 +131,23 @@ impl Engine {
     /// Opens the data directory, repairs the log, cuts the journals back to
     /// the checkpoint and starts the pipeline thread.
     pub fn start(config: EngineConfig, rules: Arc<RuleSet>) -> std::io::Result<Engine> {
+        Engine::start_with_alerts(config, rules, None)
+    }
+
+    /// [`Engine::start`] with alerts going to `alerts` instead of the
+    /// `alerts/` journal (the triage store plugs in here).
+    pub fn start_with_alerts(
+        config: EngineConfig,
+        rules: Arc<RuleSet>,
+        alerts: Option<Box<dyn AlertSink>>,
+    ) -> std::io::Result<Engine> {
         std::fs::create_dir_all(&config.data)?;
         let lock = lock_data_dir(&config.data)?;
         let checkpoint = Checkpoint::load(&config.data.join("checkpoint.json"))?;
-        let journals = pipeline::Journals::open(&config.data, &checkpoint)?;
+        let mut journals = pipeline::Journals::open(&config.data, &checkpoint)?;
+        if let Some(sink) = alerts {
+            journals.alerts = sink;
+        }
         let mut wal_config = WalConfig::new(config.data.join("wal"));
         wal_config.sync = config.wal_sync;
         let (wal, recovery) = Wal::open(wal_config)?;

@@ -183,22 +183,48 @@ fn write_loop(
     let mut last_checkpoint = Instant::now();
     let mut checkpointed = start;
     let mut end = start;
+    // Once a journal write fails, nothing after it may be checkpointed: the
+    // journals would have a hole the log no longer covers. Processing stops
+    // advancing (senders soon get "busy") and a restart replays from the
+    // last good checkpoint.
+    let mut broken = false;
     loop {
         let (chunk, closed) = match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(c) => (Some(c), false),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => (None, false),
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => (None, true),
         };
+        if broken {
+            if closed {
+                return;
+            }
+            continue;
+        }
+        let written = (|| -> std::io::Result<()> {
+            if let Some(chunk) = &chunk {
+                write_chunk(&chunk.outs, &shared, &mut journals)?;
+            }
+            for alert in shared.take_system_alerts() {
+                journals.alerts.write(&alert)?;
+            }
+            journals.events.flush()?;
+            journals.alerts.flush()?;
+            journals.dead.flush()
+        })();
+        if let Err(e) = written {
+            broken = true;
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            let problem = format!(
+                "writing the journals failed: {e}; processing stopped at log position {checkpointed} \
+                 (nothing acknowledged is lost: fix the cause and restart to replay from there)"
+            );
+            eprintln!("hinomi: {problem}");
+            shared.set_problem(problem);
+            continue;
+        }
         if let Some(chunk) = chunk {
-            write_chunk(&chunk.outs, &shared, &mut journals);
             end = chunk.end;
         }
-        for alert in shared.take_system_alerts() {
-            let _ = journals.alerts.write(&alert);
-        }
-        let _ = journals.events.flush();
-        let _ = journals.alerts.flush();
-        let _ = journals.dead.flush();
         shared.processed.store(end, Ordering::Release);
         if (last_checkpoint.elapsed() >= config.checkpoint_interval || closed) && end != checkpointed {
             match journals.checkpoint(end).and_then(|cp| cp.save(&checkpoint_path)) {
@@ -219,22 +245,23 @@ fn write_loop(
     }
 }
 
-fn write_chunk(outs: &[Out], shared: &Shared, journals: &mut Journals) {
+fn write_chunk(outs: &[Out], shared: &Shared, journals: &mut Journals) -> std::io::Result<()> {
     for out in outs {
         if !out.dead.is_empty() {
             if let Some((tenant, source)) = &out.failed_source {
                 shared.health.parse_errors(tenant, source, 1);
             }
-            let _ = journals.dead.write_line(&out.dead);
+            journals.dead.write_line(&out.dead)?;
         }
         if !out.event.is_empty() {
-            let _ = journals.events.write_line(&out.event);
+            journals.events.write_line(&out.event)?;
         }
         for a in &out.alerts {
             shared.alerts.fetch_add(1, Ordering::Relaxed);
-            let _ = journals.alerts.write(a);
+            journals.alerts.write(a)?;
         }
     }
+    Ok(())
 }
 
 fn dead_frame(position: u64, reason: &str) -> Out {

@@ -122,6 +122,50 @@ fn replay_after_a_lost_checkpoint_writes_nothing_twice() {
     assert_eq!(unique.len(), 51);
 }
 
+/// An alert sink that fails from its second alert on, like a full disk.
+struct FailingSink(usize);
+
+impl AlertSink for FailingSink {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<()> {
+        self.0 += 1;
+        if self.0 > 1 { Err(std::io::Error::other("no space left on device")) } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn sync(&mut self) -> std::io::Result<store::JournalPos> {
+        Ok(store::JournalPos::default())
+    }
+}
+
+#[test]
+fn a_failed_journal_write_stops_checkpoints_and_a_restart_replays() {
+    let data = tempdir("broken");
+    let engine = Engine::start_with_alerts(EngineConfig::new(&data), rules(), Some(Box::new(FailingSink(0)))).unwrap();
+    let line = "<86>Nov 22 10:00:00 web01 sudo: a : USER=root ;";
+    engine.ingest().submit_blocking(batch(&[line])).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)));
+    let first = engine.status();
+    engine.ingest().submit_blocking(batch(&[line, line])).unwrap();
+    // The second batch's alerts fail: processing does not advance past it.
+    assert!(!engine.drain(Duration::from_millis(500)));
+    let status = engine.status();
+    assert_eq!(status.processed, first.processed);
+    assert!(status.problem.as_deref().unwrap_or("").contains("no space left on device"), "{status:?}");
+    engine.shutdown();
+    // With a working sink again, the restart replays what was not checkpointed.
+    let engine = Engine::start(EngineConfig::new(&data), rules()).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)));
+    engine.shutdown();
+    let events = lines(&data.join("events"));
+    assert_eq!(events.len(), 3, "every record is stored once");
+    let mut ids = ids(&events);
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+}
+
 #[test]
 fn one_engine_per_data_directory() {
     let data = tempdir("lock");
