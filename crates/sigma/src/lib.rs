@@ -421,6 +421,16 @@ impl Matcher<'_> {
 /// Runs one filter over the (lowercased) text of one event field, marking
 /// the rules whose anchors occur.
 fn scan(filter: &KeyFilter, ev: &mut EventView<'_, '_>, idx: usize, marks: &mut [u64]) {
+    // Few anchors are rarely present: a cheap probe on the text as it is
+    // (ASCII letters in either case) skips lowercasing and the full scan.
+    // Only ASCII text is probed, since Unicode lowercasing can turn other
+    // characters into ASCII ones (the Kelvin sign into `k`).
+    if let (Some(probe), model::Value::Str(s)) = (&filter.probe, ev.value(idx))
+        && s.is_ascii()
+        && !probe.is_match(&**s)
+    {
+        return;
+    }
     let mut mark = |text: &str| {
         for m in filter.automaton.find_overlapping_iter(text) {
             for &pos in &filter.targets[m.pattern().as_usize()] {

@@ -111,12 +111,21 @@ pub(crate) fn regex_anchors(pattern: &str) -> Option<Vec<String>> {
     best
 }
 
+/// Filters with at most this many anchors probe before collecting matches.
+const PROBE_MAX_PATTERNS: usize = 64;
+
 /// One automaton over the anchors of one key, and the rules each anchor
 /// stands for (as positions in the bucket's rule list).
 pub(crate) struct KeyFilter {
     pub(crate) key: Key,
     pub(crate) automaton: AhoCorasick,
     pub(crate) targets: Vec<Vec<u32>>,
+    /// The same anchors matching ASCII letters in either case, to ask "any
+    /// anchor here?" on the raw text before lowercasing it and collecting
+    /// every match: a plain search can skip text with the library's byte
+    /// prefilters, the overlapping search cannot. Built when anchors are few
+    /// (and so rarely present), as for keyword searches over every field.
+    pub(crate) probe: Option<AhoCorasick>,
 }
 
 /// Builds the filters for a bucket from each rule's anchors. Rules whose
@@ -145,7 +154,12 @@ pub(crate) fn build(anchors: &[(u32, &Anchors)], always: &mut Vec<u32>) -> Vec<K
             }
         }
         match AhoCorasickBuilder::new().match_kind(MatchKind::Standard).build(&patterns) {
-            Ok(automaton) => out.push(KeyFilter { key, automaton, targets }),
+            Ok(automaton) => {
+                let probe = (patterns.len() <= PROBE_MAX_PATTERNS)
+                    .then(|| AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&patterns).ok())
+                    .flatten();
+                out.push(KeyFilter { key, automaton, targets, probe })
+            }
             // Building fails only past the library's size limits; evaluating
             // those rules every time is slower but still correct.
             Err(_) => always.extend(targets.into_iter().flatten()),

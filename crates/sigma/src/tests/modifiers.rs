@@ -170,6 +170,11 @@ fn keywords_search_every_value() {
     check(all, r#"{"a":"alpha"}"#, false);
     check("    kw: 'single*word'\n    condition: kw", r#"{"m":"a single big word"}"#, true);
     check("    kw:\n        '|re': 'ab+c'\n    condition: kw", r#"{"m":"xabbbc"}"#, true);
+    // The prefilter probes ASCII text as it is; other text must still be
+    // lowercased first: the Kelvin sign (U+212A) lowercases to ASCII `k`.
+    check(kw, "{\"msg\":\"MIMI\u{212A}ATZ\"}", true);
+    check("    sel:\n        f|contains: 'kelvin'\n    condition: sel", "{\"f\":\"\u{212A}ELVIN\"}", true);
+    check("    sel:\n        f|contains: 'kelvin'\n    condition: sel", r#"{"f":"KeLvIn"}"#, true);
 }
 
 #[test]
