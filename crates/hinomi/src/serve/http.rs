@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -108,23 +108,45 @@ impl Dialect {
 }
 
 /// Runs before an ingest body is read: the token must allow sending (it is
-/// handed to the route), the pipeline must keep up, and only so many bodies
-/// may be buffered at once. A sender without a valid token never gets its
-/// body read.
+/// handed to the route), and only so many bodies may be in memory at once
+/// (later requests wait for their turn, their bodies still unread). A
+/// sender without a valid token never gets more than [`DRAIN_LIMIT`] of its
+/// body read, and that only so that its client sees the refusal.
 async fn gate(State(state): AppRef, mut req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let dialect = Dialect::of(req.uri().path());
     let token = match state.tokens.check(req.headers(), Scope::Ingest) {
         Ok(t) => t,
-        Err(d) => return dialect.denied(d),
+        Err(d) => return drained(req, dialect.denied(d)).await,
     };
-    if state.ingest.busy() {
-        return dialect.busy();
-    }
-    let Ok(_permit) = state.bodies.clone().try_acquire_owned() else {
-        return dialect.busy();
+    let permit = tokio::time::timeout(Duration::from_secs(30), state.bodies.clone().acquire_owned()).await;
+    let Ok(Ok(_permit)) = permit else {
+        return drained(req, dialect.busy()).await;
     };
     req.extensions_mut().insert(token);
     next.run(req).await
+}
+
+/// How much of a refused request's body is read and thrown away (for at
+/// most a second): clients send the whole body before they read the answer,
+/// so an unread small body would turn a clear 401 into a broken connection.
+/// Larger ones are cut off.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+async fn drained(req: axum::extract::Request, resp: Response) -> Response {
+    use http_body_util::BodyExt;
+    let mut body = req.into_body();
+    let drain = async {
+        let mut seen = 0;
+        while seen <= DRAIN_LIMIT {
+            match body.frame().await {
+                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+                _ => break,
+            }
+        }
+    };
+    // A client that announces a body and sends nothing gets its answer soon.
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    resp
 }
 
 /// The request body, gunzipped when the client compressed it; bounded so a
