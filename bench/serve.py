@@ -202,14 +202,19 @@ def run_once(scenario, payloads, n, rules, rate=0):
             p.start()
         for p in procs:
             p.join()
+        if any(p.exitcode != 0 for p in procs):
+            raise SystemExit(f"a sender failed (see above); server log: {data}.log")
         sent = time.time() - start
-        while True:
+        deadline = time.time() + 1800
+        while time.time() < deadline:
             req = urllib.request.Request(f"http://127.0.0.1:{http_port}/api/v1/status")
             req.add_header("Authorization", f"Bearer {token}")
             status = json.loads(urllib.request.urlopen(req).read())
             if status["lag_bytes"] == 0 and count_events(data) >= n:
                 break
-            time.sleep(0.05)
+            time.sleep(0.2)
+        else:
+            raise SystemExit(f"the server did not store {n} events in time; log: {data}.log")
         elapsed = time.time() - start
         rss = peak_rss_mib(proc.pid)
         latencies = alert_latencies(data)

@@ -35,69 +35,71 @@ def post(url, body, token, scheme="Bearer"):
 def test_slow_downstream_pushes_back(tmp_path):
     config = "[engine]\nslow_down_ms = 3000\nmax_lag_bytes = 1000000\n"
     server = Server(tmp_path / "data", config).start()
-    pid = server.proc.pid
-    peak = [rss_mib(pid)]
-    stop = threading.Event()
+    try:
+        pid = server.proc.pid
+        peak = [rss_mib(pid)]
+        stop = threading.Event()
 
-    def watch():
-        while not stop.is_set():
-            peak[0] = max(peak[0], rss_mib(pid))
-            time.sleep(0.05)
+        def watch():
+            while not stop.is_set():
+                peak[0] = max(peak[0], rss_mib(pid))
+                time.sleep(0.05)
 
-    threading.Thread(target=watch, daemon=True).start()
-    line = "<13>Nov 22 10:00:00 bp app: " + "x" * 400 + " n={}\n"
+        threading.Thread(target=watch, daemon=True).start()
+        line = "<13>Nov 22 10:00:00 bp app: " + "x" * 400 + " n={}\n"
 
-    # HTTP: push until refused.
-    accepted_http = 0
-    refused = None
-    for i in range(2000):
-        body = "".join(line.format(f"h{i}-{j}") for j in range(200)).encode()
-        status, headers = post(server.http + "/api/v1/ingest", body, server.ingest_token)
-        if status == 200:
-            accepted_http += 200
-            continue
-        refused = (status, headers)
-        break
-    assert refused is not None, "HTTP was never refused"
-    assert refused[0] == 429 and refused[1].get("Retry-After") == "1", refused
-    status, headers = post(
-        server.http + "/services/collector/event", b'{"event":"x"}', server.ingest_token, "Splunk"
-    )
-    assert status == 503 and headers.get("Retry-After") == "1", (status, headers)
-    status, headers = post(server.http + "/_bulk", b'{"index":{"_index":"x"}}\n{"a":1}\n', server.ingest_token, "ApiKey")
-    assert status == 429 and headers.get("X-Elastic-Product") == "Elasticsearch"
+        # HTTP: push until refused.
+        accepted_http = 0
+        refused = None
+        for i in range(2000):
+            body = "".join(line.format(f"h{i}-{j}") for j in range(200)).encode()
+            status, headers = post(server.http + "/api/v1/ingest", body, server.ingest_token)
+            if status == 200:
+                accepted_http += 200
+                continue
+            refused = (status, headers)
+            break
+        assert refused is not None, "HTTP was never refused"
+        assert refused[0] == 429 and refused[1].get("Retry-After") == "1", refused
+        status, headers = post(
+            server.http + "/services/collector/event", b'{"event":"x"}', server.ingest_token, "Splunk"
+        )
+        assert status == 503 and headers.get("Retry-After") == "1", (status, headers)
+        status, headers = post(server.http + "/_bulk", b'{"index":{"_index":"x"}}\n{"a":1}\n', server.ingest_token, "ApiKey")
+        assert status == 429 and headers.get("X-Elastic-Product") == "Elasticsearch"
 
-    # TCP: the server stops reading, so a sender's writes stop completing.
-    sent = [0]
-    blocked = threading.Event()
+        # TCP: the server stops reading, so a sender's writes stop completing.
+        sent = [0]
+        blocked = threading.Event()
 
-    def tcp_sender():
-        s = socket.create_connection(("127.0.0.1", server.port("syslog-tcp")))
-        s.settimeout(1.5)
-        chunk = "".join(line.format(f"t{k}") for k in range(100)).encode()
-        until = time.time() + 60
-        try:
-            while time.time() < until:
-                s.sendall(chunk)
-                sent[0] += 100
-        except socket.timeout:
-            blocked.set()
-        finally:
-            s.close()
+        def tcp_sender():
+            s = socket.create_connection(("127.0.0.1", server.port("syslog-tcp")))
+            s.settimeout(1.5)
+            chunk = "".join(line.format(f"t{k}") for k in range(100)).encode()
+            until = time.time() + 60
+            try:
+                while time.time() < until:
+                    s.sendall(chunk)
+                    sent[0] += 100
+            except socket.timeout:
+                blocked.set()
+            finally:
+                s.close()
 
-    t = threading.Thread(target=tcp_sender, daemon=True)
-    t.start()
-    t.join(timeout=120)
-    assert blocked.is_set(), f"the TCP sender never blocked ({sent[0]} lines written)"
-    # Unblocked, a local sender writes hundreds of thousands of lines a second.
-    assert sent[0] < 200_000
-    stop.set()
-    assert peak[0] < RSS_LIMIT_MIB, f"server RSS peaked at {peak[0]:.0f} MiB"
+        t = threading.Thread(target=tcp_sender, daemon=True)
+        t.start()
+        t.join(timeout=120)
+        assert blocked.is_set(), f"the TCP sender never blocked ({sent[0]} lines written)"
+        # Unblocked, a local sender writes hundreds of thousands of lines a second.
+        assert sent[0] < 200_000
+        stop.set()
+        assert peak[0] < RSS_LIMIT_MIB, f"server RSS peaked at {peak[0]:.0f} MiB"
 
-    # Once the pipeline catches up, everything accepted over HTTP is there.
-    admin = server.token("admin")
-    wait_for(lambda: server.get("/api/v1/status", admin)["lag_bytes"] == 0, 300, "pipeline idle")
-    stored_http = sum(1 for e in server.events() if " n=h" in e["event.original"])
-    assert stored_http == accepted_http
-    print(f"backpressure: http accepted {accepted_http}, tcp written {sent[0]}, peak RSS {peak[0]:.0f} MiB")
-    server.kill()
+        # Once the pipeline catches up, everything accepted over HTTP is there.
+        admin = server.token("admin")
+        wait_for(lambda: server.get("/api/v1/status", admin)["lag_bytes"] == 0, 300, "pipeline idle")
+        stored_http = sum(1 for e in server.events() if " n=h" in e["event.original"])
+        assert stored_http == accepted_http
+        print(f"backpressure: http accepted {accepted_http}, tcp written {sent[0]}, peak RSS {peak[0]:.0f} MiB")
+    finally:
+        server.kill()
