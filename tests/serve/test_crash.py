@@ -114,25 +114,28 @@ def test_kill_9_loses_nothing_acknowledged_and_duplicates_nothing(tmp_path):
         "[engine]\ncheckpoint_interval_ms = 200\n"
     )
     server = Server(tmp_path / "data", config).start()
-    http = HttpSender(server.http + "/api/v1/ingest", server.ingest_token, TOTAL // 2)
-    tcp = TcpSender(tcp_port, TOTAL - TOTAL // 2, http)
-    started = time.time()
-    http.start()
-    tcp.start()
-    for k in range(KILLS):
-        # Kill while both senders are mid-stream, at a different point each time.
-        goal = TOTAL * (k + 1) // (KILLS + 2)
-        wait_for(lambda: http.sent + tcp.sent >= goal or not (http.is_alive() or tcp.is_alive()), 1800, "progress")
-        server.kill(signal.SIGKILL)
-        time.sleep(0.2)
-        server.start()
-    http.join(timeout=1800)
-    tcp.join(timeout=1800)
-    assert not http.is_alive() and not tcp.is_alive(), "senders did not finish"
-    # Let the pipeline catch up, then stop cleanly and read the journals.
-    admin = server.token("admin")
-    wait_for(lambda: server.get("/api/v1/status", admin)["lag_bytes"] == 0, 600, "pipeline idle")
-    server.kill(signal.SIGTERM)
+    try:
+        http = HttpSender(server.http + "/api/v1/ingest", server.ingest_token, TOTAL // 2)
+        tcp = TcpSender(tcp_port, TOTAL - TOTAL // 2, http)
+        started = time.time()
+        http.start()
+        tcp.start()
+        for k in range(KILLS):
+            # Kill while both senders are mid-stream, at a different point each time.
+            goal = TOTAL * (k + 1) // (KILLS + 2)
+            wait_for(lambda: http.sent + tcp.sent >= goal or not (http.is_alive() or tcp.is_alive()), 1800, "progress")
+            server.kill(signal.SIGKILL)
+            time.sleep(0.2)
+            server.start()
+        http.join(timeout=1800)
+        tcp.join(timeout=1800)
+        assert not http.is_alive() and not tcp.is_alive(), "senders did not finish"
+        # Let the pipeline catch up, then stop cleanly and read the journals.
+        admin = server.token("admin")
+        wait_for(lambda: server.get("/api/v1/status", admin)["lag_bytes"] == 0, 600, "pipeline idle")
+    finally:
+        # Also when a check above failed: no server may outlive the test.
+        server.kill(signal.SIGTERM)
     elapsed = time.time() - started
 
     counts = collections.Counter()
