@@ -281,25 +281,42 @@ fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, config: &EngineConfig, sh
             }
         }
     }
-    let items: Vec<(u64, usize, &Batch)> =
-        batches.iter().flat_map(|(pos, b)| (0..b.records.len()).map(move |i| (*pos, i, b))).collect();
+    // A configured log source is looked up once per batch, not per record.
+    let views: Vec<Option<Arc<model::SourceView>>> = batches
+        .iter()
+        .map(|(_, b)| {
+            if config.log_sources.is_empty() {
+                return None;
+            }
+            config.log_sources.get(&(b.tenant.clone(), b.source.clone())).cloned()
+        })
+        .collect();
+    let items: Vec<Item<'_>> = batches
+        .iter()
+        .zip(&views)
+        .flat_map(|((pos, b), view)| (0..b.records.len()).map(move |i| (*pos, i, b, view)))
+        .collect();
     let made: Vec<Out> = items
         .par_chunks(256)
         .flat_map_iter(|chunk| {
             let mut matcher = rules.matcher();
-            chunk.iter().map(move |&(pos, i, b)| one(rules, config, &mut matcher, pos, i, b)).collect::<Vec<_>>()
+            chunk.iter().map(move |&(pos, i, b, view)| one(rules, &mut matcher, pos, i, b, view)).collect::<Vec<_>>()
         })
         .collect();
     outs.extend(made);
 }
 
+/// One record: its log position, index in the batch, batch, and the log
+/// source configured for the batch's source.
+type Item<'a> = (u64, usize, &'a Batch, &'a Option<Arc<model::SourceView>>);
+
 fn one(
     rules: &RuleSet,
-    config: &EngineConfig,
     matcher: &mut sigma::Matcher<'_>,
     pos: u64,
     index: usize,
     batch: &Batch,
+    view: &Option<Arc<model::SourceView>>,
 ) -> Out {
     let mut out = Out::default();
     let raw = &batch.records[index];
@@ -331,9 +348,7 @@ fn one(
             return out;
         }
     };
-    if !config.log_sources.is_empty()
-        && let Some(view) = config.log_sources.get(&(batch.tenant.clone(), batch.source.clone()))
-    {
+    if let Some(view) = view {
         event.views = vec![view.clone()];
     }
     let timestamp = event.timestamp.unwrap_or(received);

@@ -57,47 +57,42 @@ fn unescaped(text: &str, sep: u8) -> Option<usize> {
     None
 }
 
+/// Header fields escape `\|` and `\\`.
 fn unescape_header(text: &str) -> Cow<'_, str> {
-    if !text.contains('\\') {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some(n @ ('|' | '\\')) => out.push(n),
-                Some(n) => {
-                    out.push('\\');
-                    out.push(n);
-                }
-                None => out.push('\\'),
-            },
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
+    unescape(text, |c| matches!(c, '|' | '\\').then_some(c))
 }
 
+/// Extension values escape `\=`, `\\`, `\|` (tolerated) and `\n`, `\r`.
 fn unescape_value(text: &str) -> Cow<'_, str> {
+    unescape(text, |c| match c {
+        'n' => Some('\n'),
+        'r' => Some('\r'),
+        '=' | '\\' | '|' => Some(c),
+        _ => None,
+    })
+}
+
+/// Replaces `\c` by `escape(c)`; an unknown escape stays as written.
+fn unescape(text: &str, escape: impl Fn(char) -> Option<char>) -> Cow<'_, str> {
     if !text.contains('\\') {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('r') => out.push('\r'),
-                Some(n @ ('=' | '\\' | '|')) => out.push(n),
-                Some(n) => {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(n) => match escape(n) {
+                Some(e) => out.push(e),
+                None => {
                     out.push('\\');
                     out.push(n);
                 }
-                None => out.push('\\'),
             },
-            c => out.push(c),
+            None => out.push('\\'),
         }
     }
     Cow::Owned(out)

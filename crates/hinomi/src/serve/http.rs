@@ -236,11 +236,8 @@ fn with_product(mut resp: Response) -> Response {
 }
 
 fn es_error(status: StatusCode, kind: &str, reason: &str) -> Response {
-    let mut resp = es(status, json!({"error": {"type": kind, "reason": reason}, "status": status.as_u16()}));
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    resp
+    let resp = es(status, json!({"error": {"type": kind, "reason": reason}, "status": status.as_u16()}));
+    if status == StatusCode::TOO_MANY_REQUESTS { retry_later(resp) } else { resp }
 }
 
 fn es_denied(d: Denied) -> Response {
@@ -304,11 +301,8 @@ async fn bulk(
 
 fn hec(status: &wire::hec::Status) -> Response {
     let code = StatusCode::from_u16(status.http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = (code, axum::Json(status.body())).into_response();
-    if status.code == wire::hec::SERVER_BUSY.code {
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    resp
+    let resp = (code, axum::Json(status.body())).into_response();
+    if status.code == wire::hec::SERVER_BUSY.code { retry_later(resp) } else { resp }
 }
 
 async fn hec_event(State(state): AppRef, Extension(token): Token, headers: HeaderMap, body: Bytes) -> Response {
@@ -365,7 +359,11 @@ fn plain_denied(d: Denied) -> Response {
 }
 
 fn busy() -> Response {
-    let mut resp = (StatusCode::TOO_MANY_REQUESTS, "ingest is behind; retry\n").into_response();
+    retry_later((StatusCode::TOO_MANY_REQUESTS, "ingest is behind; retry\n").into_response())
+}
+
+/// Every "busy" answer tells the sender when to try again.
+fn retry_later(mut resp: Response) -> Response {
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     resp
 }
