@@ -1,0 +1,118 @@
+//! How text is cut into searchable tokens. The store indexes exactly these
+//! tokens and the evaluator compares against exactly these, so a bare word
+//! means the same thing whether the index or a scan answers it.
+//!
+//! A major token is a maximal run of letters, digits and `.` `_` `-` `@`,
+//! with those four trimmed from both ends: `C:\Windows\cmd.exe` gives
+//! `c`, `windows`, `cmd.exe`; `alice@corp.example` and `10.0.0.1` stay
+//! whole. A major token that contains `.` `_` `-` or `@` also gives its
+//! parts (`cmd`, `exe`), so `cmd` finds `cmd.exe`. Tokens are lowercased;
+//! tokens longer than [`MAX_TOKEN`] bytes are not tokens.
+
+/// Longer runs (base64 blobs, hex dumps) are left to phrase search: they
+/// would fill the term dictionary with values nobody types.
+pub const MAX_TOKEN: usize = 128;
+
+/// Whether `c` belongs inside a token.
+pub fn is_token_char(c: char) -> bool {
+    c.is_alphanumeric() || is_minor_break(c)
+}
+
+fn is_minor_break(c: char) -> bool {
+    matches!(c, '.' | '_' | '-' | '@')
+}
+
+/// Calls `emit` with each token of `text`, lowercased, until it returns
+/// `true`; returns whether it did. Tokens may repeat.
+pub fn tokens(text: &str, mut emit: impl FnMut(&str) -> bool) -> bool {
+    let mut lower = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(is_token_char) {
+        rest = &rest[start..];
+        let end = rest.find(|c| !is_token_char(c)).unwrap_or(rest.len());
+        let run = rest[..end].trim_matches(is_minor_break);
+        rest = &rest[end..];
+        if run.is_empty() {
+            continue;
+        }
+        lower.clear();
+        for c in run.chars() {
+            lower.extend(c.to_lowercase());
+        }
+        if lower.len() <= MAX_TOKEN && emit(&lower) {
+            return true;
+        }
+        if lower.contains(is_minor_break) {
+            for part in lower.split(is_minor_break) {
+                if !part.is_empty() && part.len() <= MAX_TOKEN && emit(part) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Whether `word` (lowercase, wildcards allowed) is one token as
+/// [`tokens`] would cut it, so it can be looked up as one.
+pub fn is_single_token(word: &str) -> bool {
+    !word.is_empty()
+        && word.len() <= MAX_TOKEN
+        && word.chars().all(|c| is_token_char(c) || c == '*' || c == '?')
+        && !word.starts_with(is_minor_break)
+        && !word.ends_with(is_minor_break)
+}
+
+/// Lowercases the way tokens are lowercased (per character, full Unicode).
+pub fn lowercase(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        tokens(text, |t| {
+            out.push(t.to_string());
+            false
+        });
+        out
+    }
+
+    #[test]
+    fn cuts_paths_addresses_and_mail() {
+        assert_eq!(
+            all(r"C:\Windows\System32\cmd.exe /c whoami"),
+            ["c", "windows", "system32", "cmd.exe", "cmd", "exe", "c", "whoami"]
+        );
+        assert_eq!(
+            all("from 10.0.0.1:443 user=Alice@Corp.example."),
+            ["from", "10.0.0.1", "10", "0", "0", "1", "443", "user", "alice@corp.example", "alice", "corp", "example"]
+        );
+        assert_eq!(all("--- ... -x-"), ["x"]);
+        assert_eq!(all("ÄBC"), ["äbc"]);
+    }
+
+    #[test]
+    fn long_runs_are_not_tokens() {
+        let blob = "a".repeat(MAX_TOKEN + 1);
+        assert_eq!(all(&format!("x {blob} y")), ["x", "y"]);
+        let parts = format!("{}.b", "a".repeat(MAX_TOKEN));
+        assert_eq!(all(&parts), ["a".repeat(MAX_TOKEN), "b".to_string()]);
+    }
+
+    #[test]
+    fn single_tokens() {
+        assert!(is_single_token("cmd.exe"));
+        assert!(is_single_token("adm*"));
+        assert!(!is_single_token("c:\\x"));
+        assert!(!is_single_token("-x"));
+        assert!(!is_single_token(""));
+    }
+}
