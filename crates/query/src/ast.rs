@@ -22,7 +22,8 @@ pub enum Filter {
     /// it, with wildcards). A bare word that holds several tokens
     /// (`10.0.0.1:443`) means the phrase.
     Word(Pattern),
-    /// A quoted phrase: a case-insensitive substring of the event's text.
+    /// A quoted phrase: occurs in the event's text, ignoring case, without
+    /// cutting a token (see [`crate::tokens::phrase_in`]).
     Phrase(String),
     Field {
         field: String,
@@ -72,6 +73,13 @@ pub struct Pattern {
 impl Pattern {
     pub fn is_literal(&self) -> bool {
         self.glob.is_none()
+    }
+
+    /// The glob as an unanchored regular expression body (for term
+    /// dictionaries, whose automata match whole terms).
+    pub fn regex_body(&self) -> Option<&str> {
+        let re = self.glob.as_ref()?.as_str();
+        re.strip_prefix("(?s)^")?.strip_suffix('$')
     }
 }
 

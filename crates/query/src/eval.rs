@@ -10,7 +10,7 @@ use model::{Event, Value};
 
 use crate::ast::{Bound, Filter, Pattern, Scalar, Test};
 use crate::parse::parse_time;
-use crate::tokens::{lowercase, tokens};
+use crate::tokens::{lowercase, phrase_in, tokens};
 
 /// What a filter can ask of an event.
 pub trait Document {
@@ -64,7 +64,7 @@ impl Filter {
             Filter::Or(items) => items.iter().any(|f| f.matches(doc, now)),
             Filter::Not(inner) => !inner.matches(doc, now),
             Filter::Word(p) => doc.any_text(&mut |piece| tokens(piece, |t| p.matches_lower(t))),
-            Filter::Phrase(phrase) => doc.any_text(&mut |piece| lowercase(piece).contains(phrase.as_str())),
+            Filter::Phrase(phrase) => doc.any_text(&mut |piece| phrase_in(&lowercase(piece), phrase)),
             Filter::Field { field, test } => doc.any_value(field, &mut |v| test.matches(v, now)),
         }
     }

@@ -8,6 +8,12 @@
 //! whole. A major token that contains `.` `_` `-` or `@` also gives its
 //! parts (`cmd`, `exe`), so `cmd` finds `cmd.exe`. Tokens are lowercased;
 //! tokens longer than [`MAX_TOKEN`] bytes are not tokens.
+//!
+//! A phrase matches where its text occurs without cutting a token in two
+//! ([`phrase_in`]): `"failed password"` does not match `unfailed
+//! passwords`. So every run of token characters inside a phrase is a whole
+//! token of the text ([`phrase_terms`]), which is what lets the index
+//! narrow a phrase search soundly.
 
 /// Longer runs (base64 blobs, hex dumps) are left to phrase search: they
 /// would fill the term dictionary with values nobody types.
@@ -63,6 +69,35 @@ pub fn is_single_token(word: &str) -> bool {
         && !word.ends_with(is_minor_break)
 }
 
+/// Whether `phrase` (lowercase) occurs in `text` (lowercase) at token
+/// boundaries: where the phrase begins (ends) with a token character, the
+/// text character before (after) it is not one.
+pub fn phrase_in(text: &str, phrase: &str) -> bool {
+    if phrase.is_empty() {
+        return false;
+    }
+    let starts_token = phrase.starts_with(is_token_char);
+    let ends_token = phrase.ends_with(is_token_char);
+    text.match_indices(phrase).any(|(at, _)| {
+        let before_ok = !starts_token || !text[..at].ends_with(is_token_char);
+        let after_ok = !ends_token || !text[at + phrase.len()..].starts_with(is_token_char);
+        before_ok && after_ok
+    })
+}
+
+/// The major tokens of a phrase: each is a whole token of any text the
+/// phrase occurs in, so a phrase can only match events that have them all.
+pub fn phrase_terms(phrase: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for run in phrase.split(|c| !is_token_char(c)) {
+        let t = run.trim_matches(is_minor_break);
+        if !t.is_empty() && t.len() <= MAX_TOKEN && !out.iter().any(|o| o == t) {
+            out.push(lowercase(t));
+        }
+    }
+    out
+}
+
 /// Lowercases the way tokens are lowercased (per character, full Unicode).
 pub fn lowercase(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -105,6 +140,17 @@ mod tests {
         assert_eq!(all(&format!("x {blob} y")), ["x", "y"]);
         let parts = format!("{}.b", "a".repeat(MAX_TOKEN));
         assert_eq!(all(&parts), ["a".repeat(MAX_TOKEN), "b".to_string()]);
+    }
+
+    #[test]
+    fn phrases_respect_token_boundaries() {
+        assert!(phrase_in("failed password for root", "failed password"));
+        assert!(!phrase_in("unfailed password", "failed password"));
+        assert!(!phrase_in("failed passwords", "failed password"));
+        assert!(phrase_in("cat /etc/shadow", "/etc/shadow"));
+        assert!(phrase_in("x/etc/shadowy /etc/shadow", "/etc/shadow"));
+        assert!(phrase_in("a=/etc", "=/etc"));
+        assert_eq!(phrase_terms("/etc/shadow -x cmd.exe"), ["etc", "shadow", "x", "cmd.exe"]);
     }
 
     #[test]
