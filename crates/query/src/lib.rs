@@ -15,6 +15,8 @@
 
 mod ast;
 mod eval;
+#[doc(hidden)]
+pub mod golden;
 mod parse;
 pub mod pipes;
 pub mod tokens;

@@ -304,7 +304,7 @@ fn number(x: f64) -> Json {
 
 /// The group key of a row: the text of each `by` column. A row that lacks
 /// one of them is in no group (as in Splunk and Elasticsearch terms).
-type Key = Vec<String>;
+pub type Key = Vec<String>;
 
 /// `stats` state. Stores feed it row by row, or merge partial states
 /// computed per partition.
@@ -319,6 +319,11 @@ pub struct Stats {
 impl Stats {
     pub fn new(aggs: Vec<Agg>, by: Vec<String>, limits: Limits) -> Stats {
         Stats { aggs, by, groups: HashMap::new(), distinct: 0, limits }
+    }
+
+    /// A state for the same aggregation with no rows yet.
+    pub fn empty_like(&self) -> Stats {
+        Stats::new(self.aggs.clone(), self.by.clone(), self.limits)
     }
 
     /// The columns a row needs for this `stats`.
@@ -451,23 +456,35 @@ fn timechart(
     by: Option<&str>,
     limits: &Limits,
 ) -> Result<Vec<Row>, LimitError> {
-    let by_cols: Vec<String> = std::iter::once("_time".to_string()).chain(by.map(str::to_string)).collect();
-    let mut stats = Stats::new(aggs.to_vec(), by_cols, *limits);
+    let mut stats = timechart_stats(aggs, by, limits);
     for row in rows {
-        let Some(t) = row.get("@timestamp").and_then(|v| value_time(&to_value(v))) else {
-            continue;
-        };
-        let bucket = t.as_second().div_euclid(span) * span;
-        let mut key = vec![bucket.to_string()];
-        if let Some(b) = by {
-            match row.get(b).filter(|v| !v.is_null()) {
-                Some(v) => key.push(key_text(v)),
-                None => continue,
-            }
+        if let Some(key) = timechart_key(&row, span, by) {
+            stats.add_keyed(key, |name| row.get(name))?;
         }
-        stats.add_keyed(key, |name| row.get(name))?;
     }
     chart_rows(stats, span, aggs, by, limits)
+}
+
+/// The `timechart` group of a row: its bucket (the start second, as
+/// text) and its series; `None` when it has no time or no series value.
+pub fn timechart_key(row: &Row, span: i64, by: Option<&str>) -> Option<Key> {
+    let t = row.get("@timestamp").and_then(|v| value_time(&to_value(v)))?;
+    let mut key = vec![bucket(t.as_second(), span).to_string()];
+    if let Some(b) = by {
+        key.push(key_text(row.get(b).filter(|v| !v.is_null())?));
+    }
+    Some(key)
+}
+
+/// The start second of the bucket of `second`.
+pub fn bucket(second: i64, span: i64) -> i64 {
+    second.div_euclid(span) * span
+}
+
+/// A `stats` state for a `timechart`: grouped by bucket, then series.
+pub fn timechart_stats(aggs: &[Agg], by: Option<&str>, limits: &Limits) -> Stats {
+    let by_cols: Vec<String> = std::iter::once("_time".to_string()).chain(by.map(str::to_string)).collect();
+    Stats::new(aggs.to_vec(), by_cols, *limits)
 }
 
 /// Turns `timechart` groups (keyed by bucket second and series) into rows

@@ -5,39 +5,12 @@
 //! its index and must produce the same golden.
 
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use model::{Event, Value};
+use model::Value;
 
+use crate::golden::{check, queries, records, render};
 use crate::{Filter, Limits, Record, parse, pipes};
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data").join(name)
-}
-
-/// Compares `got` with the golden file next to `case`.
-fn check(case: &str, got: &str) {
-    let golden = data(case).with_extension("golden");
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(&golden, got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&golden).unwrap_or_default();
-    if got != want {
-        let first = got.lines().zip(want.lines()).position(|(a, b)| a != b).unwrap_or(0);
-        panic!(
-            "golden mismatch for {case} (UPDATE_EXPECT=1 to accept), first difference at line {}:\n got: {:?}\nwant: {:?}",
-            first + 1,
-            got.lines().nth(first),
-            want.lines().nth(first)
-        );
-    }
-}
-
-fn queries(case: &str) -> Vec<String> {
-    std::fs::read_to_string(data(case)).unwrap().lines().filter(|l| !l.starts_with('#')).map(str::to_string).collect()
-}
 
 #[test]
 fn parser_golden() {
@@ -56,64 +29,33 @@ fn parser_golden() {
     check("parse.txt", &out);
 }
 
-/// The fixed events: `(id, raw, event, @timestamp)`.
-pub(crate) fn fixture() -> Vec<(String, String, Event, Timestamp)> {
-    let base: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
-    let mut format = normalize::Format::Auto;
-    let mut out = Vec::new();
-    for line in std::fs::read_to_string(data("events.txt")).unwrap().lines() {
-        if let Some(f) = line.strip_prefix("#format ") {
-            format = f.parse().unwrap();
-            continue;
-        }
-        if line.starts_with('#') || line.is_empty() {
-            continue;
-        }
-        let received = base + jiff::SignedDuration::from_mins(out.len() as i64);
-        let event = normalize::parse_record(line, format, received).unwrap();
-        let ts = event.timestamp.unwrap_or(received);
-        out.push((out.len().to_string(), line.to_string(), event, ts));
-    }
-    out
-}
-
-fn meta(id: &str, ts: Timestamp) -> Vec<(&'static str, Value)> {
-    vec![
-        ("@timestamp", Value::Str(ts.to_string().into())),
-        ("_id", Value::Str(id.into())),
-        ("_tenant", Value::Str("default".into())),
-    ]
-}
-
-/// What a query gives: the ids it finds, or its rows as JSON lines.
-pub(crate) fn render(query: &str, rows: Vec<serde_json::Map<String, serde_json::Value>>, pipes: bool) -> String {
-    let mut out = format!("> {query}\n");
-    if pipes {
-        for row in rows {
-            let _ = writeln!(out, "  {}", serde_json::Value::Object(row));
-        }
-    } else {
-        let ids: Vec<&str> = rows.iter().filter_map(|r| r.get("_id").and_then(|v| v.as_str())).collect();
-        let _ = writeln!(out, "  ids: {}", ids.join(" "));
-    }
-    out
-}
-
 #[test]
 fn semantics_golden() {
-    let now: Timestamp = "2026-11-01T01:00:00Z".parse().unwrap();
-    let events = fixture();
+    let now = crate::golden::now();
+    let mut events = Vec::new();
+    for r in records() {
+        let format = r.format.parse().unwrap();
+        let event = normalize::parse_record(&r.raw, format, r.received).unwrap();
+        let ts = event.timestamp.unwrap_or(r.received);
+        events.push((r.id, r.raw, event, ts));
+    }
     assert_eq!(events.len(), 14);
+    // Rows reach the pipes newest first, as the store gives them.
+    events.sort_by_key(|e| std::cmp::Reverse(e.3));
     let mut out = String::new();
     for q in queries("semantics.txt") {
         let query = parse(&q).unwrap_or_else(|e| panic!("{}", e.show(&q)));
         let rows = events.iter().filter_map(|(id, raw, event, ts)| {
-            let meta = meta(id, *ts);
+            let meta = vec![
+                ("@timestamp", Value::Str(ts.to_string().into())),
+                ("_id", Value::Str(id.as_str().into())),
+                ("_tenant", Value::Str("default".into())),
+            ];
             let record = Record { event, raw, meta: &meta };
             query.filter.matches(&record, now).then(|| record.to_row())
         });
         let rows = pipes::run(&query.pipes, rows, &Limits::default(), now).unwrap();
-        out.push_str(&render(&q, rows, !query.pipes.is_empty()));
+        render(&mut out, &q, rows, !query.pipes.is_empty());
     }
     check("semantics.txt", &out);
 }

@@ -1,0 +1,290 @@
+//! The tantivy schema of a partition and how one event becomes a document.
+//!
+//! - `text`: every token ([`query::tokens`]) of the raw record and of every
+//!   field value; bare words and phrases are looked up here.
+//! - `f`: per field, a presence term `name\x1d` and a value term
+//!   `name\x1fvalue` (lowercased); values longer than [`MAX_VALUE`] get the
+//!   marker `name\x1e` instead, so a pattern search knows which events it
+//!   must read to be sure.
+//! - `ts` (indexed, fast), `pos` (fast): time ranges and `_id` lookups.
+//! - `c:NAME` (fast, per configured column): what `stats` and `timechart`
+//!   read without opening documents.
+//! - Stored (zstd-compressed): the raw record and what is needed to
+//!   normalize it again exactly as the stream did.
+//!
+//! Only postings are kept (no frequencies, positions or norms): events are
+//! filtered, not ranked.
+
+use std::collections::HashSet;
+
+use model::Value;
+use query::tokens::{lowercase, tokens};
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, STORED, Schema, TextFieldIndexing,
+    TextOptions,
+};
+use tantivy::tokenizer::{PreTokenizedString, Token};
+use tantivy::{DateTime, TantivyDocument};
+
+use crate::NewEvent;
+
+/// Longest field value indexed as a term; longer ones get a marker.
+pub(crate) const MAX_VALUE: usize = 512;
+
+pub(crate) const PRESENT: char = '\u{1d}';
+pub(crate) const LONG: char = '\u{1e}';
+pub(crate) const VALUE: char = '\u{1f}';
+
+/// Hinomi's own fields, in the order rows show them.
+pub const META: [&str; 6] = ["@timestamp", "_id", "_tenant", "_source", "_logsource", "_received"];
+/// Meta fields that get `f` terms (the others are answered from `ts`,
+/// `pos` or by reading the event).
+const META_TERMS: [&str; 3] = ["_tenant", "_source", "_logsource"];
+
+#[derive(Clone)]
+pub(crate) struct Fields {
+    pub(crate) id: Field,
+    pub(crate) pos: Field,
+    pub(crate) ts: Field,
+    pub(crate) received: Field,
+    pub(crate) source: Field,
+    pub(crate) format: Field,
+    pub(crate) view: Field,
+    pub(crate) logsource: Field,
+    pub(crate) raw: Field,
+    pub(crate) text: Field,
+    pub(crate) f: Field,
+    /// `(column name, field)`.
+    pub(crate) columns: Vec<(String, Field)>,
+}
+
+pub(crate) fn build(columns: &[String]) -> Schema {
+    let mut b = Schema::builder();
+    let postings = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    );
+    b.add_text_field("id", STORED);
+    b.add_u64_field("pos", NumericOptions::default().set_fast());
+    b.add_date_field(
+        "ts",
+        DateOptions::default().set_indexed().set_fast().set_precision(DateTimePrecision::Microseconds),
+    );
+    b.add_i64_field("received", STORED);
+    b.add_text_field("source", STORED);
+    b.add_text_field("format", STORED);
+    b.add_text_field("view", STORED);
+    b.add_text_field("logsource", STORED);
+    b.add_text_field("raw", STORED);
+    b.add_text_field("text", postings.clone());
+    b.add_text_field("f", postings);
+    for c in columns {
+        b.add_text_field(&format!("c:{c}"), TextOptions::default().set_fast("raw"));
+    }
+    b.build()
+}
+
+impl Fields {
+    pub(crate) fn of(schema: &Schema) -> tantivy::Result<Fields> {
+        let get = |name: &str| schema.get_field(name);
+        let columns = schema
+            .fields()
+            .filter_map(|(field, entry)| entry.name().strip_prefix("c:").map(|n| (n.to_string(), field)))
+            .collect();
+        Ok(Fields {
+            id: get("id")?,
+            pos: get("pos")?,
+            ts: get("ts")?,
+            received: get("received")?,
+            source: get("source")?,
+            format: get("format")?,
+            view: get("view")?,
+            logsource: get("logsource")?,
+            raw: get("raw")?,
+            text: get("text")?,
+            f: get("f")?,
+            columns,
+        })
+    }
+
+    pub(crate) fn column(&self, name: &str) -> Option<Field> {
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, f)| *f)
+    }
+}
+
+/// Reused buffers for building documents.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    seen: HashSet<String>,
+    names: HashSet<Box<str>>,
+    tokens: Vec<String>,
+    terms: Vec<String>,
+}
+
+pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut Scratch) -> TantivyDocument {
+    let mut doc = TantivyDocument::new();
+    doc.add_text(fields.id, ev.id);
+    doc.add_u64(fields.pos, ev.position);
+    doc.add_date(fields.ts, DateTime::from_timestamp_micros(micros(ev.timestamp)));
+    doc.add_i64(fields.received, ev.received.as_nanosecond() as i64);
+    doc.add_text(fields.source, ev.source);
+    doc.add_text(fields.format, ev.format);
+    if let Some(v) = ev.view {
+        doc.add_text(fields.view, v);
+    }
+    for l in ev.logsource {
+        doc.add_text(fields.logsource, l);
+    }
+    doc.add_text(fields.raw, ev.raw);
+
+    // Text tokens: the raw record and every field value (all of them, as
+    // `Record::any_text` reads them), each token once.
+    s.seen.clear();
+    s.tokens.clear();
+    let add_tokens = |text: &str, s_seen: &mut HashSet<String>, out: &mut Vec<String>| {
+        tokens(text, |t| {
+            if !s_seen.contains(t) {
+                s_seen.insert(t.to_string());
+                out.push(t.to_string());
+            }
+            false
+        });
+    };
+    add_tokens(ev.raw, &mut s.seen, &mut s.tokens);
+    for (_, value) in ev.event.fields() {
+        each_text(value, &mut |t| add_tokens(t, &mut s.seen, &mut s.tokens));
+    }
+    doc.add_pre_tokenized_text(fields.text, pretokenized(&s.tokens));
+
+    // Field terms: the first value of each name, as `Event::get` reads it.
+    s.names.clear();
+    s.terms.clear();
+    let meta = meta_values(tenant, ev);
+    for (name, value) in meta.iter().filter(|(n, _)| META_TERMS.contains(n)) {
+        field_terms(name, value, &mut s.terms);
+    }
+    for (name, value) in ev.event.fields() {
+        if META.contains(&&**name) || !s.names.insert(name.clone()) {
+            continue;
+        }
+        field_terms(name, value, &mut s.terms);
+    }
+    doc.add_pre_tokenized_text(fields.f, pretokenized(&s.terms));
+
+    for (name, field) in &fields.columns {
+        let value = match meta.iter().find(|(n, _)| n == name) {
+            Some((_, v)) => Some(v),
+            None => ev.event.get(name),
+        };
+        if let Some(v) = value.filter(|v| !matches!(v, Value::Null)) {
+            doc.add_text(*field, query::pipes::key_text(&v.to_json()));
+        }
+    }
+    doc
+}
+
+/// The meta fields of an event, as the evaluator sees them.
+pub(crate) fn meta_values(tenant: &str, ev: &NewEvent<'_>) -> Vec<(&'static str, Value)> {
+    meta_of(
+        tenant,
+        ev.id,
+        ev.source,
+        ev.logsource.iter().map(String::as_str),
+        truncate_micros(ev.timestamp),
+        ev.received,
+    )
+}
+
+pub(crate) fn meta_of<'a>(
+    tenant: &str,
+    id: &str,
+    source: &str,
+    logsource: impl Iterator<Item = &'a str>,
+    timestamp: jiff::Timestamp,
+    received: jiff::Timestamp,
+) -> Vec<(&'static str, Value)> {
+    vec![
+        ("@timestamp", Value::Str(timestamp.to_string().into())),
+        ("_id", Value::Str(id.into())),
+        ("_tenant", Value::Str(tenant.into())),
+        ("_source", Value::Str(source.into())),
+        ("_logsource", Value::Array(logsource.map(|l| Value::Str(l.into())).collect())),
+        ("_received", Value::Str(received.to_string().into())),
+    ]
+}
+
+fn each_text(value: &Value, f: &mut dyn FnMut(&str)) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| each_text(v, f)),
+        v => {
+            if let Some(t) = v.as_text() {
+                f(&t);
+            }
+        }
+    }
+}
+
+/// Field names that would collide with the separators get no terms; a
+/// query on them reads events instead (see `plan.rs`).
+pub(crate) fn indexable_name(name: &str) -> bool {
+    !name.contains([PRESENT, LONG, VALUE])
+}
+
+fn field_terms(name: &str, value: &Value, out: &mut Vec<String>) {
+    if !indexable_name(name) {
+        return;
+    }
+    let items: &[Value] = match value {
+        Value::Array(items) => items,
+        v => std::slice::from_ref(v),
+    };
+    let mut present = false;
+    for v in items {
+        if matches!(v, Value::Null) {
+            continue;
+        }
+        present = true;
+        if let Some(text) = v.as_text() {
+            let lower = lowercase(&text);
+            let term = if lower.len() <= MAX_VALUE { format!("{name}{VALUE}{lower}") } else { format!("{name}{LONG}") };
+            if !out.contains(&term) {
+                out.push(term);
+            }
+        }
+    }
+    if present {
+        out.push(format!("{name}{PRESENT}"));
+    }
+}
+
+fn pretokenized(terms: &[String]) -> PreTokenizedString {
+    let mut offset = 0;
+    let tokens = terms
+        .iter()
+        .enumerate()
+        .map(|(position, t)| {
+            let token = Token {
+                offset_from: offset,
+                offset_to: offset + t.len(),
+                position,
+                text: t.clone(),
+                position_length: 1,
+            };
+            offset += t.len() + 1;
+            token
+        })
+        .collect();
+    // The text itself is not stored or used: the field is indexed only.
+    PreTokenizedString { text: String::new(), tokens }
+}
+
+pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+/// The index keeps microseconds; the evaluator must see the same instant.
+pub(crate) fn truncate_micros(t: jiff::Timestamp) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+}

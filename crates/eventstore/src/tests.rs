@@ -1,0 +1,231 @@
+//! The store against the evaluator: the golden semantics cases of the
+//! query crate, run through the index, must give the same golden, with
+//! and without column fields and across several segments. Then replay,
+//! retention, tenants and limits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use model::Event;
+use query::golden::{self, FixtureRecord};
+
+use crate::*;
+
+/// Normalizes like the stream: the record's own parser, then the
+/// configured log source if there was one.
+struct Normalize;
+
+impl Rebuild for Normalize {
+    fn event(&self, s: &Stored) -> Option<Event> {
+        normalize::parse_record(&s.raw, s.format.parse().ok()?, s.received).ok()
+    }
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hinomi-eventstore-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Stores `records` for `tenant`, one frame each (position = index),
+/// committing every `every` frames.
+fn fill(writer: &mut StoreWriter, tenant: &str, records: &[FixtureRecord], every: usize) -> usize {
+    let mut added = 0;
+    for (i, r) in records.iter().enumerate() {
+        let event = normalize::parse_record(&r.raw, r.format.parse().unwrap(), r.received).unwrap();
+        let logsource: Vec<String> = event.views.iter().map(|v| v.logsource.to_string()).collect();
+        let ev = NewEvent {
+            id: &r.id,
+            position: i as u64,
+            timestamp: event.timestamp.unwrap_or(r.received),
+            received: r.received,
+            source: "fixture",
+            format: &r.format,
+            view: None,
+            logsource: &logsource,
+            raw: &r.raw,
+            event: &event,
+        };
+        added += writer.add_frame(i as u64, i as u64 + 1, tenant, &[ev]).unwrap();
+        if (i + 1) % every == 0 {
+            writer.commit().unwrap();
+        }
+    }
+    writer.commit().unwrap();
+    added
+}
+
+fn request<'a>(tenants: &'a [String], query: &'a query::Query) -> SearchRequest<'a> {
+    SearchRequest {
+        tenants,
+        query,
+        from: None,
+        to: None,
+        now: golden::now(),
+        limit: 1000,
+        limits: query::Limits::default(),
+        timeout: Duration::from_secs(30),
+    }
+}
+
+/// The golden output, events checked one by one, and how many queries
+/// were answered from columns.
+fn semantics(store: &EventStore) -> (String, u64, usize) {
+    let tenants = vec!["default".to_string()];
+    let mut out = String::new();
+    let (mut checked, mut from_columns) = (0, 0);
+    for q in golden::queries("semantics.txt") {
+        let query = query::parse(&q).unwrap();
+        let result = store.search(&request(&tenants, &query), &Normalize).unwrap_or_else(|e| panic!("{q}: {e}"));
+        checked += result.checked;
+        from_columns += usize::from(result.columns);
+        golden::render(&mut out, &q, result.rows, !query.pipes.is_empty());
+    }
+    (out, checked, from_columns)
+}
+
+#[test]
+fn store_agrees_with_the_evaluator() {
+    let mut fast = Vec::new();
+    for (name, columns, every) in [("columns", None, 1000), ("no-columns", Some(vec![]), 1000), ("segments", None, 3)] {
+        let dir = temp(name);
+        let mut config = StoreConfig::new(&dir);
+        if let Some(c) = columns {
+            config.columns = c;
+        }
+        let store = EventStore::open(config).unwrap();
+        let mut writer = StoreWriter::new(store.clone()).unwrap();
+        assert_eq!(fill(&mut writer, "default", &golden::records(), every), 14);
+        let (got, checked, from_columns) = semantics(&store);
+        golden::check("semantics.txt", &got);
+        // Phrases, ranges and CIDR were checked event by event.
+        assert!(checked > 0, "{name}");
+        fast.push(from_columns);
+        writer.close().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // Columns answer the stats that group by them; without columns only
+    // plain counts are.
+    assert!(fast[0] > fast[1] && fast[1] > 0 && fast[0] == fast[2], "{fast:?}");
+}
+
+#[test]
+fn replay_adds_nothing_twice() {
+    let dir = temp("replay");
+    let store = EventStore::open(StoreConfig::new(&dir)).unwrap();
+    let records = golden::records();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    fill(&mut writer, "default", &records[..8], 1000);
+    // Frames 8.. were added but never committed (a crash).
+    drop(writer);
+    let store = EventStore::open(StoreConfig::new(&dir)).unwrap();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    assert_eq!(writer.position(), 8);
+    // The log replays from an older position: the first eight are skipped.
+    assert_eq!(fill(&mut writer, "default", &records, 1000), 6);
+    let tenants = vec!["default".to_string()];
+    let q = query::parse("| stats count(), dc(_id)").unwrap();
+    let rows = store.search(&request(&tenants, &q), &Normalize).unwrap().rows;
+    assert_eq!(serde_json::Value::Object(rows[0].clone()), serde_json::json!({"count()": 14, "dc(_id)": 14}));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tenants_only_see_their_own_events() {
+    let dir = temp("tenants");
+    let store = EventStore::open(StoreConfig::new(&dir)).unwrap();
+    let records = golden::records();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    fill(&mut writer, "acme", &records[..5], 1000);
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    let rest: Vec<FixtureRecord> = records[5..]
+        .iter()
+        .map(|r| FixtureRecord { id: r.id.clone(), format: r.format.clone(), raw: r.raw.clone(), received: r.received })
+        .collect();
+    fill(&mut writer, "globex", &rest, 1000);
+    let q = query::parse("").unwrap();
+    let count = |tenants: &[String]| store.search(&request(tenants, &q), &Normalize).unwrap().rows.len();
+    assert_eq!(count(&["acme".into()]), 5);
+    assert_eq!(count(&["globex".into()]), 9);
+    assert_eq!(count(&["acme".into(), "globex".into()]), 14);
+    assert_eq!(count(&["initech".into()]), 0);
+    let q = query::parse("_tenant:acme").unwrap();
+    assert_eq!(store.search(&request(&["globex".into()], &q), &Normalize).unwrap().rows.len(), 0);
+    assert!(writer.add_frame(99, 100, "../etc", &[]).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn retention_deletes_whole_partitions() {
+    let dir = temp("retention");
+    let store = EventStore::open(StoreConfig::new(&dir)).unwrap();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    // One event per day for ten days.
+    let base: Timestamp = "2026-11-01T12:00:00Z".parse().unwrap();
+    let records: Vec<FixtureRecord> = (0..10)
+        .map(|d| {
+            let t = base + jiff::SignedDuration::from_hours(24 * d);
+            FixtureRecord {
+                id: d.to_string(),
+                format: "json".into(),
+                raw: format!(r#"{{"@timestamp":"{t}","message":"{}"}}"#, "x".repeat(2000)),
+                received: t,
+            }
+        })
+        .collect();
+    fill(&mut writer, "default", &records, 1);
+    assert_eq!(store.partitions(Some("default")).len(), 10);
+    let now: Timestamp = "2026-11-10T13:00:00Z".parse().unwrap();
+    // By age: keep seven days (Nov 3 onwards).
+    let deleted = writer.enforce_retention("default", Some(7), None, now).unwrap();
+    let days: Vec<&str> = deleted.iter().map(|p| p.day.as_str()).collect();
+    assert_eq!(days, ["2026-11-01", "2026-11-02"]);
+    // By size: the oldest go until the rest fits; today's stays.
+    let sizes: Vec<u64> = store.partitions(Some("default")).iter().map(|p| p.bytes).collect();
+    let limit = sizes.iter().rev().take(3).sum::<u64>();
+    writer.enforce_retention("default", None, Some(limit), now).unwrap();
+    let left: Vec<String> = store.partitions(Some("default")).into_iter().map(|p| p.day).collect();
+    assert_eq!(left, ["2026-11-08", "2026-11-09", "2026-11-10"]);
+    writer.enforce_retention("default", None, Some(1), now).unwrap();
+    let left: Vec<String> = store.partitions(Some("default")).into_iter().map(|p| p.day).collect();
+    assert_eq!(left, ["2026-11-10"]);
+    // What is left is still searchable, and the writer still writes.
+    let q = query::parse("| stats count()").unwrap();
+    let rows = store.search(&request(&["default".into()], &q), &Normalize).unwrap().rows;
+    assert_eq!(rows[0]["count()"], 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn searches_are_bounded() {
+    let dir = temp("bounded");
+    let store = EventStore::open(StoreConfig::new(&dir)).unwrap();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    fill(&mut writer, "default", &golden::records(), 1000);
+    let tenants = vec!["default".to_string()];
+    let q = query::parse("\"password\"").unwrap();
+    let mut req = request(&tenants, &q);
+    req.timeout = Duration::ZERO;
+    assert!(matches!(store.search(&req, &Normalize), Err(SearchError::Timeout(_))));
+    let q = query::parse("| stats count() by _id").unwrap();
+    let mut req = request(&tenants, &q);
+    req.limits.max_groups = 5;
+    assert!(matches!(store.search(&req, &Normalize), Err(SearchError::Limit(_))));
+    let q = query::parse("").unwrap();
+    let mut req = request(&tenants, &q);
+    req.limit = 3;
+    let rows = store.search(&req, &Normalize).unwrap().rows;
+    let ids: Vec<&str> = rows.iter().map(|r| r["_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["13", "12", "11"], "newest first");
+    assert!(rows[0]["_raw"].as_str().unwrap().contains("185.199.108.133"));
+    // The time range of the request.
+    let mut req = request(&tenants, &q);
+    req.from = Some("2026-11-01T00:05:00Z".parse().unwrap());
+    req.to = Some("2026-11-01T00:07:00Z".parse().unwrap());
+    let rows = store.search(&req, &Normalize).unwrap().rows;
+    let ids: Vec<&str> = rows.iter().map(|r| r["_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["6", "5"]);
+    let _ = Arc::strong_count(&store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,211 @@
+//! Adding events: one writer for the whole store, fed frame by frame in
+//! log order.
+//!
+//! Every partition commit carries the log position up to which the
+//! partition holds all its events (`{"covered": P}` in tantivy's commit
+//! payload), and `position.json` says where the next run starts reading.
+//! After a crash the log replays from `position.json`; an event whose
+//! frame lies below its partition's `covered` is already there and is
+//! skipped, so nothing is stored twice.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tantivy::IndexWriter;
+
+use crate::schema::{self, Scratch};
+use crate::{EventStore, NewEvent, PartKey, PartitionInfo, day_of, valid_tenant};
+
+#[derive(Serialize, Deserialize, Default)]
+struct Payload {
+    covered: u64,
+}
+
+struct Open {
+    part: Arc<crate::Part>,
+    writer: IndexWriter,
+    covered: u64,
+    dirty: bool,
+    last_used: u64,
+}
+
+pub struct StoreWriter {
+    store: Arc<EventStore>,
+    open: HashMap<PartKey, Open>,
+    scratch: Scratch,
+    /// Where the log is processed up to (the end of the last frame).
+    next: u64,
+    /// The position in `position.json`.
+    saved: u64,
+    clock: u64,
+}
+
+fn position_path(store: &EventStore) -> PathBuf {
+    store.config.dir.join("position.json")
+}
+
+impl StoreWriter {
+    /// The writer of `store`. There must be only one per directory (the
+    /// engine's data-directory lock sees to that).
+    pub fn new(store: Arc<EventStore>) -> std::io::Result<StoreWriter> {
+        let saved = match std::fs::read(position_path(&store)) {
+            Ok(bytes) => {
+                serde_json::from_slice::<Payload>(&bytes)
+                    .map_err(|e| std::io::Error::other(format!("{}: {e}", position_path(&store).display())))?
+                    .covered
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e),
+        };
+        Ok(StoreWriter { store, open: HashMap::new(), scratch: Scratch::default(), next: saved, saved, clock: 0 })
+    }
+
+    /// The log position to replay from.
+    pub fn position(&self) -> u64 {
+        self.saved
+    }
+
+    /// Adds the events of the frame at `position` (all of one tenant);
+    /// `end` is where the next frame starts. Events a partition already
+    /// holds are skipped. Returns how many were added.
+    pub fn add_frame(
+        &mut self,
+        position: u64,
+        end: u64,
+        tenant: &str,
+        events: &[NewEvent<'_>],
+    ) -> tantivy::Result<usize> {
+        if !valid_tenant(tenant) {
+            return Err(tantivy::TantivyError::InvalidArgument(format!(
+                "tenant name {tenant:?} cannot name a partition"
+            )));
+        }
+        self.clock += 1;
+        let mut added = 0;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for ev in events {
+            let key = PartKey { tenant: tenant.to_string(), day: day_of(ev.timestamp) };
+            let open = self.writer(&key)?;
+            if position < open.covered {
+                continue;
+            }
+            let doc = schema::document(&open.part.fields, tenant, ev, &mut scratch);
+            open.writer.add_document(doc)?;
+            open.dirty = true;
+            added += 1;
+        }
+        self.scratch = scratch;
+        self.next = self.next.max(end);
+        Ok(added)
+    }
+
+    fn writer(&mut self, key: &PartKey) -> tantivy::Result<&mut Open> {
+        if !self.open.contains_key(key) {
+            if self.open.len() >= self.store.config.open_writers.max(1) {
+                self.close_least_used()?;
+            }
+            let part = self
+                .store
+                .part(key, true)?
+                .ok_or_else(|| tantivy::TantivyError::InternalError("partition not created".into()))?;
+            let writer = part.index.writer_with_num_threads(1, self.store.config.writer_memory.max(16 << 20))?;
+            let covered = part
+                .index
+                .load_metas()?
+                .payload
+                .and_then(|p| serde_json::from_str::<Payload>(&p).ok())
+                .map_or(0, |p| p.covered);
+            self.open.insert(key.clone(), Open { part, writer, covered, dirty: false, last_used: 0 });
+        }
+        let clock = self.clock;
+        let open =
+            self.open.get_mut(key).ok_or_else(|| tantivy::TantivyError::InternalError("writer vanished".into()))?;
+        open.last_used = clock;
+        Ok(open)
+    }
+
+    fn close_least_used(&mut self) -> tantivy::Result<()> {
+        let Some(key) = self.open.iter().min_by_key(|(_, o)| o.last_used).map(|(k, _)| k.clone()) else {
+            return Ok(());
+        };
+        if let Some(mut open) = self.open.remove(&key) {
+            commit_one(&mut open, self.next)?;
+            open.writer.wait_merging_threads()?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything added so far durable and searchable.
+    pub fn commit(&mut self) -> tantivy::Result<()> {
+        for open in self.open.values_mut() {
+            commit_one(open, self.next)?;
+        }
+        if self.next != self.saved {
+            write_atomic(
+                &position_path(&self.store),
+                &serde_json::to_vec(&Payload { covered: self.next }).unwrap_or_default(),
+            )?;
+            self.saved = self.next;
+        }
+        Ok(())
+    }
+
+    /// Commits, then deletes partitions beyond the limits. Writers of
+    /// earlier days are closed first (they reopen if late events come).
+    pub fn enforce_retention(
+        &mut self,
+        tenant: &str,
+        max_age_days: Option<u32>,
+        max_bytes: Option<u64>,
+        now: Timestamp,
+    ) -> tantivy::Result<Vec<PartitionInfo>> {
+        self.commit()?;
+        let today = day_of(now);
+        let old: Vec<PartKey> = self.open.keys().filter(|k| k.tenant == tenant && k.day < today).cloned().collect();
+        for key in old {
+            if let Some(open) = self.open.remove(&key) {
+                open.writer.wait_merging_threads()?;
+            }
+        }
+        Ok(self.store.enforce_retention(tenant, max_age_days, max_bytes, now)?)
+    }
+
+    /// Commits and waits for background merges.
+    pub fn close(mut self) -> tantivy::Result<()> {
+        self.commit()?;
+        for (_, open) in self.open.drain() {
+            open.writer.wait_merging_threads()?;
+        }
+        Ok(())
+    }
+}
+
+fn commit_one(open: &mut Open, next: u64) -> tantivy::Result<()> {
+    if !open.dirty {
+        return Ok(());
+    }
+    let payload = serde_json::to_string(&Payload { covered: next }).unwrap_or_default();
+    let mut prepared = open.writer.prepare_commit()?;
+    prepared.set_payload(&payload);
+    prepared.commit()?;
+    open.covered = next;
+    open.dirty = false;
+    open.part.reader.reload()?;
+    Ok(())
+}
+
+fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
