@@ -11,9 +11,14 @@
 //! back to the checkpoint and the log replays from there, so nothing
 //! acknowledged is lost and nothing is written twice.
 //!
+//! With an event store configured, an indexer thread reads the same log
+//! and adds every event to it (`indexer.rs`); the log is trimmed only
+//! below both the detection checkpoint and the store's position.
+//!
 //! It knows nothing about HTTP, syslog framing or configuration files.
 
 mod health;
+mod indexer;
 pub mod output;
 mod pipeline;
 
@@ -29,6 +34,7 @@ use sigma::RuleSet;
 use store::{Batch, Checkpoint, Wal, WalConfig};
 
 pub use crate::health::{Health, Silence, SourceStats};
+pub use crate::indexer::{Renormalize, Retention};
 pub use crate::pipeline::AlertSink;
 
 /// How the engine runs.
@@ -48,6 +54,32 @@ pub struct EngineConfig {
     /// Log sources configured for `(tenant, source)`: they replace the
     /// recognised ones, so a CEF firewall feed can be `category: firewall`.
     pub log_sources: HashMap<(String, String), Arc<model::SourceView>>,
+    /// The event store; `None` keeps events only in the journal.
+    pub store: Option<StoreSettings>,
+}
+
+/// The event store and how the indexer runs it.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub config: eventstore::StoreConfig,
+    /// How often added events are committed (and become searchable).
+    pub commit_interval: Duration,
+    /// Retention per tenant, and for tenants without their own.
+    pub retention: Retention,
+    pub default_retention: (Option<u32>, Option<u64>),
+    pub retention_check: Duration,
+}
+
+impl StoreSettings {
+    pub fn new(dir: impl Into<PathBuf>) -> StoreSettings {
+        StoreSettings {
+            config: eventstore::StoreConfig::new(dir),
+            commit_interval: Duration::from_secs(2),
+            retention: Retention::new(),
+            default_retention: (None, None),
+            retention_check: Duration::from_secs(60),
+        }
+    }
 }
 
 impl EngineConfig {
@@ -59,6 +91,7 @@ impl EngineConfig {
             checkpoint_interval: Duration::from_secs(1),
             slow_down: Duration::ZERO,
             log_sources: HashMap::new(),
+            store: None,
         }
     }
 }
@@ -67,12 +100,23 @@ impl EngineConfig {
 pub(crate) struct Shared {
     /// Log position the pipeline has written out.
     processed: AtomicU64,
+    /// Log position covered by the last checkpoint.
+    checkpointed: AtomicU64,
+    /// Log position the event store has committed (`u64::MAX` without a
+    /// store, so it never holds the log back).
+    indexed: AtomicU64,
     stop: AtomicBool,
     alerts: AtomicU64,
     errors: AtomicU64,
     health: Health,
     system_alerts: Mutex<Vec<Vec<u8>>>,
     problem: Mutex<Option<String>>,
+}
+
+/// Deletes log segments every reader is done with.
+pub(crate) fn trim_log(wal: &Wal, shared: &Shared) {
+    let safe = shared.checkpointed.load(Ordering::Acquire).min(shared.indexed.load(Ordering::Acquire));
+    let _ = wal.remove_before(safe);
 }
 
 impl Shared {
@@ -93,6 +137,8 @@ pub struct Engine {
     shared: Arc<Shared>,
     config: EngineConfig,
     thread: Option<JoinHandle<()>>,
+    indexer: Option<JoinHandle<()>>,
+    store: Option<Arc<eventstore::EventStore>>,
     /// What opening the log found.
     pub recovery: store::Recovery,
     /// The checkpoint the pipeline started from.
@@ -122,6 +168,9 @@ pub struct Status {
     pub wal_end: u64,
     pub processed: u64,
     pub lag_bytes: u64,
+    /// Log position the event store covers, and how far search lags.
+    pub indexed: Option<u64>,
+    pub index_lag_bytes: Option<u64>,
     pub alerts: u64,
     pub errors: u64,
     pub problem: Option<String>,
@@ -151,8 +200,19 @@ impl Engine {
         let mut wal_config = WalConfig::new(config.data.join("wal"));
         wal_config.sync = config.wal_sync;
         let (wal, recovery) = Wal::open(wal_config)?;
+        let (store, writer) = match &config.store {
+            Some(settings) => {
+                let store = eventstore::EventStore::open(settings.config.clone())?;
+                let writer = eventstore::StoreWriter::new(store.clone())?;
+                (Some(store), Some(writer))
+            }
+            None => (None, None),
+        };
+        let indexed = writer.as_ref().map_or(u64::MAX, eventstore::StoreWriter::position);
         let shared = Arc::new(Shared {
             processed: AtomicU64::new(checkpoint.wal),
+            checkpointed: AtomicU64::new(checkpoint.wal),
+            indexed: AtomicU64::new(indexed),
             stop: AtomicBool::new(false),
             alerts: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -167,7 +227,28 @@ impl Engine {
                 .name("pipeline".into())
                 .spawn(move || pipeline::run(config, wal, rules, shared, journals, start))?
         };
-        Ok(Engine { wal, shared, config, thread: Some(thread), recovery, resumed_from: checkpoint.wal, _lock: lock })
+        let indexer = match (config.store.clone(), store.clone(), writer) {
+            (Some(settings), Some(store), Some(writer)) => {
+                let (config, wal, shared) = (config.clone(), wal.clone(), shared.clone());
+                Some(
+                    std::thread::Builder::new()
+                        .name("indexer".into())
+                        .spawn(move || indexer::run(config, settings, store, writer, wal, shared))?,
+                )
+            }
+            _ => None,
+        };
+        Ok(Engine {
+            wal,
+            shared,
+            config,
+            thread: Some(thread),
+            indexer,
+            store,
+            recovery,
+            resumed_from: checkpoint.wal,
+            _lock: lock,
+        })
     }
 
     pub fn ingest(&self) -> Ingest {
@@ -180,6 +261,27 @@ impl Engine {
 
     pub fn status(&self) -> Status {
         self.ingest().status()
+    }
+
+    /// The event store, when one is configured.
+    pub fn store(&self) -> Option<&Arc<eventstore::EventStore>> {
+        self.store.as_ref()
+    }
+
+    /// Waits until the event store has committed everything in the log,
+    /// up to `timeout` (tests, and `import` into a data directory).
+    pub fn drain_index(&self, timeout: Duration) -> bool {
+        if self.store.is_none() {
+            return true;
+        }
+        let until = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < until {
+            if self.shared.indexed.load(Ordering::Acquire) >= self.wal.end() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
     }
 
     /// Raises a source-health alert for every source that went silent.
@@ -228,6 +330,9 @@ impl Engine {
     fn stop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(t) = self.indexer.take() {
             let _ = t.join();
         }
     }
@@ -344,10 +449,13 @@ impl Ingest {
     pub fn status(&self) -> Status {
         let end = self.wal.end();
         let processed = self.shared.processed.load(Ordering::Acquire);
+        let indexed = Some(self.shared.indexed.load(Ordering::Acquire)).filter(|&i| i != u64::MAX);
         Status {
             wal_end: end,
             processed,
             lag_bytes: end.saturating_sub(processed),
+            indexed,
+            index_lag_bytes: indexed.map(|i| end.saturating_sub(i)),
             alerts: self.shared.alerts.load(Ordering::Relaxed),
             errors: self.shared.errors.load(Ordering::Relaxed),
             problem: self.shared.problem.lock().ok().and_then(|p| p.clone()),

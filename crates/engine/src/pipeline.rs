@@ -230,7 +230,8 @@ fn write_loop(
             match journals.checkpoint(end).and_then(|cp| cp.save(&checkpoint_path)) {
                 Ok(()) => {
                     checkpointed = end;
-                    let _ = wal.remove_before(checkpointed);
+                    shared.checkpointed.store(end, Ordering::Release);
+                    crate::trim_log(&wal, &shared);
                 }
                 Err(e) => {
                     shared.errors.fetch_add(1, Ordering::Relaxed);
@@ -282,15 +283,7 @@ fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, config: &EngineConfig, sh
         }
     }
     // A configured log source is looked up once per batch, not per record.
-    let views: Vec<Option<Arc<model::SourceView>>> = batches
-        .iter()
-        .map(|(_, b)| {
-            if config.log_sources.is_empty() {
-                return None;
-            }
-            config.log_sources.get(&(b.tenant.clone(), b.source.clone())).cloned()
-        })
-        .collect();
+    let views: Vec<Option<Arc<model::SourceView>>> = batches.iter().map(|(_, b)| configured_view(config, b)).collect();
     let items: Vec<Item<'_>> = batches
         .iter()
         .zip(&views)
@@ -321,17 +314,8 @@ fn one(
     let mut out = Out::default();
     let raw = &batch.records[index];
     let id = event_id(pos, index);
-    let received = Timestamp::from_nanosecond(i128::from(batch.received)).unwrap_or(Timestamp::UNIX_EPOCH);
-    // `reject:REASON`: records a listener could not frame, kept as dead
-    // letters with the listener's reason.
-    let parsed = match batch.format.strip_prefix("reject:") {
-        Some(reason) => Err(reason.to_string()),
-        None => {
-            let format = Format::from_str(&batch.format).unwrap_or_default();
-            normalize::parse_record(raw, format, received).map_err(|e| e.to_string())
-        }
-    };
-    let mut event = match parsed {
+    let received = received(batch);
+    let event = match normalize(batch, index, view.as_ref()) {
         Ok(e) => e,
         Err(reason) => {
             let dead = DeadLetter {
@@ -348,9 +332,6 @@ fn one(
             return out;
         }
     };
-    if let Some(view) = view {
-        event.views = vec![view.clone()];
-    }
     let timestamp = event.timestamp.unwrap_or(received);
     // The fields are serialized once, for the stored event and every alert.
     let fields = serde_json::to_vec(&event).unwrap_or_else(|_| b"{}".to_vec());
@@ -386,6 +367,39 @@ fn one(
         }
     }
     out
+}
+
+/// The log source configured for a batch's source, if any.
+pub(crate) fn configured_view(config: &EngineConfig, b: &Batch) -> Option<Arc<model::SourceView>> {
+    if config.log_sources.is_empty() {
+        return None;
+    }
+    config.log_sources.get(&(b.tenant.clone(), b.source.clone())).cloned()
+}
+
+pub(crate) fn received(b: &Batch) -> Timestamp {
+    Timestamp::from_nanosecond(i128::from(b.received)).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Parses record `index` of `batch` as its source is configured. Both
+/// detection and the event store read records through this one function.
+pub(crate) fn normalize(
+    batch: &Batch,
+    index: usize,
+    view: Option<&Arc<model::SourceView>>,
+) -> Result<model::Event, String> {
+    // `reject:REASON`: records a listener could not frame, kept as dead
+    // letters with the listener's reason.
+    if let Some(reason) = batch.format.strip_prefix("reject:") {
+        return Err(reason.to_string());
+    }
+    let raw = batch.records.get(index).ok_or("no such record")?;
+    let format = Format::from_str(&batch.format).unwrap_or_default();
+    let mut event = normalize::parse_record(raw, format, received(batch)).map_err(|e| e.to_string())?;
+    if let Some(view) = view {
+        event.views = vec![view.clone()];
+    }
+    Ok(event)
 }
 
 /// `value` serialized as a JSON object, with `"key": raw` added at its end;

@@ -1,0 +1,202 @@
+//! The indexer thread: a second reader of the write-ahead log that puts
+//! every event into the event store.
+//!
+//! It is separate from detection on purpose: indexing costs more than
+//! matching, and an analyst's search may lag a few seconds behind while an
+//! alert may not. The log stays the source of truth until the store has
+//! committed (the store's commit records the log position it covers), so
+//! the log is only trimmed below both the detection checkpoint and the
+//! store's position.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use eventstore::{EventStore, NewEvent, Rebuild, StoreWriter, Stored};
+use jiff::Timestamp;
+use model::Event;
+use rayon::prelude::*;
+use store::{Batch, Wal};
+
+use crate::{EngineConfig, Shared, StoreSettings};
+
+/// Log bytes indexed together.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// One record normalized for the store.
+struct Normalized {
+    id: String,
+    event: Event,
+    logsource: Vec<String>,
+    timestamp: Timestamp,
+}
+
+pub(crate) fn run(
+    config: EngineConfig,
+    settings: StoreSettings,
+    store: Arc<EventStore>,
+    mut writer: StoreWriter,
+    wal: Wal,
+    shared: Arc<Shared>,
+) {
+    let mut reader = wal.reader(writer.position());
+    let mut frames: Vec<(u64, u64, Vec<u8>)> = Vec::new();
+    let mut last_commit = Instant::now();
+    let mut last_retention: Option<Instant> = None;
+    let mut failed = false;
+    loop {
+        let stopping = shared.stop.load(Ordering::Acquire);
+        // Gather frames: a chunk, or what came within 50 ms.
+        let mut used = 0;
+        let mut bytes = 0;
+        let deadline = Instant::now() + Duration::from_millis(50);
+        while bytes < CHUNK_BYTES && !failed {
+            if used == frames.len() {
+                frames.push((0, 0, Vec::new()));
+            }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match reader.next(wait, &mut frames[used].2) {
+                Ok(Some(pos)) => {
+                    frames[used].0 = pos;
+                    frames[used].1 = reader.position();
+                    bytes += frames[used].2.len();
+                    used += 1;
+                }
+                // Damaged frames are the pipeline's to report (dead letter).
+                Ok(None) | Err(_) => break,
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        if used > 0
+            && let Err(e) = index(&frames[..used], &config, &mut writer)
+        {
+            failed = true;
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            shared.set_problem(format!(
+                "indexing failed: {e}; search stops at log position {} until a restart (detection goes on)",
+                writer.position()
+            ));
+        }
+        let due = last_commit.elapsed() >= settings.commit_interval || stopping;
+        if due && !failed {
+            match writer.commit() {
+                Ok(()) => {
+                    shared.indexed.store(writer.position(), Ordering::Release);
+                    crate::trim_log(&wal, &shared);
+                }
+                Err(e) => {
+                    failed = true;
+                    shared.set_problem(format!("committing the event store failed: {e}"));
+                }
+            }
+            last_commit = Instant::now();
+        }
+        if !failed && last_retention.is_none_or(|t| t.elapsed() >= settings.retention_check) {
+            retention(&settings, &store, &mut writer, &shared);
+            last_retention = Some(Instant::now());
+        }
+        if stopping && (used == 0 || failed) {
+            break;
+        }
+    }
+    if !failed && let Err(e) = writer.close() {
+        eprintln!("hinomi: closing the event store: {e}");
+    }
+}
+
+/// Normalizes the frames' records in parallel and adds them in log order.
+fn index(frames: &[(u64, u64, Vec<u8>)], config: &EngineConfig, writer: &mut StoreWriter) -> Result<(), String> {
+    let batches: Vec<(u64, u64, Batch)> =
+        frames.iter().filter_map(|(pos, end, payload)| Batch::decode(payload).ok().map(|b| (*pos, *end, b))).collect();
+    let normalized: Vec<Vec<Option<Normalized>>> = batches
+        .par_iter()
+        .map(|(pos, _, b)| {
+            let view = crate::pipeline::configured_view(config, b);
+            (0..b.records.len())
+                .map(|i| {
+                    let event = crate::pipeline::normalize(b, i, view.as_ref()).ok()?;
+                    let received = crate::pipeline::received(b);
+                    Some(Normalized {
+                        id: crate::output::event_id(*pos, i),
+                        logsource: event.views.iter().map(|v| v.logsource.to_string()).collect(),
+                        timestamp: event.timestamp.unwrap_or(received),
+                        event,
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    for ((pos, end, b), events) in batches.iter().zip(normalized) {
+        let view = crate::pipeline::configured_view(config, b).map(|v| v.logsource.to_string());
+        let received = crate::pipeline::received(b);
+        let news: Vec<NewEvent<'_>> = events
+            .iter()
+            .zip(&b.records)
+            .filter_map(|(n, raw)| {
+                let n = n.as_ref()?;
+                Some(NewEvent {
+                    id: &n.id,
+                    position: *pos,
+                    timestamp: n.timestamp,
+                    received,
+                    source: &b.source,
+                    format: &b.format,
+                    view: view.as_deref(),
+                    logsource: &n.logsource,
+                    raw,
+                    event: &n.event,
+                })
+            })
+            .collect();
+        writer.add_frame(*pos, *end, &b.tenant, &news).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn retention(settings: &StoreSettings, store: &EventStore, writer: &mut StoreWriter, shared: &Shared) {
+    let now = Timestamp::now();
+    let mut tenants: Vec<String> = store.partitions(None).into_iter().map(|p| p.tenant).collect();
+    tenants.dedup();
+    for tenant in tenants {
+        let (days, bytes) = settings.retention.get(&tenant).copied().unwrap_or(settings.default_retention);
+        if days.is_none() && bytes.is_none() {
+            continue;
+        }
+        match writer.enforce_retention(&tenant, days, bytes, now) {
+            Ok(deleted) if !deleted.is_empty() => {
+                let days: Vec<&str> = deleted.iter().map(|p| p.day.as_str()).collect();
+                eprintln!(
+                    "hinomi: retention deleted {} partitions of tenant {tenant}: {}",
+                    deleted.len(),
+                    days.join(", ")
+                );
+            }
+            Ok(_) => {}
+            Err(e) => shared.set_problem(format!("retention for tenant {tenant} failed: {e}")),
+        }
+    }
+}
+
+/// Normalizes stored records again the way the pipeline did: the
+/// record's parser, then the log source configured for its source when
+/// it was stored.
+pub struct Renormalize;
+
+impl Rebuild for Renormalize {
+    fn event(&self, s: &Stored) -> Option<Event> {
+        let format = s.format.parse().unwrap_or_default();
+        let mut event = normalize::parse_record(&s.raw, format, s.received).ok()?;
+        if let Some(view) = &s.view {
+            let parts: Vec<Option<&str>> = view.splitn(3, '/').map(|p| Some(p).filter(|p| *p != "*")).collect();
+            let part = |i: usize| parts.get(i).copied().flatten();
+            event.views = vec![normalize::view(part(0), part(1), part(2))];
+        }
+        Some(event)
+    }
+}
+
+/// Per-tenant retention: `(max age in days, max bytes)`.
+pub type Retention = HashMap<String, (Option<u32>, Option<u64>)>;
