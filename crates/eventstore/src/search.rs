@@ -43,7 +43,8 @@ pub struct SearchRequest<'a> {
 
 #[derive(Debug, Default)]
 pub struct SearchResult {
-    /// Events (with `_raw`) for a search without pipes, else the pipes' rows.
+    /// Events (with `_raw`) for a search without pipes, else the pipes'
+    /// rows ([`EventStore::search`] only).
     pub rows: Vec<Row>,
     /// Partitions read.
     pub partitions: usize,
@@ -139,7 +140,27 @@ impl EventStore {
         keys
     }
 
+    /// Runs a search and collects its rows into [`SearchResult::rows`].
     pub fn search(&self, req: &SearchRequest<'_>, rebuild: &dyn Rebuild) -> Result<SearchResult, SearchError> {
+        let mut rows = Vec::new();
+        let mut result = self.search_each(req, rebuild, &mut |row| {
+            rows.push(row);
+            true
+        })?;
+        result.rows = rows;
+        Ok(result)
+    }
+
+    /// Runs a search and hands each row to `emit` as soon as it is known
+    /// (events one by one; a pipeline's rows at its end). `emit` returns
+    /// `false` to stop early (the reader went away). The result's `rows`
+    /// stays empty.
+    pub fn search_each(
+        &self,
+        req: &SearchRequest<'_>,
+        rebuild: &dyn Rebuild,
+        emit: &mut dyn FnMut(Row) -> bool,
+    ) -> Result<SearchResult, SearchError> {
         let deadline = Instant::now() + req.timeout;
         let keys = self.selected(req);
         let mut parts = Vec::with_capacity(keys.len());
@@ -155,13 +176,13 @@ impl EventStore {
                 let mut stats = Stats::new(aggs.clone(), by.clone(), req.limits);
                 run.aggregate(&parts, &mut stats, None, &mut result)?;
                 let rows = stats.finish();
-                result.rows = pipes::run(&req.query.pipes[1..], rows, &req.limits, req.now)?;
+                pipes::run(&req.query.pipes[1..], rows, &req.limits, req.now)?.into_iter().all(&mut *emit);
             }
             Some(Pipe::Timechart { span, aggs, by }) => {
                 let mut stats = pipes::timechart_stats(aggs, by.as_deref(), &req.limits);
                 run.aggregate(&parts, &mut stats, Some(*span), &mut result)?;
                 let rows = pipes::chart_rows(stats, *span, aggs, by.as_deref(), &req.limits)?;
-                result.rows = pipes::run(&req.query.pipes[1..], rows, &req.limits, req.now)?;
+                pipes::run(&req.query.pipes[1..], rows, &req.limits, req.now)?.into_iter().all(&mut *emit);
             }
             _ => {
                 let failure = RefCell::new(None);
@@ -171,12 +192,23 @@ impl EventStore {
                     .iter()
                     .flat_map(|part| run.part_rows(part, events, &failure, &counters).into_iter().flatten());
                 let rows = rows.take(if events { req.limit } else { usize::MAX });
-                let out = pipes::run(&req.query.pipes, rows, &req.limits, req.now);
+                if events {
+                    // Straight to the reader, one by one.
+                    for row in rows {
+                        if !emit(row) {
+                            break;
+                        }
+                    }
+                } else {
+                    let out = pipes::run(&req.query.pipes, rows, &req.limits, req.now);
+                    if failure.borrow().is_none() {
+                        out?.into_iter().all(&mut *emit);
+                    }
+                }
                 if let Some(e) = failure.into_inner() {
                     return Err(e);
                 }
                 (result.candidates, result.checked) = counters.into_inner();
-                result.rows = out?;
             }
         }
         Ok(result)

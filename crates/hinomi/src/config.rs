@@ -17,6 +17,7 @@ pub(crate) struct Config {
     pub(crate) syslog: Vec<Syslog>,
     pub(crate) tls: Tls,
     pub(crate) engine: Engine,
+    pub(crate) store: Store,
     /// Sources with settings of their own (silence limits).
     pub(crate) sources: Vec<Source>,
 }
@@ -94,6 +95,50 @@ impl Default for Engine {
             health_check_seconds: 5,
         }
     }
+}
+
+/// The event store (search and retro-hunt).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Store {
+    /// Index every event for search. Off keeps events only in the journal.
+    pub(crate) enabled: bool,
+    /// How often new events become searchable.
+    pub(crate) commit_interval_ms: u64,
+    /// zstd level of stored records (1-19; higher is smaller and slower).
+    pub(crate) zstd_level: i32,
+    /// Fields `stats` and `timechart` read from columns (new partitions).
+    pub(crate) columns: Option<Vec<String>>,
+    /// Delete a tenant's days older than this.
+    pub(crate) retention_days: Option<u32>,
+    /// Delete a tenant's oldest days while its events take more bytes.
+    pub(crate) max_bytes: Option<u64>,
+    /// Longest a search may run.
+    pub(crate) search_timeout_seconds: u64,
+    /// Retention per tenant, replacing the two limits above.
+    pub(crate) tenants: std::collections::BTreeMap<String, TenantRetention>,
+}
+
+impl Default for Store {
+    fn default() -> Store {
+        Store {
+            enabled: true,
+            commit_interval_ms: 2000,
+            zstd_level: 6,
+            columns: None,
+            retention_days: None,
+            max_bytes: None,
+            search_timeout_seconds: 30,
+            tenants: Default::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct TenantRetention {
+    pub(crate) retention_days: Option<u32>,
+    pub(crate) max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

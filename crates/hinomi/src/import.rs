@@ -81,8 +81,11 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
                 let ra = crate::rules::RuleArgs { rules: args.rules.clone(), placeholders: Vec::new() };
                 crate::rules::load(&ra)?.0
             };
-            let e = Engine::start(EngineConfig::new(data), Arc::new(rules))
-                .with_context(|| format!("opening {}", data.display()))?;
+            // Imported events are indexed like the server's, with the
+            // default store settings.
+            let mut config = EngineConfig::new(data);
+            config.store = Some(crate::serve::store_settings(&crate::config::Store::default(), data));
+            let e = Engine::start(config, Arc::new(rules)).with_context(|| format!("opening {}", data.display()))?;
             let ingest = e.ingest();
             engine = Some(e);
             Sink::Direct { ingest, tenant: args.tenant.clone(), source: args.source.clone() }
@@ -132,6 +135,8 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
     if let Some(e) = engine {
         bar.suspend(|| eprintln!("hinomi: waiting for the pipeline to write everything out"));
         e.drain(Duration::from_secs(3600));
+        bar.suspend(|| eprintln!("hinomi: waiting for the event store to index everything"));
+        e.drain_index(Duration::from_secs(3600));
         let status = e.status();
         e.shutdown();
         eprintln!("imported {sent} records from {} files; {} alerts", files.len(), status.alerts);

@@ -10,6 +10,7 @@ mod hunt;
 mod import;
 mod output;
 mod rules;
+mod search;
 mod serve;
 mod timeline;
 mod tls;
@@ -41,6 +42,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Run the server: listeners, pipeline and API on one data directory.
     Serve(serve::ServeArgs),
+    /// Search the event store of a data directory.
+    Search(search::SearchArgs),
     /// Create and list API and ingest tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Rules(cmd) => rules::run(cmd),
         Command::Import(args) => import::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Search(args) => search::run(args),
         Command::Token(cmd) => token::run(cmd),
         Command::Tls(cmd) => tls::run(cmd),
     };

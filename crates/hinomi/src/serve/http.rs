@@ -31,7 +31,14 @@ pub(crate) struct AppState {
     pub(crate) max_body: usize,
     /// Ingest requests whose bodies may be in memory at once.
     pub(crate) bodies: Arc<tokio::sync::Semaphore>,
+    pub(crate) store: Option<Arc<eventstore::EventStore>>,
+    pub(crate) search_timeout: Duration,
+    /// Searches running at once; more get 429.
+    pub(crate) searches: Arc<tokio::sync::Semaphore>,
 }
+
+/// Searches that may run at once: each may use a core for its timeout.
+pub(crate) const MAX_SEARCHES: usize = 4;
 
 /// Ingest requests buffered at once; more get "busy". With the body limit
 /// this bounds the memory request bodies can take.
@@ -61,6 +68,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/deadletter", get(deadletter))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/search", post(super::search::search))
         .merge(ingest)
         .with_state(state)
 }
@@ -350,7 +358,7 @@ async fn hec_health() -> Response {
 // ---------------------------------------------------------------------------
 // OTLP and NDJSON
 
-fn plain_denied(d: Denied) -> Response {
+pub(crate) fn plain_denied(d: Denied) -> Response {
     match d {
         Denied::Missing => (StatusCode::UNAUTHORIZED, "missing token\n").into_response(),
         Denied::Invalid => (StatusCode::FORBIDDEN, "invalid token\n").into_response(),
@@ -363,7 +371,7 @@ fn busy() -> Response {
 }
 
 /// Every "busy" answer tells the sender when to try again.
-fn retry_later(mut resp: Response) -> Response {
+pub(crate) fn retry_later(mut resp: Response) -> Response {
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     resp
 }

@@ -3,7 +3,10 @@
 
 mod auth;
 mod http;
+mod search;
 mod syslog;
+
+pub(crate) use search::time_arg;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +60,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
             engine_config.log_sources.insert((s.tenant.clone(), s.name.clone()), view);
         }
     }
+    if config.store.enabled {
+        engine_config.store = Some(store_settings(&config.store, &args.data));
+    }
     let engine = Engine::start(engine_config, Arc::new(rules)).context("starting the pipeline")?;
     if engine.recovery.truncated > 0 {
         eprintln!(
@@ -71,6 +77,20 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     runtime.shutdown_timeout(Duration::from_secs(2));
     engine.shutdown();
     result.map(|()| ExitCode::SUCCESS)
+}
+
+pub(crate) fn store_settings(c: &crate::config::Store, data: &std::path::Path) -> engine::StoreSettings {
+    let mut s = engine::StoreSettings::new(data.join("store"));
+    s.commit_interval = Duration::from_millis(c.commit_interval_ms.max(10));
+    s.config.zstd_level = c.zstd_level.clamp(1, 19);
+    if let Some(columns) = &c.columns {
+        s.config.columns = columns.clone();
+    }
+    s.default_retention = (c.retention_days, c.max_bytes);
+    for (tenant, r) in &c.tenants {
+        s.retention.insert(tenant.clone(), (r.retention_days, r.max_bytes));
+    }
+    s
 }
 
 /// On a new data directory, an admin token for the `default` tenant, shown
@@ -100,6 +120,9 @@ async fn serve(config: &Config, data: &std::path::Path, engine: &Engine) -> Resu
         data: data.to_path_buf(),
         max_body: config.http.max_body_bytes,
         bodies: Arc::new(tokio::sync::Semaphore::new(http::MAX_BODIES)),
+        store: engine.store().cloned(),
+        search_timeout: Duration::from_secs(config.store.search_timeout_seconds.max(1)),
+        searches: Arc::new(tokio::sync::Semaphore::new(http::MAX_SEARCHES)),
     });
     for addr in &config.http.listen {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding HTTP on {addr}"))?;

@@ -1,0 +1,140 @@
+//! `POST /api/v1/search`: a query over the token's tenant, answered as
+//! JSON lines while the search runs.
+//!
+//! Request: `{"query": "...", "from": "-24h", "to": "now", "limit": 100}`
+//! (`from`/`to` as RFC 3339, a date, or an offset from now). A query that
+//! does not parse gets 400 with the column. The answer is 200 with one
+//! JSON object per line (events newest first, or the pipes' rows) and a
+//! last line `{"summary": {...}}`, or `{"error": "..."}` when the search
+//! failed after it started (a timeout, a limit).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use store::tokens::Scope;
+
+use super::http::{AppState, plain_denied};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Request {
+    query: String,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Events a search without pipes returns at most.
+const MAX_LIMIT: usize = 10_000;
+
+fn bad(message: String, column: Option<usize>) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message, "column": column }))).into_response()
+}
+
+/// A time bound: RFC 3339, a date, `now`, or an offset such as `-24h`.
+pub(crate) fn time_arg(text: &str, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    match query::parse(&format!("@timestamp>={text}")).ok()?.filter {
+        query::Filter::Field { test: query::Test::Range { lo: query::Bound::Inclusive(s), .. }, .. } => match s {
+            query::Scalar::Time(t) => Some(t),
+            query::Scalar::Relative(secs) => now.checked_add(jiff::SignedDuration::from_secs(secs)).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub(crate) async fn search(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let token = match state.tokens.check(&headers, Scope::Read) {
+        Ok(t) => t,
+        Err(d) => return plain_denied(d),
+    };
+    let Some(store) = state.store.clone() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the event store is off ([store] enabled = false)\n").into_response();
+    };
+    let req: Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad(format!("the request body is not a search: {e}"), None),
+    };
+    let parsed = match query::parse(&req.query) {
+        Ok(q) => q,
+        Err(e) => return bad(e.message, Some(e.column)),
+    };
+    let now = jiff::Timestamp::now();
+    let mut bounds = [None, None];
+    for (slot, (name, text)) in bounds.iter_mut().zip([("from", &req.from), ("to", &req.to)]) {
+        if let Some(text) = text {
+            match time_arg(text, now) {
+                Some(t) => *slot = Some(t),
+                None => return bad(format!("`{name}` is not a time: {text:?} (RFC 3339, a date, now, or -24h)"), None),
+            }
+        }
+    }
+    let Ok(permit) = state.searches.clone().try_acquire_owned() else {
+        let resp = (StatusCode::TOO_MANY_REQUESTS, "too many searches at once; retry shortly\n").into_response();
+        return super::http::retry_later(resp);
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let timeout = state.search_timeout;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let tenants = vec![token.tenant.clone()];
+        let request = eventstore::SearchRequest {
+            tenants: &tenants,
+            query: &parsed,
+            from: bounds[0],
+            to: bounds[1],
+            now,
+            limit: req.limit.unwrap_or(100).clamp(1, MAX_LIMIT),
+            limits: query::Limits::default(),
+            timeout,
+        };
+        let started = std::time::Instant::now();
+        let mut rows = 0u64;
+        let outcome = store.search_each(&request, &engine::Renormalize, &mut |row| {
+            rows += 1;
+            let mut line = serde_json::to_vec(&row).unwrap_or_default();
+            line.push(b'\n');
+            tx.blocking_send(Bytes::from(line)).is_ok()
+        });
+        let last = match outcome {
+            Ok(r) => json!({"summary": {
+                "rows": rows,
+                "partitions": r.partitions,
+                "candidates": r.candidates,
+                "checked": r.checked,
+                "columns": r.columns,
+                "took_ms": started.elapsed().as_millis() as u64,
+            }}),
+            Err(e) => json!({"error": e.to_string()}),
+        };
+        let mut line = serde_json::to_vec(&last).unwrap_or_default();
+        line.push(b'\n');
+        let _ = tx.blocking_send(Bytes::from(line));
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::new(Lines(rx)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// A response body fed line by line from the search thread.
+struct Lines(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl http_body::Body for Lines {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.0.poll_recv(cx).map(|line| line.map(|l| Ok(http_body::Frame::data(l))))
+    }
+}

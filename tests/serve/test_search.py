@@ -1,0 +1,93 @@
+"""Search: events sent with a real client are found through
+`POST /api/v1/search` (events, stats, errors, tenants, scopes) and through
+`hinomi search` on the same data directory."""
+import csv
+import io
+import json
+import subprocess
+import urllib.error
+import urllib.request
+import uuid
+
+from conftest import BIN, Server, wait_for
+
+
+def search(server, body, token=None):
+    """Posts a search; returns (status, lines as JSON)."""
+    req = urllib.request.Request(server.http + "/api/v1/search", data=json.dumps(body).encode(), method="POST")
+    req.add_header("Authorization", f"Bearer {token or server.read_token}")
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert resp.headers["Content-Type"] == "application/x-ndjson"
+            return resp.status, [json.loads(l) for l in resp.read().decode().splitlines()]
+    except urllib.error.HTTPError as e:
+        text = e.read().decode()
+        return e.code, [json.loads(text)] if text.startswith("{") else [text]
+
+
+def rows(server, query, **kw):
+    status, lines = search(server, dict(query=query, **kw))
+    assert status == 200, lines
+    assert "summary" in lines[-1], lines[-1]
+    return lines[:-1]
+
+
+def test_search_api_and_cli(tmp_path):
+    server = Server(tmp_path / "data", "[store]\ncommit_interval_ms = 200\n").start()
+    try:
+        from elasticsearch import Elasticsearch, helpers
+
+        marker = "m" + uuid.uuid4().hex[:12]
+        es = Elasticsearch(server.http, api_key=server.ingest_token, request_timeout=10)
+        docs = [
+            {"@timestamp": f"2026-11-01T00:0{i}:00Z", "message": f"{marker} login failed", "user": {"name": u},
+             "source": {"ip": f"10.0.0.{i}"}, "host": {"name": "web01"}}
+            for i, u in enumerate(["alice", "bob", "alice", "carol"])
+        ]
+        ok, _ = helpers.bulk(es, ({"_index": "logs", "_source": d} for d in docs))
+        assert ok == 4
+        acme = server.token("ingest", tenant="acme")
+        acme_read = server.token("read", tenant="acme")
+        es_acme = Elasticsearch(server.http, api_key=acme, request_timeout=10)
+        helpers.bulk(es_acme, [{"_index": "logs", "_source": {"message": f"{marker} acme only"}}])
+
+        found = wait_for(lambda: len(rows(server, marker)) == 4 and rows(server, marker), what="indexed events")
+        # Newest first, with the raw record and the normalized fields.
+        assert [r["source.ip"] for r in found] == ["10.0.0.3", "10.0.0.2", "10.0.0.1", "10.0.0.0"]
+        assert marker in found[0]["_raw"] and found[0]["_tenant"] == "default"
+        assert rows(server, f"{marker} user.name:ALICE | fields source.ip") == [
+            {"source.ip": "10.0.0.2"}, {"source.ip": "10.0.0.0"}]
+        assert rows(server, f"{marker} source.ip:10.0.0.0/30 | stats count() by user.name") == [
+            {"user.name": "alice", "count()": 2}, {"user.name": "bob", "count()": 1}, {"user.name": "carol", "count()": 1}]
+        assert len(rows(server, marker, limit=2)) == 2
+        assert rows(server, marker, **{"from": "2026-11-01T00:02:00Z", "to": "2026-11-01T00:03:00Z"})[0]["user.name"] == "alice"
+
+        # A query that does not parse: 400 with the column.
+        status, lines = search(server, {"query": "user.name:(alice"})
+        assert status == 400 and lines[0]["column"] == 17, lines
+        status, lines = search(server, {"query": "x", "from": "yesterday-ish"})
+        assert status == 400 and "from" in lines[0]["error"]
+
+        # Tenants and scopes.
+        status, lines = search(server, {"query": marker}, acme_read)
+        assert status == 200 and [l["_tenant"] for l in lines[:-1]] == ["acme"]
+        assert rows(server, f"{marker} acme") == []
+        status, _ = search(server, {"query": marker}, server.ingest_token)
+        assert status == 403
+        status, _ = search(server, {"query": marker}, "not-a-token")
+        assert status in (401, 403)
+
+        # The command line reads the same store while the server runs.
+        out = subprocess.run([BIN, "search", "--data", str(server.data), "--format", "jsonl",
+                              f"{marker} | stats count() by user.name | sort -count()"],
+                             check=True, capture_output=True, text=True)
+        assert [json.loads(l) for l in out.stdout.splitlines()][0] == {"user.name": "alice", "count()": 2}
+        out = subprocess.run([BIN, "search", "--data", str(server.data), "--format", "csv", "--tenant", "acme", marker],
+                             check=True, capture_output=True, text=True)
+        table = list(csv.reader(io.StringIO(out.stdout)))
+        assert table[0] == ["@timestamp", "_source", "_raw"] and marker in table[1][2], table
+        out = subprocess.run([BIN, "search", "--data", str(server.data), "user.name:(alice"], capture_output=True, text=True)
+        assert out.returncode == 2 and "^" in out.stderr
+    finally:
+        server.kill()
