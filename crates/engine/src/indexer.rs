@@ -190,12 +190,19 @@ impl Rebuild for Renormalize {
         let format = s.format.parse().unwrap_or_default();
         let mut event = normalize::parse_record(&s.raw, format, s.received).ok()?;
         if let Some(view) = &s.view {
-            let parts: Vec<Option<&str>> = view.splitn(3, '/').map(|p| Some(p).filter(|p| *p != "*")).collect();
-            let part = |i: usize| parts.get(i).copied().flatten();
-            event.views = vec![normalize::view(part(0), part(1), part(2))];
+            let l = logsource_of(view);
+            event.views = vec![normalize::view(l.product.as_deref(), l.category.as_deref(), l.service.as_deref())];
         }
         Some(event)
     }
+}
+
+/// Reads a log source back from its text (`product/category/service`,
+/// `*` for unset), as `LogSource`'s `Display` writes it.
+pub(crate) fn logsource_of(text: &str) -> model::LogSource {
+    let parts: Vec<Option<&str>> = text.splitn(3, '/').map(|p| Some(p).filter(|p| *p != "*")).collect();
+    let part = |i: usize| parts.get(i).copied().flatten();
+    model::LogSource::new(part(0), part(1), part(2))
 }
 
 /// Per-tenant retention: `(max age in days, max bytes)`.

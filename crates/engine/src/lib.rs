@@ -21,6 +21,7 @@ mod health;
 mod indexer;
 pub mod output;
 mod pipeline;
+pub mod retro;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -301,6 +302,7 @@ impl Engine {
                 level: "high",
                 title: &title,
                 rule: None,
+                origin: None,
             };
             if let (Ok(line), Ok(mut queue)) = (serde_json::to_vec(&alert), self.shared.system_alerts.lock()) {
                 queue.push(line);
@@ -435,6 +437,14 @@ impl Ingest {
             }),
         );
         rx
+    }
+
+    /// Queues an alert made outside the stream (a retro-hunt finding) for
+    /// the alert journal; the journal writer writes it on its next round.
+    pub fn raise_alert(&self, line: Vec<u8>) {
+        if let Ok(mut queue) = self.shared.system_alerts.lock() {
+            queue.push(line);
+        }
     }
 
     /// Counts records refused before the log (UDP datagrams under load).

@@ -67,6 +67,10 @@ pub struct Alert<'a> {
     pub title: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<RuleRef<'a>>,
+    /// `retro-hunt` for findings of a hunt over stored events; absent for
+    /// the stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<&'a str>,
     // `event` follows for rule alerts, spliced in by the pipeline.
 }
 

@@ -346,27 +346,48 @@ fn one(
     };
     out.event = with_object(&stored, "fields", &fields);
     let hits = matcher.matches(&event);
-    if !hits.is_empty() {
-        let detected = Timestamp::now();
-        for &r in hits {
+    let on = Detected { id: &id, timestamp, received, tenant: &batch.tenant, source: &batch.source, origin: None };
+    out.alerts = alert_lines(rules, hits, &on, &fields);
+    out
+}
+
+/// The event a detection fired on.
+pub(crate) struct Detected<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) received: Timestamp,
+    pub(crate) tenant: &'a str,
+    pub(crate) source: &'a str,
+    pub(crate) origin: Option<&'a str>,
+}
+
+/// One alert line per rule hit; `fields` is the event's JSON. Stream and
+/// retro-hunt alerts are made here alike, with the same ids.
+pub(crate) fn alert_lines(rules: &RuleSet, hits: &[usize], on: &Detected<'_>, fields: &[u8]) -> Vec<Vec<u8>> {
+    if hits.is_empty() {
+        return Vec::new();
+    }
+    let detected = Timestamp::now();
+    hits.iter()
+        .map(|&r| {
             let rule = &rules.rules()[r];
             let alert = Alert {
-                id: format!("{id}.{}", rule.id),
+                id: format!("{}.{}", on.id, rule.id),
                 kind: "sigma",
-                event_id: Some(&id),
-                timestamp,
-                received: Some(received),
+                event_id: Some(on.id),
+                timestamp: on.timestamp,
+                received: Some(on.received),
                 detected,
-                tenant: &batch.tenant,
-                source: &batch.source,
+                tenant: on.tenant,
+                source: on.source,
                 level: rule.level.as_str(),
                 title: &rule.title,
                 rule: Some(RuleRef::of(rule)),
+                origin: on.origin,
             };
-            out.alerts.push(with_object(&alert, "event", &fields));
-        }
-    }
-    out
+            with_object(&alert, "event", fields)
+        })
+        .collect()
 }
 
 /// The log source configured for a batch's source, if any.

@@ -15,6 +15,7 @@
 //! rules or know HTTP.
 
 mod plan;
+mod scan;
 mod schema;
 mod search;
 mod writer;
@@ -28,6 +29,7 @@ use jiff::civil::Date;
 use model::Event;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
+pub use scan::Scan;
 pub use schema::META;
 pub use search::{SearchError, SearchRequest, SearchResult, Stored};
 pub use writer::StoreWriter;

@@ -83,6 +83,12 @@ impl From<tantivy::TantivyError> for SearchError {
     }
 }
 
+impl From<std::io::Error> for SearchError {
+    fn from(e: std::io::Error) -> SearchError {
+        SearchError::Store(e.to_string())
+    }
+}
+
 impl From<LimitError> for SearchError {
     fn from(e: LimitError) -> SearchError {
         SearchError::Limit(e)
@@ -390,7 +396,25 @@ impl Run<'_> {
 }
 
 fn read_stored(part: &Part, searcher: &tantivy::Searcher, addr: DocAddress) -> Result<Stored, SearchError> {
-    let doc: TantivyDocument = searcher.doc(addr)?;
+    stored_from(part, searcher, searcher.doc(addr)?, addr)
+}
+
+/// [`read_stored`] through a store reader of the caller's (one per thread).
+pub(crate) fn read_stored_with(
+    part: &Part,
+    searcher: &tantivy::Searcher,
+    reader: &tantivy::store::StoreReader,
+    addr: DocAddress,
+) -> Result<Stored, SearchError> {
+    stored_from(part, searcher, reader.get(addr.doc_id)?, addr)
+}
+
+fn stored_from(
+    part: &Part,
+    searcher: &tantivy::Searcher,
+    doc: TantivyDocument,
+    addr: DocAddress,
+) -> Result<Stored, SearchError> {
     let f = &part.fields;
     let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
     let seg = searcher.segment_reader(addr.segment_ord);

@@ -26,8 +26,17 @@ use crate::timeline::{self, Key, Record, Timeline};
 pub(crate) struct HuntArgs {
     /// EVTX or JSON(-lines) files, or directories searched recursively for
     /// `.evtx`, `.json`, `.jsonl` and `.ndjson`.
-    #[arg(required = true, value_name = "PATHS")]
+    #[arg(required_unless_present = "store", value_name = "PATHS")]
     paths: Vec<PathBuf>,
+    /// Hunt over the events stored in --data instead of files (a retro-hunt).
+    #[arg(long, requires = "data", conflicts_with = "paths")]
+    store: bool,
+    /// The data directory for --store.
+    #[arg(long, env = "HINOMI_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Tenants to hunt in with --store; repeatable.
+    #[arg(long, default_value = "default")]
+    tenant: Vec<String>,
     #[command(flatten)]
     rules: RuleArgs,
     /// Output format.
@@ -104,6 +113,11 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
     report_rejections(&errors, args.verbose);
     if set.is_empty() {
         bail!("no rule loaded from {}", rules::display_list(&args.rules.rules));
+    }
+    if let (true, Some(data)) = (args.store, &args.data) {
+        let hunt =
+            crate::retro::StoreHunt { data, tenants: &args.tenant, from: args.from, to: args.to, format: args.format };
+        return crate::retro::run(&hunt, &set);
     }
 
     let mut files = Vec::new();

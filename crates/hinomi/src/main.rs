@@ -9,6 +9,7 @@ mod config;
 mod hunt;
 mod import;
 mod output;
+mod retro;
 mod rules;
 mod search;
 mod serve;

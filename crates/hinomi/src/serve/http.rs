@@ -32,6 +32,8 @@ pub(crate) struct AppState {
     /// Ingest requests whose bodies may be in memory at once.
     pub(crate) bodies: Arc<tokio::sync::Semaphore>,
     pub(crate) store: Option<Arc<eventstore::EventStore>>,
+    /// The rules the stream runs (a retro-hunt's default).
+    pub(crate) rules: Arc<sigma::RuleSet>,
     pub(crate) search_timeout: Duration,
     /// Searches running at once; more get 429.
     pub(crate) searches: Arc<tokio::sync::Semaphore>,
@@ -69,6 +71,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/status", get(status))
         .route("/api/v1/search", post(super::search::search))
+        .route("/api/v1/hunt", post(super::hunt::hunt))
         .merge(ingest)
         .with_state(state)
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod http;
+mod hunt;
 mod search;
 mod syslog;
 
@@ -63,7 +64,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     if config.store.enabled {
         engine_config.store = Some(store_settings(&config.store, &args.data));
     }
-    let engine = Engine::start(engine_config, Arc::new(rules)).context("starting the pipeline")?;
+    let rules = Arc::new(rules);
+    let engine = Engine::start(engine_config, rules.clone()).context("starting the pipeline")?;
     if engine.recovery.truncated > 0 {
         eprintln!(
             "hinomi: cut {} bytes of a torn write-ahead-log tail (never acknowledged)",
@@ -72,7 +74,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     eprintln!("hinomi: resuming at log position {} of {}", engine.resumed_from, engine.recovery.end);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    let result = runtime.block_on(serve(&config, &args.data, &engine));
+    let result = runtime.block_on(serve(&config, &args.data, &engine, rules));
     eprintln!("hinomi: stopping; writing the last checkpoint");
     runtime.shutdown_timeout(Duration::from_secs(2));
     engine.shutdown();
@@ -105,7 +107,7 @@ fn first_start(data: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-async fn serve(config: &Config, data: &std::path::Path, engine: &Engine) -> Result<()> {
+async fn serve(config: &Config, data: &std::path::Path, engine: &Engine, rules: Arc<sigma::RuleSet>) -> Result<()> {
     let ingest = engine.ingest();
     let now = jiff::Timestamp::now();
     for s in &config.sources {
@@ -121,6 +123,7 @@ async fn serve(config: &Config, data: &std::path::Path, engine: &Engine) -> Resu
         max_body: config.http.max_body_bytes,
         bodies: Arc::new(tokio::sync::Semaphore::new(http::MAX_BODIES)),
         store: engine.store().cloned(),
+        rules,
         search_timeout: Duration::from_secs(config.store.search_timeout_seconds.max(1)),
         searches: Arc::new(tokio::sync::Semaphore::new(http::MAX_SEARCHES)),
     });

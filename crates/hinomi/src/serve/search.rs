@@ -34,7 +34,7 @@ struct Request {
 /// Events a search without pipes returns at most.
 const MAX_LIMIT: usize = 10_000;
 
-fn bad(message: String, column: Option<usize>) -> Response {
+pub(crate) fn bad(message: String, column: Option<usize>) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message, "column": column }))).into_response()
 }
 
@@ -125,7 +125,7 @@ pub(crate) async fn search(State(state): State<Arc<AppState>>, headers: HeaderMa
 }
 
 /// A response body fed line by line from the search thread.
-struct Lines(tokio::sync::mpsc::Receiver<Bytes>);
+pub(crate) struct Lines(pub(crate) tokio::sync::mpsc::Receiver<Bytes>);
 
 impl http_body::Body for Lines {
     type Data = Bytes;

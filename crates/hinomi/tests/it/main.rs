@@ -5,6 +5,7 @@
 
 mod hunt_cli;
 mod regression;
+mod retro_hunt;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
