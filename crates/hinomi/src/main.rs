@@ -6,6 +6,7 @@
 //! `output.rs` and the server configuration in `config.rs`.
 
 mod config;
+mod export;
 mod hunt;
 mod import;
 mod output;
@@ -45,6 +46,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Search the event store of a data directory.
     Search(search::SearchArgs),
+    /// Export closed partitions of the event store as Parquet files.
+    Export(export::ExportArgs),
     /// Create and list API and ingest tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Search(args) => search::run(args),
+        Command::Export(args) => export::run(args),
         Command::Token(cmd) => token::run(cmd),
         Command::Tls(cmd) => tls::run(cmd),
     };
