@@ -6,7 +6,7 @@
 //! patterns (`f` terms), `field:*`, time ranges on `@timestamp`, and
 //! `and`/`or`/`not` of exact parts. Narrowed, then checked: phrases (all
 //! their tokens must be there), CIDR and other ranges (the field must be
-//! there), patterns where some value was too long to index, and `_id`
+//! there), patterns where some value was not indexed (long, or a timestamp), and `_id`
 //! (by its log position).
 
 use std::ops::Bound as StdBound;
@@ -17,7 +17,7 @@ use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, Query, RangeQuer
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DateTime, Searcher, Term};
 
-use crate::schema::{Fields, LONG, PRESENT, VALUE, indexable_name};
+use crate::schema::{Fields, PRESENT, UNINDEXED, VALUE, indexable_name};
 
 pub(crate) struct Plan {
     pub(crate) query: Box<dyn Query>,
@@ -118,9 +118,9 @@ impl Planner<'_> {
     fn pattern(&self, field: tantivy::schema::Field, name: &str, p: &Pattern, is_value: bool) -> Plan {
         let prefix = if is_value { format!("{name}{VALUE}") } else { String::new() };
         if p.is_literal() {
-            if is_value && p.text.len() > crate::schema::MAX_VALUE {
-                // Such values are only marked as long: read those events.
-                return Plan::narrowed(term_query(self.f_term(&format!("{name}{LONG}"))));
+            if is_value && !crate::schema::indexed_value(&p.text) {
+                // Such values are only marked: read those events.
+                return Plan::narrowed(term_query(self.f_term(&format!("{name}{UNINDEXED}"))));
             }
             if !is_value && p.text.len() > query::tokens::MAX_TOKEN {
                 return Plan::exact(Box::new(EmptyQuery));
@@ -133,13 +133,14 @@ impl Planner<'_> {
         if !is_value {
             return Plan::exact(Box::new(matching));
         }
-        // Values too long to index may match the pattern too: when any
-        // event has one, those events are read and checked.
-        let long = self.f_term(&format!("{name}{LONG}"));
-        if self.searcher.doc_freq(&long).unwrap_or(1) == 0 {
+        // Values not indexed (long ones, timestamps) may match the pattern
+        // too: when any event has one, those events are read and checked.
+        let unindexed = self.f_term(&format!("{name}{UNINDEXED}"));
+        if self.searcher.doc_freq(&unindexed).unwrap_or(1) == 0 {
             return Plan::exact(Box::new(matching));
         }
-        let clauses = vec![(Occur::Should, Box::new(matching) as Box<dyn Query>), (Occur::Should, term_query(long))];
+        let clauses =
+            vec![(Occur::Should, Box::new(matching) as Box<dyn Query>), (Occur::Should, term_query(unindexed))];
         Plan::narrowed(Box::new(BooleanQuery::new(clauses)))
     }
 
@@ -222,7 +223,7 @@ fn escape(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
         match c {
-            PRESENT | LONG | VALUE => out.push_str(&format!("\\x{:02x}", c as u32)),
+            PRESENT | UNINDEXED | VALUE => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if regex_meta(c) => {
                 out.push('\\');
                 out.push(c);

@@ -3,8 +3,9 @@
 //! - `text`: every token ([`query::tokens`]) of the raw record and of every
 //!   field value; bare words and phrases are looked up here.
 //! - `f`: per field, a presence term `name\x1d` and a value term
-//!   `name\x1fvalue` (lowercased); values longer than [`MAX_VALUE`] get the
-//!   marker `name\x1e` instead, so a pattern search knows which events it
+//!   `name\x1fvalue` (lowercased); values longer than [`MAX_VALUE`] and
+//!   timestamps (unique per event, and searched by range) get the marker
+//!   `name\x1e` instead, so a search for such a value knows which events it
 //!   must read to be sure.
 //! - `ts` (indexed, fast), `pos` (fast): time ranges and `_id` lookups.
 //! - `c:NAME` (fast, per configured column): what `stats` and `timechart`
@@ -28,11 +29,13 @@ use tantivy::{DateTime, TantivyDocument};
 
 use crate::NewEvent;
 
-/// Longest field value indexed as a term; longer ones get a marker.
-pub(crate) const MAX_VALUE: usize = 512;
+/// Longest field value indexed as a term; longer ones get a marker. Long
+/// values (messages, command lines, URLs) are nearly all distinct and
+/// their words are in `text` anyway.
+pub(crate) const MAX_VALUE: usize = 64;
 
 pub(crate) const PRESENT: char = '\u{1d}';
-pub(crate) const LONG: char = '\u{1e}';
+pub(crate) const UNINDEXED: char = '\u{1e}';
 pub(crate) const VALUE: char = '\u{1f}';
 
 /// Hinomi's own fields, in the order rows show them.
@@ -229,7 +232,12 @@ fn each_text(value: &Value, f: &mut dyn FnMut(&str)) {
 /// Field names that would collide with the separators get no terms; a
 /// query on them reads events instead (see `plan.rs`).
 pub(crate) fn indexable_name(name: &str) -> bool {
-    !name.contains([PRESENT, LONG, VALUE])
+    !name.contains([PRESENT, UNINDEXED, VALUE])
+}
+
+/// Whether a (lowercased) field value gets its own term.
+pub(crate) fn indexed_value(lower: &str) -> bool {
+    lower.len() <= MAX_VALUE && query::tokens::timestamp_len(lower) != Some(lower.len())
 }
 
 fn field_terms(name: &str, value: &Value, out: &mut Vec<String>) {
@@ -248,7 +256,8 @@ fn field_terms(name: &str, value: &Value, out: &mut Vec<String>) {
         present = true;
         if let Some(text) = v.as_text() {
             let lower = lowercase(&text);
-            let term = if lower.len() <= MAX_VALUE { format!("{name}{VALUE}{lower}") } else { format!("{name}{LONG}") };
+            let term =
+                if indexed_value(&lower) { format!("{name}{VALUE}{lower}") } else { format!("{name}{UNINDEXED}") };
             if !out.contains(&term) {
                 out.push(term);
             }

@@ -9,6 +9,11 @@
 //! parts (`cmd`, `exe`), so `cmd` finds `cmd.exe`. Tokens are lowercased;
 //! tokens longer than [`MAX_TOKEN`] bytes are not tokens.
 //!
+//! Timestamps (`2026-11-01T10:00:00.123Z`, `2026-11-01 10:00`) are not
+//! words: nearly every event has a different one, so indexing their parts
+//! would cost more than the rest of the index, and time is searched with
+//! `@timestamp` ranges instead ([`timestamp_len`]).
+//!
 //! A phrase matches where its text occurs without cutting a token in two
 //! ([`phrase_in`]): `"failed password"` does not match `unfailed
 //! passwords`. So every run of token characters inside a phrase is a whole
@@ -35,6 +40,10 @@ pub fn tokens(text: &str, mut emit: impl FnMut(&str) -> bool) -> bool {
     let mut rest = text;
     while let Some(start) = rest.find(is_token_char) {
         rest = &rest[start..];
+        if let Some(n) = timestamp_len(rest) {
+            rest = &rest[n..];
+            continue;
+        }
         let end = rest.find(|c| !is_token_char(c)).unwrap_or(rest.len());
         let run = rest[..end].trim_matches(is_minor_break);
         rest = &rest[end..];
@@ -85,17 +94,57 @@ pub fn phrase_in(text: &str, phrase: &str) -> bool {
     })
 }
 
-/// The major tokens of a phrase: each is a whole token of any text the
-/// phrase occurs in, so a phrase can only match events that have them all.
+/// Major tokens of a phrase that are whole tokens of any text the phrase
+/// occurs in, so a phrase can only match events that have them all. Runs
+/// with digits, and single letters, are left out: in the text they may be
+/// part of a timestamp, which is not a token.
 pub fn phrase_terms(phrase: &str) -> Vec<String> {
     let mut out = Vec::new();
     for run in phrase.split(|c| !is_token_char(c)) {
-        let t = run.trim_matches(is_minor_break);
-        if !t.is_empty() && t.len() <= MAX_TOKEN && !out.iter().any(|o| o == t) {
-            out.push(lowercase(t));
+        let t = lowercase(run.trim_matches(is_minor_break));
+        let usable = t.chars().count() > 1 && t.len() <= MAX_TOKEN && !t.contains(|c: char| c.is_numeric());
+        if usable && !out.contains(&t) {
+            out.push(t);
         }
     }
     out
+}
+
+/// The length of the timestamp `text` starts with, if it does: a date,
+/// `T` or a space, hours and minutes, then optional seconds, fraction
+/// and zone (`Z`, `+09:00`).
+pub fn timestamp_len(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let digits = |at: usize, n: usize| b.len() >= at + n && b[at..at + n].iter().all(u8::is_ascii_digit);
+    let is = |at: usize, c: &[u8]| b.get(at).is_some_and(|x| c.contains(x));
+    if !(digits(0, 4) && is(4, b"-") && digits(5, 2) && is(7, b"-") && digits(8, 2) && is(10, b"Tt ") && digits(11, 2))
+    {
+        return None;
+    }
+    if !(is(13, b":") && digits(14, 2)) {
+        return None;
+    }
+    let mut at = 16;
+    if is(at, b":") && digits(at + 1, 2) {
+        at += 3;
+        if is(at, b".,") && digits(at + 1, 1) {
+            at += 1;
+            while digits(at, 1) {
+                at += 1;
+            }
+        }
+    }
+    if is(at, b"Zz") {
+        at += 1;
+    } else if is(at, b"+-") && digits(at + 1, 2) {
+        at += 3;
+        if is(at, b":") && digits(at + 1, 2) {
+            at += 3;
+        } else if digits(at, 2) {
+            at += 2;
+        }
+    }
+    Some(at)
 }
 
 /// Lowercases the way tokens are lowercased (per character, full Unicode).
@@ -135,6 +184,16 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_are_not_tokens() {
+        assert_eq!(all("at 2026-11-01T10:00:12.123456Z from x"), ["at", "from", "x"]);
+        assert_eq!(all("2026-11-01 10:00 y"), ["y"]);
+        assert_eq!(all("t=2026-11-01T10:00:00+09:00;z"), ["t", "z"]);
+        assert_eq!(all("2026-11-01 only"), ["2026-11-01", "2026", "11", "01", "only"]);
+        assert_eq!(all("v2026-11-01T10:00"), ["v2026-11-01t10", "v2026", "11", "01t10", "00"]);
+        assert_eq!(phrase_terms("at 2026-11-01T10:00 from x"), ["at", "from"]);
+    }
+
+    #[test]
     fn long_runs_are_not_tokens() {
         let blob = "a".repeat(MAX_TOKEN + 1);
         assert_eq!(all(&format!("x {blob} y")), ["x", "y"]);
@@ -150,7 +209,7 @@ mod tests {
         assert!(phrase_in("cat /etc/shadow", "/etc/shadow"));
         assert!(phrase_in("x/etc/shadowy /etc/shadow", "/etc/shadow"));
         assert!(phrase_in("a=/etc", "=/etc"));
-        assert_eq!(phrase_terms("/etc/shadow -x cmd.exe"), ["etc", "shadow", "x", "cmd.exe"]);
+        assert_eq!(phrase_terms("/etc/shadow -x cmd.exe v2"), ["etc", "shadow", "cmd.exe"]);
     }
 
     #[test]

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Event store benchmark (issue 4): index N generated events of realistic
+shape (Windows, syslog, firewall, web proxy) with `hinomi import`, then
+measure the store on disk against the raw NDJSON and `zstd -3` of it,
+needle queries against `rg` over the raw file, and aggregations.
+
+    bench/store.py --events 10000000 [--work bench/work/store] [--runs 5]
+
+Needs `zstd` and `rg` (ripgrep) on the PATH (`apt-get install zstd ripgrep`).
+Times are medians of --runs runs, warm page cache for both sides.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NEEDLE_IP = "10.77.12.34"
+NEEDLE_USER = "zz-needle-user"
+DAYS = 10
+
+
+def generate(path, n, seed=7):
+    """Writes n JSON lines: 40% Windows (Sysmon and Security), 25% syslog
+    as a shipper sends it, 20% firewall, 15% web proxy, over DAYS days, with
+    a few hundred hosts and users; NEEDLE_IP and NEEDLE_USER occur ~50 times."""
+    rng = random.Random(seed)
+    hosts = [f"ws-{i:04d}" for i in range(300)] + [f"srv-{i:03d}" for i in range(60)]
+    users = [f"user{i:04d}" for i in range(800)] + ["administrator", "svc_backup", "svc_sql"]
+    domains = ["example.com", "office365.com", "github.com", "pypi.org", "windowsupdate.com", "slack.com",
+               "zoom.us", "salesforce.com", "cdn.jsdelivr.net", "googleapis.com"] + [f"site{i}.net" for i in range(400)]
+    images = ["C:\\Windows\\System32\\svchost.exe", "C:\\Windows\\explorer.exe", "C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe",
+              "C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+              "C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE", "C:\\Windows\\System32\\RuntimeBroker.exe",
+              "C:\\Windows\\System32\\conhost.exe", "C:\\Windows\\System32\\taskhostw.exe", "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe"]
+    cmds = ["{img} -k netsvcs -p -s Schedule", "\"{img}\"", "{img} /c echo ok > nul", "{img} -NoProfile -Command Get-Date",
+            "\"{img}\" --type=renderer --field-trial-handle={n}", "{img} -Embedding"]
+    start = 1_793_491_200  # 2026-11-01T00:00:00Z
+    span = DAYS * 86400
+    needle_every = max(n // 50, 1)
+    guids = [f"{{{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4a5b-{rng.getrandbits(16):04x}-{rng.getrandbits(48):012x}}}"
+             for _ in range(20000)]
+
+    def ts(i):
+        t = start + (i * span) // n + rng.random()
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e6):06d}Z"
+
+    def ip10():
+        return f"10.{rng.randrange(1, 40)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+
+    with open(path, "w") as f:
+        for i in range(n):
+            needle = i % needle_every == needle_every // 2
+            r = rng.random()
+            host = rng.choice(hosts)
+            user = NEEDLE_USER if needle and (i // needle_every) % 2 else rng.choice(users)
+            src = NEEDLE_IP if needle else ip10()
+            if r < 0.40:
+                img = rng.choice(images)
+                eid = rng.choice([1, 1, 1, 3, 3, 11, 4624, 4625, 4688, 4672])
+                if eid in (4624, 4625, 4688, 4672):
+                    doc = {"EventTime": ts(i), "Hostname": f"{host}.corp.example", "Channel": "Security", "EventID": eid,
+                           "ProviderName": "Microsoft-Windows-Security-Auditing", "TargetUserName": user,
+                           "TargetDomainName": "CORP", "LogonType": rng.choice([2, 3, 10]), "IpAddress": src,
+                           "TargetLogonId": f"0x{rng.getrandbits(24):x}", "WorkstationName": host.upper(),
+                           "NewProcessName": img if eid == 4688 else None, "Keywords": "0x8020000000000000"}
+                    doc = {k: v for k, v in doc.items() if v is not None}
+                else:
+                    doc = {"EventTime": ts(i), "Hostname": f"{host}.corp.example", "Channel": "Microsoft-Windows-Sysmon/Operational",
+                           "EventID": eid, "ProviderName": "Microsoft-Windows-Sysmon", "UtcTime": ts(i)[:-1].replace("T", " "),
+                           "ProcessGuid": rng.choice(guids), "ProcessId": rng.randrange(400, 30000), "Image": img,
+                           "User": f"CORP\\{user}"}
+                    if eid == 1:
+                        doc.update({"CommandLine": rng.choice(cmds).format(img=img, n=rng.randrange(100)),
+                                    "CurrentDirectory": "C:\\Windows\\system32\\", "IntegrityLevel": "Medium",
+                                    "Hashes": "SHA256=" + "%064x" % rng.getrandbits(256) if rng.random() < 0.05 else
+                                    "SHA256=4D89FC34D5F0F9BABD022271C585A9477BF41E834E46B991DEAA0530FDB25E22",
+                                    "ParentProcessGuid": rng.choice(guids), "ParentImage": "C:\\Windows\\explorer.exe"})
+                    elif eid == 3:
+                        doc.update({"Protocol": "tcp", "Initiated": "true", "SourceIp": src, "SourcePort": rng.randrange(49152, 65535),
+                                    "DestinationIp": f"52.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}",
+                                    "DestinationPort": rng.choice([443, 443, 80, 53, 445])})
+                    else:
+                        doc.update({"TargetFilename": f"C:\\Users\\{user}\\AppData\\Local\\Temp\\tmp{rng.randrange(10**5)}.tmp"})
+            elif r < 0.65:
+                t = ts(i)
+                msg = rng.choice([
+                    f"Accepted publickey for {user} from {src} port {rng.randrange(1024, 65535)} ssh2",
+                    f"Failed password for {user} from {src} port {rng.randrange(1024, 65535)} ssh2",
+                    f"pam_unix(sudo:session): session opened for user root by {user}(uid=0)",
+                    f"({user}) CMD (/usr/local/bin/backup.sh --quick)",
+                    f"Started Session {rng.randrange(10**5)} of user {user}.",
+                ])
+                doc = {"@timestamp": t, "host": {"name": host}, "log": {"syslog": {"appname": "sshd"}},
+                       "message": f"<38>{t} {host} sshd[{rng.randrange(100, 60000)}]: {msg}"}
+            elif r < 0.85:
+                doc = {"@timestamp": ts(i), "observer": {"product": "PAN-OS", "vendor": "Palo Alto Networks", "hostname": "fw-edge-01"},
+                       "event": {"action": rng.choice(["allow", "allow", "allow", "deny"])},
+                       "source": {"ip": src, "port": rng.randrange(1024, 65535)},
+                       "destination": {"ip": f"{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}",
+                                       "port": rng.choice([443, 443, 80, 53, 22, 3389, 8080])},
+                       "network": {"transport": rng.choice(["tcp", "tcp", "udp"]), "bytes": rng.randrange(60, 10**6)},
+                       "rule": {"name": rng.choice(["allow-web", "allow-dns", "deny-all", "allow-vpn"])}}
+            else:
+                d = rng.choice(domains)
+                doc = {"@timestamp": ts(i), "observer": {"product": "squid"}, "user": {"name": user}, "source": {"ip": src},
+                       "url": {"original": f"https://{d}/{rng.choice(['', 'api/v2/', 'static/js/', 'login'])}{rng.randrange(1000)}",
+                               "domain": d},
+                       "http": {"request": {"method": rng.choice(["GET", "GET", "POST"])},
+                                "response": {"status_code": rng.choice([200, 200, 200, 304, 404, 403])}},
+                       "user_agent": {"original": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0 Safari/537.36"},
+                       "event": {"action": rng.choice(["allowed", "allowed", "blocked"])}, "bytes": rng.randrange(200, 10**6)}
+            f.write(json.dumps(doc, separators=(",", ":")))
+            f.write("\n")
+            if i % 1_000_000 == 0 and i:
+                print(f"  generated {i:,}", file=sys.stderr)
+
+
+def timed(cmd, runs, **kw):
+    """Median wall time of `cmd` over `runs` runs (after one warm-up run), and its last output."""
+    subprocess.run(cmd, capture_output=True, **kw)
+    times, out = [], None
+    for _ in range(runs):
+        t = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, **kw)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def du(path):
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--work", default=str(ROOT / "bench/work/store"))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--bin", default=str(ROOT / "target/release/hinomi"))
+    ap.add_argument("--keep", action="store_true", help="reuse generated events and the indexed store")
+    args = ap.parse_args()
+    for tool in ("zstd", "rg"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is needed (apt-get install zstd ripgrep)")
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    raw = work / f"events-{args.events}.ndjson"
+    data = work / f"data-{args.events}"
+    if not (args.keep and raw.exists()):
+        print(f"generating {args.events:,} events", file=sys.stderr)
+        generate(raw, args.events)
+    raw_bytes = raw.stat().st_size
+    t = time.perf_counter()
+    zst = subprocess.run(f"zstd -3 -T1 -c {raw} | wc -c", shell=True, capture_output=True, text=True, check=True)
+    zstd_secs = time.perf_counter() - t
+    zstd_bytes = int(zst.stdout)
+
+    if not (args.keep and data.exists()):
+        shutil.rmtree(data, ignore_errors=True)
+        t = time.perf_counter()
+        subprocess.run([args.bin, "import", "--data", str(data), str(raw)], check=True, stderr=subprocess.DEVNULL)
+        index_secs = time.perf_counter() - t
+    else:
+        index_secs = float("nan")
+    store_bytes = du(data / "store")
+
+    s = lambda q, extra=(): [args.bin, "search", "--data", str(data), "--format", "jsonl", "--limit", "10000", *extra, q]
+    results = {}
+    for name, cmd in [
+        ("needle ip (field)", s(f"source.ip:{NEEDLE_IP}")),
+        ("needle ip (word)", s(NEEDLE_IP)),
+        ("needle user (field)", s(f"user.name:{NEEDLE_USER}")),
+        ("needle user (word)", s(NEEDLE_USER)),
+        ("stats count() by host.name", s("| stats count() by host.name")),
+        ("stats deny by source.ip top 10", s("event.action:deny | stats count() by source.ip | sort -count() | head 10")),
+        ("timechart span=1h count()", s("| timechart span=1h count()")),
+        ("rg needle ip", ["rg", "-c", "-F", NEEDLE_IP, str(raw)]),
+        ("rg needle user", ["rg", "-c", "-F", NEEDLE_USER, str(raw)]),
+    ]:
+        secs, out = timed(cmd, args.runs)
+        lines = out.stdout.strip().splitlines()
+        results[name] = (secs, len(lines) if not name.startswith("rg") else int(lines[0] if lines else 0))
+
+    print(f"# bench/store.py --events {args.events} --runs {args.runs}, {os.uname().nodename}, {os.cpu_count()} cores")
+    print(f"raw NDJSON          {raw_bytes / 2**20:10.1f} MiB")
+    print(f"zstd -3 of raw      {zstd_bytes / 2**20:10.1f} MiB  ({raw_bytes / zstd_bytes:.1f}x, {zstd_secs:.1f}s single thread)")
+    print(f"hinomi store        {store_bytes / 2**20:10.1f} MiB  ({store_bytes / zstd_bytes:.2f}x zstd -3, 1/{raw_bytes / store_bytes:.1f} of raw)")
+    print(f"indexing (import)   {index_secs:10.1f} s    ({args.events / index_secs:,.0f} events/s end to end: log, normalize, index)")
+    for name, (secs, n) in results.items():
+        print(f"{name:<34} {secs * 1000:9.1f} ms  ({n} lines)")
+    rg_ip, rg_user = results["rg needle ip"][0], results["rg needle user"][0]
+    print(f"needle ip: {rg_ip / results['needle ip (field)'][0]:.0f}x faster than rg (field), "
+          f"{rg_ip / results['needle ip (word)'][0]:.0f}x (word)")
+    print(f"needle user: {rg_user / results['needle user (field)'][0]:.0f}x faster than rg (field), "
+          f"{rg_user / results['needle user (word)'][0]:.0f}x (word)")
+
+
+if __name__ == "__main__":
+    main()
