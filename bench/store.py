@@ -51,14 +51,24 @@ def generate(path, n, seed=7):
         t = start + (i * span) // n + rng.random()
         return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e6):06d}Z"
 
+    # Each host keeps its address; remote peers and destinations are drawn
+    # from pools with a long tail (a few are very common, most are rare).
+    host_ip = {h: f"10.{rng.randrange(1, 40)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for h in hosts}
+    peers = [f"{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(5000)]
+    dests = [f"{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(20000)]
+    zipf = lambda pool: list(__import__("itertools").accumulate(1.0 / (k + 1) for k in range(len(pool))))
+    peer_w, dest_w = zipf(peers), zipf(dests)
+
     def ip10():
-        return f"10.{rng.randrange(1, 40)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        return host_ip[host]
 
     with open(path, "w") as f:
         for i in range(n):
             needle = i % needle_every == needle_every // 2
             r = rng.random()
             host = rng.choice(hosts)
+            peer = rng.choices(peers, cum_weights=peer_w)[0]
+            dest = rng.choices(dests, cum_weights=dest_w)[0]
             user = NEEDLE_USER if needle and (i // needle_every) % 2 else rng.choice(users)
             src = NEEDLE_IP if needle else ip10()
             if r < 0.40:
@@ -84,7 +94,7 @@ def generate(path, n, seed=7):
                                     "ParentProcessGuid": rng.choice(guids), "ParentImage": "C:\\Windows\\explorer.exe"})
                     elif eid == 3:
                         doc.update({"Protocol": "tcp", "Initiated": "true", "SourceIp": src, "SourcePort": rng.randrange(49152, 65535),
-                                    "DestinationIp": f"52.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}",
+                                    "DestinationIp": dest,
                                     "DestinationPort": rng.choice([443, 443, 80, 53, 445])})
                     else:
                         doc.update({"TargetFilename": f"C:\\Users\\{user}\\AppData\\Local\\Temp\\tmp{rng.randrange(10**5)}.tmp"})
@@ -92,7 +102,7 @@ def generate(path, n, seed=7):
                 t = ts(i)
                 msg = rng.choice([
                     f"Accepted publickey for {user} from {src} port {rng.randrange(1024, 65535)} ssh2",
-                    f"Failed password for {user} from {src} port {rng.randrange(1024, 65535)} ssh2",
+                    f"Failed password for {user} from {NEEDLE_IP if needle else peer} port {rng.randrange(1024, 65535)} ssh2",
                     f"pam_unix(sudo:session): session opened for user root by {user}(uid=0)",
                     f"({user}) CMD (/usr/local/bin/backup.sh --quick)",
                     f"Started Session {rng.randrange(10**5)} of user {user}.",
@@ -103,8 +113,7 @@ def generate(path, n, seed=7):
                 doc = {"@timestamp": ts(i), "observer": {"product": "PAN-OS", "vendor": "Palo Alto Networks", "hostname": "fw-edge-01"},
                        "event": {"action": rng.choice(["allow", "allow", "allow", "deny"])},
                        "source": {"ip": src, "port": rng.randrange(1024, 65535)},
-                       "destination": {"ip": f"{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}",
-                                       "port": rng.choice([443, 443, 80, 53, 22, 3389, 8080])},
+                       "destination": {"ip": dest, "port": rng.choice([443, 443, 80, 53, 22, 3389, 8080])},
                        "network": {"transport": rng.choice(["tcp", "tcp", "udp"]), "bytes": rng.randrange(60, 10**6)},
                        "rule": {"name": rng.choice(["allow-web", "allow-dns", "deny-all", "allow-vpn"])}}
             else:
@@ -135,6 +144,52 @@ def timed(cmd, runs, **kw):
 
 def du(path):
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def api_timings(args, data):
+    """The same searches through `POST /api/v1/search` of a running server
+    (partitions already open, as an analyst's console sees it)."""
+    import urllib.request
+
+    token = subprocess.run([args.bin, "token", "create", "--data", str(data), "--scope", "read"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    config = data.parent / "bench-serve.toml"
+    config.write_text('[http]\nlisten = ["127.0.0.1:0"]\n[[syslog]]\nprotocol = "udp"\nlisten = "127.0.0.1:0"\n')
+    listeners = data / "run" / "listeners.json"
+    if listeners.exists():
+        listeners.unlink()
+    proc = subprocess.Popen([args.bin, "serve", "--data", str(data), "--config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while not (listeners.exists() and listeners.read_text().strip()):
+            if time.time() > deadline:
+                raise SystemExit("the server did not start")
+            time.sleep(0.1)
+        addr = next(b["address"] for b in json.loads(listeners.read_text()) if b["protocol"] == "http")
+
+        def post(q):
+            req = urllib.request.Request(f"http://{addr}/api/v1/search", method="POST",
+                                         data=json.dumps({"query": q, "limit": 10000}).encode())
+            req.add_header("Authorization", f"Bearer {token}")
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                return resp.read().decode().splitlines()
+
+        out = {}
+        for name, q in [("API needle ip (field)", f"source.ip:{NEEDLE_IP}"), ("API needle ip (word)", NEEDLE_IP),
+                        ("API needle user (field)", f"user.name:{NEEDLE_USER}"), ("API needle user (word)", NEEDLE_USER),
+                        ("API stats count() by host.name", "| stats count() by host.name")]:
+            post(q)
+            times = []
+            for _ in range(args.runs):
+                t = time.perf_counter()
+                lines = post(q)
+                times.append(time.perf_counter() - t)
+            out[name] = (statistics.median(times), len(lines) - 1)
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def main():
@@ -187,6 +242,8 @@ def main():
         lines = out.stdout.strip().splitlines()
         results[name] = (secs, len(lines) if not name.startswith("rg") else int(lines[0] if lines else 0))
 
+    api = api_timings(args, data)
+
     print(f"# bench/store.py --events {args.events} --runs {args.runs}, {os.uname().nodename}, {os.cpu_count()} cores")
     print(f"raw NDJSON          {raw_bytes / 2**20:10.1f} MiB")
     print(f"zstd -3 of raw      {zstd_bytes / 2**20:10.1f} MiB  ({raw_bytes / zstd_bytes:.1f}x, {zstd_secs:.1f}s single thread)")
@@ -194,7 +251,12 @@ def main():
     print(f"indexing (import)   {index_secs:10.1f} s    ({args.events / index_secs:,.0f} events/s end to end: log, normalize, index)")
     for name, (secs, n) in results.items():
         print(f"{name:<34} {secs * 1000:9.1f} ms  ({n} lines)")
+    for name, (secs, n) in api.items():
+        print(f"{name:<34} {secs * 1000:9.1f} ms  ({n} rows)")
     rg_ip, rg_user = results["rg needle ip"][0], results["rg needle user"][0]
+    print(f"needle ip via API: {rg_ip / api['API needle ip (field)'][0]:.0f}x faster than rg (field), "
+          f"{rg_ip / api['API needle ip (word)'][0]:.0f}x (word); "
+          f"user: {rg_user / api['API needle user (field)'][0]:.0f}x (field), {rg_user / api['API needle user (word)'][0]:.0f}x (word)")
     print(f"needle ip: {rg_ip / results['needle ip (field)'][0]:.0f}x faster than rg (field), "
           f"{rg_ip / results['needle ip (word)'][0]:.0f}x (word)")
     print(f"needle user: {rg_user / results['needle user (field)'][0]:.0f}x faster than rg (field), "

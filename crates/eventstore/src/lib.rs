@@ -84,8 +84,8 @@ impl StoreConfig {
             dir: dir.into(),
             columns: DEFAULT_COLUMNS.iter().map(|s| s.to_string()).collect(),
             writer_memory: 64 << 20,
-            zstd_level: 7,
-            block_size: 256 << 10,
+            zstd_level: 9,
+            block_size: 512 << 10,
             open_writers: 4,
         }
     }

@@ -2,11 +2,12 @@
 //! perhaps more). `exact` says whether it finds only matching events, so
 //! the searcher can skip reading them to check.
 //!
-//! Exact: words and word patterns (`text` terms), field values and value
-//! patterns (`f` terms), `field:*`, time ranges on `@timestamp`, and
-//! `and`/`or`/`not` of exact parts. Narrowed, then checked: phrases (all
-//! their tokens must be there), CIDR and other ranges (the field must be
-//! there), patterns where some value was not indexed (long, or a timestamp), and `_id`
+//! Exact: words and word patterns (`text` terms), values and value
+//! patterns of column fields (`f` terms), `field:*`, time ranges on
+//! `@timestamp`, and `and`/`or`/`not` of exact parts. Narrowed, then
+//! checked: phrases (all their tokens must be there), values of other
+//! fields (their words must be there), CIDR and other ranges (the field
+//! must be there), patterns where some value was not indexed (long, or a timestamp), and `_id`
 //! (by its log position).
 
 use std::ops::Bound as StdBound;
@@ -17,7 +18,7 @@ use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, Query, RangeQuer
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DateTime, Searcher, Term};
 
-use crate::schema::{Fields, PRESENT, UNINDEXED, VALUE, indexable_name};
+use crate::schema::{Fields, META_TERMS, PRESENT, UNINDEXED, VALUE, indexable_name};
 
 pub(crate) struct Plan {
     pub(crate) query: Box<dyn Query>,
@@ -104,7 +105,27 @@ impl Planner<'_> {
         let present = || term_query(self.f_term(&format!("{field}{PRESENT}")));
         match test {
             Test::Exists => Plan::exact(present()),
-            Test::Is(p) => self.pattern(self.fields.f, field, p, true),
+            Test::Is(p) if self.fields.column(field).is_some() || META_TERMS.contains(&field) => {
+                self.pattern(self.fields.f, field, p, true)
+            }
+            Test::Is(p) => {
+                // No value terms: the value's words are in `text` (field
+                // values are tokenized there too), then each event is checked.
+                let mut clauses = vec![(Occur::Must, present())];
+                if p.is_literal() {
+                    let mut words = Vec::new();
+                    query::tokens::tokens(&p.text, |t| {
+                        if !words.iter().any(|w: &String| w == t) {
+                            words.push(t.to_string());
+                        }
+                        false
+                    });
+                    for w in words {
+                        clauses.push((Occur::Must, term_query(Term::from_field_text(self.fields.text, &w))));
+                    }
+                }
+                Plan::narrowed(Box::new(BooleanQuery::new(clauses)))
+            }
             Test::Range { .. } | Test::Cidr(_) => Plan::narrowed(present()),
         }
     }

@@ -18,7 +18,7 @@ use tantivy::{DocAddress, Term};
 
 use crate::plan::time_range;
 use crate::schema::{PRESENT, VALUE};
-use crate::search::{SearchError, Stored, read_stored_with};
+use crate::search::{MetaColumns, SearchError, Stored};
 use crate::{EventStore, Part};
 
 pub struct Scan<'a> {
@@ -129,13 +129,14 @@ impl EventStore {
                 let mut readers = std::collections::HashMap::new();
                 let mut stored = Vec::with_capacity(chunk.len());
                 for addr in chunk {
-                    let reader = match readers.entry(addr.segment_ord) {
+                    let (reader, columns) = match readers.entry(addr.segment_ord) {
                         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                         std::collections::hash_map::Entry::Vacant(e) => {
-                            e.insert(searcher.segment_reader(addr.segment_ord).get_store_reader(4)?)
+                            let seg = searcher.segment_reader(addr.segment_ord);
+                            e.insert((seg.get_store_reader(4)?, MetaColumns::open(seg)?))
                         }
                     };
-                    stored.push(read_stored_with(&part, &searcher, reader, *addr)?);
+                    stored.push(columns.stored(&part, reader.get(addr.doc_id)?, addr.doc_id)?);
                 }
                 each(stored);
                 let n = done.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed) + chunk.len() as u64;

@@ -2,16 +2,20 @@
 //!
 //! - `text`: every token ([`query::tokens`]) of the raw record and of every
 //!   field value; bare words and phrases are looked up here.
-//! - `f`: per field, a presence term `name\x1d` and a value term
-//!   `name\x1fvalue` (lowercased); values longer than [`MAX_VALUE`] and
-//!   timestamps (unique per event, and searched by range) get the marker
-//!   `name\x1e` instead, so a search for such a value knows which events it
-//!   must read to be sure.
-//! - `ts` (indexed, fast), `pos` (fast): time ranges and `_id` lookups.
+//! - `f`: per field, a presence term `name\x1d`; for column fields also a
+//!   value term `name\x1fvalue` (lowercased), so `field:value` on them is
+//!   exact and `stats` after it stays on columns. Values longer than
+//!   [`MAX_VALUE`] and timestamps (unique per event, and searched by range)
+//!   get the marker `name\x1e` instead, so a search for such a value knows
+//!   which events it must read to be sure. Other fields are narrowed by
+//!   their words in `text` and checked.
+//! - `ts`, `pos` (fast): time ranges and `_id` lookups, from columns.
 //! - `c:NAME` (fast, per configured column): what `stats` and `timechart`
 //!   read without opening documents.
-//! - Stored (zstd-compressed): the raw record and what is needed to
-//!   normalize it again exactly as the stream did.
+//! - `received`, `source`, `format`, `view`, `logsource` (fast): what is
+//!   needed, with the raw record, to normalize it again exactly as the
+//!   stream did.
+//! - Stored (zstd-compressed): the raw record and the event id.
 //!
 //! Only postings are kept (no frequencies, positions or norms): events are
 //! filtered, not ranked.
@@ -42,7 +46,7 @@ pub(crate) const VALUE: char = '\u{1f}';
 pub const META: [&str; 6] = ["@timestamp", "_id", "_tenant", "_source", "_logsource", "_received"];
 /// Meta fields that get `f` terms (the others are answered from `ts`,
 /// `pos` or by reading the event).
-const META_TERMS: [&str; 3] = ["_tenant", "_source", "_logsource"];
+pub(crate) const META_TERMS: [&str; 3] = ["_tenant", "_source", "_logsource"];
 
 #[derive(Clone)]
 pub(crate) struct Fields {
@@ -71,15 +75,16 @@ pub(crate) fn build(columns: &[String]) -> Schema {
     );
     b.add_text_field("id", STORED);
     b.add_u64_field("pos", NumericOptions::default().set_fast());
-    b.add_date_field(
-        "ts",
-        DateOptions::default().set_indexed().set_fast().set_precision(DateTimePrecision::Microseconds),
-    );
-    b.add_i64_field("received", STORED);
-    b.add_text_field("source", STORED);
-    b.add_text_field("format", STORED);
-    b.add_text_field("view", STORED);
-    b.add_text_field("logsource", STORED);
+    // Ranges on `ts` are answered from the column; indexing it would add
+    // a term per distinct microsecond.
+    b.add_date_field("ts", DateOptions::default().set_fast().set_precision(DateTimePrecision::Microseconds));
+    // Per-batch values live in columns, where they cost bits, not in the
+    // stored documents, which then hold little but the raw record.
+    b.add_i64_field("received", NumericOptions::default().set_fast());
+    let column = TextOptions::default().set_fast("raw");
+    for name in ["source", "format", "view", "logsource"] {
+        b.add_text_field(name, column.clone());
+    }
     b.add_text_field("raw", STORED);
     b.add_text_field("text", postings.clone());
     b.add_text_field("f", postings);
@@ -131,7 +136,7 @@ pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut
     doc.add_text(fields.id, ev.id);
     doc.add_u64(fields.pos, ev.position);
     doc.add_date(fields.ts, DateTime::from_timestamp_micros(micros(ev.timestamp)));
-    doc.add_i64(fields.received, ev.received.as_nanosecond() as i64);
+    doc.add_i64(fields.received, i64::try_from(ev.received.as_nanosecond()).unwrap_or(i64::MAX));
     doc.add_text(fields.source, ev.source);
     doc.add_text(fields.format, ev.format);
     if let Some(v) = ev.view {
@@ -166,13 +171,13 @@ pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut
     s.terms.clear();
     let meta = meta_values(tenant, ev);
     for (name, value) in meta.iter().filter(|(n, _)| META_TERMS.contains(n)) {
-        field_terms(name, value, &mut s.terms);
+        field_terms(name, value, true, &mut s.terms);
     }
     for (name, value) in ev.event.fields() {
         if META.contains(&&**name) || !s.names.insert(name.clone()) {
             continue;
         }
-        field_terms(name, value, &mut s.terms);
+        field_terms(name, value, fields.column(name).is_some(), &mut s.terms);
     }
     doc.add_pre_tokenized_text(fields.f, pretokenized(&s.terms));
 
@@ -240,7 +245,8 @@ pub(crate) fn indexed_value(lower: &str) -> bool {
     lower.len() <= MAX_VALUE && query::tokens::timestamp_len(lower) != Some(lower.len())
 }
 
-fn field_terms(name: &str, value: &Value, out: &mut Vec<String>) {
+/// The presence term of a field and, when `values`, its value terms.
+fn field_terms(name: &str, value: &Value, values: bool, out: &mut Vec<String>) {
     if !indexable_name(name) {
         return;
     }
@@ -254,6 +260,9 @@ fn field_terms(name: &str, value: &Value, out: &mut Vec<String>) {
             continue;
         }
         present = true;
+        if !values {
+            continue;
+        }
         if let Some(text) = v.as_text() {
             let lower = lowercase(&text);
             let term =

@@ -396,47 +396,62 @@ impl Run<'_> {
 }
 
 fn read_stored(part: &Part, searcher: &tantivy::Searcher, addr: DocAddress) -> Result<Stored, SearchError> {
-    stored_from(part, searcher, searcher.doc(addr)?, addr)
+    let columns = MetaColumns::open(searcher.segment_reader(addr.segment_ord))?;
+    columns.stored(part, searcher.doc(addr)?, addr.doc_id)
 }
 
-/// [`read_stored`] through a store reader of the caller's (one per thread).
-pub(crate) fn read_stored_with(
-    part: &Part,
-    searcher: &tantivy::Searcher,
-    reader: &tantivy::store::StoreReader,
-    addr: DocAddress,
-) -> Result<Stored, SearchError> {
-    stored_from(part, searcher, reader.get(addr.doc_id)?, addr)
+/// The columns that hold a stored event's metadata, for one segment.
+pub(crate) struct MetaColumns {
+    ts: Option<tantivy::columnar::Column<tantivy::DateTime>>,
+    received: Option<tantivy::columnar::Column<i64>>,
+    source: Option<StrColumn>,
+    format: Option<StrColumn>,
+    view: Option<StrColumn>,
+    logsource: Option<StrColumn>,
 }
 
-fn stored_from(
-    part: &Part,
-    searcher: &tantivy::Searcher,
-    doc: TantivyDocument,
-    addr: DocAddress,
-) -> Result<Stored, SearchError> {
-    let f = &part.fields;
-    let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    let seg = searcher.segment_reader(addr.segment_ord);
-    let ts = seg
-        .fast_fields()
-        .date("ts")
-        .ok()
-        .and_then(|c| c.first(addr.doc_id))
-        .and_then(|d| Timestamp::from_microsecond(d.into_timestamp_micros()).ok())
-        .unwrap_or(Timestamp::UNIX_EPOCH);
-    let received = doc.get_first(f.received).and_then(|v| v.as_i64()).unwrap_or(0);
-    Ok(Stored {
-        tenant: part.key.tenant.clone(),
-        id: text(f.id),
-        timestamp: ts,
-        received: Timestamp::from_nanosecond(i128::from(received)).unwrap_or(Timestamp::UNIX_EPOCH),
-        source: text(f.source),
-        format: text(f.format),
-        view: doc.get_first(f.view).and_then(|v| v.as_str()).map(str::to_string),
-        logsource: doc.get_all(f.logsource).filter_map(|v| v.as_str().map(str::to_string)).collect(),
-        raw: text(f.raw),
-    })
+impl MetaColumns {
+    pub(crate) fn open(seg: &SegmentReader) -> Result<MetaColumns, SearchError> {
+        let ff = seg.fast_fields();
+        Ok(MetaColumns {
+            ts: ff.date("ts").ok(),
+            received: ff.i64("received").ok(),
+            source: ff.str("source")?,
+            format: ff.str("format")?,
+            view: ff.str("view")?,
+            logsource: ff.str("logsource")?,
+        })
+    }
+
+    fn texts(column: &Option<StrColumn>, doc: DocId) -> Vec<String> {
+        let Some(c) = column else { return Vec::new() };
+        c.term_ords(doc)
+            .filter_map(|ord| {
+                let mut s = String::new();
+                c.ord_to_str(ord, &mut s).ok()?.then_some(s)
+            })
+            .collect()
+    }
+
+    /// The event `doc` of this segment, its stored part already read.
+    pub(crate) fn stored(&self, part: &Part, doc: TantivyDocument, id: DocId) -> Result<Stored, SearchError> {
+        let f = &part.fields;
+        let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let first = |column: &Option<StrColumn>| MetaColumns::texts(column, id).into_iter().next();
+        let ts = self.ts.as_ref().and_then(|c| c.first(id)).map_or(0, |d| d.into_timestamp_micros());
+        let received = self.received.as_ref().and_then(|c| c.first(id)).unwrap_or(0);
+        Ok(Stored {
+            tenant: part.key.tenant.clone(),
+            id: text(f.id),
+            timestamp: Timestamp::from_microsecond(ts).unwrap_or(Timestamp::UNIX_EPOCH),
+            received: Timestamp::from_nanosecond(i128::from(received)).unwrap_or(Timestamp::UNIX_EPOCH),
+            source: first(&self.source).unwrap_or_default(),
+            format: first(&self.format).unwrap_or_default(),
+            view: first(&self.view),
+            logsource: MetaColumns::texts(&self.logsource, id),
+            raw: text(f.raw),
+        })
+    }
 }
 
 /// Collects candidates with their time and log position.

@@ -124,7 +124,7 @@ impl Default for Store {
         Store {
             enabled: true,
             commit_interval_ms: 2000,
-            zstd_level: 7,
+            zstd_level: 9,
             columns: None,
             retention_days: None,
             max_bytes: None,

@@ -6,13 +6,15 @@
 //! with those four trimmed from both ends: `C:\Windows\cmd.exe` gives
 //! `c`, `windows`, `cmd.exe`; `alice@corp.example` and `10.0.0.1` stay
 //! whole. A major token that contains `.` `_` `-` or `@` also gives its
-//! parts (`cmd`, `exe`), so `cmd` finds `cmd.exe`. Tokens are lowercased;
+//! parts (`cmd`, `exe`), so `cmd` finds `cmd.exe`, unless all its parts
+//! are digits (`10.0.0.1`, `1.2.3`: found whole). Tokens are lowercased;
 //! tokens longer than [`MAX_TOKEN`] bytes are not tokens.
 //!
-//! Timestamps (`2026-11-01T10:00:00.123Z`, `2026-11-01 10:00`) are not
-//! words: nearly every event has a different one, so indexing their parts
-//! would cost more than the rest of the index, and time is searched with
-//! `@timestamp` ranges instead ([`timestamp_len`]).
+//! Timestamps (`2026-11-01T10:00:00.123Z`, `2026-11-01 10:00`) and numbers
+//! of more than five digits are not words: nearly every event has
+//! different ones, so indexing them would cost more than the rest of the
+//! index. Time is searched with `@timestamp` ranges ([`timestamp_len`]),
+//! large numbers with field tests.
 //!
 //! A phrase matches where its text occurs without cutting a token in two
 //! ([`phrase_in`]): `"failed password"` does not match `unfailed
@@ -54,12 +56,15 @@ pub fn tokens(text: &str, mut emit: impl FnMut(&str) -> bool) -> bool {
         for c in run.chars() {
             lower.extend(c.to_lowercase());
         }
-        if lower.len() <= MAX_TOKEN && emit(&lower) {
+        if lower.len() <= MAX_TOKEN && !long_number(&lower) && emit(&lower) {
             return true;
         }
-        if lower.contains(is_minor_break) {
+        // Parts of numbers with dots (addresses, versions) are not worth
+        // a term each: `10.0.0.1` is found whole, `10` is not.
+        let numeric = lower.split(is_minor_break).all(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        if !numeric && lower.contains(is_minor_break) {
             for part in lower.split(is_minor_break) {
-                if !part.is_empty() && part.len() <= MAX_TOKEN && emit(part) {
+                if !part.is_empty() && part.len() <= MAX_TOKEN && !long_number(part) && emit(part) {
                     return true;
                 }
             }
@@ -68,10 +73,19 @@ pub fn tokens(text: &str, mut emit: impl FnMut(&str) -> bool) -> bool {
     false
 }
 
+/// Numbers of more than [`MAX_DIGITS`] digits (byte counts, sequence
+/// numbers) are not words: nearly every one is different.
+pub const MAX_DIGITS: usize = 5;
+
+fn long_number(t: &str) -> bool {
+    t.len() > MAX_DIGITS && t.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Whether `word` (lowercase, wildcards allowed) is one token as
 /// [`tokens`] would cut it, so it can be looked up as one.
 pub fn is_single_token(word: &str) -> bool {
     !word.is_empty()
+        && !long_number(word)
         && word.len() <= MAX_TOKEN
         && word.chars().all(|c| is_token_char(c) || c == '*' || c == '?')
         && !word.starts_with(is_minor_break)
@@ -177,10 +191,16 @@ mod tests {
         );
         assert_eq!(
             all("from 10.0.0.1:443 user=Alice@Corp.example."),
-            ["from", "10.0.0.1", "10", "0", "0", "1", "443", "user", "alice@corp.example", "alice", "corp", "example"]
+            ["from", "10.0.0.1", "443", "user", "alice@corp.example", "alice", "corp", "example"]
         );
         assert_eq!(all("--- ... -x-"), ["x"]);
         assert_eq!(all("ÄBC"), ["äbc"]);
+    }
+
+    #[test]
+    fn long_numbers_are_not_tokens() {
+        assert_eq!(all("port 52214 bytes 1234567 id a1234567"), ["port", "52214", "bytes", "id", "a1234567"]);
+        assert_eq!(all("v-1234567-x"), ["v-1234567-x", "v", "x"]);
     }
 
     #[test]
@@ -188,7 +208,7 @@ mod tests {
         assert_eq!(all("at 2026-11-01T10:00:12.123456Z from x"), ["at", "from", "x"]);
         assert_eq!(all("2026-11-01 10:00 y"), ["y"]);
         assert_eq!(all("t=2026-11-01T10:00:00+09:00;z"), ["t", "z"]);
-        assert_eq!(all("2026-11-01 only"), ["2026-11-01", "2026", "11", "01", "only"]);
+        assert_eq!(all("2026-11-01 only"), ["2026-11-01", "only"]);
         assert_eq!(all("v2026-11-01T10:00"), ["v2026-11-01t10", "v2026", "11", "01t10", "00"]);
         assert_eq!(phrase_terms("at 2026-11-01T10:00 from x"), ["at", "from"]);
     }
