@@ -26,7 +26,7 @@ const CHUNK_BYTES: usize = 4 << 20;
 
 /// One record normalized for the store.
 struct Normalized {
-    id: String,
+    index: u32,
     event: Event,
     logsource: Vec<String>,
     timestamp: Timestamp,
@@ -113,14 +113,14 @@ fn index(frames: &[(u64, u64, Vec<u8>)], config: &EngineConfig, writer: &mut Sto
         frames.iter().filter_map(|(pos, end, payload)| Batch::decode(payload).ok().map(|b| (*pos, *end, b))).collect();
     let normalized: Vec<Vec<Option<Normalized>>> = batches
         .par_iter()
-        .map(|(pos, _, b)| {
+        .map(|(_, _, b)| {
             let view = crate::pipeline::configured_view(config, b);
             (0..b.records.len())
                 .map(|i| {
                     let event = crate::pipeline::normalize(b, i, view.as_ref()).ok()?;
                     let received = crate::pipeline::received(b);
                     Some(Normalized {
-                        id: crate::output::event_id(*pos, i),
+                        index: i as u32,
                         logsource: event.views.iter().map(|v| v.logsource.to_string()).collect(),
                         timestamp: event.timestamp.unwrap_or(received),
                         event,
@@ -138,8 +138,8 @@ fn index(frames: &[(u64, u64, Vec<u8>)], config: &EngineConfig, writer: &mut Sto
             .filter_map(|(n, raw)| {
                 let n = n.as_ref()?;
                 Some(NewEvent {
-                    id: &n.id,
                     position: *pos,
+                    index: n.index,
                     timestamp: n.timestamp,
                     received,
                     source: &b.source,

@@ -57,6 +57,9 @@ pub struct EngineConfig {
     pub log_sources: HashMap<(String, String), Arc<model::SourceView>>,
     /// The event store; `None` keeps events only in the journal.
     pub store: Option<StoreSettings>,
+    /// Also write every event to the `events/` JSON-lines journal. With
+    /// the event store on, this is a second copy of every record.
+    pub events_journal: bool,
 }
 
 /// The event store and how the indexer runs it.
@@ -93,6 +96,7 @@ impl EngineConfig {
             slow_down: Duration::ZERO,
             log_sources: HashMap::new(),
             store: None,
+            events_journal: true,
         }
     }
 }

@@ -293,7 +293,10 @@ fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, config: &EngineConfig, sh
         .par_chunks(256)
         .flat_map_iter(|chunk| {
             let mut matcher = rules.matcher();
-            chunk.iter().map(move |&(pos, i, b, view)| one(rules, &mut matcher, pos, i, b, view)).collect::<Vec<_>>()
+            chunk
+                .iter()
+                .map(move |&(pos, i, b, view)| one(rules, &mut matcher, pos, i, b, view, config.events_journal))
+                .collect::<Vec<_>>()
         })
         .collect();
     outs.extend(made);
@@ -310,6 +313,7 @@ fn one(
     index: usize,
     batch: &Batch,
     view: &Option<Arc<model::SourceView>>,
+    events_journal: bool,
 ) -> Out {
     let mut out = Out::default();
     let raw = &batch.records[index];
@@ -333,19 +337,24 @@ fn one(
         }
     };
     let timestamp = event.timestamp.unwrap_or(received);
+    let hits = matcher.matches(&event);
+    if !events_journal && hits.is_empty() {
+        return out;
+    }
     // The fields are serialized once, for the stored event and every alert.
     let fields = serde_json::to_vec(&event).unwrap_or_else(|_| b"{}".to_vec());
-    let stored = StoredEvent {
-        id: &id,
-        timestamp,
-        received,
-        tenant: &batch.tenant,
-        source: &batch.source,
-        log_source: event.views.iter().map(|v| v.logsource.to_string()).collect(),
-        original: raw,
-    };
-    out.event = with_object(&stored, "fields", &fields);
-    let hits = matcher.matches(&event);
+    if events_journal {
+        let stored = StoredEvent {
+            id: &id,
+            timestamp,
+            received,
+            tenant: &batch.tenant,
+            source: &batch.source,
+            log_source: event.views.iter().map(|v| v.logsource.to_string()).collect(),
+            original: raw,
+        };
+        out.event = with_object(&stored, "fields", &fields);
+    }
     let on = Detected { id: &id, timestamp, received, tenant: &batch.tenant, source: &batch.source, origin: None };
     out.alerts = alert_lines(rules, hits, &on, &fields);
     out

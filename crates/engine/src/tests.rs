@@ -251,3 +251,34 @@ fn events_reach_the_store_once_across_restarts() {
     assert_eq!(serde_json::Value::Object(rows[0].clone()), serde_json::json!({"count()": 42, "dc(_id)": 42}));
     engine.shutdown();
 }
+
+#[test]
+fn retention_runs_in_the_indexer_and_the_journal_can_be_off() {
+    let data = tempdir("retention");
+    let mut config = with_store(&data);
+    config.events_journal = false;
+    if let Some(store) = &mut config.store {
+        store.default_retention = (Some(2), None);
+        store.retention_check = Duration::from_millis(20);
+    }
+    let engine = Engine::start(config, rules()).unwrap();
+    let now = jiff::Timestamp::now();
+    let old = now - jiff::SignedDuration::from_hours(24 * 5);
+    let line = |t: jiff::Timestamp, who: &str| format!(r#"{{"@timestamp":"{t}","message":"sudo USER=root by {who}"}}"#);
+    engine.ingest().submit_blocking(batch(&[&line(old, "old"), &line(now, "new")])).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)) && engine.drain_index(Duration::from_secs(10)));
+    let store = engine.store().unwrap().clone();
+    let days = || store.partitions(None).into_iter().map(|p| p.day).collect::<Vec<_>>();
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    let mut waited = 0;
+    while days() != [today.clone()] && waited < 200 {
+        std::thread::sleep(Duration::from_millis(25));
+        waited += 1;
+    }
+    assert_eq!(days(), [today], "the five-day-old partition is deleted, today's kept");
+    assert_eq!(search(&engine, "").len(), 1);
+    engine.shutdown();
+    // The alert still fired; no event went to the journal.
+    assert!(lines(&data.join("events")).is_empty());
+    assert_eq!(lines(&data.join("alerts")).len(), 2);
+}

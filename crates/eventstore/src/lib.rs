@@ -93,10 +93,11 @@ impl StoreConfig {
 
 /// One event to store, as the pipeline normalized it.
 pub struct NewEvent<'a> {
-    /// `<log position>.<index in frame>`.
-    pub id: &'a str,
     /// The write-ahead-log position of its frame.
     pub position: u64,
+    /// Its place in the frame. The event's id is `<position>.<index>`,
+    /// as the stream names it; the store keeps both as numbers.
+    pub index: u32,
     pub timestamp: Timestamp,
     pub received: Timestamp,
     pub source: &'a str,

@@ -15,7 +15,8 @@
 //! - `received`, `source`, `format`, `view`, `logsource` (fast): what is
 //!   needed, with the raw record, to normalize it again exactly as the
 //!   stream did.
-//! - Stored (zstd-compressed): the raw record and the event id.
+//! - Stored (zstd-compressed): the raw record, nothing else (the id is
+//!   `pos` and `idx`, both columns).
 //!
 //! Only postings are kept (no frequencies, positions or norms): events are
 //! filtered, not ranked.
@@ -50,8 +51,8 @@ pub(crate) const META_TERMS: [&str; 3] = ["_tenant", "_source", "_logsource"];
 
 #[derive(Clone)]
 pub(crate) struct Fields {
-    pub(crate) id: Field,
     pub(crate) pos: Field,
+    pub(crate) idx: Field,
     pub(crate) ts: Field,
     pub(crate) received: Field,
     pub(crate) source: Field,
@@ -73,8 +74,8 @@ pub(crate) fn build(columns: &[String]) -> Schema {
             .set_index_option(IndexRecordOption::Basic)
             .set_fieldnorms(false),
     );
-    b.add_text_field("id", STORED);
     b.add_u64_field("pos", NumericOptions::default().set_fast());
+    b.add_u64_field("idx", NumericOptions::default().set_fast());
     // Ranges on `ts` are answered from the column; indexing it would add
     // a term per distinct microsecond.
     b.add_date_field("ts", DateOptions::default().set_fast().set_precision(DateTimePrecision::Microseconds));
@@ -102,8 +103,8 @@ impl Fields {
             .filter_map(|(field, entry)| entry.name().strip_prefix("c:").map(|n| (n.to_string(), field)))
             .collect();
         Ok(Fields {
-            id: get("id")?,
             pos: get("pos")?,
+            idx: get("idx")?,
             ts: get("ts")?,
             received: get("received")?,
             source: get("source")?,
@@ -133,8 +134,8 @@ pub(crate) struct Scratch {
 
 pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut Scratch) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
-    doc.add_text(fields.id, ev.id);
     doc.add_u64(fields.pos, ev.position);
+    doc.add_u64(fields.idx, u64::from(ev.index));
     doc.add_date(fields.ts, DateTime::from_timestamp_micros(micros(ev.timestamp)));
     doc.add_i64(fields.received, i64::try_from(ev.received.as_nanosecond()).unwrap_or(i64::MAX));
     doc.add_text(fields.source, ev.source);
@@ -197,7 +198,7 @@ pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut
 pub(crate) fn meta_values(tenant: &str, ev: &NewEvent<'_>) -> Vec<(&'static str, Value)> {
     meta_of(
         tenant,
-        ev.id,
+        &event_id(ev.position, ev.index),
         ev.source,
         ev.logsource.iter().map(String::as_str),
         truncate_micros(ev.timestamp),
@@ -296,6 +297,11 @@ fn pretokenized(terms: &[String]) -> PreTokenizedString {
         .collect();
     // The text itself is not stored or used: the field is indexed only.
     PreTokenizedString { text: String::new(), tokens }
+}
+
+/// An event's id: `<log position>.<index in frame>`.
+pub(crate) fn event_id(position: u64, index: u32) -> String {
+    format!("{position}.{index}")
 }
 
 pub(crate) fn micros(t: jiff::Timestamp) -> i64 {

@@ -279,6 +279,7 @@ impl Run<'_> {
         found.sort_unstable_by(|a, b| b.ts.cmp(&a.ts).then(b.pos.cmp(&a.pos)).then(b.addr.doc_id.cmp(&a.addr.doc_id)));
         counters.borrow_mut().0 += found.len() as u64;
         let part = part.clone();
+        let mut columns = HashMap::new();
         Some(
             found
                 .into_iter()
@@ -287,7 +288,7 @@ impl Run<'_> {
                         failure.replace(Some(SearchError::Timeout(self.req.timeout)));
                         return None;
                     }
-                    match self.row(&part, &searcher, c.addr, plan.exact, events) {
+                    match self.row(&part, &searcher, c.addr, plan.exact, events, &mut columns) {
                         Ok((row, checked)) => {
                             counters.borrow_mut().1 += u64::from(checked);
                             Some(row)
@@ -311,8 +312,9 @@ impl Run<'_> {
         addr: DocAddress,
         exact: bool,
         events: bool,
+        columns: &mut HashMap<SegmentOrdinal, MetaColumns>,
     ) -> Result<(Option<Row>, bool), SearchError> {
-        let stored = read_stored(part, searcher, addr)?;
+        let stored = read_stored(part, searcher, addr, columns)?;
         let Some(event) = self.rebuild.event(&stored) else {
             // A record that no longer parses (the parser changed since)
             // cannot be checked; it is shown only when the index alone
@@ -372,11 +374,12 @@ impl Run<'_> {
             let mut found = searcher.search(&*plan.query, &Candidates)?;
             found.sort_unstable_by_key(|c| c.addr);
             result.candidates += found.len() as u64;
+            let mut columns = HashMap::new();
             for c in found {
                 if self.timed_out() {
                     return Err(SearchError::Timeout(self.req.timeout));
                 }
-                let (row, checked) = self.row(part, &searcher, c.addr, plan.exact, false)?;
+                let (row, checked) = self.row(part, &searcher, c.addr, plan.exact, false, &mut columns)?;
                 result.checked += u64::from(checked);
                 let Some(row) = row else { continue };
                 match span {
@@ -395,14 +398,28 @@ impl Run<'_> {
     }
 }
 
-fn read_stored(part: &Part, searcher: &tantivy::Searcher, addr: DocAddress) -> Result<Stored, SearchError> {
-    let columns = MetaColumns::open(searcher.segment_reader(addr.segment_ord))?;
-    columns.stored(part, searcher.doc(addr)?, addr.doc_id)
+/// Reads a stored event; `columns` caches each segment's metadata columns
+/// (opening a text column reads its dictionary's index).
+fn read_stored(
+    part: &Part,
+    searcher: &tantivy::Searcher,
+    addr: DocAddress,
+    columns: &mut HashMap<SegmentOrdinal, MetaColumns>,
+) -> Result<Stored, SearchError> {
+    let meta = match columns.entry(addr.segment_ord) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(MetaColumns::open(searcher.segment_reader(addr.segment_ord))?)
+        }
+    };
+    meta.stored(part, searcher.doc(addr)?, addr.doc_id)
 }
 
 /// The columns that hold a stored event's metadata, for one segment.
 pub(crate) struct MetaColumns {
     ts: Option<tantivy::columnar::Column<tantivy::DateTime>>,
+    pos: Option<tantivy::columnar::Column<u64>>,
+    idx: Option<tantivy::columnar::Column<u64>>,
     received: Option<tantivy::columnar::Column<i64>>,
     source: Option<StrColumn>,
     format: Option<StrColumn>,
@@ -415,6 +432,8 @@ impl MetaColumns {
         let ff = seg.fast_fields();
         Ok(MetaColumns {
             ts: ff.date("ts").ok(),
+            pos: ff.u64("pos").ok(),
+            idx: ff.u64("idx").ok(),
             received: ff.i64("received").ok(),
             source: ff.str("source")?,
             format: ff.str("format")?,
@@ -442,7 +461,10 @@ impl MetaColumns {
         let received = self.received.as_ref().and_then(|c| c.first(id)).unwrap_or(0);
         Ok(Stored {
             tenant: part.key.tenant.clone(),
-            id: text(f.id),
+            id: crate::schema::event_id(
+                self.pos.as_ref().and_then(|c| c.first(id)).unwrap_or(0),
+                self.idx.as_ref().and_then(|c| c.first(id)).map_or(0, |i| i as u32),
+            ),
             timestamp: Timestamp::from_microsecond(ts).unwrap_or(Timestamp::UNIX_EPOCH),
             received: Timestamp::from_nanosecond(i128::from(received)).unwrap_or(Timestamp::UNIX_EPOCH),
             source: first(&self.source).unwrap_or_default(),

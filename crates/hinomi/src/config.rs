@@ -83,6 +83,9 @@ pub(crate) struct Engine {
     pub(crate) slow_down_ms: u64,
     /// Seconds between source-silence checks.
     pub(crate) health_check_seconds: u64,
+    /// Also write every event to the `events/` journal (a second copy
+    /// when the event store is on).
+    pub(crate) events_journal: bool,
 }
 
 impl Default for Engine {
@@ -93,6 +96,7 @@ impl Default for Engine {
             checkpoint_interval_ms: 1000,
             slow_down_ms: 0,
             health_check_seconds: 5,
+            events_journal: true,
         }
     }
 }

@@ -22,7 +22,8 @@ pub fn now() -> Timestamp {
 
 /// One record of the fixed event set.
 pub struct FixtureRecord {
-    /// `0`, `1`, ... in file order.
+    /// `0.0`, `1.0`, ... in file order: record N is alone in log frame N,
+    /// as the store names events.
     pub id: String,
     pub format: String,
     pub raw: String,
@@ -41,7 +42,7 @@ pub fn records() -> Vec<FixtureRecord> {
         } else if !line.starts_with('#') && !line.is_empty() {
             let received = base + jiff::SignedDuration::from_mins(out.len() as i64);
             out.push(FixtureRecord {
-                id: out.len().to_string(),
+                id: format!("{}.0", out.len()),
                 format: format.clone(),
                 raw: line.to_string(),
                 received,

@@ -55,6 +55,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     engine_config.max_lag_bytes = config.engine.max_lag_bytes;
     engine_config.checkpoint_interval = Duration::from_millis(config.engine.checkpoint_interval_ms.max(10));
     engine_config.slow_down = Duration::from_millis(config.engine.slow_down_ms);
+    engine_config.events_journal = config.engine.events_journal;
     for s in &config.sources {
         if s.product.is_some() || s.category.is_some() || s.service.is_some() {
             let view = normalize::view(s.product.as_deref(), s.category.as_deref(), s.service.as_deref());
