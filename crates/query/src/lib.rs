@@ -15,7 +15,7 @@
 
 mod ast;
 mod eval;
-#[doc(hidden)]
+#[cfg(any(test, feature = "golden"))]
 pub mod golden;
 mod parse;
 pub mod pipes;
