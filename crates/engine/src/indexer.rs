@@ -26,7 +26,6 @@ const CHUNK_BYTES: usize = 4 << 20;
 
 /// One record normalized for the store.
 struct Normalized {
-    index: u32,
     event: Event,
     logsource: Vec<String>,
     timestamp: Timestamp,
@@ -111,35 +110,37 @@ pub(crate) fn run(
 fn index(frames: &[(u64, u64, Vec<u8>)], config: &EngineConfig, writer: &mut StoreWriter) -> Result<(), String> {
     let batches: Vec<(u64, u64, Batch)> =
         frames.iter().filter_map(|(pos, end, payload)| Batch::decode(payload).ok().map(|b| (*pos, *end, b))).collect();
-    let normalized: Vec<Vec<Option<Normalized>>> = batches
+    // Per batch: its configured log source (as text) and its records,
+    // `None` for those the pipeline sends to the dead letter.
+    let normalized: Vec<(Option<String>, Vec<Option<Normalized>>)> = batches
         .par_iter()
         .map(|(_, _, b)| {
             let view = crate::pipeline::configured_view(config, b);
-            (0..b.records.len())
+            let received = crate::pipeline::received(b);
+            let events = (0..b.records.len())
                 .map(|i| {
                     let event = crate::pipeline::normalize(b, i, view.as_ref()).ok()?;
-                    let received = crate::pipeline::received(b);
                     Some(Normalized {
-                        index: i as u32,
                         logsource: event.views.iter().map(|v| v.logsource.to_string()).collect(),
                         timestamp: event.timestamp.unwrap_or(received),
                         event,
                     })
                 })
-                .collect()
+                .collect();
+            (view.map(|v| v.logsource.to_string()), events)
         })
         .collect();
-    for ((pos, end, b), events) in batches.iter().zip(normalized) {
-        let view = crate::pipeline::configured_view(config, b).map(|v| v.logsource.to_string());
+    for ((pos, end, b), (view, events)) in batches.iter().zip(normalized) {
         let received = crate::pipeline::received(b);
         let news: Vec<NewEvent<'_>> = events
             .iter()
             .zip(&b.records)
-            .filter_map(|(n, raw)| {
+            .enumerate()
+            .filter_map(|(index, (n, raw))| {
                 let n = n.as_ref()?;
                 Some(NewEvent {
                     position: *pos,
-                    index: n.index,
+                    index: u32::try_from(index).ok()?,
                     timestamp: n.timestamp,
                     received,
                     source: &b.source,

@@ -11,9 +11,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engine::retro::RetroHunt;
 use serde::Deserialize;
@@ -21,7 +21,7 @@ use serde_json::json;
 use store::tokens::Scope;
 
 use super::http::{AppState, plain_denied};
-use super::search::{Lines, bad, time_arg};
+use super::search::{bad, json_line, lines_response, search_permit, time_bounds};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,19 +58,13 @@ pub(crate) async fn hunt(State(state): State<Arc<AppState>>, headers: HeaderMap,
             Arc::new(set)
         }
     };
-    let now = jiff::Timestamp::now();
-    let mut bounds = [None, None];
-    for (slot, (name, text)) in bounds.iter_mut().zip([("from", &req.from), ("to", &req.to)]) {
-        if let Some(text) = text {
-            match time_arg(text, now) {
-                Some(t) => *slot = Some(t),
-                None => return bad(format!("`{name}` is not a time: {text:?}"), None),
-            }
-        }
-    }
-    let Ok(permit) = state.searches.clone().try_acquire_owned() else {
-        let resp = (StatusCode::TOO_MANY_REQUESTS, "too many searches at once; retry shortly\n").into_response();
-        return super::http::retry_later(resp);
+    let bounds = match time_bounds(&req.from, &req.to, jiff::Timestamp::now()) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    let permit = match search_permit(&state) {
+        Ok(p) => p,
+        Err(resp) => return *resp,
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let ingest = state.ingest.clone();
@@ -79,9 +73,7 @@ pub(crate) async fn hunt(State(state): State<Arc<AppState>>, headers: HeaderMap,
         let tenants = vec![token.tenant.clone()];
         let hunt = RetroHunt { store: &store, rules: &rules, tenants: &tenants, from: bounds[0], to: bounds[1] };
         let send = |v: serde_json::Value| {
-            let mut line = serde_json::to_vec(&v).unwrap_or_default();
-            line.push(b'\n');
-            let _ = tx.blocking_send(Bytes::from(line));
+            let _ = tx.blocking_send(json_line(&v));
         };
         let total = match hunt.count() {
             Ok(n) => n,
@@ -116,8 +108,5 @@ pub(crate) async fn hunt(State(state): State<Arc<AppState>>, headers: HeaderMap,
             Err(e) => json!({"error": e.to_string()}),
         });
     });
-    Response::builder()
-        .header(header::CONTENT_TYPE, "application/x-ndjson")
-        .body(Body::new(Lines(rx)))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    lines_response(rx)
 }

@@ -67,18 +67,13 @@ pub(crate) async fn search(State(state): State<Arc<AppState>>, headers: HeaderMa
         Err(e) => return bad(e.message, Some(e.column)),
     };
     let now = jiff::Timestamp::now();
-    let mut bounds = [None, None];
-    for (slot, (name, text)) in bounds.iter_mut().zip([("from", &req.from), ("to", &req.to)]) {
-        if let Some(text) = text {
-            match time_arg(text, now) {
-                Some(t) => *slot = Some(t),
-                None => return bad(format!("`{name}` is not a time: {text:?} (RFC 3339, a date, now, or -24h)"), None),
-            }
-        }
-    }
-    let Ok(permit) = state.searches.clone().try_acquire_owned() else {
-        let resp = (StatusCode::TOO_MANY_REQUESTS, "too many searches at once; retry shortly\n").into_response();
-        return super::http::retry_later(resp);
+    let bounds = match time_bounds(&req.from, &req.to, now) {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    let permit = match search_permit(&state) {
+        Ok(p) => p,
+        Err(resp) => return *resp,
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let timeout = state.search_timeout;
@@ -114,10 +109,48 @@ pub(crate) async fn search(State(state): State<Arc<AppState>>, headers: HeaderMa
             }}),
             Err(e) => json!({"error": e.to_string()}),
         };
-        let mut line = serde_json::to_vec(&last).unwrap_or_default();
-        line.push(b'\n');
-        let _ = tx.blocking_send(Bytes::from(line));
+        let _ = tx.blocking_send(json_line(&last));
     });
+    lines_response(rx)
+}
+
+/// `from`/`to` of a request as instants, or the 400 answer naming the bad one.
+pub(crate) fn time_bounds(
+    from: &Option<String>,
+    to: &Option<String>,
+    now: jiff::Timestamp,
+) -> Result<[Option<jiff::Timestamp>; 2], Box<Response>> {
+    let mut bounds = [None, None];
+    for (slot, (name, text)) in bounds.iter_mut().zip([("from", from), ("to", to)]) {
+        if let Some(text) = text {
+            match time_arg(text, now) {
+                Some(t) => *slot = Some(t),
+                None => {
+                    let why = format!("`{name}` is not a time: {text:?} (RFC 3339, a date, now, or -24h)");
+                    return Err(Box::new(bad(why, None)));
+                }
+            }
+        }
+    }
+    Ok(bounds)
+}
+
+/// A slot among the searches that may run at once, or 429.
+pub(crate) fn search_permit(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, Box<Response>> {
+    state.searches.clone().try_acquire_owned().map_err(|_| {
+        let resp = (StatusCode::TOO_MANY_REQUESTS, "too many searches at once; retry shortly\n").into_response();
+        Box::new(super::http::retry_later(resp))
+    })
+}
+
+pub(crate) fn json_line(v: &serde_json::Value) -> Bytes {
+    let mut line = serde_json::to_vec(v).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+/// A JSON-lines answer fed from a search thread.
+pub(crate) fn lines_response(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
     Response::builder()
         .header(header::CONTENT_TYPE, "application/x-ndjson")
         .body(Body::new(Lines(rx)))
@@ -125,7 +158,7 @@ pub(crate) async fn search(State(state): State<Arc<AppState>>, headers: HeaderMa
 }
 
 /// A response body fed line by line from the search thread.
-pub(crate) struct Lines(pub(crate) tokio::sync::mpsc::Receiver<Bytes>);
+struct Lines(tokio::sync::mpsc::Receiver<Bytes>);
 
 impl http_body::Body for Lines {
     type Data = Bytes;
