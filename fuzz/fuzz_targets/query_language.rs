@@ -1,13 +1,33 @@
 //! The search language: any text either parses or fails with a column
 //! inside it; a parsed query evaluates over an event and runs its pipes
-//! without panicking.
+//! without panicking. As a raw record, the text has the same words whether
+//! or not its JSON keys are cut out and tokenized apart.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use model::{Event, Timestamp, Value};
 
+/// The words of `text`, sorted and unique.
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    query::tokens::tokens(text, |t| {
+        out.push(t.to_string());
+        false
+    });
+    out.sort();
+    out.dedup();
+    out
+}
+
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
+    // As a raw record: cutting out JSON keys loses and invents no word.
+    let (mut keys, mut other) = (Vec::new(), Vec::new());
+    query::tokens::split_json_keys(&text, &mut |k| keys.extend(words(k)), &mut |o| other.extend(words(o)));
+    keys.append(&mut other);
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys, words(&text));
     let query = match query::parse(&text) {
         Ok(q) => q,
         Err(e) => {

@@ -18,6 +18,7 @@ mod plan;
 mod scan;
 mod schema;
 mod search;
+mod shape;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -134,6 +135,27 @@ pub(crate) struct Part {
     pub(crate) index: Index,
     pub(crate) reader: IndexReader,
     pub(crate) fields: schema::Fields,
+    /// The shapes of the searcher generation they were read from.
+    shapes: std::sync::Mutex<Option<(u64, Arc<shape::Known>)>>,
+}
+
+impl Part {
+    /// The partition's shapes as `searcher` sees them, read once per
+    /// searcher generation (a commit or merge makes a new one).
+    pub(crate) fn shapes(&self, searcher: &tantivy::Searcher) -> tantivy::Result<Arc<shape::Known>> {
+        let generation = searcher.generation().generation_id();
+        if let Ok(cached) = self.shapes.lock()
+            && let Some((g, known)) = &*cached
+            && *g == generation
+        {
+            return Ok(known.clone());
+        }
+        let known = Arc::new(shape::Known::read(searcher, self.fields.f)?);
+        if let Ok(mut cached) = self.shapes.lock() {
+            *cached = Some((generation, known.clone()));
+        }
+        Ok(known)
+    }
 }
 
 /// What one partition holds, for status pages and retention.
@@ -217,7 +239,7 @@ impl EventStore {
         };
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let fields = schema::Fields::of(&index.schema())?;
-        let part = Arc::new(Part { key: key.clone(), index, reader, fields });
+        let part = Arc::new(Part { key: key.clone(), index, reader, fields, shapes: Default::default() });
         parts.insert(key.clone(), part.clone());
         Ok(Some(part))
     }

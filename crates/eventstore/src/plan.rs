@@ -19,6 +19,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DateTime, Searcher, Term};
 
 use crate::schema::{Fields, META_TERMS, PRESENT, UNINDEXED, VALUE, indexable_name};
+use crate::shape::{Known, SHAPE};
 
 pub(crate) struct Plan {
     pub(crate) query: Box<dyn Query>,
@@ -47,6 +48,7 @@ impl Plan {
 pub(crate) struct Planner<'a> {
     pub(crate) fields: &'a Fields,
     pub(crate) searcher: &'a Searcher,
+    pub(crate) shapes: &'a Known,
     pub(crate) now: Timestamp,
 }
 
@@ -76,7 +78,17 @@ impl Planner<'_> {
                 let clauses = vec![(Occur::Must, Box::new(AllQuery) as Box<dyn Query>), (Occur::MustNot, inner.query)];
                 Plan::exact(Box::new(BooleanQuery::new(clauses)))
             }
-            Filter::Word(p) => self.pattern(self.fields.text, "", p, false),
+            Filter::Word(p) => {
+                // In `text`, or a word of a JSON key (in the key shapes).
+                let words = self.pattern(self.fields.text, "", p, false);
+                let shapes: Vec<&str> = self.shapes.with_key_word(p).collect();
+                if shapes.is_empty() {
+                    return words;
+                }
+                let mut clauses = vec![(Occur::Should, words.query)];
+                clauses.extend(shapes.into_iter().map(|t| (Occur::Should, term_query(self.f_term(t)))));
+                Plan { query: Box::new(BooleanQuery::new(clauses)), exact: words.exact }
+            }
             Filter::Phrase(phrase) => {
                 let terms = query::tokens::phrase_terms(phrase);
                 if terms.is_empty() {
@@ -102,7 +114,7 @@ impl Planner<'_> {
         if !indexable_name(field) {
             return Plan::scan();
         }
-        let present = || term_query(self.f_term(&format!("{field}{PRESENT}")));
+        let present = || presence(self.fields, self.shapes, field);
         match test {
             Test::Exists => Plan::exact(present()),
             Test::Is(p) if self.fields.column(field).is_some() || META_TERMS.contains(&field) => {
@@ -234,6 +246,18 @@ pub(crate) fn time_range(
     Box::new(RangeQuery::new(lo, hi))
 }
 
+/// Events where field `name` has a value: its presence term (events that
+/// fell back to one) or a name shape that holds it.
+pub(crate) fn presence(fields: &Fields, shapes: &Known, name: &str) -> Box<dyn Query> {
+    let f_term = |t: &str| term_query(Term::from_field_text(fields.f, t));
+    let mut clauses = vec![(Occur::Should, f_term(&format!("{name}{PRESENT}")))];
+    clauses.extend(shapes.with_name(name).map(|t| (Occur::Should, f_term(t))));
+    if clauses.len() == 1 {
+        return clauses.remove(0).1;
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
+
 fn term_query(term: Term) -> Box<dyn Query> {
     Box::new(TermQuery::new(term, IndexRecordOption::Basic))
 }
@@ -244,7 +268,7 @@ fn escape(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
         match c {
-            PRESENT | UNINDEXED | VALUE => out.push_str(&format!("\\x{:02x}", c as u32)),
+            SHAPE | PRESENT | UNINDEXED | VALUE => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if regex_meta(c) => {
                 out.push('\\');
                 out.push(c);

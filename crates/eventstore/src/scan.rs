@@ -16,8 +16,9 @@ use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Term};
 
+use crate::plan::presence;
 use crate::plan::time_range;
-use crate::schema::{PRESENT, VALUE};
+use crate::schema::VALUE;
 use crate::search::{MetaColumns, SearchError, Stored};
 use crate::{EventStore, Part};
 
@@ -59,9 +60,10 @@ impl EventStore {
                 let term = |text: String| -> Box<dyn Query> {
                     Box::new(TermQuery::new(Term::from_field_text(part.fields.f, &text), IndexRecordOption::Basic))
                 };
+                let shapes = part.shapes(searcher)?;
                 let none = BooleanQuery::new(vec![
                     (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
-                    (Occur::MustNot, term(format!("_logsource{PRESENT}"))),
+                    (Occur::MustNot, presence(&part.fields, &shapes, "_logsource")),
                 ]);
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(none))];
                 for t in terms.into_iter().filter(|t| accept(t)) {

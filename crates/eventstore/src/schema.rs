@@ -1,8 +1,11 @@
 //! The tantivy schema of a partition and how one event becomes a document.
 //!
 //! - `text`: every token ([`query::tokens`]) of the raw record and of every
-//!   field value; bare words and phrases are looked up here.
-//! - `f`: per field, a presence term `name\x1d`; for column fields also a
+//!   field value, but for the words of JSON keys; bare words and phrases
+//!   are looked up here.
+//! - `f`: the event's two shapes ([`crate::shape`]: its field names, the
+//!   words of its JSON keys), or presence terms `name\x1d` and key words
+//!   in `text` when it falls back; for column fields also a
 //!   value term `name\x1fvalue` (lowercased), so `field:value` on them is
 //!   exact and `stats` after it stays on columns. Values longer than
 //!   [`MAX_VALUE`] and timestamps (unique per event, and searched by range)
@@ -33,6 +36,7 @@ use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{DateTime, TantivyDocument};
 
 use crate::NewEvent;
+use crate::shape::{SHAPE, Shapes};
 
 /// Longest field value indexed as a term; longer ones get a marker. Long
 /// values (messages, command lines, URLs) are nearly all distinct and
@@ -129,7 +133,9 @@ pub(crate) struct Scratch {
     seen: HashSet<String>,
     names: HashSet<Box<str>>,
     tokens: Vec<String>,
+    key_words: Vec<String>,
     terms: Vec<String>,
+    shapes: Shapes,
 }
 
 pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut Scratch) -> TantivyDocument {
@@ -149,36 +155,70 @@ pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut
     doc.add_text(fields.raw, ev.raw);
 
     // Text tokens: the raw record and every field value (all of them, as
-    // `Record::any_text` reads them), each token once.
+    // `Record::any_text` reads them), each token once; words of JSON keys
+    // go to the key shape instead when there is one.
     s.seen.clear();
     s.tokens.clear();
-    let add_tokens = |text: &str, s_seen: &mut HashSet<String>, out: &mut Vec<String>| {
+    s.key_words.clear();
+    let Scratch { seen, tokens: words, key_words, .. } = &mut *s;
+    let mut add = |text: &str| {
         tokens(text, |t| {
-            if !s_seen.contains(t) {
-                s_seen.insert(t.to_string());
-                out.push(t.to_string());
+            if !seen.contains(t) {
+                seen.insert(t.to_string());
+                words.push(t.to_string());
             }
             false
         });
     };
-    add_tokens(ev.raw, &mut s.seen, &mut s.tokens);
+    query::tokens::split_json_keys(
+        ev.raw,
+        &mut |key| {
+            tokens(key, |t| {
+                key_words.push(t.to_string());
+                false
+            });
+        },
+        &mut add,
+    );
     for (_, value) in ev.event.fields() {
-        each_text(value, &mut |t| add_tokens(t, &mut s.seen, &mut s.tokens));
+        each_text(value, &mut add);
+    }
+    s.terms.clear();
+    if !s.key_words.is_empty() {
+        let mut refs: Vec<&str> = s.key_words.iter().map(String::as_str).collect();
+        match s.shapes.keys(&mut refs) {
+            Some(term) => s.terms.push(term),
+            None => {
+                for w in &s.key_words {
+                    if s.seen.insert(w.clone()) {
+                        s.tokens.push(w.clone());
+                    }
+                }
+            }
+        }
     }
     doc.add_pre_tokenized_text(fields.text, pretokenized(&s.tokens));
 
     // Field terms: the first value of each name, as `Event::get` reads it.
     s.names.clear();
-    s.terms.clear();
+    let mut present: Vec<&str> = Vec::new();
     let meta = meta_values(tenant, ev);
     for (name, value) in meta.iter().filter(|(n, _)| META_TERMS.contains(n)) {
-        field_terms(name, value, true, &mut s.terms);
+        if field_terms(name, value, true, &mut s.terms) {
+            present.push(name);
+        }
     }
     for (name, value) in ev.event.fields() {
         if META.contains(&&**name) || !s.names.insert(name.clone()) {
             continue;
         }
-        field_terms(name, value, fields.column(name).is_some(), &mut s.terms);
+        if field_terms(name, value, fields.column(name).is_some(), &mut s.terms) {
+            present.push(name);
+        }
+    }
+    match s.shapes.names(&mut present) {
+        Some(term) => s.terms.push(term),
+        None => s.terms.extend(present.iter().map(|name| format!("{name}{PRESENT}"))),
     }
     doc.add_pre_tokenized_text(fields.f, pretokenized(&s.terms));
 
@@ -238,7 +278,7 @@ fn each_text(value: &Value, f: &mut dyn FnMut(&str)) {
 /// Field names that would collide with the separators get no terms; a
 /// query on them reads events instead (see `plan.rs`).
 pub(crate) fn indexable_name(name: &str) -> bool {
-    !name.contains([PRESENT, UNINDEXED, VALUE])
+    !name.contains([SHAPE, PRESENT, UNINDEXED, VALUE])
 }
 
 /// Whether a (lowercased) field value gets its own term.
@@ -246,10 +286,11 @@ pub(crate) fn indexed_value(lower: &str) -> bool {
     lower.len() <= MAX_VALUE && query::tokens::timestamp_len(lower) != Some(lower.len())
 }
 
-/// The presence term of a field and, when `values`, its value terms.
-fn field_terms(name: &str, value: &Value, values: bool, out: &mut Vec<String>) {
+/// Pushes the value terms of a field when `values`; returns whether it has
+/// a value (its name goes into the event's name shape).
+fn field_terms(name: &str, value: &Value, values: bool, out: &mut Vec<String>) -> bool {
     if !indexable_name(name) {
-        return;
+        return false;
     }
     let items: &[Value] = match value {
         Value::Array(items) => items,
@@ -273,9 +314,7 @@ fn field_terms(name: &str, value: &Value, values: bool, out: &mut Vec<String>) {
             }
         }
     }
-    if present {
-        out.push(format!("{name}{PRESENT}"));
-    }
+    present
 }
 
 fn pretokenized(terms: &[String]) -> PreTokenizedString {

@@ -233,16 +233,17 @@ impl Run<'_> {
     }
 
     /// The filter's plan for one partition, with the request's time range.
-    fn plan(&self, part: &Part, searcher: &tantivy::Searcher) -> Plan {
-        let planner = Planner { fields: &part.fields, searcher, now: self.req.now };
+    fn plan(&self, part: &Part, searcher: &tantivy::Searcher) -> Result<Plan, SearchError> {
+        let shapes = part.shapes(searcher)?;
+        let planner = Planner { fields: &part.fields, searcher, shapes: &shapes, now: self.req.now };
         let plan = planner.plan(&self.req.query.filter);
         if self.req.from.is_none() && self.req.to.is_none() {
-            return plan;
+            return Ok(plan);
         }
         let lo = self.req.from.map_or(StdBound::Unbounded, StdBound::Included);
         let hi = self.req.to.map_or(StdBound::Unbounded, StdBound::Excluded);
         let clauses = vec![(Occur::Must, plan.query), (Occur::Must, time_range(part.fields.ts, lo, hi))];
-        Plan { query: Box::new(BooleanQuery::new(clauses)), exact: plan.exact }
+        Ok(Plan { query: Box::new(BooleanQuery::new(clauses)), exact: plan.exact })
     }
 
     /// Whether an event from the time range passes the request's own
@@ -268,11 +269,11 @@ impl Run<'_> {
             return None;
         }
         let searcher = part.reader.searcher();
-        let plan = self.plan(part, &searcher);
-        let mut found = match searcher.search(&*plan.query, &Candidates) {
+        let found = self.plan(part, &searcher).and_then(|plan| Ok((searcher.search(&*plan.query, &Candidates)?, plan)));
+        let (mut found, plan) = match found {
             Ok(c) => c,
             Err(e) => {
-                failure.replace(Some(e.into()));
+                failure.replace(Some(e));
                 return None;
             }
         };
@@ -349,7 +350,7 @@ impl Run<'_> {
                 return Err(SearchError::Timeout(self.req.timeout));
             }
             let searcher = part.reader.searcher();
-            let plan = self.plan(part, &searcher);
+            let plan = self.plan(part, &searcher)?;
             let columns = stats.columns();
             let needed: Vec<&str> =
                 columns.iter().map(String::as_str).filter(|c| !(span.is_some() && *c == "_time")).collect();
