@@ -8,6 +8,8 @@
 //!   letters) that are cut back to the [`Checkpoint`] on start, so that
 //!   replaying the log never writes anything twice.
 //! - [`tokens`]: API and ingest tokens, stored as hashes.
+//! - [`state`]: SOC state (alerts, incidents, cases, assets, SLA policies,
+//!   suppressions, risk) in SQLite or PostgreSQL.
 //!
 //! It does not parse records, run rules or speak any network protocol; the
 //! engine decides what to write and when to checkpoint.
@@ -15,6 +17,7 @@
 mod batch;
 mod checkpoint;
 mod journal;
+pub mod state;
 pub mod tokens;
 pub mod wal;
 

@@ -1,0 +1,818 @@
+//! What analysts do with incidents and alerts: read the queues, move an
+//! incident through its life cycle, assign, note, task, attach evidence,
+//! pause for the customer, merge and split, escalate to the CSIRT; and
+//! what they read back: the timeline, SLA clocks and per-rule statistics.
+
+use jiff::{SignedDuration, Timestamp};
+use model::Level;
+use serde::Serialize;
+use soc::lifecycle::check_move;
+use soc::sla::{CalendarSpec, Clock, clock};
+use soc::{Disposition, Entity, EntityKind, Status};
+
+use super::db::{Db, Val};
+use super::triage::{add_entity, log, open_incident};
+use super::{
+    Alert, AlertQuery, By, Incident, IncidentQuery, Result, State, StateError, from_json, json, level_of, level_val,
+    micros, opt_text, opt_time, text, time,
+};
+
+const INCIDENT_COLUMNS: &str = "id, tenant, kind, title, severity, status, disposition, assignee, created, updated, \
+     last_activity, first_seen, acknowledged, resolved, pauses, escalated_to, escalated, alert_count, version";
+
+const ALERT_COLUMNS: &str = "id, tenant, rule_id, title, level, severity, tags, author, entities, evidence, \
+     first_seen, last_seen, count, status, suppression_id, incident_id, origin, version";
+
+fn incident_row(r: &[Val]) -> Incident {
+    let pauses: Vec<(i64, Option<i64>)> = from_json(&r[14]);
+    let t = |m: i64| Timestamp::from_microsecond(m).unwrap_or(Timestamp::UNIX_EPOCH);
+    Incident {
+        id: r[0].int().unwrap_or(0),
+        tenant: text(&r[1]),
+        kind: text(&r[2]),
+        title: text(&r[3]),
+        severity: level_of(&r[4]),
+        status: text(&r[5]).parse().unwrap_or(Status::New),
+        disposition: r[6].text().and_then(|d| d.parse().ok()),
+        assignee: opt_text(&r[7]),
+        created: time(&r[8]),
+        updated: time(&r[9]),
+        last_activity: time(&r[10]),
+        first_seen: time(&r[11]),
+        acknowledged: opt_time(&r[12]),
+        resolved: opt_time(&r[13]),
+        pauses: pauses.into_iter().map(|(a, b)| (t(a), b.map(t))).collect(),
+        escalated_to: opt_text(&r[15]),
+        escalated: opt_time(&r[16]),
+        alert_count: r[17].int().unwrap_or(0),
+        entities: Vec::new(),
+        version: r[18].int().unwrap_or(0),
+    }
+}
+
+fn alert_row(r: &[Val]) -> Alert {
+    Alert {
+        id: r[0].int().unwrap_or(0),
+        tenant: text(&r[1]),
+        rule_id: text(&r[2]),
+        title: text(&r[3]),
+        level: level_of(&r[4]),
+        severity: level_of(&r[5]),
+        tags: from_json(&r[6]),
+        author: opt_text(&r[7]),
+        entities: from_json(&r[8]),
+        evidence: from_json(&r[9]),
+        first_seen: time(&r[10]),
+        last_seen: time(&r[11]),
+        count: r[12].int().unwrap_or(0),
+        status: text(&r[13]),
+        suppression_id: r[14].int(),
+        incident_id: r[15].int(),
+        origin: opt_text(&r[16]),
+        version: r[17].int().unwrap_or(0),
+    }
+}
+
+fn pauses_val(p: &[(Timestamp, Option<Timestamp>)]) -> Val {
+    let list: Vec<(i64, Option<i64>)> =
+        p.iter().map(|(a, b)| (a.as_microsecond(), b.map(|b| b.as_microsecond()))).collect();
+    json(&list)
+}
+
+/// One line of an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    pub at: Timestamp,
+    /// `alert` (first seen), `action` (a log entry), `note`.
+    pub kind: &'static str,
+    pub actor: String,
+    pub what: String,
+    pub data: serde_json::Value,
+}
+
+/// Per-rule statistics from alerts and the dispositions of their incidents.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleStats {
+    pub rule_id: String,
+    pub title: String,
+    pub alerts: i64,
+    pub detections: i64,
+    pub true_positive: i64,
+    pub benign_true_positive: i64,
+    pub false_positive: i64,
+    pub duplicate: i64,
+    /// Share of decided alerts that were false positives.
+    pub false_positive_rate: Option<f64>,
+    /// Mean time from an incident's creation to its acknowledgement.
+    pub mean_time_to_triage_secs: Option<f64>,
+}
+
+/// An incident's SLA clocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlaReport {
+    pub acknowledge: Clock,
+    pub resolve: Clock,
+}
+
+/// The hand-off package for the CSIRT.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Escalation {
+    pub incident: Incident,
+    pub summary: String,
+    pub alerts: Vec<Alert>,
+    pub timeline: Vec<TimelineEntry>,
+    pub entities: Vec<Entity>,
+    pub scope: Scope,
+    pub evidence: Vec<serde_json::Value>,
+    pub actions_taken: Vec<TimelineEntry>,
+    pub open_tasks: Vec<serde_json::Value>,
+    pub open_questions: Vec<String>,
+}
+
+/// Impact scope: who and what is involved, since when, and whether it spread.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scope {
+    pub hosts: Vec<String>,
+    pub users: Vec<String>,
+    pub addresses: Vec<String>,
+    pub first_sign: Timestamp,
+    /// Users or addresses seen on more than one host: lateral movement indicators.
+    pub spread: Vec<String>,
+}
+
+impl State {
+    pub fn incident(&self, tenant: &str, id: i64) -> Result<Incident> {
+        let mut db = self.lock()?;
+        load_incident(&mut **db, tenant, id)
+    }
+
+    pub fn incidents(&self, tenant: &str, q: &IncidentQuery) -> Result<Vec<Incident>> {
+        let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE tenant = $1");
+        let mut params: Vec<Val> = vec![tenant.into()];
+        if !q.statuses.is_empty() {
+            let list: Vec<String> = q.statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
+            sql.push_str(&format!(" AND status IN ({})", list.join(", ")));
+        }
+        if let Some(a) = &q.assignee {
+            params.push(a.as_str().into());
+            sql.push_str(&format!(" AND assignee = ${}", params.len()));
+        }
+        keyset(&mut sql, &mut params, q.before, "last_activity");
+        sql.push_str(&format!(" ORDER BY last_activity DESC, id DESC LIMIT {}", q.limit.clamp(1, 1000)));
+        let mut db = self.lock()?;
+        let mut list: Vec<Incident> = db.rows(&sql, &params)?.iter().map(|r| incident_row(r)).collect();
+        if !list.is_empty() {
+            // The page's entities in one query (ids are integers we read).
+            let ids: Vec<String> = list.iter().map(|i| i.id.to_string()).collect();
+            let rows = db.rows(
+                &format!("SELECT incident_id, kind, value FROM incident_entities WHERE incident_id IN ({}) ORDER BY kind, value", ids.join(", ")),
+                &[],
+            )?;
+            for r in rows {
+                let id = r[0].int().unwrap_or(0);
+                if let (Some(i), Ok(kind)) = (list.iter_mut().find(|i| i.id == id), text(&r[1]).parse()) {
+                    i.entities.push(Entity { kind, value: text(&r[2]) });
+                }
+            }
+            list.iter_mut().for_each(|i| i.entities.sort());
+        }
+        Ok(list)
+    }
+
+    pub fn alert(&self, tenant: &str, id: i64) -> Result<Alert> {
+        let rows = self.lock()?.rows(
+            &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant = $1 AND id = $2"),
+            &[tenant.into(), Val::Int(id)],
+        )?;
+        rows.first().map(|r| alert_row(r)).ok_or_else(|| StateError::NotFound(format!("alert {id}")))
+    }
+
+    /// The alert queue: newest activity first, keyset-paged.
+    pub fn alerts(&self, tenant: &str, q: &AlertQuery) -> Result<Vec<Alert>> {
+        let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant = $1");
+        let mut params: Vec<Val> = vec![tenant.into()];
+        if let Some(s) = &q.status {
+            params.push(s.as_str().into());
+            sql.push_str(&format!(" AND status = ${}", params.len()));
+        }
+        if let Some(l) = q.min_severity {
+            params.push(level_val(l));
+            sql.push_str(&format!(" AND severity >= ${}", params.len()));
+        }
+        if let Some(r) = &q.rule_id {
+            params.push(r.as_str().into());
+            sql.push_str(&format!(" AND rule_id = ${}", params.len()));
+        }
+        if let Some(i) = q.incident_id {
+            params.push(Val::Int(i));
+            sql.push_str(&format!(" AND incident_id = ${}", params.len()));
+        }
+        keyset(&mut sql, &mut params, q.before, "last_seen");
+        sql.push_str(&format!(" ORDER BY last_seen DESC, id DESC LIMIT {}", q.limit.clamp(1, 1000)));
+        let rows = self.lock()?.rows(&sql, &params)?;
+        Ok(rows.iter().map(|r| alert_row(r)).collect())
+    }
+
+    /// Counts of a tenant's alerts by status.
+    pub fn alert_counts(&self, tenant: &str) -> Result<Vec<(String, i64)>> {
+        let rows = self.lock()?.rows(
+            "SELECT status, COUNT(*) FROM alerts WHERE tenant = $1 GROUP BY status ORDER BY status",
+            &[tenant.into()],
+        )?;
+        Ok(rows.iter().map(|r| (text(&r[0]), r[1].int().unwrap_or(0))).collect())
+    }
+
+    /// Moves an incident; `version` is the one the analyst saw.
+    pub fn transition(
+        &self,
+        by: &By<'_>,
+        id: i64,
+        version: i64,
+        to: Status,
+        disposition: Option<Disposition>,
+    ) -> Result<Incident> {
+        let By { now, .. } = *by;
+        self.change(by, id, version, |i| {
+            let disposition = disposition.or(if to == Status::Closed { i.disposition } else { None });
+            check_move(i.status, to, disposition).map_err(|e| StateError::Invalid(e.to_string()))?;
+            let from = i.status;
+            i.status = to;
+            if to.is_acknowledged() && i.acknowledged.is_none() {
+                i.acknowledged = Some(now);
+            }
+            if to.is_done() {
+                i.resolved = i.resolved.or(Some(now));
+                i.disposition = disposition;
+                close_pause(&mut i.pauses, now);
+            } else {
+                // Reopened: the resolve clock runs again.
+                i.resolved = None;
+                i.disposition = None;
+            }
+            Ok(("status", serde_json::json!({"from": from, "to": to, "disposition": disposition})))
+        })
+    }
+
+    pub fn assign(&self, by: &By<'_>, id: i64, version: i64, assignee: Option<&str>) -> Result<Incident> {
+        self.change(by, id, version, |i| {
+            let from = i.assignee.take();
+            i.assignee = assignee.map(str::to_string);
+            Ok(("assign", serde_json::json!({"from": from, "to": assignee})))
+        })
+    }
+
+    /// Changes the title or severity an analyst sees.
+    pub fn edit(
+        &self,
+        by: &By<'_>,
+        id: i64,
+        version: i64,
+        title: Option<&str>,
+        severity: Option<Level>,
+    ) -> Result<Incident> {
+        self.change(by, id, version, |i| {
+            if let Some(t) = title {
+                if t.trim().is_empty() {
+                    return Err(StateError::Invalid("an incident title cannot be empty".into()));
+                }
+                i.title = t.to_string();
+            }
+            if let Some(s) = severity {
+                i.severity = s;
+            }
+            Ok(("edit", serde_json::json!({"title": title, "severity": severity.map(Level::as_str)})))
+        })
+    }
+
+    /// Starts or ends waiting on the customer (the SLA clocks pause).
+    pub fn wait_on_customer(&self, by: &By<'_>, id: i64, version: i64, waiting: bool) -> Result<Incident> {
+        let By { now, .. } = *by;
+        self.change(by, id, version, |i| {
+            let open = i.pauses.iter().any(|(_, end)| end.is_none());
+            match (waiting, open) {
+                (true, true) => {
+                    return Err(StateError::Invalid("the incident is already waiting on the customer".into()));
+                }
+                (false, false) => {
+                    return Err(StateError::Invalid("the incident is not waiting on the customer".into()));
+                }
+                (true, false) => i.pauses.push((now, None)),
+                (false, true) => close_pause(&mut i.pauses, now),
+            }
+            Ok(("waiting", serde_json::json!({"waiting": waiting})))
+        })
+    }
+
+    /// Records the hand-off to the CSIRT and returns the package.
+    pub fn escalate(&self, by: &By<'_>, id: i64, version: i64, to: &str) -> Result<Escalation> {
+        let By { tenant, now, .. } = *by;
+        if to.trim().is_empty() {
+            return Err(StateError::Invalid("say who receives the escalation".into()));
+        }
+        self.change(by, id, version, |i| {
+            i.escalated_to = Some(to.to_string());
+            i.escalated = Some(now);
+            Ok(("escalate", serde_json::json!({"to": to})))
+        })?;
+        self.escalation(tenant, id)
+    }
+
+    /// Reads, changes and writes an incident in one transaction, if its
+    /// version is still `version`; logs the change.
+    fn change(
+        &self,
+        by: &By<'_>,
+        id: i64,
+        version: i64,
+        f: impl FnOnce(&mut Incident) -> Result<(&'static str, serde_json::Value)>,
+    ) -> Result<Incident> {
+        let By { tenant, actor, now } = *by;
+        self.tx(|db| {
+            let mut i = load_incident(db, tenant, id)?;
+            if i.version != version {
+                return Err(StateError::Conflict { current: i.version });
+            }
+            let (action, data) = f(&mut i)?;
+            let n = db.exec(
+                "UPDATE incidents SET title = $3, severity = $4, status = $5, disposition = $6, assignee = $7, updated = $8, \
+                 acknowledged = $9, resolved = $10, pauses = $11, escalated_to = $12, escalated = $13, version = version + 1 \
+                 WHERE id = $1 AND version = $2",
+                &[
+                    Val::Int(id),
+                    Val::Int(version),
+                    i.title.as_str().into(),
+                    level_val(i.severity),
+                    i.status.as_str().into(),
+                    i.disposition.map(Disposition::as_str).into(),
+                    i.assignee.clone().into(),
+                    micros(now),
+                    i.acknowledged.map(|t| t.as_microsecond()).into(),
+                    i.resolved.map(|t| t.as_microsecond()).into(),
+                    pauses_val(&i.pauses),
+                    i.escalated_to.clone().into(),
+                    i.escalated.map(|t| t.as_microsecond()).into(),
+                ],
+            )?;
+            if n == 0 {
+                // Changed by another connection between our read and write.
+                let current = load_incident(db, tenant, id)?.version;
+                return Err(StateError::Conflict { current });
+            }
+            log(db, id, now, actor, action, &data)?;
+            load_incident(db, tenant, id)
+        })
+    }
+
+    pub fn add_note(&self, by: &By<'_>, id: i64, body: &str) -> Result<i64> {
+        let By { tenant, actor, now } = *by;
+        if body.trim().is_empty() {
+            return Err(StateError::Invalid("a note cannot be empty".into()));
+        }
+        self.tx(|db| {
+            load_incident(db, tenant, id)?;
+            let rows = db.rows(
+                "INSERT INTO notes (incident_id, at, author, body) VALUES ($1, $2, $3, $4) RETURNING id",
+                &[Val::Int(id), micros(now), actor.into(), body.into()],
+            )?;
+            touch(db, id, now)?;
+            Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
+        })
+    }
+
+    pub fn add_task(&self, by: &By<'_>, id: i64, title: &str, owner: Option<&str>) -> Result<i64> {
+        let By { tenant, actor, now } = *by;
+        if title.trim().is_empty() {
+            return Err(StateError::Invalid("a task needs a title".into()));
+        }
+        self.tx(|db| {
+            load_incident(db, tenant, id)?;
+            let rows = db.rows(
+                "INSERT INTO tasks (incident_id, title, owner, created) VALUES ($1, $2, $3, $4) RETURNING id",
+                &[Val::Int(id), title.into(), owner.into(), micros(now)],
+            )?;
+            let task = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
+            log(db, id, now, actor, "task", &serde_json::json!({"task": task, "title": title, "owner": owner}))?;
+            touch(db, id, now)?;
+            Ok(task)
+        })
+    }
+
+    pub fn complete_task(&self, by: &By<'_>, id: i64, task: i64) -> Result<()> {
+        let By { tenant, actor, now } = *by;
+        self.tx(|db| {
+            load_incident(db, tenant, id)?;
+            let n = db.exec(
+                "UPDATE tasks SET done = $3 WHERE id = $1 AND incident_id = $2 AND done IS NULL",
+                &[Val::Int(task), Val::Int(id), micros(now)],
+            )?;
+            if n == 0 {
+                return Err(StateError::NotFound(format!("open task {task} of incident {id}")));
+            }
+            log(db, id, now, actor, "task_done", &serde_json::json!({"task": task}))?;
+            touch(db, id, now)
+        })
+    }
+
+    /// Links evidence: `event` (an event store id) or `file` (a path or URL).
+    pub fn add_evidence(&self, by: &By<'_>, id: i64, kind: &str, reference: &str, note: Option<&str>) -> Result<i64> {
+        let By { tenant, actor, now } = *by;
+        if !matches!(kind, "event" | "file") {
+            return Err(StateError::Invalid(format!("unknown evidence kind {kind:?} (expected event or file)")));
+        }
+        self.tx(|db| {
+            load_incident(db, tenant, id)?;
+            let rows = db.rows(
+                "INSERT INTO evidence (incident_id, kind, ref, note, added_by, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[Val::Int(id), kind.into(), reference.into(), note.into(), actor.into(), micros(now)],
+            )?;
+            log(db, id, now, actor, "evidence", &serde_json::json!({"kind": kind, "ref": reference}))?;
+            touch(db, id, now)?;
+            Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
+        })
+    }
+
+    /// Moves every alert and entity of `from` into `into` and closes
+    /// `from` as a duplicate; both incidents log it.
+    pub fn merge(&self, by: &By<'_>, into: i64, from: i64) -> Result<Incident> {
+        let By { tenant, actor, now } = *by;
+        if into == from {
+            return Err(StateError::Invalid("cannot merge an incident into itself".into()));
+        }
+        self.tx(|db| {
+            load_incident(db, tenant, into)?;
+            let source = load_incident(db, tenant, from)?;
+            db.exec("UPDATE alerts SET incident_id = $1 WHERE incident_id = $2", &[Val::Int(into), Val::Int(from)])?;
+            for e in &source.entities {
+                add_entity(db, into, tenant, e, source.first_seen)?;
+            }
+            db.exec(
+                "UPDATE incidents SET alert_count = alert_count + $2, severity = CASE WHEN severity < $3 THEN $3 ELSE severity END, \
+                 first_seen = CASE WHEN first_seen > $4 THEN $4 ELSE first_seen END, \
+                 last_activity = CASE WHEN last_activity < $5 THEN $5 ELSE last_activity END, updated = $6, version = version + 1 WHERE id = $1",
+                &[Val::Int(into), Val::Int(source.alert_count), level_val(source.severity), micros(source.first_seen), micros(source.last_activity), micros(now)],
+            )?;
+            db.exec(
+                "UPDATE incidents SET status = 'closed', disposition = 'duplicate', alert_count = 0, resolved = $2, updated = $2, version = version + 1 WHERE id = $1",
+                &[Val::Int(from), micros(now)],
+            )?;
+            log(db, into, now, actor, "merge", &serde_json::json!({"from": from, "alerts": source.alert_count}))?;
+            log(db, from, now, actor, "merged_into", &serde_json::json!({"into": into}))?;
+            load_incident(db, tenant, into)
+        })
+    }
+
+    /// Moves `alerts` of incident `id` into a new incident; both log it.
+    pub fn split(&self, by: &By<'_>, id: i64, alerts: &[i64]) -> Result<Incident> {
+        let By { tenant, actor, now } = *by;
+        if alerts.is_empty() {
+            return Err(StateError::Invalid("name the alerts to split off".into()));
+        }
+        self.tx(|db| {
+            let source = load_incident(db, tenant, id)?;
+            let mut moved = Vec::new();
+            for &a in alerts {
+                let rows = db.rows(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1 AND incident_id = $2"), &[Val::Int(a), Val::Int(id)])?;
+                let alert = rows.first().map(|r| alert_row(r)).ok_or_else(|| StateError::NotFound(format!("alert {a} in incident {id}")))?;
+                moved.push(alert);
+            }
+            if moved.len() as i64 >= source.alert_count {
+                return Err(StateError::Invalid("a split must leave at least one alert in the incident".into()));
+            }
+            let first = moved.iter().map(|a| a.first_seen).min().unwrap_or(now);
+            let sev = moved.iter().map(|a| a.severity).max().unwrap_or(Level::Medium);
+            let title = moved.first().map(|a| format!("{} (split from incident {id})", a.title)).unwrap_or_default();
+            let new = open_incident(db, tenant, "alerts", &title, sev, first, now)?;
+            for a in &moved {
+                db.exec("UPDATE alerts SET incident_id = $1 WHERE id = $2", &[Val::Int(new), Val::Int(a.id)])?;
+                for e in &a.entities {
+                    add_entity(db, new, tenant, e, a.first_seen)?;
+                }
+            }
+            let last = moved.iter().map(|a| a.last_seen).max().unwrap_or(now);
+            db.exec("UPDATE incidents SET alert_count = $2, last_activity = $3 WHERE id = $1", &[Val::Int(new), Val::Int(moved.len() as i64), micros(last)])?;
+            db.exec(
+                "UPDATE incidents SET alert_count = alert_count - $2, updated = $3, version = version + 1 WHERE id = $1",
+                &[Val::Int(id), Val::Int(moved.len() as i64), micros(now)],
+            )?;
+            let ids: Vec<i64> = moved.iter().map(|a| a.id).collect();
+            log(db, id, now, actor, "split", &serde_json::json!({"alerts": ids, "into": new}))?;
+            log(db, new, now, actor, "split_from", &serde_json::json!({"alerts": ids, "from": id}))?;
+            load_incident(db, tenant, new)
+        })
+    }
+
+    /// Alerts (when first seen), log entries and notes, in time order.
+    pub fn timeline(&self, tenant: &str, id: i64) -> Result<Vec<TimelineEntry>> {
+        let mut db = self.lock()?;
+        load_incident(&mut **db, tenant, id)?;
+        timeline(&mut **db, id)
+    }
+
+    /// SLA clocks of an incident under its tenant's policy for its
+    /// severity; `None` without a policy.
+    pub fn sla(&self, tenant: &str, id: i64, now: Timestamp) -> Result<Option<SlaReport>> {
+        let i = self.incident(tenant, id)?;
+        let Some((ack, resolve, calendar)) = self.sla_policy(tenant, i.severity)? else { return Ok(None) };
+        let calendar = calendar.calendar().map_err(StateError::Invalid)?;
+        // Time waiting on the customer counts against neither target.
+        Ok(Some(SlaReport {
+            acknowledge: clock(&calendar, ack, i.created, i.acknowledged, &i.pauses, now),
+            resolve: clock(&calendar, resolve, i.created, i.resolved, &i.pauses, now),
+        }))
+    }
+
+    /// Sets a tenant's targets for one severity.
+    pub fn set_sla_policy(
+        &self,
+        tenant: &str,
+        severity: Level,
+        ack: SignedDuration,
+        resolve: SignedDuration,
+        calendar: &CalendarSpec,
+    ) -> Result<()> {
+        calendar.calendar().map_err(StateError::Invalid)?;
+        if ack <= SignedDuration::ZERO || resolve <= SignedDuration::ZERO {
+            return Err(StateError::Invalid("SLA targets must be positive durations".into()));
+        }
+        self.lock()?.exec(
+            "INSERT INTO sla_policies (tenant, severity, ack_secs, resolve_secs, calendar) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant, severity) DO UPDATE SET ack_secs = $3, resolve_secs = $4, calendar = $5",
+            &[tenant.into(), level_val(severity), Val::Int(ack.as_secs()), Val::Int(resolve.as_secs()), json(calendar)],
+        )?;
+        Ok(())
+    }
+
+    fn sla_policy(
+        &self,
+        tenant: &str,
+        severity: Level,
+    ) -> Result<Option<(SignedDuration, SignedDuration, CalendarSpec)>> {
+        let rows = self.lock()?.rows(
+            "SELECT ack_secs, resolve_secs, calendar FROM sla_policies WHERE tenant = $1 AND severity = $2",
+            &[tenant.into(), level_val(severity)],
+        )?;
+        Ok(rows.first().map(|r| {
+            (
+                SignedDuration::from_secs(r[0].int().unwrap_or(0)),
+                SignedDuration::from_secs(r[1].int().unwrap_or(0)),
+                from_json(&r[2]),
+            )
+        }))
+    }
+
+    /// Checks every open incident's clocks; a near-breach or breach not
+    /// yet notified is recorded once in `notifications` and logged on the
+    /// incident, and a breach raises the incident one severity step (the
+    /// escalation). Returns the new notifications as `(tenant, incident,
+    /// kind, message)`.
+    pub fn sla_sweep(&self, now: Timestamp) -> Result<Vec<(String, i64, String, String)>> {
+        let open: Vec<(String, i64)> = {
+            let rows = self
+                .lock()?
+                .rows("SELECT tenant, id FROM incidents WHERE status NOT IN ('resolved', 'closed') ORDER BY id", &[])?;
+            rows.iter().map(|r| (text(&r[0]), r[1].int().unwrap_or(0))).collect()
+        };
+        let mut out = Vec::new();
+        for (tenant, id) in open {
+            let Some(report) = self.sla(&tenant, id, now)? else { continue };
+            for (target, c) in [("acknowledge", &report.acknowledge), ("resolve", &report.resolve)] {
+                let kind = match c.state {
+                    soc::sla::SlaState::NearBreach => format!("{target}_near_breach"),
+                    soc::sla::SlaState::Breached => format!("{target}_breach"),
+                    _ => continue,
+                };
+                let message = format!(
+                    "incident {id}: {target} target {} {} ({}s of {}s used)",
+                    if c.state == soc::sla::SlaState::Breached { "breached" } else { "near breach" },
+                    c.due.map(|d| format!("due {d}")).unwrap_or_default(),
+                    c.elapsed.as_secs(),
+                    c.budget.as_secs()
+                );
+                let new = self.tx(|db| {
+                    let n = db.exec(
+                        "INSERT INTO notifications (tenant, incident_id, at, kind, message) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (incident_id, kind) DO NOTHING",
+                        &[tenant.as_str().into(), Val::Int(id), micros(now), kind.as_str().into(), message.as_str().into()],
+                    )?;
+                    if n == 0 {
+                        return Ok(false);
+                    }
+                    log(db, id, now, "hinomi", "sla", &serde_json::json!({"kind": kind}))?;
+                    if c.state == soc::sla::SlaState::Breached {
+                        db.exec(
+                            "UPDATE incidents SET severity = CASE WHEN severity < 4 THEN severity + 1 ELSE severity END, updated = $2, version = version + 1 WHERE id = $1",
+                            &[Val::Int(id), micros(now)],
+                        )?;
+                    }
+                    Ok(true)
+                })?;
+                if new {
+                    out.push((tenant.clone(), id, kind, message));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per-rule statistics for rule pages and reports.
+    pub fn rule_stats(&self, tenant: &str) -> Result<Vec<RuleStats>> {
+        let rows = self.lock()?.rows(
+            "SELECT a.rule_id, MIN(a.title), COUNT(*), CAST(SUM(a.count) AS BIGINT), \
+             SUM(CASE WHEN i.disposition = 'true_positive' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN i.disposition = 'benign_true_positive' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN i.disposition = 'false_positive' THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN i.disposition = 'duplicate' THEN 1 ELSE 0 END), \
+             CAST(AVG(CASE WHEN i.acknowledged IS NOT NULL THEN (i.acknowledged - i.created) / 1000000.0 END) AS DOUBLE PRECISION) \
+             FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id \
+             WHERE a.tenant = $1 AND a.status <> 'suppressed' GROUP BY a.rule_id ORDER BY a.rule_id",
+            &[tenant.into()],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let n = |i: usize| r[i].int().unwrap_or(0);
+                let decided = n(4) + n(5) + n(6);
+                RuleStats {
+                    rule_id: text(&r[0]),
+                    title: text(&r[1]),
+                    alerts: n(2),
+                    detections: n(3),
+                    true_positive: n(4),
+                    benign_true_positive: n(5),
+                    false_positive: n(6),
+                    duplicate: n(7),
+                    false_positive_rate: (decided > 0).then(|| n(6) as f64 / decided as f64),
+                    mean_time_to_triage_secs: r[8].real(),
+                }
+            })
+            .collect())
+    }
+
+    /// The hand-off package for the CSIRT, as data.
+    pub fn escalation(&self, tenant: &str, id: i64) -> Result<Escalation> {
+        let mut db = self.lock()?;
+        let db: &mut dyn Db = &mut **db;
+        let incident = load_incident(db, tenant, id)?;
+        let alerts: Vec<Alert> = db
+            .rows(
+                &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE incident_id = $1 ORDER BY first_seen, id"),
+                &[Val::Int(id)],
+            )?
+            .iter()
+            .map(|r| alert_row(r))
+            .collect();
+        let timeline = timeline(db, id)?;
+        let evidence = db
+            .rows("SELECT kind, ref, note, added_by, at FROM evidence WHERE incident_id = $1 ORDER BY at, id", &[Val::Int(id)])?
+            .iter()
+            .map(|r| serde_json::json!({"kind": text(&r[0]), "ref": text(&r[1]), "note": opt_text(&r[2]), "added_by": text(&r[3]), "at": time(&r[4])}))
+            .chain(alerts.iter().flat_map(|a| a.evidence.iter().map(move |e| serde_json::json!({"kind": "event", "ref": e, "alert": a.id}))))
+            .collect();
+        let open_tasks: Vec<serde_json::Value> = db
+            .rows(
+                "SELECT id, title, owner FROM tasks WHERE incident_id = $1 AND done IS NULL ORDER BY id",
+                &[Val::Int(id)],
+            )?
+            .iter()
+            .map(|r| serde_json::json!({"task": r[0].int(), "title": text(&r[1]), "owner": opt_text(&r[2])}))
+            .collect();
+        let actions_taken: Vec<TimelineEntry> =
+            timeline.iter().filter(|t| t.kind == "action" && t.actor != "hinomi").cloned().collect();
+        let scope = scope(&incident, &alerts);
+        let mut open_questions: Vec<String> =
+            open_tasks.iter().filter_map(|t| t["title"].as_str().map(|s| format!("open task: {s}"))).collect();
+        if !scope.spread.is_empty() {
+            open_questions.push(format!(
+                "activity of {} reached more than one host: how far did it spread?",
+                scope.spread.join(", ")
+            ));
+        }
+        if incident.disposition.is_none() {
+            open_questions.push("no disposition yet: is this a true positive?".into());
+        }
+        let summary = format!(
+            "{} severity incident \"{}\": {} alert(s) from {} rule(s), first sign {}, {} host(s), {} user(s); status {}.",
+            incident.severity,
+            incident.title,
+            incident.alert_count,
+            alerts.iter().map(|a| a.rule_id.as_str()).collect::<std::collections::BTreeSet<_>>().len(),
+            scope.first_sign,
+            scope.hosts.len(),
+            scope.users.len(),
+            incident.status
+        );
+        let entities = incident.entities.clone();
+        Ok(Escalation {
+            incident,
+            summary,
+            alerts,
+            timeline,
+            entities,
+            scope,
+            evidence,
+            actions_taken,
+            open_tasks,
+            open_questions,
+        })
+    }
+}
+
+fn scope(incident: &Incident, alerts: &[Alert]) -> Scope {
+    let of = |k: EntityKind| -> Vec<String> {
+        incident.entities.iter().filter(|e| e.kind == k).map(|e| e.value.clone()).collect()
+    };
+    // A user or address seen in alerts on two or more hosts.
+    let mut spread = Vec::new();
+    for e in incident.entities.iter().filter(|e| matches!(e.kind, EntityKind::User | EntityKind::Ip)) {
+        let hosts: std::collections::BTreeSet<&str> = alerts
+            .iter()
+            .filter(|a| a.entities.contains(e))
+            .flat_map(|a| a.entities.iter().filter(|x| x.kind == EntityKind::Host).map(|x| x.value.as_str()))
+            .collect();
+        if hosts.len() > 1 {
+            spread.push(e.to_string());
+        }
+    }
+    Scope {
+        hosts: of(EntityKind::Host),
+        users: of(EntityKind::User),
+        addresses: of(EntityKind::Ip),
+        first_sign: incident.first_seen,
+        spread,
+    }
+}
+
+fn keyset(sql: &mut String, params: &mut Vec<Val>, before: Option<(Timestamp, i64)>, column: &str) {
+    if let Some((t, id)) = before {
+        params.push(micros(t));
+        let a = params.len();
+        params.push(Val::Int(id));
+        let b = params.len();
+        sql.push_str(&format!(" AND ({column} < ${a} OR ({column} = ${a} AND id < ${b}))"));
+    }
+}
+
+fn close_pause(pauses: &mut [(Timestamp, Option<Timestamp>)], now: Timestamp) {
+    for p in pauses.iter_mut().filter(|p| p.1.is_none()) {
+        p.1 = Some(now.max(p.0));
+    }
+}
+
+fn touch(db: &mut dyn Db, id: i64, now: Timestamp) -> Result<()> {
+    db.exec("UPDATE incidents SET updated = $2 WHERE id = $1", &[Val::Int(id), micros(now)])?;
+    Ok(())
+}
+
+pub(super) fn load_incident(db: &mut dyn Db, tenant: &str, id: i64) -> Result<Incident> {
+    let rows = db.rows(
+        &format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE tenant = $1 AND id = $2"),
+        &[tenant.into(), Val::Int(id)],
+    )?;
+    let mut i = rows.first().map(|r| incident_row(r)).ok_or_else(|| StateError::NotFound(format!("incident {id}")))?;
+    let ents = db.rows(
+        "SELECT kind, value FROM incident_entities WHERE incident_id = $1 ORDER BY kind, value",
+        &[Val::Int(id)],
+    )?;
+    i.entities =
+        ents.iter().filter_map(|r| Some(Entity { kind: text(&r[0]).parse().ok()?, value: text(&r[1]) })).collect();
+    i.entities.sort();
+    Ok(i)
+}
+
+fn timeline(db: &mut dyn Db, id: i64) -> Result<Vec<TimelineEntry>> {
+    let mut out = Vec::new();
+    for r in db.rows(
+        "SELECT id, rule_id, title, first_seen, count, severity FROM alerts WHERE incident_id = $1",
+        &[Val::Int(id)],
+    )? {
+        out.push(TimelineEntry {
+            at: time(&r[3]),
+            kind: "alert",
+            actor: text(&r[1]),
+            what: text(&r[2]),
+            data: serde_json::json!({"alert": r[0].int(), "count": r[4].int(), "severity": level_of(&r[5]).as_str()}),
+        });
+    }
+    for r in
+        db.rows("SELECT at, actor, action, data FROM incident_log WHERE incident_id = $1 ORDER BY id", &[Val::Int(id)])?
+    {
+        out.push(TimelineEntry {
+            at: time(&r[0]),
+            kind: "action",
+            actor: text(&r[1]),
+            what: text(&r[2]),
+            data: r[3].text().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default(),
+        });
+    }
+    for r in db.rows("SELECT at, author, body FROM notes WHERE incident_id = $1 ORDER BY id", &[Val::Int(id)])? {
+        out.push(TimelineEntry {
+            at: time(&r[0]),
+            kind: "note",
+            actor: text(&r[1]),
+            what: "note".into(),
+            data: serde_json::Value::String(text(&r[2])),
+        });
+    }
+    // Stable: entries at one instant keep alert, action, note order.
+    out.sort_by_key(|e| e.at);
+    Ok(out)
+}

@@ -1,0 +1,243 @@
+//! SOC state: alerts, incidents, notes, tasks, evidence, assets, SLA
+//! policies, suppressions and entity risk, behind one interface over
+//! SQLite (embedded, the default) or PostgreSQL (`postgres` feature).
+//!
+//! The rules of triage (entities, dedup keys, severity, risk, life cycle,
+//! SLA clocks) are `soc`'s pure functions; this module keeps their state
+//! and applies them in transactions. Every change to an incident checks
+//! and bumps its `version`, so two analysts editing one incident never
+//! overwrite each other: the second gets [`StateError::Conflict`] and
+//! retries on the fresh copy. Times are passed in (`now`), never read.
+
+mod db;
+mod incidents;
+mod schema;
+mod triage;
+
+use std::sync::Mutex;
+
+use jiff::Timestamp;
+use model::Level;
+use serde::Serialize;
+use soc::{Entity, TriagePolicy};
+
+#[cfg(feature = "postgres")]
+pub use self::db::Postgres;
+pub use self::db::{Db, DbError, Dialect, Sqlite, Val};
+pub use self::incidents::{Escalation, RuleStats, SlaReport, TimelineEntry};
+pub use self::triage::TriageOutcome;
+
+#[derive(Debug)]
+pub enum StateError {
+    Db(DbError),
+    NotFound(String),
+    /// The incident changed since it was read: `current` is its version now.
+    Conflict {
+        current: i64,
+    },
+    Invalid(String),
+}
+
+impl std::fmt::Display for StateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateError::Db(e) => write!(f, "state store: {e}"),
+            StateError::NotFound(what) => write!(f, "{what} not found"),
+            StateError::Conflict { current } => {
+                write!(f, "the incident was changed by someone else (now at version {current}); reload and try again")
+            }
+            StateError::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+impl From<DbError> for StateError {
+    fn from(e: DbError) -> StateError {
+        StateError::Db(e)
+    }
+}
+
+pub type Result<T, E = StateError> = std::result::Result<T, E>;
+
+/// One alert: a rule on a set of entities, counted while it repeats.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub id: i64,
+    pub tenant: String,
+    pub rule_id: String,
+    pub title: String,
+    pub level: Level,
+    pub severity: Level,
+    pub tags: Vec<String>,
+    /// Rule author (Detection Rule License attribution).
+    pub author: Option<String>,
+    pub entities: Vec<Entity>,
+    /// Ids of evidence events in the event store (the first ones).
+    pub evidence: Vec<String>,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub count: i64,
+    /// `open`, `suppressed` or `closed`.
+    pub status: String,
+    pub suppression_id: Option<i64>,
+    pub incident_id: Option<i64>,
+    pub origin: Option<String>,
+    pub version: i64,
+}
+
+/// One incident: grouped alerts with a life cycle, an owner and clocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    pub id: i64,
+    pub tenant: String,
+    /// `alerts` (grouped alerts) or `risk` (an entity crossed the risk threshold).
+    pub kind: String,
+    pub title: String,
+    pub severity: Level,
+    pub status: soc::Status,
+    pub disposition: Option<soc::Disposition>,
+    pub assignee: Option<String>,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+    pub last_activity: Timestamp,
+    /// The earliest event time among its alerts: the first sign.
+    pub first_seen: Timestamp,
+    pub acknowledged: Option<Timestamp>,
+    pub resolved: Option<Timestamp>,
+    /// Waiting on the customer: `(from, until)`, `until` empty while waiting.
+    pub pauses: Vec<(Timestamp, Option<Timestamp>)>,
+    pub escalated_to: Option<String>,
+    pub escalated: Option<Timestamp>,
+    pub alert_count: i64,
+    pub entities: Vec<Entity>,
+    pub version: i64,
+}
+
+/// Who does something, for which tenant, when: every change an analyst
+/// makes carries one, and the incident's log records it.
+#[derive(Debug, Clone, Copy)]
+pub struct By<'a> {
+    pub tenant: &'a str,
+    pub actor: &'a str,
+    pub now: Timestamp,
+}
+
+/// Which alerts a queue shows, newest activity first.
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    pub status: Option<String>,
+    pub min_severity: Option<Level>,
+    pub rule_id: Option<String>,
+    pub incident_id: Option<i64>,
+    /// Keyset paging: rows strictly older than this `(last_seen, id)`.
+    pub before: Option<(Timestamp, i64)>,
+    pub limit: usize,
+}
+
+/// Which incidents a queue shows, newest activity first.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentQuery {
+    /// Only these statuses (all when empty).
+    pub statuses: Vec<soc::Status>,
+    pub assignee: Option<String>,
+    pub before: Option<(Timestamp, i64)>,
+    pub limit: usize,
+}
+
+/// The state store.
+pub struct State {
+    db: Mutex<Box<dyn Db>>,
+    policy: TriagePolicy,
+}
+
+impl State {
+    /// Opens a database and brings its schema up to date.
+    pub fn open(mut db: Box<dyn Db>, policy: TriagePolicy) -> Result<State> {
+        schema::migrate(&mut *db)?;
+        Ok(State { db: Mutex::new(db), policy })
+    }
+
+    /// The embedded default: `state.db` in the data directory.
+    pub fn sqlite(path: &std::path::Path, policy: TriagePolicy) -> Result<State> {
+        State::open(Box::new(Sqlite::open(path)?), policy)
+    }
+
+    pub fn policy(&self) -> &TriagePolicy {
+        &self.policy
+    }
+
+    pub fn dialect(&self) -> Result<Dialect> {
+        Ok(self.lock()?.dialect())
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Box<dyn Db>>> {
+        self.db.lock().map_err(|_| StateError::Db(DbError("state store lock poisoned by a panic".into())))
+    }
+
+    /// Runs `f` in one transaction: all of it or nothing.
+    fn tx<T>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
+        let mut guard = self.lock()?;
+        let db: &mut dyn Db = &mut **guard;
+        db.batch(db.dialect().begin())?;
+        match f(db) {
+            Ok(v) => {
+                db.batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = db.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// How far a reader (`triage` for the alert journal) has applied.
+    pub fn position(&self, name: &str) -> Result<u64> {
+        let rows = self.lock()?.rows("SELECT position FROM positions WHERE name = $1", &[name.into()])?;
+        Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0).max(0) as u64)
+    }
+}
+
+// Row helpers shared by the submodules.
+
+pub(crate) fn micros(t: Timestamp) -> Val {
+    Val::Int(t.as_microsecond())
+}
+
+pub(crate) fn time(v: &Val) -> Timestamp {
+    v.int().and_then(|m| Timestamp::from_microsecond(m).ok()).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+pub(crate) fn opt_time(v: &Val) -> Option<Timestamp> {
+    v.int().and_then(|m| Timestamp::from_microsecond(m).ok())
+}
+
+pub(crate) fn text(v: &Val) -> String {
+    v.text().unwrap_or_default().to_string()
+}
+
+pub(crate) fn opt_text(v: &Val) -> Option<String> {
+    v.text().map(str::to_string)
+}
+
+pub(crate) fn level_of(v: &Val) -> Level {
+    let at = v.int().unwrap_or(0).clamp(0, 4) as usize;
+    Level::ALL[at]
+}
+
+pub(crate) fn level_val(l: Level) -> Val {
+    Val::Int(Level::ALL.iter().position(|x| *x == l).unwrap_or(0) as i64)
+}
+
+pub(crate) fn json<T: Serialize>(v: &T) -> Val {
+    Val::Text(serde_json::to_string(v).unwrap_or_else(|_| "null".into()))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned + Default>(v: &Val) -> T {
+    v.text().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

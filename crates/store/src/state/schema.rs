@@ -1,0 +1,201 @@
+//! Versioned migrations. Each is applied once, in order, in a transaction,
+//! and recorded in `schema_version`; `{id}` stands for the dialect's
+//! auto-assigned key column. Never edit a released migration: add one.
+
+use super::db::{Db, DbError, Val};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: alerts, incidents and everything hanging off them.
+    r#"
+CREATE TABLE alerts (
+    id {id},
+    tenant TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    level BIGINT NOT NULL,
+    severity BIGINT NOT NULL,
+    tags TEXT NOT NULL,
+    author TEXT,
+    entities TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    count BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    suppression_id BIGINT,
+    incident_id BIGINT,
+    origin TEXT,
+    created BIGINT NOT NULL,
+    version BIGINT NOT NULL
+);
+CREATE INDEX alerts_dedup ON alerts (tenant, dedup_key, last_seen);
+CREATE INDEX alerts_queue ON alerts (tenant, status, last_seen, id);
+CREATE INDEX alerts_incident ON alerts (incident_id);
+CREATE INDEX alerts_rule ON alerts (tenant, rule_id);
+
+CREATE TABLE incidents (
+    id {id},
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    severity BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    disposition TEXT,
+    assignee TEXT,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    last_activity BIGINT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    acknowledged BIGINT,
+    resolved BIGINT,
+    pauses TEXT NOT NULL,
+    escalated_to TEXT,
+    escalated BIGINT,
+    alert_count BIGINT NOT NULL,
+    version BIGINT NOT NULL
+);
+CREATE INDEX incidents_queue ON incidents (tenant, status, last_activity, id);
+
+CREATE TABLE incident_entities (
+    incident_id BIGINT NOT NULL,
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    PRIMARY KEY (incident_id, kind, value)
+);
+CREATE INDEX incident_entities_lookup ON incident_entities (tenant, kind, value);
+
+CREATE TABLE incident_log (
+    id {id},
+    incident_id BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX incident_log_incident ON incident_log (incident_id, at);
+
+CREATE TABLE notes (
+    id {id},
+    incident_id BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    author TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX notes_incident ON notes (incident_id);
+
+CREATE TABLE tasks (
+    id {id},
+    incident_id BIGINT NOT NULL,
+    title TEXT NOT NULL,
+    owner TEXT,
+    created BIGINT NOT NULL,
+    done BIGINT
+);
+CREATE INDEX tasks_incident ON tasks (incident_id);
+
+CREATE TABLE evidence (
+    id {id},
+    incident_id BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    note TEXT,
+    added_by TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX evidence_incident ON evidence (incident_id);
+
+CREATE TABLE assets (
+    id {id},
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    criticality TEXT NOT NULL,
+    owner TEXT,
+    business_unit TEXT
+);
+CREATE INDEX assets_tenant ON assets (tenant);
+
+CREATE TABLE sla_policies (
+    tenant TEXT NOT NULL,
+    severity BIGINT NOT NULL,
+    ack_secs BIGINT NOT NULL,
+    resolve_secs BIGINT NOT NULL,
+    calendar TEXT NOT NULL,
+    PRIMARY KEY (tenant, severity)
+);
+
+CREATE TABLE suppressions (
+    id {id},
+    tenant TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    conditions TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    expires BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    hits BIGINT NOT NULL
+);
+CREATE INDEX suppressions_tenant ON suppressions (tenant, expires);
+
+CREATE TABLE entity_risk (
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    score DOUBLE PRECISION NOT NULL,
+    updated BIGINT NOT NULL,
+    incident_id BIGINT,
+    PRIMARY KEY (tenant, kind, value)
+);
+
+CREATE TABLE notifications (
+    id {id},
+    tenant TEXT NOT NULL,
+    incident_id BIGINT,
+    at BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    UNIQUE (incident_id, kind)
+);
+
+CREATE TABLE positions (
+    name TEXT PRIMARY KEY,
+    position BIGINT NOT NULL
+);
+"#,
+];
+
+/// Brings the schema up to date; returns the version it is at.
+pub(crate) fn migrate(db: &mut dyn Db) -> Result<i64, DbError> {
+    db.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+    let current = db.rows("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?;
+    let mut version = current.first().and_then(|r| r.first()).and_then(Val::int).unwrap_or(0);
+    let id = db.dialect().id_column();
+    for (n, sql) in MIGRATIONS.iter().enumerate() {
+        let n = n as i64 + 1;
+        if n <= version {
+            continue;
+        }
+        db.batch(db.dialect().begin())?;
+        let applied = db
+            .batch(&sql.replace("{id}", id))
+            .and_then(|()| db.exec("INSERT INTO schema_version (version) VALUES ($1)", &[Val::Int(n)]));
+        match applied {
+            Ok(_) => db.batch("COMMIT")?,
+            Err(e) => {
+                let _ = db.batch("ROLLBACK");
+                return Err(DbError(format!("migration {n}: {e}")));
+            }
+        }
+        version = n;
+    }
+    if version > MIGRATIONS.len() as i64 {
+        return Err(DbError(format!(
+            "the database is at schema version {version}, newer than this Hinomi knows ({}); upgrade Hinomi",
+            MIGRATIONS.len()
+        )));
+    }
+    Ok(version)
+}

@@ -1,0 +1,538 @@
+//! One suite for every backend: each case gets a fresh database from the
+//! backend's `fresh` function. SQLite runs here; PostgreSQL runs the same
+//! cases against a server the test starts itself (`postgres` feature).
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use model::Level;
+use soc::assets::Inventory;
+use soc::sla::{CalendarSpec, SlaState};
+use soc::suppress::Suppression;
+use soc::{Detection, Disposition, Entity, EntityKind, Status, TriagePolicy};
+
+use super::{AlertQuery, By, IncidentQuery, State, StateError};
+
+/// Makes a fresh, empty state store (two calls with the same `name` give
+/// two handles on one database, for the concurrency case).
+pub(super) type Fresh<'a> = &'a dyn Fn(&str) -> State;
+
+fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn at(mins: i64) -> Timestamp {
+    t("2026-11-20T01:00:00Z") + SignedDuration::from_mins(mins)
+}
+
+/// A detection as the engine writes it to the alert journal.
+fn detection(n: u32, rule: &str, level: &str, mins: i64, event: serde_json::Value) -> Detection {
+    let line = serde_json::json!({
+        "id": format!("{n}.0.{rule}"), "kind": "sigma", "event_id": format!("{n}.0"),
+        "@timestamp": at(mins).to_string(), "tenant": "acme", "source": "winlog", "level": level,
+        "title": format!("Rule {rule}"),
+        "rule": {"id": rule, "title": format!("Rule {rule}"), "level": level, "tags": ["attack.t1110"], "author": "Hinomi tests", "path": "x.yml"},
+        "event": event,
+    });
+    Detection::from_alert_line(&serde_json::to_vec(&line).unwrap()).unwrap()
+}
+
+/// `actor` acting for tenant `acme` at `now`.
+fn by(actor: &str, now: Timestamp) -> By<'_> {
+    By { tenant: "acme", actor, now }
+}
+
+fn logon(user: &str, host: &str, ip: &str) -> serde_json::Value {
+    serde_json::json!({"host.name": host, "user.name": user, "source.ip": ip})
+}
+
+fn check_scenario(fresh: Fresh<'_>) {
+    let s = fresh("scenario");
+    // Brute force: five failures from one address, then a success, then
+    // a privilege escalation on the same host, then noise elsewhere.
+    let mut ds: Vec<Detection> = (0..5)
+        .map(|i| detection(i, "brute-force", "medium", i as i64, logon("alice", "WS-042", "203.0.113.7")))
+        .collect();
+    ds.push(detection(5, "logon-after-failures", "high", 6, logon("alice", "WS-042", "203.0.113.7")));
+    ds.push(detection(6, "privilege-escalation", "high", 9, serde_json::json!({"host.name": "ws-042", "user.name": "CORP\\alice", "process.executable": "C:\\Windows\\System32\\cmd.exe"})));
+    ds.push(detection(7, "brute-force", "medium", 10, logon("bob", "WS-100", "198.51.100.9")));
+    let out = s.triage(&ds, Some(("triage", 42)), at(11)).unwrap();
+    assert_eq!((out.new_alerts, out.deduplicated, out.incidents_opened, out.joined_incidents), (4, 4, 2, 2), "{out:?}");
+    assert_eq!(s.position("triage").unwrap(), 42);
+
+    let incidents = s.incidents("acme", &IncidentQuery { limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(incidents.len(), 2, "{incidents:#?}");
+    let i = incidents.iter().find(|i| i.entities.iter().any(|e| e.value == "alice")).unwrap();
+    let e = |k, v: &str| Entity { kind: k, value: v.into() };
+    assert_eq!(
+        i.entities,
+        [
+            e(EntityKind::Host, "ws-042"),
+            e(EntityKind::User, "alice"),
+            e(EntityKind::Ip, "203.0.113.7"),
+            e(EntityKind::Process, "c:\\windows\\system32\\cmd.exe")
+        ]
+    );
+    assert_eq!((i.severity, i.status, i.alert_count, i.first_seen), (Level::High, Status::New, 3, at(0)));
+    let alerts = s.alerts("acme", &AlertQuery { incident_id: Some(i.id), limit: 10, ..Default::default() }).unwrap();
+    let brute = alerts.iter().find(|a| a.rule_id == "brute-force").unwrap();
+    assert_eq!((brute.count, brute.first_seen, brute.last_seen, brute.evidence.len()), (5, at(0), at(4), 5));
+    assert_eq!(brute.author.as_deref(), Some("Hinomi tests"));
+    let timeline = s.timeline("acme", i.id).unwrap();
+    let kinds: Vec<(&str, &str)> =
+        timeline.iter().filter(|t| t.kind == "alert").map(|t| (t.kind, t.actor.as_str())).collect();
+    assert_eq!(kinds, [("alert", "brute-force"), ("alert", "logon-after-failures"), ("alert", "privilege-escalation")]);
+
+    // The same detections again (a replay past the position is the
+    // caller's to skip; a new repeat within the window only counts).
+    let again = s
+        .triage(&[detection(8, "brute-force", "medium", 30, logon("alice", "WS-042", "203.0.113.7"))], None, at(31))
+        .unwrap();
+    assert_eq!((again.new_alerts, again.deduplicated), (0, 1));
+    // Past the dedup window it is a new alert, in the same incident.
+    let later = s
+        .triage(&[detection(9, "brute-force", "medium", 120, logon("alice", "WS-042", "203.0.113.7"))], None, at(121))
+        .unwrap();
+    assert_eq!((later.new_alerts, later.joined_incidents), (1, 1));
+    assert_eq!(s.incident("acme", i.id).unwrap().alert_count, 4);
+    // Another tenant sees none of it.
+    assert!(s.incidents("other", &IncidentQuery { limit: 10, ..Default::default() }).unwrap().is_empty());
+    assert!(matches!(s.incident("other", i.id), Err(StateError::NotFound(_))));
+}
+
+fn check_suppression(fresh: Fresh<'_>) {
+    let s = fresh("suppression");
+    let sup = Suppression {
+        id: 0,
+        tenant: "acme".into(),
+        rule: "brute-force".into(),
+        conditions: vec![("host".into(), "ws-042".into())],
+        owner: "carol".into(),
+        reason: "pentest this week".into(),
+        expires: at(60),
+        created: at(0),
+    };
+    let mut bad = sup.clone();
+    bad.reason = " ".into();
+    assert!(matches!(s.add_suppression(&bad, at(0)), Err(StateError::Invalid(m)) if m.contains("reason")));
+    let id = s.add_suppression(&sup, at(0)).unwrap();
+    let out = s
+        .triage(
+            &[
+                detection(1, "brute-force", "high", 10, logon("alice", "WS-042", "203.0.113.7")),
+                detection(2, "brute-force", "high", 11, logon("alice", "WS-042", "203.0.113.7")),
+                detection(3, "brute-force", "high", 12, logon("alice", "WS-043", "203.0.113.7")),
+            ],
+            None,
+            at(12),
+        )
+        .unwrap();
+    assert_eq!((out.suppressed, out.new_alerts), (2, 1));
+    let sups = s.suppressions("acme").unwrap();
+    assert_eq!((sups[0].0.id, sups[0].1), (id, 2));
+    // Suppressed alerts are kept and counted, not in the open queue.
+    let hidden =
+        s.alerts("acme", &AlertQuery { status: Some("suppressed".into()), limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(
+        (hidden.len(), hidden[0].count, hidden[0].suppression_id, hidden[0].incident_id),
+        (1, 2, Some(id), None)
+    );
+    // After the expiry the same detection opens an alert again.
+    let out = s
+        .triage(&[detection(4, "brute-force", "high", 70, logon("alice", "WS-042", "203.0.113.7"))], None, at(70))
+        .unwrap();
+    assert_eq!((out.suppressed, out.new_alerts), (0, 1));
+}
+
+fn check_severity_and_risk(fresh: Fresh<'_>) {
+    let s = fresh("risk");
+    let inv =
+        Inventory::from_csv("kind,match,criticality,owner,business_unit\nhost,dc-*,critical,AD team,IT\n").unwrap();
+    assert_eq!(s.replace_assets("acme", &inv).unwrap(), 1);
+    assert_eq!(s.assets("acme").unwrap(), inv);
+    s.triage(&[detection(1, "odd-logon", "medium", 0, logon("svc", "DC-01", "10.0.0.5"))], None, at(0)).unwrap();
+    let a = &s.alerts("acme", &AlertQuery { limit: 1, ..Default::default() }).unwrap()[0];
+    assert_eq!((a.level, a.severity), (Level::Medium, Level::Critical));
+
+    // Low alerts open no incident, but their risk adds up on the user.
+    let lows: Vec<Detection> = (0..21)
+        .map(|i| {
+            detection(
+                10 + i,
+                &format!("low-{i}"),
+                "low",
+                i as i64,
+                logon("dave", &format!("ws-{i}"), &format!("10.1.0.{i}")),
+            )
+        })
+        .collect();
+    let out = s.triage(&lows, None, at(30)).unwrap();
+    assert_eq!((out.incidents_opened, out.risk_incidents), (0, 1), "{out:?}");
+    let dave = Entity::new(EntityKind::User, "dave").unwrap();
+    assert!(s.risk("acme", &dave, at(30)).unwrap() >= 100.0);
+    assert!(s.risk("acme", &dave, at(30 + 24 * 60 * 3)).unwrap() < 20.0, "risk fades");
+    let risk = s.incidents("acme", &IncidentQuery { limit: 10, ..Default::default() }).unwrap();
+    let r = risk.iter().find(|i| i.kind == "risk").unwrap();
+    assert_eq!((r.severity, r.entities.clone()), (Level::High, vec![dave]));
+}
+
+fn check_life_cycle(fresh: Fresh<'_>) {
+    let s = fresh("life");
+    s.triage(&[detection(1, "r", "high", 0, logon("alice", "ws-1", "203.0.113.7"))], None, at(0)).unwrap();
+    let i = &s.incidents("acme", &IncidentQuery { limit: 1, ..Default::default() }).unwrap()[0];
+    let v = i.version;
+    let i = s.assign(&by("lead", at(1)), i.id, v, Some("erin")).unwrap();
+    let i = s.transition(&by("erin", at(2)), i.id, i.version, Status::Investigating, None).unwrap();
+    assert_eq!((i.acknowledged, i.assignee.as_deref()), (Some(at(2)), Some("erin")));
+    // A stale version is refused, not overwritten.
+    assert!(
+        matches!(s.assign(&by("frank", at(3)), i.id, v, Some("frank")), Err(StateError::Conflict { current }) if current == i.version)
+    );
+    let err = s.transition(&by("erin", at(3)), i.id, i.version, Status::Closed, None).unwrap_err();
+    assert!(err.to_string().contains("disposition"), "{err}");
+    s.add_note(&by("erin", at(4)), i.id, "Reset **alice**'s password.").unwrap();
+    let task = s.add_task(&by("erin", at(4)), i.id, "Reimage ws-1", Some("it-ops")).unwrap();
+    s.complete_task(&by("it-ops", at(5)), i.id, task).unwrap();
+    s.add_evidence(&by("erin", at(5)), i.id, "file", "s3://evidence/ws-1.mem", Some("memory image")).unwrap();
+    let i = s.wait_on_customer(&by("erin", at(6)), i.id, s.incident("acme", i.id).unwrap().version, true).unwrap();
+    let i =
+        s.transition(&by("erin", at(8)), i.id, i.version, Status::Resolved, Some(Disposition::TruePositive)).unwrap();
+    assert_eq!(
+        (i.status, i.disposition, i.resolved, i.pauses.clone()),
+        (Status::Resolved, Some(Disposition::TruePositive), Some(at(8)), vec![(at(6), Some(at(8)))])
+    );
+    let i = s.transition(&by("lead", at(9)), i.id, i.version, Status::Closed, None).unwrap();
+    assert_eq!(i.disposition, Some(Disposition::TruePositive));
+    // Every move is in the timeline with who and when.
+    let moves: Vec<(Timestamp, String, String)> = s
+        .timeline("acme", i.id)
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.kind != "alert")
+        .map(|t| (t.at, t.actor, t.what))
+        .collect();
+    let want = [
+        (at(0), "hinomi", "opened"),
+        (at(0), "hinomi", "alert"),
+        (at(1), "lead", "assign"),
+        (at(2), "erin", "status"),
+        (at(4), "erin", "task"),
+        (at(4), "erin", "note"),
+        (at(5), "it-ops", "task_done"),
+        (at(5), "erin", "evidence"),
+        (at(6), "erin", "waiting"),
+        (at(8), "erin", "status"),
+        (at(9), "lead", "status"),
+    ];
+    let want: Vec<(Timestamp, String, String)> =
+        want.iter().map(|(t, a, w)| (*t, a.to_string(), w.to_string())).collect();
+    assert_eq!(moves, want);
+    let stats = s.rule_stats("acme").unwrap();
+    assert_eq!(
+        (stats[0].true_positive, stats[0].false_positive_rate, stats[0].mean_time_to_triage_secs),
+        (1, Some(0.0), Some(120.0))
+    );
+}
+
+fn check_concurrent_analysts(fresh: Fresh<'_>) {
+    let a = Arc::new(fresh("concurrent"));
+    let b = Arc::new(fresh("concurrent"));
+    a.triage(&[detection(1, "r", "high", 0, logon("alice", "ws-1", "203.0.113.7"))], None, at(0)).unwrap();
+    let id = a.incidents("acme", &IncidentQuery { limit: 1, ..Default::default() }).unwrap()[0].id;
+    // Two analysts each append their mark to the title 25 times, each
+    // read-modify-write on its own connection, retrying on conflict.
+    let conflicts = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for (s, mark) in [(&a, 'a'), (&b, 'b')] {
+            let conflicts = &conflicts;
+            scope.spawn(move || {
+                for _ in 0..25 {
+                    loop {
+                        let i = s.incident("acme", id).unwrap();
+                        std::thread::yield_now();
+                        match s.edit(
+                            &by(&mark.to_string(), at(1)),
+                            id,
+                            i.version,
+                            Some(&format!("{}{mark}", i.title)),
+                            None,
+                        ) {
+                            Ok(_) => break,
+                            Err(StateError::Conflict { .. }) => {
+                                conflicts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let i = a.incident("acme", id).unwrap();
+    let marks = |c| i.title.chars().filter(|x| *x == c).count();
+    assert_eq!((marks('a'), marks('b')), (25, 25), "no update lost: {}", i.title);
+    assert_eq!(i.version, 1 + 50);
+    eprintln!("concurrent analysts: {} conflicts retried", conflicts.into_inner());
+}
+
+fn check_merge_and_split(fresh: Fresh<'_>) {
+    let s = fresh("merge");
+    s.triage(
+        &[
+            detection(1, "r1", "high", 0, logon("alice", "ws-1", "203.0.113.7")),
+            detection(2, "r2", "high", 1, logon("bob", "ws-2", "198.51.100.9")),
+        ],
+        None,
+        at(2),
+    )
+    .unwrap();
+    let list = s.incidents("acme", &IncidentQuery { limit: 10, ..Default::default() }).unwrap();
+    let (x, y) = (list[1].id, list[0].id);
+    let merged = s.merge(&by("lead", at(3)), x, y).unwrap();
+    assert_eq!((merged.alert_count, merged.entities.len()), (2, 6));
+    let gone = s.incident("acme", y).unwrap();
+    assert_eq!((gone.status, gone.disposition), (Status::Closed, Some(Disposition::Duplicate)));
+    let bob_alert =
+        s.alerts("acme", &AlertQuery { rule_id: Some("r2".into()), limit: 1, ..Default::default() }).unwrap()[0].id;
+    let split = s.split(&by("lead", at(4)), x, &[bob_alert]).unwrap();
+    assert_eq!((split.alert_count, split.first_seen), (1, at(1)));
+    assert!(split.entities.iter().any(|e| e.value == "bob"));
+    assert_eq!(s.incident("acme", x).unwrap().alert_count, 1);
+    assert!(s.split(&by("lead", at(5)), x, &[bob_alert]).is_err(), "the alert left");
+    let log: Vec<String> = s.timeline("acme", x).unwrap().into_iter().map(|t| t.what).collect();
+    assert!(log.contains(&"merge".to_string()) && log.contains(&"split".to_string()), "{log:?}");
+}
+
+fn check_sla(fresh: Fresh<'_>) {
+    let s = fresh("sla");
+    let tokyo = CalendarSpec {
+        tz: Some("Asia/Tokyo".into()),
+        days: Some("mon-fri".into()),
+        open: Some("09:00".into()),
+        close: Some("18:00".into()),
+        holidays: vec!["2026-11-23".into()],
+        ..Default::default()
+    };
+    s.set_sla_policy("acme", Level::High, SignedDuration::from_mins(30), SignedDuration::from_hours(4), &tokyo)
+        .unwrap();
+    let bad = CalendarSpec { tz: Some("Mars/Olympus".into()), ..Default::default() };
+    assert!(
+        s.set_sla_policy("acme", Level::Low, SignedDuration::from_hours(1), SignedDuration::from_hours(2), &bad)
+            .is_err()
+    );
+    // Opened Friday 17:50 JST; created is the triage time.
+    let friday = t("2026-11-20T17:50:00+09:00");
+    s.triage(&[detection(1, "r", "high", 0, logon("alice", "ws-1", "203.0.113.7"))], None, friday).unwrap();
+    let id = s.incidents("acme", &IncidentQuery { limit: 1, ..Default::default() }).unwrap()[0].id;
+    // Over the weekend and Monday's holiday only ten minutes have run.
+    let r = s.sla("acme", id, t("2026-11-23T20:00:00+09:00")).unwrap().unwrap();
+    assert_eq!((r.acknowledge.state, r.acknowledge.elapsed), (SlaState::Running, SignedDuration::from_mins(10)));
+    assert_eq!(r.acknowledge.due, Some(t("2026-11-24T09:20:00+09:00")));
+    assert!(s.sla_sweep(t("2026-11-23T20:00:00+09:00")).unwrap().is_empty());
+    // Tuesday 09:16: near breach, notified once.
+    let n = s.sla_sweep(t("2026-11-24T09:16:00+09:00")).unwrap();
+    assert_eq!(n.iter().map(|x| x.2.as_str()).collect::<Vec<_>>(), ["acknowledge_near_breach"]);
+    assert!(s.sla_sweep(t("2026-11-24T09:17:00+09:00")).unwrap().is_empty());
+    // 09:30: breached; the incident escalates one step.
+    let n = s.sla_sweep(t("2026-11-24T09:30:00+09:00")).unwrap();
+    assert_eq!(n.iter().map(|x| x.2.as_str()).collect::<Vec<_>>(), ["acknowledge_breach"]);
+    assert_eq!(s.incident("acme", id).unwrap().severity, Level::Critical);
+    // Waiting on the customer stops the resolve clock.
+    let i = s.incident("acme", id).unwrap();
+    let i =
+        s.transition(&by("erin", t("2026-11-24T09:40:00+09:00")), id, i.version, Status::Acknowledged, None).unwrap();
+    s.wait_on_customer(&by("erin", t("2026-11-24T10:00:00+09:00")), id, i.version, true).unwrap();
+    let r = s.sla("acme", id, t("2026-11-25T17:00:00+09:00")).unwrap();
+    // Critical now: no policy for it, so no clocks.
+    assert!(r.is_none());
+    s.set_sla_policy("acme", Level::Critical, SignedDuration::from_mins(15), SignedDuration::from_hours(2), &tokyo)
+        .unwrap();
+    let r = s.sla("acme", id, t("2026-11-25T17:00:00+09:00")).unwrap().unwrap();
+    assert_eq!(
+        (r.resolve.state, r.resolve.elapsed, r.resolve.due),
+        (SlaState::Paused, SignedDuration::from_mins(70), None)
+    );
+    assert_eq!(r.acknowledge.state, SlaState::Breached);
+}
+
+fn check_escalation(fresh: Fresh<'_>) {
+    let s = fresh("escalation");
+    s.triage(
+        &[
+            detection(1, "brute-force", "high", 0, logon("alice", "ws-1", "203.0.113.7")),
+            detection(2, "lateral", "high", 5, logon("alice", "ws-2", "203.0.113.7")),
+        ],
+        None,
+        at(6),
+    )
+    .unwrap();
+    let i = &s.incidents("acme", &IncidentQuery { limit: 1, ..Default::default() }).unwrap()[0];
+    s.add_task(&by("erin", at(7)), i.id, "Check ws-2 for persistence", Some("erin")).unwrap();
+    let i = s.incident("acme", i.id).unwrap();
+    let e = s.escalate(&by("erin", at(8)), i.id, i.version, "csirt@example.org").unwrap();
+    assert_eq!((e.incident.escalated_to.as_deref(), e.incident.escalated), (Some("csirt@example.org"), Some(at(8))));
+    assert_eq!((e.scope.hosts.clone(), e.scope.first_sign), (vec!["ws-1".to_string(), "ws-2".to_string()], at(0)));
+    assert_eq!(e.scope.spread, ["user:alice", "ip:203.0.113.7"]);
+    assert_eq!(e.alerts.len(), 2);
+    assert!(e.actions_taken.iter().any(|a| a.what == "task") && e.actions_taken.iter().any(|a| a.what == "escalate"));
+    assert!(e.open_questions.iter().any(|q| q.contains("persistence")), "{:?}", e.open_questions);
+    assert!(e.summary.contains("2 alert(s)"), "{}", e.summary);
+    assert_eq!(e.evidence.len(), 2);
+}
+
+fn check_queue_paging(fresh: Fresh<'_>) {
+    let s = fresh("paging");
+    let ds: Vec<Detection> =
+        (0..25).map(|i| detection(i, &format!("r{i}"), "low", i as i64, logon("u", "h", "10.0.0.1"))).collect();
+    s.triage(&ds, None, at(30)).unwrap();
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = s.alerts("acme", &AlertQuery { before, limit: 10, ..Default::default() }).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        before = page.last().map(|a| (a.last_seen, a.id));
+        seen.extend(page.into_iter().map(|a| a.rule_id));
+    }
+    let want: Vec<String> = (0..25).rev().map(|i| format!("r{i}")).collect();
+    assert_eq!(seen, want);
+    assert_eq!(s.alert_counts("acme").unwrap(), [("open".to_string(), 25)]);
+}
+
+/// Every case, for one backend.
+pub(super) fn suite(fresh: Fresh<'_>) {
+    check_scenario(fresh);
+    check_suppression(fresh);
+    check_severity_and_risk(fresh);
+    check_life_cycle(fresh);
+    check_concurrent_analysts(fresh);
+    check_merge_and_split(fresh);
+    check_sla(fresh);
+    check_escalation(fresh);
+    check_queue_paging(fresh);
+}
+
+#[test]
+fn sqlite() {
+    let dir = std::env::temp_dir().join(format!("hinomi-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    suite(&|name| State::sqlite(&dir.join(format!("{name}.db")), TriagePolicy::default()).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn migrations_are_recorded_and_refuse_a_newer_schema() {
+    let dir = std::env::temp_dir().join(format!("hinomi-state-mig-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.db");
+    drop(State::sqlite(&path, TriagePolicy::default()).unwrap());
+    // Opening again applies nothing.
+    drop(State::sqlite(&path, TriagePolicy::default()).unwrap());
+    let mut db = super::Sqlite::open(&path).unwrap();
+    use super::Db;
+    assert_eq!(db.rows("SELECT COUNT(*) FROM schema_version", &[]).unwrap()[0][0].int(), Some(1));
+    db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
+    let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
+    assert!(err.contains("newer than this Hinomi"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A PostgreSQL server of its own, in a temporary directory, on a free
+/// loopback port; stopped and removed when dropped.
+#[cfg(feature = "postgres")]
+struct PgServer {
+    dir: std::path::PathBuf,
+    bin: std::path::PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+#[cfg(feature = "postgres")]
+impl PgServer {
+    fn start() -> PgServer {
+        use std::process::Command;
+        let bin = std::env::var_os("HINOMI_PG_BIN").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+                .map(|d| d.flatten().map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+                .unwrap_or_default();
+            found.sort();
+            found.pop().expect("PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin (apt-get install postgresql-15, or set HINOMI_PG_BIN)")
+        });
+        // initdb refuses to run as root: then the server runs as `postgres`.
+        let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        let dir = std::env::temp_dir().join(format!("hinomi-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        if root {
+            assert!(Command::new("chown").args(["postgres:postgres"]).arg(&dir).status().unwrap().success());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = PgServer { dir, bin, port, as_postgres: root };
+        let data = server.dir.join("data");
+        server
+            .run("initdb", &["-D", &data.to_string_lossy(), "-U", "hinomi", "-A", "trust", "-E", "UTF8", "--no-sync"]);
+        let opts = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
+            server.dir.display()
+        );
+        let log = server.dir.join("server.log");
+        server
+            .run("pg_ctl", &["-D", &data.to_string_lossy(), "-l", &log.to_string_lossy(), "-o", &opts, "-w", "start"]);
+        server
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let mut cmd = if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            std::process::Command::new(&exe)
+        };
+        let out = cmd.args(args).output().unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
+        assert!(
+            out.status.success(),
+            "{tool} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn url(&self, db: &str) -> String {
+        format!("host=127.0.0.1 port={} user=hinomi dbname={db}", self.port)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        self.run("pg_ctl", &["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres() {
+    let server = PgServer::start();
+    // The admin connection and the databases made so far.
+    let admin = std::sync::Mutex::new((
+        super::Postgres::connect(&server.url("postgres")).unwrap(),
+        std::collections::HashSet::new(),
+    ));
+    suite(&|name| {
+        use super::Db;
+        let db = format!("case_{name}");
+        let mut admin = admin.lock().unwrap();
+        let (conn, created) = &mut *admin;
+        if created.insert(db.clone()) {
+            conn.batch(&format!("CREATE DATABASE {db}")).unwrap();
+        }
+        State::open(Box::new(super::Postgres::connect(&server.url(&db)).unwrap()), TriagePolicy::default()).unwrap()
+    });
+}

@@ -1,0 +1,483 @@
+//! Detections in, the queue out: suppress, deduplicate, score, group.
+//!
+//! For each detection, in one transaction with the reader's position (so
+//! a replay of the alert journal applies nothing twice):
+//! 1. A live suppression that matches records it as a suppressed alert
+//!    and counts a hit; nothing else happens.
+//! 2. An open alert with the same dedup key seen within the dedup window
+//!    counts it (and keeps the first evidence ids).
+//! 3. Otherwise a new alert, with severity from the rule's level and the
+//!    most critical asset among its entities. It joins the most recently
+//!    active open incident sharing a grouping entity within the group
+//!    window; with none, an alert of medium severity or more opens an
+//!    incident (lower ones wait in the queue, and add risk).
+//! 4. Every detection adds risk to its grouping entities. An entity
+//!    crossing the threshold is logged on the open incident about it, or,
+//!    with none, opens a risk incident (once while that is open).
+
+use jiff::Timestamp;
+use model::Level;
+use serde::Serialize;
+use soc::assets::{Asset, Inventory, severity};
+use soc::suppress::Suppression;
+use soc::{Detection, Entity, OpenIncident};
+
+use super::db::{Db, Val};
+use super::{Result, State, from_json, json, level_val, micros, time};
+
+/// What one call of [`State::triage`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TriageOutcome {
+    pub new_alerts: u64,
+    pub deduplicated: u64,
+    pub suppressed: u64,
+    pub incidents_opened: u64,
+    pub joined_incidents: u64,
+    pub risk_incidents: u64,
+}
+
+impl State {
+    /// Applies detections; `position` (reader name, position) is stored in
+    /// the same transaction.
+    pub fn triage(
+        &self,
+        detections: &[Detection],
+        position: Option<(&str, u64)>,
+        now: Timestamp,
+    ) -> Result<TriageOutcome> {
+        self.tx(|db| {
+            let mut out = TriageOutcome::default();
+            let mut cache = Cache::default();
+            for d in detections {
+                self.triage_one(db, d, now, &mut cache, &mut out)?;
+            }
+            if let Some((name, pos)) = position {
+                db.exec(
+                    "INSERT INTO positions (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = $2",
+                    &[name.into(), Val::Int(pos as i64)],
+                )?;
+            }
+            Ok(out)
+        })
+    }
+
+    fn triage_one(
+        &self,
+        db: &mut dyn Db,
+        d: &Detection,
+        now: Timestamp,
+        cache: &mut Cache,
+        out: &mut TriageOutcome,
+    ) -> Result<()> {
+        let policy = &self.policy;
+        if let Some(s) = cache.suppressions(db, &d.tenant, now)?.iter().find(|s| s.applies(d, now)) {
+            db.exec("UPDATE suppressions SET hits = hits + 1 WHERE id = $1", &[Val::Int(s.id)])?;
+            let id = s.id;
+            upsert_alert(db, d, d.level, "suppressed", Some(id), None, policy, out)?;
+            out.suppressed += 1;
+            return Ok(());
+        }
+        let inventory = cache.inventory(db, &d.tenant)?;
+        let sev = severity(d.level, inventory.most_critical(&d.entities).map(|a| a.criticality));
+        let (alert_id, incident) = upsert_alert(db, d, sev, "open", None, None, policy, out)?;
+        if incident.is_none() {
+            let open = open_incidents(db, &d.tenant, &d.entities, d.at, policy.group_window)?;
+            let joined = match soc::pick_incident(policy, &d.entities, d.at, &open) {
+                Some(i) => {
+                    out.joined_incidents += 1;
+                    Some(i.id)
+                }
+                None if sev >= Level::Medium => {
+                    out.incidents_opened += 1;
+                    Some(open_incident(db, &d.tenant, "alerts", &incident_title(d), sev, d.at, now)?)
+                }
+                None => None,
+            };
+            if let Some(iid) = joined {
+                attach(db, iid, alert_id, d, sev, now)?;
+            }
+        } else if let Some(iid) = incident {
+            db.exec(
+                "UPDATE incidents SET last_activity = CASE WHEN last_activity < $2 THEN $2 ELSE last_activity END WHERE id = $1",
+                &[Val::Int(iid), micros(d.at)],
+            )?;
+        }
+        self.add_risk(db, d, sev, now, out)
+    }
+
+    fn add_risk(
+        &self,
+        db: &mut dyn Db,
+        d: &Detection,
+        sev: Level,
+        now: Timestamp,
+        out: &mut TriageOutcome,
+    ) -> Result<()> {
+        let risk = &self.policy.risk;
+        if risk.points(sev) <= 0.0 {
+            return Ok(());
+        }
+        for e in d.entities.iter().filter(|e| e.kind.groups()) {
+            let key = [d.tenant.as_str().into(), e.kind.as_str().into(), e.value.as_str().into()];
+            let row = db.rows(
+                "SELECT score, updated, incident_id FROM entity_risk WHERE tenant = $1 AND kind = $2 AND value = $3",
+                &key,
+            )?;
+            let (score, since, incident) = match row.first() {
+                Some(r) => (r[0].real().unwrap_or(0.0), time(&r[1]), r[2].int()),
+                None => (0.0, now, None),
+            };
+            let score = risk.add(score, since, now, sev);
+            let mut incident = incident;
+            if score >= risk.threshold && !incident_open(db, incident)? {
+                // An open incident already about the entity hears of it;
+                // otherwise the risk is the incident.
+                let iid = match incident_with(db, &d.tenant, e)? {
+                    Some(iid) => iid,
+                    None => {
+                        let title = format!("Risk threshold crossed by {e} ({score:.0} points)");
+                        let iid = open_incident(db, &d.tenant, "risk", &title, Level::High, d.at, now)?;
+                        add_entity(db, iid, &d.tenant, e, d.at)?;
+                        out.risk_incidents += 1;
+                        iid
+                    }
+                };
+                log(db, iid, now, "hinomi", "risk", &serde_json::json!({"entity": e, "score": score}))?;
+                incident = Some(iid);
+            }
+            db.exec(
+                "INSERT INTO entity_risk (tenant, kind, value, score, updated, incident_id) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (tenant, kind, value) DO UPDATE SET score = $4, updated = $5, incident_id = $6",
+                &[key[0].clone(), key[1].clone(), key[2].clone(), Val::Real(score), micros(now), incident.into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// An entity's risk score at `now`.
+    pub fn risk(&self, tenant: &str, e: &Entity, now: Timestamp) -> Result<f64> {
+        let rows = self.lock()?.rows(
+            "SELECT score, updated FROM entity_risk WHERE tenant = $1 AND kind = $2 AND value = $3",
+            &[tenant.into(), e.kind.as_str().into(), e.value.as_str().into()],
+        )?;
+        Ok(rows.first().map_or(0.0, |r| self.policy.risk.decayed(r[0].real().unwrap_or(0.0), time(&r[1]), now)))
+    }
+
+    /// Adds a suppression after checking it; returns its id.
+    pub fn add_suppression(&self, s: &Suppression, now: Timestamp) -> Result<i64> {
+        s.validate(now).map_err(super::StateError::Invalid)?;
+        let mut db = self.lock()?;
+        let rows = db.rows(
+            "INSERT INTO suppressions (tenant, rule_id, conditions, owner, reason, expires, created, hits) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0) RETURNING id",
+            &[
+                s.tenant.as_str().into(),
+                s.rule.as_str().into(),
+                json(&s.conditions),
+                s.owner.as_str().into(),
+                s.reason.as_str().into(),
+                micros(s.expires),
+                micros(now),
+            ],
+        )?;
+        Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
+    }
+
+    /// A tenant's suppressions (expired ones too) with their hit counts.
+    pub fn suppressions(&self, tenant: &str) -> Result<Vec<(Suppression, i64)>> {
+        let rows = self.lock()?.rows(
+            "SELECT id, tenant, rule_id, conditions, owner, reason, expires, created, hits FROM suppressions WHERE tenant = $1 ORDER BY id",
+            &[tenant.into()],
+        )?;
+        Ok(rows.iter().map(|r| (suppression(r), r[8].int().unwrap_or(0))).collect())
+    }
+
+    /// Replaces a tenant's asset inventory.
+    pub fn replace_assets(&self, tenant: &str, inventory: &Inventory) -> Result<usize> {
+        self.tx(|db| {
+            db.exec("DELETE FROM assets WHERE tenant = $1", &[tenant.into()])?;
+            for a in &inventory.assets {
+                let (kind, pattern) = match &a.matches {
+                    soc::assets::AssetMatch::Host(p) => ("host", p.clone()),
+                    soc::assets::AssetMatch::User(p) => ("user", p.clone()),
+                    soc::assets::AssetMatch::Ip(net) => ("ip", net.to_string()),
+                };
+                db.exec(
+                    "INSERT INTO assets (tenant, kind, pattern, criticality, owner, business_unit) VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        tenant.into(),
+                        kind.into(),
+                        pattern.into(),
+                        a.criticality.as_str().into(),
+                        a.owner.clone().into(),
+                        a.business_unit.clone().into(),
+                    ],
+                )?;
+            }
+            Ok(inventory.assets.len())
+        })
+    }
+
+    pub fn assets(&self, tenant: &str) -> Result<Inventory> {
+        load_inventory(&mut **self.lock()?, tenant)
+    }
+}
+
+/// Per-transaction lookups that do not change while it runs.
+#[derive(Default)]
+struct Cache {
+    suppressions: std::collections::HashMap<String, Vec<Suppression>>,
+    inventories: std::collections::HashMap<String, Inventory>,
+}
+
+impl Cache {
+    fn suppressions(&mut self, db: &mut dyn Db, tenant: &str, now: Timestamp) -> Result<&[Suppression]> {
+        if !self.suppressions.contains_key(tenant) {
+            let rows = db.rows(
+                "SELECT id, tenant, rule_id, conditions, owner, reason, expires, created FROM suppressions WHERE tenant = $1 AND expires > $2",
+                &[tenant.into(), micros(now)],
+            )?;
+            self.suppressions.insert(tenant.to_string(), rows.iter().map(|r| suppression(r)).collect());
+        }
+        Ok(self.suppressions.get(tenant).map(Vec::as_slice).unwrap_or_default())
+    }
+
+    fn inventory(&mut self, db: &mut dyn Db, tenant: &str) -> Result<&Inventory> {
+        if !self.inventories.contains_key(tenant) {
+            let inv = load_inventory(db, tenant)?;
+            self.inventories.insert(tenant.to_string(), inv);
+        }
+        Ok(self.inventories.entry(tenant.to_string()).or_default())
+    }
+}
+
+fn suppression(r: &[Val]) -> Suppression {
+    Suppression {
+        id: r[0].int().unwrap_or(0),
+        tenant: super::text(&r[1]),
+        rule: super::text(&r[2]),
+        conditions: from_json(&r[3]),
+        owner: super::text(&r[4]),
+        reason: super::text(&r[5]),
+        expires: time(&r[6]),
+        created: time(&r[7]),
+    }
+}
+
+fn load_inventory(db: &mut dyn Db, tenant: &str) -> Result<Inventory> {
+    let rows = db.rows(
+        "SELECT kind, pattern, criticality, owner, business_unit FROM assets WHERE tenant = $1 ORDER BY id",
+        &[tenant.into()],
+    )?;
+    let assets: Vec<Asset> = rows
+        .iter()
+        .filter_map(|r| {
+            Asset::new(&super::text(&r[0]), &super::text(&r[1]), &super::text(&r[2]), r[3].text(), r[4].text()).ok()
+        })
+        .collect();
+    Ok(Inventory { assets })
+}
+
+/// Counts `d` into the open alert with its key, or creates one. Returns
+/// the alert's id and its incident.
+#[allow(clippy::too_many_arguments)]
+fn upsert_alert(
+    db: &mut dyn Db,
+    d: &Detection,
+    sev: Level,
+    status: &str,
+    suppression: Option<i64>,
+    incident: Option<i64>,
+    policy: &soc::TriagePolicy,
+    out: &mut TriageOutcome,
+) -> Result<(i64, Option<i64>)> {
+    let key = d.dedup_key();
+    let since = d.at.checked_sub(policy.dedup_window).unwrap_or(Timestamp::MIN);
+    let found = db.rows(
+        "SELECT id, evidence, incident_id FROM alerts WHERE tenant = $1 AND dedup_key = $2 AND status = $3 AND last_seen >= $4 \
+         ORDER BY last_seen DESC LIMIT 1",
+        &[d.tenant.as_str().into(), key.as_str().into(), status.into(), micros(since)],
+    )?;
+    if let Some(r) = found.first() {
+        let id = r[0].int().unwrap_or(0);
+        let mut evidence: Vec<String> = from_json(&r[1]);
+        if let Some(e) = &d.event_id
+            && evidence.len() < policy.max_evidence
+            && !evidence.contains(e)
+        {
+            evidence.push(e.clone());
+        }
+        db.exec(
+            "UPDATE alerts SET count = count + 1, evidence = $2, version = version + 1, \
+             last_seen = CASE WHEN last_seen < $3 THEN $3 ELSE last_seen END, \
+             first_seen = CASE WHEN first_seen > $3 THEN $3 ELSE first_seen END WHERE id = $1",
+            &[Val::Int(id), json(&evidence), micros(d.at)],
+        )?;
+        if status == "open" {
+            out.deduplicated += 1;
+        }
+        return Ok((id, r[2].int()));
+    }
+    let evidence: Vec<&String> = d.event_id.iter().collect();
+    let rows = db.rows(
+        "INSERT INTO alerts (tenant, rule_id, title, level, severity, tags, author, entities, evidence, dedup_key, \
+         first_seen, last_seen, count, status, suppression_id, incident_id, origin, created, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 1, $12, $13, $14, $15, $16, 1) RETURNING id",
+        &[
+            d.tenant.as_str().into(),
+            d.rule_id.as_str().into(),
+            d.title.as_str().into(),
+            level_val(d.level),
+            level_val(sev),
+            json(&d.tags),
+            d.author.clone().into(),
+            json(&d.entities),
+            json(&evidence),
+            key.into(),
+            micros(d.at),
+            status.into(),
+            suppression.into(),
+            incident.into(),
+            d.origin.clone().into(),
+            micros(d.at),
+        ],
+    )?;
+    if status == "open" {
+        out.new_alerts += 1;
+    }
+    Ok((rows.first().and_then(|r| r[0].int()).unwrap_or(0), incident))
+}
+
+/// Open incidents sharing a grouping entity with `entities`, active
+/// within `window` of `at`.
+fn open_incidents(
+    db: &mut dyn Db,
+    tenant: &str,
+    entities: &[Entity],
+    at: Timestamp,
+    window: jiff::SignedDuration,
+) -> Result<Vec<OpenIncident>> {
+    let since = at.checked_sub(window).unwrap_or(Timestamp::MIN);
+    let mut out: Vec<OpenIncident> = Vec::new();
+    for e in entities.iter().filter(|e| e.kind.groups()) {
+        let rows = db.rows(
+            "SELECT i.id, i.last_activity FROM incident_entities e JOIN incidents i ON i.id = e.incident_id \
+             WHERE e.tenant = $1 AND e.kind = $2 AND e.value = $3 AND i.kind = 'alerts' \
+             AND i.status NOT IN ('resolved', 'closed') AND i.last_activity >= $4",
+            &[tenant.into(), e.kind.as_str().into(), e.value.as_str().into(), micros(since)],
+        )?;
+        for r in rows {
+            let id = r[0].int().unwrap_or(0);
+            match out.iter_mut().find(|i| i.id == id) {
+                Some(i) => i.entities.push(e.clone()),
+                None => out.push(OpenIncident { id, last_activity: time(&r[1]), entities: vec![e.clone()] }),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// An open incident that has entity `e`, the most recently active.
+fn incident_with(db: &mut dyn Db, tenant: &str, e: &Entity) -> Result<Option<i64>> {
+    let rows = db.rows(
+        "SELECT i.id FROM incident_entities e JOIN incidents i ON i.id = e.incident_id \
+         WHERE e.tenant = $1 AND e.kind = $2 AND e.value = $3 AND i.status NOT IN ('resolved', 'closed') \
+         ORDER BY i.last_activity DESC, i.id DESC LIMIT 1",
+        &[tenant.into(), e.kind.as_str().into(), e.value.as_str().into()],
+    )?;
+    Ok(rows.first().and_then(|r| r[0].int()))
+}
+
+fn incident_open(db: &mut dyn Db, id: Option<i64>) -> Result<bool> {
+    let Some(id) = id else { return Ok(false) };
+    let rows = db.rows("SELECT status FROM incidents WHERE id = $1", &[Val::Int(id)])?;
+    Ok(rows.first().is_some_and(|r| !matches!(r[0].text(), Some("resolved" | "closed"))))
+}
+
+pub(super) fn open_incident(
+    db: &mut dyn Db,
+    tenant: &str,
+    kind: &str,
+    title: &str,
+    sev: Level,
+    first_seen: Timestamp,
+    now: Timestamp,
+) -> Result<i64> {
+    let rows = db.rows(
+        "INSERT INTO incidents (tenant, kind, title, severity, status, created, updated, last_activity, first_seen, pauses, alert_count, version) \
+         VALUES ($1, $2, $3, $4, 'new', $5, $5, $6, $6, '[]', 0, 1) RETURNING id",
+        &[tenant.into(), kind.into(), title.into(), level_val(sev), micros(now), micros(first_seen)],
+    )?;
+    let id = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
+    log(db, id, now, "hinomi", "opened", &serde_json::json!({"kind": kind, "title": title}))?;
+    Ok(id)
+}
+
+/// Puts an alert in an incident: its entities join the incident's, its
+/// severity and time raise the incident's.
+pub(super) fn attach(
+    db: &mut dyn Db,
+    incident: i64,
+    alert: i64,
+    d: &Detection,
+    sev: Level,
+    now: Timestamp,
+) -> Result<()> {
+    db.exec("UPDATE alerts SET incident_id = $2 WHERE id = $1", &[Val::Int(alert), Val::Int(incident)])?;
+    db.exec(
+        "UPDATE incidents SET alert_count = alert_count + 1, \
+         severity = CASE WHEN severity < $2 THEN $2 ELSE severity END, \
+         last_activity = CASE WHEN last_activity < $3 THEN $3 ELSE last_activity END, \
+         first_seen = CASE WHEN first_seen > $3 THEN $3 ELSE first_seen END, updated = $4 WHERE id = $1",
+        &[Val::Int(incident), level_val(sev), micros(d.at), micros(now)],
+    )?;
+    for e in &d.entities {
+        add_entity(db, incident, &d.tenant, e, d.at)?;
+    }
+    log(
+        db,
+        incident,
+        now,
+        "hinomi",
+        "alert",
+        &serde_json::json!({"alert": alert, "rule": d.rule_id, "title": d.title, "severity": sev.as_str()}),
+    )
+}
+
+pub(super) fn add_entity(db: &mut dyn Db, incident: i64, tenant: &str, e: &Entity, at: Timestamp) -> Result<()> {
+    db.exec(
+        "INSERT INTO incident_entities (incident_id, tenant, kind, value, first_seen) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (incident_id, kind, value) DO UPDATE SET first_seen = CASE WHEN incident_entities.first_seen > $5 THEN $5 ELSE incident_entities.first_seen END",
+        &[Val::Int(incident), tenant.into(), e.kind.as_str().into(), e.value.as_str().into(), micros(at)],
+    )?;
+    Ok(())
+}
+
+/// Appends to an incident's log (its audit of who did what, when).
+pub(super) fn log(
+    db: &mut dyn Db,
+    incident: i64,
+    at: Timestamp,
+    actor: &str,
+    action: &str,
+    data: &serde_json::Value,
+) -> Result<()> {
+    db.exec(
+        "INSERT INTO incident_log (incident_id, at, actor, action, data) VALUES ($1, $2, $3, $4, $5)",
+        &[Val::Int(incident), micros(at), actor.into(), action.into(), Val::Text(data.to_string())],
+    )?;
+    Ok(())
+}
+
+fn incident_title(d: &Detection) -> String {
+    let main = d
+        .entities
+        .iter()
+        .find(|e| e.kind == soc::EntityKind::Host)
+        .or_else(|| d.entities.iter().find(|e| e.kind == soc::EntityKind::User))
+        .or_else(|| d.entities.first());
+    match main {
+        Some(e) => format!("{} on {}", d.title, e.value),
+        None => d.title.clone(),
+    }
+}
