@@ -97,7 +97,7 @@ class Server:
             return json.loads(resp.read())
 
     def alerts(self, token=None):
-        return self.get("/api/v1/alerts?limit=100000", token)["alerts"]
+        return self.get("/api/v1/detections?limit=100000", token)["detections"]
 
     def journal(self, name):
         out = []

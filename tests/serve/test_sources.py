@@ -81,7 +81,7 @@ def test_udp_drops_under_load_are_counted(tmp_path):
 
 def test_ingest_tokens_cannot_read(server):
     try:
-        server.get("/api/v1/alerts", server.ingest_token)
+        server.get("/api/v1/detections", server.ingest_token)
     except urllib.error.HTTPError as e:
         assert e.code == 403
     else:

@@ -22,6 +22,7 @@ mod indexer;
 pub mod output;
 mod pipeline;
 pub mod retro;
+pub mod triage;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

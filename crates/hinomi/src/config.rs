@@ -18,6 +18,7 @@ pub(crate) struct Config {
     pub(crate) tls: Tls,
     pub(crate) engine: Engine,
     pub(crate) store: Store,
+    pub(crate) triage: Triage,
     /// Sources with settings of their own (silence limits).
     pub(crate) sources: Vec<Source>,
 }
@@ -135,6 +136,83 @@ impl Default for Store {
             search_timeout_seconds: 30,
             tenants: Default::default(),
         }
+    }
+}
+
+/// Triage: detections into alerts and incidents (the SOC state store).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Triage {
+    /// Turn detections into deduplicated alerts and incidents.
+    pub(crate) enabled: bool,
+    /// Where the state lives: empty for `state.db` (SQLite) in the data
+    /// directory, or a PostgreSQL URL (`postgresql://...`, needs a build
+    /// with the `postgres` feature).
+    pub(crate) database: String,
+    /// A repeat of an open alert (same rule, same entities) within this
+    /// many minutes counts into it.
+    pub(crate) dedup_window_minutes: i64,
+    /// An alert joins an open incident sharing a host, user, address,
+    /// hash or domain active within this many minutes.
+    pub(crate) group_window_minutes: i64,
+    /// Entity risk at or above this opens a risk incident.
+    pub(crate) risk_threshold: f64,
+    /// Hours for an entity's risk to halve.
+    pub(crate) risk_half_life_hours: i64,
+    /// How often SLA clocks are checked.
+    pub(crate) sla_check_seconds: u64,
+}
+
+impl Default for Triage {
+    fn default() -> Triage {
+        let p = soc::TriagePolicy::default();
+        Triage {
+            enabled: true,
+            database: String::new(),
+            dedup_window_minutes: p.dedup_window.as_secs() / 60,
+            group_window_minutes: p.group_window.as_secs() / 60,
+            risk_threshold: p.risk.threshold,
+            risk_half_life_hours: p.risk.half_life.as_secs() / 3600,
+            sla_check_seconds: 60,
+        }
+    }
+}
+
+impl Triage {
+    pub(crate) fn policy(&self) -> soc::TriagePolicy {
+        let base = soc::TriagePolicy::default();
+        soc::TriagePolicy {
+            dedup_window: jiff::SignedDuration::from_mins(self.dedup_window_minutes.max(0)),
+            group_window: jiff::SignedDuration::from_mins(self.group_window_minutes.max(0)),
+            risk: soc::risk::RiskPolicy {
+                threshold: self.risk_threshold,
+                half_life: jiff::SignedDuration::from_hours(self.risk_half_life_hours.max(1)),
+                ..base.risk
+            },
+            ..base
+        }
+    }
+
+    /// Opens the state store this section names.
+    pub(crate) fn open(&self, data: &Path) -> Result<store::state::State> {
+        let policy = self.policy();
+        if self.database.is_empty() || self.database.starts_with("sqlite:") {
+            let path = match self.database.strip_prefix("sqlite:") {
+                Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+                _ => data.join("state.db"),
+            };
+            return store::state::State::sqlite(&path, policy)
+                .with_context(|| format!("opening the state store {}", path.display()));
+        }
+        #[cfg(feature = "postgres")]
+        if self.database.starts_with("postgres") {
+            let db = store::state::Postgres::connect(&self.database).context("[triage] database")?;
+            return store::state::State::open(Box::new(db), policy).context("[triage] database");
+        }
+        anyhow::bail!(
+            "[triage] database = {:?}: expected empty (SQLite in the data directory), sqlite:PATH, or a postgresql:// URL with a build that has the `postgres` feature",
+            self.database
+        )
     }
 }
 

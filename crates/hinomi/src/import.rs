@@ -140,6 +140,12 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
         let status = e.status();
         e.shutdown();
         eprintln!("imported {sent} records from {} files; {} alerts", files.len(), status.alerts);
+        if let Some(data) = &args.data {
+            // No server runs here: triage the new detections now.
+            let state = crate::config::Triage::default().open(data)?;
+            let n = engine::triage::catch_up(data, &state).map_err(anyhow::Error::msg)?;
+            eprintln!("triaged {n} detections (`hinomi alerts list`, `hinomi incident list`)");
+        }
     } else {
         eprintln!("sent {sent} records from {} files", files.len());
     }

@@ -5,8 +5,10 @@
 //! `token.rs`); shared rule loading is in `rules.rs`, detection output in
 //! `output.rs` and the server configuration in `config.rs`.
 
+mod cases;
 mod config;
 mod export;
+mod handoff;
 mod hunt;
 mod import;
 mod output;
@@ -48,6 +50,12 @@ enum Command {
     Search(search::SearchArgs),
     /// Export closed partitions of the event store as Parquet files.
     Export(export::ExportArgs),
+    /// The alert queue (triaged, deduplicated alerts).
+    #[command(subcommand)]
+    Alerts(cases::AlertsCommand),
+    /// Incidents: list, show, acknowledge, assign, move, close, note, escalate.
+    #[command(subcommand)]
+    Incident(cases::IncidentCommand),
     /// Create and list API and ingest tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -66,6 +74,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Search(args) => search::run(args),
         Command::Export(args) => export::run(args),
+        Command::Alerts(cmd) => cases::alerts(cmd),
+        Command::Incident(cmd) => cases::incident(cmd),
         Command::Token(cmd) => token::run(cmd),
         Command::Tls(cmd) => tls::run(cmd),
     };

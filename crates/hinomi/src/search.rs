@@ -124,7 +124,7 @@ fn cell(v: Option<&Value>) -> String {
     }
 }
 
-fn print_rows(out: &mut dyn Write, format: Format, rows: &[Row], events: bool) -> std::io::Result<()> {
+pub(crate) fn print_rows(out: &mut dyn Write, format: Format, rows: &[Row], events: bool) -> std::io::Result<()> {
     let cols = columns(rows, events);
     match format {
         Format::Jsonl => {

@@ -130,3 +130,38 @@ pub fn read_lines(dir: &Path, mut each: impl FnMut(&str) -> bool) -> io::Result<
     }
     Ok(())
 }
+
+/// Complete lines between `from` and `to` (positions a writer synced),
+/// each with the position just after it; stops when `each` returns false.
+pub fn read_range(
+    dir: &Path,
+    from: JournalPos,
+    to: JournalPos,
+    mut each: impl FnMut(&str, JournalPos) -> bool,
+) -> io::Result<()> {
+    let segs = match segments(dir) {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for seg in segs.into_iter().filter(|s| *s >= from.segment && *s <= to.segment) {
+        let mut file = File::open(segment_path(dir, seg))?;
+        let mut at = if seg == from.segment { from.len } else { 0 };
+        io::Seek::seek(&mut file, io::SeekFrom::Start(at))?;
+        let end = if seg == to.segment { to.len } else { u64::MAX };
+        let mut reader = BufReader::new(file);
+        let mut line = String::new();
+        while at < end {
+            line.clear();
+            let n = reader.read_line(&mut line)? as u64;
+            if n == 0 || !line.ends_with('\n') || at + n > end {
+                break;
+            }
+            at += n;
+            if !each(line.trim_end(), JournalPos { segment: seg, len: at }) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

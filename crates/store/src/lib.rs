@@ -23,7 +23,7 @@ pub mod wal;
 
 pub use crate::batch::Batch;
 pub use crate::checkpoint::Checkpoint;
-pub use crate::journal::{Journal, JournalPos, read_lines};
+pub use crate::journal::{Journal, JournalPos, read_lines, read_range};
 pub use crate::wal::{Recovery, Wal, WalConfig, WalReader};
 
 #[cfg(test)]

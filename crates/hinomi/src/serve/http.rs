@@ -37,6 +37,8 @@ pub(crate) struct AppState {
     pub(crate) search_timeout: Duration,
     /// Searches running at once; more get 429.
     pub(crate) searches: Arc<tokio::sync::Semaphore>,
+    /// The SOC state store (alerts, incidents); `None` with triage off.
+    pub(crate) soc: Option<Arc<store::state::State>>,
 }
 
 /// Searches that may run at once: each may use a core for its timeout.
@@ -66,7 +68,19 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/", get(es_root).head(es_root))
         .route("/services/collector/health", get(hec_health))
         .route("/services/collector/health/1.0", get(hec_health))
-        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/detections", get(detections))
+        .route("/api/v1/alerts", get(super::cases::alerts))
+        .route("/api/v1/alerts/{id}", get(super::cases::alert))
+        .route("/api/v1/incidents", get(super::cases::incidents))
+        .route("/api/v1/incidents/{id}", get(super::cases::incident))
+        .route("/api/v1/incidents/{id}/timeline", get(super::cases::timeline))
+        .route("/api/v1/incidents/{id}/escalation", get(super::cases::escalation))
+        .route("/api/v1/incidents/{id}/tasks/{task}/done", post(super::cases::task_done))
+        .route("/api/v1/incidents/{id}/{action}", post(super::cases::act))
+        .route("/api/v1/suppressions", get(super::cases::suppressions).post(super::cases::add_suppression))
+        .route("/api/v1/assets", get(super::cases::assets).put(super::cases::put_assets))
+        .route("/api/v1/sla-policies", axum::routing::put(super::cases::put_sla))
+        .route("/api/v1/rules/stats", get(super::cases::rule_stats))
         .route("/api/v1/deadletter", get(deadletter))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/status", get(status))
@@ -467,7 +481,14 @@ fn tail(dir: &std::path::Path, tenant: &str, limit: usize) -> std::io::Result<Ve
     Ok(out.into())
 }
 
-async fn read_journal(state: Arc<AppState>, headers: HeaderMap, q: ListQuery, name: &'static str) -> Response {
+/// The lines of journal `name`, answered under `key`.
+async fn read_journal(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    q: ListQuery,
+    name: &'static str,
+    key: &'static str,
+) -> Response {
     let token = match state.tokens.check(&headers, Scope::Read) {
         Ok(t) => t,
         Err(d) => return plain_denied(d),
@@ -477,19 +498,20 @@ async fn read_journal(state: Arc<AppState>, headers: HeaderMap, q: ListQuery, na
     let tenant = token.tenant.clone();
     match tokio::task::spawn_blocking(move || tail(&dir, &tenant, limit)).await {
         Ok(Ok(items)) => {
-            axum::Json(json!({ "tenant": token.tenant, "count": items.len(), name: items })).into_response()
+            axum::Json(json!({ "tenant": token.tenant, "count": items.len(), key: items })).into_response()
         }
         Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("reading {name}: {e}\n")).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("reading {name}: {e}\n")).into_response(),
     }
 }
 
-async fn alerts(State(state): AppRef, Query(q): Query<ListQuery>, headers: HeaderMap) -> Response {
-    read_journal(state, headers, q, "alerts").await
+/// The raw detections of the alert journal (triage reads the same lines).
+async fn detections(State(state): AppRef, Query(q): Query<ListQuery>, headers: HeaderMap) -> Response {
+    read_journal(state, headers, q, "alerts", "detections").await
 }
 
 async fn deadletter(State(state): AppRef, Query(q): Query<ListQuery>, headers: HeaderMap) -> Response {
-    read_journal(state, headers, q, "deadletter").await
+    read_journal(state, headers, q, "deadletter", "deadletter").await
 }
 
 async fn sources(State(state): AppRef, headers: HeaderMap) -> Response {

@@ -2,6 +2,7 @@
 //! one data directory.
 
 mod auth;
+mod cases;
 mod http;
 mod hunt;
 mod search;
@@ -74,8 +75,17 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         );
     }
     eprintln!("hinomi: resuming at log position {} of {}", engine.resumed_from, engine.recovery.end);
+    let (soc, triage) = if config.triage.enabled {
+        let state = Arc::new(config.triage.open(&args.data)?);
+        let every = Duration::from_secs(config.triage.sla_check_seconds.max(1));
+        let triage = engine::triage::Triage::start(&args.data, state.clone(), every).context("starting triage")?;
+        (Some(state), Some(triage))
+    } else {
+        (None, None)
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    let result = runtime.block_on(serve(&config, &args.data, &engine, rules));
+    let result = runtime.block_on(serve(&config, &args.data, &engine, rules, soc));
+    drop(triage);
     eprintln!("hinomi: stopping; writing the last checkpoint");
     runtime.shutdown_timeout(Duration::from_secs(2));
     engine.shutdown();
@@ -108,7 +118,13 @@ fn first_start(data: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-async fn serve(config: &Config, data: &std::path::Path, engine: &Engine, rules: Arc<sigma::RuleSet>) -> Result<()> {
+async fn serve(
+    config: &Config,
+    data: &std::path::Path,
+    engine: &Engine,
+    rules: Arc<sigma::RuleSet>,
+    soc: Option<Arc<store::state::State>>,
+) -> Result<()> {
     let ingest = engine.ingest();
     let now = jiff::Timestamp::now();
     for s in &config.sources {
@@ -127,6 +143,7 @@ async fn serve(config: &Config, data: &std::path::Path, engine: &Engine, rules: 
         rules,
         search_timeout: Duration::from_secs(config.store.search_timeout_seconds.max(1)),
         searches: Arc::new(tokio::sync::Semaphore::new(http::MAX_SEARCHES)),
+        soc,
     });
     for addr in &config.http.listen {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding HTTP on {addr}"))?;

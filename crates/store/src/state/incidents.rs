@@ -358,6 +358,13 @@ impl State {
                 let current = load_incident(db, tenant, id)?.version;
                 return Err(StateError::Conflict { current });
             }
+            // An incident's alerts are done when it is, and open again
+            // when it reopens: a repeat of a closed alert is news.
+            let (from, to) = if i.status.is_done() { ("open", "closed") } else { ("closed", "open") };
+            db.exec(
+                "UPDATE alerts SET status = $3, version = version + 1 WHERE incident_id = $1 AND status = $2",
+                &[Val::Int(id), from.into(), to.into()],
+            )?;
             log(db, id, now, actor, action, &data)?;
             load_incident(db, tenant, id)
         })

@@ -203,6 +203,10 @@ fn check_life_cycle(fresh: Fresh<'_>) {
     );
     let i = s.transition(&by("lead", at(9)), i.id, i.version, Status::Closed, None).unwrap();
     assert_eq!(i.disposition, Some(Disposition::TruePositive));
+    // Its alerts are closed with it: a repeat opens a new alert and incident.
+    assert_eq!(s.alert_counts("acme").unwrap(), [("closed".to_string(), 1)]);
+    let out = s.triage(&[detection(2, "r", "high", 10, logon("alice", "ws-1", "203.0.113.7"))], None, at(10)).unwrap();
+    assert_eq!((out.new_alerts, out.deduplicated, out.incidents_opened), (1, 0, 1));
     // Every move is in the timeline with who and when.
     let moves: Vec<(Timestamp, String, String)> = s
         .timeline("acme", i.id)

@@ -1,0 +1,153 @@
+//! The triage reader: a second reader of the alert journal that feeds
+//! detections into the SOC state store (`store::state`), and the clock
+//! that checks SLA targets.
+//!
+//! It reads only up to the alert journal's checkpointed position: lines
+//! past it may be cut and written again on restart. Its own position is
+//! stored in the same transaction as the alerts it applied, so every
+//! detection is applied exactly once across crashes and restarts.
+//! Detection never waits for triage, and triage never blocks ingestion.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use soc::Detection;
+use store::JournalPos;
+use store::state::State;
+
+/// Name of the reader's position in the state store.
+const READER: &str = "triage";
+/// Detections applied per transaction.
+const BATCH: usize = 1000;
+
+/// Counters for status pages.
+#[derive(Debug, Default)]
+pub struct TriageStats {
+    pub detections: AtomicU64,
+    /// Alert lines that could not be read as detections (kept in the journal).
+    pub unreadable: AtomicU64,
+    /// Failed attempts to write the state store (retried).
+    pub failures: AtomicU64,
+    pub notifications: AtomicU64,
+}
+
+pub struct Triage {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub stats: Arc<TriageStats>,
+}
+
+/// A journal position as one integer (segments stay far below 2^24 and
+/// lengths below 2^40).
+fn encode(p: JournalPos) -> u64 {
+    (u64::from(p.segment) << 40) | (p.len & ((1 << 40) - 1))
+}
+
+fn decode(v: u64) -> JournalPos {
+    JournalPos { segment: (v >> 40) as u32, len: v & ((1 << 40) - 1) }
+}
+
+impl Triage {
+    /// Starts the reader over `data`'s alert journal; `sla_every` is how
+    /// often SLA clocks are checked.
+    pub fn start(data: &Path, state: Arc<State>, sla_every: Duration) -> std::io::Result<Triage> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(TriageStats::default());
+        let data = data.to_path_buf();
+        let thread = {
+            let (stop, stats) = (stop.clone(), stats.clone());
+            std::thread::Builder::new()
+                .name("triage".into())
+                .spawn(move || run(&data, &state, &stop, &stats, sla_every))?
+        };
+        Ok(Triage { stop, thread: Some(thread), stats })
+    }
+}
+
+impl Drop for Triage {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Applies every checkpointed detection not applied yet (after an
+/// offline import, with no server running); returns how many.
+pub fn catch_up(data: &Path, state: &State) -> Result<u64, String> {
+    let stats = TriageStats::default();
+    while step(data, state, &stats)? {}
+    Ok(stats.detections.load(Ordering::Relaxed))
+}
+
+fn run(data: &Path, state: &State, stop: &AtomicBool, stats: &TriageStats, sla_every: Duration) {
+    let mut last_sla = Instant::now();
+    let mut last_error = String::new();
+    while !stop.load(Ordering::Acquire) {
+        let busy = match step(data, state, stats) {
+            Ok(busy) => busy,
+            Err(e) => {
+                stats.failures.fetch_add(1, Ordering::Relaxed);
+                if e != last_error {
+                    eprintln!("hinomi: triage: {e} (retrying)");
+                    last_error = e;
+                }
+                false
+            }
+        };
+        if last_sla.elapsed() >= sla_every {
+            last_sla = Instant::now();
+            match state.sla_sweep(Timestamp::now()) {
+                Ok(list) => {
+                    for (tenant, incident, kind, message) in list {
+                        stats.notifications.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("hinomi: sla: tenant {tenant}, incident {incident}: {kind}: {message}");
+                    }
+                }
+                Err(e) => eprintln!("hinomi: sla check: {e}"),
+            }
+        }
+        if !busy {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Applies one batch; returns whether there may be more.
+fn step(data: &Path, state: &State, stats: &TriageStats) -> Result<bool, String> {
+    let cp_path: PathBuf = data.join("checkpoint.json");
+    let to = match store::Checkpoint::load(&cp_path) {
+        Ok(cp) => cp.journals.get("alerts").copied().unwrap_or_default(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(format!("reading {}: {e}", cp_path.display())),
+    };
+    let from = decode(state.position(READER).map_err(|e| e.to_string())?);
+    if (from.segment, from.len) >= (to.segment, to.len) {
+        return Ok(false);
+    }
+    let mut batch = Vec::new();
+    let mut at = from;
+    store::read_range(&data.join("alerts"), from, to, |line, after| {
+        match Detection::from_alert_line(line.as_bytes()) {
+            Ok(d) => batch.push(d),
+            Err(e) => {
+                if stats.unreadable.fetch_add(1, Ordering::Relaxed) < 10 {
+                    eprintln!("hinomi: triage: alert line before {after:?} skipped: {e}");
+                }
+            }
+        }
+        at = after;
+        batch.len() < BATCH
+    })
+    .map_err(|e| format!("reading the alert journal: {e}"))?;
+    if at == from {
+        return Ok(false);
+    }
+    state.triage(&batch, Some((READER, encode(at))), Timestamp::now()).map_err(|e| e.to_string())?;
+    stats.detections.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    Ok(true)
+}

@@ -1,0 +1,239 @@
+//! `hinomi alerts` and `hinomi incident`: the alert and incident queues
+//! and an analyst's common actions from a shell, on a data directory's
+//! state store (also while `hinomi serve` runs on it).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+use store::state::{AlertQuery, By, IncidentQuery, State};
+
+use crate::output::Format;
+
+#[derive(Args, Debug)]
+pub(crate) struct Where {
+    /// The data directory.
+    #[arg(long, env = "HINOMI_DATA", value_name = "DIR")]
+    data: PathBuf,
+    /// The configuration file (for `[triage] database`).
+    #[arg(long, env = "HINOMI_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// Who acts (recorded in the incident's log).
+    #[arg(long = "as", env = "USER", default_value = "cli")]
+    actor: String,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+impl Where {
+    fn open(&self) -> Result<State> {
+        let config = crate::config::Config::load(self.config.as_deref())?;
+        config.triage.open(&self.data)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AlertsCommand {
+    /// The alert queue, newest first.
+    List {
+        #[command(flatten)]
+        at: Where,
+        /// open, suppressed, closed or all.
+        #[arg(long, default_value = "open")]
+        status: String,
+        #[arg(long)]
+        min_severity: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum IncidentCommand {
+    /// Incidents, most recently active first.
+    List {
+        #[command(flatten)]
+        at: Where,
+        /// `open`, `all`, or statuses separated by commas.
+        #[arg(long, default_value = "open")]
+        status: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One incident with its SLA clocks and timeline (JSON).
+    Show {
+        #[command(flatten)]
+        at: Where,
+        id: i64,
+    },
+    /// Acknowledge: someone is on it.
+    Ack {
+        #[command(flatten)]
+        at: Where,
+        id: i64,
+    },
+    /// Move to a status (`investigating`, `contained`, ...).
+    Move {
+        #[command(flatten)]
+        at: Where,
+        id: i64,
+        status: String,
+        #[arg(long)]
+        disposition: Option<String>,
+    },
+    Assign {
+        #[command(flatten)]
+        at: Where,
+        id: i64,
+        assignee: String,
+    },
+    /// Close with a disposition (true_positive, benign_true_positive, false_positive, duplicate).
+    Close {
+        #[command(flatten)]
+        at: Where,
+        id: i64,
+        #[arg(long)]
+        disposition: String,
+    },
+    /// Add a note (markdown).
+    Note {
+        #[command(flatten)]
+        at: Where,
+        id: i64,
+        text: String,
+    },
+    /// Record the hand-off to the CSIRT and write the package.
+    Escalate {
+        #[command(flatten)]
+        at: Where,
+        id: i64,
+        #[arg(long)]
+        to: String,
+        /// Also write the readable page here.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+}
+
+fn print(format: Format, rows: Vec<Map<String, Value>>) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    crate::search::print_rows(&mut out, format, &rows, false)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn row(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn entities(list: &[soc::Entity]) -> String {
+    list.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+}
+
+pub(crate) fn alerts(cmd: AlertsCommand) -> Result<ExitCode> {
+    let AlertsCommand::List { at, status, min_severity, limit } = cmd;
+    let state = at.open()?;
+    let min_severity = match min_severity {
+        Some(s) => Some(model::Level::parse(&s).with_context(|| format!("unknown severity {s:?}"))?),
+        None => None,
+    };
+    let q = AlertQuery { status: Some(status).filter(|s| s != "all"), min_severity, limit, ..Default::default() };
+    let list = state.alerts(&at.tenant, &q)?;
+    let rows = list
+        .into_iter()
+        .map(|a| {
+            row(json!({"id": a.id, "last_seen": a.last_seen.to_string(), "severity": a.severity, "count": a.count,
+                "incident": a.incident_id, "rule": a.rule_id, "title": a.title, "entities": entities(&a.entities)}))
+        })
+        .collect();
+    print(at.format, rows)
+}
+
+pub(crate) fn incident(cmd: IncidentCommand) -> Result<ExitCode> {
+    let now = Timestamp::now();
+    match cmd {
+        IncidentCommand::List { at, status, limit } => {
+            let state = at.open()?;
+            let statuses = match status.as_str() {
+                "open" => soc::Status::ALL.into_iter().filter(|s| !s.is_done()).collect(),
+                "all" => Vec::new(),
+                list => list
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<Vec<soc::Status>, String>>()
+                    .map_err(anyhow::Error::msg)?,
+            };
+            let list = state.incidents(&at.tenant, &IncidentQuery { statuses, limit, ..Default::default() })?;
+            let rows = list
+                .into_iter()
+                .map(|i| {
+                    row(json!({"id": i.id, "last_activity": i.last_activity.to_string(), "severity": i.severity, "status": i.status,
+                        "assignee": i.assignee, "alerts": i.alert_count, "title": i.title, "entities": entities(&i.entities)}))
+                })
+                .collect();
+            print(at.format, rows)
+        }
+        IncidentCommand::Show { at, id } => {
+            let state = at.open()?;
+            let out = json!({
+                "incident": state.incident(&at.tenant, id)?,
+                "sla": state.sla(&at.tenant, id, now)?,
+                "timeline": state.timeline(&at.tenant, id)?,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        IncidentCommand::Ack { at, id } => moved(&at, id, "acknowledged", None),
+        IncidentCommand::Move { at, id, status, disposition } => moved(&at, id, &status, disposition.as_deref()),
+        IncidentCommand::Close { at, id, disposition } => moved(&at, id, "closed", Some(&disposition)),
+        IncidentCommand::Assign { at, id, assignee } => {
+            let state = at.open()?;
+            let by = By { tenant: &at.tenant, actor: &at.actor, now };
+            let v = state.incident(&at.tenant, id)?.version;
+            let i = state.assign(&by, id, v, Some(&assignee))?;
+            eprintln!("incident {id} assigned to {assignee} (version {})", i.version);
+            Ok(ExitCode::SUCCESS)
+        }
+        IncidentCommand::Note { at, id, text } => {
+            let state = at.open()?;
+            let note = state.add_note(&By { tenant: &at.tenant, actor: &at.actor, now }, id, &text)?;
+            eprintln!("note {note} added to incident {id}");
+            Ok(ExitCode::SUCCESS)
+        }
+        IncidentCommand::Escalate { at, id, to, html } => {
+            let state = at.open()?;
+            let v = state.incident(&at.tenant, id)?.version;
+            let package = state.escalate(&By { tenant: &at.tenant, actor: &at.actor, now }, id, v, &to)?;
+            if let Some(path) = html {
+                std::fs::write(&path, crate::handoff::html(&package))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            println!("{}", serde_json::to_string_pretty(&package)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn moved(at: &Where, id: i64, status: &str, disposition: Option<&str>) -> Result<ExitCode> {
+    let state = at.open()?;
+    let to: soc::Status = status.parse().map_err(anyhow::Error::msg)?;
+    let disposition = disposition.map(str::parse::<soc::Disposition>).transpose().map_err(anyhow::Error::msg)?;
+    let v = state.incident(&at.tenant, id)?.version;
+    let by = By { tenant: &at.tenant, actor: &at.actor, now: Timestamp::now() };
+    match state.transition(&by, id, v, to, disposition) {
+        Ok(i) => {
+            eprintln!("incident {id} is now {} (version {})", i.status, i.version);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => bail!("incident {id}: {e}"),
+    }
+}
