@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from serverlib import request, running_server
+
 ROOT = Path(__file__).resolve().parents[1]
 NEEDLE_IP = "10.77.12.34"
 NEEDLE_USER = "zz-needle-user"
@@ -149,31 +151,9 @@ def du(path):
 def api_timings(args, data):
     """The same searches through `POST /api/v1/search` of a running server
     (partitions already open, as an analyst's console sees it)."""
-    import urllib.request
-
-    token = subprocess.run([args.bin, "token", "create", "--data", str(data), "--scope", "read"],
-                           check=True, capture_output=True, text=True).stdout.strip()
-    config = data.parent / "bench-serve.toml"
-    config.write_text('[http]\nlisten = ["127.0.0.1:0"]\n[[syslog]]\nprotocol = "udp"\nlisten = "127.0.0.1:0"\n')
-    listeners = data / "run" / "listeners.json"
-    if listeners.exists():
-        listeners.unlink()
-    proc = subprocess.Popen([args.bin, "serve", "--data", str(data), "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 60
-        while not (listeners.exists() and listeners.read_text().strip()):
-            if time.time() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(0.1)
-        addr = next(b["address"] for b in json.loads(listeners.read_text()) if b["protocol"] == "http")
-
+    with running_server(args.bin, data) as (addr, token):
         def post(q):
-            req = urllib.request.Request(f"http://{addr}/api/v1/search", method="POST",
-                                         data=json.dumps({"query": q, "limit": 10000}).encode())
-            req.add_header("Authorization", f"Bearer {token}")
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                return resp.read().decode().splitlines()
+            return request(addr, token, "/api/v1/search", {"query": q, "limit": 10000}).splitlines()
 
         out = {}
         for name, q in [("API needle ip (field)", f"source.ip:{NEEDLE_IP}"), ("API needle ip (word)", NEEDLE_IP),
@@ -187,9 +167,6 @@ def api_timings(args, data):
                 times.append(time.perf_counter() - t)
             out[name] = (statistics.median(times), len(lines) - 1)
         return out
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 def main():

@@ -348,7 +348,9 @@ pub(crate) async fn add_suppression(State(app): AppRef, headers: HeaderMap, byte
     let now = Timestamp::now();
     // An offset (`+7d`) from now, or a time.
     let expires = match req.expires.strip_prefix('+') {
-        Some(offset) => super::time_arg(&format!("-{offset}"), now).map(|past| now + now.duration_since(past)),
+        Some(offset) => {
+            super::time_arg(&format!("-{offset}"), now).and_then(|past| now.checked_add(now.duration_since(past)).ok())
+        }
         None => super::time_arg(&req.expires, now),
     };
     let Some(expires) = expires else {

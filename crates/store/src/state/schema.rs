@@ -32,7 +32,7 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_dedup ON alerts (tenant, dedup_key, last_seen);
 CREATE INDEX alerts_queue ON alerts (tenant, status, last_seen, id);
 CREATE INDEX alerts_incident ON alerts (incident_id);
-CREATE INDEX alerts_rule ON alerts (tenant, rule_id);
+CREATE INDEX alerts_rule ON alerts (tenant, rule_id, status, last_seen, id);
 
 CREATE TABLE incidents (
     id {id},
