@@ -433,6 +433,14 @@ pub(crate) async fn put_sla(State(app): AppRef, headers: HeaderMap, bytes: Bytes
     .await
 }
 
+pub(crate) async fn notifications(State(app): AppRef, headers: HeaderMap) -> Response {
+    let (token, soc) = match open(&app, &headers, Scope::Read) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    blocking(move || Ok(json!({"tenant": token.tenant, "notifications": soc.notifications(&token.tenant, 200)?}))).await
+}
+
 pub(crate) async fn rule_stats(State(app): AppRef, headers: HeaderMap) -> Response {
     let (token, soc) = match open(&app, &headers, Scope::Read) {
         Ok(v) => v,

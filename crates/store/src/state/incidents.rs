@@ -6,6 +6,7 @@
 use jiff::{SignedDuration, Timestamp};
 use model::Level;
 use serde::Serialize;
+use serde_json::json;
 use soc::lifecycle::check_move;
 use soc::sla::{CalendarSpec, Clock, clock};
 use soc::{Disposition, Entity, EntityKind, Status};
@@ -249,7 +250,7 @@ impl State {
                 i.resolved = None;
                 i.disposition = None;
             }
-            Ok(("status", serde_json::json!({"from": from, "to": to, "disposition": disposition})))
+            Ok(("status", json!({"from": from, "to": to, "disposition": disposition})))
         })
     }
 
@@ -257,7 +258,7 @@ impl State {
         self.change(by, id, version, |i| {
             let from = i.assignee.take();
             i.assignee = assignee.map(str::to_string);
-            Ok(("assign", serde_json::json!({"from": from, "to": assignee})))
+            Ok(("assign", json!({"from": from, "to": assignee})))
         })
     }
 
@@ -280,7 +281,7 @@ impl State {
             if let Some(s) = severity {
                 i.severity = s;
             }
-            Ok(("edit", serde_json::json!({"title": title, "severity": severity.map(Level::as_str)})))
+            Ok(("edit", json!({"title": title, "severity": severity.map(Level::as_str)})))
         })
     }
 
@@ -299,7 +300,7 @@ impl State {
                 (true, false) => i.pauses.push((now, None)),
                 (false, true) => close_pause(&mut i.pauses, now),
             }
-            Ok(("waiting", serde_json::json!({"waiting": waiting})))
+            Ok(("waiting", json!({"waiting": waiting})))
         })
     }
 
@@ -312,7 +313,7 @@ impl State {
         self.change(by, id, version, |i| {
             i.escalated_to = Some(to.to_string());
             i.escalated = Some(now);
-            Ok(("escalate", serde_json::json!({"to": to})))
+            Ok(("escalate", json!({"to": to})))
         })?;
         self.escalation(tenant, id)
     }
@@ -398,7 +399,7 @@ impl State {
                 &[Val::Int(id), title.into(), owner.into(), micros(now)],
             )?;
             let task = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
-            log(db, id, now, actor, "task", &serde_json::json!({"task": task, "title": title, "owner": owner}))?;
+            log(db, id, now, actor, "task", &json!({"task": task, "title": title, "owner": owner}))?;
             touch(db, id, now)?;
             Ok(task)
         })
@@ -415,7 +416,7 @@ impl State {
             if n == 0 {
                 return Err(StateError::NotFound(format!("open task {task} of incident {id}")));
             }
-            log(db, id, now, actor, "task_done", &serde_json::json!({"task": task}))?;
+            log(db, id, now, actor, "task_done", &json!({"task": task}))?;
             touch(db, id, now)
         })
     }
@@ -432,7 +433,7 @@ impl State {
                 "INSERT INTO evidence (incident_id, kind, ref, note, added_by, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                 &[Val::Int(id), kind.into(), reference.into(), note.into(), actor.into(), micros(now)],
             )?;
-            log(db, id, now, actor, "evidence", &serde_json::json!({"kind": kind, "ref": reference}))?;
+            log(db, id, now, actor, "evidence", &json!({"kind": kind, "ref": reference}))?;
             touch(db, id, now)?;
             Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
         })
@@ -462,8 +463,8 @@ impl State {
                 "UPDATE incidents SET status = 'closed', disposition = 'duplicate', alert_count = 0, resolved = $2, updated = $2, version = version + 1 WHERE id = $1",
                 &[Val::Int(from), micros(now)],
             )?;
-            log(db, into, now, actor, "merge", &serde_json::json!({"from": from, "alerts": source.alert_count}))?;
-            log(db, from, now, actor, "merged_into", &serde_json::json!({"into": into}))?;
+            log(db, into, now, actor, "merge", &json!({"from": from, "alerts": source.alert_count}))?;
+            log(db, from, now, actor, "merged_into", &json!({"into": into}))?;
             load_incident(db, tenant, into)
         })
     }
@@ -502,8 +503,8 @@ impl State {
                 &[Val::Int(id), Val::Int(moved.len() as i64), micros(now)],
             )?;
             let ids: Vec<i64> = moved.iter().map(|a| a.id).collect();
-            log(db, id, now, actor, "split", &serde_json::json!({"alerts": ids, "into": new}))?;
-            log(db, new, now, actor, "split_from", &serde_json::json!({"alerts": ids, "from": id}))?;
+            log(db, id, now, actor, "split", &json!({"alerts": ids, "into": new}))?;
+            log(db, new, now, actor, "split_from", &json!({"alerts": ids, "from": id}))?;
             load_incident(db, tenant, new)
         })
     }
@@ -603,7 +604,7 @@ impl State {
                     if n == 0 {
                         return Ok(false);
                     }
-                    log(db, id, now, "hinomi", "sla", &serde_json::json!({"kind": kind}))?;
+                    log(db, id, now, "hinomi", "sla", &json!({"kind": kind}))?;
                     if c.state == soc::sla::SlaState::Breached {
                         db.exec(
                             "UPDATE incidents SET severity = CASE WHEN severity < 4 THEN severity + 1 ELSE severity END, updated = $2, version = version + 1 WHERE id = $1",
@@ -618,6 +619,21 @@ impl State {
             }
         }
         Ok(out)
+    }
+
+    /// A tenant's SLA notifications, newest first.
+    pub fn notifications(&self, tenant: &str, limit: usize) -> Result<Vec<serde_json::Value>> {
+        let rows = self.lock()?.rows(
+            &format!(
+                "SELECT id, incident_id, at, kind, message FROM notifications WHERE tenant = $1 ORDER BY at DESC, id DESC LIMIT {}",
+                limit.clamp(1, 1000)
+            ),
+            &[tenant.into()],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| json!({"id": r[0].int(), "incident": r[1].int(), "at": time(&r[2]), "kind": text(&r[3]), "message": text(&r[4])}))
+            .collect())
     }
 
     /// Per-rule statistics for rule pages and reports.
@@ -671,8 +687,8 @@ impl State {
         let evidence = db
             .rows("SELECT kind, ref, note, added_by, at FROM evidence WHERE incident_id = $1 ORDER BY at, id", &[Val::Int(id)])?
             .iter()
-            .map(|r| serde_json::json!({"kind": text(&r[0]), "ref": text(&r[1]), "note": opt_text(&r[2]), "added_by": text(&r[3]), "at": time(&r[4])}))
-            .chain(alerts.iter().flat_map(|a| a.evidence.iter().map(move |e| serde_json::json!({"kind": "event", "ref": e, "alert": a.id}))))
+            .map(|r| json!({"kind": text(&r[0]), "ref": text(&r[1]), "note": opt_text(&r[2]), "added_by": text(&r[3]), "at": time(&r[4])}))
+            .chain(alerts.iter().flat_map(|a| a.evidence.iter().map(move |e| json!({"kind": "event", "ref": e, "alert": a.id}))))
             .collect();
         let open_tasks: Vec<serde_json::Value> = db
             .rows(
@@ -680,7 +696,7 @@ impl State {
                 &[Val::Int(id)],
             )?
             .iter()
-            .map(|r| serde_json::json!({"task": r[0].int(), "title": text(&r[1]), "owner": opt_text(&r[2])}))
+            .map(|r| json!({"task": r[0].int(), "title": text(&r[1]), "owner": opt_text(&r[2])}))
             .collect();
         let actions_taken: Vec<TimelineEntry> =
             timeline.iter().filter(|t| t.kind == "action" && t.actor != "hinomi").cloned().collect();
@@ -796,7 +812,7 @@ fn timeline(db: &mut dyn Db, id: i64) -> Result<Vec<TimelineEntry>> {
             kind: "alert",
             actor: text(&r[1]),
             what: text(&r[2]),
-            data: serde_json::json!({"alert": r[0].int(), "count": r[4].int(), "severity": level_of(&r[5]).as_str()}),
+            data: json!({"alert": r[0].int(), "count": r[4].int(), "severity": level_of(&r[5]).as_str()}),
         });
     }
     for r in

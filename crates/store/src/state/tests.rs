@@ -341,6 +341,10 @@ fn check_sla(fresh: Fresh<'_>) {
     let n = s.sla_sweep(t("2026-11-24T09:30:00+09:00")).unwrap();
     assert_eq!(n.iter().map(|x| x.2.as_str()).collect::<Vec<_>>(), ["acknowledge_breach"]);
     assert_eq!(s.incident("acme", id).unwrap().severity, Level::Critical);
+    let kinds: Vec<String> =
+        s.notifications("acme", 10).unwrap().iter().map(|n| n["kind"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds, ["acknowledge_breach", "acknowledge_near_breach"]);
+    assert!(s.notifications("other", 10).unwrap().is_empty());
     // Waiting on the customer stops the resolve clock.
     let i = s.incident("acme", id).unwrap();
     let i =
