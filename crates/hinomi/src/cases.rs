@@ -121,6 +121,41 @@ pub(crate) enum IncidentCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub(crate) enum AssetsCommand {
+    /// Replace the tenant's asset inventory with a CSV (`kind,match,criticality,owner,business_unit`) or JSON file.
+    Import {
+        #[command(flatten)]
+        at: Where,
+        file: PathBuf,
+    },
+    /// The tenant's asset inventory.
+    List {
+        #[command(flatten)]
+        at: Where,
+    },
+}
+
+pub(crate) fn assets(cmd: AssetsCommand) -> Result<ExitCode> {
+    match cmd {
+        AssetsCommand::Import { at, file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            let inventory =
+                if json { soc::assets::Inventory::from_json(&text) } else { soc::assets::Inventory::from_csv(&text) }
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let n = at.open()?.replace_assets(&at.tenant, &inventory)?;
+            eprintln!("{n} assets for tenant {}", at.tenant);
+            Ok(ExitCode::SUCCESS)
+        }
+        AssetsCommand::List { at } => {
+            let inventory = at.open()?.assets(&at.tenant)?;
+            let rows = inventory.assets.iter().map(|a| row(serde_json::to_value(a).unwrap_or_default())).collect();
+            print(at.format, rows)
+        }
+    }
+}
+
 fn print(format: Format, rows: Vec<Map<String, Value>>) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     crate::search::print_rows(&mut out, format, &rows, false)?;

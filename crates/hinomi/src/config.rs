@@ -201,6 +201,9 @@ impl Triage {
                 Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
                 _ => data.join("state.db"),
             };
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
             return store::state::State::sqlite(&path, policy)
                 .with_context(|| format!("opening the state store {}", path.display()));
         }

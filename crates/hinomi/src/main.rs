@@ -56,6 +56,9 @@ enum Command {
     /// Incidents: list, show, acknowledge, assign, move, close, note, escalate.
     #[command(subcommand)]
     Incident(cases::IncidentCommand),
+    /// The asset inventory that sets alert severity.
+    #[command(subcommand)]
+    Assets(cases::AssetsCommand),
     /// Create and list API and ingest tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Alerts(cmd) => cases::alerts(cmd),
         Command::Incident(cmd) => cases::incident(cmd),
+        Command::Assets(cmd) => cases::assets(cmd),
         Command::Token(cmd) => token::run(cmd),
         Command::Tls(cmd) => tls::run(cmd),
     };

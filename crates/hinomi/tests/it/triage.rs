@@ -29,6 +29,13 @@ fn brute_force_then_logon_then_privileges_is_one_incident() {
     let dir = std::env::temp_dir().join(format!("hinomi-triage-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data").display().to_string();
+    // The host is a critical asset: its alerts rank one or two steps higher.
+    let assets = dir.join("assets.csv");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&assets, "kind,match,criticality,owner,business_unit\nhost,ws-042*,high,IT,HQ\n").unwrap();
+    run(&["assets", "import", "--data", &data, &assets.display().to_string()]);
+    let listed = jsonl(&run(&["assets", "list", "--data", &data, "--format", "jsonl"]));
+    assert_eq!((listed.len(), &listed[0]["criticality"]), (1, &Value::from("high")));
     import(&data, &test_data().join("triage/scenario.jsonl"));
 
     let incidents = jsonl(&run(&["incident", "list", "--data", &data, "--status", "all", "--format", "jsonl"]));
@@ -37,7 +44,7 @@ fn brute_force_then_logon_then_privileges_is_one_incident() {
     assert_eq!(alice["entities"], "host:ws-042.corp.example user:alice ip:203.0.113.7");
     assert_eq!(
         (&alice["severity"], &alice["alerts"], &alice["status"]),
-        (&Value::from("high"), &Value::from(3), &Value::from("new"))
+        (&Value::from("critical"), &Value::from(3), &Value::from("new"))
     );
     let carol = incidents.iter().find(|i| i["entities"].as_str().unwrap().contains("user:carol")).unwrap();
     assert_eq!(carol["severity"], "medium");
@@ -45,6 +52,8 @@ fn brute_force_then_logon_then_privileges_is_one_incident() {
     // Eight failures are one alert counted eight times.
     let alerts = jsonl(&run(&["alerts", "list", "--data", &data, "--format", "jsonl"]));
     let failures: Vec<&Value> = alerts.iter().filter(|a| a["title"] == "Failed Logon").collect();
+    let alice_failures = failures.iter().find(|a| a["entities"].as_str().unwrap().contains("alice")).unwrap();
+    assert_eq!(alice_failures["severity"], "high", "medium rule on a high-criticality host");
     let counts: Vec<i64> = failures.iter().map(|a| a["count"].as_i64().unwrap()).collect();
     assert_eq!(counts.len(), 2);
     assert!(counts.contains(&8) && counts.contains(&1), "{counts:?}");
