@@ -144,7 +144,8 @@ pub(crate) fn assets(cmd: AssetsCommand) -> Result<ExitCode> {
             let inventory =
                 if json { soc::assets::Inventory::from_json(&text) } else { soc::assets::Inventory::from_csv(&text) }
                     .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let n = at.open()?.replace_assets(&at.tenant, &inventory)?;
+            let by = By { tenant: &at.tenant, actor: &at.actor, now: Timestamp::now() };
+            let n = at.open()?.replace_assets(&by, &inventory)?;
             eprintln!("{n} assets for tenant {}", at.tenant);
             Ok(ExitCode::SUCCESS)
         }
@@ -152,6 +153,58 @@ pub(crate) fn assets(cmd: AssetsCommand) -> Result<ExitCode> {
             let inventory = at.open()?.assets(&at.tenant)?;
             let rows = inventory.assets.iter().map(|a| row(serde_json::to_value(a).unwrap_or_default())).collect();
             print(at.format, rows)
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AuditCommand {
+    /// Check the hash chain of the audit trail; prints the head to record.
+    Verify {
+        #[command(flatten)]
+        at: Where,
+        /// A head printed by an earlier verify (`SEQ:HASH`): entries removed since are caught.
+        #[arg(long, value_name = "SEQ:HASH")]
+        head: Option<String>,
+    },
+    /// The tenant's audit entries, oldest first.
+    List {
+        #[command(flatten)]
+        at: Where,
+        /// Only entries after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+pub(crate) fn audit(cmd: AuditCommand) -> Result<ExitCode> {
+    match cmd {
+        AuditCommand::Verify { at, head } => {
+            let head = match &head {
+                Some(h) => {
+                    let (seq, hash) = h.split_once(':').context("--head must be SEQ:HASH as verify printed it")?;
+                    Some((seq.parse::<i64>().context("--head: the sequence number is not a number")?, hash))
+                }
+                None => None,
+            };
+            let report = at.open()?.audit_verify(head)?;
+            let head = report.head.map(|(s, h)| format!("{s}:{h}")).unwrap_or_else(|| "none".into());
+            match report.problem {
+                None => {
+                    println!("audit trail intact: {} entries; head {head}", report.entries);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(p) => {
+                    println!("audit trail BROKEN: {p} ({} entries; head {head})", report.entries);
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        AuditCommand::List { at, after, limit } => {
+            let entries = at.open()?.audit_entries(Some(&at.tenant), after, limit)?;
+            print(at.format, entries.into_iter().map(|e| row(serde_json::to_value(e).unwrap_or_default())).collect())
         }
     }
 }

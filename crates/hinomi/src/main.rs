@@ -59,6 +59,9 @@ enum Command {
     /// The asset inventory that sets alert severity.
     #[command(subcommand)]
     Assets(cases::AssetsCommand),
+    /// The hash-chained audit trail: verify it, list it.
+    #[command(subcommand)]
+    Audit(cases::AuditCommand),
     /// Create and list API and ingest tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Alerts(cmd) => cases::alerts(cmd),
         Command::Incident(cmd) => cases::incident(cmd),
         Command::Assets(cmd) => cases::assets(cmd),
+        Command::Audit(cmd) => cases::audit(cmd),
         Command::Token(cmd) => token::run(cmd),
         Command::Tls(cmd) => tls::run(cmd),
     };

@@ -366,7 +366,11 @@ pub(crate) async fn add_suppression(State(app): AppRef, headers: HeaderMap, byte
         expires,
         created: now,
     };
-    blocking(move || Ok(json!({"suppression": soc.add_suppression(&s, now)?}))).await
+    blocking(move || {
+        let by = By { tenant: &token.tenant, actor: &token.id, now };
+        Ok(json!({"suppression": soc.add_suppression(&by, &s)?}))
+    })
+    .await
 }
 
 /// Replaces the tenant's inventory: CSV (`text/csv`) or a JSON array.
@@ -384,7 +388,11 @@ pub(crate) async fn put_assets(State(app): AppRef, headers: HeaderMap, bytes: By
         Ok(i) => i,
         Err(e) => return bad(format!("asset inventory: {e}")),
     };
-    blocking(move || Ok(json!({"assets": soc.replace_assets(&token.tenant, &inventory)?}))).await
+    blocking(move || {
+        let by = By { tenant: &token.tenant, actor: &token.id, now: Timestamp::now() };
+        Ok(json!({"assets": soc.replace_assets(&by, &inventory)?}))
+    })
+    .await
 }
 
 pub(crate) async fn assets(State(app): AppRef, headers: HeaderMap) -> Response {
@@ -421,13 +429,8 @@ pub(crate) async fn put_sla(State(app): AppRef, headers: HeaderMap, bytes: Bytes
     };
     blocking(move || {
         let minutes = jiff::SignedDuration::from_mins;
-        soc.set_sla_policy(
-            &token.tenant,
-            severity,
-            minutes(p.acknowledge_minutes),
-            minutes(p.resolve_minutes),
-            &p.calendar,
-        )?;
+        let by = By { tenant: &token.tenant, actor: &token.id, now: Timestamp::now() };
+        soc.set_sla_policy(&by, severity, minutes(p.acknowledge_minutes), minutes(p.resolve_minutes), &p.calendar)?;
         Ok(json!({"severity": severity, "saved": true}))
     })
     .await

@@ -33,7 +33,7 @@ fn brute_force_then_logon_then_privileges_is_one_incident() {
     let assets = dir.join("assets.csv");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(&assets, "kind,match,criticality,owner,business_unit\nhost,ws-042*,high,IT,HQ\n").unwrap();
-    run(&["assets", "import", "--data", &data, &assets.display().to_string()]);
+    run(&["assets", "import", "--data", &data, "--as", "lead", &assets.display().to_string()]);
     let listed = jsonl(&run(&["assets", "list", "--data", &data, "--format", "jsonl"]));
     assert_eq!((listed.len(), &listed[0]["criticality"]), (1, &Value::from("high")));
     import(&data, &test_data().join("triage/scenario.jsonl"));
@@ -105,6 +105,23 @@ fn brute_force_then_logon_then_privileges_is_one_incident() {
         .map(|t| (t["kind"].as_str().unwrap(), t["what"].as_str().unwrap()))
         .collect();
     assert_eq!(actions, [("action", "status"), ("note", "note"), ("action", "escalate"), ("action", "status")]);
+
+    // Every change is in the audit trail; tampering with it is caught.
+    let verified = run(&["audit", "verify", "--data", &data]);
+    assert!(verified.starts_with("audit trail intact: 5 entries; head 5:"), "{verified}");
+    let entries = jsonl(&run(&["audit", "list", "--data", &data, "--format", "jsonl"]));
+    let who: Vec<(&str, &str)> =
+        entries.iter().map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap())).collect();
+    assert_eq!(
+        who,
+        [("lead", "assets"), ("erin", "status"), ("erin", "note"), ("erin", "escalate"), ("erin", "status")]
+    );
+    let db = store::state::Sqlite::open(&dir.join("data/state.db")).unwrap();
+    let mut db: Box<dyn store::state::Db> = Box::new(db);
+    db.exec("UPDATE audit SET actor = 'mallory' WHERE seq = 3", &[]).unwrap();
+    let out = hinomi(&["audit", "verify", "--data", &data]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("entry 3 was altered"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -140,7 +157,7 @@ fn a_suppression_holds_alerts_back_until_it_expires() {
         expires: now + jiff::SignedDuration::from_secs(4),
         created: now,
     };
-    state.add_suppression(&sup, now).unwrap();
+    state.add_suppression(&store::state::By { tenant: "default", actor: "lead", now }, &sup).unwrap();
     drop(state);
     import(&data, &failure(1));
     let suppressed = open("suppressed");

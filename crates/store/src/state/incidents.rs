@@ -327,7 +327,7 @@ impl State {
         version: i64,
         f: impl FnOnce(&mut Incident) -> Result<(&'static str, serde_json::Value)>,
     ) -> Result<Incident> {
-        let By { tenant, actor, now } = *by;
+        let By { tenant, now, .. } = *by;
         self.tx(|db| {
             let mut i = load_incident(db, tenant, id)?;
             if i.version != version {
@@ -366,7 +366,7 @@ impl State {
                 "UPDATE alerts SET status = $3, version = version + 1 WHERE incident_id = $1 AND status = $2",
                 &[Val::Int(id), from.into(), to.into()],
             )?;
-            log(db, id, now, actor, action, &data)?;
+            record(db, by, id, action, &data)?;
             load_incident(db, tenant, id)
         })
     }
@@ -383,12 +383,14 @@ impl State {
                 &[Val::Int(id), micros(now), actor.into(), body.into()],
             )?;
             touch(db, id, now)?;
-            Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
+            let note = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
+            super::audit::append(db, by, "note", &format!("incident:{id}"), &json!({"note": note}))?;
+            Ok(note)
         })
     }
 
     pub fn add_task(&self, by: &By<'_>, id: i64, title: &str, owner: Option<&str>) -> Result<i64> {
-        let By { tenant, actor, now } = *by;
+        let By { tenant, now, .. } = *by;
         if title.trim().is_empty() {
             return Err(StateError::Invalid("a task needs a title".into()));
         }
@@ -399,14 +401,14 @@ impl State {
                 &[Val::Int(id), title.into(), owner.into(), micros(now)],
             )?;
             let task = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
-            log(db, id, now, actor, "task", &json!({"task": task, "title": title, "owner": owner}))?;
+            record(db, by, id, "task", &json!({"task": task, "title": title, "owner": owner}))?;
             touch(db, id, now)?;
             Ok(task)
         })
     }
 
     pub fn complete_task(&self, by: &By<'_>, id: i64, task: i64) -> Result<()> {
-        let By { tenant, actor, now } = *by;
+        let By { tenant, now, .. } = *by;
         self.tx(|db| {
             load_incident(db, tenant, id)?;
             let n = db.exec(
@@ -416,7 +418,7 @@ impl State {
             if n == 0 {
                 return Err(StateError::NotFound(format!("open task {task} of incident {id}")));
             }
-            log(db, id, now, actor, "task_done", &json!({"task": task}))?;
+            record(db, by, id, "task_done", &json!({"task": task}))?;
             touch(db, id, now)
         })
     }
@@ -433,7 +435,7 @@ impl State {
                 "INSERT INTO evidence (incident_id, kind, ref, note, added_by, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                 &[Val::Int(id), kind.into(), reference.into(), note.into(), actor.into(), micros(now)],
             )?;
-            log(db, id, now, actor, "evidence", &json!({"kind": kind, "ref": reference}))?;
+            record(db, by, id, "evidence", &json!({"kind": kind, "ref": reference}))?;
             touch(db, id, now)?;
             Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
         })
@@ -442,7 +444,7 @@ impl State {
     /// Moves every alert and entity of `from` into `into` and closes
     /// `from` as a duplicate; both incidents log it.
     pub fn merge(&self, by: &By<'_>, into: i64, from: i64) -> Result<Incident> {
-        let By { tenant, actor, now } = *by;
+        let By { tenant, now, .. } = *by;
         if into == from {
             return Err(StateError::Invalid("cannot merge an incident into itself".into()));
         }
@@ -463,15 +465,15 @@ impl State {
                 "UPDATE incidents SET status = 'closed', disposition = 'duplicate', alert_count = 0, resolved = $2, updated = $2, version = version + 1 WHERE id = $1",
                 &[Val::Int(from), micros(now)],
             )?;
-            log(db, into, now, actor, "merge", &json!({"from": from, "alerts": source.alert_count}))?;
-            log(db, from, now, actor, "merged_into", &json!({"into": into}))?;
+            record(db, by, into, "merge", &json!({"from": from, "alerts": source.alert_count}))?;
+            record(db, by, from, "merged_into", &json!({"into": into}))?;
             load_incident(db, tenant, into)
         })
     }
 
     /// Moves `alerts` of incident `id` into a new incident; both log it.
     pub fn split(&self, by: &By<'_>, id: i64, alerts: &[i64]) -> Result<Incident> {
-        let By { tenant, actor, now } = *by;
+        let By { tenant, now, .. } = *by;
         if alerts.is_empty() {
             return Err(StateError::Invalid("name the alerts to split off".into()));
         }
@@ -503,8 +505,8 @@ impl State {
                 &[Val::Int(id), Val::Int(moved.len() as i64), micros(now)],
             )?;
             let ids: Vec<i64> = moved.iter().map(|a| a.id).collect();
-            log(db, id, now, actor, "split", &json!({"alerts": ids, "into": new}))?;
-            log(db, new, now, actor, "split_from", &json!({"alerts": ids, "from": id}))?;
+            record(db, by, id, "split", &json!({"alerts": ids, "into": new}))?;
+            record(db, by, new, "split_from", &json!({"alerts": ids, "from": id}))?;
             load_incident(db, tenant, new)
         })
     }
@@ -532,7 +534,7 @@ impl State {
     /// Sets a tenant's targets for one severity.
     pub fn set_sla_policy(
         &self,
-        tenant: &str,
+        by: &By<'_>,
         severity: Level,
         ack: SignedDuration,
         resolve: SignedDuration,
@@ -542,12 +544,16 @@ impl State {
         if ack <= SignedDuration::ZERO || resolve <= SignedDuration::ZERO {
             return Err(StateError::Invalid("SLA targets must be positive durations".into()));
         }
-        self.lock()?.exec(
+        let tenant = by.tenant;
+        self.tx(|db| {
+            db.exec(
             "INSERT INTO sla_policies (tenant, severity, ack_secs, resolve_secs, calendar) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant, severity) DO UPDATE SET ack_secs = $3, resolve_secs = $4, calendar = $5",
             &[tenant.into(), level_val(severity), Val::Int(ack.as_secs()), Val::Int(resolve.as_secs()), json(calendar)],
-        )?;
-        Ok(())
+            )?;
+            let data = json!({"ack_secs": ack.as_secs(), "resolve_secs": resolve.as_secs(), "calendar": calendar});
+            super::audit::append(db, by, "sla_policy", &format!("severity:{severity}"), &data)
+        })
     }
 
     fn sla_policy(
@@ -778,6 +784,12 @@ fn close_pause(pauses: &mut [(Timestamp, Option<Timestamp>)], now: Timestamp) {
     for p in pauses.iter_mut().filter(|p| p.1.is_none()) {
         p.1 = Some(now.max(p.0));
     }
+}
+
+/// Logs a person's change on the incident and appends it to the audit trail.
+fn record(db: &mut dyn Db, by: &By<'_>, incident: i64, action: &str, data: &serde_json::Value) -> Result<()> {
+    log(db, incident, by.now, by.actor, action, data)?;
+    super::audit::append(db, by, action, &format!("incident:{incident}"), data)
 }
 
 fn touch(db: &mut dyn Db, id: i64, now: Timestamp) -> Result<()> {

@@ -9,6 +9,7 @@
 //! overwrite each other: the second gets [`StateError::Conflict`] and
 //! retries on the fresh copy. Times are passed in (`now`), never read.
 
+mod audit;
 mod db;
 mod incidents;
 mod schema;
@@ -21,6 +22,7 @@ use model::Level;
 use serde::Serialize;
 use soc::{Entity, TriagePolicy};
 
+pub use self::audit::{AuditEntry, AuditReport};
 #[cfg(feature = "postgres")]
 pub use self::db::Postgres;
 pub use self::db::{Db, DbError, Dialect, Sqlite, Val};
@@ -191,6 +193,13 @@ impl State {
                 Err(e)
             }
         }
+    }
+
+    /// Runs a statement as is: for tests that play an attacker with
+    /// database access.
+    #[cfg(test)]
+    pub(crate) fn exec_raw(&self, sql: &str) -> Result<u64> {
+        Ok(self.lock()?.exec(sql, &[])?)
     }
 
     /// How far a reader (`triage` for the alert journal) has applied.

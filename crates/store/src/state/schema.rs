@@ -165,6 +165,21 @@ CREATE TABLE positions (
     position BIGINT NOT NULL
 );
 "#,
+    // 2: the hash-chained audit trail.
+    r#"
+CREATE TABLE audit (
+    seq BIGINT PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    data TEXT NOT NULL,
+    prev TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_tenant ON audit (tenant, seq);
+"#,
 ];
 
 /// Brings the schema up to date; returns the version it is at.

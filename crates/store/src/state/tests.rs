@@ -114,8 +114,10 @@ fn check_suppression(fresh: Fresh<'_>) {
     };
     let mut bad = sup.clone();
     bad.reason = " ".into();
-    assert!(matches!(s.add_suppression(&bad, at(0)), Err(StateError::Invalid(m)) if m.contains("reason")));
-    let id = s.add_suppression(&sup, at(0)).unwrap();
+    assert!(
+        matches!(s.add_suppression(&by("carol", at(0)), &bad), Err(StateError::Invalid(m)) if m.contains("reason"))
+    );
+    let id = s.add_suppression(&by("carol", at(0)), &sup).unwrap();
     let out = s
         .triage(
             &[
@@ -148,7 +150,7 @@ fn check_severity_and_risk(fresh: Fresh<'_>) {
     let s = fresh("risk");
     let inv =
         Inventory::from_csv("kind,match,criticality,owner,business_unit\nhost,dc-*,critical,AD team,IT\n").unwrap();
-    assert_eq!(s.replace_assets("acme", &inv).unwrap(), 1);
+    assert_eq!(s.replace_assets(&by("lead", at(0)), &inv).unwrap(), 1);
     assert_eq!(s.assets("acme").unwrap(), inv);
     s.triage(&[detection(1, "odd-logon", "medium", 0, logon("svc", "DC-01", "10.0.0.5"))], None, at(0)).unwrap();
     let a = &s.alerts("acme", &AlertQuery { limit: 1, ..Default::default() }).unwrap()[0];
@@ -317,12 +319,24 @@ fn check_sla(fresh: Fresh<'_>) {
         holidays: vec!["2026-11-23".into()],
         ..Default::default()
     };
-    s.set_sla_policy("acme", Level::High, SignedDuration::from_mins(30), SignedDuration::from_hours(4), &tokyo)
-        .unwrap();
+    s.set_sla_policy(
+        &by("lead", at(0)),
+        Level::High,
+        SignedDuration::from_mins(30),
+        SignedDuration::from_hours(4),
+        &tokyo,
+    )
+    .unwrap();
     let bad = CalendarSpec { tz: Some("Mars/Olympus".into()), ..Default::default() };
     assert!(
-        s.set_sla_policy("acme", Level::Low, SignedDuration::from_hours(1), SignedDuration::from_hours(2), &bad)
-            .is_err()
+        s.set_sla_policy(
+            &by("lead", at(0)),
+            Level::Low,
+            SignedDuration::from_hours(1),
+            SignedDuration::from_hours(2),
+            &bad
+        )
+        .is_err()
     );
     // Opened Friday 17:50 JST; created is the triage time.
     let friday = t("2026-11-20T17:50:00+09:00");
@@ -353,8 +367,14 @@ fn check_sla(fresh: Fresh<'_>) {
     let r = s.sla("acme", id, t("2026-11-25T17:00:00+09:00")).unwrap();
     // Critical now: no policy for it, so no clocks.
     assert!(r.is_none());
-    s.set_sla_policy("acme", Level::Critical, SignedDuration::from_mins(15), SignedDuration::from_hours(2), &tokyo)
-        .unwrap();
+    s.set_sla_policy(
+        &by("lead", at(0)),
+        Level::Critical,
+        SignedDuration::from_mins(15),
+        SignedDuration::from_hours(2),
+        &tokyo,
+    )
+    .unwrap();
     let r = s.sla("acme", id, t("2026-11-25T17:00:00+09:00")).unwrap().unwrap();
     assert_eq!(
         (r.resolve.state, r.resolve.elapsed, r.resolve.due),
@@ -408,6 +428,50 @@ fn check_queue_paging(fresh: Fresh<'_>) {
     assert_eq!(s.alert_counts("acme").unwrap(), [("open".to_string(), 25)]);
 }
 
+fn check_audit(fresh: Fresh<'_>) {
+    let trail = |name: &str| {
+        let s = fresh(name);
+        s.triage(&[detection(1, "r", "high", 0, logon("alice", "ws-1", "203.0.113.7"))], None, at(0)).unwrap();
+        let i = &s.incidents("acme", &IncidentQuery { limit: 1, ..Default::default() }).unwrap()[0];
+        let i = s.assign(&by("lead", at(1)), i.id, i.version, Some("erin")).unwrap();
+        s.add_note(&by("erin", at(2)), i.id, "looking").unwrap();
+        let i = s.transition(&by("erin", at(3)), i.id, i.version, Status::Investigating, None).unwrap();
+        s.transition(&by("erin", at(4)), i.id, i.version, Status::Closed, Some(Disposition::FalsePositive)).unwrap();
+        s.audit(&by("erin", at(5)), "export", "alerts", &serde_json::json!({"rows": 1})).unwrap();
+        s
+    };
+    let s = trail("audit_ok");
+    let r = s.audit_verify(None).unwrap();
+    assert_eq!((r.entries, r.problem.clone()), (5, None));
+    let who: Vec<(String, String)> =
+        s.audit_entries(Some("acme"), 0, 100).unwrap().into_iter().map(|e| (e.actor, e.action)).collect();
+    let want = [("lead", "assign"), ("erin", "note"), ("erin", "status"), ("erin", "status"), ("erin", "export")];
+    assert_eq!(who, want.map(|(a, b)| (a.to_string(), b.to_string())));
+    assert!(s.audit_entries(Some("other"), 0, 100).unwrap().is_empty());
+    let (seq, hash) = r.head.unwrap();
+    assert!(s.audit_verify(Some((seq, &hash))).unwrap().problem.is_none());
+
+    let problem = |s: &State, head: Option<(i64, &str)>| s.audit_verify(head).unwrap().problem.unwrap_or_default();
+    let s = trail("audit_altered");
+    s.exec_raw("UPDATE audit SET actor = 'mallory' WHERE seq = 2").unwrap();
+    assert!(problem(&s, None).contains("entry 2 was altered"), "{}", problem(&s, None));
+    // Rewriting the hash too breaks the link from the next entry.
+    let s = trail("audit_rehashed");
+    s.exec_raw("UPDATE audit SET hash = 'f00d' WHERE seq = 2").unwrap();
+    assert!(problem(&s, None).contains("entry 2 was altered"));
+    s.exec_raw("UPDATE audit SET hash = (SELECT hash FROM audit WHERE seq = 1), prev = 'x' WHERE seq = 2").unwrap();
+    assert!(problem(&s, None).contains("entry 2 does not link"), "{}", problem(&s, None));
+    let s = trail("audit_removed");
+    s.exec_raw("DELETE FROM audit WHERE seq = 3").unwrap();
+    assert!(problem(&s, None).contains("entry 3 is missing"));
+    // Cutting the newest entries is seen against a recorded head.
+    let s = trail("audit_cut");
+    let head = s.audit_verify(None).unwrap().head.unwrap();
+    s.exec_raw("DELETE FROM audit WHERE seq = 5").unwrap();
+    assert!(s.audit_verify(None).unwrap().problem.is_none(), "without a head a cut tail looks whole");
+    assert!(problem(&s, Some((head.0, &head.1))).contains("removed"));
+}
+
 /// Every case, for one backend.
 pub(super) fn suite(fresh: Fresh<'_>) {
     check_scenario(fresh);
@@ -419,6 +483,7 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_sla(fresh);
     check_escalation(fresh);
     check_queue_paging(fresh);
+    check_audit(fresh);
 }
 
 #[test]
@@ -441,7 +506,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     drop(State::sqlite(&path, TriagePolicy::default()).unwrap());
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
-    assert_eq!(db.rows("SELECT COUNT(*) FROM schema_version", &[]).unwrap()[0][0].int(), Some(1));
+    assert_eq!(db.rows("SELECT COUNT(*) FROM schema_version", &[]).unwrap()[0][0].int(), Some(2));
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

@@ -164,9 +164,13 @@ impl State {
     }
 
     /// Adds a suppression after checking it; returns its id.
-    pub fn add_suppression(&self, s: &Suppression, now: Timestamp) -> Result<i64> {
+    pub fn add_suppression(&self, by: &super::By<'_>, s: &Suppression) -> Result<i64> {
+        let now = by.now;
         s.validate(now).map_err(super::StateError::Invalid)?;
-        let mut db = self.lock()?;
+        if s.tenant != by.tenant {
+            return Err(super::StateError::Invalid("a suppression belongs to the tenant of whoever adds it".into()));
+        }
+        self.tx(|db| {
         let rows = db.rows(
             "INSERT INTO suppressions (tenant, rule_id, conditions, owner, reason, expires, created, hits) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 0) RETURNING id",
@@ -180,7 +184,11 @@ impl State {
                 micros(now),
             ],
         )?;
-        Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
+        let id = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
+        let data = serde_json::json!({"rule": s.rule, "conditions": s.conditions, "reason": s.reason, "owner": s.owner, "expires": s.expires});
+        super::audit::append(db, by, "suppression", &format!("suppression:{id}"), &data)?;
+        Ok(id)
+        })
     }
 
     /// A tenant's suppressions (expired ones too) with their hit counts.
@@ -193,7 +201,8 @@ impl State {
     }
 
     /// Replaces a tenant's asset inventory.
-    pub fn replace_assets(&self, tenant: &str, inventory: &Inventory) -> Result<usize> {
+    pub fn replace_assets(&self, by: &super::By<'_>, inventory: &Inventory) -> Result<usize> {
+        let tenant = by.tenant;
         self.tx(|db| {
             db.exec("DELETE FROM assets WHERE tenant = $1", &[tenant.into()])?;
             for a in &inventory.assets {
@@ -214,6 +223,7 @@ impl State {
                     ],
                 )?;
             }
+            super::audit::append(db, by, "assets", "assets", &serde_json::json!({"assets": inventory.assets.len()}))?;
             Ok(inventory.assets.len())
         })
     }
