@@ -35,6 +35,8 @@ pub struct TriagePolicy {
     pub risk: risk::RiskPolicy,
     /// Most evidence event ids kept per alert (the count goes on).
     pub max_evidence: usize,
+    /// An incident with this many alerts takes no more by grouping.
+    pub max_incident_alerts: usize,
 }
 
 impl Default for TriagePolicy {
@@ -44,6 +46,7 @@ impl Default for TriagePolicy {
             group_window: SignedDuration::from_hours(4),
             risk: risk::RiskPolicy::default(),
             max_evidence: 100,
+            max_incident_alerts: 500,
         }
     }
 }

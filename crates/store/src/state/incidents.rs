@@ -21,6 +21,9 @@ use super::{
 const INCIDENT_COLUMNS: &str = "id, tenant, kind, title, severity, status, disposition, assignee, created, updated, \
      last_activity, first_seen, acknowledged, resolved, pauses, escalated_to, escalated, alert_count, version";
 
+/// Entities an incident shows in a list.
+const LIST_ENTITIES: usize = 20;
+
 const ALERT_COLUMNS: &str = "id, tenant, rule_id, title, level, severity, tags, author, entities, evidence, \
      first_seen, last_seen, count, status, suppression_id, incident_id, origin, version";
 
@@ -162,20 +165,18 @@ impl State {
         sql.push_str(&format!(" ORDER BY last_activity DESC, id DESC LIMIT {}", q.limit.clamp(1, 1000)));
         let mut db = self.lock()?;
         let mut list: Vec<Incident> = db.rows(&sql, &params)?.iter().map(|r| incident_row(r)).collect();
-        if !list.is_empty() {
-            // The page's entities in one query (ids are integers we read).
-            let ids: Vec<String> = list.iter().map(|i| i.id.to_string()).collect();
+        // The first entities of each (kind, then value order): a queue shows
+        // what an incident is about, its page shows all of them.
+        for i in &mut list {
             let rows = db.rows(
-                &format!("SELECT incident_id, kind, value FROM incident_entities WHERE incident_id IN ({}) ORDER BY kind, value", ids.join(", ")),
-                &[],
+                &format!("SELECT kind, value FROM incident_entities WHERE incident_id = $1 ORDER BY kind, value LIMIT {LIST_ENTITIES}"),
+                &[Val::Int(i.id)],
             )?;
-            for r in rows {
-                let id = r[0].int().unwrap_or(0);
-                if let (Some(i), Ok(kind)) = (list.iter_mut().find(|i| i.id == id), text(&r[1]).parse()) {
-                    i.entities.push(Entity { kind, value: text(&r[2]) });
-                }
-            }
-            list.iter_mut().for_each(|i| i.entities.sort());
+            i.entities = rows
+                .iter()
+                .filter_map(|r| Some(Entity { kind: text(&r[0]).parse().ok()?, value: text(&r[1]) }))
+                .collect();
+            i.entities.sort();
         }
         Ok(list)
     }

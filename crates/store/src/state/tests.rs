@@ -472,6 +472,23 @@ fn check_audit(fresh: Fresh<'_>) {
     assert!(problem(&s, Some((head.0, &head.1))).contains("removed"));
 }
 
+fn check_incident_cap(fresh: Fresh<'_>) {
+    let s = fresh("cap");
+    let max = TriagePolicy::default().max_incident_alerts;
+    let ds: Vec<Detection> = (0..max as u32 + 2)
+        .map(|i| detection(i, &format!("r{i}"), "medium", 0, logon(&format!("u{i}"), "shared-host", "10.0.0.1")))
+        .collect();
+    s.triage(&ds, None, at(1)).unwrap();
+    let list = s.incidents("acme", &IncidentQuery { limit: 10, ..Default::default() }).unwrap();
+    let mut sizes: Vec<i64> = list.iter().map(|i| i.alert_count).collect();
+    sizes.sort();
+    assert_eq!(sizes, [2, max as i64]);
+    // Lists show the first entities of an incident; its page shows all.
+    let big = list.iter().find(|i| i.alert_count == max as i64).unwrap();
+    assert_eq!(big.entities.len(), 20);
+    assert_eq!(s.incident("acme", big.id).unwrap().entities.len(), max + 2);
+}
+
 /// Every case, for one backend.
 pub(super) fn suite(fresh: Fresh<'_>) {
     check_scenario(fresh);
@@ -484,6 +501,7 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_escalation(fresh);
     check_queue_paging(fresh);
     check_audit(fresh);
+    check_incident_cap(fresh);
 }
 
 #[test]

@@ -10,7 +10,9 @@
 //!    most critical asset among its entities. It joins the most recently
 //!    active open incident sharing a grouping entity within the group
 //!    window; with none, an alert of medium severity or more opens an
-//!    incident (lower ones wait in the queue, and add risk).
+//!    incident (lower ones wait in the queue, and add risk). An incident
+//!    holding `max_incident_alerts` takes no more by grouping: a shared
+//!    address or account must not pull a whole day into one incident.
 //! 4. Every detection adds risk to its grouping entities. An entity
 //!    crossing the threshold is logged on the open incident about it, or,
 //!    with none, opens a risk incident (once while that is open).
@@ -81,7 +83,8 @@ impl State {
         let sev = severity(d.level, inventory.most_critical(&d.entities).map(|a| a.criticality));
         let (alert_id, incident) = upsert_alert(db, d, sev, "open", None, None, policy, out)?;
         if incident.is_none() {
-            let open = open_incidents(db, &d.tenant, &d.entities, d.at, policy.group_window)?;
+            let open =
+                open_incidents(db, &d.tenant, &d.entities, d.at, policy.group_window, policy.max_incident_alerts)?;
             let joined = match soc::pick_incident(policy, &d.entities, d.at, &open) {
                 Some(i) => {
                     out.joined_incidents += 1;
@@ -366,6 +369,7 @@ fn open_incidents(
     entities: &[Entity],
     at: Timestamp,
     window: jiff::SignedDuration,
+    max_alerts: usize,
 ) -> Result<Vec<OpenIncident>> {
     let since = at.checked_sub(window).unwrap_or(Timestamp::MIN);
     let mut out: Vec<OpenIncident> = Vec::new();
@@ -373,8 +377,14 @@ fn open_incidents(
         let rows = db.rows(
             "SELECT i.id, i.last_activity FROM incident_entities e JOIN incidents i ON i.id = e.incident_id \
              WHERE e.tenant = $1 AND e.kind = $2 AND e.value = $3 AND i.kind = 'alerts' \
-             AND i.status NOT IN ('resolved', 'closed') AND i.last_activity >= $4",
-            &[tenant.into(), e.kind.as_str().into(), e.value.as_str().into(), micros(since)],
+             AND i.status NOT IN ('resolved', 'closed') AND i.last_activity >= $4 AND i.alert_count < $5",
+            &[
+                tenant.into(),
+                e.kind.as_str().into(),
+                e.value.as_str().into(),
+                micros(since),
+                Val::Int(max_alerts as i64),
+            ],
         )?;
         for r in rows {
             let id = r[0].int().unwrap_or(0);
