@@ -42,7 +42,8 @@ def send_scenario(server):
 
 
 def test_incidents_through_the_api(tmp_path):
-    server = Server(tmp_path / "data", "[triage]\nsla_check_seconds = 1\n", rules=TRIAGE / "rules").start()
+    config = "[triage]\nsla_check_seconds = 1\n[store]\ncommit_interval_ms = 200\n"
+    server = Server(tmp_path / "data", config, rules=TRIAGE / "rules").start()
     try:
         admin = server.token("admin")
         send_scenario(server)
@@ -54,6 +55,15 @@ def test_incidents_through_the_api(tmp_path):
         status, detail = call(server, "GET", f"/api/v1/incidents/{alice['id']}", server.read_token)
         assert status == 200 and len(detail["alerts"]) == 3
         assert {a["title"]: a["count"] for a in detail["alerts"]}["Failed Logon"] == 8
+        # The timeline has the alerts and, from the event store, their evidence events.
+        def events_in_timeline():
+            t = call(server, "GET", f"/api/v1/incidents/{alice['id']}/timeline", server.read_token)[1]
+            return len([e for e in t if e["kind"] == "event"]) == 10 and t
+        timeline = wait_for(events_in_timeline, what="evidence events in the timeline")
+        assert [e["kind"] for e in timeline if e["kind"] != "action"][:2] == ["alert", "event"]
+        evidence = {i for a in detail["alerts"] for i in a["evidence"]}
+        assert {e["data"]["_id"] for e in timeline if e["kind"] == "event"} == evidence
+        assert all(e["data"]["user.name"] == "alice" for e in timeline if e["kind"] == "event")
 
         # Reading is not changing; another tenant sees nothing.
         path = f"/api/v1/incidents/{alice['id']}/status"

@@ -176,12 +176,80 @@ pub(crate) async fn incident(State(app): AppRef, headers: HeaderMap, Path(id): P
     .await
 }
 
+/// The incident's timeline: its alerts, actions and notes, and the
+/// evidence events of its alerts read back from the event store.
 pub(crate) async fn timeline(State(app): AppRef, headers: HeaderMap, Path(id): Path<i64>) -> Response {
     let (token, soc) = match open(&app, &headers, Scope::Read) {
         Ok(v) => v,
         Err(r) => return *r,
     };
-    blocking(move || soc.timeline(&token.tenant, id)).await
+    let (store, timeout) = (app.store.clone(), app.search_timeout);
+    blocking(move || {
+        let mut entries = soc.timeline(&token.tenant, id)?;
+        if let Some(store) = store {
+            let alerts =
+                soc.alerts(&token.tenant, &AlertQuery { incident_id: Some(id), limit: 1000, ..Default::default() })?;
+            let ids: Vec<&str> =
+                alerts.iter().flat_map(|a| a.evidence.iter().map(String::as_str)).take(MAX_TIMELINE_EVENTS).collect();
+            entries.extend(evidence_events(&store, &token.tenant, &ids, timeout));
+            entries.sort_by_key(|e| e.at);
+        }
+        Ok(entries)
+    })
+    .await
+}
+
+/// Evidence events a timeline shows at most.
+const MAX_TIMELINE_EVENTS: usize = 200;
+
+/// The stored events with these ids, as timeline entries. The store may
+/// not hold them (retention, or indexing behind): those are left out.
+fn evidence_events(
+    store: &eventstore::EventStore,
+    tenant: &str,
+    ids: &[&str],
+    timeout: std::time::Duration,
+) -> Vec<store::state::TimelineEntry> {
+    let valid: Vec<&str> = ids.iter().copied().filter(|i| i.bytes().all(|b| b.is_ascii_digit() || b == b'.')).collect();
+    if valid.is_empty() {
+        return Vec::new();
+    }
+    let Ok(query) = query::parse(&format!("_id:({})", valid.join(" OR "))) else { return Vec::new() };
+    let tenants = vec![tenant.to_string()];
+    let request = eventstore::SearchRequest {
+        tenants: &tenants,
+        query: &query,
+        from: None,
+        to: None,
+        now: Timestamp::now(),
+        limit: valid.len(),
+        limits: query::Limits::default(),
+        timeout,
+    };
+    let mut out = Vec::new();
+    let _ = store.search_each(&request, &engine::Renormalize, &mut |row| {
+        let at = row
+            .get("@timestamp")
+            .and_then(|v| v.as_str())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let source = row.get("_source").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let what = ["event.action", "event.code", "EventID", "message"]
+            .iter()
+            .find_map(|f| {
+                row.get(*f).filter(|v| !v.is_null()).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            })
+            .unwrap_or_else(|| "event".into());
+        out.push(store::state::TimelineEntry {
+            at,
+            kind: "event",
+            actor: source,
+            what,
+            data: serde_json::Value::Object(row),
+        });
+        true
+    });
+    out
 }
 
 #[derive(Deserialize)]
