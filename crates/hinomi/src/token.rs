@@ -15,7 +15,8 @@ pub(crate) enum TokenCommand {
         data: PathBuf,
         #[arg(long, default_value = "default")]
         tenant: String,
-        /// ingest (send events only), read (read the tenant's data), admin.
+        /// ingest (send events only), viewer (read), analyst (work incidents), responder
+        /// (also escalate, retro-hunt), lead (also suppress, assets, SLA), admin (everything).
         #[arg(long, value_parser = Scope::parse)]
         scope: Scope,
         /// The source events sent with this token are counted under

@@ -10,25 +10,63 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// What a token allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a token is: a sender of events or a person's role. The serialized
+/// names are what `tokens.jsonl` holds (`read` is the viewer role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Send events for its tenant (and source); nothing else.
     Ingest,
-    /// Read its tenant's alerts and events.
+    /// Viewer: read the tenant's alerts, incidents and events.
     Read,
-    /// Everything within its tenant.
+    /// Works incidents: status, assignment, notes, tasks, evidence, merges.
+    Analyst,
+    /// An analyst who also hands incidents to the CSIRT and runs retro-hunts.
+    Responder,
+    /// SOC lead: also suppressions, asset inventories and SLA policies.
+    Lead,
+    /// Everything within its tenant, and the server's status.
     Admin,
 }
 
+/// What a request does. Which scope may do what is [`Scope::allows`]: the
+/// one place permissions are defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send events.
+    Ingest,
+    /// Read alerts, incidents, detections, sources, dead letters; search.
+    Read,
+    /// Change incidents: status, assignment, title, waiting, notes, tasks,
+    /// evidence, merges and splits.
+    Triage,
+    /// Hand an incident to the CSIRT.
+    Escalate,
+    /// Run a retro-hunt over stored events.
+    Hunt,
+    /// Add suppressions.
+    Suppress,
+    /// Replace the asset inventory, set SLA policies.
+    Configure,
+    /// Read the server's status (counters across tenants).
+    Operate,
+}
+
 impl Scope {
+    pub const ALL: [Scope; 6] =
+        [Scope::Ingest, Scope::Read, Scope::Analyst, Scope::Responder, Scope::Lead, Scope::Admin];
+
     pub fn parse(s: &str) -> Result<Scope, String> {
         match s {
             "ingest" => Ok(Scope::Ingest),
-            "read" => Ok(Scope::Read),
+            "read" | "viewer" => Ok(Scope::Read),
+            "analyst" => Ok(Scope::Analyst),
+            "responder" => Ok(Scope::Responder),
+            "lead" | "soc-lead" => Ok(Scope::Lead),
             "admin" => Ok(Scope::Admin),
-            other => Err(format!("unknown scope `{other}` (expected ingest, read or admin)")),
+            other => {
+                Err(format!("unknown scope `{other}` (expected ingest, viewer, analyst, responder, lead or admin)"))
+            }
         }
     }
 
@@ -36,18 +74,35 @@ impl Scope {
         match self {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
+            Scope::Analyst => "analyst",
+            Scope::Responder => "responder",
+            Scope::Lead => "lead",
             Scope::Admin => "admin",
+        }
+    }
+
+    /// Whether a token of this scope may do `action` (within its tenant).
+    pub fn allows(self, action: Action) -> bool {
+        use Action as A;
+        use Scope as S;
+        match action {
+            A::Ingest => matches!(self, S::Ingest | S::Admin),
+            A::Read => self >= S::Read,
+            A::Triage => self >= S::Analyst,
+            A::Escalate | A::Hunt => self >= S::Responder,
+            A::Suppress | A::Configure => self >= S::Lead,
+            A::Operate => self == S::Admin,
         }
     }
 
     /// Whether a token of this scope may read.
     pub fn can_read(self) -> bool {
-        matches!(self, Scope::Read | Scope::Admin)
+        self.allows(Action::Read)
     }
 
     /// Whether a token of this scope may send events.
     pub fn can_ingest(self) -> bool {
-        matches!(self, Scope::Ingest | Scope::Admin)
+        self.allows(Action::Ingest)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use axum::http::HeaderMap;
-use store::tokens::{self, Scope, TokenRecord};
+use store::tokens::{self, Action, TokenRecord};
 
 type FileStamp = Option<(SystemTime, u64)>;
 
@@ -55,17 +55,13 @@ impl Tokens {
         loaded
     }
 
-    /// The token presented in `headers`, if it allows `need`.
-    pub(crate) fn check(&self, headers: &HeaderMap, need: Scope) -> Result<TokenRecord, Denied> {
+    /// The token presented in `headers`, if its scope allows `need`
+    /// (`Scope::allows`).
+    pub(crate) fn check(&self, headers: &HeaderMap, need: Action) -> Result<TokenRecord, Denied> {
         let presented = presented(headers).ok_or(Denied::Missing)?;
         let all = self.current();
         let record = tokens::find(&all, &presented).ok_or(Denied::Invalid)?;
-        let allowed = match need {
-            Scope::Ingest => record.scope.can_ingest(),
-            Scope::Read => record.scope.can_read(),
-            Scope::Admin => record.scope == Scope::Admin,
-        };
-        if allowed { Ok(record.clone()) } else { Err(Denied::Forbidden) }
+        if record.scope.allows(need) { Ok(record.clone()) } else { Err(Denied::Forbidden) }
     }
 }
 

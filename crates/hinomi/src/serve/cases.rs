@@ -2,8 +2,9 @@
 //! an incident, suppressions, the asset inventory, SLA policies and rule
 //! statistics, all within the token's tenant.
 //!
-//! Reads need a read token; changes need an admin token (roles per action
-//! come with the console). Every change names the token as its actor and
+//! What each token scope may do is `store::tokens::Scope::allows`: viewers
+//! read, analysts work incidents, responders also escalate, leads also
+//! suppress and configure. Every change names the token as its actor and
 //! lands in the incident's log. Changes to an incident carry the
 //! `version` the analyst saw: a stale one gets 409 with the current one.
 
@@ -19,14 +20,14 @@ use model::Level;
 use serde::Deserialize;
 use serde_json::json;
 use store::state::{AlertQuery, By, IncidentQuery, State as SocState, StateError};
-use store::tokens::{Scope, TokenRecord};
+use store::tokens::{Action, TokenRecord};
 
 use super::http::{AppState, plain_denied};
 
 type AppRef = State<Arc<AppState>>;
 
 /// The token and the state store, or the answer that says why not.
-fn open(state: &AppState, headers: &HeaderMap, need: Scope) -> Result<(TokenRecord, Arc<SocState>), Box<Response>> {
+fn open(state: &AppState, headers: &HeaderMap, need: Action) -> Result<(TokenRecord, Arc<SocState>), Box<Response>> {
     let token = state.tokens.check(headers, need).map_err(|d| Box::new(plain_denied(d)))?;
     let soc = state.soc.clone().ok_or_else(|| {
         Box::new((StatusCode::SERVICE_UNAVAILABLE, "triage is off ([triage] enabled = false)\n").into_response())
@@ -88,7 +89,7 @@ pub(crate) struct AlertParams {
 }
 
 pub(crate) async fn alerts(State(app): AppRef, headers: HeaderMap, Query(p): Query<AlertParams>) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Read) {
+    let (token, soc) = match open(&app, &headers, Action::Read) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -117,7 +118,7 @@ pub(crate) async fn alerts(State(app): AppRef, headers: HeaderMap, Query(p): Que
 }
 
 pub(crate) async fn alert(State(app): AppRef, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Read) {
+    let (token, soc) = match open(&app, &headers, Action::Read) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -134,7 +135,7 @@ pub(crate) struct IncidentParams {
 }
 
 pub(crate) async fn incidents(State(app): AppRef, headers: HeaderMap, Query(p): Query<IncidentParams>) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Read) {
+    let (token, soc) = match open(&app, &headers, Action::Read) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -162,7 +163,7 @@ pub(crate) async fn incidents(State(app): AppRef, headers: HeaderMap, Query(p): 
 }
 
 pub(crate) async fn incident(State(app): AppRef, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Read) {
+    let (token, soc) = match open(&app, &headers, Action::Read) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -179,7 +180,7 @@ pub(crate) async fn incident(State(app): AppRef, headers: HeaderMap, Path(id): P
 /// The incident's timeline: its alerts, actions and notes, and the
 /// evidence events of its alerts read back from the event store.
 pub(crate) async fn timeline(State(app): AppRef, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Read) {
+    let (token, soc) = match open(&app, &headers, Action::Read) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -264,7 +265,7 @@ pub(crate) async fn escalation(
     Path(id): Path<i64>,
     Query(f): Query<FormatParam>,
 ) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Read) {
+    let (token, soc) = match open(&app, &headers, Action::Read) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -309,7 +310,8 @@ pub(crate) async fn act(
     Path((id, action)): Path<(i64, String)>,
     bytes: Bytes,
 ) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Admin) {
+    let need = if action == "escalate" { Action::Escalate } else { Action::Triage };
+    let (token, soc) = match open(&app, &headers, need) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -362,7 +364,7 @@ pub(crate) async fn act(
 }
 
 pub(crate) async fn task_done(State(app): AppRef, headers: HeaderMap, Path((id, task)): Path<(i64, i64)>) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Admin) {
+    let (token, soc) = match open(&app, &headers, Action::Triage) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -389,7 +391,7 @@ pub(crate) struct NewSuppression {
 }
 
 pub(crate) async fn suppressions(State(app): AppRef, headers: HeaderMap) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Read) {
+    let (token, soc) = match open(&app, &headers, Action::Read) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -405,7 +407,7 @@ pub(crate) async fn suppressions(State(app): AppRef, headers: HeaderMap) -> Resp
 }
 
 pub(crate) async fn add_suppression(State(app): AppRef, headers: HeaderMap, bytes: Bytes) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Admin) {
+    let (token, soc) = match open(&app, &headers, Action::Suppress) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -443,7 +445,7 @@ pub(crate) async fn add_suppression(State(app): AppRef, headers: HeaderMap, byte
 
 /// Replaces the tenant's inventory: CSV (`text/csv`) or a JSON array.
 pub(crate) async fn put_assets(State(app): AppRef, headers: HeaderMap, bytes: Bytes) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Admin) {
+    let (token, soc) = match open(&app, &headers, Action::Configure) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -464,7 +466,7 @@ pub(crate) async fn put_assets(State(app): AppRef, headers: HeaderMap, bytes: By
 }
 
 pub(crate) async fn assets(State(app): AppRef, headers: HeaderMap) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Read) {
+    let (token, soc) = match open(&app, &headers, Action::Read) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -482,7 +484,7 @@ pub(crate) struct SlaPolicy {
 }
 
 pub(crate) async fn put_sla(State(app): AppRef, headers: HeaderMap, bytes: Bytes) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Admin) {
+    let (token, soc) = match open(&app, &headers, Action::Configure) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -505,7 +507,7 @@ pub(crate) async fn put_sla(State(app): AppRef, headers: HeaderMap, bytes: Bytes
 }
 
 pub(crate) async fn notifications(State(app): AppRef, headers: HeaderMap) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Read) {
+    let (token, soc) = match open(&app, &headers, Action::Read) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -513,7 +515,7 @@ pub(crate) async fn notifications(State(app): AppRef, headers: HeaderMap) -> Res
 }
 
 pub(crate) async fn rule_stats(State(app): AppRef, headers: HeaderMap) -> Response {
-    let (token, soc) = match open(&app, &headers, Scope::Read) {
+    let (token, soc) = match open(&app, &headers, Action::Read) {
         Ok(v) => v,
         Err(r) => return *r,
     };

@@ -20,7 +20,7 @@ use engine::{Ingest, Refused};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::Batch;
-use store::tokens::{Scope, TokenRecord};
+use store::tokens::{Action, TokenRecord};
 
 use super::auth::{Denied, Tokens};
 
@@ -140,7 +140,7 @@ impl Dialect {
 /// body read, and that only so that its client sees the refusal.
 async fn gate(State(state): AppRef, mut req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let dialect = Dialect::of(req.uri().path());
-    let token = match state.tokens.check(req.headers(), Scope::Ingest) {
+    let token = match state.tokens.check(req.headers(), Action::Ingest) {
         Ok(t) => t,
         Err(d) => return drained(req, dialect.denied(d)).await,
     };
@@ -490,7 +490,7 @@ async fn read_journal(
     name: &'static str,
     key: &'static str,
 ) -> Response {
-    let token = match state.tokens.check(&headers, Scope::Read) {
+    let token = match state.tokens.check(&headers, Action::Read) {
         Ok(t) => t,
         Err(d) => return plain_denied(d),
     };
@@ -516,7 +516,7 @@ async fn deadletter(State(state): AppRef, Query(q): Query<ListQuery>, headers: H
 }
 
 async fn sources(State(state): AppRef, headers: HeaderMap) -> Response {
-    let token = match state.tokens.check(&headers, Scope::Read) {
+    let token = match state.tokens.check(&headers, Action::Read) {
         Ok(t) => t,
         Err(d) => return plain_denied(d),
     };
@@ -526,7 +526,7 @@ async fn sources(State(state): AppRef, headers: HeaderMap) -> Response {
 
 async fn status(State(state): AppRef, headers: HeaderMap) -> Response {
     // Log positions and counters span tenants: admin tokens only.
-    if let Err(d) = state.tokens.check(&headers, Scope::Admin) {
+    if let Err(d) = state.tokens.check(&headers, Action::Operate) {
         return plain_denied(d);
     }
     axum::Json(state.ingest.status()).into_response()

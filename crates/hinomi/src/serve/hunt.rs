@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use engine::retro::RetroHunt;
 use serde::Deserialize;
 use serde_json::json;
-use store::tokens::Scope;
+use store::tokens::Action;
 
 use super::http::{AppState, plain_denied};
 use super::search::{bad, json_line, lines_response, search_permit, time_bounds};
@@ -32,7 +32,7 @@ struct Request {
 }
 
 pub(crate) async fn hunt(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let token = match state.tokens.check(&headers, Scope::Admin) {
+    let token = match state.tokens.check(&headers, Action::Hunt) {
         Ok(t) => t,
         Err(d) => return plain_denied(d),
     };

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use store::tokens::Scope;
+use store::tokens::Action;
 
 use super::http::{AppState, plain_denied};
 
@@ -51,7 +51,7 @@ pub(crate) fn time_arg(text: &str, now: jiff::Timestamp) -> Option<jiff::Timesta
 }
 
 pub(crate) async fn search(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let token = match state.tokens.check(&headers, Scope::Read) {
+    let token = match state.tokens.check(&headers, Action::Read) {
         Ok(t) => t,
         Err(d) => return plain_denied(d),
     };
