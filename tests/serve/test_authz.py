@@ -3,9 +3,11 @@ every scope, and with tokens of another tenant. A scope is refused (403)
 (401 on the HEC route, as Splunk does) exactly where the table below says so; a token never reads or changes
 anything of another tenant (404, or an empty list). The table is written
 here by hand from docs/triage.md, not read from the code it checks."""
+import hashlib
 import json
+import subprocess
 
-from conftest import Server, wait_for
+from conftest import BIN, Server, wait_for
 from test_triage import TRIAGE, call, send_scenario
 
 SCOPES = ["ingest", "read", "analyst", "responder", "lead", "admin"]
@@ -103,5 +105,16 @@ def test_every_route_every_scope_every_tenant(tmp_path):
             if record["tenant"] == "acme":
                 acme_ids.add(record["id"])
         assert not actors & acme_ids, actors
+
+        # A revoked token stops working at once; the revocation is audited.
+        token_id = hashlib.sha256(theirs["admin"].encode()).hexdigest()[:12]
+        assert call(server, "GET", "/api/v1/alerts", theirs["admin"])[0] == 200
+        subprocess.run([BIN, "token", "revoke", "--data", str(server.data), "--as", "lead", token_id], check=True)
+        assert call(server, "GET", "/api/v1/alerts", theirs["admin"])[0] == 403
+        assert call(server, "GET", "/api/v1/alerts", theirs["read"])[0] == 200
+        audit = subprocess.run([BIN, "audit", "list", "--data", str(server.data), "--tenant", "acme", "--format", "jsonl"],
+                               check=True, capture_output=True, text=True).stdout
+        actions = [json.loads(l)["action"] for l in audit.splitlines() if l.strip()]
+        assert actions.count("token_create") == len(SCOPES) and actions[-1] == "token_revoke", actions
     finally:
         server.kill()

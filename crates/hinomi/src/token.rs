@@ -23,6 +23,18 @@ pub(crate) enum TokenCommand {
         /// (default: the route, e.g. `bulk`, `hec`, `otlp`).
         #[arg(long)]
         source: Option<String>,
+        /// Who creates it (recorded in the audit trail).
+        #[arg(long = "as", env = "USER", default_value = "cli")]
+        actor: String,
+    },
+    /// Revoke a token by its id (as `list` shows it); it stops working at once.
+    Revoke {
+        #[arg(long, env = "HINOMI_DATA", value_name = "DIR")]
+        data: PathBuf,
+        id: String,
+        /// Who revokes it (recorded in the audit trail).
+        #[arg(long = "as", env = "USER", default_value = "cli")]
+        actor: String,
     },
     /// List tokens (ids, tenants and scopes; never the secrets).
     List {
@@ -33,22 +45,42 @@ pub(crate) enum TokenCommand {
 
 pub(crate) fn run(cmd: TokenCommand) -> Result<ExitCode> {
     match cmd {
-        TokenCommand::Create { data, tenant, scope, source } => {
+        TokenCommand::Create { data, tenant, scope, source, actor } => {
             let now = jiff::Timestamp::now().to_string();
             let (token, record) = tokens::create(&data, &tenant, scope, source.as_deref(), &now)
                 .with_context(|| format!("creating a token in {}", data.display()))?;
+            let state = crate::config::Triage::default().open(&data)?;
+            let by = store::state::By { tenant: &record.tenant, actor: &actor, now: jiff::Timestamp::now() };
+            let target = format!("token:{}", record.id);
+            state.audit(&by, "token_create", &target, &serde_json::json!({"scope": record.scope.as_str()}))?;
             eprintln!("token {} for tenant {} with scope {}", record.id, record.tenant, record.scope.as_str());
             println!("{token}");
+        }
+        TokenCommand::Revoke { data, id, actor } => {
+            let now = jiff::Timestamp::now();
+            let record =
+                tokens::revoke(&data, &id, &now.to_string()).with_context(|| format!("revoking token {id}"))?;
+            // Permission changes belong in the tenant's audit trail.
+            let state = crate::config::Triage::default().open(&data)?;
+            let by = store::state::By { tenant: &record.tenant, actor: &actor, now };
+            state.audit(
+                &by,
+                "token_revoke",
+                &format!("token:{id}"),
+                &serde_json::json!({"scope": record.scope.as_str()}),
+            )?;
+            eprintln!("token {id} of tenant {} revoked", record.tenant);
         }
         TokenCommand::List { data } => {
             for t in tokens::load(&data)? {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}",
                     t.id,
                     t.tenant,
                     t.scope.as_str(),
                     t.source.as_deref().unwrap_or("-"),
-                    t.created
+                    t.created,
+                    t.revoked.as_deref().map_or("active".to_string(), |r| format!("revoked {r}"))
                 );
             }
         }

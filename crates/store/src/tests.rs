@@ -173,4 +173,13 @@ fn tokens_are_stored_as_hashes_and_found_by_value() {
     assert_eq!(tokens::find(&all, &token), Some(&record));
     assert_eq!(tokens::find(&all, "hinomi_wrong"), None);
     assert!(tokens::create(&dir, "Bad Tenant", tokens::Scope::Read, None, "x").is_err());
+    // A revoked token opens nothing from then on; the other tokens still work.
+    let (other, _) = tokens::create(&dir, "default", tokens::Scope::Read, None, "2026-11-22T00:00:01Z").unwrap();
+    let revoked = tokens::revoke(&dir, &record.id, "2026-11-22T00:00:02Z").unwrap();
+    assert_eq!(revoked.revoked.as_deref(), Some("2026-11-22T00:00:02Z"));
+    let all = tokens::load(&dir).unwrap();
+    assert_eq!((all.len(), tokens::find(&all, &token)), (2, None));
+    assert!(tokens::find(&all, &other).is_some());
+    assert!(tokens::revoke(&dir, &record.id, "x").unwrap_err().to_string().contains("already revoked"));
+    assert!(tokens::revoke(&dir, "nosuchid", "x").is_err());
 }

@@ -119,6 +119,9 @@ pub struct TokenRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     pub created: String,
+    /// When the token was revoked; a revoked token opens nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<String>,
 }
 
 const FILE: &str = "tokens.jsonl";
@@ -154,6 +157,7 @@ pub fn create(
         scope,
         source: source.map(str::to_string),
         created: created.to_string(),
+        revoked: None,
     };
     fs::create_dir_all(data)?;
     let mut file = OpenOptions::new().create(true).append(true).open(data.join(FILE))?;
@@ -171,19 +175,43 @@ pub fn load(data: &Path) -> io::Result<Vec<TokenRecord>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let mut out = Vec::new();
+    let mut out: Vec<TokenRecord> = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let record = serde_json::from_str(line)
+        let record: TokenRecord = serde_json::from_str(line)
             .map_err(|e| io::Error::other(format!("{} line {}: {e}", data.join(FILE).display(), i + 1)))?;
-        out.push(record);
+        // A later line for the same token (its revocation) replaces it.
+        match out.iter_mut().find(|t| t.sha256 == record.sha256) {
+            Some(t) => *t = record,
+            None => out.push(record),
+        }
     }
     Ok(out)
+}
+
+/// Revokes the token with public id `id` (appends its record, revoked);
+/// returns that record.
+pub fn revoke(data: &Path, id: &str, at: &str) -> io::Result<TokenRecord> {
+    let all = load(data)?;
+    let mut record = all
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no token with id {id}")))?;
+    if record.revoked.is_some() {
+        return Err(io::Error::other(format!("token {id} is already revoked")));
+    }
+    record.revoked = Some(at.to_string());
+    let mut file = OpenOptions::new().append(true).open(data.join(FILE))?;
+    let mut line = serde_json::to_vec(&record).map_err(io::Error::other)?;
+    line.push(b'\n');
+    file.write_all(&line)?;
+    file.sync_all()?;
+    Ok(record)
 }
 
 /// The record of a presented token, if it is one of `tokens`.
 pub fn find<'a>(tokens: &'a [TokenRecord], presented: &str) -> Option<&'a TokenRecord> {
     let digest = hash(presented.trim());
-    tokens.iter().find(|t| t.sha256 == digest)
+    tokens.iter().find(|t| t.sha256 == digest && t.revoked.is_none())
 }
 
 fn hash(token: &str) -> String {
