@@ -20,6 +20,7 @@ MAY = {
     "hunt": {"responder", "lead", "admin"},
     "suppress": {"lead", "admin"},
     "configure": {"lead", "admin"},
+    "audit": {"lead", "admin"},
     "operate": {"admin"},
 }
 
@@ -60,6 +61,7 @@ def routes(incident, alert):
         ("suppress", "POST", "/api/v1/suppressions", {"rule": "x", "reason": "probe", "expires": "+1h"}),
         ("configure", "PUT", "/api/v1/assets", []),
         ("configure", "PUT", "/api/v1/sla-policies", {"severity": "low", "acknowledge_minutes": 60, "resolve_minutes": 600}),
+        ("audit", "GET", "/api/v1/audit", None),
         ("operate", "GET", "/api/v1/status", None),
     ]
 
@@ -75,7 +77,7 @@ def test_every_route_every_scope_every_tenant(tmp_path):
         mine = {s: server.token(s) for s in SCOPES}
         theirs = {s: server.token(s, tenant="acme") for s in SCOPES}
         table = routes(incident, alert)
-        assert len(table) >= 33
+        assert len(table) >= 34
         for kind, method, path, body in table:
             for scope in SCOPES:
                 status, answer = call(server, method, path, mine[scope], body)
@@ -116,5 +118,10 @@ def test_every_route_every_scope_every_tenant(tmp_path):
                                check=True, capture_output=True, text=True).stdout
         actions = [json.loads(l)["action"] for l in audit.splitlines() if l.strip()]
         assert actions.count("token_create") == len(SCOPES) and actions[-1] == "token_revoke", actions
+        # The API shows a tenant its own trail only.
+        mine_trail = call(server, "GET", "/api/v1/audit", mine["lead"])[1]["entries"]
+        assert mine_trail and all(e["tenant"] == "default" for e in mine_trail)
+        acme_trail = call(server, "GET", "/api/v1/audit", theirs["lead"])[1]["entries"]
+        assert [e["action"] for e in acme_trail] == actions
     finally:
         server.kill()

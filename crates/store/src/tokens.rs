@@ -48,6 +48,8 @@ pub enum Action {
     Suppress,
     /// Replace the asset inventory, set SLA policies.
     Configure,
+    /// Read the tenant's audit trail.
+    Audit,
     /// Read the server's status (counters across tenants).
     Operate,
 }
@@ -90,7 +92,7 @@ impl Scope {
             A::Read => self >= S::Read,
             A::Triage => self >= S::Analyst,
             A::Escalate | A::Hunt => self >= S::Responder,
-            A::Suppress | A::Configure => self >= S::Lead,
+            A::Suppress | A::Configure | A::Audit => self >= S::Lead,
             A::Operate => self == S::Admin,
         }
     }

@@ -514,6 +514,25 @@ pub(crate) async fn notifications(State(app): AppRef, headers: HeaderMap) -> Res
     blocking(move || Ok(json!({"tenant": token.tenant, "notifications": soc.notifications(&token.tenant, 200)?}))).await
 }
 
+#[derive(Deserialize)]
+pub(crate) struct AuditParams {
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// The tenant's audit trail, oldest first from `after` (lead or admin).
+pub(crate) async fn audit(State(app): AppRef, headers: HeaderMap, Query(p): Query<AuditParams>) -> Response {
+    let (token, soc) = match open(&app, &headers, Action::Audit) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    blocking(move || {
+        let entries = soc.audit_entries(Some(&token.tenant), p.after.unwrap_or(0), p.limit.unwrap_or(1000))?;
+        Ok(json!({"tenant": token.tenant, "entries": entries}))
+    })
+    .await
+}
+
 pub(crate) async fn rule_stats(State(app): AppRef, headers: HeaderMap) -> Response {
     let (token, soc) = match open(&app, &headers, Action::Read) {
         Ok(v) => v,

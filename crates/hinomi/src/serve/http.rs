@@ -82,6 +82,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/sla-policies", axum::routing::put(super::cases::put_sla))
         .route("/api/v1/rules/stats", get(super::cases::rule_stats))
         .route("/api/v1/notifications", get(super::cases::notifications))
+        .route("/api/v1/audit", get(super::cases::audit))
         .route("/api/v1/deadletter", get(deadletter))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/status", get(status))
