@@ -32,6 +32,11 @@ pub(crate) struct Where {
 }
 
 impl Where {
+    /// Who acts, for the tenant, now.
+    fn by(&self) -> By<'_> {
+        By { tenant: &self.tenant, actor: &self.actor, now: Timestamp::now() }
+    }
+
     fn open(&self) -> Result<State> {
         let config = crate::config::Config::load(self.config.as_deref())?;
         config.triage.open(&self.data)
@@ -144,7 +149,7 @@ pub(crate) fn assets(cmd: AssetsCommand) -> Result<ExitCode> {
             let inventory =
                 if json { soc::assets::Inventory::from_json(&text) } else { soc::assets::Inventory::from_csv(&text) }
                     .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let by = By { tenant: &at.tenant, actor: &at.actor, now: Timestamp::now() };
+            let by = at.by();
             let n = at.open()?.replace_assets(&by, &inventory)?;
             eprintln!("{n} assets for tenant {}", at.tenant);
             Ok(ExitCode::SUCCESS)
@@ -251,15 +256,7 @@ pub(crate) fn incident(cmd: IncidentCommand) -> Result<ExitCode> {
     match cmd {
         IncidentCommand::List { at, status, limit } => {
             let state = at.open()?;
-            let statuses = match status.as_str() {
-                "open" => soc::Status::ALL.into_iter().filter(|s| !s.is_done()).collect(),
-                "all" => Vec::new(),
-                list => list
-                    .split(',')
-                    .map(str::parse)
-                    .collect::<Result<Vec<soc::Status>, String>>()
-                    .map_err(anyhow::Error::msg)?,
-            };
+            let statuses = soc::Status::filter(&status).map_err(anyhow::Error::msg)?;
             let list = state.incidents(&at.tenant, &IncidentQuery { statuses, limit, ..Default::default() })?;
             let rows = list
                 .into_iter()
@@ -285,7 +282,7 @@ pub(crate) fn incident(cmd: IncidentCommand) -> Result<ExitCode> {
         IncidentCommand::Close { at, id, disposition } => moved(&at, id, "closed", Some(&disposition)),
         IncidentCommand::Assign { at, id, assignee } => {
             let state = at.open()?;
-            let by = By { tenant: &at.tenant, actor: &at.actor, now };
+            let by = at.by();
             let v = state.incident(&at.tenant, id)?.version;
             let i = state.assign(&by, id, v, Some(&assignee))?;
             eprintln!("incident {id} assigned to {assignee} (version {})", i.version);
@@ -293,14 +290,14 @@ pub(crate) fn incident(cmd: IncidentCommand) -> Result<ExitCode> {
         }
         IncidentCommand::Note { at, id, text } => {
             let state = at.open()?;
-            let note = state.add_note(&By { tenant: &at.tenant, actor: &at.actor, now }, id, &text)?;
+            let note = state.add_note(&at.by(), id, &text)?;
             eprintln!("note {note} added to incident {id}");
             Ok(ExitCode::SUCCESS)
         }
         IncidentCommand::Escalate { at, id, to, html } => {
             let state = at.open()?;
             let v = state.incident(&at.tenant, id)?.version;
-            let package = state.escalate(&By { tenant: &at.tenant, actor: &at.actor, now }, id, v, &to)?;
+            let package = state.escalate(&at.by(), id, v, &to)?;
             if let Some(path) = html {
                 std::fs::write(&path, crate::handoff::html(&package))
                     .with_context(|| format!("writing {}", path.display()))?;
@@ -316,7 +313,7 @@ fn moved(at: &Where, id: i64, status: &str, disposition: Option<&str>) -> Result
     let to: soc::Status = status.parse().map_err(anyhow::Error::msg)?;
     let disposition = disposition.map(str::parse::<soc::Disposition>).transpose().map_err(anyhow::Error::msg)?;
     let v = state.incident(&at.tenant, id)?.version;
-    let by = By { tenant: &at.tenant, actor: &at.actor, now: Timestamp::now() };
+    let by = at.by();
     match state.transition(&by, id, v, to, disposition) {
         Ok(i) => {
             eprintln!("incident {id} is now {} (version {})", i.status, i.version);

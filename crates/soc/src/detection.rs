@@ -53,7 +53,11 @@ impl Detection {
             .unwrap_or_default();
         let author = rule.and_then(|r| text(r, "author"));
         let fields = match v.get("event") {
-            Some(Value::Object(m)) => flat(m),
+            // Events from the stream are flat already; nested ones are flattened.
+            Some(Value::Object(m)) => match model::Event::from_json_flat(m).to_json() {
+                Value::Object(flat) => flat,
+                _ => Map::new(),
+            },
             _ => Map::new(),
         };
         let mut entities = entity::extract(&fields);
@@ -124,23 +128,4 @@ impl Detection {
             .map(|t| format!("T{}", t.to_uppercase()))
             .collect()
     }
-}
-
-/// Nested objects flattened to dotted names (events from the stream are
-/// flat already).
-fn flat(m: &Map<String, Value>) -> Map<String, Value> {
-    fn walk(prefix: &str, m: &Map<String, Value>, out: &mut Map<String, Value>) {
-        for (k, v) in m {
-            let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-            match v {
-                Value::Object(inner) => walk(&name, inner, out),
-                v => {
-                    out.insert(name, v.clone());
-                }
-            }
-        }
-    }
-    let mut out = Map::new();
-    walk("", m, &mut out);
-    out
 }

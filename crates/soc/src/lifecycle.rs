@@ -46,6 +46,16 @@ impl Status {
         matches!(self, Status::Resolved | Status::Closed)
     }
 
+    /// The statuses a queue filter names: `open` (not resolved or closed),
+    /// `all` (none given: every status), or statuses separated by commas.
+    pub fn filter(text: &str) -> Result<Vec<Status>, String> {
+        match text.trim() {
+            "open" => Ok(Status::ALL.into_iter().filter(|s| !s.is_done()).collect()),
+            "all" | "" => Ok(Vec::new()),
+            list => list.split(',').map(str::parse).collect(),
+        }
+    }
+
     /// Whether someone has taken the incident (the acknowledge clock stops).
     pub fn is_acknowledged(self) -> bool {
         self != Status::New

@@ -137,6 +137,10 @@ fn life_cycle_moves() {
     );
     assert_eq!("benign-true-positive".parse::<Disposition>(), Ok(Disposition::BenignTruePositive));
     assert!("maybe".parse::<Disposition>().unwrap_err().contains("false_positive"));
+    assert_eq!(Status::filter("open").unwrap().len(), 4);
+    assert_eq!(Status::filter("all").unwrap(), []);
+    assert_eq!(Status::filter("new,closed").unwrap(), [Status::New, Status::Closed]);
+    assert!(Status::filter("new,gone").is_err());
 }
 
 fn alert_line(rule: &str, level: &str, event: serde_json::Value) -> Vec<u8> {

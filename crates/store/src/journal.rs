@@ -110,25 +110,8 @@ fn segments(dir: &Path) -> io::Result<Vec<u32>> {
 /// Every complete line of a journal, oldest first, for readers running next
 /// to the writer (a line still being written is left out).
 pub fn read_lines(dir: &Path, mut each: impl FnMut(&str) -> bool) -> io::Result<()> {
-    let segs = match segments(dir) {
-        Ok(s) => s,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for seg in segs {
-        let mut reader = BufReader::new(File::open(segment_path(dir, seg))?);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if reader.read_line(&mut line)? == 0 || !line.ends_with('\n') {
-                break;
-            }
-            if !each(line.trim_end()) {
-                return Ok(());
-            }
-        }
-    }
-    Ok(())
+    let end = JournalPos { segment: u32::MAX, len: u64::MAX };
+    read_range(dir, JournalPos::default(), end, |line, _| each(line))
 }
 
 /// Complete lines between `from` and `to` (positions a writer synced),

@@ -26,13 +26,55 @@ use super::http::{AppState, plain_denied};
 
 type AppRef = State<Arc<AppState>>;
 
-/// The token and the state store, or the answer that says why not.
-fn open(state: &AppState, headers: &HeaderMap, need: Action) -> Result<(TokenRecord, Arc<SocState>), Box<Response>> {
-    let token = state.tokens.check(headers, need).map_err(|d| Box::new(plain_denied(d)))?;
-    let soc = state.soc.clone().ok_or_else(|| {
+/// Who calls, with the state store: what every handler works with.
+struct Caller {
+    token: TokenRecord,
+    soc: Arc<SocState>,
+}
+
+impl Caller {
+    fn tenant(&self) -> &str {
+        &self.token.tenant
+    }
+
+    /// The token acting now: the actor every change records.
+    fn by(&self) -> By<'_> {
+        By { tenant: &self.token.tenant, actor: &self.token.id, now: Timestamp::now() }
+    }
+}
+
+/// Checks the token for `need`, then runs `f` off the async threads.
+/// Errors are the answers: 401/403 for the token, then `failed`.
+async fn call<T: Send + 'static>(
+    app: &AppState,
+    headers: &HeaderMap,
+    need: Action,
+    f: impl FnOnce(Caller) -> Result<T, StateError> + Send + 'static,
+) -> Result<T, Box<Response>> {
+    let token = app.tokens.check(headers, need).map_err(|d| Box::new(plain_denied(d)))?;
+    let soc = app.soc.clone().ok_or_else(|| {
         Box::new((StatusCode::SERVICE_UNAVAILABLE, "triage is off ([triage] enabled = false)\n").into_response())
     })?;
-    Ok((token, soc))
+    match tokio::task::spawn_blocking(move || f(Caller { token, soc })).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Box::new(failed(e))),
+        Err(e) => {
+            Err(Box::new((StatusCode::INTERNAL_SERVER_ERROR, format!("triage task failed: {e}\n")).into_response()))
+        }
+    }
+}
+
+/// [`call`], answered as JSON.
+async fn answer<T: serde::Serialize + Send + 'static>(
+    app: &AppState,
+    headers: &HeaderMap,
+    need: Action,
+    f: impl FnOnce(Caller) -> Result<T, StateError> + Send + 'static,
+) -> Response {
+    match call(app, headers, need, f).await {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => *r,
+    }
 }
 
 fn failed(e: StateError) -> Response {
@@ -45,36 +87,30 @@ fn failed(e: StateError) -> Response {
     (code, Json(body)).into_response()
 }
 
-fn bad(message: impl Into<String>) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({"error": message.into()}))).into_response()
+fn invalid(message: impl Into<String>) -> StateError {
+    StateError::Invalid(message.into())
 }
 
-/// Runs a state store call off the async threads; answers its value as JSON.
-async fn blocking<T: serde::Serialize + Send + 'static>(
-    f: impl FnOnce() -> Result<T, StateError> + Send + 'static,
-) -> Response {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(e)) => failed(e),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("triage task failed: {e}\n")).into_response(),
-    }
-}
-
-fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, Box<Response>> {
-    serde_json::from_slice(bytes).map_err(|e| Box::new(bad(format!("the request body is not valid here: {e}"))))
+fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, StateError> {
+    serde_json::from_slice(bytes).map_err(|e| invalid(format!("the request body is not valid here: {e}")))
 }
 
 /// `TIME,ID` of the last row of a page.
-fn cursor(text: Option<&str>) -> Result<Option<(Timestamp, i64)>, Box<Response>> {
+fn cursor(text: Option<&str>) -> Result<Option<(Timestamp, i64)>, StateError> {
     let Some(text) = text.filter(|t| !t.is_empty()) else { return Ok(None) };
     let parsed = text.split_once(',').and_then(|(t, id)| Some((t.parse().ok()?, id.parse().ok()?)));
-    parsed.map(Some).ok_or_else(|| Box::new(bad(format!("before={text:?}: expected TIME,ID as given in `next`"))))
+    parsed.map(Some).ok_or_else(|| invalid(format!("before={text:?}: expected TIME,ID as given in `next`")))
 }
 
-fn level(text: Option<&str>) -> Result<Option<Level>, Box<Response>> {
+/// The `next` of a full page: where the following page starts.
+fn next(len: usize, limit: usize, last: Option<(Timestamp, i64)>) -> Option<String> {
+    (len == limit.clamp(1, 1000)).then(|| last.map(|(t, id)| format!("{t},{id}"))).flatten()
+}
+
+fn level(text: Option<&str>) -> Result<Option<Level>, StateError> {
     match text.filter(|t| !t.is_empty()) {
         None => Ok(None),
-        Some(t) => Level::parse(t).map(Some).ok_or_else(|| Box::new(bad(format!("unknown severity {t:?}")))),
+        Some(t) => Level::parse(t).map(Some).ok_or_else(|| invalid(format!("unknown severity {t:?}"))),
     }
 }
 
@@ -89,40 +125,24 @@ pub(crate) struct AlertParams {
 }
 
 pub(crate) async fn alerts(State(app): AppRef, headers: HeaderMap, Query(p): Query<AlertParams>) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Read) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let q = AlertQuery {
-        status: p.status.filter(|s| !s.is_empty()).or(Some("open".into())).filter(|s| s != "all"),
-        min_severity: match level(p.min_severity.as_deref()) {
-            Ok(l) => l,
-            Err(r) => return *r,
-        },
-        rule_id: p.rule,
-        incident_id: p.incident,
-        before: match cursor(p.before.as_deref()) {
-            Ok(c) => c,
-            Err(r) => return *r,
-        },
-        limit: p.limit.unwrap_or(50),
-    };
-    blocking(move || {
-        let alerts = soc.alerts(&token.tenant, &q)?;
-        let next = (alerts.len() == q.limit.clamp(1, 1000))
-            .then(|| alerts.last().map(|a| format!("{},{}", a.last_seen, a.id)))
-            .flatten();
-        Ok(json!({"tenant": token.tenant, "alerts": alerts, "next": next}))
+    answer(&app, &headers, Action::Read, move |c| {
+        let q = AlertQuery {
+            status: p.status.filter(|s| !s.is_empty()).or(Some("open".into())).filter(|s| s != "all"),
+            min_severity: level(p.min_severity.as_deref())?,
+            rule_id: p.rule,
+            incident_id: p.incident,
+            before: cursor(p.before.as_deref())?,
+            limit: p.limit.unwrap_or(50),
+        };
+        let alerts = c.soc.alerts(c.tenant(), &q)?;
+        let next = next(alerts.len(), q.limit, alerts.last().map(|a| (a.last_seen, a.id)));
+        Ok(json!({"tenant": c.tenant(), "alerts": alerts, "next": next}))
     })
     .await
 }
 
 pub(crate) async fn alert(State(app): AppRef, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Read) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    blocking(move || soc.alert(&token.tenant, id)).await
+    answer(&app, &headers, Action::Read, move |c| c.soc.alert(c.tenant(), id)).await
 }
 
 #[derive(Deserialize)]
@@ -135,44 +155,31 @@ pub(crate) struct IncidentParams {
 }
 
 pub(crate) async fn incidents(State(app): AppRef, headers: HeaderMap, Query(p): Query<IncidentParams>) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Read) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let statuses = match p.status.as_deref().unwrap_or("open") {
-        "open" => soc::Status::ALL.into_iter().filter(|s| !s.is_done()).collect(),
-        "all" | "" => Vec::new(),
-        list => match list.split(',').map(str::parse).collect::<Result<Vec<soc::Status>, String>>() {
-            Ok(v) => v,
-            Err(e) => return bad(e),
-        },
-    };
-    let before = match cursor(p.before.as_deref()) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let q = IncidentQuery { statuses, assignee: p.assignee, before, limit: p.limit.unwrap_or(50) };
-    blocking(move || {
-        let list = soc.incidents(&token.tenant, &q)?;
-        let next = (list.len() == q.limit.clamp(1, 1000))
-            .then(|| list.last().map(|i| format!("{},{}", i.last_activity, i.id)))
-            .flatten();
-        Ok(json!({"tenant": token.tenant, "incidents": list, "next": next}))
+    answer(&app, &headers, Action::Read, move |c| {
+        let statuses = soc::Status::filter(p.status.as_deref().unwrap_or("open")).map_err(invalid)?;
+        let q = IncidentQuery {
+            statuses,
+            assignee: p.assignee,
+            before: cursor(p.before.as_deref())?,
+            limit: p.limit.unwrap_or(50),
+        };
+        let list = c.soc.incidents(c.tenant(), &q)?;
+        let next = next(list.len(), q.limit, list.last().map(|i| (i.last_activity, i.id)));
+        Ok(json!({"tenant": c.tenant(), "incidents": list, "next": next}))
     })
     .await
 }
 
+/// An incident's alerts (the first thousand).
+fn incident_alerts(c: &Caller, id: i64) -> Result<Vec<store::state::Alert>, StateError> {
+    c.soc.alerts(c.tenant(), &AlertQuery { incident_id: Some(id), limit: 1000, ..Default::default() })
+}
+
 pub(crate) async fn incident(State(app): AppRef, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Read) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    blocking(move || {
-        let incident = soc.incident(&token.tenant, id)?;
-        let sla = soc.sla(&token.tenant, id, Timestamp::now())?;
-        let alerts =
-            soc.alerts(&token.tenant, &AlertQuery { incident_id: Some(id), limit: 1000, ..Default::default() })?;
-        Ok(json!({"incident": incident, "sla": sla, "alerts": alerts}))
+    answer(&app, &headers, Action::Read, move |c| {
+        let incident = c.soc.incident(c.tenant(), id)?;
+        let sla = c.soc.sla(c.tenant(), id, Timestamp::now())?;
+        Ok(json!({"incident": incident, "sla": sla, "alerts": incident_alerts(&c, id)?}))
     })
     .await
 }
@@ -180,19 +187,14 @@ pub(crate) async fn incident(State(app): AppRef, headers: HeaderMap, Path(id): P
 /// The incident's timeline: its alerts, actions and notes, and the
 /// evidence events of its alerts read back from the event store.
 pub(crate) async fn timeline(State(app): AppRef, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Read) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
     let (store, timeout) = (app.store.clone(), app.search_timeout);
-    blocking(move || {
-        let mut entries = soc.timeline(&token.tenant, id)?;
+    answer(&app, &headers, Action::Read, move |c| {
+        let mut entries = c.soc.timeline(c.tenant(), id)?;
         if let Some(store) = store {
-            let alerts =
-                soc.alerts(&token.tenant, &AlertQuery { incident_id: Some(id), limit: 1000, ..Default::default() })?;
+            let alerts = incident_alerts(&c, id)?;
             let ids: Vec<&str> =
                 alerts.iter().flat_map(|a| a.evidence.iter().map(String::as_str)).take(MAX_TIMELINE_EVENTS).collect();
-            entries.extend(evidence_events(&store, &token.tenant, &ids, timeout));
+            entries.extend(evidence_events(&store, c.tenant(), &ids, timeout));
             entries.sort_by_key(|e| e.at);
         }
         Ok(entries)
@@ -265,14 +267,9 @@ pub(crate) async fn escalation(
     Path(id): Path<i64>,
     Query(f): Query<FormatParam>,
 ) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Read) {
-        Ok(v) => v,
+    let package = match call(&app, &headers, Action::Read, move |c| c.soc.escalation(c.tenant(), id)).await {
+        Ok(p) => p,
         Err(r) => return *r,
-    };
-    let package = match tokio::task::spawn_blocking(move || soc.escalation(&token.tenant, id)).await {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return failed(e),
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
     };
     if f.format.as_deref() == Some("html") {
         return ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], crate::handoff::html(&package)).into_response();
@@ -311,66 +308,45 @@ pub(crate) async fn act(
     bytes: Bytes,
 ) -> Response {
     let need = if action == "escalate" { Action::Escalate } else { Action::Triage };
-    let (token, soc) = match open(&app, &headers, need) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let c: Change = match body(&bytes) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let versioned = matches!(action.as_str(), "status" | "assign" | "edit" | "waiting" | "escalate");
-    let version = match (versioned, c.version) {
-        (true, None) => return bad(format!("{action} needs the incident's `version` as you last read it")),
-        (_, v) => v.unwrap_or(0),
-    };
-    let disposition = match c.disposition.as_deref().map(str::parse::<soc::Disposition>).transpose() {
-        Ok(d) => d,
-        Err(e) => return bad(e),
-    };
-    let severity = match level(c.severity.as_deref()) {
-        Ok(l) => l,
-        Err(r) => return *r,
-    };
-    blocking(move || {
-        let by = By { tenant: &token.tenant, actor: &token.id, now: Timestamp::now() };
-        let need =
-            |v: Option<String>, what: &str| v.ok_or_else(|| StateError::Invalid(format!("{action} needs `{what}`")));
-        let out = match action.as_str() {
+    answer(&app, &headers, need, move |c| {
+        let ch: Change = body(&bytes)?;
+        let versioned = matches!(action.as_str(), "status" | "assign" | "edit" | "waiting" | "escalate");
+        let version = match (versioned, ch.version) {
+            (true, None) => {
+                return Err(invalid(format!("{action} needs the incident's `version` as you last read it")));
+            }
+            (_, v) => v.unwrap_or(0),
+        };
+        let disposition = ch.disposition.as_deref().map(str::parse::<soc::Disposition>).transpose().map_err(invalid)?;
+        let severity = level(ch.severity.as_deref())?;
+        let (by, soc) = (c.by(), &c.soc);
+        let need = |v: Option<String>, what: &str| v.ok_or_else(|| invalid(format!("{action} needs `{what}`")));
+        Ok(match action.as_str() {
             "status" => {
-                let to = need(c.status, "status")?.parse::<soc::Status>().map_err(StateError::Invalid)?;
+                let to = need(ch.status, "status")?.parse::<soc::Status>().map_err(invalid)?;
                 json!(soc.transition(&by, id, version, to, disposition)?)
             }
-            "assign" => json!(soc.assign(&by, id, version, c.assignee.as_deref().filter(|a| !a.is_empty()))?),
-            "edit" => json!(soc.edit(&by, id, version, c.title.as_deref(), severity)?),
-            "waiting" => json!(soc.wait_on_customer(&by, id, version, c.waiting.unwrap_or(true))?),
-            "escalate" => json!(soc.escalate(&by, id, version, &need(c.to, "to")?)?),
-            "notes" => json!({"note": soc.add_note(&by, id, &need(c.body, "body")?)?}),
-            "tasks" => json!({"task": soc.add_task(&by, id, &need(c.title, "title")?, c.owner.as_deref())?}),
+            "assign" => json!(soc.assign(&by, id, version, ch.assignee.as_deref().filter(|a| !a.is_empty()))?),
+            "edit" => json!(soc.edit(&by, id, version, ch.title.as_deref(), severity)?),
+            "waiting" => json!(soc.wait_on_customer(&by, id, version, ch.waiting.unwrap_or(true))?),
+            "escalate" => json!(soc.escalate(&by, id, version, &need(ch.to, "to")?)?),
+            "notes" => json!({"note": soc.add_note(&by, id, &need(ch.body, "body")?)?}),
+            "tasks" => json!({"task": soc.add_task(&by, id, &need(ch.title, "title")?, ch.owner.as_deref())?}),
             "evidence" => {
-                let kind = c.kind.unwrap_or_else(|| "event".into());
-                json!({"evidence": soc.add_evidence(&by, id, &kind, &need(c.reference, "ref")?, c.note.as_deref())?})
+                let kind = ch.kind.unwrap_or_else(|| "event".into());
+                json!({"evidence": soc.add_evidence(&by, id, &kind, &need(ch.reference, "ref")?, ch.note.as_deref())?})
             }
-            "merge" => {
-                let from = c.from.ok_or_else(|| StateError::Invalid("merge needs `from`".into()))?;
-                json!(soc.merge(&by, id, from)?)
-            }
-            "split" => json!(soc.split(&by, id, &c.alerts.unwrap_or_default())?),
+            "merge" => json!(soc.merge(&by, id, ch.from.ok_or_else(|| invalid("merge needs `from`"))?)?),
+            "split" => json!(soc.split(&by, id, &ch.alerts.unwrap_or_default())?),
             other => return Err(StateError::NotFound(format!("incident action {other:?}"))),
-        };
-        Ok(out)
+        })
     })
     .await
 }
 
 pub(crate) async fn task_done(State(app): AppRef, headers: HeaderMap, Path((id, task)): Path<(i64, i64)>) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Triage) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    blocking(move || {
-        let by = By { tenant: &token.tenant, actor: &token.id, now: Timestamp::now() };
-        soc.complete_task(&by, id, task)?;
+    answer(&app, &headers, Action::Triage, move |c| {
+        c.soc.complete_task(&c.by(), id, task)?;
         Ok(json!({"task": task, "done": true}))
     })
     .await
@@ -391,86 +367,62 @@ pub(crate) struct NewSuppression {
 }
 
 pub(crate) async fn suppressions(State(app): AppRef, headers: HeaderMap) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Read) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    blocking(move || {
-        let list: Vec<serde_json::Value> = soc
-            .suppressions(&token.tenant)?
+    answer(&app, &headers, Action::Read, move |c| {
+        let list: Vec<serde_json::Value> = c
+            .soc
+            .suppressions(c.tenant())?
             .into_iter()
             .map(|(s, hits)| json!({"suppression": s, "hits": hits}))
             .collect();
-        Ok(json!({"tenant": token.tenant, "suppressions": list}))
+        Ok(json!({"tenant": c.tenant(), "suppressions": list}))
     })
     .await
 }
 
 pub(crate) async fn add_suppression(State(app): AppRef, headers: HeaderMap, bytes: Bytes) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Suppress) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let req: NewSuppression = match body(&bytes) {
-        Ok(r) => r,
-        Err(r) => return *r,
-    };
-    let now = Timestamp::now();
-    // An offset (`+7d`) from now, or a time.
-    let expires = match req.expires.strip_prefix('+') {
-        Some(offset) => {
-            super::time_arg(&format!("-{offset}"), now).and_then(|past| now.checked_add(now.duration_since(past)).ok())
-        }
-        None => super::time_arg(&req.expires, now),
-    };
-    let Some(expires) = expires else {
-        return bad(format!("expires={:?}: expected a time (RFC 3339) or an offset such as +7d", req.expires));
-    };
-    let s = soc::suppress::Suppression {
-        id: 0,
-        tenant: token.tenant.clone(),
-        rule: req.rule,
-        conditions: req.conditions.into_iter().collect(),
-        owner: req.owner.unwrap_or_else(|| token.id.clone()),
-        reason: req.reason,
-        expires,
-        created: now,
-    };
-    blocking(move || {
-        let by = By { tenant: &token.tenant, actor: &token.id, now };
-        Ok(json!({"suppression": soc.add_suppression(&by, &s)?}))
+    answer(&app, &headers, Action::Suppress, move |c| {
+        let req: NewSuppression = body(&bytes)?;
+        let by = c.by();
+        // An offset (`+7d`) from now, or a time.
+        let expires = match req.expires.strip_prefix('+') {
+            Some(offset) => super::time_arg(&format!("-{offset}"), by.now)
+                .and_then(|past| by.now.checked_add(by.now.duration_since(past)).ok()),
+            None => super::time_arg(&req.expires, by.now),
+        };
+        let expires = expires.ok_or_else(|| {
+            invalid(format!("expires={:?}: expected a time (RFC 3339) or an offset such as +7d", req.expires))
+        })?;
+        let s = soc::suppress::Suppression {
+            id: 0,
+            tenant: c.tenant().to_string(),
+            rule: req.rule,
+            conditions: req.conditions.into_iter().collect(),
+            owner: req.owner.unwrap_or_else(|| c.token.id.clone()),
+            reason: req.reason,
+            expires,
+            created: by.now,
+        };
+        Ok(json!({"suppression": c.soc.add_suppression(&by, &s)?}))
     })
     .await
 }
 
 /// Replaces the tenant's inventory: CSV (`text/csv`) or a JSON array.
 pub(crate) async fn put_assets(State(app): AppRef, headers: HeaderMap, bytes: Bytes) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Configure) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let text = String::from_utf8_lossy(&bytes);
     let csv =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/csv"));
-    let inventory =
-        if csv { soc::assets::Inventory::from_csv(&text) } else { soc::assets::Inventory::from_json(&text) };
-    let inventory = match inventory {
-        Ok(i) => i,
-        Err(e) => return bad(format!("asset inventory: {e}")),
-    };
-    blocking(move || {
-        let by = By { tenant: &token.tenant, actor: &token.id, now: Timestamp::now() };
-        Ok(json!({"assets": soc.replace_assets(&by, &inventory)?}))
+    answer(&app, &headers, Action::Configure, move |c| {
+        let text = String::from_utf8_lossy(&bytes);
+        let inventory =
+            if csv { soc::assets::Inventory::from_csv(&text) } else { soc::assets::Inventory::from_json(&text) }
+                .map_err(|e| invalid(format!("asset inventory: {e}")))?;
+        Ok(json!({"assets": c.soc.replace_assets(&c.by(), &inventory)?}))
     })
     .await
 }
 
 pub(crate) async fn assets(State(app): AppRef, headers: HeaderMap) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Read) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    blocking(move || soc.assets(&token.tenant)).await
+    answer(&app, &headers, Action::Read, move |c| c.soc.assets(c.tenant())).await
 }
 
 #[derive(Deserialize)]
@@ -484,34 +436,27 @@ pub(crate) struct SlaPolicy {
 }
 
 pub(crate) async fn put_sla(State(app): AppRef, headers: HeaderMap, bytes: Bytes) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Configure) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let p: SlaPolicy = match body(&bytes) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let severity = match level(Some(&p.severity)) {
-        Ok(Some(l)) => l,
-        Ok(None) => return bad("severity is required"),
-        Err(r) => return *r,
-    };
-    blocking(move || {
+    answer(&app, &headers, Action::Configure, move |c| {
+        let p: SlaPolicy = body(&bytes)?;
+        let severity = level(Some(&p.severity))?.ok_or_else(|| invalid("severity is required"))?;
         let minutes = jiff::SignedDuration::from_mins;
-        let by = By { tenant: &token.tenant, actor: &token.id, now: Timestamp::now() };
-        soc.set_sla_policy(&by, severity, minutes(p.acknowledge_minutes), minutes(p.resolve_minutes), &p.calendar)?;
+        c.soc.set_sla_policy(
+            &c.by(),
+            severity,
+            minutes(p.acknowledge_minutes),
+            minutes(p.resolve_minutes),
+            &p.calendar,
+        )?;
         Ok(json!({"severity": severity, "saved": true}))
     })
     .await
 }
 
 pub(crate) async fn notifications(State(app): AppRef, headers: HeaderMap) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Read) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    blocking(move || Ok(json!({"tenant": token.tenant, "notifications": soc.notifications(&token.tenant, 200)?}))).await
+    answer(&app, &headers, Action::Read, move |c| {
+        Ok(json!({"tenant": c.tenant(), "notifications": c.soc.notifications(c.tenant(), 200)?}))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -522,21 +467,16 @@ pub(crate) struct AuditParams {
 
 /// The tenant's audit trail, oldest first from `after` (lead or admin).
 pub(crate) async fn audit(State(app): AppRef, headers: HeaderMap, Query(p): Query<AuditParams>) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Audit) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    blocking(move || {
-        let entries = soc.audit_entries(Some(&token.tenant), p.after.unwrap_or(0), p.limit.unwrap_or(1000))?;
-        Ok(json!({"tenant": token.tenant, "entries": entries}))
+    answer(&app, &headers, Action::Audit, move |c| {
+        let entries = c.soc.audit_entries(Some(c.tenant()), p.after.unwrap_or(0), p.limit.unwrap_or(1000))?;
+        Ok(json!({"tenant": c.tenant(), "entries": entries}))
     })
     .await
 }
 
 pub(crate) async fn rule_stats(State(app): AppRef, headers: HeaderMap) -> Response {
-    let (token, soc) = match open(&app, &headers, Action::Read) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    blocking(move || Ok(json!({"tenant": token.tenant, "rules": soc.rule_stats(&token.tenant)?}))).await
+    answer(&app, &headers, Action::Read, move |c| {
+        Ok(json!({"tenant": c.tenant(), "rules": c.soc.rule_stats(c.tenant())?}))
+    })
+    .await
 }

@@ -334,6 +334,7 @@ impl State {
             if i.version != version {
                 return Err(StateError::Conflict { current: i.version });
             }
+            let was_done = i.status.is_done();
             let (action, data) = f(&mut i)?;
             let n = db.exec(
                 "UPDATE incidents SET title = $3, severity = $4, status = $5, disposition = $6, assignee = $7, updated = $8, \
@@ -362,11 +363,13 @@ impl State {
             }
             // An incident's alerts are done when it is, and open again
             // when it reopens: a repeat of a closed alert is news.
-            let (from, to) = if i.status.is_done() { ("open", "closed") } else { ("closed", "open") };
-            db.exec(
-                "UPDATE alerts SET status = $3, version = version + 1 WHERE incident_id = $1 AND status = $2",
-                &[Val::Int(id), from.into(), to.into()],
-            )?;
+            if i.status.is_done() != was_done {
+                let (from, to) = if was_done { ("closed", "open") } else { ("open", "closed") };
+                db.exec(
+                    "UPDATE alerts SET status = $3, version = version + 1 WHERE incident_id = $1 AND status = $2",
+                    &[Val::Int(id), from.into(), to.into()],
+                )?;
+            }
             record(db, by, id, action, &data)?;
             load_incident(db, tenant, id)
         })

@@ -42,6 +42,11 @@ fn by(actor: &str, now: Timestamp) -> By<'_> {
     By { tenant: "acme", actor, now }
 }
 
+/// The tenant `acme`'s incidents, most recently active first.
+fn incidents(s: &State) -> Vec<super::Incident> {
+    s.incidents("acme", &IncidentQuery { limit: 10, ..Default::default() }).unwrap()
+}
+
 fn logon(user: &str, host: &str, ip: &str) -> serde_json::Value {
     serde_json::json!({"host.name": host, "user.name": user, "source.ip": ip})
 }
@@ -60,7 +65,7 @@ fn check_scenario(fresh: Fresh<'_>) {
     assert_eq!((out.new_alerts, out.deduplicated, out.incidents_opened, out.joined_incidents), (4, 4, 2, 2), "{out:?}");
     assert_eq!(s.position("triage").unwrap(), 42);
 
-    let incidents = s.incidents("acme", &IncidentQuery { limit: 10, ..Default::default() }).unwrap();
+    let incidents = incidents(&s);
     assert_eq!(incidents.len(), 2, "{incidents:#?}");
     let i = incidents.iter().find(|i| i.entities.iter().any(|e| e.value == "alice")).unwrap();
     let e = |k, v: &str| Entity { kind: k, value: v.into() };
@@ -173,7 +178,7 @@ fn check_severity_and_risk(fresh: Fresh<'_>) {
     let dave = Entity::new(EntityKind::User, "dave").unwrap();
     assert!(s.risk("acme", &dave, at(30)).unwrap() >= 100.0);
     assert!(s.risk("acme", &dave, at(30 + 24 * 60 * 3)).unwrap() < 20.0, "risk fades");
-    let risk = s.incidents("acme", &IncidentQuery { limit: 10, ..Default::default() }).unwrap();
+    let risk = incidents(&s);
     let r = risk.iter().find(|i| i.kind == "risk").unwrap();
     assert_eq!((r.severity, r.entities.clone()), (Level::High, vec![dave]));
 }
@@ -181,7 +186,7 @@ fn check_severity_and_risk(fresh: Fresh<'_>) {
 fn check_life_cycle(fresh: Fresh<'_>) {
     let s = fresh("life");
     s.triage(&[detection(1, "r", "high", 0, logon("alice", "ws-1", "203.0.113.7"))], None, at(0)).unwrap();
-    let i = &s.incidents("acme", &IncidentQuery { limit: 1, ..Default::default() }).unwrap()[0];
+    let i = &incidents(&s)[0];
     let v = i.version;
     let i = s.assign(&by("lead", at(1)), i.id, v, Some("erin")).unwrap();
     let i = s.transition(&by("erin", at(2)), i.id, i.version, Status::Investigating, None).unwrap();
@@ -244,7 +249,7 @@ fn check_concurrent_analysts(fresh: Fresh<'_>) {
     let a = Arc::new(fresh("concurrent"));
     let b = Arc::new(fresh("concurrent"));
     a.triage(&[detection(1, "r", "high", 0, logon("alice", "ws-1", "203.0.113.7"))], None, at(0)).unwrap();
-    let id = a.incidents("acme", &IncidentQuery { limit: 1, ..Default::default() }).unwrap()[0].id;
+    let id = incidents(&a)[0].id;
     // Two analysts each append their mark to the title 25 times, each
     // read-modify-write on its own connection, retrying on conflict.
     let conflicts = std::sync::atomic::AtomicU64::new(0);
@@ -292,7 +297,7 @@ fn check_merge_and_split(fresh: Fresh<'_>) {
         at(2),
     )
     .unwrap();
-    let list = s.incidents("acme", &IncidentQuery { limit: 10, ..Default::default() }).unwrap();
+    let list = incidents(&s);
     let (x, y) = (list[1].id, list[0].id);
     let merged = s.merge(&by("lead", at(3)), x, y).unwrap();
     assert_eq!((merged.alert_count, merged.entities.len()), (2, 6));
@@ -341,7 +346,7 @@ fn check_sla(fresh: Fresh<'_>) {
     // Opened Friday 17:50 JST; created is the triage time.
     let friday = t("2026-11-20T17:50:00+09:00");
     s.triage(&[detection(1, "r", "high", 0, logon("alice", "ws-1", "203.0.113.7"))], None, friday).unwrap();
-    let id = s.incidents("acme", &IncidentQuery { limit: 1, ..Default::default() }).unwrap()[0].id;
+    let id = incidents(&s)[0].id;
     // Over the weekend and Monday's holiday only ten minutes have run.
     let r = s.sla("acme", id, t("2026-11-23T20:00:00+09:00")).unwrap().unwrap();
     assert_eq!((r.acknowledge.state, r.acknowledge.elapsed), (SlaState::Running, SignedDuration::from_mins(10)));
@@ -394,7 +399,7 @@ fn check_escalation(fresh: Fresh<'_>) {
         at(6),
     )
     .unwrap();
-    let i = &s.incidents("acme", &IncidentQuery { limit: 1, ..Default::default() }).unwrap()[0];
+    let i = &incidents(&s)[0];
     s.add_task(&by("erin", at(7)), i.id, "Check ws-2 for persistence", Some("erin")).unwrap();
     let i = s.incident("acme", i.id).unwrap();
     let e = s.escalate(&by("erin", at(8)), i.id, i.version, "csirt@example.org").unwrap();
@@ -432,7 +437,7 @@ fn check_audit(fresh: Fresh<'_>) {
     let trail = |name: &str| {
         let s = fresh(name);
         s.triage(&[detection(1, "r", "high", 0, logon("alice", "ws-1", "203.0.113.7"))], None, at(0)).unwrap();
-        let i = &s.incidents("acme", &IncidentQuery { limit: 1, ..Default::default() }).unwrap()[0];
+        let i = &incidents(&s)[0];
         let i = s.assign(&by("lead", at(1)), i.id, i.version, Some("erin")).unwrap();
         s.add_note(&by("erin", at(2)), i.id, "looking").unwrap();
         let i = s.transition(&by("erin", at(3)), i.id, i.version, Status::Investigating, None).unwrap();
@@ -479,7 +484,7 @@ fn check_incident_cap(fresh: Fresh<'_>) {
         .map(|i| detection(i, &format!("r{i}"), "medium", 0, logon(&format!("u{i}"), "shared-host", "10.0.0.1")))
         .collect();
     s.triage(&ds, None, at(1)).unwrap();
-    let list = s.incidents("acme", &IncidentQuery { limit: 10, ..Default::default() }).unwrap();
+    let list = incidents(&s);
     let mut sizes: Vec<i64> = list.iter().map(|i| i.alert_count).collect();
     sizes.sort();
     assert_eq!(sizes, [2, max as i64]);

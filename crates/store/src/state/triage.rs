@@ -75,14 +75,19 @@ impl State {
         if let Some(s) = cache.suppressions(db, &d.tenant, now)?.iter().find(|s| s.applies(d, now)) {
             db.exec("UPDATE suppressions SET hits = hits + 1 WHERE id = $1", &[Val::Int(s.id)])?;
             let id = s.id;
-            upsert_alert(db, d, d.level, "suppressed", Some(id), None, policy, out)?;
+            upsert_alert(db, d, d.level, "suppressed", Some(id), policy, out)?;
             out.suppressed += 1;
             return Ok(());
         }
         let inventory = cache.inventory(db, &d.tenant)?;
         let sev = severity(d.level, inventory.most_critical(&d.entities).map(|a| a.criticality));
-        let (alert_id, incident) = upsert_alert(db, d, sev, "open", None, None, policy, out)?;
-        if incident.is_none() {
+        let (alert_id, incident) = upsert_alert(db, d, sev, "open", None, policy, out)?;
+        if let Some(iid) = incident {
+            db.exec(
+                "UPDATE incidents SET last_activity = CASE WHEN last_activity < $2 THEN $2 ELSE last_activity END WHERE id = $1",
+                &[Val::Int(iid), micros(d.at)],
+            )?;
+        } else {
             let open =
                 open_incidents(db, &d.tenant, &d.entities, d.at, policy.group_window, policy.max_incident_alerts)?;
             let joined = match soc::pick_incident(policy, &d.entities, d.at, &open) {
@@ -99,11 +104,6 @@ impl State {
             if let Some(iid) = joined {
                 attach(db, iid, alert_id, d, sev, now)?;
             }
-        } else if let Some(iid) = incident {
-            db.exec(
-                "UPDATE incidents SET last_activity = CASE WHEN last_activity < $2 THEN $2 ELSE last_activity END WHERE id = $1",
-                &[Val::Int(iid), micros(d.at)],
-            )?;
         }
         self.add_risk(db, d, sev, now, out)
     }
@@ -292,15 +292,13 @@ fn load_inventory(db: &mut dyn Db, tenant: &str) -> Result<Inventory> {
 }
 
 /// Counts `d` into the open alert with its key, or creates one. Returns
-/// the alert's id and its incident.
-#[allow(clippy::too_many_arguments)]
+/// the alert's id and its incident (a new alert has none yet).
 fn upsert_alert(
     db: &mut dyn Db,
     d: &Detection,
     sev: Level,
     status: &str,
     suppression: Option<i64>,
-    incident: Option<i64>,
     policy: &soc::TriagePolicy,
     out: &mut TriageOutcome,
 ) -> Result<(i64, Option<i64>)> {
@@ -350,7 +348,7 @@ fn upsert_alert(
             micros(d.at),
             status.into(),
             suppression.into(),
-            incident.into(),
+            Val::Null,
             d.origin.clone().into(),
             micros(d.at),
         ],
@@ -358,7 +356,7 @@ fn upsert_alert(
     if status == "open" {
         out.new_alerts += 1;
     }
-    Ok((rows.first().and_then(|r| r[0].int()).unwrap_or(0), incident))
+    Ok((rows.first().and_then(|r| r[0].int()).unwrap_or(0), None))
 }
 
 /// Open incidents sharing a grouping entity with `entities`, active
