@@ -19,6 +19,7 @@ pub(crate) struct Config {
     pub(crate) engine: Engine,
     pub(crate) store: Store,
     pub(crate) triage: Triage,
+    pub(crate) console: ConsoleConfig,
     /// Sources with settings of their own (silence limits).
     pub(crate) sources: Vec<Source>,
 }
@@ -30,11 +31,14 @@ pub(crate) struct Http {
     pub(crate) listen: Vec<String>,
     /// Largest request body accepted (after decompression), in bytes.
     pub(crate) max_body_bytes: usize,
+    /// Serve HTTP (API, console, ingest) over TLS with `[tls]`'s
+    /// certificate and key.
+    pub(crate) tls: bool,
 }
 
 impl Default for Http {
     fn default() -> Http {
-        Http { listen: vec!["127.0.0.1:8080".into()], max_body_bytes: 100 << 20 }
+        Http { listen: vec!["127.0.0.1:8080".into()], max_body_bytes: 100 << 20, tls: false }
     }
 }
 
@@ -135,6 +139,34 @@ impl Default for Store {
             max_bytes: None,
             search_timeout_seconds: 30,
             tenants: Default::default(),
+        }
+    }
+}
+
+/// The web console's sessions and login limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ConsoleConfig {
+    /// A session ends after this many minutes without a request.
+    pub(crate) idle_minutes: u64,
+    /// A session ends this many hours after login, in use or not.
+    pub(crate) session_hours: u64,
+    /// Failed logins in a row that lock an account...
+    pub(crate) lockout_failures: u32,
+    /// ...for this many minutes.
+    pub(crate) lockout_minutes: u64,
+    /// Login attempts one client address may make per minute.
+    pub(crate) logins_per_minute: u32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> ConsoleConfig {
+        ConsoleConfig {
+            idle_minutes: 60,
+            session_hours: 12,
+            lockout_failures: 5,
+            lockout_minutes: 15,
+            logins_per_minute: 10,
         }
     }
 }

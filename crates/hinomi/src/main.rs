@@ -19,6 +19,7 @@ mod serve;
 mod timeline;
 mod tls;
 mod token;
+mod user;
 
 use std::process::ExitCode;
 
@@ -65,6 +66,9 @@ enum Command {
     /// Create and list API and ingest tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Console users and their roles per tenant.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// TLS helpers: a self-signed certificate for syslog over TLS.
     #[command(subcommand)]
     Tls(tls::TlsCommand),
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::Assets(cmd) => cases::assets(cmd),
         Command::Audit(cmd) => cases::audit(cmd),
         Command::Token(cmd) => token::run(cmd),
+        Command::User(cmd) => user::run(cmd),
         Command::Tls(cmd) => tls::run(cmd),
     };
     match result {

@@ -17,6 +17,7 @@
 mod batch;
 mod checkpoint;
 mod journal;
+pub mod password;
 pub mod state;
 pub mod tokens;
 pub mod wal;

@@ -52,6 +52,8 @@ pub enum Action {
     Audit,
     /// Read the server's status (counters across tenants).
     Operate,
+    /// Manage the tenant's people and tokens: users, roles, API tokens.
+    Administer,
 }
 
 impl Scope {
@@ -93,7 +95,7 @@ impl Scope {
             A::Triage => self >= S::Analyst,
             A::Escalate | A::Hunt => self >= S::Responder,
             A::Suppress | A::Configure | A::Audit => self >= S::Lead,
-            A::Operate => self == S::Admin,
+            A::Operate | A::Administer => self == S::Admin,
         }
     }
 

@@ -74,37 +74,12 @@ fn presented(headers: &HeaderMap) -> Option<String> {
     match scheme.to_ascii_lowercase().as_str() {
         "bearer" | "apikey" | "splunk" => Some(rest.to_string()),
         "basic" => {
-            let decoded = String::from_utf8(base64_decode(rest)?).ok()?;
+            let decoded = String::from_utf8(store::password::b64_decode(rest)?).ok()?;
             let (user, pass) = decoded.split_once(':').unwrap_or((&decoded, ""));
             Some(if pass.is_empty() { user } else { pass }.to_string())
         }
         _ => None,
     }
-}
-
-/// Standard base64 with or without padding; `None` on anything else.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in text.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

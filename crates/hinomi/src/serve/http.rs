@@ -39,6 +39,7 @@ pub(crate) struct AppState {
     pub(crate) searches: Arc<tokio::sync::Semaphore>,
     /// The SOC state store (alerts, incidents); `None` with triage off.
     pub(crate) soc: Option<Arc<store::state::State>>,
+    pub(crate) console: super::console::Console,
 }
 
 /// Searches that may run at once: each may use a core for its timeout.
@@ -65,7 +66,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .layer(DefaultBodyLimit::max(max_body));
     Router::new()
-        .route("/", get(es_root).head(es_root))
+        .route("/", get(root).head(es_root))
         .route("/services/collector/health", get(hec_health))
         .route("/services/collector/health/1.0", get(hec_health))
         .route("/api/v1/detections", get(detections))
@@ -89,6 +90,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/search", post(super::search::search))
         .route("/api/v1/hunt", post(super::hunt::hunt))
         .merge(ingest)
+        .merge(super::console::routes())
         .with_state(state)
 }
 
@@ -233,6 +235,19 @@ async fn submit(
 
 /// Answers like a cluster, for clients and shippers that probe `GET /`.
 /// The version is one that current Beats, Logstash and clients accept.
+/// `GET /`: a browser goes to the console; anything else (the
+/// Elasticsearch clients' probe) gets the cluster answer.
+async fn root(headers: HeaderMap) -> Response {
+    let browser = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.split(',').next().is_some_and(|first| first.trim().starts_with("text/html")));
+    if browser {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, "/ui/")]).into_response();
+    }
+    es_root().await
+}
+
 async fn es_root() -> Response {
     es(
         StatusCode::OK,
@@ -467,7 +482,7 @@ struct ListQuery {
 }
 
 /// The newest `limit` lines of a journal that belong to `tenant`, oldest first.
-fn tail(dir: &std::path::Path, tenant: &str, limit: usize) -> std::io::Result<Vec<Value>> {
+pub(crate) fn tail(dir: &std::path::Path, tenant: &str, limit: usize) -> std::io::Result<Vec<Value>> {
     let mut out = std::collections::VecDeque::with_capacity(limit.min(4096));
     store::read_lines(dir, |line| {
         if let Ok(v) = serde_json::from_str::<Value>(line)

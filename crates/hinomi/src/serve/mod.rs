@@ -3,6 +3,7 @@
 
 mod auth;
 mod cases;
+mod console;
 mod http;
 mod hunt;
 mod search;
@@ -77,6 +78,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     eprintln!("hinomi: resuming at log position {} of {}", engine.resumed_from, engine.recovery.end);
     let (soc, triage) = if config.triage.enabled {
         let state = Arc::new(config.triage.open(&args.data)?);
+        console::first_user(&state)?;
         let every = Duration::from_secs(config.triage.sla_check_seconds.max(1));
         let triage = engine::triage::Triage::start(&args.data, state.clone(), every).context("starting triage")?;
         (Some(state), Some(triage))
@@ -144,6 +146,7 @@ async fn serve(
         search_timeout: Duration::from_secs(config.store.search_timeout_seconds.max(1)),
         searches: Arc::new(tokio::sync::Semaphore::new(http::MAX_SEARCHES)),
         soc,
+        console: console::Console::new(&config.console, config.http.tls),
     });
     for addr in &config.http.listen {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding HTTP on {addr}"))?;
@@ -151,6 +154,7 @@ async fn serve(
         bound.push(json!({"protocol": "http", "address": local.to_string()}));
         let app = http::router(state.clone());
         tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             if let Err(e) = axum::serve(listener, app).await {
                 eprintln!("hinomi: http on {local}: {e}");
             }

@@ -224,6 +224,54 @@ impl State {
         Ok(rows.iter().map(|r| (text(&r[0]), r[1].int().unwrap_or(0))).collect())
     }
 
+    /// Counts of a tenant's incidents by status.
+    pub fn incident_counts(&self, tenant: &str) -> Result<Vec<(Status, i64)>> {
+        let rows = self
+            .lock()?
+            .rows("SELECT status, COUNT(*) FROM incidents WHERE tenant = $1 GROUP BY status", &[tenant.into()])?;
+        let mut out: Vec<(Status, i64)> =
+            rows.iter().filter_map(|r| Some((r[0].text()?.parse().ok()?, r[1].int().unwrap_or(0)))).collect();
+        out.sort_by_key(|(s, _)| Status::ALL.iter().position(|x| x == s));
+        Ok(out)
+    }
+
+    /// Open incidents the SLA sweep found near breach (and not breached),
+    /// and breached: `(near, breached)`.
+    pub fn sla_counts(&self, tenant: &str) -> Result<(i64, i64)> {
+        let rows = self.lock()?.rows(
+            "SELECT n.incident_id, MAX(CASE WHEN n.kind LIKE '%near_breach' THEN 0 ELSE 1 END) \
+             FROM notifications n JOIN incidents i ON i.id = n.incident_id \
+             WHERE n.tenant = $1 AND i.status NOT IN ('resolved', 'closed') GROUP BY n.incident_id",
+            &[tenant.into()],
+        )?;
+        let breached = rows.iter().filter(|r| r[1].int() == Some(1)).count() as i64;
+        Ok((rows.len() as i64 - breached, breached))
+    }
+
+    /// Alerts seen since `from`, counted per `bucket` of their last
+    /// sighting and per severity: the dashboard's chart.
+    pub fn alert_histogram(
+        &self,
+        tenant: &str,
+        from: Timestamp,
+        bucket: SignedDuration,
+    ) -> Result<Vec<(Timestamp, Level, i64)>> {
+        let width = bucket.as_micros().max(1) as i64;
+        let rows = self.lock()?.rows(
+            "SELECT (last_seen - $2) / $3, severity, COUNT(*) FROM alerts \
+             WHERE tenant = $1 AND last_seen >= $2 GROUP BY 1, 2 ORDER BY 1, 2",
+            &[tenant.into(), micros(from), Val::Int(width)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let at = Timestamp::from_microsecond(from.as_microsecond() + r[0].int().unwrap_or(0) * width)
+                    .unwrap_or(from);
+                (at, level_of(&r[1]), r[2].int().unwrap_or(0))
+            })
+            .collect())
+    }
+
     /// Moves an incident; `version` is the one the analyst saw.
     pub fn transition(
         &self,

@@ -14,6 +14,7 @@ mod db;
 mod incidents;
 mod schema;
 mod triage;
+mod users;
 
 use std::sync::Mutex;
 
@@ -28,6 +29,7 @@ pub use self::db::Postgres;
 pub use self::db::{Db, DbError, Dialect, Sqlite, Val};
 pub use self::incidents::{Escalation, RuleStats, SlaReport, TimelineEntry};
 pub use self::triage::TriageOutcome;
+pub use self::users::{Lockout, LoginOutcome, Session, SessionLimits, User};
 
 #[derive(Debug)]
 pub enum StateError {

@@ -180,6 +180,35 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_tenant ON audit (tenant, seq);
 "#,
+    // 3: console users, their roles per tenant, their sessions; the
+    // alert histogram's index.
+    r#"
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    password TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    tz TEXT NOT NULL,
+    failures BIGINT NOT NULL,
+    locked_until BIGINT,
+    disabled BIGINT NOT NULL,
+    created BIGINT NOT NULL
+);
+CREATE TABLE grants (
+    username TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    role TEXT NOT NULL,
+    PRIMARY KEY (username, tenant)
+);
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    seen BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (username);
+CREATE INDEX alerts_time ON alerts (tenant, last_seen);
+"#,
 ];
 
 /// Brings the schema up to date; returns the version it is at.

@@ -494,6 +494,90 @@ fn check_incident_cap(fresh: Fresh<'_>) {
     assert_eq!(s.incident("acme", big.id).unwrap().entities.len(), max + 2);
 }
 
+fn check_users_and_sessions(fresh: Fresh<'_>) {
+    use super::{Lockout, LoginOutcome, SessionLimits};
+    use crate::tokens::Scope;
+    let s = fresh("users");
+    let sys = |now| By { tenant: "", actor: "setup", now };
+    // The store keeps whatever PHC string it is given; hashing is the caller's.
+    s.add_user(&sys(at(0)), "erin", "$argon2id$stored", "", "Asia/Tokyo").unwrap();
+    assert!(matches!(s.add_user(&sys(at(0)), "erin", "x", "", "UTC"), Err(StateError::Invalid(_))));
+    assert!(matches!(s.add_user(&sys(at(0)), "Bad Name", "x", "", "UTC"), Err(StateError::Invalid(_))));
+    assert!(matches!(s.add_user(&sys(at(0)), "tz", "x", "", "Mars/Base"), Err(StateError::Invalid(_))));
+    assert!(matches!(s.add_user(&sys(at(0)), "lang", "x", "fr", "UTC"), Err(StateError::Invalid(_))));
+    // Roles per tenant: an MSSP analyst holds two.
+    s.grant(&By { tenant: "acme", actor: "admin", now: at(1) }, "erin", Some(Scope::Analyst)).unwrap();
+    let erin = s.grant(&By { tenant: "globex", actor: "admin", now: at(1) }, "erin", Some(Scope::Read)).unwrap();
+    assert_eq!(erin.grants, [("acme".to_string(), Scope::Analyst), ("globex".to_string(), Scope::Read)]);
+    assert_eq!(erin.role("initech"), None);
+    assert!(s.grant(&By { tenant: "acme", actor: "admin", now: at(1) }, "erin", Some(Scope::Ingest)).is_err());
+    assert!(matches!(s.grant(&by("admin", at(1)), "nobody", Some(Scope::Read)), Err(StateError::NotFound(_))));
+    let erin = s.grant(&By { tenant: "globex", actor: "admin", now: at(2) }, "erin", None).unwrap();
+    assert_eq!(erin.grants.len(), 1);
+    assert_eq!(s.users(Some("acme")).unwrap().len(), 1);
+    assert!(s.users(Some("globex")).unwrap().is_empty());
+    assert_eq!(s.password_of("erin").unwrap().as_deref(), Some("$argon2id$stored"));
+
+    // Three failures lock for ten minutes; a lock holds against the right
+    // password; a success resets the count.
+    let lock = Lockout { failures: 3, duration: SignedDuration::from_mins(10) };
+    let login = |ok: bool, now| s.record_login(&By { tenant: "", actor: "erin", now }, ok, lock).unwrap();
+    assert_eq!(login(false, at(3)), LoginOutcome::Denied);
+    assert!(matches!(login(true, at(3)), LoginOutcome::Ok(_)));
+    assert_eq!(login(false, at(4)), LoginOutcome::Denied);
+    assert_eq!(login(false, at(4)), LoginOutcome::Denied);
+    assert_eq!(login(false, at(4)), LoginOutcome::Locked(at(14)));
+    assert_eq!(login(true, at(5)), LoginOutcome::Locked(at(14)));
+    assert!(matches!(login(true, at(15)), LoginOutcome::Ok(_)));
+    let unknown = s.record_login(&By { tenant: "", actor: "ghost", now: at(15) }, false, lock).unwrap();
+    assert_eq!(unknown, LoginOutcome::Denied);
+
+    // Sessions: found by the cookie value, gone after idle or absolute limits.
+    let limits = SessionLimits { idle: SignedDuration::from_mins(30), absolute: SignedDuration::from_hours(12) };
+    let erin_by = |now| By { tenant: "", actor: "erin", now };
+    s.start_session(&erin_by(at(20)), "cookie-1", "csrf-1").unwrap();
+    let live = s.session("cookie-1", at(40), limits).unwrap().unwrap();
+    assert_eq!((live.user.name.as_str(), live.csrf.as_str()), ("erin", "csrf-1"));
+    assert!(s.session("cookie-2", at(40), limits).unwrap().is_none());
+    assert!(s.session("cookie-1", at(40 + 31), limits).unwrap().is_none(), "idle");
+    assert!(s.session("cookie-1", at(40), limits).unwrap().is_none(), "an expired session is removed");
+    s.start_session(&erin_by(at(100)), "cookie-3", "csrf-3").unwrap();
+    for m in (125..=100 + 12 * 60).step_by(25) {
+        assert!(s.session("cookie-3", at(m), limits).unwrap().is_some(), "in use at {m}");
+    }
+    assert!(s.session("cookie-3", at(100 + 12 * 60 + 5), limits).unwrap().is_none(), "absolute");
+    // Logout and a password change end sessions.
+    s.start_session(&erin_by(at(900)), "cookie-4", "c").unwrap();
+    s.end_session(&erin_by(at(901)), "cookie-4").unwrap();
+    assert!(s.session("cookie-4", at(902), limits).unwrap().is_none());
+    s.start_session(&erin_by(at(903)), "cookie-5", "c").unwrap();
+    s.set_password(&sys(at(904)), "erin", "$argon2id$new").unwrap();
+    assert!(s.session("cookie-5", at(905), limits).unwrap().is_none());
+    s.set_prefs("erin", "ja", "UTC").unwrap();
+    assert_eq!(s.user("erin").unwrap().unwrap().lang, "ja");
+    assert!(s.set_prefs("erin", "xx", "UTC").is_err());
+
+    // Every login, lock, logout and grant is audited, and the chain holds.
+    let actions: Vec<String> = s.audit_entries(None, 0, 100).unwrap().into_iter().map(|e| e.action).collect();
+    for want in ["user.create", "user.grant", "login", "login.failed", "login.locked", "logout", "user.password"] {
+        assert!(actions.iter().any(|a| a == want), "{want} in {actions:?}");
+    }
+    assert!(s.audit_verify(None).unwrap().problem.is_none());
+}
+
+fn check_histogram(fresh: Fresh<'_>) {
+    let s = fresh("histogram");
+    let ds = [
+        detection(1, "a", "high", 0, logon("alice", "ws-1", "10.0.0.1")),
+        detection(2, "b", "low", 5, logon("bob", "ws-2", "10.0.0.2")),
+        detection(3, "c", "high", 70, logon("carol", "ws-3", "10.0.0.3")),
+    ];
+    s.triage(&ds, None, at(71)).unwrap();
+    let h = s.alert_histogram("acme", at(0), SignedDuration::from_hours(1)).unwrap();
+    assert_eq!(h, [(at(0), Level::Low, 1), (at(0), Level::High, 1), (at(60), Level::High, 1)]);
+    assert!(s.alert_histogram("other", at(0), SignedDuration::from_hours(1)).unwrap().is_empty());
+}
+
 /// Every case, for one backend.
 pub(super) fn suite(fresh: Fresh<'_>) {
     check_scenario(fresh);
@@ -507,6 +591,8 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_queue_paging(fresh);
     check_audit(fresh);
     check_incident_cap(fresh);
+    check_users_and_sessions(fresh);
+    check_histogram(fresh);
 }
 
 #[test]
@@ -529,7 +615,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     drop(State::sqlite(&path, TriagePolicy::default()).unwrap());
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
-    assert_eq!(db.rows("SELECT COUNT(*) FROM schema_version", &[]).unwrap()[0][0].int(), Some(2));
+    assert_eq!(db.rows("SELECT COUNT(*) FROM schema_version", &[]).unwrap()[0][0].int(), Some(3));
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

@@ -1,0 +1,217 @@
+//! The console in real headless Chromium (Debian `chromium` and
+//! `chromium-driver`): an analyst's first minutes, end to end, against a
+//! real `hinomi serve`. Screenshots of every step are kept in
+//! `target/browser-artifacts/`.
+
+mod webdriver;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use webdriver::{Browser, http};
+
+/// A child process killed when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `chromedriver` on a free loopback port.
+fn chromedriver() -> (Running, String) {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("chromedriver is needed for the console tests (apt-get install chromium chromium-driver): {e}")
+        });
+    let addr = format!("127.0.0.1:{port}");
+    let running = Running(child);
+    wait_until("chromedriver", 20, || {
+        std::net::TcpStream::connect(&addr).ok()?;
+        let (status, body) = http(&addr, "GET", "/status", &[], b"");
+        (status == 200 && String::from_utf8_lossy(&body).contains("\"ready\":true")).then_some(())
+    });
+    (running, addr)
+}
+
+/// A server on a new data directory: its HTTP address, the admin
+/// password and admin token it printed once.
+struct Server {
+    _child: Running,
+    http: String,
+    password: String,
+    token: String,
+}
+
+fn start_server(dir: &Path) -> Server {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = dir.join("hinomi.toml");
+    std::fs::write(
+        &config,
+        "[http]\nlisten = [\"127.0.0.1:0\"]\n[[syslog]]\nprotocol = \"udp\"\nlisten = \"127.0.0.1:0\"\n[store]\ncommit_interval_ms = 200\n",
+    )
+    .unwrap();
+    let log = dir.join("serve.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_hinomi"))
+        .arg("serve")
+        .arg("--data")
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--rules")
+        .arg(root.join("tests/data/triage/rules"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let child = Running(child);
+    let listeners = dir.join("data/run/listeners.json");
+    let http = wait_until("the server's listeners", 60, || {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&listeners).ok()?).ok()?;
+        v.as_array()?.iter().find(|l| l["protocol"] == "http")?["address"].as_str().map(str::to_string)
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    let password =
+        text.split("password (shown only now): ").nth(1).and_then(|r| r.lines().next()).expect("admin password");
+    let token = text.split("(shown only now):\n").nth(1).and_then(|r| r.lines().next()).expect("admin token");
+    Server { _child: child, http, password: password.trim().into(), token: token.trim().into() }
+}
+
+/// The triage scenario (brute force, then success and privilege use on
+/// WS-042) sent as an Elasticsearch `_bulk` request.
+fn send_scenario(s: &Server) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut body = String::new();
+    for line in std::fs::read_to_string(root.join("tests/data/triage/scenario.jsonl")).unwrap().lines() {
+        if !line.trim().is_empty() {
+            body.push_str("{\"index\":{\"_index\":\"winlogbeat\"}}\n");
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    let auth = format!("ApiKey {}", s.token);
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/x-ndjson")];
+    let (status, out) = http(&s.http, "POST", "/_bulk", &headers, body.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&out));
+}
+
+fn api(s: &Server, path: &str) -> serde_json::Value {
+    let auth = format!("Bearer {}", s.token);
+    let (status, out) = http(&s.http, "GET", path, &[("Authorization", auth.as_str())], b"");
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&out));
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn an_analyst_works_an_incident_in_the_console() {
+    let tmp = std::env::temp_dir().join(format!("hinomi-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let server = start_server(&tmp);
+    let (_driver, driver) = chromedriver();
+    let b = Browser::open(&driver);
+    let shots = artifacts();
+    let shot = |name: &str| b.screenshot(&shots.join(format!("{name}.png")));
+    let base = format!("http://{}", server.http);
+
+    // Log in: a page of the console first sends us to the login form.
+    b.goto(&format!("{base}/ui/default/alerts"));
+    assert!(b.url().contains("/ui/login"), "{}", b.url());
+    b.type_into("#user", "admin");
+    b.type_into("#password", "not the password");
+    b.click_to_load("#login");
+    assert!(b.page_text().contains("Wrong user name or password"));
+    b.type_into("#password", &server.password);
+    shot("01-login");
+    b.click_to_load("#login");
+    wait_until("the alert queue after login", 10, || b.url().ends_with("/ui/default/alerts").then_some(()));
+
+    // New events become an alert in the queue.
+    send_scenario(&server);
+    wait_until("alerts in the queue", 60, || {
+        b.goto(&format!("{base}/ui/default/alerts"));
+        (b.count("tr.alert-row") >= 3).then_some(())
+    });
+    assert!(b.page_text().contains("Failed Logon"), "{}", b.page_text());
+    shot("02-alert-queue");
+
+    // Acknowledge it: select the first alert and use the bulk action.
+    b.click("tr.alert-row input[name=alert]");
+    b.click_to_load("#bulk-ack");
+    b.click_to_load("tr.alert-row a.incident-link");
+    wait_until("the incident page", 10, || b.url().contains("/incidents/").then_some(()));
+    assert_eq!(b.text("#incident-status"), "Acknowledged");
+    assert!(b.count("#timeline li.tl-alert") >= 1);
+    shot("03-incident");
+    let id: i64 = b.url().rsplit('/').next().unwrap().parse().unwrap();
+
+    // A note.
+    b.type_into("#note-body", "Called alice: she did not log in at 03:00. Resetting her password.");
+    b.click_to_load("#add-note");
+    wait_until("the note in the timeline", 10, || b.text("#timeline").contains("Resetting her password").then_some(()));
+    shot("04-note");
+
+    // Escalate to the CSIRT.
+    b.type_into("#escalate-to", "CSIRT");
+    b.click_to_load("#escalate");
+    wait_until("the escalation", 10, || (b.text("#escalated-to") == "CSIRT").then_some(()));
+    shot("05-escalated");
+
+    // What the browser did is what the server holds.
+    let detail = api(&server, &format!("/api/v1/incidents/{id}"));
+    assert_eq!(detail["incident"]["status"], "acknowledged");
+    assert_eq!(detail["incident"]["escalated_to"], "CSIRT");
+    let timeline = api(&server, &format!("/api/v1/incidents/{id}/timeline"));
+    let notes: Vec<&serde_json::Value> = timeline.as_array().unwrap().iter().filter(|e| e["kind"] == "note").collect();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["actor"], "admin");
+
+    // Japanese, for this user from now on.
+    b.click("#lang option[value=ja]");
+    b.click_to_load("#lang-save");
+    wait_until("the page in Japanese", 10, || b.page_text().contains("タイムライン").then_some(()));
+    assert_eq!(b.text("#incident-status"), "確認済み");
+    assert!(b.text("nav").contains("アラート"));
+    assert!(!b.page_text().contains("⟦"), "a word without a translation");
+    shot("06-japanese");
+    b.goto(&format!("{base}/ui/default/"));
+    assert!(b.page_text().contains("概要"));
+    shot("07-overview-ja");
+
+    // Log out: the session is gone, pages lead to the login form again.
+    b.click_to_load("#logout");
+    wait_until("the login page", 10, || b.url().contains("/ui/login").then_some(()));
+    shot("08-logged-out");
+    b.goto(&format!("{base}/ui/default/incidents/{id}"));
+    assert!(b.url().contains("/ui/login"), "{}", b.url());
+    let _ = std::fs::remove_dir_all(&tmp);
+}
