@@ -176,6 +176,9 @@ pub(crate) enum AuditCommand {
     List {
         #[command(flatten)]
         at: Where,
+        /// Every tenant's entries and the server-wide ones (logins, users).
+        #[arg(long)]
+        all: bool,
         /// Only entries after this sequence number.
         #[arg(long, default_value_t = 0)]
         after: i64,
@@ -207,8 +210,9 @@ pub(crate) fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                 }
             }
         }
-        AuditCommand::List { at, after, limit } => {
-            let entries = at.open()?.audit_entries(Some(&at.tenant), after, limit)?;
+        AuditCommand::List { at, all, after, limit } => {
+            let tenant = (!all).then_some(at.tenant.as_str());
+            let entries = at.open()?.audit_entries(tenant, after, limit)?;
             print(at.format, entries.into_iter().map(|e| row(serde_json::to_value(e).unwrap_or_default())).collect())
         }
     }
