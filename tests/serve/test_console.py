@@ -3,6 +3,7 @@ page and form for every role in its own tenant and in another, CSRF,
 session fixation, logout, login rate limiting and lockout, and tokens
 revoked from the settings page. The role table is written here by hand
 from docs/console.md, not read from the code it checks."""
+import http.client
 import re
 import subprocess
 import urllib.error
@@ -259,5 +260,49 @@ def test_sessions_csrf_lockout_and_revocation(tmp_path):
         server.kill()
         server.start()
         assert server.log.read_text().count("console user `admin` created") == 1
+    finally:
+        server.kill()
+
+
+def test_console_over_tls(tmp_path):
+    import ssl
+
+    certs = tmp_path / "certs"
+    subprocess.run([BIN, "tls", "selfsigned", "--out", str(certs)], check=True, capture_output=True)
+    config = (
+        '#full\n[http]\nlisten = ["127.0.0.1:0"]\ntls = true\n'
+        f'[tls]\ncert = "{certs / "cert.pem"}"\nkey = "{certs / "key.pem"}"\n'
+        '[[syslog]]\nprotocol = "udp"\nlisten = "127.0.0.1:0"\n'
+    )
+    server = Server(tmp_path / "data", config).start()
+    try:
+        addr = server.addr["https"]
+        assert "http" not in server.addr
+        add_user(server, "erin", "default", "analyst")
+        context = ssl.create_default_context(cafile=str(certs / "cert.pem"))
+        opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=context))
+        with opener.open(f"https://{addr}/ui/login", timeout=10) as resp:
+            assert resp.status == 200 and "password" in resp.read().decode()
+        form = urllib.parse.urlencode({"user": "erin", "password": PASSWORD, "next": "/ui/"}).encode()
+        try:
+            opener.open(urllib.request.Request(f"https://{addr}/ui/login", data=form), timeout=10)
+            raise AssertionError("a login answers with a redirect")
+        except urllib.error.HTTPError as e:
+            assert e.code == 303
+            cookie = e.headers["Set-Cookie"]
+        # Behind TLS the session cookie is never sent in the clear.
+        assert "Secure" in cookie and "HttpOnly" in cookie
+        # The API and ingest routes share the port, over TLS only.
+        req = urllib.request.Request(f"https://{addr}/api/v1/alerts")
+        req.add_header("Authorization", f"Bearer {server.read_token}")
+        with opener.open(req, timeout=10) as resp:
+            assert resp.status == 200
+        try:
+            urllib.request.urlopen(f"http://{addr}/ui/login", timeout=5)
+            raise AssertionError("plain HTTP must not be answered")
+        except urllib.error.HTTPError as e:
+            raise AssertionError(f"plain HTTP was answered: {e.code}")
+        except (urllib.error.URLError, OSError, http.client.HTTPException):
+            pass  # a TLS alert or a closed connection, never a page
     finally:
         server.kill()

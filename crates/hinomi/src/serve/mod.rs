@@ -5,6 +5,7 @@ mod auth;
 mod cases;
 mod console;
 mod http;
+mod https;
 mod hunt;
 mod search;
 mod syslog;
@@ -148,15 +149,28 @@ async fn serve(
         soc,
         console: console::Console::new(&config.console, config.http.tls),
     });
+    let acceptor = match (config.http.tls, &config.tls.cert, &config.tls.key) {
+        (false, _, _) => None,
+        (true, Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        (true, _, _) => anyhow::bail!("[http] tls = true needs [tls] cert and key"),
+    };
     for addr in &config.http.listen {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding HTTP on {addr}"))?;
         let local = listener.local_addr()?;
-        bound.push(json!({"protocol": "http", "address": local.to_string()}));
-        let app = http::router(state.clone());
+        let protocol = if acceptor.is_some() { "https" } else { "http" };
+        bound.push(json!({"protocol": protocol, "address": local.to_string()}));
+        let app = http::router(state.clone()).into_make_service_with_connect_info::<https::Peer>();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            if let Err(e) = axum::serve(listener, app).await {
-                eprintln!("hinomi: http on {local}: {e}");
+            let served = match acceptor {
+                Some(acceptor) => match https::TlsListener::new(listener, acceptor) {
+                    Ok(tls) => axum::serve(tls, app).await,
+                    Err(e) => Err(e),
+                },
+                None => axum::serve(listener, app).await,
+            };
+            if let Err(e) = served {
+                eprintln!("hinomi: {protocol} on {local}: {e}");
             }
         });
     }

@@ -16,7 +16,7 @@ mod svg;
 pub(crate) mod view;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -349,7 +349,7 @@ async fn login_page(headers: HeaderMap, Query(p): Query<LoginParams>) -> Respons
 
 async fn login(
     State(app): AppRef,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<super::https::Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -361,7 +361,7 @@ async fn login(
     if !same_origin(&headers) {
         return problem(StatusCode::FORBIDDEN, lang, "cross-site request refused");
     }
-    if !app.console.allow_attempt(peer.ip()) {
+    if !app.console.allow_attempt(peer.0.ip()) {
         let mut r =
             problem(StatusCode::TOO_MANY_REQUESTS, lang, "too many login attempts from your address; wait a minute");
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
