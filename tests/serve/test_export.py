@@ -45,6 +45,11 @@ def test_export_reads_back_in_duckdb(tmp_path):
         assert by_host == [(r["host.name"], r["count()"]) for r in ours]
         user = duckdb.sql(f"select json_extract_string(fields, '$.\"user.name\"') from '{glob}' limit 1").fetchall()
         assert user[0][0] in ("u0", "u1", "u2")
+        # Each exported partition is in the tenant's audit trail.
+        audit = subprocess.run([BIN, "audit", "list", "--data", str(server.data), "--format", "jsonl"],
+                               capture_output=True, text=True, check=True).stdout
+        exports = [json.loads(l) for l in audit.splitlines() if '"export"' in l]
+        assert len(exports) == 2 and sum(json.loads(e["data"])["events"] for e in exports) == 100, exports
         # Again: files that exist are kept unless --force.
         run = subprocess.run([BIN, "export", "--data", str(server.data), "--out", str(out)],
                              capture_output=True, text=True, check=True)

@@ -46,6 +46,9 @@ pub(crate) struct ExportArgs {
     /// Export again even when the file exists.
     #[arg(long)]
     force: bool,
+    /// Who exports (recorded in each tenant's audit trail).
+    #[arg(long = "as", env = "USER", default_value = "cli")]
+    actor: String,
 }
 
 const ROW_GROUP: usize = 65_536;
@@ -69,6 +72,7 @@ pub(crate) fn run(args: ExportArgs) -> Result<ExitCode> {
             args.from.is_none_or(|f| day >= f) && args.to.is_none_or(|t| day <= t) && (args.include_open || day < today)
         })
         .collect();
+    let audit = crate::config::Triage::default().open(&args.data)?;
     let total: u64 = parts.iter().map(|p| p.events).sum();
     let bar = ProgressBar::new(total);
     bar.set_style(
@@ -83,8 +87,13 @@ pub(crate) fn run(args: ExportArgs) -> Result<ExitCode> {
             continue;
         }
         bar.set_message(format!("{}/{}", p.tenant, p.day));
-        events += export_partition(&store, p, &path, &bar).with_context(|| format!("exporting {}", path.display()))?;
+        let n = export_partition(&store, p, &path, &bar).with_context(|| format!("exporting {}", path.display()))?;
+        events += n;
         files += 1;
+        // Data leaving the store is recorded in the tenant's audit trail.
+        let by = store::state::By { tenant: &p.tenant, actor: &args.actor, now: jiff::Timestamp::now() };
+        let data = serde_json::json!({"day": p.day, "events": n, "file": path.display().to_string()});
+        audit.audit(&by, "export", &format!("partition:{}", p.day), &data)?;
     }
     bar.finish_and_clear();
     eprintln!("hinomi: exported {events} events to {files} Parquet files under {}", args.out.display());
