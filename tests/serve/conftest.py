@@ -39,7 +39,7 @@ def wait_for(predicate, timeout=20.0, what="condition"):
 
 
 class Server:
-    def __init__(self, data, config_text="", rules=RULES, extra_env=None):
+    def __init__(self, data, config_text="", rules=RULES, extra_env=None, args=()):
         self.data = pathlib.Path(data)
         self.config = self.data.parent / (self.data.name + ".toml")
         base = (
@@ -50,6 +50,7 @@ class Server:
         self.config.write_text(config_text if config_text.startswith("#full\n") else base + config_text)
         self.rules = rules
         self.env = dict(os.environ, **(extra_env or {}))
+        self.args = list(args)
         self.proc = None
         self.log = self.data.parent / (self.data.name + ".log")
         self.ingest_token = None
@@ -60,7 +61,7 @@ class Server:
         if listeners.exists():
             listeners.unlink()
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--data", str(self.data), "--config", str(self.config), "--rules", str(self.rules)],
+            [BIN, "serve", "--data", str(self.data), "--config", str(self.config), "--rules", str(self.rules), *self.args],
             stdout=subprocess.DEVNULL,
             stderr=open(self.log, "ab"),
             env=self.env,

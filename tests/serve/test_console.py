@@ -306,3 +306,36 @@ def test_console_over_tls(tmp_path):
             pass  # a TLS alert or a closed connection, never a page
     finally:
         server.kill()
+
+
+def test_demo_fills_the_console_at_once(tmp_path):
+    server = Server(tmp_path / "data", args=["--demo"]).start()
+    try:
+        password = re.search(r"password \(shown only now\): (\S+)", server.log.read_text()).group(1)
+        b = Browser(server)
+        assert b.login("admin", password)[0] == 303
+        # The chain is one incident: brute force, logon, privileges, two
+        # PsExec services, the upload; the database server made it critical.
+        def chain():
+            status, _, body = b.get("/ui/demo/incidents")
+            ids = re.findall(r'href="/ui/demo/incidents/(\d+)"', body)
+            for i in ids:
+                page = b.get(f"/ui/demo/incidents/{i}")[2]
+                if "Large Upload Through The Proxy" in page and "Failed Logon From The Internet" in page:
+                    return page
+        page = wait_for(chain, 60, "the attack chain as one incident")
+        for title in ["Network Logon From Outside", "Special Privileges Assigned To A User",
+                      "Remote Service Installed Over An Admin Share"]:
+            assert title in page
+        assert "sev-critical" in page and "srv-db-01" in page
+        # The dashboard has a day of alerts and open incidents.
+        overview = b.get("/ui/demo/")[2]
+        assert overview.count('<rect x=') >= 5, "alerts over the last 24 hours"
+        assert re.search(r"<span>Open incidents</span><b>([1-9]\d*)</b>", overview)
+        # Searchable at once, and filled only once per data directory.
+        wait_for(lambda: b.get("/ui/demo/search?q=alice")[2].count("<tr>") > 10, 30, "alice's events in search")
+        server.kill()
+        server.start()
+        assert "demo tenant `demo` is already filled" in server.log.read_text()
+    finally:
+        server.kill()

@@ -7,6 +7,7 @@
 
 mod cases;
 mod config;
+mod demo;
 mod export;
 mod handoff;
 mod hunt;

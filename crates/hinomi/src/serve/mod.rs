@@ -38,17 +38,29 @@ pub(crate) struct ServeArgs {
     /// A value for a `%placeholder%` under the Sigma `expand` modifier, as NAME=VALUE.
     #[arg(long = "placeholder", value_name = "NAME=VALUE")]
     placeholders: Vec<String>,
+    /// Fill a `demo` tenant with a day of traffic and an attack (once per
+    /// data directory), with Hinomi's demo rules: a first look at the console.
+    #[arg(long)]
+    demo: bool,
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     let config = Config::load(args.config.as_deref())?;
     std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
     first_start(&args.data)?;
-    let rules = if args.rules.is_empty() {
+    let mut rule_paths = args.rules.clone();
+    if args.demo {
+        anyhow::ensure!(config.triage.enabled, "--demo needs triage ([triage] enabled = true)");
+        let dir = args.data.join("demo");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join("rules.yml"), crate::demo::RULES).context("writing the demo rules")?;
+        rule_paths.push(dir);
+    }
+    let rules = if rule_paths.is_empty() {
         eprintln!("hinomi: no --rules given; events are stored but detection is off");
         sigma::RuleSetBuilder::new(sigma::CompileOptions::default()).build().0
     } else {
-        let rule_args = crate::rules::RuleArgs { rules: args.rules.clone(), placeholders: args.placeholders.clone() };
+        let rule_args = crate::rules::RuleArgs { rules: rule_paths, placeholders: args.placeholders.clone() };
         let (set, errors) = crate::rules::load(&rule_args)?;
         eprintln!("hinomi: {} rules loaded, {} rejected (`hinomi rules check` lists them)", set.len(), errors.len());
         set
@@ -65,6 +77,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
             engine_config.log_sources.insert((s.tenant.clone(), s.name.clone()), view);
         }
     }
+    if args.demo {
+        let proxy = normalize::view(None, Some("proxy"), None);
+        engine_config.log_sources.insert((crate::demo::TENANT.into(), "proxy".into()), proxy);
+    }
     if config.store.enabled {
         engine_config.store = Some(store_settings(&config.store, &args.data));
     }
@@ -80,6 +96,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     let (soc, triage) = if config.triage.enabled {
         let state = Arc::new(config.triage.open(&args.data)?);
         console::first_user(&state)?;
+        if args.demo {
+            demo(&args.data, &state, &engine.ingest())?;
+        }
         let every = Duration::from_secs(config.triage.sla_check_seconds.max(1));
         let triage = engine::triage::Triage::start(&args.data, state.clone(), every).context("starting triage")?;
         (Some(state), Some(triage))
@@ -107,6 +126,45 @@ pub(crate) fn store_settings(c: &crate::config::Store, data: &std::path::Path) -
         s.retention.insert(tenant.clone(), (r.retention_days, r.max_bytes));
     }
     s
+}
+
+/// The demo tenant: its assets, the first admin's role in it, and its
+/// events, submitted once per data directory.
+fn demo(data: &std::path::Path, soc: &store::state::State, ingest: &engine::Ingest) -> Result<()> {
+    let marker = data.join("demo").join("replayed");
+    if marker.exists() {
+        eprintln!("hinomi: demo tenant `{}` is already filled", crate::demo::TENANT);
+        return Ok(());
+    }
+    let now = jiff::Timestamp::now();
+    let by = store::state::By { tenant: crate::demo::TENANT, actor: "hinomi", now };
+    if soc.user("admin")?.is_some() {
+        soc.grant(&by, "admin", Some(store::tokens::Scope::Admin))?;
+    }
+    let assets = soc::assets::Inventory::from_csv(crate::demo::ASSETS).map_err(anyhow::Error::msg)?;
+    soc.replace_assets(&by, &assets)?;
+    let records = crate::demo::records(now);
+    let n = records.len();
+    for source in ["winlog", "proxy"] {
+        let lines: Vec<String> = records.iter().filter(|(s, _)| *s == source).map(|(_, l)| l.clone()).collect();
+        for chunk in lines.chunks(500) {
+            let batch = store::Batch {
+                received: now.as_nanosecond() as i64,
+                tenant: crate::demo::TENANT.into(),
+                source: source.into(),
+                format: "auto".into(),
+                records: chunk.to_vec(),
+            };
+            ingest.submit_blocking(batch).map_err(|e| anyhow::anyhow!("submitting the demo events: {e:?}"))?;
+        }
+    }
+    std::fs::write(&marker, now.to_string()).context("marking the demo as filled")?;
+    eprintln!(
+        "hinomi: demo tenant `{}` filled with {n} events; open the console at /ui/{}/ and sign in as admin",
+        crate::demo::TENANT,
+        crate::demo::TENANT
+    );
+    Ok(())
 }
 
 /// On a new data directory, an admin token for the `default` tenant, shown
