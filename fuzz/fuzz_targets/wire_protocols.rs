@@ -1,6 +1,6 @@
 //! Every ingest protocol decoder on arbitrary bytes: syslog stream framing
 //! (fed in two pieces), `_bulk`, HEC event and raw bodies, OTLP protobuf
-//! and JSON, JSON envelopes.
+//! and JSON, JSON envelopes, HTML form bodies.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,6 +18,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = wire::hec::parse_raw(data);
     let _ = wire::otlp::decode_protobuf(data);
     let _ = wire::otlp::decode_json(data);
+    let fields = wire::form::fields(data);
+    let _ = wire::form::field(&fields, "csrf");
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = wire::envelope::unwrap_line(text);
     }

@@ -5,7 +5,8 @@
 //! [`framing`] for syslog streams (LF or RFC 6587 octet counting),
 //! [`bulk`] for Elasticsearch `_bulk` bodies, [`hec`] for Splunk HEC event
 //! and raw bodies, [`otlp`] for OTLP log exports (protobuf and JSON),
-//! [`envelope`] for JSON values that carry many records (CloudTrail).
+//! [`envelope`] for JSON values that carry many records (CloudTrail);
+//! [`form`] decodes the console's HTML form bodies.
 //!
 //! It does no IO and reads no clock; sockets, HTTP and authentication live
 //! in the `hinomi` binary, and the records are parsed later by `normalize`.
@@ -13,6 +14,7 @@
 
 pub mod bulk;
 pub mod envelope;
+pub mod form;
 pub mod framing;
 pub mod hec;
 pub mod otlp;

@@ -224,6 +224,21 @@ impl State {
         Ok(rows.iter().map(|r| (text(&r[0]), r[1].int().unwrap_or(0))).collect())
     }
 
+    /// The rules with the most alerts active since `from`, most first:
+    /// `(rule id, title, alerts)`. Reads only recent alerts (by index), so
+    /// it stays fast at millions of alerts.
+    pub fn top_rules(&self, tenant: &str, from: Timestamp, limit: usize) -> Result<Vec<(String, String, i64)>> {
+        let rows = self.lock()?.rows(
+            &format!(
+                "SELECT rule_id, MIN(title), COUNT(*) FROM alerts WHERE tenant = $1 AND last_seen >= $2 \
+                 GROUP BY rule_id ORDER BY 3 DESC, 1 LIMIT {}",
+                limit.clamp(1, 1000)
+            ),
+            &[tenant.into(), micros(from)],
+        )?;
+        Ok(rows.iter().map(|r| (text(&r[0]), text(&r[1]), r[2].int().unwrap_or(0))).collect())
+    }
+
     /// Counts of a tenant's incidents by status.
     pub fn incident_counts(&self, tenant: &str) -> Result<Vec<(Status, i64)>> {
         let rows = self

@@ -576,6 +576,9 @@ fn check_histogram(fresh: Fresh<'_>) {
     let h = s.alert_histogram("acme", at(0), SignedDuration::from_hours(1)).unwrap();
     assert_eq!(h, [(at(0), Level::Low, 1), (at(0), Level::High, 1), (at(60), Level::High, 1)]);
     assert!(s.alert_histogram("other", at(0), SignedDuration::from_hours(1)).unwrap().is_empty());
+    let top = s.top_rules("acme", at(0), 10).unwrap();
+    assert_eq!(top.len(), 3);
+    assert!(s.top_rules("acme", at(6), 10).unwrap().iter().map(|r| r.0.as_str()).eq(["c"]));
 }
 
 /// Every case, for one backend.

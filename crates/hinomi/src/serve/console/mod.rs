@@ -161,47 +161,7 @@ fn random_hex(n: usize) -> Result<String, StateError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Form fields (`application/x-www-form-urlencoded`), in order, repeats kept.
-pub(crate) fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-/// `+` as space and `%XX` escapes; a broken escape stays as written.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The first value of a form field.
-pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
+pub(crate) use wire::form::{field, fields as form_fields};
 
 /// Whether a same-site `next` or `back` path is safe to redirect to.
 fn local_path(p: &str) -> bool {
@@ -493,18 +453,6 @@ pub(crate) fn first_user(soc: &SocState) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn form_decoding() {
-        let f = form_fields(b"a=1&b=hello+world&c=%E3%81%82&d=%zz&alert=1&alert=2&e");
-        assert_eq!(field(&f, "b"), Some("hello world"));
-        assert_eq!(field(&f, "c"), Some("あ"));
-        assert_eq!(field(&f, "d"), Some("%zz"));
-        assert_eq!(f.iter().filter(|(k, _)| k == "alert").count(), 2);
-        assert_eq!(field(&f, "e"), Some(""));
-        assert_eq!(percent_decode("%"), "%");
-        assert_eq!(percent_decode("%4"), "%4");
-    }
 
     #[test]
     fn redirects_stay_on_the_console() {

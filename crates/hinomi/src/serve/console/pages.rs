@@ -71,9 +71,7 @@ pub(crate) async fn overview(State(app): AppRef, headers: HeaderMap, Path(tenant
         let since = Timestamp::from_second(since.as_second() - since.as_second().rem_euclid(3600)).unwrap_or(since);
         let open_incidents = soc.incident_counts(&t)?.into_iter().filter(|(s, _)| !s.is_done()).collect();
         let (near_breach, breached) = soc.sla_counts(&t)?;
-        let mut top_rules = soc.rule_stats(&t)?;
-        top_rules.sort_by_key(|r| std::cmp::Reverse(r.alerts));
-        top_rules.truncate(10);
+        let top_rules = soc.top_rules(&t, since, 10)?;
         Ok(Overview {
             alert_counts: soc.alert_counts(&t)?,
             open_incidents,

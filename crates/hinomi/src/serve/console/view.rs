@@ -230,7 +230,8 @@ pub(crate) struct Overview {
     /// Hour buckets (start, severity, count) over the last 24 hours.
     pub(crate) histogram: Vec<(Timestamp, Level, i64)>,
     pub(crate) since: Timestamp,
-    pub(crate) top_rules: Vec<RuleStats>,
+    /// Rules by alerts active in the chart's window: id, title, alerts.
+    pub(crate) top_rules: Vec<(String, String, i64)>,
     pub(crate) sources: Vec<engine::SourceStats>,
 }
 
@@ -279,20 +280,13 @@ pub(crate) fn overview(ctx: &Ctx, o: &Overview) -> String {
         s.push_str(&empty_row(ctx, 2));
     }
     let _ = write!(s, r#"</tbody></table></section><section><h2>{}</h2>"#, ctx.t("top_rules"));
-    s.push_str(&table_head(ctx, &["rule", "alerts", "false_positive_rate"]));
-    for r in o.top_rules.iter().take(10) {
-        let href = ctx.url(&format!("alerts?rule={}&status=all", url_enc(&r.rule_id)));
-        let _ = write!(
-            s,
-            r#"<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>"#,
-            esc(&href),
-            esc(&r.title),
-            r.alerts,
-            r.false_positive_rate.map_or("-".into(), |x| format!("{:.0}%", x * 100.0))
-        );
+    s.push_str(&table_head(ctx, &["rule", "alerts"]));
+    for (id, title, alerts) in o.top_rules.iter().take(10) {
+        let href = ctx.url(&format!("alerts?rule={}&status=all", url_enc(id)));
+        let _ = write!(s, r#"<tr><td><a href="{}">{}</a></td><td>{alerts}</td></tr>"#, esc(&href), esc(title));
     }
     if o.top_rules.is_empty() {
-        s.push_str(&empty_row(ctx, 3));
+        s.push_str(&empty_row(ctx, 2));
     }
     s.push_str("</tbody></table></section></div>");
     let _ = write!(s, r#"<section><h2>{}</h2>"#, ctx.t("sources_health"));
@@ -948,7 +942,7 @@ mod tests {
                 breached: 0,
                 histogram: vec![(since, Level::High, 3)],
                 since,
-                top_rules: vec![stats.clone()],
+                top_rules: vec![("r1".into(), "Brute <b>force</b>".into(), 1)],
                 sources: vec![],
             };
             let rows = vec![
