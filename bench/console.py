@@ -83,6 +83,8 @@ def main():
         biggest = sqlite3.connect(db).execute(
             "SELECT id, alert_count FROM incidents ORDER BY alert_count DESC LIMIT 1").fetchone()
         print(f"open alerts: {open_alerts}; largest incident: #{biggest[0]} with {biggest[1]} alerts", flush=True)
+        print("(the generated alerts are days old: the overview's 24-hour chart and top rules read an empty window)",
+              flush=True)
         for name, path in [
             ("overview (dashboard)", "/ui/default/"),
             ("alert queue, first page", "/ui/default/alerts"),
@@ -92,6 +94,7 @@ def main():
             ("incident list", "/ui/default/incidents"),
             ("incident page, newest", f"/ui/default/incidents/{first}"),
             (f"incident page, {biggest[1]} alerts", f"/ui/default/incidents/{biggest[0]}"),
+            ("rules page (per-rule statistics)", "/ui/default/rules"),
         ]:
             body = page(addr, cookie, path)
             times = []

@@ -709,35 +709,47 @@ impl State {
             .collect())
     }
 
-    /// Per-rule statistics for rule pages and reports.
+    /// Per-rule statistics for rule pages and reports. Alerts and
+    /// detections come from the counts triage keeps; dispositions and the
+    /// time to triage from the incidents analysts have worked, so neither
+    /// reads every alert.
     pub fn rule_stats(&self, tenant: &str) -> Result<Vec<RuleStats>> {
-        let rows = self.lock()?.rows(
-            "SELECT a.rule_id, MIN(a.title), COUNT(*), CAST(SUM(a.count) AS BIGINT), \
+        let mut guard = self.lock()?;
+        let db: &mut dyn Db = &mut **guard;
+        let counts = db.rows(
+            "SELECT rule_id, title, alerts, detections FROM rule_counts WHERE tenant = $1 ORDER BY rule_id",
+            &[tenant.into()],
+        )?;
+        let worked = db.rows(
+            "SELECT a.rule_id, \
              SUM(CASE WHEN i.disposition = 'true_positive' THEN 1 ELSE 0 END), \
              SUM(CASE WHEN i.disposition = 'benign_true_positive' THEN 1 ELSE 0 END), \
              SUM(CASE WHEN i.disposition = 'false_positive' THEN 1 ELSE 0 END), \
              SUM(CASE WHEN i.disposition = 'duplicate' THEN 1 ELSE 0 END), \
              CAST(AVG(CASE WHEN i.acknowledged IS NOT NULL THEN (i.acknowledged - i.created) / 1000000.0 END) AS DOUBLE PRECISION) \
-             FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id \
-             WHERE a.tenant = $1 AND a.status <> 'suppressed' GROUP BY a.rule_id ORDER BY a.rule_id",
+             FROM incidents i JOIN alerts a ON a.incident_id = i.id \
+             WHERE i.tenant = $1 AND (i.disposition IS NOT NULL OR i.acknowledged IS NOT NULL) \
+             AND a.status <> 'suppressed' GROUP BY a.rule_id",
             &[tenant.into()],
         )?;
-        Ok(rows
+        let worked: std::collections::HashMap<String, &Vec<Val>> = worked.iter().map(|r| (text(&r[0]), r)).collect();
+        Ok(counts
             .iter()
             .map(|r| {
-                let n = |i: usize| r[i].int().unwrap_or(0);
-                let decided = n(4) + n(5) + n(6);
+                let w = worked.get(&text(&r[0]));
+                let n = |i: usize| w.and_then(|w| w[i].int()).unwrap_or(0);
+                let decided = n(1) + n(2) + n(3);
                 RuleStats {
                     rule_id: text(&r[0]),
                     title: text(&r[1]),
-                    alerts: n(2),
-                    detections: n(3),
-                    true_positive: n(4),
-                    benign_true_positive: n(5),
-                    false_positive: n(6),
-                    duplicate: n(7),
-                    false_positive_rate: (decided > 0).then(|| n(6) as f64 / decided as f64),
-                    mean_time_to_triage_secs: r[8].real(),
+                    alerts: r[2].int().unwrap_or(0),
+                    detections: r[3].int().unwrap_or(0),
+                    true_positive: n(1),
+                    benign_true_positive: n(2),
+                    false_positive: n(3),
+                    duplicate: n(4),
+                    false_positive_rate: (decided > 0).then(|| n(3) as f64 / decided as f64),
+                    mean_time_to_triage_secs: w.and_then(|w| w[5].real()),
                 }
             })
             .collect())

@@ -100,6 +100,13 @@ fn check_scenario(fresh: Fresh<'_>) {
         .unwrap();
     assert_eq!((later.new_alerts, later.joined_incidents), (1, 1));
     assert_eq!(s.incident("acme", i.id).unwrap().alert_count, 4);
+    // Rule statistics count as triage goes: brute-force has three alerts
+    // (alice twice, bob once) of eight detections.
+    let stats: Vec<(String, i64, i64)> =
+        s.rule_stats("acme").unwrap().into_iter().map(|r| (r.rule_id, r.alerts, r.detections)).collect();
+    let want = [("brute-force", 3, 8), ("logon-after-failures", 1, 1), ("privilege-escalation", 1, 1)];
+    assert_eq!(stats, want.map(|(r, a, d)| (r.to_string(), a, d)));
+    assert!(s.rule_stats("other").unwrap().is_empty());
     // Another tenant sees none of it.
     assert!(s.incidents("other", &IncidentQuery { limit: 10, ..Default::default() }).unwrap().is_empty());
     assert!(matches!(s.incident("other", i.id), Err(StateError::NotFound(_))));
@@ -149,6 +156,9 @@ fn check_suppression(fresh: Fresh<'_>) {
         .triage(&[detection(4, "brute-force", "high", 70, logon("alice", "WS-042", "203.0.113.7"))], None, at(70))
         .unwrap();
     assert_eq!((out.suppressed, out.new_alerts), (0, 1));
+    // Rule statistics leave suppressed detections out.
+    let r = &s.rule_stats("acme").unwrap()[0];
+    assert_eq!((r.alerts, r.detections), (2, 2));
 }
 
 fn check_severity_and_risk(fresh: Fresh<'_>) {
@@ -618,7 +628,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     drop(State::sqlite(&path, TriagePolicy::default()).unwrap());
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
-    assert_eq!(db.rows("SELECT COUNT(*) FROM schema_version", &[]).unwrap()[0][0].int(), Some(3));
+    assert_eq!(db.rows("SELECT COUNT(*) FROM schema_version", &[]).unwrap()[0][0].int(), Some(4));
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

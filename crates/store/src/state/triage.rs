@@ -327,6 +327,7 @@ fn upsert_alert(
         if status == "open" {
             out.deduplicated += 1;
         }
+        count_rule(db, d, status, false)?;
         return Ok((id, r[2].int()));
     }
     let evidence: Vec<&String> = d.event_id.iter().collect();
@@ -356,7 +357,23 @@ fn upsert_alert(
     if status == "open" {
         out.new_alerts += 1;
     }
+    count_rule(db, d, status, true)?;
     Ok((rows.first().and_then(|r| r[0].int()).unwrap_or(0), None))
+}
+
+/// Counts a detection (and a new alert) into its rule's statistics;
+/// suppressed ones are not counted, as the statistics never showed them.
+fn count_rule(db: &mut dyn Db, d: &Detection, status: &str, new_alert: bool) -> Result<()> {
+    if status == "suppressed" {
+        return Ok(());
+    }
+    db.exec(
+        "INSERT INTO rule_counts (tenant, rule_id, title, alerts, detections) VALUES ($1, $2, $3, $4, 1) \
+         ON CONFLICT (tenant, rule_id) DO UPDATE SET alerts = rule_counts.alerts + $4, \
+         detections = rule_counts.detections + 1",
+        &[d.tenant.as_str().into(), d.rule_id.as_str().into(), d.title.as_str().into(), Val::Int(i64::from(new_alert))],
+    )?;
+    Ok(())
 }
 
 /// Open incidents sharing a grouping entity with `entities`, active
