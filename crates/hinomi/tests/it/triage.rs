@@ -116,12 +116,28 @@ fn brute_force_then_logon_then_privileges_is_one_incident() {
         who,
         [("lead", "assets"), ("erin", "status"), ("erin", "note"), ("erin", "escalate"), ("erin", "status")]
     );
-    let db = store::state::Sqlite::open(&dir.join("data/state.db")).unwrap();
-    let mut db: Box<dyn store::state::Db> = Box::new(db);
-    db.exec("UPDATE audit SET actor = 'mallory' WHERE seq = 3", &[]).unwrap();
-    let out = hinomi(&["audit", "verify", "--data", &data]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("entry 3 was altered"));
+    // Each tampering on a copy of the intact database: an entry altered,
+    // one deleted, two swapped.
+    let state = dir.join("data/state.db");
+    let pristine = dir.join("pristine.db");
+    std::fs::copy(&state, &pristine).unwrap();
+    for (tamper, found) in [
+        ("UPDATE audit SET actor = 'mallory' WHERE seq = 3", "entry 3 was altered"),
+        ("DELETE FROM audit WHERE seq = 3", "entry 3 is missing"),
+        (
+            "UPDATE audit SET seq = -2 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = -2",
+            "entry 2 does not link",
+        ),
+    ] {
+        std::fs::copy(&pristine, &state).unwrap();
+        let mut db = store::state::Sqlite::open(&state).unwrap();
+        store::state::Db::batch(&mut db, tamper).unwrap();
+        drop(db);
+        let out = hinomi(&["audit", "verify", "--data", &data]);
+        assert_eq!(out.status.code(), Some(1), "{tamper}");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains(found), "{tamper}: {said}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

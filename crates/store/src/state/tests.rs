@@ -479,6 +479,12 @@ fn check_audit(fresh: Fresh<'_>) {
     let s = trail("audit_removed");
     s.exec_raw("DELETE FROM audit WHERE seq = 3").unwrap();
     assert!(problem(&s, None).contains("entry 3 is missing"));
+    // Two entries swapped, numbers and all.
+    let s = trail("audit_reordered");
+    s.exec_raw("UPDATE audit SET seq = -2 WHERE seq = 2").unwrap();
+    s.exec_raw("UPDATE audit SET seq = 2 WHERE seq = 3").unwrap();
+    s.exec_raw("UPDATE audit SET seq = 3 WHERE seq = -2").unwrap();
+    assert!(problem(&s, None).contains("entry 2 does not link"), "{}", problem(&s, None));
     // Cutting the newest entries is seen against a recorded head.
     let s = trail("audit_cut");
     let head = s.audit_verify(None).unwrap().head.unwrap();
