@@ -623,6 +623,21 @@ impl State {
         })
     }
 
+    /// A tenant's SLA targets: severity, acknowledge and resolve budgets.
+    pub fn sla_policies(&self, tenant: &str) -> Result<Vec<(Level, SignedDuration, SignedDuration)>> {
+        let rows = self.lock()?.rows(
+            "SELECT severity, ack_secs, resolve_secs FROM sla_policies WHERE tenant = $1 ORDER BY severity DESC",
+            &[tenant.into()],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let secs = |v: &Val| SignedDuration::from_secs(v.int().unwrap_or(0));
+                (level_of(&r[0]), secs(&r[1]), secs(&r[2]))
+            })
+            .collect())
+    }
+
     fn sla_policy(
         &self,
         tenant: &str,

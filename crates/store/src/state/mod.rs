@@ -27,7 +27,7 @@ pub use self::audit::{AuditEntry, AuditReport};
 #[cfg(feature = "postgres")]
 pub use self::db::Postgres;
 pub use self::db::{Db, DbError, Dialect, Sqlite, Val};
-pub use self::incidents::{Escalation, RuleStats, SlaReport, TimelineEntry};
+pub use self::incidents::{Escalation, RuleStats, Scope as ImpactScope, SlaReport, TimelineEntry};
 pub use self::triage::TriageOutcome;
 pub use self::users::{Lockout, LoginOutcome, Session, SessionLimits, User};
 

@@ -509,15 +509,16 @@ async fn settings_page(app: &AppState, v: Viewer, new_token: Option<String>, not
     let (soc, t, data) = (v.soc.clone(), v.ctx.tenant.clone(), app.data.clone());
     let found = blocking(move || {
         let users = soc.users(Some(&t))?;
+        let config = view::TenantConfig { sla: soc.sla_policies(&t)?, assets: soc.assets(&t)?.assets };
         let tokens = store::tokens::load(&data)
             .map_err(|e| StateError::Invalid(format!("reading tokens: {e}")))?
             .into_iter()
             .filter(|k| k.tenant == t)
             .collect::<Vec<_>>();
-        Ok((users, tokens))
+        Ok((users, tokens, config))
     })
     .await;
-    let body = found.map(|(u, k)| view::settings(&v.ctx, &u, &k, new_token.as_deref(), notice.as_deref()));
+    let body = found.map(|(u, k, c)| view::settings(&v.ctx, &u, &k, &c, new_token.as_deref(), notice.as_deref()));
     page(&v.ctx, "settings", "settings", body)
 }
 

@@ -159,7 +159,9 @@ pub(crate) fn layout(ctx: &Ctx, title: &str, active: &str, body: &str) -> String
     }
     let _ = write!(
         s,
-        r#"</select> <input type="hidden" name="back" value="{back}"><button id="lang-save">{save}</button></form>{logout_form}<button id="logout">{logout}</button></form></div></header><main id="main"><h1>{title}</h1>{body}</main></body></html>"#,
+        r#"</select> <label for="tz">{tz_label}</label> <input id="tz" name="tz" size="14" value="{tz}"> <input type="hidden" name="back" value="{back}"><button id="lang-save">{save}</button></form>{logout_form}<button id="logout">{logout}</button></form></div></header><main id="main"><h1>{title}</h1>{body}</main></body></html>"#,
+        tz_label = ctx.t("time_zone"),
+        tz = esc(ctx.tz.iana_name().unwrap_or("UTC")),
         back = esc(&ctx.here),
         save = ctx.t("save"),
         logout_form = ctx.form("/ui/logout", "inline"),
@@ -298,7 +300,11 @@ pub(crate) fn overview(ctx: &Ctx, o: &Overview) -> String {
 fn sources_table(ctx: &Ctx, sources: &[engine::SourceStats]) -> String {
     let mut s = table_head(ctx, &["source", "events", "eps", "parse_errors", "last_seen", "status"]);
     for x in sources {
-        let state = if x.silent { r#"<span class="bad">silent</span>"# } else { "ok" };
+        let state = if x.silent {
+            format!(r#"<span class="bad">{}</span>"#, ctx.t("silent"))
+        } else {
+            ctx.t("healthy").to_string()
+        };
         let _ = write!(
             s,
             "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{state}</td></tr>",
@@ -541,7 +547,7 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, notic
     }
     let _ = write!(s, r#"<section><h2>{}</h2><p>{}</p>"#, ctx.t("entities"), entities(&e.entities, 50));
     if !e.scope.spread.is_empty() {
-        let _ = write!(s, "<p class=\"warn\">lateral movement: {}</p>", esc(&e.scope.spread.join(", ")));
+        let _ = write!(s, "<p class=\"warn\">{}: {}</p>", ctx.t("lateral_movement"), esc(&e.scope.spread.join(", ")));
     }
     s.push_str("</section>");
     let _ = write!(s, r#"<section><h2>{}</h2><ol class="timeline" id="timeline">"#, ctx.t("timeline"));
@@ -776,10 +782,18 @@ pub(crate) fn sources(ctx: &Ctx, list: &[engine::SourceStats], dead: &[serde_jso
     s
 }
 
+/// What a tenant has configured: SLA targets and the asset inventory.
+#[derive(Default)]
+pub(crate) struct TenantConfig {
+    pub(crate) sla: Vec<(Level, jiff::SignedDuration, jiff::SignedDuration)>,
+    pub(crate) assets: Vec<soc::assets::Asset>,
+}
+
 pub(crate) fn settings(
     ctx: &Ctx,
     users: &[User],
     tokens: &[TokenRecord],
+    config: &TenantConfig,
     new_token: Option<&str>,
     notice: Option<&str>,
 ) -> String {
@@ -847,7 +861,7 @@ pub(crate) fn settings(
                 ctx.t("revoke")
             )
         } else {
-            t.revoked.as_deref().map_or(String::new(), |r| format!("revoked {}", esc(r)))
+            t.revoked.as_deref().map_or(String::new(), |r| format!("{} {}", ctx.t("revoked"), esc(r)))
         };
         let _ = write!(
             s,
@@ -857,6 +871,9 @@ pub(crate) fn settings(
             esc(t.source.as_deref().unwrap_or("-")),
             esc(&t.created)
         );
+    }
+    if tokens.is_empty() {
+        s.push_str(&empty_row(ctx, 5));
     }
     s.push_str("</tbody></table>");
     if admin {
@@ -872,6 +889,43 @@ pub(crate) fn settings(
         let _ = write!(s, r#"</select> <button>{}</button></form>"#, ctx.t("add"));
     }
     s.push_str("</section>");
+    // SLA targets and assets are set through the API (`PUT /api/v1/sla-policies`,
+    // `/api/v1/assets`) or `hinomi assets import`; shown here.
+    let _ = write!(s, r#"<section><h2>{}</h2>"#, ctx.t("sla_policies"));
+    s.push_str(&table_head(ctx, &["severity", "sla_acknowledge", "sla_resolve"]));
+    for (level, ack, resolve) in &config.sla {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{} min</td><td>{} min</td></tr>",
+            badge(ctx, *level),
+            ack.as_mins(),
+            resolve.as_mins()
+        );
+    }
+    if config.sla.is_empty() {
+        s.push_str(&empty_row(ctx, 3));
+    }
+    let _ = write!(s, r#"</tbody></table></section><section><h2>{}</h2>"#, ctx.t("assets"));
+    s.push_str(&table_head(ctx, &["name", "criticality", "owner", "business_unit"]));
+    for a in &config.assets {
+        let name = match &a.matches {
+            soc::assets::AssetMatch::Host(h) => format!("host {h}"),
+            soc::assets::AssetMatch::User(u) => format!("user {u}"),
+            soc::assets::AssetMatch::Ip(net) => format!("ip {net}"),
+        };
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&name),
+            a.criticality.as_str(),
+            esc(a.owner.as_deref().unwrap_or("-")),
+            esc(a.business_unit.as_deref().unwrap_or("-"))
+        );
+    }
+    if config.assets.is_empty() {
+        s.push_str(&empty_row(ctx, 4));
+    }
+    s.push_str("</tbody></table></section>");
     s
 }
 
@@ -970,7 +1024,61 @@ mod tests {
                 created: since,
                 grants: vec![("acme".into(), Scope::Analyst)],
             };
+            let a = alert();
+            let worked = Incident {
+                id: 3,
+                tenant: "acme".into(),
+                kind: "alerts".into(),
+                title: "Brute <b>force</b> on ws-042".into(),
+                severity: Level::High,
+                status: soc::Status::Acknowledged,
+                disposition: None,
+                assignee: Some("erin".into()),
+                created: since,
+                updated: since,
+                last_activity: since,
+                first_seen: since,
+                acknowledged: Some(since),
+                resolved: None,
+                pauses: vec![],
+                escalated_to: Some("CSIRT".into()),
+                escalated: Some(since),
+                alert_count: 1,
+                entities: a.entities.clone(),
+                version: 4,
+            };
+            let entry = |kind: &'static str, data: serde_json::Value| store::state::TimelineEntry {
+                at: since,
+                kind,
+                actor: "erin".into(),
+                what: kind.into(),
+                data,
+            };
+            let package = Escalation {
+                incident: worked,
+                summary: "s".into(),
+                alerts: vec![a.clone()],
+                timeline: vec![
+                    entry("alert", serde_json::json!({})),
+                    entry("action", serde_json::json!({"to": "<x>"})),
+                    entry("note", serde_json::json!("called <script>")),
+                ],
+                entities: a.entities.clone(),
+                scope: store::state::ImpactScope {
+                    hosts: vec![],
+                    users: vec![],
+                    addresses: vec![],
+                    first_sign: since,
+                    spread: vec!["user:alice<x>".into()],
+                },
+                evidence: vec![serde_json::json!({"kind": "event", "ref": "1.0"})],
+                actions_taken: vec![],
+                open_tasks: vec![serde_json::json!({"title": "reset <b>password</b>"})],
+                open_questions: vec![],
+            };
             let pages = [
+                layout(&c, "t", "incidents", &incident(&c, &package, None, Some("conflict"))),
+                layout(&c, "t", "incidents", &incidents(&c, "open", &[package.incident.clone()], Some("x,1"))),
                 layout(&c, "t", "overview", &overview(&c, &o)),
                 layout(&c, "t", "alerts", &alerts(&c, &AlertFilter::default(), &[alert()], Some("x,1"), Some("n"))),
                 layout(&c, "t", "search", &search(&c, &search_view)),
@@ -981,7 +1089,7 @@ mod tests {
                     &rules(&c, &[("r1".into(), "R <1>".into(), Level::Low)], &[stats], Some(&test)),
                 ),
                 layout(&c, "t", "sources", &sources(&c, &[], &[serde_json::json!({"reason": "<bad>"})])),
-                layout(&c, "t", "settings", &settings(&c, &[user], &[], Some("tok"), None)),
+                layout(&c, "t", "settings", &settings(&c, &[user], &[], &TenantConfig::default(), Some("tok"), None)),
                 login(lang, Some("<e>"), "/ui/", "u\"x"),
             ];
             for page in &pages {
@@ -993,8 +1101,29 @@ mod tests {
                 // The login form is the one POST without a session.
                 assert_eq!(forms, tokens + usize::from(page.contains("action=\"/ui/login\"")), "{page}");
             }
-            assert!(pages[1].contains("rel=\"next\""));
-            assert!(pages[0].contains("<svg"));
+            for page in &pages {
+                every_control_has_a_label(page);
+            }
+            assert!(pages[3].contains("rel=\"next\""));
+            assert!(pages[2].contains("<svg"));
+            assert!(pages[0].contains("id=\"escalate\"") && pages[0].contains("id=\"add-note\""));
+        }
+    }
+
+    /// Every visible form control is named for screen readers: a
+    /// `<label for>` pointing at its id, or an `aria-label`.
+    fn every_control_has_a_label(page: &str) {
+        for tag in ["<input", "<select", "<textarea"] {
+            for (at, _) in page.match_indices(tag) {
+                let end = page[at..].find('>').map_or(page.len(), |e| at + e);
+                let control = &page[at..end];
+                if control.contains("type=\"hidden\"") || control.contains("aria-label=") {
+                    continue;
+                }
+                let id = control.split("id=\"").nth(1).and_then(|r| r.split('"').next());
+                let labelled = id.is_some_and(|id| page.contains(&format!("<label for=\"{id}\">")));
+                assert!(labelled, "no label for {control}");
+            }
         }
     }
 
@@ -1003,7 +1132,7 @@ mod tests {
         let c = ctx(Lang::En, Scope::Read);
         let page = alerts(&c, &AlertFilter::default(), &[alert()], None, None);
         assert!(!page.contains("method=\"post\""), "{page}");
-        let page = settings(&c, &[], &[], None, None);
+        let page = settings(&c, &[], &[], &TenantConfig::default(), None, None);
         assert!(!page.contains("method=\"post\""), "{page}");
     }
 
