@@ -1078,7 +1078,12 @@ mod tests {
             };
             let pages = [
                 layout(&c, "t", "incidents", &incident(&c, &package, None, Some("conflict"))),
-                layout(&c, "t", "incidents", &incidents(&c, "open", &[package.incident.clone()], Some("x,1"))),
+                layout(
+                    &c,
+                    "t",
+                    "incidents",
+                    &incidents(&c, "open", std::slice::from_ref(&package.incident), Some("x,1")),
+                ),
                 layout(&c, "t", "overview", &overview(&c, &o)),
                 layout(&c, "t", "alerts", &alerts(&c, &AlertFilter::default(), &[alert()], Some("x,1"), Some("n"))),
                 layout(&c, "t", "search", &search(&c, &search_view)),
