@@ -13,13 +13,18 @@
 //! Aho-Corasick pass per field, see `prefilter.rs`), then evaluates only
 //! those. A [`Matcher`] holds the per-thread scratch space.
 //!
-//! Not here: correlation rules, filters (both later), field mappings of log
-//! formats (the `normalize` crate), reading files (the binary).
+//! Correlation rules are read here too (`correlation.rs`) and their
+//! references resolved when the set is built ([`RuleSet::correlations`]);
+//! counting events over time is the `correlate` crate's.
+//!
+//! Not here: filters (later), field mappings of log formats (the
+//! `normalize` crate), reading files (the binary).
 //!
 //! Start reading at [`RuleSetBuilder::add_file`], then `rule.rs`, `value.rs`
 //! (modifiers) and `matcher.rs` (evaluation).
 
 mod condition;
+pub mod correlation;
 mod matcher;
 mod prefilter;
 mod rule;
@@ -36,6 +41,7 @@ use model::{Event, Level, LogSource, SourceView};
 use crate::matcher::{EventView, FieldId, Matchable, NONE, Scratch};
 use crate::prefilter::{Anchors, Key, KeyFilter};
 
+pub use crate::correlation::{Compare, Correlation, CorrelationType};
 pub use crate::matcher::TimePart;
 pub use crate::value::CompileOptions;
 
@@ -43,6 +49,11 @@ pub use crate::value::CompileOptions;
 #[derive(Debug)]
 pub struct Rule {
     pub id: String,
+    /// The name correlations may refer to it by.
+    pub name: Option<String>,
+    /// Whether its matches are alerts of their own: false when a
+    /// correlation uses it without `generate: true`.
+    pub alerts: bool,
     pub title: String,
     pub level: Level,
     pub status: Option<String>,
@@ -137,9 +148,28 @@ impl FieldTable {
 pub struct RuleSetBuilder {
     options: CompileOptions,
     rules: Vec<Rule>,
+    correlations: Vec<Correlation>,
     errors: Vec<LoadError>,
     fields: FieldTable,
     ids: HashMap<String, String>,
+}
+
+/// What a correlation counts: a detection rule or another correlation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleRef {
+    Rule(usize),
+    Correlation(usize),
+}
+
+/// A correlation with its references resolved.
+#[derive(Debug, Clone)]
+pub struct ResolvedCorrelation {
+    pub def: Correlation,
+    /// One per `def.rules`, in order.
+    pub inputs: Vec<RuleRef>,
+    /// Whether its results are alerts (false when an outer correlation
+    /// uses it without `generate`).
+    pub alerts: bool,
 }
 
 impl RuleSetBuilder {
@@ -164,20 +194,28 @@ impl RuleSetBuilder {
             }
         };
         for doc in docs {
+            if doc.get("correlation").is_some() {
+                match correlation::parse_correlation(&doc, path) {
+                    Ok(c) => {
+                        if self.claim_id(&c.id, path, c.line) {
+                            self.correlations.push(c);
+                        }
+                    }
+                    Err(e) => self.errors.push(LoadError {
+                        path: path.to_owned(),
+                        line: e.pos.line,
+                        col: e.pos.col,
+                        rule_id: e.rule_id,
+                        message: e.message,
+                    }),
+                }
+                continue;
+            }
             match rule::parse_rule(&doc, path, &mut self.fields, &self.options) {
                 Ok(rule) => {
-                    if let Some(first) = self.ids.get(&rule.id) {
-                        self.errors.push(LoadError {
-                            path: path.to_owned(),
-                            line: rule.line,
-                            col: 1,
-                            rule_id: Some(rule.id.clone()),
-                            message: format!("duplicate rule id `{}` (first defined in {first})", rule.id),
-                        });
-                        continue;
+                    if self.claim_id(&rule.id, path, rule.line) {
+                        self.rules.push(rule);
                     }
-                    self.ids.insert(rule.id.clone(), path.to_owned());
-                    self.rules.push(rule);
                 }
                 Err(e) => self.errors.push(LoadError {
                     path: path.to_owned(),
@@ -190,10 +228,142 @@ impl RuleSetBuilder {
         }
     }
 
+    /// Records a rule or correlation id; a duplicate is a load error.
+    fn claim_id(&mut self, id: &str, path: &str, line: u32) -> bool {
+        if let Some(first) = self.ids.get(id) {
+            self.errors.push(LoadError {
+                path: path.to_owned(),
+                line,
+                col: 1,
+                rule_id: Some(id.to_owned()),
+                message: format!("duplicate rule id `{id}` (first defined in {first})"),
+            });
+            return false;
+        }
+        self.ids.insert(id.to_owned(), path.to_owned());
+        true
+    }
+
+    /// Resolves each correlation's references by id or name. A reference
+    /// to nothing, or a chain that comes back to itself, is a load error
+    /// of that correlation (and of those built on it).
+    fn resolve(&mut self) -> Vec<ResolvedCorrelation> {
+        let mut by_key: HashMap<&str, RuleRef> = HashMap::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            by_key.insert(&r.id, RuleRef::Rule(i));
+            if let Some(n) = &r.name {
+                by_key.entry(n).or_insert(RuleRef::Rule(i));
+            }
+        }
+        for (i, c) in self.correlations.iter().enumerate() {
+            by_key.insert(&c.id, RuleRef::Correlation(i));
+            if let Some(n) = &c.name {
+                by_key.entry(n).or_insert(RuleRef::Correlation(i));
+            }
+        }
+        let mut inputs: Vec<Result<Vec<RuleRef>, String>> =
+            self.correlations
+                .iter()
+                .map(|c| {
+                    c.rules
+                        .iter()
+                        .map(|r| {
+                            by_key.get(r.as_str()).copied().ok_or_else(|| {
+                                format!("correlation refers to `{r}`, which is no loaded rule id or name")
+                            })
+                        })
+                        .collect()
+                })
+                .collect();
+        // A correlation is usable when all it refers to is: repeat until
+        // nothing changes (this also rejects cycles).
+        let n = self.correlations.len();
+        let mut ok = vec![false; n];
+        loop {
+            let mut changed = false;
+            for i in 0..n {
+                if ok[i] {
+                    continue;
+                }
+                let ready = match &inputs[i] {
+                    Ok(refs) => refs.iter().all(|r| match r {
+                        RuleRef::Rule(_) => true,
+                        RuleRef::Correlation(j) => ok[*j],
+                    }),
+                    Err(_) => false,
+                };
+                if ready {
+                    ok[i] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for i in 0..n {
+            if !ok[i] {
+                let c = &self.correlations[i];
+                let message = match &inputs[i] {
+                    Err(e) => e.clone(),
+                    Ok(_) => {
+                        "correlation refers to a correlation that did not load, or to itself through a chain".into()
+                    }
+                };
+                self.errors.push(LoadError {
+                    path: c.path.clone(),
+                    line: c.line,
+                    col: 1,
+                    rule_id: Some(c.id.clone()),
+                    message,
+                });
+            }
+        }
+        // Old indices to the kept ones.
+        let mut new_index = vec![usize::MAX; n];
+        let mut kept = 0;
+        for i in 0..n {
+            if ok[i] {
+                new_index[i] = kept;
+                kept += 1;
+            }
+        }
+        let mut out = Vec::with_capacity(kept);
+        for (i, c) in std::mem::take(&mut self.correlations).into_iter().enumerate() {
+            if !ok[i] {
+                continue;
+            }
+            let refs: Vec<RuleRef> = std::mem::replace(&mut inputs[i], Ok(Vec::new()))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| match r {
+                    RuleRef::Correlation(j) => RuleRef::Correlation(new_index[j]),
+                    other => other,
+                })
+                .collect();
+            out.push(ResolvedCorrelation { def: c, inputs: refs, alerts: true });
+        }
+        // What a correlation uses alerts on its own only with `generate`.
+        for i in 0..out.len() {
+            if out[i].def.generate {
+                continue;
+            }
+            for r in out[i].inputs.clone() {
+                match r {
+                    RuleRef::Rule(k) => self.rules[k].alerts = false,
+                    RuleRef::Correlation(k) => out[k].alerts = false,
+                }
+            }
+        }
+        out
+    }
+
     /// The rule set and the errors of every rule that did not load.
-    pub fn build(self) -> (RuleSet, Vec<LoadError>) {
+    pub fn build(mut self) -> (RuleSet, Vec<LoadError>) {
+        let correlations = self.resolve();
         let anchors = self.rules.iter().map(|r| prefilter::rule_anchors(&r.matchable)).collect();
         let mut set = RuleSet {
+            correlations,
             rules: self.rules,
             fields: self.fields,
             anchors,
@@ -209,6 +379,7 @@ impl RuleSetBuilder {
 /// Compiled rules, ready to match events from any number of threads.
 pub struct RuleSet {
     rules: Vec<Rule>,
+    correlations: Vec<ResolvedCorrelation>,
     fields: FieldTable,
     anchors: Vec<Option<Anchors>>,
     buckets: RwLock<HashMap<SourceView, Arc<Bucket>>>,
@@ -234,6 +405,11 @@ impl Bucket {
 impl RuleSet {
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// Correlation rules with their references resolved.
+    pub fn correlations(&self) -> &[ResolvedCorrelation] {
+        &self.correlations
     }
 
     pub fn len(&self) -> usize {

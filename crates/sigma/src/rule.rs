@@ -17,8 +17,14 @@ pub(crate) struct DocError {
     pub(crate) rule_id: Option<String>,
 }
 
-fn err<T>(node: &Node, message: impl Into<String>) -> Result<T, DocError> {
-    Err(DocError { pos: node.pos(), message: message.into(), rule_id: None })
+impl DocError {
+    pub(crate) fn at(node: &Node, message: impl Into<String>) -> DocError {
+        DocError { pos: node.pos(), message: message.into(), rule_id: None }
+    }
+}
+
+pub(crate) fn err<T>(node: &Node, message: impl Into<String>) -> Result<T, DocError> {
+    Err(DocError::at(node, message))
 }
 
 /// Top-level keys Sigma defines for detection rules; anything else is a
@@ -47,9 +53,6 @@ fn parse_rule_inner(
 ) -> Result<Rule, DocError> {
     if let Some(action) = doc.get("action") {
         return err(action, "legacy multi-document `action` collections are not supported; write each rule in full");
-    }
-    if let Some(node) = doc.get("correlation") {
-        return err(node, "correlation rules are not supported yet");
     }
     if let Some(node) = doc.get("filter")
         && doc.get("detection").is_none()
@@ -96,6 +99,8 @@ fn parse_rule_inner(
     let matchable = parse_detection(detection, fields, options)?;
     Ok(Rule {
         id,
+        name: text("name")?,
+        alerts: true,
         title,
         level,
         status: text("status")?,

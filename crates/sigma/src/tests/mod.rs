@@ -6,6 +6,7 @@ use super::*;
 
 mod conditions;
 mod corpus;
+mod correlations;
 mod modifiers;
 
 /// Wraps a `detection:` body (indented by four spaces) into a rule.
@@ -98,7 +99,7 @@ fn rule_level_errors_name_the_position() {
     );
     check_error("title: [unclosed\n", "2:1: invalid YAML: while parsing a flow sequence, expected ',' or ']'");
     check_error("title: t\ntitle: u\n", "2:1: invalid YAML: duplicate key `title`");
-    check_error("title: t\nid: x\ncorrelation: {type: event_count}\n", "3:14: correlation rules are not supported yet");
+    check_error("title: t\nid: x\ncorrelation: {type: event_count}\n", "3:14: correlation has no `rules`");
     check_error(
         "action: global\ntitle: t\n",
         "1:9: legacy multi-document `action` collections are not supported; write each rule in full",
