@@ -63,6 +63,8 @@ impl Default for Config {
 pub struct Fired {
     /// Index into [`RuleSet::correlations`].
     pub correlation: usize,
+    /// Groups never span tenants.
+    pub tenant: String,
     /// The group: `group-by` names and values.
     pub group: Vec<(String, String)>,
     /// Event time of the first and last contributing event.
@@ -230,6 +232,25 @@ impl Correlator {
         }
     }
 
+    /// The fields correlations read from matches of each detection rule
+    /// they use: callers extract only these from an event.
+    pub fn needs(&self) -> HashMap<usize, Vec<String>> {
+        let mut out: HashMap<usize, Vec<String>> = HashMap::new();
+        for (r, consumers) in &self.consumers {
+            let RuleRef::Rule(rule) = r else { continue };
+            let fields = out.entry(*rule).or_default();
+            for (c, pos) in consumers {
+                let plan = &self.plans[*c];
+                for f in plan.inputs[*pos].group.iter().chain(&plan.field) {
+                    if !fields.contains(f) {
+                        fields.push(f.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Whether any correlation uses matches of `rule` (an index into
     /// [`RuleSet::rules`]): callers skip reading fields for the others.
     pub fn wants(&self, rule: usize) -> bool {
@@ -246,11 +267,12 @@ impl Correlator {
         s
     }
 
-    /// One match of detection rule `rule` on an event at `at`, known as
-    /// `event`, whose fields `field` reads. Every correlation that fires
-    /// because of it (chains included) is pushed to `out`.
+    /// One match of detection rule `rule` on an event of `tenant` at `at`,
+    /// known as `event`, whose fields `field` reads. Every correlation that
+    /// fires because of it (chains included) is pushed to `out`.
     pub fn observe(
         &mut self,
+        tenant: &str,
         rule: usize,
         at: i64,
         event: &str,
@@ -263,7 +285,7 @@ impl Correlator {
         let start = out.len();
         if let Some(consumers) = self.consumers.get(&RuleRef::Rule(rule)).cloned() {
             for (c, pos) in consumers {
-                self.add(c, pos, at, vec![event.to_owned()], 1, field, out);
+                self.add(tenant, c, pos, at, vec![event.to_owned()], 1, field, out);
             }
         }
         self.close_windows(out);
@@ -294,7 +316,7 @@ impl Correlator {
                 };
                 let lookup = |name: &str| f.group.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
                 for (c, pos) in consumers {
-                    self.add(c, pos, f.last, f.events.clone(), f.event_count, &lookup, out);
+                    self.add(&f.tenant, c, pos, f.last, f.events.clone(), f.event_count, &lookup, out);
                 }
             }
             self.close_windows(out);
@@ -309,6 +331,7 @@ impl Correlator {
     #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
+        tenant: &str,
         c: usize,
         pos: usize,
         at: i64,
@@ -318,8 +341,11 @@ impl Correlator {
         out: &mut Vec<Fired>,
     ) {
         let plan = &self.plans[c];
-        // The group key; an event without a group-by field takes no part.
-        let mut key = String::new();
+        // The group key, within the tenant; an event without a group-by
+        // field takes no part.
+        let mut key = String::with_capacity(64);
+        key.push_str(tenant);
+        key.push(SEP);
         for name in &plan.inputs[pos].group {
             let Some(v) = field(name) else { return };
             key.push_str(&v);
@@ -553,9 +579,12 @@ fn fire(plan: &Plan, max_refs: usize, c: usize, key: &str, window: &[&Entry], va
             }
         }
     }
-    let group = plan.group_by.iter().cloned().zip(key.split(SEP).map(str::to_owned)).collect();
+    let mut parts = key.split(SEP);
+    let tenant = parts.next().unwrap_or_default().to_owned();
+    let group = plan.group_by.iter().cloned().zip(parts.map(str::to_owned)).collect();
     Fired {
         correlation: c,
+        tenant,
         group,
         first: window.first().map_or(0, |e| e.at),
         last: window.last().map_or(0, |e| e.at),

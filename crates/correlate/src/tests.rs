@@ -43,7 +43,7 @@ fn feed(c: &mut Correlator, set: &RuleSet, events: &[Ev<'_>], out: &mut Vec<Fire
         let index = set.rules().iter().position(|r| r.name.as_deref() == Some(*rule)).expect("a known rule");
         let map: HashMap<&str, &str> = fields.iter().copied().collect();
         let read = |f: &str| map.get(f).map(|v| v.to_string());
-        c.observe(index, second * 1_000_000, &format!("e{n}"), &read, out);
+        c.observe("acme", index, second * 1_000_000, &format!("e{n}"), &read, out);
     }
 }
 
@@ -426,11 +426,27 @@ fn state_stays_bounded_under_a_million_keys() {
         let host = format!("host-{i}");
         let read = |f: &str| (f == "ComputerName").then(|| host.clone());
         // All within one minute: nothing expires, only eviction bounds it.
-        c.observe(rule, 1_000_000 + i64::from(i % 50), "e", &read, &mut out);
+        c.observe("acme", rule, 1_000_000 + i64::from(i % 50), "e", &read, &mut out);
         assert!(c.groups[0].map.len() <= 10_000);
     }
     let s = c.stats();
     assert_eq!((s.groups, s.evicted), (10_000, 990_000));
     assert!(c.groups[0].lru.len() <= 2 * 10_000 + 64);
     assert!(out.is_empty());
+}
+
+#[test]
+fn tenants_never_share_a_group() {
+    let set = rule_set(EVENT_COUNT);
+    let rule = set.rules().iter().position(|r| r.name.as_deref() == Some("failed_logon")).unwrap();
+    let mut c = Correlator::new(&set, Config::default());
+    let mut out = Vec::new();
+    let read = |f: &str| (f == "ComputerName").then(|| "dc1".to_string());
+    for (i, tenant) in ["acme", "globex", "acme", "globex", "acme"].iter().enumerate() {
+        c.observe(tenant, rule, i as i64 * 1_000_000, &format!("e{i}"), &read, &mut out);
+    }
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].tenant.as_str(), out[0].events.clone()), ("acme", vec!["e0".into(), "e2".into(), "e4".into()]));
+    assert_eq!(out[0].group, [("ComputerName".to_string(), "dc1".to_string())]);
+    assert_eq!(c.needs().get(&rule), Some(&vec!["ComputerName".to_string()]));
 }

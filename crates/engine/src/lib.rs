@@ -17,6 +17,7 @@
 //!
 //! It knows nothing about HTTP, syslog framing or configuration files.
 
+mod correlation;
 mod health;
 mod indexer;
 pub mod output;
@@ -61,6 +62,8 @@ pub struct EngineConfig {
     /// Also write every event to the `events/` JSON-lines journal. With
     /// the event store on, this is a second copy of every record.
     pub events_journal: bool,
+    /// Correlation rules: state bounds and allowed lateness.
+    pub correlation: correlate::Config,
 }
 
 /// The event store and how the indexer runs it.
@@ -98,6 +101,7 @@ impl EngineConfig {
             log_sources: HashMap::new(),
             store: None,
             events_journal: true,
+            correlation: correlate::Config::default(),
         }
     }
 }
@@ -117,6 +121,8 @@ pub(crate) struct Shared {
     health: Health,
     system_alerts: Mutex<Vec<Vec<u8>>>,
     problem: Mutex<Option<String>>,
+    /// The correlator's counters, as of the last chunk written.
+    correlation: Mutex<correlate::Stats>,
 }
 
 /// Deletes log segments every reader is done with.
@@ -180,6 +186,8 @@ pub struct Status {
     pub alerts: u64,
     pub errors: u64,
     pub problem: Option<String>,
+    /// Correlation state: groups held, results, evictions, late events.
+    pub correlation: correlate::Stats,
 }
 
 impl Engine {
@@ -225,6 +233,7 @@ impl Engine {
             health: Health::default(),
             system_alerts: Mutex::new(Vec::new()),
             problem: Mutex::new(None),
+            correlation: Mutex::new(correlate::Stats::default()),
         });
         let thread = {
             let (config, wal, shared) = (config.clone(), wal.clone(), shared.clone());
@@ -474,6 +483,7 @@ impl Ingest {
             alerts: self.shared.alerts.load(Ordering::Relaxed),
             errors: self.shared.errors.load(Ordering::Relaxed),
             problem: self.shared.problem.lock().ok().and_then(|p| p.clone()),
+            correlation: self.shared.correlation.lock().map(|s| *s).unwrap_or_default(),
         }
     }
 }

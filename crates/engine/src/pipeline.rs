@@ -80,6 +80,8 @@ impl Journals {
 struct Out {
     event: Vec<u8>,
     alerts: Vec<Vec<u8>>,
+    /// Matches correlations use, fed to them in log order by the writer.
+    correlate: Vec<crate::correlation::Input>,
     dead: Vec<u8>,
     /// `(tenant, source)` of a record that went to the dead letter.
     failed_source: Option<(String, String)>,
@@ -104,11 +106,14 @@ pub(crate) fn run(
     start: u64,
 ) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+    let correlations = crate::correlation::Correlations::open(&config.data, &rules, config.correlation, start);
+    let needs = correlations.needs();
     let writer = {
-        let (config, wal, shared) = (config.clone(), wal.clone(), shared.clone());
-        std::thread::Builder::new()
-            .name("journal-writer".into())
-            .spawn(move || write_loop(rx, config, wal, shared, journals, start))
+        let (config, wal, shared, rules) = (config.clone(), wal.clone(), shared.clone(), rules.clone());
+        std::thread::Builder::new().name("journal-writer".into()).spawn(move || {
+            let mut out = Output { journals, correlations, rules };
+            write_loop(rx, config, wal, shared, &mut out, start)
+        })
     };
     let writer = match writer {
         Ok(w) => w,
@@ -154,7 +159,7 @@ pub(crate) fn run(
         let frames = &frames[..used];
         let idle = frames.is_empty();
         if !idle {
-            process(frames, &rules, &config, &shared, &mut outs);
+            process(frames, &rules, &needs, &config, &shared, &mut outs);
             if !config.slow_down.is_zero() {
                 std::thread::sleep(config.slow_down);
             }
@@ -171,12 +176,19 @@ pub(crate) fn run(
     let _ = writer.join();
 }
 
+/// What the writer thread writes to: the journals and the correlations.
+struct Output {
+    journals: Journals,
+    correlations: crate::correlation::Correlations,
+    rules: Arc<RuleSet>,
+}
+
 fn write_loop(
     rx: std::sync::mpsc::Receiver<Chunk>,
     config: EngineConfig,
     wal: Wal,
     shared: Arc<Shared>,
-    mut journals: Journals,
+    output: &mut Output,
     start: u64,
 ) {
     let checkpoint_path = config.data.join("checkpoint.json");
@@ -202,8 +214,9 @@ fn write_loop(
         }
         let written = (|| -> std::io::Result<()> {
             if let Some(chunk) = &chunk {
-                write_chunk(&chunk.outs, &shared, &mut journals)?;
+                write_chunk(&chunk.outs, &shared, output)?;
             }
+            let journals = &mut output.journals;
             for alert in shared.take_system_alerts() {
                 journals.alerts.write(&alert)?;
             }
@@ -227,7 +240,15 @@ fn write_loop(
         }
         shared.processed.store(end, Ordering::Release);
         if (last_checkpoint.elapsed() >= config.checkpoint_interval || closed) && end != checkpointed {
-            match journals.checkpoint(end).and_then(|cp| cp.save(&checkpoint_path)) {
+            // The correlation state of this position first, then the
+            // checkpoint naming the position, then the state becomes current.
+            let saved = output
+                .correlations
+                .save_next(end)
+                .and_then(|()| output.journals.checkpoint(end))
+                .and_then(|cp| cp.save(&checkpoint_path))
+                .and_then(|()| output.correlations.commit());
+            match saved {
                 Ok(()) => {
                     checkpointed = end;
                     shared.checkpointed.store(end, Ordering::Release);
@@ -246,7 +267,9 @@ fn write_loop(
     }
 }
 
-fn write_chunk(outs: &[Out], shared: &Shared, journals: &mut Journals) -> std::io::Result<()> {
+fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::Result<()> {
+    let journals = &mut output.journals;
+    let mut correlated = false;
     for out in outs {
         if !out.dead.is_empty() {
             if let Some((tenant, source)) = &out.failed_source {
@@ -261,6 +284,16 @@ fn write_chunk(outs: &[Out], shared: &Shared, journals: &mut Journals) -> std::i
             shared.alerts.fetch_add(1, Ordering::Relaxed);
             journals.alerts.write(a)?;
         }
+        if !out.correlate.is_empty() {
+            correlated = true;
+            for a in output.correlations.feed(&out.correlate, &output.rules) {
+                shared.alerts.fetch_add(1, Ordering::Relaxed);
+                journals.alerts.write(&a)?;
+            }
+        }
+    }
+    if correlated && let Ok(mut stats) = shared.correlation.lock() {
+        *stats = output.correlations.stats();
     }
     Ok(())
 }
@@ -271,7 +304,14 @@ fn dead_frame(position: u64, reason: &str) -> Out {
     Out { dead: serde_json::to_vec(&line).unwrap_or_default(), ..Out::default() }
 }
 
-fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, config: &EngineConfig, shared: &Shared, outs: &mut Vec<Out>) {
+fn process(
+    frames: &[(u64, Vec<u8>)],
+    rules: &RuleSet,
+    needs: &crate::correlation::Needs,
+    config: &EngineConfig,
+    shared: &Shared,
+    outs: &mut Vec<Out>,
+) {
     let mut batches = Vec::with_capacity(frames.len());
     for (pos, payload) in frames {
         match Batch::decode(payload) {
@@ -295,7 +335,7 @@ fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, config: &EngineConfig, sh
             let mut matcher = rules.matcher();
             chunk
                 .iter()
-                .map(move |&(pos, i, b, view)| one(rules, &mut matcher, pos, i, b, view, config.events_journal))
+                .map(move |&(pos, i, b, view)| one(rules, needs, &mut matcher, pos, i, b, view, config.events_journal))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -306,8 +346,10 @@ fn process(frames: &[(u64, Vec<u8>)], rules: &RuleSet, config: &EngineConfig, sh
 /// source configured for the batch's source.
 type Item<'a> = (u64, usize, &'a Batch, &'a Option<Arc<model::SourceView>>);
 
+#[allow(clippy::too_many_arguments)]
 fn one(
     rules: &RuleSet,
+    needs: &crate::correlation::Needs,
     matcher: &mut sigma::Matcher<'_>,
     pos: u64,
     index: usize,
@@ -338,6 +380,9 @@ fn one(
     };
     let timestamp = event.timestamp.unwrap_or(received);
     let hits = matcher.matches(&event);
+    if !needs.is_empty() {
+        out.correlate = crate::correlation::inputs(needs, hits, &event, timestamp, &id, &batch.tenant);
+    }
     if !events_journal && hits.is_empty() {
         return out;
     }
@@ -377,7 +422,9 @@ pub(crate) fn alert_lines(rules: &RuleSet, hits: &[usize], on: &Detected<'_>, fi
         return Vec::new();
     }
     let detected = Timestamp::now();
+    // A rule a correlation uses without `generate` is no alert of its own.
     hits.iter()
+        .filter(|&&r| rules.rules()[r].alerts)
         .map(|&r| {
             let rule = &rules.rules()[r];
             let alert = Alert {

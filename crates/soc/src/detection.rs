@@ -19,8 +19,9 @@ pub struct Detection {
     pub tags: Vec<String>,
     /// Rule author, kept for the Detection Rule License's attribution.
     pub author: Option<String>,
-    /// The evidence: the event's id in the event store.
-    pub event_id: Option<String>,
+    /// The evidence: ids of events in the event store, one for a rule
+    /// match, every contributing event for a correlation.
+    pub events: Vec<String>,
     /// Event time.
     pub at: Timestamp,
     /// `retro-hunt` for findings of a hunt.
@@ -73,7 +74,10 @@ impl Detection {
             level,
             tags,
             author,
-            event_id: text(&v, "event_id"),
+            events: match v.get("events").and_then(Value::as_array) {
+                Some(list) => list.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                None => text(&v, "event_id").into_iter().collect(),
+            },
             at,
             origin: text(&v, "origin"),
             entities,

@@ -312,11 +312,10 @@ fn upsert_alert(
     if let Some(r) = found.first() {
         let id = r[0].int().unwrap_or(0);
         let mut evidence: Vec<String> = from_json(&r[1]);
-        if let Some(e) = &d.event_id
-            && evidence.len() < policy.max_evidence
-            && !evidence.contains(e)
-        {
-            evidence.push(e.clone());
+        for e in &d.events {
+            if evidence.len() < policy.max_evidence && !evidence.contains(e) {
+                evidence.push(e.clone());
+            }
         }
         db.exec(
             "UPDATE alerts SET count = count + 1, evidence = $2, version = version + 1, \
@@ -330,7 +329,7 @@ fn upsert_alert(
         count_rule(db, d, status, false)?;
         return Ok((id, r[2].int()));
     }
-    let evidence: Vec<&String> = d.event_id.iter().collect();
+    let evidence: Vec<&String> = d.events.iter().take(policy.max_evidence).collect();
     let rows = db.rows(
         "INSERT INTO alerts (tenant, rule_id, title, level, severity, tags, author, entities, evidence, dedup_key, \
          first_seen, last_seen, count, status, suppression_id, incident_id, origin, created, version) \
