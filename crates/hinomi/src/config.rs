@@ -91,6 +91,12 @@ pub(crate) struct Engine {
     /// Also write every event to the `events/` journal (a second copy
     /// when the event store is on).
     pub(crate) events_journal: bool,
+    /// Correlation rules: how far behind the newest event an event may be
+    /// and still count, in seconds.
+    pub(crate) correlation_lateness_seconds: u64,
+    /// Groups one correlation rule may hold; past it the least recently
+    /// active is evicted (counted in the status).
+    pub(crate) correlation_max_groups: usize,
 }
 
 impl Default for Engine {
@@ -102,6 +108,8 @@ impl Default for Engine {
             slow_down_ms: 0,
             health_check_seconds: 5,
             events_journal: true,
+            correlation_lateness_seconds: 60,
+            correlation_max_groups: 100_000,
         }
     }
 }
