@@ -44,6 +44,7 @@ use crate::prefilter::{Anchors, Key, KeyFilter};
 pub use crate::correlation::{Compare, Correlation, CorrelationType};
 pub use crate::matcher::TimePart;
 pub use crate::value::CompileOptions;
+pub use crate::yaml::to_json as yaml_to_json;
 
 /// A compiled Sigma detection rule with the metadata alerts carry.
 #[derive(Debug)]

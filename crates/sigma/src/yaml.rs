@@ -206,3 +206,34 @@ fn count(node: &Node) -> usize {
         Node::Map { entries, .. } => 1 + entries.iter().map(|(k, v)| count(k) + count(v)).sum::<usize>(),
     }
 }
+
+/// YAML documents as JSON values, for files beside rules (rule tests):
+/// plain scalars that read as numbers, booleans or null become those,
+/// quoted ones stay text.
+pub fn to_json(text: &str) -> Result<Vec<serde_json::Value>, String> {
+    let docs =
+        parse_documents(text).map_err(|e| format!("{}:{}: invalid YAML: {}", e.pos.line, e.pos.col, e.message))?;
+    Ok(docs.iter().map(node_json).collect())
+}
+
+fn node_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value;
+    match node {
+        Node::Scalar { text, plain: false, .. } => Value::String(text.clone()),
+        Node::Scalar { .. } if node.is_null() => Value::Null,
+        Node::Scalar { text, .. } => match text.as_str() {
+            "true" | "True" | "TRUE" => Value::Bool(true),
+            "false" | "False" | "FALSE" => Value::Bool(false),
+            t => t
+                .parse::<i64>()
+                .map(Value::from)
+                .ok()
+                .or_else(|| t.parse::<f64>().ok().filter(|f| f.is_finite()).map(Value::from))
+                .unwrap_or_else(|| Value::String(t.to_owned())),
+        },
+        Node::Seq { items, .. } => Value::Array(items.iter().map(node_json).collect()),
+        Node::Map { entries, .. } => Value::Object(
+            entries.iter().map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), node_json(v))).collect(),
+        ),
+    }
+}

@@ -6,6 +6,7 @@
 mod hunt_cli;
 mod regression;
 mod retro_hunt;
+mod rule_pack;
 mod triage;
 
 use std::path::{Path, PathBuf};
