@@ -379,7 +379,7 @@ fn one(
         }
     };
     let timestamp = event.timestamp.unwrap_or(received);
-    let hits = matcher.matches(&event);
+    let hits = matcher.matches_in(&batch.tenant, &event);
     if !needs.is_empty() {
         out.correlate = crate::correlation::inputs(needs, hits, &event, timestamp, &id, &batch.tenant);
     }

@@ -71,7 +71,7 @@ impl RetroHunt<'_> {
                     unparsable.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
-                let hits = matcher.matches(&event);
+                let hits = matcher.matches_in(&stored.tenant, &event);
                 if hits.is_empty() {
                     continue;
                 }

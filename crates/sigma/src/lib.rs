@@ -150,6 +150,7 @@ pub struct RuleSetBuilder {
     options: CompileOptions,
     rules: Vec<Rule>,
     correlations: Vec<Correlation>,
+    filters: Vec<rule::Filter>,
     errors: Vec<LoadError>,
     fields: FieldTable,
     ids: HashMap<String, String>,
@@ -195,6 +196,19 @@ impl RuleSetBuilder {
             }
         };
         for doc in docs {
+            if doc.get("filter").is_some() && doc.get("detection").is_none() {
+                match rule::parse_filter(&doc, path, &mut self.fields, &self.options) {
+                    Ok(f) => self.filters.push(f),
+                    Err(e) => self.errors.push(LoadError {
+                        path: path.to_owned(),
+                        line: e.pos.line,
+                        col: e.pos.col,
+                        rule_id: e.rule_id,
+                        message: e.message,
+                    }),
+                }
+                continue;
+            }
             if doc.get("correlation").is_some() {
                 match correlation::parse_correlation(&doc, path) {
                     Ok(c) => {
@@ -359,12 +373,58 @@ impl RuleSetBuilder {
         out
     }
 
+    /// Applies filters (the Sigma filters specification, composed as
+    /// pySigma does: each rule's condition becomes `(rule) and (filter)`,
+    /// so a filter's condition says what to keep). A filter applies to the
+    /// rules it names (or every rule, with `any` or no list) whose log
+    /// source has every attribute the filter's sets. Tenant filters stay
+    /// aside, for [`Matcher::matches_in`]. A filter that names a rule that
+    /// is not loaded is a load error.
+    fn apply_filters(&mut self) -> Vec<TenantFilter> {
+        let mut tenant_filters = Vec::new();
+        for f in std::mem::take(&mut self.filters) {
+            for name in &f.rules {
+                if !self.rules.iter().any(|r| &r.id == name || r.name.as_ref() == Some(name)) {
+                    self.errors.push(LoadError {
+                        path: f.path.clone(),
+                        line: f.line,
+                        col: 1,
+                        rule_id: f.id.clone(),
+                        message: format!("filter refers to `{name}`, which is no loaded rule id or name"),
+                    });
+                }
+            }
+            let applies: Vec<usize> = (0..self.rules.len())
+                .filter(|&i| {
+                    let r = &self.rules[i];
+                    (f.rules.is_empty() || f.rules.iter().any(|n| n == &r.id || r.name.as_ref() == Some(n)))
+                        && f.logsource.contains(&r.logsource)
+                })
+                .collect();
+            match f.tenant {
+                Some(tenant) => tenant_filters.push(TenantFilter { tenant, rules: applies, matchable: f.matchable }),
+                None => {
+                    for i in applies {
+                        let m = &mut self.rules[i].matchable;
+                        let offset = m.detections.len() as u32;
+                        m.detections.extend(f.matchable.detections.iter().cloned());
+                        let kept = std::mem::replace(&mut m.condition, matcher::Expr::And(Vec::new()));
+                        m.condition = matcher::Expr::And(vec![kept, f.matchable.condition.shifted(offset)]);
+                    }
+                }
+            }
+        }
+        tenant_filters
+    }
+
     /// The rule set and the errors of every rule that did not load.
     pub fn build(mut self) -> (RuleSet, Vec<LoadError>) {
+        let tenant_filters = self.apply_filters();
         let correlations = self.resolve();
         let anchors = self.rules.iter().map(|r| prefilter::rule_anchors(&r.matchable)).collect();
         let mut set = RuleSet {
             correlations,
+            tenant_filters,
             rules: self.rules,
             fields: self.fields,
             anchors,
@@ -381,11 +441,20 @@ impl RuleSetBuilder {
 pub struct RuleSet {
     rules: Vec<Rule>,
     correlations: Vec<ResolvedCorrelation>,
+    tenant_filters: Vec<TenantFilter>,
     fields: FieldTable,
     anchors: Vec<Option<Anchors>>,
     buckets: RwLock<HashMap<SourceView, Arc<Bucket>>>,
     /// For events of unknown log source: every rule.
     everything: Arc<Bucket>,
+}
+
+/// A filter of one tenant's own tuning: applied to that tenant's matches.
+struct TenantFilter {
+    tenant: String,
+    /// Rule indices it applies to.
+    rules: Vec<usize>,
+    matchable: Matchable,
 }
 
 /// The rules of one log-source view, with their prefilters.
@@ -411,6 +480,11 @@ impl RuleSet {
     /// Correlation rules with their references resolved.
     pub fn correlations(&self) -> &[ResolvedCorrelation] {
         &self.correlations
+    }
+
+    /// Whether a tenant has filters of its own.
+    pub fn has_tenant_filters(&self, tenant: &str) -> bool {
+        self.tenant_filters.iter().any(|f| f.tenant == tenant)
     }
 
     pub fn len(&self) -> usize {
@@ -507,6 +581,34 @@ impl Matcher<'_> {
             self.hits.dedup();
         }
         self.unbind();
+        &self.hits
+    }
+
+    /// [`Matcher::matches`] for an event of `tenant`: matches that one of
+    /// the tenant's filters does not keep are left out.
+    pub fn matches_in(&mut self, tenant: &str, event: &Event) -> &[usize] {
+        self.matches(event);
+        if self.hits.is_empty() || !self.set.has_tenant_filters(tenant) {
+            return &self.hits;
+        }
+        let mut hits = std::mem::take(&mut self.hits);
+        self.bind(event);
+        let saved = event.views.first().map(|v| self.alias(event, v)).unwrap_or_default();
+        {
+            let mut ev = EventView::new(event, &self.slots, &mut self.scratch);
+            hits.retain(|r| {
+                self.set
+                    .tenant_filters
+                    .iter()
+                    .filter(|f| f.tenant == tenant && f.rules.contains(r))
+                    .all(|f| f.matchable.eval(&mut ev))
+            });
+        }
+        for (id, old) in saved {
+            self.slots[id as usize] = old;
+        }
+        self.unbind();
+        self.hits = hits;
         &self.hits
     }
 

@@ -243,7 +243,7 @@ fn find_segment(seg: &[Piece], text: &str, from: usize) -> Option<usize> {
 }
 
 /// One test of one value.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Leaf {
     Str {
         pat: StrPat,
@@ -273,7 +273,7 @@ pub(crate) enum Leaf {
 }
 
 /// How an item's values combine.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum ItemTest {
     /// OR of groups (AND with `all`); each group an OR of leaves.
     Groups {
@@ -284,7 +284,7 @@ pub(crate) enum ItemTest {
 }
 
 /// One `field|modifiers: values` entry, or a keyword list when `field` is None.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Item {
     pub(crate) field: Option<FieldId>,
     pub(crate) test: ItemTest,
@@ -293,7 +293,7 @@ pub(crate) struct Item {
 }
 
 /// A search identifier: OR of alternatives, each an AND of items.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Detection {
     pub(crate) alternatives: Vec<Vec<Item>>,
 }
@@ -305,6 +305,19 @@ pub(crate) enum Expr {
     Or(Vec<Expr>),
     Not(Box<Expr>),
     Det(u32),
+}
+
+impl Expr {
+    /// The same expression over detections numbered `by` higher (a
+    /// filter's condition, once its detections follow a rule's).
+    pub(crate) fn shifted(&self, by: u32) -> Expr {
+        match self {
+            Expr::And(v) => Expr::And(v.iter().map(|e| e.shifted(by)).collect()),
+            Expr::Or(v) => Expr::Or(v.iter().map(|e| e.shifted(by)).collect()),
+            Expr::Not(e) => Expr::Not(Box::new(e.shifted(by))),
+            Expr::Det(i) => Expr::Det(i + by),
+        }
+    }
 }
 
 /// The matchable part of a rule.

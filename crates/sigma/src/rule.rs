@@ -54,11 +54,6 @@ fn parse_rule_inner(
     if let Some(action) = doc.get("action") {
         return err(action, "legacy multi-document `action` collections are not supported; write each rule in full");
     }
-    if let Some(node) = doc.get("filter")
-        && doc.get("detection").is_none()
-    {
-        return err(node, "Sigma filter documents are not supported yet");
-    }
     let text = |key: &str| -> Result<Option<String>, DocError> {
         match doc.get(key) {
             None => Ok(None),
@@ -96,7 +91,7 @@ fn parse_rule_inner(
     let Some(detection) = doc.get("detection") else {
         return err(doc, "rule has no `detection`");
     };
-    let matchable = parse_detection(detection, fields, options)?;
+    let matchable = parse_detection(detection, fields, options, &[])?;
     Ok(Rule {
         id,
         name: text("name")?,
@@ -118,7 +113,62 @@ fn parse_rule_inner(
     })
 }
 
-fn parse_detection(node: &Node, fields: &mut FieldTable, options: &CompileOptions) -> Result<Matchable, DocError> {
+/// A filter document (the Sigma filters specification): which rules it
+/// applies to and the condition an event must meet to stay a match.
+#[derive(Debug)]
+pub(crate) struct Filter {
+    pub(crate) id: Option<String>,
+    pub(crate) logsource: LogSource,
+    /// Rule ids or names; empty for every rule of the log source (`any`).
+    pub(crate) rules: Vec<String>,
+    /// Hinomi's extension: the filter applies to this tenant's events only.
+    pub(crate) tenant: Option<String>,
+    pub(crate) matchable: Matchable,
+    pub(crate) path: String,
+    pub(crate) line: u32,
+}
+
+pub(crate) fn parse_filter(
+    doc: &Node,
+    path: &str,
+    fields: &mut FieldTable,
+    options: &CompileOptions,
+) -> Result<Filter, DocError> {
+    let id = doc.get("id").and_then(Node::as_str).map(str::to_owned);
+    let title = doc.get("title").and_then(Node::as_str).unwrap_or("");
+    if title.trim().is_empty() {
+        return err(doc, "filter has no `title`");
+    }
+    let logsource = match doc.get("logsource") {
+        Some(n @ Node::Map { .. }) => {
+            let get = |k: &str| n.get(k).and_then(Node::as_str).map(str::to_lowercase);
+            LogSource::new(get("product").as_deref(), get("category").as_deref(), get("service").as_deref())
+        }
+        Some(n) => return err(n, format!("`logsource` must be a map, found {}", n.kind())),
+        None => return err(doc, "filter has no `logsource`"),
+    };
+    let Some(filter @ Node::Map { .. }) = doc.get("filter") else {
+        return err(doc, "`filter` must be a map with `rules`, selections and a `condition`");
+    };
+    let rules = match filter.get("rules") {
+        None => Vec::new(),
+        Some(n) if n.as_str() == Some("any") => Vec::new(),
+        Some(n) => n.string_list(),
+    };
+    let tenant = doc.get("tenant").and_then(Node::as_str).map(str::to_owned);
+    let matchable = parse_detection(filter, fields, options, &["rules"]).map_err(|mut e| {
+        e.rule_id = id.clone();
+        e
+    })?;
+    Ok(Filter { id, logsource, rules, tenant, matchable, path: path.to_owned(), line: doc.pos().line })
+}
+
+fn parse_detection(
+    node: &Node,
+    fields: &mut FieldTable,
+    options: &CompileOptions,
+    skip: &[&str],
+) -> Result<Matchable, DocError> {
     let Node::Map { entries, .. } = node else {
         return err(node, format!("`detection` must be a map, found {}", node.kind()));
     };
@@ -130,6 +180,7 @@ fn parse_detection(node: &Node, fields: &mut FieldTable, options: &CompileOption
             return err(key, "search identifiers must be strings");
         };
         match name {
+            _ if skip.contains(&name) => {}
             "condition" => condition_node = Some(value),
             "timeframe" => return err(key, "`timeframe` is obsolete; write a Sigma correlation rule instead"),
             _ => {

@@ -7,6 +7,7 @@ use super::*;
 mod conditions;
 mod corpus;
 mod correlations;
+mod filters;
 mod modifiers;
 
 /// Wraps a `detection:` body (indented by four spaces) into a rule.
