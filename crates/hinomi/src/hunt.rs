@@ -93,11 +93,16 @@ struct Unit {
     range: Option<(u32, u64, u64)>,
 }
 
+/// A match a correlation uses: event time (µs), file, event order in the
+/// file, rule, and the fields the correlation reads.
+type CorrelationInput = (i64, u32, u64, usize, Vec<(String, String)>);
+
 /// What one unit gave.
 #[derive(Default)]
 struct UnitResult {
     events: u64,
     detections: u64,
+    correlate: Vec<CorrelationInput>,
     levels: [u64; 5],
     widths: [usize; 4],
     record_errors: Vec<String>,
@@ -138,6 +143,8 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let timeline = Mutex::new(Timeline::new(args.timeline_budget));
+    let correlator = correlate::Correlator::new(&set, correlate::Config { lateness_micros: 0, ..Default::default() });
+    let needs = correlator.needs();
     let scan_started = Instant::now();
     let ctx = Ctx {
         set: &set,
@@ -145,6 +152,7 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         min_level: args.min_level,
         format: args.format,
         timeline: &timeline,
+        needs: &needs,
     };
     let results: Vec<UnitResult> = units
         .par_iter()
@@ -160,12 +168,18 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         )
         .collect();
     bar.finish_and_clear();
+    let mut results = results;
+    let correlated = correlate_all(&set, correlator, &mut results, &ctx, &files);
     let scan_secs = scan_started.elapsed().as_secs_f64();
 
     // Per file: skipped when no unit of it could be read.
     let (mut events, mut detections, mut record_errors) = (0u64, 0u64, 0usize);
     let mut levels = [0u64; 5];
-    let mut widths = [0usize; 4];
+    let mut widths = correlated.widths;
+    detections += correlated.detections;
+    for (l, n) in levels.iter_mut().zip(correlated.levels) {
+        *l += n;
+    }
     let mut file_ok = vec![false; files.len()];
     let mut file_failure: Vec<Option<String>> = vec![None; files.len()];
     for (unit, r) in units.iter().zip(&results) {
@@ -223,6 +237,69 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         events as f64 / scan_secs.max(1e-9),
     );
     Ok(if read_ok == 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Runs the correlations over every unit's matches in event-time order
+/// (then file and event order) and puts what fires into the timeline.
+fn correlate_all(
+    set: &RuleSet,
+    mut correlator: correlate::Correlator,
+    results: &mut [UnitResult],
+    ctx: &Ctx<'_>,
+    files: &[PathBuf],
+) -> UnitResult {
+    let mut out = UnitResult::default();
+    if correlator.is_empty() {
+        return out;
+    }
+    let mut inputs: Vec<_> = results.iter_mut().flat_map(|r| std::mem::take(&mut r.correlate)).collect();
+    inputs.sort_by_key(|(at, file, seq, rule, _)| (*at, *file, *seq, *rule));
+    let mut fired = Vec::new();
+    for (at, file, seq, rule, fields) in &inputs {
+        let read = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let id = format!("{}:{seq}", files[*file as usize].display());
+        correlator.observe("hunt", *rule, *at, &id, &read, &mut fired);
+    }
+    correlator.advance(i64::MAX / 2, &mut fired);
+    let mut batch = Vec::new();
+    for (n, f) in fired.iter().filter(|f| f.alerts).enumerate() {
+        let c = &set.correlations()[f.correlation].def;
+        if ctx.min_level.is_some_and(|m| c.level < m) {
+            continue;
+        }
+        // The group's values and the result as the line's event.
+        let mut event = model::Event::new();
+        for (k, v) in &f.group {
+            event.push(k.as_str(), model::Value::Str(v.as_str().into()));
+        }
+        event.push("correlation.type", model::Value::Str(c.kind.as_str().into()));
+        event.push("correlation.value", model::Value::Float(f.value));
+        event.push("correlation.event_count", model::Value::Int(f.event_count as i64));
+        event.push("correlation.events", model::Value::Str(f.events.join(" ").into()));
+        event.timestamp = jiff::Timestamp::from_microsecond(f.last).ok();
+        let ev = EventSummary::new(&event, ctx.format);
+        let mut buf = Vec::new();
+        if output::render(
+            ctx.format,
+            &output::RuleMeta::of_correlation(c),
+            "correlation",
+            &ev,
+            &mut out.widths,
+            &mut buf,
+        )
+        .is_err()
+        {
+            continue;
+        }
+        out.detections += 1;
+        out.levels[c.level as usize] += 1;
+        let key = Key { no_time: false, nanos: i128::from(f.last) * 1000, file: u32::MAX, seq: n as u64 };
+        batch.push((key, buf.into_boxed_slice()));
+    }
+    if !batch.is_empty() {
+        hand_over(ctx.timeline, &mut batch);
+    }
+    out
 }
 
 /// Splits large JSON-lines files into line-aligned ranges; everything else
@@ -340,6 +417,8 @@ struct Ctx<'a> {
     min_level: Option<Level>,
     format: Format,
     timeline: &'a Mutex<Timeline>,
+    /// Fields correlations read, per rule they use.
+    needs: &'a std::collections::HashMap<usize, Vec<String>>,
 }
 
 /// Records are handed to the shared timeline in batches of about this size.
@@ -361,17 +440,25 @@ fn hunt_unit(unit: &Unit, path: &Path, ctx: &Ctx<'_>, matcher: &mut sigma::Match
         result.events += 1;
         let hits = matcher.matches(&event);
         let rules = ctx.set.rules();
+        for &r in hits {
+            if let Some(names) = ctx.needs.get(&r) {
+                let fields = names.iter().filter_map(|n| Some((n.clone(), event.text(n)?.into_owned()))).collect();
+                let at = event.timestamp.map_or(0, |t| t.as_microsecond());
+                result.correlate.push((at, unit.file, seq, r, fields));
+            }
+        }
         // One timeline record per event: the lines of all its detections,
         // in rule order, which is where they belong in the timeline anyway.
         let mut summary = None;
         buf.clear();
         for &r in hits {
             let rule = &rules[r];
-            if ctx.min_level.is_some_and(|m| rule.level < m) {
+            if !rule.alerts || ctx.min_level.is_some_and(|m| rule.level < m) {
                 continue;
             }
             let ev = summary.get_or_insert_with(|| EventSummary::new(&event, ctx.format));
-            if output::render(ctx.format, rule, &source, ev, &mut result.widths, &mut buf).is_err() {
+            let meta = output::RuleMeta::of(rule);
+            if output::render(ctx.format, &meta, &source, ev, &mut result.widths, &mut buf).is_err() {
                 continue;
             }
             result.detections += 1;

@@ -51,9 +51,43 @@ impl EventSummary {
 /// jsonl and CSV; for the table, its cells separated by `\x1f` (the column
 /// widths are only known at the end, see [`write_record`]), and `widths`
 /// grows to fit them.
+/// What an output line shows of a rule or correlation.
+pub(crate) struct RuleMeta<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) title: &'a str,
+    pub(crate) level: model::Level,
+    pub(crate) tags: &'a [String],
+    pub(crate) author: Option<&'a str>,
+    pub(crate) path: &'a str,
+}
+
+impl<'a> RuleMeta<'a> {
+    pub(crate) fn of(rule: &'a Rule) -> RuleMeta<'a> {
+        RuleMeta {
+            id: &rule.id,
+            title: &rule.title,
+            level: rule.level,
+            tags: &rule.tags,
+            author: rule.author.as_deref(),
+            path: &rule.path,
+        }
+    }
+
+    pub(crate) fn of_correlation(c: &'a sigma::Correlation) -> RuleMeta<'a> {
+        RuleMeta {
+            id: &c.id,
+            title: &c.title,
+            level: c.level,
+            tags: &c.tags,
+            author: c.author.as_deref(),
+            path: &c.path,
+        }
+    }
+}
+
 pub(crate) fn render(
     format: Format,
-    rule: &Rule,
+    rule: &RuleMeta<'_>,
     source: &str,
     ev: &EventSummary,
     widths: &mut [usize; 4],
@@ -64,12 +98,12 @@ pub(crate) fn render(
         Format::Jsonl => {
             let record = JsonRecord {
                 timestamp,
-                rule_id: &rule.id,
-                rule_title: &rule.title,
+                rule_id: rule.id,
+                rule_title: rule.title,
                 level: rule.level.as_str(),
-                tags: &rule.tags,
-                author: rule.author.as_deref(),
-                rule_path: &rule.path,
+                tags: rule.tags,
+                author: rule.author,
+                rule_path: rule.path,
                 source,
                 computer: ev.computer.as_deref(),
                 channel: ev.channel.as_deref(),
@@ -83,11 +117,11 @@ pub(crate) fn render(
             buf,
             [
                 timestamp.unwrap_or_default(),
-                rule.id.clone(),
-                rule.title.clone(),
+                rule.id.to_owned(),
+                rule.title.to_owned(),
                 rule.level.to_string(),
                 rule.tags.join(" "),
-                rule.author.clone().unwrap_or_default(),
+                rule.author.unwrap_or_default().to_owned(),
                 source.to_owned(),
                 ev.computer.clone().unwrap_or_default(),
                 ev.channel.clone().unwrap_or_default(),
@@ -102,7 +136,7 @@ pub(crate) fn render(
                 rule.level.to_string(),
                 ev.computer.clone().unwrap_or_default(),
                 ev.event_id_text(),
-                rule.title.clone(),
+                rule.title.to_owned(),
             ];
             for (i, cell) in cells.iter().enumerate() {
                 let cell: String = cell.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();

@@ -217,3 +217,36 @@ fn a_benign_day_raises_no_high_or_critical_alert() {
     assert_eq!(events, 100_000);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `hinomi hunt` over files runs the correlations too: a brute force and
+/// the logon after it, in a file whose lines are out of order.
+#[test]
+fn hunt_runs_the_correlations_over_files() {
+    let dir = std::env::temp_dir().join(format!("hinomi-hunt-corr-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut lines: Vec<String> = (0..12)
+        .map(|i| {
+            serde_json::json!({"EventTime": format!("2026-11-20T10:00:{:02}Z", i * 4), "Channel": "Security",
+                "Computer": "WS-042.corp.example", "EventID": 4625, "LogonType": 3, "TargetUserName": "alice", "IpAddress": "203.0.113.9"})
+            .to_string()
+        })
+        .collect();
+    lines.insert(0, serde_json::json!({"EventTime": "2026-11-20T10:20:00Z", "Channel": "Security", "Computer": "WS-042.corp.example",
+        "EventID": 4624, "LogonType": 3, "TargetUserName": "alice", "IpAddress": "203.0.113.9"}).to_string());
+    std::fs::write(dir.join("security.jsonl"), lines.join("\n") + "\n").unwrap();
+    let out = hinomi(&["hunt", &dir.display().to_string(), "--rules", &pack(), "--format", "jsonl"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let found: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let titles: Vec<&str> = found.iter().map(|f| f["rule_title"].as_str().unwrap()).collect();
+    assert!(titles.contains(&"Brute Force Against One Account"), "{titles:?}");
+    assert!(titles.contains(&"Brute Force Followed By A Successful Logon"), "{titles:?}");
+    assert!(!titles.contains(&"Failed Logon"), "a building block alone is no detection: {titles:?}");
+    // The chain's line carries the group and all thirteen events, and sits
+    // at the logon's time in the timeline.
+    let chain = found.iter().find(|f| f["rule_title"] == "Brute Force Followed By A Successful Logon").unwrap();
+    assert_eq!(chain["timestamp"], "2026-11-20T10:20:00Z");
+    assert_eq!(chain["event"]["TargetUserName"], "alice");
+    assert_eq!(chain["event"]["correlation.event_count"], 11);
+    let _ = std::fs::remove_dir_all(&dir);
+}
