@@ -11,7 +11,7 @@
 //! belongs as long as it is within the allowed lateness of the newest
 //! event seen (the watermark). State is bounded per correlation; groups
 //! that can no longer fire are dropped, and when a correlation holds too
-//! many groups the least recently touched is evicted and counted. The
+//! many groups one of the least recently active is evicted and counted. The
 //! whole state can be saved and restored ([`Correlator::snapshot`]) so a
 //! sequence that spans a restart still fires, once.
 //!
@@ -41,8 +41,8 @@ use sigma::{Compare, CorrelationType, RuleRef, RuleSet};
 /// Limits and lateness.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
-    /// Groups one correlation may hold; past it, the least recently touched
-    /// group is evicted (and counted).
+    /// Groups one correlation may hold; past it, one of the least recently
+    /// active groups is evicted (and counted).
     pub max_groups: usize,
     /// Entries one group may hold; past it, the oldest go (and are counted).
     pub max_entries: usize,
@@ -135,13 +135,16 @@ enum Value {
 struct Group {
     /// Sorted by time.
     entries: VecDeque<Entry>,
-    touched: u64,
+    /// The touch of this group's newest entry in the eviction queue: the
+    /// group is queued again only once that entry is far enough back to be
+    /// near eviction, so most events cost no queue entry.
+    queued: u64,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Groups {
     map: HashMap<String, Group>,
-    /// `(touch, key)` in touch order; stale pairs are skipped.
+    /// `(queued touch, key)` in touch order; stale pairs are skipped.
     lru: VecDeque<(u64, String)>,
 }
 
@@ -156,6 +159,8 @@ pub struct Correlator {
     closing: BTreeMap<(i64, usize, String), ()>,
     newest: i64,
     touch: u64,
+    /// Calls since the last sweep for expired groups.
+    sweeps: u64,
     stats: Stats,
     config: Config,
 }
@@ -227,6 +232,7 @@ impl Correlator {
             closing: BTreeMap::new(),
             newest: i64::MIN,
             touch: 0,
+            sweeps: 0,
             stats: Stats::default(),
             config,
         }
@@ -283,10 +289,11 @@ impl Correlator {
             self.newest = at;
         }
         let start = out.len();
-        if let Some(consumers) = self.consumers.get(&RuleRef::Rule(rule)).cloned() {
-            for (c, pos) in consumers {
-                self.add(tenant, c, pos, at, vec![event.to_owned()], 1, field, out);
-            }
+        let key = RuleRef::Rule(rule);
+        let n = self.consumers.get(&key).map_or(0, Vec::len);
+        for k in 0..n {
+            let (c, pos) = self.consumers[&key][k];
+            self.add(tenant, c, pos, at, vec![event.to_owned()], 1, field, out);
         }
         self.close_windows(out);
         self.chain(start, out);
@@ -310,10 +317,10 @@ impl Correlator {
         while start < out.len() {
             let end = out.len();
             for i in start..end {
-                let f = out[i].clone();
-                let Some(consumers) = self.consumers.get(&RuleRef::Correlation(f.correlation)).cloned() else {
+                let Some(consumers) = self.consumers.get(&RuleRef::Correlation(out[i].correlation)).cloned() else {
                     continue;
                 };
+                let f = out[i].clone();
                 let lookup = |name: &str| f.group.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
                 for (c, pos) in consumers {
                     self.add(&f.tenant, c, pos, f.last, f.events.clone(), f.event_count, &lookup, out);
@@ -376,9 +383,12 @@ impl Correlator {
         let touch = self.touch;
         let (eager, span) = (plan.eager, plan.span);
         let groups = &mut self.groups[c];
+        let live = groups.map.len() as u64;
         let is_new = !groups.map.contains_key(&key);
-        let group = groups.map.entry(key.clone()).or_default();
-        group.touched = touch;
+        if is_new {
+            groups.map.insert(key.clone(), Group::default());
+        }
+        let Some(group) = groups.map.get_mut(&key) else { return };
         let entry = Entry { at, input: pos as u16, value, refs, count };
         let i = group.entries.partition_point(|e| e.at <= at);
         group.entries.insert(i, entry);
@@ -386,7 +396,11 @@ impl Correlator {
             group.entries.pop_front();
             self.stats.trimmed += 1;
         }
-        groups.lru.push_back((touch, key.clone()));
+        // Queued again only when its queue entry may be near the front.
+        if is_new || touch - group.queued > live / 2 {
+            group.queued = touch;
+            groups.lru.push_back((touch, key.clone()));
+        }
         if !eager && group.entries.len() == 1 {
             self.closing.insert((at.saturating_add(span), c, key.clone()), ());
         }
@@ -399,7 +413,7 @@ impl Correlator {
         if self.groups[c].lru.len() > 2 * self.groups[c].map.len() + 64 {
             let g = &mut self.groups[c];
             let map = &g.map;
-            g.lru.retain(|(t, k)| map.get(k).is_some_and(|x| x.touched == *t));
+            g.lru.retain(|(t, k)| map.get(k).is_some_and(|x| x.queued == *t));
         }
     }
 
@@ -407,31 +421,37 @@ impl Correlator {
     /// entry may fire; the earliest such window is taken.
     fn judge_eager(&mut self, c: usize, key: &str, at: i64, out: &mut Vec<Fired>) {
         let plan = &self.plans[c];
-        let Some(group) = self.groups[c].map.get(key) else { return };
-        let entries = &group.entries;
         let span = plan.span;
-        for end_i in 0..entries.len() {
+        // Entries no future window can hold: a new event is at least
+        // `watermark - span` (older ones are late), and a window holding it
+        // starts at most `span` before it.
+        let horizon = self.watermark().saturating_sub(span.saturating_mul(2));
+        let Some(group) = self.groups[c].map.get_mut(key) else { return };
+        let old = group.entries.partition_point(|e| e.at < horizon);
+        group.entries.drain(..old);
+        let entries = &group.entries;
+        // Windows holding the new entry end at an entry in [at, at + span].
+        let first_end = entries.partition_point(|e| e.at < at);
+        let mut end_i = first_end;
+        while end_i < entries.len() && entries[end_i].at <= at.saturating_add(span) {
             let end = entries[end_i].at;
-            if end < at || end > at.saturating_add(span) {
-                continue;
-            }
             let start_i = entries.partition_point(|e| e.at < end.saturating_sub(span));
-            let window: Vec<&Entry> = entries.range(start_i..=end_i).collect();
-            if let Some(value) = measure(plan, &window)
+            if let Some(value) = measure(plan, entries, start_i, end_i)
                 && plan.condition.iter().all(|cmp| cmp.holds(value))
             {
+                let window: Vec<&Entry> = entries.range(start_i..=end_i).collect();
                 out.push(fire(plan, self.config.max_refs, c, key, &window, value));
                 self.stats.fired += 1;
                 // The window's events are used up.
                 if let Some(g) = self.groups[c].map.get_mut(key) {
-                    let cut = end_i + 1;
-                    g.entries.drain(..cut.min(g.entries.len()));
+                    g.entries.drain(..=end_i);
                     if g.entries.is_empty() {
                         self.groups[c].map.remove(key);
                     }
                 }
                 return;
             }
+            end_i += 1;
         }
     }
 
@@ -447,11 +467,12 @@ impl Correlator {
             let start = end.saturating_sub(span);
             let Some(group) = self.groups[c].map.get(&key) else { continue };
             let cut = group.entries.partition_point(|e| e.at <= end);
-            let window: Vec<&Entry> = group.entries.range(..cut).filter(|e| e.at >= start).collect();
-            let value = measure(&self.plans[c], &window);
+            let first = group.entries.partition_point(|e| e.at < start);
+            let value = if cut > first { measure(&self.plans[c], &group.entries, first, cut - 1) } else { None };
             if let Some(v) = value
                 && self.plans[c].condition.iter().all(|cmp| cmp.holds(v))
             {
+                let window: Vec<&Entry> = group.entries.range(first..cut).collect();
                 out.push(fire(&self.plans[c], self.config.max_refs, c, &key, &window, v));
                 self.stats.fired += 1;
             }
@@ -474,7 +495,7 @@ impl Correlator {
     fn evict_one(&mut self, c: usize) {
         let g = &mut self.groups[c];
         while let Some((t, key)) = g.lru.pop_front() {
-            if g.map.get(&key).is_some_and(|x| x.touched == t) {
+            if g.map.get(&key).is_some_and(|x| x.queued == t) {
                 g.map.remove(&key);
                 self.stats.evicted += 1;
                 return;
@@ -485,6 +506,12 @@ impl Correlator {
     /// Drops a few groups that can no longer fire (eager correlations
     /// whose newest entry is older than any window still open).
     fn expire_some(&mut self) {
+        // Amortized: a sweep every 64 calls, of up to 256 groups per
+        // correlation, keeps pace with one new group per call.
+        self.sweeps = self.sweeps.wrapping_add(1);
+        if !self.sweeps.is_multiple_of(64) {
+            return;
+        }
         let mark = self.watermark();
         for c in 0..self.plans.len() {
             if !self.plans[c].eager {
@@ -492,20 +519,19 @@ impl Correlator {
             }
             let span = self.plans[c].span;
             let g = &mut self.groups[c];
-            for _ in 0..4 {
-                let Some((t, key)) = g.lru.front().cloned() else { break };
-                match g.map.get(&key) {
-                    Some(x) if x.touched != t => {
-                        g.lru.pop_front();
-                    }
-                    None => {
-                        g.lru.pop_front();
-                    }
-                    Some(x) if x.entries.back().is_none_or(|e| e.at.saturating_add(span) < mark) => {
-                        g.lru.pop_front();
-                        g.map.remove(&key);
-                    }
+            for _ in 0..256 {
+                let Some((t, key)) = g.lru.front() else { break };
+                let expired = match g.map.get(key) {
+                    // Queued again since: this queue entry is stale.
+                    Some(x) if x.queued != *t => false,
+                    None => false,
+                    Some(x) if x.entries.back().is_none_or(|e| e.at.saturating_add(span) < mark) => true,
                     Some(_) => break,
+                };
+                if let Some((_, key)) = g.lru.pop_front()
+                    && expired
+                {
+                    g.map.remove(&key);
                 }
             }
         }
@@ -597,10 +623,10 @@ fn fire(plan: &Plan, max_refs: usize, c: usize, key: &str, window: &[&Entry], va
 
 /// The measure of a window for the plan's type; `None` when there is
 /// nothing to measure (no numbers for a value type).
-fn measure(plan: &Plan, window: &[&Entry]) -> Option<f64> {
+fn measure(plan: &Plan, entries: &VecDeque<Entry>, first: usize, last: usize) -> Option<f64> {
+    let window = || entries.range(first..=last);
     let numbers = || -> Vec<f64> {
-        window
-            .iter()
+        window()
             .filter_map(|e| match e.value {
                 Some(Value::Number(n)) => Some(n),
                 _ => None,
@@ -610,10 +636,9 @@ fn measure(plan: &Plan, window: &[&Entry]) -> Option<f64> {
     Some(match plan.kind {
         // A chained correlation's result counts once, however many events
         // made it.
-        CorrelationType::EventCount => window.len() as f64,
+        CorrelationType::EventCount => (last + 1 - first) as f64,
         CorrelationType::ValueCount => {
-            let mut seen: Vec<&str> = window
-                .iter()
+            let mut seen: Vec<&str> = window()
                 .filter_map(|e| match &e.value {
                     Some(Value::Text(t)) => Some(t.as_str()),
                     _ => None,
@@ -624,15 +649,18 @@ fn measure(plan: &Plan, window: &[&Entry]) -> Option<f64> {
             seen.len() as f64
         }
         CorrelationType::Temporal => {
-            let mut inputs: Vec<u16> = window.iter().map(|e| e.input).collect();
-            inputs.sort_unstable();
-            inputs.dedup();
-            inputs.len() as f64
+            let mut seen = vec![false; plan.inputs.len()];
+            for e in window() {
+                if let Some(s) = seen.get_mut(usize::from(e.input)) {
+                    *s = true;
+                }
+            }
+            seen.iter().filter(|s| **s).count() as f64
         }
         CorrelationType::TemporalOrdered => {
             // The longest run of inputs 0, 1, 2... in time order.
             let mut next = 0u16;
-            for e in window {
+            for e in window() {
                 if e.input == next {
                     next += 1;
                     if usize::from(next) == plan.inputs.len() {
