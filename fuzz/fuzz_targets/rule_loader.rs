@@ -1,5 +1,7 @@
-//! Any bytes as a rule file: loading must return rules or errors, never
-//! panic, and matching whatever loaded against a few events must not either.
+//! Any bytes as a rule file (detection rules, correlations, filters):
+//! loading must return rules or errors, never panic, and matching whatever
+//! loaded against a few events, and correlating the matches, must not
+//! either. The same bytes as a rule test file (YAML to JSON).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -28,6 +30,15 @@ fuzz_target!(|data: &[u8]| {
     ] {
         event.push(name, value);
     }
-    let _ = matcher.matches(&event);
+    let hits = matcher.matches_in("acme", &event).to_vec();
     let _ = matcher.matches(&Event::new());
+    let mut correlator = correlate::Correlator::new(&set, correlate::Config::default());
+    let mut out = Vec::new();
+    let read = |name: &str| event.text(name).map(|v| v.into_owned());
+    for (i, &r) in hits.iter().enumerate() {
+        correlator.observe("acme", r, i as i64 * 1_000_000, "e", &read, &mut out);
+    }
+    correlator.advance(i64::MAX / 2, &mut out);
+    let _ = correlator.restore(&correlator.snapshot());
+    let _ = sigma::yaml_to_json(&text);
 });

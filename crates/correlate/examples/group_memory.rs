@@ -18,10 +18,22 @@ fn main() {
     let groups: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let only = std::env::args().nth(2);
     let cases = [
-        ("event_count", "type: event_count, rules: [base], group-by: [user.name, host.name], timespan: 1h, condition: {gte: 1000}"),
-        ("value_count", "type: value_count, rules: [base], group-by: [user.name, host.name], timespan: 1h, condition: {field: source.ip, gte: 1000}"),
-        ("temporal_ordered", "type: temporal_ordered, rules: [base, other], group-by: [user.name, host.name], timespan: 1h"),
-        ("value_sum", "type: value_sum, rules: [base], group-by: [user.name, host.name], timespan: 1h, condition: {field: bytes, gt: 1e15}"),
+        (
+            "event_count",
+            "type: event_count, rules: [base], group-by: [user.name, host.name], timespan: 1h, condition: {gte: 1000}",
+        ),
+        (
+            "value_count",
+            "type: value_count, rules: [base], group-by: [user.name, host.name], timespan: 1h, condition: {field: source.ip, gte: 1000}",
+        ),
+        (
+            "temporal_ordered",
+            "type: temporal_ordered, rules: [base, other], group-by: [user.name, host.name], timespan: 1h",
+        ),
+        (
+            "value_sum",
+            "type: value_sum, rules: [base], group-by: [user.name, host.name], timespan: 1h, condition: {field: bytes, gt: 1e15}",
+        ),
     ];
     for (name, body) in cases {
         if only.as_deref().is_some_and(|o| o != name) {
@@ -37,7 +49,10 @@ fn main() {
         let (set, errors) = b.build();
         assert!(errors.is_empty(), "{errors:?}");
         let before = rss_kib();
-        let mut c = correlate::Correlator::new(&set, correlate::Config { max_groups: groups as usize * 2, ..Default::default() });
+        let mut c = correlate::Correlator::new(
+            &set,
+            correlate::Config { max_groups: groups as usize * 2, ..Default::default() },
+        );
         let mut out = Vec::new();
         let started = std::time::Instant::now();
         for i in 0..groups {

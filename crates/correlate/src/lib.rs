@@ -379,7 +379,7 @@ impl Correlator {
                 }
             }
         };
-        self.touch += 1;
+        self.touch = self.touch.wrapping_add(1);
         let touch = self.touch;
         let (eager, span) = (plan.eager, plan.span);
         let groups = &mut self.groups[c];
@@ -397,7 +397,7 @@ impl Correlator {
             self.stats.trimmed += 1;
         }
         // Queued again only when its queue entry may be near the front.
-        if is_new || touch - group.queued > live / 2 {
+        if is_new || touch.wrapping_sub(group.queued) > live / 2 {
             group.queued = touch;
             groups.lru.push_back((touch, key.clone()));
         }
