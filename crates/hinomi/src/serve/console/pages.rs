@@ -431,8 +431,21 @@ pub(crate) async fn rules(State(app): AppRef, headers: HeaderMap, Path(tenant): 
 }
 
 async fn rules_page(app: &AppState, v: Viewer, test: Option<view::RuleTest>) -> Response {
-    let loaded: Vec<view::LoadedRule> =
-        app.rules.rules().iter().map(|r| (r.id.clone(), r.title.clone(), r.level)).collect();
+    // Rules that alert on their own, then correlations that do.
+    let loaded: Vec<view::LoadedRule> = app
+        .rules
+        .rules()
+        .iter()
+        .filter(|r| r.alerts)
+        .map(|r| (r.id.clone(), r.title.clone(), r.level))
+        .chain(
+            app.rules
+                .correlations()
+                .iter()
+                .filter(|c| c.alerts)
+                .map(|c| (c.def.id.clone(), format!("{} ({})", c.def.title, c.def.kind.as_str()), c.def.level)),
+        )
+        .collect();
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
     let stats = blocking(move || soc.rule_stats(&t)).await;
     page(&v.ctx, "rules", "rules", stats.map(|s| view::rules(&v.ctx, &loaded, &s, test.as_ref())))
