@@ -6,6 +6,8 @@
 //! its log position: `correlation-next.json` is written before the
 //! checkpoint and renamed to `correlation.json` after it, so whichever
 //! file carries the checkpoint's position is the state at that position.
+//! An unchanged state is not written again; `correlation-valid.json` says
+//! up to which position the current file still holds.
 //! A restart restores it and replays the log from the checkpoint: a
 //! sequence that spans a restart fires once, neither lost nor repeated.
 
@@ -69,35 +71,87 @@ pub(crate) struct Correlations {
     correlator: Correlator,
     current: PathBuf,
     next: PathBuf,
+    valid: PathBuf,
+    /// Changed since the state was last written.
+    dirty: bool,
+    /// The position the current file was written at.
+    saved_at: Option<u64>,
+    /// A written `correlation-next.json` waiting for its checkpoint.
+    pending: Option<u64>,
+}
+
+/// The saved state is written only when it changed: while nothing
+/// changes, `correlation-valid.json` records that the current file (made
+/// at `from`) is still the state at `to`, so a restart from any checkpoint
+/// in between restores it. A server with many groups does not rewrite them
+/// every second.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Valid {
+    from: u64,
+    to: u64,
 }
 
 impl Correlations {
     /// The correlator for `rules`, restored to the state saved at log
     /// position `position` when there is one.
     pub(crate) fn open(data: &Path, rules: &RuleSet, config: correlate::Config, position: u64) -> Correlations {
-        let mut correlator = Correlator::new(rules, config);
-        let (current, next) = (data.join("correlation.json"), data.join("correlation-next.json"));
-        if !correlator.is_empty() {
-            let mut restored = false;
-            for path in [&next, &current] {
-                let Ok(bytes) = std::fs::read(path) else { continue };
-                match read_state(&bytes) {
-                    Ok((at, state)) if at == position => match correlator.restore(state.as_bytes()) {
-                        Ok(()) => {
-                            restored = true;
-                            break;
-                        }
-                        Err(e) => eprintln!("hinomi: {}: {e}; correlations start empty", path.display()),
-                    },
-                    Ok(_) => {}
-                    Err(e) => eprintln!("hinomi: {}: {e}", path.display()),
+        let mut c = Correlations {
+            correlator: Correlator::new(rules, config),
+            current: data.join("correlation.json"),
+            next: data.join("correlation-next.json"),
+            valid: data.join("correlation-valid.json"),
+            dirty: false,
+            saved_at: None,
+            pending: None,
+        };
+        if c.correlator.is_empty() {
+            return c;
+        }
+        let valid: Option<Valid> = std::fs::read(&c.valid).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        // The next file, made for exactly this checkpoint (a crash came
+        // before it became current), then the current one.
+        let candidates = [(&c.next, true), (&c.current, false)];
+        let mut restored = None;
+        for (path, is_next) in candidates {
+            let Ok(bytes) = std::fs::read(path) else { continue };
+            let (at, state) = match read_state(&bytes) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("hinomi: {}: {e}", path.display());
+                    continue;
                 }
+            };
+            let fits = at == position
+                || (!is_next && valid.as_ref().is_some_and(|v| v.from == at && at <= position && position <= v.to));
+            if !fits {
+                continue;
             }
-            if !restored && position > 0 && (current.exists() || next.exists()) {
-                eprintln!("hinomi: no correlation state for log position {position}; correlations start empty");
+            match c.correlator.restore(state.as_bytes()) {
+                Ok(()) => {
+                    restored = Some((at, is_next));
+                    break;
+                }
+                Err(e) => eprintln!("hinomi: {}: {e}; correlations start empty", path.display()),
             }
         }
-        Correlations { correlator, current, next }
+        match restored {
+            Some((at, true)) => {
+                // It belongs to the checkpoint: make it current now.
+                if std::fs::rename(&c.next, &c.current).is_ok() {
+                    c.saved_at = Some(at);
+                } else {
+                    c.dirty = true;
+                }
+            }
+            Some((at, false)) => c.saved_at = Some(at),
+            None => {
+                c.dirty = true;
+                if position > 0 && (c.current.exists() || c.next.exists()) {
+                    eprintln!("hinomi: no correlation state for log position {position}; correlations start empty");
+                }
+            }
+        }
+        c
     }
 
     pub(crate) fn needs(&self) -> Needs {
@@ -113,6 +167,7 @@ impl Correlations {
         if inputs.is_empty() {
             return Vec::new();
         }
+        self.dirty = true;
         let mut fired = Vec::new();
         for i in inputs {
             let read = |name: &str| i.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
@@ -121,29 +176,48 @@ impl Correlations {
         fired.iter().filter(|f| f.alerts).map(|f| alert_line(rules, f)).collect()
     }
 
-    /// Writes the state as of log position `position`, before the
-    /// checkpoint that records that position.
+    /// Before the checkpoint at log position `position`: a changed state
+    /// goes to `correlation-next.json`; an unchanged one only extends the
+    /// current file's validity to `position`.
     pub(crate) fn save_next(&mut self, position: u64) -> std::io::Result<()> {
         if self.correlator.is_empty() {
             return Ok(());
         }
-        let state = self.correlator.snapshot();
-        let tmp = self.next.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        write!(f, "{{\"position\":{position},\"state\":")?;
-        f.write_all(&state)?;
-        f.write_all(b"}")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &self.next)
+        match self.saved_at {
+            Some(from) if !self.dirty => {
+                let valid = serde_json::to_vec(&Valid { from, to: position }).map_err(std::io::Error::other)?;
+                write_atomic(&self.valid, &valid)?;
+                self.pending = None;
+            }
+            _ => {
+                let mut bytes = format!("{{\"position\":{position},\"state\":").into_bytes();
+                bytes.extend_from_slice(&self.correlator.snapshot());
+                bytes.push(b'}');
+                write_atomic(&self.next, &bytes)?;
+                self.pending = Some(position);
+            }
+        }
+        Ok(())
     }
 
-    /// After the checkpoint is saved: the new state is the current one.
+    /// After the checkpoint is saved: a new state becomes the current one.
     pub(crate) fn commit(&mut self) -> std::io::Result<()> {
-        if self.correlator.is_empty() {
-            return Ok(());
+        if let Some(at) = self.pending.take() {
+            std::fs::rename(&self.next, &self.current)?;
+            self.saved_at = Some(at);
+            self.dirty = false;
         }
-        std::fs::rename(&self.next, &self.current)
+        Ok(())
     }
+}
+
+/// Writes a file whole or not at all: a temporary file, synced, renamed.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// `(position, raw state JSON)` of a saved file.

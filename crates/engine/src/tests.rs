@@ -324,17 +324,33 @@ fn a_correlation_spanning_a_restart_fires_once() {
     let (set, errors) = b.build();
     assert!(errors.is_empty(), "{errors:?}");
     let rules = Arc::new(set);
-    // The failures, then a clean stop.
-    let engine = Engine::start(EngineConfig::new(&data), rules.clone()).unwrap();
+    // The failures, then events no correlation uses (checkpoints that need
+    // not write the state again), then a clean stop.
+    let mut config = EngineConfig::new(&data);
+    config.checkpoint_interval = Duration::from_millis(20);
+    let engine = Engine::start(config.clone(), rules.clone()).unwrap();
     let failures: Vec<_> = (0..3).map(|i| logon("logon-failed", "alice", i * 10)).collect();
     engine.ingest().submit_blocking(json_batch(&failures)).unwrap();
     engine.ingest().submit_blocking(json_batch(&[logon("logon-failed", "bob", 1)])).unwrap();
     assert!(engine.drain(Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_millis(200));
+    let saved = std::fs::read(data.join("correlation.json")).unwrap();
+    for i in 0..3 {
+        engine.ingest().submit_blocking(json_batch(&[logon("file-read", "carol", 30 + i)])).unwrap();
+        assert!(engine.drain(Duration::from_secs(10)));
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(engine.status().correlation.groups, 2, "alice's chain and bob's count are held");
     engine.shutdown();
+    assert_eq!(std::fs::read(data.join("correlation.json")).unwrap(), saved, "an unchanged state is not rewritten");
+    let valid: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("correlation-valid.json")).unwrap()).unwrap();
+    let checkpoint: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("checkpoint.json")).unwrap()).unwrap();
+    assert_eq!(valid["to"], checkpoint["wal"], "{valid} {checkpoint}");
     assert!(lines(&data.join("alerts")).is_empty(), "the base rules and the inner count are no alerts");
     // After the restart, the logon completes the chain.
-    let engine = Engine::start(EngineConfig::new(&data), rules.clone()).unwrap();
+    let engine = Engine::start(config, rules.clone()).unwrap();
     engine.ingest().submit_blocking(json_batch(&[logon("logon", "alice", 50)])).unwrap();
     assert!(engine.drain(Duration::from_secs(10)));
     engine.shutdown();
