@@ -173,7 +173,7 @@ impl Correlations {
             let read = |name: &str| i.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
             self.correlator.observe(&i.tenant, i.rule, i.at.as_microsecond(), &i.event, &read, &mut fired);
         }
-        fired.iter().filter(|f| f.alerts).map(|f| alert_line(rules, f)).collect()
+        fired.iter().filter(|f| f.alerts).map(|f| alert_line(rules, f, None)).collect()
     }
 
     /// Before the checkpoint at log position `position`: a changed state
@@ -228,10 +228,31 @@ fn read_state(bytes: &[u8]) -> Result<(u64, String), String> {
     Ok((position, state.to_string()))
 }
 
+/// Runs a correlator over matches gathered elsewhere (a retro-hunt), in
+/// the order given, judging every window still open at the end; the alert
+/// lines of what fired, marked with `origin`.
+pub(crate) fn replay(
+    mut correlator: Correlator,
+    rules: &RuleSet,
+    inputs: &[Input],
+    origin: Option<&str>,
+) -> Vec<Vec<u8>> {
+    if correlator.is_empty() {
+        return Vec::new();
+    }
+    let mut fired = Vec::new();
+    for i in inputs {
+        let read = |name: &str| i.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        correlator.observe(&i.tenant, i.rule, i.at.as_microsecond(), &i.event, &read, &mut fired);
+    }
+    correlator.advance(i64::MAX / 2, &mut fired);
+    fired.iter().filter(|f| f.alerts).map(|f| alert_line(rules, f, origin)).collect()
+}
+
 /// The alert line of a correlation result: the group's values as the
 /// event (so triage finds its entities) and every contributing event as
 /// evidence.
-fn alert_line(rules: &RuleSet, f: &Fired) -> Vec<u8> {
+fn alert_line(rules: &RuleSet, f: &Fired, origin: Option<&str>) -> Vec<u8> {
     let c = &rules.correlations()[f.correlation].def;
     let at = Timestamp::from_microsecond(f.last).unwrap_or(Timestamp::UNIX_EPOCH);
     let first = Timestamp::from_microsecond(f.first).unwrap_or(Timestamp::UNIX_EPOCH);
@@ -244,7 +265,7 @@ fn alert_line(rules: &RuleSet, f: &Fired) -> Vec<u8> {
     event.insert("correlation.event_count".into(), json!(f.event_count));
     event.insert("correlation.first".into(), json!(first.to_string()));
     let id = format!("{}.{}", f.events.first().map_or("none", String::as_str), c.id);
-    let line = json!({
+    let mut line = json!({
         "id": id,
         "kind": "correlation",
         "events": f.events,
@@ -264,5 +285,8 @@ fn alert_line(rules: &RuleSet, f: &Fired) -> Vec<u8> {
         },
         "event": event,
     });
+    if let (Some(o), Some(map)) = (origin, line.as_object_mut()) {
+        map.insert("origin".into(), json!(o));
+    }
     serde_json::to_vec(&line).unwrap_or_default()
 }

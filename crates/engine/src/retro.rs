@@ -5,7 +5,9 @@
 //! stream did ([`crate::Renormalize`]) and matched by the same `sigma`
 //! matcher, so a retro-hunt over the events the stream saw finds exactly
 //! the stream's alerts, with the same ids. Findings are marked
-//! `"origin": "retro-hunt"`.
+//! `"origin": "retro-hunt"`. Correlation rules run too: the matches they
+//! use are gathered from every chunk and fed to one correlator in event
+//! time order once the scan is done.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,6 +65,10 @@ impl RetroHunt<'_> {
     ) -> Result<RetroSummary, SearchError> {
         let unparsable = AtomicU64::new(0);
         let alerts = AtomicU64::new(0);
+        let correlator =
+            correlate::Correlator::new(self.rules, correlate::Config { lateness_micros: 0, ..Default::default() });
+        let needs = correlator.needs();
+        let inputs = Mutex::new(Vec::new());
         let each = |chunk: Vec<Stored>| {
             // One matcher per chunk, reused for its events.
             let mut matcher = self.rules.matcher();
@@ -74,6 +80,15 @@ impl RetroHunt<'_> {
                 let hits = matcher.matches_in(&stored.tenant, &event);
                 if hits.is_empty() {
                     continue;
+                }
+                if !needs.is_empty() {
+                    let mine =
+                        crate::correlation::inputs(&needs, hits, &event, stored.timestamp, &stored.id, &stored.tenant);
+                    if !mine.is_empty()
+                        && let Ok(mut all) = inputs.lock()
+                    {
+                        all.extend(mine);
+                    }
                 }
                 let fields = serde_json::to_vec(&event).unwrap_or_else(|_| b"{}".to_vec());
                 let on = Detected {
@@ -91,6 +106,13 @@ impl RetroHunt<'_> {
             }
         };
         let events = self.store.scan(&self.scan(&|l: &str| self.accepts(l)), &each, progress)?;
+        let mut inputs = inputs.into_inner().unwrap_or_default();
+        // Event time, then the log order the ids carry.
+        inputs.sort_by(|a, b| (a.at, &a.event, a.rule).cmp(&(b.at, &b.event, b.rule)));
+        for line in crate::correlation::replay(correlator, self.rules, &inputs, Some(ORIGIN)) {
+            alerts.fetch_add(1, Ordering::Relaxed);
+            found(line);
+        }
         Ok(RetroSummary { events, unparsable: unparsable.into_inner(), alerts: alerts.into_inner() })
     }
 }
