@@ -6,7 +6,9 @@ use std::fmt::Write;
 
 use store::state::Escalation;
 
-fn esc(text: &str) -> String {
+/// HTML-escapes text for element content and quoted attributes (the
+/// console's pages use it too).
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -199,13 +199,7 @@ impl RuleSetBuilder {
             if doc.get("filter").is_some() && doc.get("detection").is_none() {
                 match rule::parse_filter(&doc, path, &mut self.fields, &self.options) {
                     Ok(f) => self.filters.push(f),
-                    Err(e) => self.errors.push(LoadError {
-                        path: path.to_owned(),
-                        line: e.pos.line,
-                        col: e.pos.col,
-                        rule_id: e.rule_id,
-                        message: e.message,
-                    }),
+                    Err(e) => self.errors.push(e.at_file(path)),
                 }
                 continue;
             }
@@ -216,13 +210,7 @@ impl RuleSetBuilder {
                             self.correlations.push(c);
                         }
                     }
-                    Err(e) => self.errors.push(LoadError {
-                        path: path.to_owned(),
-                        line: e.pos.line,
-                        col: e.pos.col,
-                        rule_id: e.rule_id,
-                        message: e.message,
-                    }),
+                    Err(e) => self.errors.push(e.at_file(path)),
                 }
                 continue;
             }
@@ -232,13 +220,7 @@ impl RuleSetBuilder {
                         self.rules.push(rule);
                     }
                 }
-                Err(e) => self.errors.push(LoadError {
-                    path: path.to_owned(),
-                    line: e.pos.line,
-                    col: e.pos.col,
-                    rule_id: e.rule_id,
-                    message: e.message,
-                }),
+                Err(e) => self.errors.push(e.at_file(path)),
             }
         }
     }

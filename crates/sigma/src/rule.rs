@@ -21,6 +21,17 @@ impl DocError {
     pub(crate) fn at(node: &Node, message: impl Into<String>) -> DocError {
         DocError { pos: node.pos(), message: message.into(), rule_id: None }
     }
+
+    /// The error with its file named, as the builder reports it.
+    pub(crate) fn at_file(self, path: &str) -> crate::LoadError {
+        crate::LoadError {
+            path: path.to_owned(),
+            line: self.pos.line,
+            col: self.pos.col,
+            rule_id: self.rule_id,
+            message: self.message,
+        }
+    }
 }
 
 pub(crate) fn err<T>(node: &Node, message: impl Into<String>) -> Result<T, DocError> {

@@ -13,21 +13,7 @@ use store::tokens::{Action, Scope, TokenRecord};
 use super::i18n::Lang;
 use super::svg::Stacked;
 
-/// HTML-escapes text for element content and quoted attributes.
-pub(crate) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use crate::handoff::esc;
 
 /// Percent-encodes a value for a URL query.
 pub(crate) fn url_enc(text: &str) -> String {
