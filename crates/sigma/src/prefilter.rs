@@ -124,8 +124,14 @@ pub(crate) struct KeyFilter {
     /// anchor here?" on the raw text before lowercasing it and collecting
     /// every match: a plain search can skip text with the library's byte
     /// prefilters, the overlapping search cannot. Built when anchors are few
-    /// (and so rarely present), as for keyword searches over every field.
+    /// (and so rarely present); keyword filters scan all values at once
+    /// instead.
     pub(crate) probe: Option<AhoCorasick>,
+    /// For keyword filters: a SIMD (Teddy) search for any anchor in the
+    /// lowercased values, which skips text much faster than the automaton
+    /// when no anchor is there, as is usual. `None` where the CPU or the
+    /// number of anchors does not allow it.
+    pub(crate) any: Option<aho_corasick::packed::Searcher>,
 }
 
 /// Builds the filters for a bucket from each rule's anchors. Rules whose
@@ -155,10 +161,15 @@ pub(crate) fn build(anchors: &[(u32, &Anchors)], always: &mut Vec<u32>) -> Vec<K
         }
         match AhoCorasickBuilder::new().match_kind(MatchKind::Standard).build(&patterns) {
             Ok(automaton) => {
-                let probe = (patterns.len() <= PROBE_MAX_PATTERNS)
+                let probe = (key != Key::Anywhere && patterns.len() <= PROBE_MAX_PATTERNS)
                     .then(|| AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&patterns).ok())
                     .flatten();
-                out.push(KeyFilter { key, automaton, targets, probe })
+                let any = if key == Key::Anywhere {
+                    aho_corasick::packed::Config::new().builder().extend(&patterns).build()
+                } else {
+                    None
+                };
+                out.push(KeyFilter { key, automaton, targets, probe, any })
             }
             // Building fails only past the library's size limits; evaluating
             // those rules every time is slower but still correct.

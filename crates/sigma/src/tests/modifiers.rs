@@ -175,6 +175,17 @@ fn keywords_search_every_value() {
     check(kw, "{\"msg\":\"MIMI\u{212A}ATZ\"}", true);
     check("    sel:\n        f|contains: 'kelvin'\n    condition: sel", "{\"f\":\"\u{212A}ELVIN\"}", true);
     check("    sel:\n        f|contains: 'kelvin'\n    condition: sel", r#"{"f":"KeLvIn"}"#, true);
+    // Keyword anchors are looked for in all values joined: in numbers and
+    // array items too, never across the joint between two values, and past
+    // the first few dozen fields.
+    let num = "    keywords:\n        - '4625'\n    condition: keywords";
+    check(num, r#"{"EventID":4625}"#, true);
+    check(num, r#"{"a":"46","b":"25"}"#, false);
+    check(kw, r#"{"a":["x","SEKURLSA"]}"#, true);
+    check(kw, r#"{"a":"mimi","b":"katz"}"#, false);
+    let many: Vec<String> = (0..80).map(|i| format!("\"f{i}\":\"C:\\\\Windows\\\\v{i}\"")).collect();
+    check(kw, &format!("{{{},\"z\":\"Invoke-Mimikatz\"}}", many.join(",")), true);
+    check(kw, &format!("{{{}}}", many.join(",")), false);
 }
 
 #[test]
