@@ -47,7 +47,13 @@ class Server:
             '[[syslog]]\nprotocol = "udp"\nlisten = "127.0.0.1:0"\n'
             '[[syslog]]\nprotocol = "tcp"\nlisten = "127.0.0.1:0"\n'
         )
-        self.config.write_text(config_text if config_text.startswith("#full\n") else base + config_text)
+        text = config_text if config_text.startswith("#full\n") else base + config_text
+        # The tests read every event back from the events/ journal, which
+        # serve only writes by default when the event store is off.
+        if "events_journal" not in text:
+            text = text.replace("[engine]\n", "[engine]\nevents_journal = true\n") if "[engine]\n" in text \
+                else text + "[engine]\nevents_journal = true\n"
+        self.config.write_text(text)
         self.rules = rules
         self.env = dict(os.environ, **(extra_env or {}))
         self.args = list(args)

@@ -25,7 +25,8 @@ def rows(server, query, **kw):
 
 
 def test_search_api_and_cli(tmp_path):
-    server = Server(tmp_path / "data", "[store]\ncommit_interval_ms = 200\n").start()
+    # events_journal is left unset (the conftest sets it otherwise): the default.
+    server = Server(tmp_path / "data", "# events_journal: default\n[store]\ncommit_interval_ms = 200\n").start()
     try:
         from elasticsearch import Elasticsearch, helpers
 
@@ -80,6 +81,12 @@ def test_search_api_and_cli(tmp_path):
         assert table[0] == ["@timestamp", "_source", "_raw"] and marker in table[1][2], table
         out = subprocess.run([BIN, "search", "--data", str(server.data), "user.name:(alice"], capture_output=True, text=True)
         assert out.returncode == 2 and "^" in out.stderr
+
+        # With the store on, events are kept there only: no second copy in
+        # the events/ journal by default. The status counts the records.
+        assert server.journal("events") == []
+        status = server.get("/api/v1/status", server.token("admin"))
+        assert status["records"] == 5 and status["lag_bytes"] == 0, status
     finally:
         server.kill()
 

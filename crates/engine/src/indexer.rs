@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use eventstore::{EventStore, NewEvent, Rebuild, StoreWriter, Stored};
+use eventstore::{EventStore, Frame, NewEvent, Rebuild, StoreWriter, Stored};
 use jiff::Timestamp;
 use model::Event;
 use rayon::prelude::*;
@@ -97,12 +97,18 @@ pub(crate) fn run(
             retention(&settings, &store, &mut writer, &shared);
             last_retention = Some(Instant::now());
         }
-        if stopping && (used == 0 || failed) {
+        // A stop does not wait for a backlog: indexing is the slower
+        // reader, and what it has not committed stays in the log, indexed
+        // after the next start. What it has is committed above.
+        if stopping {
             break;
         }
     }
-    if !failed && let Err(e) = writer.close() {
-        eprintln!("hinomi: closing the event store: {e}");
+    if !failed {
+        let closed = if settings.compact_on_stop { writer.close() } else { writer.stop() };
+        if let Err(e) = closed {
+            eprintln!("hinomi: closing the event store: {e}");
+        }
     }
 }
 
@@ -130,30 +136,40 @@ fn index(frames: &[(u64, u64, Vec<u8>)], config: &EngineConfig, writer: &mut Sto
             (view.map(|v| v.logsource.to_string()), events)
         })
         .collect();
-    for ((pos, end, b), (view, events)) in batches.iter().zip(normalized) {
-        let received = crate::pipeline::received(b);
-        let news: Vec<NewEvent<'_>> = events
-            .iter()
-            .zip(&b.records)
-            .enumerate()
-            .filter_map(|(index, (n, raw))| {
-                let n = n.as_ref()?;
-                Some(NewEvent {
-                    position: *pos,
-                    index: u32::try_from(index).ok()?,
-                    timestamp: n.timestamp,
-                    received,
-                    source: &b.source,
-                    format: &b.format,
-                    view: view.as_deref(),
-                    logsource: &n.logsource,
-                    raw,
-                    event: &n.event,
+    let news: Vec<Vec<NewEvent<'_>>> = batches
+        .iter()
+        .zip(&normalized)
+        .map(|((pos, _, b), (view, events))| {
+            let received = crate::pipeline::received(b);
+            events
+                .iter()
+                .zip(&b.records)
+                .enumerate()
+                .filter_map(|(index, (n, raw))| {
+                    let n = n.as_ref()?;
+                    Some(NewEvent {
+                        position: *pos,
+                        index: u32::try_from(index).ok()?,
+                        timestamp: n.timestamp,
+                        received,
+                        source: &b.source,
+                        format: &b.format,
+                        view: view.as_deref(),
+                        logsource: &n.logsource,
+                        raw,
+                        event: &n.event,
+                    })
                 })
-            })
-            .collect();
-        writer.add_frame(*pos, *end, &b.tenant, &news).map_err(|e| e.to_string())?;
-    }
+                .collect()
+        })
+        .collect();
+    // All frames at once, so that the writer goes partition by partition.
+    let frames: Vec<Frame<'_, '_>> = batches
+        .iter()
+        .zip(&news)
+        .map(|((position, end, b), events)| Frame { position: *position, end: *end, tenant: &b.tenant, events })
+        .collect();
+    writer.add_frames(&frames).map_err(|e| e.to_string())?;
     Ok(())
 }
 

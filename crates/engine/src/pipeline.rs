@@ -270,6 +270,7 @@ fn write_loop(
 fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::Result<()> {
     let journals = &mut output.journals;
     let mut correlated = false;
+    shared.records.fetch_add(outs.len() as u64, Ordering::Relaxed);
     for out in outs {
         if !out.dead.is_empty() {
             if let Some((tenant, source)) = &out.failed_source {

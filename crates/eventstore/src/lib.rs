@@ -112,6 +112,16 @@ pub struct NewEvent<'a> {
     pub event: &'a Event,
 }
 
+/// The events of one log frame (all of one tenant), for
+/// [`StoreWriter::add_frames`].
+pub struct Frame<'f, 'e> {
+    /// The frame's log position, and where the next frame starts.
+    pub position: u64,
+    pub end: u64,
+    pub tenant: &'f str,
+    pub events: &'f [NewEvent<'e>],
+}
+
 /// Normalizes a stored record again, exactly as the stream did. The
 /// engine implements it with the same parser and configuration.
 pub trait Rebuild: Sync {

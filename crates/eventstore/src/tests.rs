@@ -235,3 +235,80 @@ fn searches_are_bounded() {
     let _ = Arc::strong_count(&store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn interleaved_days_are_stored_once_even_across_a_crash() {
+    let dir = temp("interleaved");
+    let config = || {
+        let mut c = StoreConfig::new(&dir);
+        // Fewer writers than days: partitions are closed for others in the
+        // middle of a batch of frames.
+        c.open_writers = 2;
+        c
+    };
+    let received: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    let raws: Vec<Vec<String>> = (0..4)
+        .map(|f| {
+            (0..50)
+                .map(|i| {
+                    let day = 1 + (i * 7 + f) % 30;
+                    format!(r#"{{"@timestamp":"2026-10-{day:02}T12:00:00Z","message":"frame {f} event {i}"}}"#)
+                })
+                .collect()
+        })
+        .collect();
+    let events: Vec<Vec<Event>> = raws
+        .iter()
+        .map(|f| f.iter().map(|r| normalize::parse_record(r, Default::default(), received).unwrap()).collect())
+        .collect();
+    let logsource = Vec::new();
+    let news: Vec<Vec<NewEvent<'_>>> = events
+        .iter()
+        .enumerate()
+        .map(|(f, evs)| {
+            evs.iter()
+                .enumerate()
+                .map(|(i, event)| NewEvent {
+                    position: f as u64,
+                    index: i as u32,
+                    timestamp: event.timestamp.unwrap(),
+                    received,
+                    source: "backfill",
+                    format: "auto",
+                    view: None,
+                    logsource: &logsource,
+                    raw: &raws[f][i],
+                    event,
+                })
+                .collect()
+        })
+        .collect();
+    let frames: Vec<Frame<'_, '_>> = news
+        .iter()
+        .enumerate()
+        .map(|(f, events)| Frame { position: f as u64, end: f as u64 + 1, tenant: "default", events })
+        .collect();
+    let store = EventStore::open(config()).unwrap();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    assert_eq!(writer.add_frames(&frames[..2]).unwrap(), 100);
+    writer.commit().unwrap();
+    // The next two frames, then a crash before the commit: the partitions
+    // closed for others meanwhile are committed, the rest are not.
+    assert_eq!(writer.add_frames(&frames[2..]).unwrap(), 100);
+    drop(writer);
+    let store = EventStore::open(config()).unwrap();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    assert_eq!(writer.position(), 2);
+    // The log replays from an older position still: nothing is added twice.
+    writer.add_frames(&frames).unwrap();
+    writer.commit().unwrap();
+    let tenants = vec!["default".to_string()];
+    let q = query::parse("| stats count(), dc(_id), dc(@timestamp)").unwrap();
+    let rows = store.search(&request(&tenants, &q), &Normalize).unwrap().rows;
+    assert_eq!(
+        serde_json::Value::Object(rows[0].clone()),
+        serde_json::json!({"count()": 200, "dc(_id)": 200, "dc(@timestamp)": 30})
+    );
+    assert_eq!(store.partitions(None).len(), 30);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::IndexWriter;
 
 use crate::schema::{self, Scratch};
-use crate::{EventStore, NewEvent, PartKey, PartitionInfo, day_of, valid_tenant};
+use crate::{EventStore, Frame, NewEvent, PartKey, PartitionInfo, day_of, valid_tenant};
 
 #[derive(Serialize, Deserialize, Default)]
 struct Payload {
@@ -28,6 +28,11 @@ struct Open {
     part: Arc<crate::Part>,
     writer: IndexWriter,
     covered: u64,
+    /// The log position this partition holds all its events up to, when
+    /// that is past the writer's: a partition done with in a batch of
+    /// frames and then closed for another must not be committed as
+    /// covering less than it holds (a replay would add those again).
+    through: u64,
     dirty: bool,
     last_used: u64,
 }
@@ -78,24 +83,53 @@ impl StoreWriter {
         tenant: &str,
         events: &[NewEvent<'_>],
     ) -> tantivy::Result<usize> {
-        if !valid_tenant(tenant) {
+        self.add_frames(&[Frame { position, end, tenant, events }])
+    }
+
+    /// Adds several frames, in log order, partition by partition: events
+    /// of many days interleaved (a backfill, a device with a wrong clock)
+    /// must not open and close a partition per event.
+    pub fn add_frames(&mut self, frames: &[Frame<'_, '_>]) -> tantivy::Result<usize> {
+        if let Some(f) = frames.iter().find(|f| !valid_tenant(f.tenant)) {
             return Err(tantivy::TantivyError::InvalidArgument(format!(
-                "tenant name {tenant:?} cannot name a partition"
+                "tenant name {:?} cannot name a partition",
+                f.tenant
             )));
         }
         self.clock += 1;
+        let mut order: Vec<(&str, jiff::civil::Date, usize, usize)> = frames
+            .iter()
+            .enumerate()
+            .flat_map(|(f, frame)| {
+                frame.events.iter().enumerate().map(move |(i, ev)| (frame.tenant, day_of(ev.timestamp), f, i))
+            })
+            .collect();
+        order.sort_unstable();
+        let end = frames.iter().map(|f| f.end).max().unwrap_or(self.next);
         let mut added = 0;
         let mut scratch = std::mem::take(&mut self.scratch);
-        for ev in events {
-            let key = PartKey { tenant: tenant.to_string(), day: day_of(ev.timestamp) };
-            let open = self.writer(&key)?;
-            if position < open.covered {
-                continue;
+        for run in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (tenant, day) = (run[0].0, run[0].1);
+            let open = match self.writer(&PartKey { tenant: tenant.to_string(), day }) {
+                Ok(open) => open,
+                Err(e) => {
+                    self.scratch = scratch;
+                    return Err(e);
+                }
+            };
+            for &(_, _, f, i) in run {
+                if frames[f].position < open.covered {
+                    continue;
+                }
+                let doc = schema::document(&open.part.fields, tenant, &frames[f].events[i], &mut scratch);
+                if let Err(e) = open.writer.add_document(doc) {
+                    self.scratch = scratch;
+                    return Err(e);
+                }
+                open.dirty = true;
+                added += 1;
             }
-            let doc = schema::document(&open.part.fields, tenant, ev, &mut scratch);
-            open.writer.add_document(doc)?;
-            open.dirty = true;
-            added += 1;
+            open.through = open.through.max(end);
         }
         self.scratch = scratch;
         self.next = self.next.max(end);
@@ -118,7 +152,7 @@ impl StoreWriter {
                 .payload
                 .and_then(|p| serde_json::from_str::<Payload>(&p).ok())
                 .map_or(0, |p| p.covered);
-            self.open.insert(key.clone(), Open { part, writer, covered, dirty: false, last_used: 0 });
+            self.open.insert(key.clone(), Open { part, writer, covered, through: 0, dirty: false, last_used: 0 });
         }
         let clock = self.clock;
         let open =
@@ -131,9 +165,11 @@ impl StoreWriter {
         let Some(key) = self.open.iter().min_by_key(|(_, o)| o.last_used).map(|(k, _)| k.clone()) else {
             return Ok(());
         };
+        // Committed, not merged: a partition pushed out by others may well
+        // come back soon; merging is for when its day is over for good.
         if let Some(mut open) = self.open.remove(&key) {
             commit_one(&mut open, self.next)?;
-            close_one(open, today())?;
+            open.writer.wait_merging_threads()?;
         }
         Ok(())
     }
@@ -181,6 +217,17 @@ impl StoreWriter {
         }
         Ok(())
     }
+
+    /// Commits and waits only for merges already running: a server's stop.
+    /// Earlier days' partitions are merged when they are closed later
+    /// (retention, or too many open), not now.
+    pub fn stop(mut self) -> tantivy::Result<()> {
+        self.commit()?;
+        for (_, open) in self.open.drain() {
+            open.writer.wait_merging_threads()?;
+        }
+        Ok(())
+    }
 }
 
 fn today() -> jiff::civil::Date {
@@ -208,11 +255,12 @@ fn commit_one(open: &mut Open, next: u64) -> tantivy::Result<()> {
     if !open.dirty {
         return Ok(());
     }
-    let payload = serde_json::to_string(&Payload { covered: next }).unwrap_or_default();
+    let covered = next.max(open.through);
+    let payload = serde_json::to_string(&Payload { covered }).unwrap_or_default();
     let mut prepared = open.writer.prepare_commit()?;
     prepared.set_payload(&payload);
     prepared.commit()?;
-    open.covered = next;
+    open.covered = covered;
     open.dirty = false;
     open.part.reader.reload()?;
     Ok(())

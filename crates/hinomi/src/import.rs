@@ -84,7 +84,9 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
             // Imported events are indexed like the server's, with the
             // default store settings.
             let mut config = EngineConfig::new(data);
-            config.store = Some(crate::serve::store_settings(&crate::config::Store::default(), data));
+            let mut store = crate::serve::store_settings(&crate::config::Store::default(), data);
+            store.compact_on_stop = true;
+            config.store = Some(store);
             let e = Engine::start(config, Arc::new(rules)).with_context(|| format!("opening {}", data.display()))?;
             let ingest = e.ingest();
             engine = Some(e);

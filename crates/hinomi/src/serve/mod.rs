@@ -70,7 +70,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     engine_config.max_lag_bytes = config.engine.max_lag_bytes;
     engine_config.checkpoint_interval = Duration::from_millis(config.engine.checkpoint_interval_ms.max(10));
     engine_config.slow_down = Duration::from_millis(config.engine.slow_down_ms);
-    engine_config.events_journal = config.engine.events_journal;
+    engine_config.events_journal = config.engine.events_journal.unwrap_or(!config.store.enabled);
     engine_config.correlation.lateness_micros =
         i64::try_from(config.engine.correlation_lateness_seconds).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
     engine_config.correlation.max_groups = config.engine.correlation_max_groups.max(1);
