@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Sustained ingest -> normalize -> detect through `hinomi serve` with the full SigmaHQ rule set.
 
-    bench/serve.py [--events 1000000] [--senders 2] [--runs 3] [--store on|off]
+    bench/serve.py [--events 1000000] [--senders 2] [--runs 3] [--store on|off] [--events-journal on|off]
 
 Two scenarios, each on a fresh data directory and a release build:
   - syslog TCP: RFC 3164 lines of a Linux estate (sshd, sudo, cron, systemd, kernel) from
     --senders connections; one line in 1000 matches a SigmaHQ sshd rule;
   - _bulk: Windows events as a shipper sends them (flat, `EventID` + `Channel`, generated like
     bench/run.py's events: copies of the SigmaHQ regression events, of which --attack-share keep
-    their attack values and the rest get consistent benign processes, files and keys), posted in
+    their attack values and the rest get consistent benign processes, files and keys; event times
+    of now, as a live stream has), posted in
     bodies of 2000 documents from --senders connections.
 Senders are separate processes replaying pre-built bytes, so the clients cost as little CPU
 as possible; they still share the machine's 2 cores with the server.
@@ -22,7 +23,7 @@ backlog the senders built). Figures per run:
   - peak RSS of the server (VmHWM).
 Medians of --runs are printed; the machine is noisy. With --store on (serve's default) the
 event store indexes the same events meanwhile and competes for the cores; --store off measures
-ingest -> normalize -> detect alone.
+ingest -> normalize -> detect alone (with --events-journal off: nothing but the alerts written).
 """
 
 import argparse
@@ -103,6 +104,7 @@ def windows_docs(n, rng, attack_share):
     the rest get a consistent benign process (image, original name, parent, command lines),
     benign files, keys and hashes."""
     _, flat = hunt_bench.regression_events()
+    now = time.time()
     out = []
     for ev in hunt_bench.generate(flat, n, rng, benign=0.0):
         if rng.random() >= attack_share:
@@ -125,8 +127,20 @@ def windows_docs(n, rng, attack_share):
                       "GrantedAccess", "StartAddress", "StartModule", "Signature", "ServiceName", "ImagePath"):
                 if f in ev:
                     ev[f] = f"benign-{rng.randrange(1000)}"
+        # A live stream: event times of now, not of the samples (which spread
+        # over many days, as a backfill would).
+        if "TimeCreated_SystemTime" in ev:
+            ev["TimeCreated_SystemTime"] = live(now, len(out))
+        if "UtcTime" in ev:
+            ev["UtcTime"] = live(now, len(out)).replace("T", " ")[:23]
         out.append(json.dumps(ev, separators=(",", ":")))
     return out
+
+
+def live(start, i):
+    """RFC 3339 time of the i-th event of a stream at 100k events/s from `start`."""
+    t = start + i / 100_000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
 
 
 def pace(start, done, rate):
@@ -175,13 +189,15 @@ def peak_rss_mib(pid):
     return 0.0
 
 
-def run_once(scenario, payloads, n, rules, rate=0, store=True):
+def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"):
     data = tempfile.mkdtemp(prefix="hinomi-bench-")
     http_port, tcp_port = free_port(), free_port()
     config = os.path.join(data + ".toml")
     with open(config, "w") as f:
         f.write(f'[http]\nlisten = ["127.0.0.1:{http_port}"]\n[[syslog]]\nprotocol = "tcp"\nlisten = "127.0.0.1:{tcp_port}"\n')
         f.write(f"[store]\nenabled = {'true' if store else 'false'}\n")
+        if journal != "default":
+            f.write(f"[engine]\nevents_journal = {'true' if journal == 'on' else 'false'}\n")
     cmd = [BIN, "serve", "--data", data, "--config", config]
     for r in rules:
         cmd += ["--rules", r]
@@ -274,15 +290,17 @@ def main():
     ap.add_argument("--attack-share", type=float, default=0.001,
                     help="share of _bulk events that keep the attack values of the regression samples")
     ap.add_argument("--rate-syslog-tcp", type=int, default=100_000, help="paced run for latency, events/s")
-    ap.add_argument("--rate-bulk", type=int, default=40_000, help="paced run for latency, events/s")
+    ap.add_argument("--rate-bulk", type=int, default=100_000, help="paced run for latency, events/s")
     ap.add_argument("--store", choices=["on", "off"], default="on",
                     help="the event store (indexing for search) beside detection; on is serve's default")
+    ap.add_argument("--events-journal", choices=["on", "off", "default"], default="default",
+                    help="the events/ journal (default: on only with the store off)")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "hinomi"], cwd=ROOT, check=True)
     rules = [os.path.join(SIGMA, f) for f in hunt_bench.FOLDERS if os.path.isdir(os.path.join(SIGMA, f))]
     rng = random.Random(7)
     print(f"# bench/serve.py --events {args.events} --senders {args.senders} --runs {args.runs}"
-          f" --attack-share {args.attack_share} --store {args.store}")
+          f" --attack-share {args.attack_share} --store {args.store} --events-journal {args.events_journal}")
     print("scenario      mode            events/s   p50 ms   p99 ms  peak MiB  alerts   (median of runs)")
     for scenario in args.scenarios.split(","):
         n = args.events
@@ -301,7 +319,10 @@ def main():
             ]
         rate = getattr(args, "rate_" + scenario.replace("-", "_"))
         for mode, r in [("saturated", 0), (f"paced {rate // 1000}k/s", rate // args.senders)]:
-            results = [run_once(scenario, payloads, n, rules, r, args.store == "on") for _ in range(args.runs)]
+            results = [
+                run_once(scenario, payloads, n, rules, r, args.store == "on", args.events_journal)
+                for _ in range(args.runs)
+            ]
             med = {k: statistics.median(x[k] for x in results) for k in results[0]}
             print(
                 f"{scenario:<12}  {mode:<14} {med['events_per_s']:>9.0f} {med['p50_ms']:>8.0f} {med['p99_ms']:>8.0f}"

@@ -16,13 +16,17 @@ use std::time::{Duration, Instant};
 use eventstore::{EventStore, Frame, NewEvent, Rebuild, StoreWriter, Stored};
 use jiff::Timestamp;
 use model::Event;
-use rayon::prelude::*;
 use store::{Batch, Wal};
 
 use crate::{EngineConfig, Shared, StoreSettings};
 
 /// Log bytes indexed together.
 const CHUNK_BYTES: usize = 4 << 20;
+
+/// The indexer's nice value, the lowest: the scheduler gives it a few
+/// percent of a core that detection also wants, and all of an idle one.
+#[cfg(target_os = "linux")]
+const INDEXER_NICE: i32 = 19;
 
 /// One record normalized for the store.
 struct Normalized {
@@ -39,6 +43,14 @@ pub(crate) fn run(
     wal: Wal,
     shared: Arc<Shared>,
 ) {
+    // Detection first: when both want the cores, the indexer (and the
+    // index threads it starts, which inherit this) gets what is left.
+    // Search lags more under a burst; alerts do not. Linux sets the nice
+    // value per thread (elsewhere it would be the whole process's).
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, INDEXER_NICE) {
+        eprintln!("hinomi: cannot lower the indexer's priority: {e}");
+    }
     let mut reader = wal.reader(writer.position());
     let mut frames: Vec<(u64, u64, Vec<u8>)> = Vec::new();
     let mut last_commit = Instant::now();
@@ -118,8 +130,10 @@ fn index(frames: &[(u64, u64, Vec<u8>)], config: &EngineConfig, writer: &mut Sto
         frames.iter().filter_map(|(pos, end, payload)| Batch::decode(payload).ok().map(|b| (*pos, *end, b))).collect();
     // Per batch: its configured log source (as text) and its records,
     // `None` for those the pipeline sends to the dead letter.
+    // On this thread, not the shared pool: the pool's threads are
+    // detection's, at its priority.
     let normalized: Vec<(Option<String>, Vec<Option<Normalized>>)> = batches
-        .par_iter()
+        .iter()
         .map(|(_, _, b)| {
             let view = crate::pipeline::configured_view(config, b);
             let received = crate::pipeline::received(b);
