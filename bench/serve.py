@@ -163,6 +163,27 @@ def send_tcp(port, payload, rate=0):
             pace(start, i + step, rate)
 
 
+# What analysts ask while the events stream in: needles and aggregations over all stored events.
+SEARCHES = ["ws001", "| stats count() by host.name", "EventID:1 | stats count() by user.name", "whoami"]
+
+
+def search_loop(port, token, interval, stop, out):
+    """One analyst: a search every `interval` seconds until `stop` is set; puts the latencies on `out`."""
+    latencies, i = [], 0
+    while not stop.is_set():
+        t0 = time.time()
+        body = json.dumps({"query": SEARCHES[i % len(SEARCHES)], "limit": 100}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/search", data=body, method="POST")
+        req.add_header("Authorization", f"Bearer {token}")
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            resp.read()
+        latencies.append((time.time() - t0) * 1000)
+        i += 1
+        stop.wait(max(0.0, interval - (time.time() - t0)))
+    out.put(latencies)
+
+
 def send_bulk(port, token, bodies, rate=0):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     headers = {"Authorization": f"ApiKey {token}", "Content-Type": "application/x-ndjson"}
@@ -189,8 +210,12 @@ def peak_rss_mib(pid):
     return 0.0
 
 
-def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"):
+def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default", searchers=0, interval=1.0,
+             prefill=None):
     data = tempfile.mkdtemp(prefix="hinomi-bench-")
+    if prefill:
+        # History to search: imported (indexed, no detection) before the server starts.
+        subprocess.run([BIN, "import", "--data", data, prefill], check=True, stderr=subprocess.DEVNULL)
     http_port, tcp_port = free_port(), free_port()
     config = os.path.join(data + ".toml")
     with open(config, "w") as f:
@@ -217,7 +242,10 @@ def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"
             procs = [multiprocessing.Process(target=send_tcp, args=(tcp_port, p, rate)) for p in payloads]
         else:
             procs = [multiprocessing.Process(target=send_bulk, args=(http_port, token, p, rate)) for p in payloads]
-        for p in procs:
+        stop, found = multiprocessing.Event(), multiprocessing.Queue()
+        analysts = [multiprocessing.Process(target=search_loop, args=(http_port, token, interval, stop, found))
+                    for _ in range(searchers)]
+        for p in procs + analysts:
             p.start()
         for p in procs:
             p.join()
@@ -235,6 +263,10 @@ def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"
         else:
             raise SystemExit(f"the server did not store {n} events in time; log: {data}.log")
         elapsed = time.time() - start
+        stop.set()
+        searches = sorted(x for _ in analysts for x in found.get(timeout=300))
+        for p in analysts:
+            p.join()
         rss = peak_rss_mib(proc.pid)
         latencies = alert_latencies(data)
     finally:
@@ -250,6 +282,7 @@ def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
         "peak_rss_mib": rss,
+        **({"searches": len(searches), "search_p50_ms": percentile(searches, 50)} if searchers else {}),
     }
 
 
@@ -293,14 +326,25 @@ def main():
     ap.add_argument("--rate-bulk", type=int, default=100_000, help="paced run for latency, events/s")
     ap.add_argument("--store", choices=["on", "off"], default="on",
                     help="the event store (indexing for search) beside detection; on is serve's default")
+    ap.add_argument("--searchers", type=int, default=0,
+                    help="analysts searching through the API meanwhile (needles and stats), each one search per --search-interval")
+    ap.add_argument("--search-interval", type=float, default=1.0)
+    ap.add_argument("--prefill", type=int, default=0,
+                    help="Windows events imported into each data directory first, for the searches to go through")
     ap.add_argument("--events-journal", choices=["on", "off", "default"], default="default",
                     help="the events/ journal (default: on only with the store off)")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "hinomi"], cwd=ROOT, check=True)
     rules = [os.path.join(SIGMA, f) for f in hunt_bench.FOLDERS if os.path.isdir(os.path.join(SIGMA, f))]
     rng = random.Random(7)
+    prefill = None
+    if args.prefill:
+        prefill = os.path.join(tempfile.mkdtemp(prefix="hinomi-prefill-"), "history.ndjson")
+        with open(prefill, "w") as f:
+            f.writelines(d + "\n" for d in windows_docs(args.prefill, random.Random(8), args.attack_share))
     print(f"# bench/serve.py --events {args.events} --senders {args.senders} --runs {args.runs}"
-          f" --attack-share {args.attack_share} --store {args.store} --events-journal {args.events_journal}")
+          f" --attack-share {args.attack_share} --store {args.store} --events-journal {args.events_journal}"
+          f" --searchers {args.searchers} --search-interval {args.search_interval} --prefill {args.prefill}")
     print("scenario      mode            events/s   p50 ms   p99 ms  peak MiB  alerts   (median of runs)")
     for scenario in args.scenarios.split(","):
         n = args.events
@@ -320,7 +364,8 @@ def main():
         rate = getattr(args, "rate_" + scenario.replace("-", "_"))
         for mode, r in [("saturated", 0), (f"paced {rate // 1000}k/s", rate // args.senders)]:
             results = [
-                run_once(scenario, payloads, n, rules, r, args.store == "on", args.events_journal)
+                run_once(scenario, payloads, n, rules, r, args.store == "on", args.events_journal,
+                         args.searchers, args.search_interval, prefill)
                 for _ in range(args.runs)
             ]
             med = {k: statistics.median(x[k] for x in results) for k in results[0]}
@@ -331,6 +376,8 @@ def main():
             for x in results:
                 print("   run:", json.dumps({k: round(v, 1) for k, v in x.items()}))
             sys.stdout.flush()
+    if prefill:
+        shutil.rmtree(os.path.dirname(prefill), ignore_errors=True)
 
 
 if __name__ == "__main__":

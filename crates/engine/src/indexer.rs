@@ -25,7 +25,6 @@ const CHUNK_BYTES: usize = 4 << 20;
 
 /// The indexer's nice value, the lowest: the scheduler gives it a few
 /// percent of a core that detection also wants, and all of an idle one.
-#[cfg(target_os = "linux")]
 const INDEXER_NICE: i32 = 19;
 
 /// One record normalized for the store.
@@ -45,12 +44,8 @@ pub(crate) fn run(
 ) {
     // Detection first: when both want the cores, the indexer (and the
     // index threads it starts, which inherit this) gets what is left.
-    // Search lags more under a burst; alerts do not. Linux sets the nice
-    // value per thread (elsewhere it would be the whole process's).
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(None, INDEXER_NICE) {
-        eprintln!("hinomi: cannot lower the indexer's priority: {e}");
-    }
+    // Search lags more under a burst; alerts do not.
+    crate::lower_thread_priority(INDEXER_NICE);
     let mut reader = wal.reader(writer.position());
     let mut frames: Vec<(u64, u64, Vec<u8>)> = Vec::new();
     let mut last_commit = Instant::now();

@@ -181,6 +181,20 @@ fn lock_data_dir(data: &std::path::Path) -> std::io::Result<std::fs::File> {
     }
 }
 
+/// Lowers the calling thread's scheduling priority to the nice value
+/// `nice`, where threads have their own (Linux); elsewhere it does nothing,
+/// since it would lower the whole process. Detection keeps the default;
+/// indexing and searches go below it, so that a burst slows them and not
+/// the alerts.
+pub fn lower_thread_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, nice) {
+        eprintln!("hinomi: cannot lower a thread's priority: {e}");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
+
 /// Counters for `/api/v1/status` and the logs.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {

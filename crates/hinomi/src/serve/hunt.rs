@@ -21,7 +21,7 @@ use serde_json::json;
 use store::tokens::Action;
 
 use super::http::{AppState, plain_denied};
-use super::search::{bad, json_line, lines_response, search_permit, time_bounds};
+use super::search::{at_search_priority, bad, json_line, lines_response, search_permit, time_bounds};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,24 +82,26 @@ pub(crate) async fn hunt(State(state): State<Arc<AppState>>, headers: HeaderMap,
         send(json!({"progress": {"done": 0, "total": total}}));
         let reported = AtomicU64::new(0);
         let started = std::time::Instant::now();
-        let outcome = hunt.run(
-            &|line| {
-                ingest.raise_alert(line.clone());
-                let mut line = line;
-                line.push(b'\n');
-                let _ = tx.blocking_send(Bytes::from(line));
-            },
-            &|done| {
-                // About every tenth of the way.
-                let step = (total / 10).max(1);
-                let last = reported.load(Ordering::Relaxed);
-                if done >= last + step
-                    && reported.compare_exchange(last, done, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-                {
-                    send(json!({"progress": {"done": done, "total": total}}));
-                }
-            },
-        );
+        let outcome = at_search_priority(|| {
+            hunt.run(
+                &|line| {
+                    ingest.raise_alert(line.clone());
+                    let mut line = line;
+                    line.push(b'\n');
+                    let _ = tx.blocking_send(Bytes::from(line));
+                },
+                &|done| {
+                    // About every tenth of the way.
+                    let step = (total / 10).max(1);
+                    let last = reported.load(Ordering::Relaxed);
+                    if done >= last + step
+                        && reported.compare_exchange(last, done, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+                    {
+                        send(json!({"progress": {"done": done, "total": total}}));
+                    }
+                },
+            )
+        });
         send(match outcome {
             Ok(s) => json!({"summary": {
                 "events": s.events, "unparsable": s.unparsable, "alerts": s.alerts, "rules": rules.len(),

@@ -92,11 +92,13 @@ pub(crate) async fn search(State(state): State<Arc<AppState>>, headers: HeaderMa
         };
         let started = std::time::Instant::now();
         let mut rows = 0u64;
-        let outcome = store.search_each(&request, &engine::Renormalize, &mut |row| {
-            rows += 1;
-            let mut line = serde_json::to_vec(&row).unwrap_or_default();
-            line.push(b'\n');
-            tx.blocking_send(Bytes::from(line)).is_ok()
+        let outcome = at_search_priority(|| {
+            store.search_each(&request, &engine::Renormalize, &mut |row| {
+                rows += 1;
+                let mut line = serde_json::to_vec(&row).unwrap_or_default();
+                line.push(b'\n');
+                tx.blocking_send(Bytes::from(line)).is_ok()
+            })
         });
         let last = match outcome {
             Ok(r) => json!({"summary": {
@@ -133,6 +135,30 @@ pub(crate) fn time_bounds(
         }
     }
     Ok(bounds)
+}
+
+/// Searches' nice value: below detection (0), above indexing (19). Under a
+/// burst a search takes longer and ingest keeps its pace; on idle cores a
+/// search runs at full speed.
+const SEARCH_NICE: i32 = 10;
+
+/// Runs store work for analysts (searches, retro-hunts, the console's
+/// search page) on the search threads, whose priority is below detection's;
+/// the parallel parts of a search stay on them too.
+pub(crate) fn at_search_priority<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("search-{i}"))
+            .start_handler(|_| engine::lower_thread_priority(SEARCH_NICE))
+            .build()
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.install(work),
+        // No threads to be had: search on the caller's, at its priority.
+        None => work(),
+    }
 }
 
 /// A slot among the searches that may run at once, or 429.

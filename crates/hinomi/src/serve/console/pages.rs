@@ -341,7 +341,7 @@ pub(crate) async fn search(
     let (qq, ff, tt) = (q.clone(), from.clone(), to.clone());
     let found = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        run_search(&store, &tenant, &qq, &ff, &tt, timeout, &tz)
+        super::super::search::at_search_priority(|| run_search(&store, &tenant, &qq, &ff, &tt, timeout, &tz))
     })
     .await
     .unwrap_or_else(|e| Err(format!("search task failed: {e}")));
