@@ -219,8 +219,8 @@ impl StoreWriter {
     }
 
     /// Commits and waits only for merges already running: a server's stop.
-    /// Earlier days' partitions are merged when they are closed later
-    /// (retention, or too many open), not now.
+    /// Earlier days' partitions are merged when retention closes them, not
+    /// now.
     pub fn stop(mut self) -> tantivy::Result<()> {
         self.commit()?;
         for (_, open) in self.open.drain() {
