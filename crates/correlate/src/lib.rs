@@ -29,6 +29,14 @@
 //!   order (equal timestamps count as in order).
 //! - Value types read the first `field`; values that are not numbers are
 //!   skipped. `value_count` counts distinct tuples of all `field`s.
+//! - Hinomi's `baseline` ([`sigma::Baseline`]): each group also keeps its
+//!   measure per tumbling window of `timespan` (aligned to the epoch), and
+//!   a window fires only when it reaches `factor` times the group's
+//!   average over the `periods` windows before the one it starts in (idle
+//!   windows count as zero; a group seen for fewer windows is averaged over
+//!   those it was seen for, and one seen for fewer than `learning` does not
+//!   fire). This history outlives the group's window state and is bounded
+//!   by `max_groups` like it.
 //!
 //! No IO, no clock: the caller passes times (microseconds since the epoch)
 //! and persists snapshots.
@@ -72,6 +80,10 @@ pub struct Fired {
     pub last: i64,
     /// The measure that met the condition (count, distinct values, sum...).
     pub value: f64,
+    /// The group's average per window it was measured against, for
+    /// correlations with a baseline.
+    #[serde(default)]
+    pub baseline: Option<f64>,
     /// Contributing events, oldest first (at most `max_refs`).
     pub events: Vec<String>,
     /// How many events contributed.
@@ -112,6 +124,7 @@ struct Plan {
     field: Vec<String>,
     percentile: f64,
     alerts: bool,
+    baseline: Option<sigma::Baseline>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +154,21 @@ struct Group {
     queued: u64,
 }
 
+/// A group's measure per tumbling window, for baselines.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct History {
+    /// The first window the group was seen in.
+    since: i64,
+    /// `(window, measure)`, oldest first; idle windows are absent (zero).
+    windows: VecDeque<(i64, f64)>,
+}
+
+impl History {
+    fn newest(&self) -> i64 {
+        self.windows.back().map_or(self.since, |w| w.0)
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Groups {
     map: HashMap<String, Group>,
@@ -155,6 +183,8 @@ pub struct Correlator {
     /// Who consumes each rule or correlation: `(correlation, input position)`.
     consumers: HashMap<RuleRef, Vec<(usize, usize)>>,
     groups: Vec<Groups>,
+    /// Per correlation with a baseline: each group's history.
+    history: Vec<HashMap<String, History>>,
     /// Windows judged at their end: `(end, correlation, key)`.
     closing: BTreeMap<(i64, usize, String), ()>,
     newest: i64,
@@ -220,15 +250,18 @@ impl Correlator {
                 field: def.field.clone(),
                 percentile: def.percentile.unwrap_or(50.0),
                 alerts: c.alerts,
+                baseline: def.baseline,
             });
             ids.push(def.id.clone());
         }
         let groups = plans.iter().map(|_| Groups::default()).collect();
+        let history = plans.iter().map(|_| HashMap::new()).collect();
         Correlator {
             plans,
             ids,
             consumers,
             groups,
+            history,
             closing: BTreeMap::new(),
             newest: i64::MIN,
             touch: 0,
@@ -381,7 +414,15 @@ impl Correlator {
         };
         self.touch = self.touch.wrapping_add(1);
         let touch = self.touch;
-        let (eager, span) = (plan.eager, plan.span);
+        let (eager, span, baseline) = (plan.eager, plan.span, plan.baseline);
+        if let Some(b) = baseline {
+            // A chained result counts once, like an event.
+            let amount = match value {
+                Some(Value::Number(n)) => n,
+                _ => 1.0,
+            };
+            self.record(c, &key, at.div_euclid(span.max(1)), amount, b.periods);
+        }
         let groups = &mut self.groups[c];
         let live = groups.map.len() as u64;
         let is_new = !groups.map.contains_key(&key);
@@ -437,10 +478,10 @@ impl Correlator {
             let end = entries[end_i].at;
             let start_i = entries.partition_point(|e| e.at < end.saturating_sub(span));
             if let Some(value) = measure(plan, entries, start_i, end_i)
-                && plan.condition.iter().all(|cmp| cmp.holds(value))
+                && let Some(baseline) = meets(plan, &self.history[c], key, entries[start_i].at, value)
             {
                 let window: Vec<&Entry> = entries.range(start_i..=end_i).collect();
-                out.push(fire(plan, self.config.max_refs, c, key, &window, value));
+                out.push(fire(plan, self.config.max_refs, c, key, &window, value, baseline));
                 self.stats.fired += 1;
                 // The window's events are used up.
                 if let Some(g) = self.groups[c].map.get_mut(key) {
@@ -470,10 +511,10 @@ impl Correlator {
             let first = group.entries.partition_point(|e| e.at < start);
             let value = if cut > first { measure(&self.plans[c], &group.entries, first, cut - 1) } else { None };
             if let Some(v) = value
-                && self.plans[c].condition.iter().all(|cmp| cmp.holds(v))
+                && let Some(baseline) = meets(&self.plans[c], &self.history[c], &key, group.entries[first].at, v)
             {
                 let window: Vec<&Entry> = group.entries.range(first..cut).collect();
-                out.push(fire(&self.plans[c], self.config.max_refs, c, &key, &window, v));
+                out.push(fire(&self.plans[c], self.config.max_refs, c, &key, &window, v, baseline));
                 self.stats.fired += 1;
             }
             // The window is done; the next opens at the next event.
@@ -489,6 +530,40 @@ impl Correlator {
                     }
                 }
             }
+        }
+    }
+
+    /// Adds `amount` to a group's measure of tumbling window `window`,
+    /// keeping the windows a baseline can still read.
+    fn record(&mut self, c: usize, key: &str, window: i64, amount: f64, periods: u32) {
+        let history = &mut self.history[c];
+        let is_new = !history.contains_key(key);
+        let h = history.entry(key.to_owned()).or_insert_with(|| History { since: window, windows: VecDeque::new() });
+        h.since = h.since.min(window);
+        match h.windows.binary_search_by_key(&window, |w| w.0) {
+            Ok(i) => h.windows[i].1 += amount,
+            Err(i) => h.windows.insert(i, (window, amount)),
+        }
+        // A window starts at most one window before the newest event's
+        // (later ones are late), and its baseline reads `periods` before it.
+        let oldest = h.newest().saturating_sub(i64::from(periods) + 2);
+        while h.windows.front().is_some_and(|w| w.0 < oldest) {
+            h.windows.pop_front();
+        }
+        if is_new && history.len() > self.config.max_groups {
+            // The least recently active tenth goes at once, so the cost of
+            // finding it is shared by the groups that come after.
+            let keep = self.config.max_groups - self.config.max_groups / 10;
+            let mut by_age: Vec<(i64, &String)> = history.iter().map(|(k, h)| (h.newest(), k)).collect();
+            let remove = by_age.len().saturating_sub(keep);
+            if remove > 0 {
+                by_age.select_nth_unstable(remove - 1);
+            }
+            let gone: Vec<String> = by_age[..remove].iter().map(|(_, k)| (*k).clone()).collect();
+            for k in &gone {
+                history.remove(k);
+            }
+            self.stats.evicted += gone.len() as u64;
         }
     }
 
@@ -544,6 +619,8 @@ impl Correlator {
         let closing: Vec<&(i64, usize, String)> = self.closing.keys().collect();
         let closing: Vec<(i64, &str, &str)> =
             closing.iter().map(|(end, c, key)| (*end, self.ids[*c].as_str(), key.as_str())).collect();
+        let history: Vec<(&str, &HashMap<String, History>)> =
+            self.ids.iter().map(String::as_str).zip(self.history.iter()).filter(|(_, h)| !h.is_empty()).collect();
         let snap = serde_json::json!({
             "version": 1,
             "newest": self.newest,
@@ -551,6 +628,7 @@ impl Correlator {
             "stats": self.stats,
             "groups": groups,
             "closing": closing,
+            "history": history,
         });
         serde_json::to_vec(&snap).unwrap_or_default()
     }
@@ -566,6 +644,8 @@ impl Correlator {
             stats: Stats,
             groups: Vec<(String, Groups)>,
             closing: Vec<(i64, String, String)>,
+            #[serde(default)]
+            history: Vec<(String, HashMap<String, History>)>,
         }
         let snap: Snap = serde_json::from_slice(bytes).map_err(|e| format!("correlation state: {e}"))?;
         if snap.version != 1 {
@@ -578,6 +658,14 @@ impl Correlator {
                 groups[i] = g;
             }
         }
+        let mut history: Vec<HashMap<String, History>> = self.plans.iter().map(|_| HashMap::new()).collect();
+        for (id, h) in snap.history {
+            if let Some(&i) = index.get(id.as_str())
+                && self.plans[i].baseline.is_some()
+            {
+                history[i] = h;
+            }
+        }
         let mut closing = BTreeMap::new();
         for (end, id, key) in snap.closing {
             if let Some(&i) = index.get(id.as_str()) {
@@ -585,6 +673,7 @@ impl Correlator {
             }
         }
         self.groups = groups;
+        self.history = history;
         self.closing = closing;
         self.newest = snap.newest;
         self.touch = snap.touch;
@@ -593,8 +682,36 @@ impl Correlator {
     }
 }
 
+/// Whether `value`, measured over a window whose first event is at
+/// `first`, meets the plan's condition and baseline: `None` when not,
+/// otherwise the baseline it was measured against, if any.
+fn meets(plan: &Plan, history: &HashMap<String, History>, key: &str, first: i64, value: f64) -> Option<Option<f64>> {
+    if !plan.condition.iter().all(|cmp| cmp.holds(value)) {
+        return None;
+    }
+    let Some(b) = plan.baseline else { return Some(None) };
+    let h = history.get(key)?;
+    let start = first.div_euclid(plan.span.max(1));
+    let seen = start.saturating_sub(h.since);
+    if seen < i64::from(b.learning) {
+        return None;
+    }
+    let from = start.saturating_sub(i64::from(b.periods));
+    let total: f64 = h.windows.iter().filter(|w| w.0 >= from && w.0 < start).map(|w| w.1).sum();
+    let average = total / seen.clamp(1, i64::from(b.periods)) as f64;
+    (value >= b.factor * average).then_some(Some(average))
+}
+
 /// The result of a window that met its condition.
-fn fire(plan: &Plan, max_refs: usize, c: usize, key: &str, window: &[&Entry], value: f64) -> Fired {
+fn fire(
+    plan: &Plan,
+    max_refs: usize,
+    c: usize,
+    key: &str,
+    window: &[&Entry],
+    value: f64,
+    baseline: Option<f64>,
+) -> Fired {
     let mut events = Vec::new();
     let mut event_count = 0;
     for e in window {
@@ -615,6 +732,7 @@ fn fire(plan: &Plan, max_refs: usize, c: usize, key: &str, window: &[&Entry], va
         first: window.first().map_or(0, |e| e.at),
         last: window.last().map_or(0, |e| e.at),
         value,
+        baseline,
         events,
         event_count,
         alerts: plan.alerts,

@@ -54,13 +54,19 @@ type Want<'a> = (&'a str, &'a [&'a str], i64, i64, &'a [&'a str]);
 /// A result as compared: owned [`Want`].
 type Got = (String, Vec<String>, i64, i64, Vec<String>);
 
+/// Every result of `events` fed in order, then time advanced to `end`.
+fn run(set: &RuleSet, events: &[Ev<'_>], end: i64) -> Vec<Fired> {
+    let mut c = Correlator::new(set, Config { lateness_micros: 0, ..Config::default() });
+    let mut out = Vec::new();
+    feed(&mut c, set, events, &mut out);
+    c.advance(end * 1_000_000, &mut out);
+    out
+}
+
 #[track_caller]
 fn check(correlations: &str, events: &[Ev<'_>], end: i64, want: &[Want<'_>]) {
     let set = rule_set(correlations);
-    let mut c = Correlator::new(&set, Config { lateness_micros: 0, ..Config::default() });
-    let mut out = Vec::new();
-    feed(&mut c, &set, events, &mut out);
-    c.advance(end * 1_000_000, &mut out);
+    let out = run(&set, events, end);
     let got: Vec<Got> = out
         .iter()
         .filter(|f| f.alerts)
@@ -449,4 +455,94 @@ fn tenants_never_share_a_group() {
     assert_eq!((out[0].tenant.as_str(), out[0].events.clone()), ("acme", vec!["e0".into(), "e2".into(), "e4".into()]));
     assert_eq!(out[0].group, [("ComputerName".to_string(), "dc1".to_string())]);
     assert_eq!(c.needs().get(&rule), Some(&vec!["ComputerName".to_string()]));
+}
+
+const UPLOAD_BASELINE: &str = "title: Upload far above the host's own history
+id: burst
+correlation:
+    type: value_sum
+    rules: [upload]
+    group-by: [host]
+    timespan: 1h
+    condition: {field: bytes, gte: 300}
+    baseline: {periods: 24, factor: 5, learning: 6}
+";
+
+const HOUR: i64 = 3600;
+
+/// A day of hourly uploads: h1 sends 100 an hour, h2 500.
+fn a_day_of_uploads<'a>(h1: &'a [(&'a str, &'a str)], h2: &'a [(&'a str, &'a str)]) -> Vec<Ev<'a>> {
+    (0..24).flat_map(|hour| [("upload", hour * HOUR + 10, h1), ("upload", hour * HOUR + 20, h2)]).collect()
+}
+
+#[test]
+fn a_baseline_fires_on_a_window_far_above_the_groups_own_history() {
+    let (h1, h2) = ([("host", "h1"), ("bytes", "100")], [("host", "h2"), ("bytes", "500")]);
+    let mut events = a_day_of_uploads(&h1, &h2);
+    // The same 1,000 from both: ten times h1's hourly average, twice h2's.
+    let (b1, b2) = ([("host", "h1"), ("bytes", "1000")], [("host", "h2"), ("bytes", "1000")]);
+    events.extend([("upload", 24 * HOUR + 100, &b1[..]), ("upload", 24 * HOUR + 100, &b2[..])]);
+    // h2's 500 + 500 within an hour met the floor from the start, but not
+    // its own average (never in its first 6 hours: still learning).
+    check(UPLOAD_BASELINE, &events, 30 * HOUR, &[("burst", &["h1"], 24 * HOUR + 100, 24 * HOUR + 100, &["e48"])]);
+    let set = rule_set(UPLOAD_BASELINE);
+    let out = run(&set, &events, 30 * HOUR);
+    assert_eq!((out[0].value, out[0].baseline), (1000.0, Some(100.0)));
+}
+
+#[test]
+fn a_baseline_learns_before_it_fires_and_counts_idle_windows_as_zero() {
+    let host = |h, b| [("host", h), ("bytes", b)];
+    let (seen_once, burst) = (host("h3", "100"), host("h3", "10000"));
+    // Seen one hour before the burst: still learning.
+    check(UPLOAD_BASELINE, &[("upload", 0, &seen_once), ("upload", HOUR + 5, &burst)], 10 * HOUR, &[]);
+    // Seen once, twenty hours before: 100 over 20 windows averages 5, so
+    // 400 fires (5 x 5 = 25, and the floor of 300 is met).
+    let small = host("h3", "400");
+    check(
+        UPLOAD_BASELINE,
+        &[("upload", 0, &seen_once), ("upload", 20 * HOUR + 5, &small)],
+        30 * HOUR,
+        &[("burst", &["h3"], 20 * HOUR + 5, 20 * HOUR + 5, &["e1"])],
+    );
+    // Under the floor, never, whatever the history.
+    let tiny = host("h3", "200");
+    check(UPLOAD_BASELINE, &[("upload", 0, &seen_once), ("upload", 20 * HOUR + 5, &tiny)], 30 * HOUR, &[]);
+}
+
+#[test]
+fn a_baseline_survives_a_restart_and_stays_bounded() {
+    let set = rule_set(UPLOAD_BASELINE);
+    let (h1, h2) = ([("host", "h1"), ("bytes", "100")], [("host", "h2"), ("bytes", "500")]);
+    let day = a_day_of_uploads(&h1, &h2);
+    let burst = [("host", "h1"), ("bytes", "1000")];
+    let after: &[Ev<'_>] = &[("upload", 24 * HOUR + 100, &burst)];
+    let mut first = Correlator::new(&set, Config::default());
+    let mut out = Vec::new();
+    feed(&mut first, &set, &day, &mut out);
+    let mut second = Correlator::new(&set, Config::default());
+    second.restore(&first.snapshot()).unwrap();
+    feed(&mut second, &set, after, &mut out);
+    assert_eq!(out.iter().map(|f| (f.value, f.baseline)).collect::<Vec<_>>(), [(1000.0, Some(100.0))]);
+
+    // A thousand hosts an hour apart with room for a hundred: the least
+    // recently active histories go, and are counted with the evicted groups
+    // (900 here: with no lateness limit, no group expires).
+    let mut c = Correlator::new(&set, Config { max_groups: 100, lateness_micros: i64::MAX / 4, ..Config::default() });
+    let rule = set.rules().iter().position(|r| r.name.as_deref() == Some("upload")).unwrap();
+    for i in 0..1000i64 {
+        let host = format!("host-{i}");
+        let read = |f: &str| match f {
+            "host" => Some(host.clone()),
+            "bytes" => Some("10".to_string()),
+            _ => None,
+        };
+        c.observe("acme", rule, i * HOUR * 1_000_000, "e", &read, &mut out);
+        assert!(c.history[0].len() <= 100);
+    }
+    let kept = c.history[0].len();
+    for i in 1000 - kept..1000 {
+        assert!(c.history[0].contains_key(&format!("acme\u{1f}host-{i}\u{1f}")), "host-{i}");
+    }
+    assert_eq!(c.stats().evicted, 900 + (1000 - c.history[0].len() as u64));
 }

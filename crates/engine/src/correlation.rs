@@ -262,6 +262,9 @@ fn alert_line(rules: &RuleSet, f: &Fired, origin: Option<&str>) -> Vec<u8> {
     }
     event.insert("correlation.type".into(), json!(c.kind.as_str()));
     event.insert("correlation.value".into(), json!(f.value));
+    if let Some(b) = f.baseline {
+        event.insert("correlation.baseline".into(), json!(b));
+    }
     event.insert("correlation.event_count".into(), json!(f.event_count));
     event.insert("correlation.first".into(), json!(first.to_string()));
     let id = format!("{}.{}", f.events.first().map_or("none", String::as_str), c.id);

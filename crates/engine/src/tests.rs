@@ -20,8 +20,12 @@ detection:
 "#;
 
 fn rules() -> Arc<RuleSet> {
+    rules_from(RULE)
+}
+
+fn rules_from(text: &str) -> Arc<RuleSet> {
     let mut b = RuleSetBuilder::new(CompileOptions::default());
-    b.add_file("test.yml", RULE);
+    b.add_file("test.yml", text);
     let (set, errors) = b.build();
     assert!(errors.is_empty(), "{errors:?}");
     Arc::new(set)
@@ -347,11 +351,7 @@ fn logon(action: &str, user: &str, second: u32) -> serde_json::Value {
 #[test]
 fn a_correlation_spanning_a_restart_fires_once() {
     let data = tempdir("correlation");
-    let mut b = RuleSetBuilder::new(CompileOptions::default());
-    b.add_file("c.yml", CORRELATION);
-    let (set, errors) = b.build();
-    assert!(errors.is_empty(), "{errors:?}");
-    let rules = Arc::new(set);
+    let rules = rules_from(CORRELATION);
     // The failures, then events no correlation uses (checkpoints that need
     // not write the state again), then a clean stop.
     let mut config = EngineConfig::new(&data);
@@ -405,11 +405,7 @@ fn a_correlation_spanning_a_restart_fires_once() {
 #[test]
 fn a_retro_hunt_runs_the_correlations_and_agrees_with_the_stream() {
     let data = tempdir("retro-correlation");
-    let mut b = RuleSetBuilder::new(CompileOptions::default());
-    b.add_file("c.yml", CORRELATION);
-    let (set, errors) = b.build();
-    assert!(errors.is_empty(), "{errors:?}");
-    let rules = Arc::new(set);
+    let rules = rules_from(CORRELATION);
     let engine = Engine::start(with_store(&data), rules.clone()).unwrap();
     let mut events: Vec<_> = (0..3).map(|i| logon("logon-failed", "alice", i * 10)).collect();
     events.push(logon("logon", "alice", 50));

@@ -128,9 +128,29 @@ pub struct Correlation {
     pub aliases: Vec<(String, Vec<(String, String)>)>,
     /// Whether the referenced rules also alert on their own.
     pub generate: bool,
+    /// Hinomi's extension: the condition is also measured against the
+    /// group's own history.
+    pub baseline: Option<Baseline>,
     pub path: String,
     pub line: u32,
 }
+
+/// Hinomi's `baseline` extension of `event_count` and `value_sum`
+/// correlations: a window fires only when its measure also reaches `factor`
+/// times the group's average over its previous `periods` windows (tumbling
+/// windows of `timespan`, idle ones counting as zero), and only for groups
+/// seen for at least `learning` windows. The `gt`/`gte` condition stays as
+/// a floor. Other Sigma tools reject the key rather than fire on the floor
+/// alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Baseline {
+    pub periods: u32,
+    pub factor: f64,
+    pub learning: u32,
+}
+
+/// Windows of history a baseline may keep per group (a year of hours).
+pub const MAX_BASELINE_PERIODS: u32 = 8784;
 
 /// `90m`, `1h`, `2d`, `30s` (and pySigma's `w`, `M`, `y`) in seconds.
 pub fn parse_timespan(text: &str) -> Option<i64> {
@@ -263,10 +283,17 @@ fn parse_inner(doc: &Node, path: &str) -> Result<Correlation, DocError> {
             aliases.push((alias.as_str().unwrap_or("").to_owned(), pairs));
         }
     }
+    let baseline = match c.get("baseline") {
+        None => None,
+        Some(b) => Some(parse_baseline(b, kind, &condition)?),
+    };
     if let Node::Map { entries, .. } = c {
         for (k, _) in entries {
             let key = k.as_str().unwrap_or("");
-            if !matches!(key, "type" | "rules" | "group-by" | "timespan" | "condition" | "aliases" | "generate") {
+            if !matches!(
+                key,
+                "type" | "rules" | "group-by" | "timespan" | "condition" | "aliases" | "generate" | "baseline"
+            ) {
                 return err(k, format!("unknown correlation key `{key}`"));
             }
         }
@@ -293,9 +320,55 @@ fn parse_inner(doc: &Node, path: &str) -> Result<Correlation, DocError> {
         percentile,
         aliases,
         generate,
+        baseline,
         path: path.to_owned(),
         line: doc.pos().line,
     })
+}
+
+fn parse_baseline(b: &Node, kind: CorrelationType, condition: &[Compare]) -> Result<Baseline, DocError> {
+    if !matches!(kind, CorrelationType::EventCount | CorrelationType::ValueSum) {
+        return err(b, "`baseline` needs an event_count or value_sum correlation (measures that add up over time)");
+    }
+    if !condition.iter().all(|c| c.grows_true()) {
+        return err(b, "with `baseline`, the condition may only use gt and gte (a floor)");
+    }
+    let Node::Map { entries, .. } = b else {
+        return err(b, "`baseline` must be a map such as `{periods: 168, factor: 10}`");
+    };
+    let (mut periods, mut factor, mut learning) = (None, None, None);
+    for (k, v) in entries {
+        let key = k.as_str().unwrap_or("");
+        let number = v.as_str().and_then(|t| t.trim().parse::<f64>().ok()).filter(|x| x.is_finite());
+        let whole = |name: &str| -> Result<u32, DocError> {
+            number
+                .filter(|n| n.fract() == 0.0 && (0.0..=f64::from(MAX_BASELINE_PERIODS)).contains(n))
+                .map(|n| n as u32)
+                .ok_or_else(|| {
+                    DocError::at(v, format!("`{name}` must be a whole number from 0 to {MAX_BASELINE_PERIODS}"))
+                })
+        };
+        match key {
+            "periods" => periods = Some(whole("periods")?),
+            "learning" => learning = Some(whole("learning")?),
+            "factor" => match number.filter(|n| *n > 0.0) {
+                Some(n) => factor = Some(n),
+                None => return err(v, "`factor` must be a number above 0"),
+            },
+            other => return err(k, format!("unknown baseline key `{other}` (periods, factor, learning)")),
+        }
+    }
+    let Some(periods) = periods.filter(|p| *p > 0) else {
+        return err(b, "`baseline` needs `periods`, the windows of history to compare with (at least 1)");
+    };
+    let Some(factor) = factor else {
+        return err(b, "`baseline` needs `factor`, how many times the group's average a window must reach");
+    };
+    let learning = learning.unwrap_or(periods);
+    if learning > periods {
+        return err(b, "`learning` cannot be more than `periods`");
+    }
+    Ok(Baseline { periods, factor, learning })
 }
 
 #[cfg(test)]

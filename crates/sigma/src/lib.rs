@@ -41,7 +41,7 @@ use model::{Event, Level, LogSource, SourceView};
 use crate::matcher::{EventView, FieldId, Matchable, NONE, Scratch};
 use crate::prefilter::{Anchors, Key, KeyFilter};
 
-pub use crate::correlation::{Compare, Correlation, CorrelationType};
+pub use crate::correlation::{Baseline, Compare, Correlation, CorrelationType};
 pub use crate::matcher::TimePart;
 pub use crate::value::CompileOptions;
 pub use crate::yaml::to_json as yaml_to_json;

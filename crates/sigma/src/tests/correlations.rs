@@ -119,10 +119,43 @@ correlation:
     assert_eq!(c[0].def.field, ["TargetUserName"]);
     assert_eq!(c[0].def.condition, [Compare::Gt(100.0), Compare::Lte(200.0)]);
     assert_eq!(c[1].def.percentile, Some(95.0));
+    assert_eq!(c[0].def.baseline, None);
     assert_eq!(
         c[1].def.aliases,
         [("host".to_string(), vec![("successful_logon".to_string(), "Computer".to_string())])]
     );
+}
+
+#[test]
+fn a_baseline_loads_with_learning_defaulting_to_its_periods() {
+    let text = format!(
+        "{BASE}---
+title: Volume against the host's history
+id: c1
+correlation:
+    type: value_sum
+    rules: [successful_logon]
+    group-by: [host]
+    timespan: 1h
+    condition: {{field: bytes, gte: 1000}}
+    baseline: {{periods: 168, factor: 2.5}}
+---
+title: Logons against the user's history
+id: c2
+correlation:
+    type: event_count
+    rules: [successful_logon]
+    group-by: [User]
+    timespan: 1d
+    condition: {{gt: 10}}
+    baseline: {{periods: 30, factor: 4, learning: 7}}
+"
+    );
+    let (set, errors) = load(&text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let c = set.correlations();
+    assert_eq!(c[0].def.baseline, Some(Baseline { periods: 168, factor: 2.5, learning: 168 }));
+    assert_eq!(c[1].def.baseline, Some(Baseline { periods: 30, factor: 4.0, learning: 7 }));
 }
 
 #[test]
@@ -159,6 +192,34 @@ fn load_errors_name_the_place() {
         (
             "title: t\nid: x\ncorrelation: {type: event_count, rules: [a], timespan: 5m, window: 3, condition: {gte: 1}}\n",
             "3:60: unknown correlation key `window`",
+        ),
+        (
+            "title: t\nid: x\ncorrelation: {type: value_count, rules: [a], timespan: 5m, condition: {field: f, gte: 1}, baseline: {periods: 3, factor: 2}}\n",
+            "3:101: `baseline` needs an event_count or value_sum correlation (measures that add up over time)",
+        ),
+        (
+            "title: t\nid: x\ncorrelation: {type: event_count, rules: [a], timespan: 5m, condition: {lt: 9}, baseline: {periods: 3, factor: 2}}\n",
+            "3:90: with `baseline`, the condition may only use gt and gte (a floor)",
+        ),
+        (
+            "title: t\nid: x\ncorrelation: {type: event_count, rules: [a], timespan: 5m, condition: {gte: 1}, baseline: {factor: 2}}\n",
+            "3:91: `baseline` needs `periods`, the windows of history to compare with (at least 1)",
+        ),
+        (
+            "title: t\nid: x\ncorrelation: {type: event_count, rules: [a], timespan: 5m, condition: {gte: 1}, baseline: {periods: 1.5, factor: 2}}\n",
+            "3:101: `periods` must be a whole number from 0 to 8784",
+        ),
+        (
+            "title: t\nid: x\ncorrelation: {type: event_count, rules: [a], timespan: 5m, condition: {gte: 1}, baseline: {periods: 4, factor: 0}}\n",
+            "3:112: `factor` must be a number above 0",
+        ),
+        (
+            "title: t\nid: x\ncorrelation: {type: event_count, rules: [a], timespan: 5m, condition: {gte: 1}, baseline: {periods: 4, factor: 2, learning: 5}}\n",
+            "3:91: `learning` cannot be more than `periods`",
+        ),
+        (
+            "title: t\nid: x\ncorrelation: {type: event_count, rules: [a], timespan: 5m, condition: {gte: 1}, baseline: {periods: 4, mean: 2}}\n",
+            "3:104: unknown baseline key `mean` (periods, factor, learning)",
         ),
     ];
     for (text, want) in cases {
