@@ -30,6 +30,8 @@ const INDEXER_NICE: i32 = 19;
 /// One record normalized for the store.
 struct Normalized {
     event: Event,
+    /// What enrichment added, as JSON.
+    enriched: Option<String>,
     logsource: Vec<String>,
     timestamp: Timestamp,
 }
@@ -134,8 +136,9 @@ fn index(frames: &[(u64, u64, Vec<u8>)], config: &EngineConfig, writer: &mut Sto
             let received = crate::pipeline::received(b);
             let events = (0..b.records.len())
                 .map(|i| {
-                    let event = crate::pipeline::normalize(b, i, view.as_ref()).ok()?;
+                    let (event, added) = crate::pipeline::normalize(b, i, view.as_ref(), config.geo.as_deref()).ok()?;
                     Some(Normalized {
+                        enriched: enriched_json(&added),
                         logsource: event.views.iter().map(|v| v.logsource.to_string()).collect(),
                         timestamp: event.timestamp.unwrap_or(received),
                         event,
@@ -166,6 +169,7 @@ fn index(frames: &[(u64, u64, Vec<u8>)], config: &EngineConfig, writer: &mut Sto
                         view: view.as_deref(),
                         logsource: &n.logsource,
                         raw,
+                        enriched: n.enriched.as_deref(),
                         event: &n.event,
                     })
                 })
@@ -219,8 +223,25 @@ impl Rebuild for Renormalize {
             let l = logsource_of(view);
             event.views = vec![normalize::view(l.product.as_deref(), l.category.as_deref(), l.service.as_deref())];
         }
+        // What enrichment added when it was stored, not what a database
+        // loaded now would say.
+        if let Some(Ok(serde_json::Value::Object(added))) = s.enriched.as_deref().map(serde_json::from_str) {
+            for (name, value) in &added {
+                event.push(name.as_str(), model::Value::from_json(value));
+            }
+        }
         Some(event)
     }
+}
+
+/// The fields enrichment added, as the store keeps them (`None` when none).
+fn enriched_json(added: &[(String, model::Value)]) -> Option<String> {
+    if added.is_empty() {
+        return None;
+    }
+    let map: serde_json::Map<String, serde_json::Value> =
+        added.iter().map(|(name, value)| (name.clone(), value.to_json())).collect();
+    serde_json::to_string(&map).ok()
 }
 
 /// Reads a log source back from its text (`product/category/service`,

@@ -64,6 +64,9 @@ pub struct EngineConfig {
     pub events_journal: bool,
     /// Correlation rules: state bounds and allowed lateness.
     pub correlation: correlate::Config,
+    /// Geolocation of events' addresses; the fields it adds are stored
+    /// with each event, so searches and retro-hunts see what detection saw.
+    pub geo: Option<Arc<geo::Geo>>,
 }
 
 /// The event store and how the indexer runs it.
@@ -107,6 +110,7 @@ impl EngineConfig {
             store: None,
             events_journal: true,
             correlation: correlate::Config::default(),
+            geo: None,
         }
     }
 }

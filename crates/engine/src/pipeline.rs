@@ -336,7 +336,7 @@ fn process(
             let mut matcher = rules.matcher();
             chunk
                 .iter()
-                .map(move |&(pos, i, b, view)| one(rules, needs, &mut matcher, pos, i, b, view, config.events_journal))
+                .map(move |&(pos, i, b, view)| one(rules, needs, &mut matcher, pos, i, b, view, config))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -356,14 +356,15 @@ fn one(
     index: usize,
     batch: &Batch,
     view: &Option<Arc<model::SourceView>>,
-    events_journal: bool,
+    config: &EngineConfig,
 ) -> Out {
+    let events_journal = config.events_journal;
     let mut out = Out::default();
     let raw = &batch.records[index];
     let id = event_id(pos, index);
     let received = received(batch);
-    let event = match normalize(batch, index, view.as_ref()) {
-        Ok(e) => e,
+    let event = match normalize(batch, index, view.as_ref(), config.geo.as_deref()) {
+        Ok((e, _)) => e,
         Err(reason) => {
             let dead = DeadLetter {
                 id: &id,
@@ -459,13 +460,15 @@ pub(crate) fn received(b: &Batch) -> Timestamp {
     Timestamp::from_nanosecond(i128::from(b.received)).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// Parses record `index` of `batch` as its source is configured. Both
+/// Parses record `index` of `batch` as its source is configured, and
+/// enriches it; returns the event and the fields enrichment added. Both
 /// detection and the event store read records through this one function.
 pub(crate) fn normalize(
     batch: &Batch,
     index: usize,
     view: Option<&Arc<model::SourceView>>,
-) -> Result<model::Event, String> {
+    geo: Option<&geo::Geo>,
+) -> Result<(model::Event, Vec<(String, model::Value)>), String> {
     // `reject:REASON`: records a listener could not frame, kept as dead
     // letters with the listener's reason.
     if let Some(reason) = batch.format.strip_prefix("reject:") {
@@ -477,7 +480,8 @@ pub(crate) fn normalize(
     if let Some(view) = view {
         event.views = vec![view.clone()];
     }
-    Ok(event)
+    let added = geo.map(|g| g.enrich(&mut event)).unwrap_or_default();
+    Ok((event, added))
 }
 
 /// `value` serialized as a JSON object, with `"key": raw` added at its end;

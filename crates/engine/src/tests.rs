@@ -427,3 +427,66 @@ fn a_retro_hunt_runs_the_correlations_and_agrees_with_the_stream() {
     assert_eq!(stream.len(), 1);
     assert_eq!((&found[0]["id"], &found[0]["events"]), (&stream[0]["id"], &stream[0]["events"]));
 }
+
+const GEO_RULE: &str = r#"
+title: Sign-in from Japan
+id: 00000000-0000-0000-0000-0000000000b1
+level: medium
+logsource: {product: test}
+detection: {sel: {source.geo.country_iso_code: JP, event.action: logon}, condition: sel}
+"#;
+
+fn test_geo() -> Arc<geo::Geo> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../geo/tests/data/test-city.mmdb");
+    Arc::new(geo::Geo::from_bytes(std::fs::read(path).unwrap()).unwrap())
+}
+
+#[test]
+fn geolocation_is_detected_on_stored_and_seen_again_by_searches_and_retro_hunts() {
+    let data = tempdir("geo");
+    let rules = rules_from(GEO_RULE);
+    let mut config = with_store(&data);
+    config.geo = Some(test_geo());
+    let engine = Engine::start(config.clone(), rules.clone()).unwrap();
+    let signin = |ip: &str, second: u32| {
+        let mut e = logon("logon", "alice", second);
+        e["source.ip"] = ip.into();
+        e
+    };
+    // Tokyo, an address no database places, and a shipper's own country.
+    let mut shipped = signin("198.51.100.8", 2);
+    shipped["source.geo.country_iso_code"] = "FR".into();
+    engine.ingest().submit_blocking(json_batch(&[signin("198.51.100.7", 1), shipped, signin("10.0.0.5", 3)])).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)) && engine.drain_index(Duration::from_secs(10)));
+    // Detection saw the country.
+    let alerts = lines(&data.join("alerts"));
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["event"]["source.geo.city_name"], "Tokyo");
+    let alert_event = alerts[0]["event_id"].as_str().unwrap().to_string();
+
+    // Searches read it back from the store, field terms included.
+    let rows = search(&engine, "source.geo.country_iso_code:JP");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0]["source.geo.city_name"].as_str(), rows[0]["_id"].as_str()),
+        (Some("Tokyo"), Some(&*alert_event))
+    );
+    assert_eq!(rows[0]["source.geo.location.lat"], 35.6895);
+    assert_eq!(search(&engine, "source.geo.country_iso_code:FR").len(), 1);
+    assert_eq!(search(&engine, "source.geo.country_iso_code:*").len(), 2);
+
+    // A retro-hunt sees what the stream saw, even with no database loaded
+    // now: the added fields were kept with the event.
+    engine.shutdown();
+    config.geo = None;
+    let engine = Engine::start(config, rules.clone()).unwrap();
+    let tenants = vec!["default".to_string()];
+    let hunt =
+        retro::RetroHunt { store: engine.store().unwrap(), rules: &rules, tenants: &tenants, from: None, to: None };
+    let (found, _) = retro::collect(&hunt, &|_| {}).unwrap();
+    let found: Vec<serde_json::Value> = found.iter().map(|l| serde_json::from_slice(l).unwrap()).collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["id"], alerts[0]["id"]);
+    assert_eq!(search(&engine, "source.geo.country_iso_code:JP").len(), 1);
+    engine.shutdown();
+}

@@ -109,6 +109,10 @@ pub struct NewEvent<'a> {
     /// Its log sources, as detection saw them.
     pub logsource: &'a [String],
     pub raw: &'a str,
+    /// Fields added to the event after parsing (geolocation), as a JSON
+    /// object: kept with the raw record so that reading it back gives the
+    /// event detection saw.
+    pub enriched: Option<&'a str>,
     pub event: &'a Event,
 }
 

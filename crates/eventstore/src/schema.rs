@@ -18,8 +18,9 @@
 //! - `received`, `source`, `format`, `view`, `logsource` (fast): what is
 //!   needed, with the raw record, to normalize it again exactly as the
 //!   stream did.
-//! - Stored (zstd-compressed): the raw record, nothing else (the id is
-//!   `pos` and `idx`, both columns).
+//! - Stored (zstd-compressed): the raw record and, for enriched events,
+//!   the fields enrichment added (JSON); nothing else (the id is `pos` and
+//!   `idx`, both columns).
 //!
 //! Only postings are kept (no frequencies, positions or norms): events are
 //! filtered, not ranked.
@@ -64,6 +65,8 @@ pub(crate) struct Fields {
     pub(crate) view: Field,
     pub(crate) logsource: Field,
     pub(crate) raw: Field,
+    /// Partitions made before enrichment was kept have none.
+    pub(crate) enriched: Option<Field>,
     pub(crate) text: Field,
     pub(crate) f: Field,
     /// `(column name, field)`.
@@ -91,6 +94,7 @@ pub(crate) fn build(columns: &[String]) -> Schema {
         b.add_text_field(name, column.clone());
     }
     b.add_text_field("raw", STORED);
+    b.add_text_field("enriched", STORED);
     b.add_text_field("text", postings.clone());
     b.add_text_field("f", postings);
     for c in columns {
@@ -116,6 +120,7 @@ impl Fields {
             view: get("view")?,
             logsource: get("logsource")?,
             raw: get("raw")?,
+            enriched: get("enriched").ok(),
             text: get("text")?,
             f: get("f")?,
             columns,
@@ -153,6 +158,9 @@ pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut
         doc.add_text(fields.logsource, l);
     }
     doc.add_text(fields.raw, ev.raw);
+    if let (Some(field), Some(enriched)) = (fields.enriched, ev.enriched) {
+        doc.add_text(field, enriched);
+    }
 
     // Text tokens: the raw record and every field value (all of them, as
     // `Record::any_text` reads them), each token once; words of JSON keys

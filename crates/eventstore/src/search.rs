@@ -107,6 +107,8 @@ pub struct Stored {
     pub view: Option<String>,
     pub logsource: Vec<String>,
     pub raw: String,
+    /// Fields enrichment added (a JSON object), if any.
+    pub enriched: Option<String>,
 }
 
 impl Stored {
@@ -473,6 +475,7 @@ impl MetaColumns {
             view: first(&self.view),
             logsource: MetaColumns::texts(&self.logsource, id),
             raw: text(f.raw),
+            enriched: f.enriched.and_then(|e| doc.get_first(e)).and_then(|v| v.as_str()).map(str::to_owned),
         })
     }
 }

@@ -45,6 +45,7 @@ fn fill(writer: &mut StoreWriter, tenant: &str, records: &[FixtureRecord], every
             view: None,
             logsource: &logsource,
             raw: &r.raw,
+            enriched: None,
             event: &event,
         };
         added += writer.add_frame(i as u64, i as u64 + 1, tenant, &[ev]).unwrap();
@@ -278,6 +279,7 @@ fn interleaved_days_are_stored_once_even_across_a_crash() {
                     view: None,
                     logsource: &logsource,
                     raw: &raws[f][i],
+                    enriched: None,
                     event,
                 })
                 .collect()

@@ -17,6 +17,7 @@ pub(crate) struct Config {
     pub(crate) syslog: Vec<Syslog>,
     pub(crate) tls: Tls,
     pub(crate) engine: Engine,
+    pub(crate) enrich: Enrich,
     pub(crate) store: Store,
     pub(crate) triage: Triage,
     pub(crate) console: ConsoleConfig,
@@ -113,6 +114,33 @@ impl Default for Engine {
             correlation_max_groups: 100_000,
         }
     }
+}
+
+/// What is added to events before detection.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Enrich {
+    /// A MaxMind-format database (GeoLite2 or GeoIP2 Country or City,
+    /// DB-IP or IPinfo's free `.mmdb`): `source.ip`, `destination.ip`,
+    /// `client.ip` and `server.ip` get their side's `geo` fields.
+    pub(crate) geoip: Option<PathBuf>,
+}
+
+impl Enrich {
+    /// Opens the configured geolocation database, if any.
+    pub(crate) fn geo(&self) -> Result<Option<std::sync::Arc<geo::Geo>>> {
+        let Some(path) = &self.geoip else { return Ok(None) };
+        open_geoip(path).map(Some)
+    }
+}
+
+/// Reads a geolocation database and says which one it is.
+pub(crate) fn open_geoip(path: &Path) -> Result<std::sync::Arc<geo::Geo>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading the geolocation database {}", path.display()))?;
+    let geo =
+        geo::Geo::from_bytes(bytes).map_err(anyhow::Error::msg).with_context(|| format!("in {}", path.display()))?;
+    eprintln!("hinomi: geolocation from {}: {}", path.display(), geo.describe());
+    Ok(std::sync::Arc::new(geo))
 }
 
 /// The event store (search and retro-hunt).

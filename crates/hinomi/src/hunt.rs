@@ -54,6 +54,10 @@ pub(crate) struct HuntArgs {
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]
     threads: Option<usize>,
+    /// Geolocate the files' addresses with this MaxMind-format database
+    /// (a retro-hunt sees what was added when the events were stored).
+    #[arg(long, value_name = "FILE", conflicts_with = "store")]
+    geoip: Option<PathBuf>,
     /// List every rule that did not load, not just the first few.
     #[arg(long, short = 'v')]
     verbose: bool,
@@ -133,6 +137,7 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         eprintln!("error: no .evtx, .json, .jsonl or .ndjson files under {}", rules::display_list(&args.paths));
         return Ok(ExitCode::from(1));
     }
+    let geo = args.geoip.as_deref().map(crate::config::open_geoip).transpose()?;
     let units = plan(&files, args.chunk_bytes.max(1));
     let total_bytes: u64 = units.iter().map(|u| unit_len(u, &files)).sum();
     let bar = ProgressBar::new(total_bytes);
@@ -153,6 +158,7 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         format: args.format,
         timeline: &timeline,
         needs: &needs,
+        geo: geo.as_deref(),
     };
     let results: Vec<UnitResult> = units
         .par_iter()
@@ -419,6 +425,7 @@ struct Ctx<'a> {
     timeline: &'a Mutex<Timeline>,
     /// Fields correlations read, per rule they use.
     needs: &'a std::collections::HashMap<usize, Vec<String>>,
+    geo: Option<&'a geo::Geo>,
 }
 
 /// Records are handed to the shared timeline in batches of about this size.
@@ -432,10 +439,13 @@ fn hunt_unit(unit: &Unit, path: &Path, ctx: &Ctx<'_>, matcher: &mut sigma::Match
     // Event order inside the file, for a deterministic timeline.
     let mut seq: u64 = unit.range.map_or(0, |(chunk, _, _)| u64::from(chunk) << 40);
     let mut buf = Vec::new();
-    let mut on_event = |event: Event, result: &mut UnitResult| {
+    let mut on_event = |mut event: Event, result: &mut UnitResult| {
         seq += 1;
         if !ctx.filter.keeps(&event) {
             return;
+        }
+        if let Some(geo) = ctx.geo {
+            geo.enrich(&mut event);
         }
         result.events += 1;
         let hits = matcher.matches(&event);

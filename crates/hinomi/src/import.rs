@@ -45,6 +45,10 @@ pub(crate) struct ImportArgs {
     /// Rules to run while importing into --data; repeatable.
     #[arg(long = "rules", short = 'r', value_name = "DIR")]
     rules: Vec<PathBuf>,
+    /// Geolocate addresses with this MaxMind-format database (--data only;
+    /// a server uses its own `[enrich] geoip`).
+    #[arg(long, value_name = "FILE", conflicts_with = "server")]
+    geoip: Option<PathBuf>,
 }
 
 /// Where records go.
@@ -87,6 +91,7 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
             let mut store = crate::serve::store_settings(&crate::config::Store::default(), data);
             store.compact_on_stop = true;
             config.store = Some(store);
+            config.geo = args.geoip.as_deref().map(crate::config::open_geoip).transpose()?;
             let e = Engine::start(config, Arc::new(rules)).with_context(|| format!("opening {}", data.display()))?;
             let ingest = e.ingest();
             engine = Some(e);

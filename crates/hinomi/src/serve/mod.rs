@@ -74,6 +74,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     engine_config.correlation.lateness_micros =
         i64::try_from(config.engine.correlation_lateness_seconds).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
     engine_config.correlation.max_groups = config.engine.correlation_max_groups.max(1);
+    engine_config.geo = config.enrich.geo()?;
     for s in &config.sources {
         if s.product.is_some() || s.category.is_some() || s.service.is_some() {
             let view = normalize::view(s.product.as_deref(), s.category.as_deref(), s.service.as_deref());

@@ -250,3 +250,47 @@ fn hunt_runs_the_correlations_over_files() {
     assert_eq!(chain["event"]["correlation.event_count"], 11);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Impossible travel over a file of sign-ins that carry no country: only
+/// with `--geoip` (the geo crate's test database) do they get one.
+#[test]
+fn hunt_geolocates_with_a_database_and_finds_impossible_travel() {
+    let dir = std::env::temp_dir().join(format!("hinomi-hunt-geo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let signin = |at: &str, ip: &str| {
+        serde_json::json!({"@timestamp": at, "event.category": "authentication", "event.outcome": "success",
+            "user.name": "alice", "source.ip": ip})
+        .to_string()
+    };
+    let lines = [signin("2026-11-20T01:00:00Z", "198.51.100.7"), signin("2026-11-20T01:50:00Z", "203.0.113.5")];
+    std::fs::write(dir.join("signins.jsonl"), lines.join("\n") + "\n").unwrap();
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("../geo/tests/data/test-city.mmdb").display().to_string();
+    let hunt = |extra: &[&str]| {
+        let mut args =
+            vec!["hunt", "--rules", &*pack(), "--format", "jsonl"].into_iter().map(String::from).collect::<Vec<_>>();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(dir.display().to_string());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = hinomi(&refs);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(hunt(&[]).len(), 0);
+    let found = hunt(&["--geoip", &db]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0]["rule_title"].as_str(), found[0]["event"]["user.name"].as_str()),
+        (Some("Impossible Travel"), Some("alice"))
+    );
+    let out = hinomi(&[
+        "hunt",
+        "--rules",
+        &pack(),
+        "--geoip",
+        &dir.join("signins.jsonl").display().to_string(),
+        &dir.display().to_string(),
+    ]);
+    assert!(!out.status.success() && text(&out.stderr).contains("not a MaxMind database"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
