@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 from serverlib import request, running_server
@@ -28,10 +29,106 @@ NEEDLE_USER = "zz-needle-user"
 DAYS = 10
 
 
-def generate(path, n, seed=7):
+# The text Windows renders for an event, as NXLog's im_msvistalog sends it in
+# `Message` (Winlogbeat's `message` is the same text). Written for this
+# benchmark after the layout of the Security and Sysmon messages: a header
+# line, then the event's data as tab-indented label/value pairs.
+SECURITY_TEXT = {
+    4624: ("An account was successfully logged on.",
+           [("Subject", ["Security ID:\tS-1-5-18", "Account Name:\t{HOST}$", "Account Domain:\tCORP", "Logon ID:\t0x3E7"]),
+            ("Logon Information", ["Logon Type:\t{LogonType}", "Restricted Admin Mode:\t-", "Virtual Account:\tNo",
+                                   "Elevated Token:\tYes"]),
+            ("Impersonation Level", ["Impersonation"]),
+            ("New Logon", ["Security ID:\tS-1-5-21-1004336348-1177238915-682003330-{rid}", "Account Name:\t{TargetUserName}",
+                           "Account Domain:\tCORP", "Logon ID:\t{TargetLogonId}", "Linked Logon ID:\t0x0",
+                           "Network Account Name:\t-", "Network Account Domain:\t-",
+                           "Logon GUID:\t{{00000000-0000-0000-0000-000000000000}}"]),
+            ("Process Information", ["Process ID:\t0x2b4", "Process Name:\tC:\\Windows\\System32\\lsass.exe"]),
+            ("Network Information", ["Workstation Name:\t{WorkstationName}", "Source Network Address:\t{IpAddress}",
+                                     "Source Port:\t0"]),
+            ("Detailed Authentication Information", ["Logon Process:\tKerberos", "Authentication Package:\tKerberos",
+                                                     "Transited Services:\t-", "Package Name (NTLM only):\t-",
+                                                     "Key Length:\t0"])],
+           "This event is generated when a logon session is created. It is generated on the computer that was accessed."),
+    4625: ("An account failed to log on.",
+           [("Subject", ["Security ID:\tS-1-0-0", "Account Name:\t-", "Account Domain:\t-", "Logon ID:\t0x0"]),
+            ("Logon Type", ["{LogonType}"]),
+            ("Account For Which Logon Failed", ["Security ID:\tS-1-0-0", "Account Name:\t{TargetUserName}",
+                                                "Account Domain:\tCORP"]),
+            ("Failure Information", ["Failure Reason:\tUnknown user name or bad password.", "Status:\t0xC000006D",
+                                     "Sub Status:\t0xC000006A"]),
+            ("Process Information", ["Caller Process ID:\t0x0", "Caller Process Name:\t-"]),
+            ("Network Information", ["Workstation Name:\t{WorkstationName}", "Source Network Address:\t{IpAddress}",
+                                     "Source Port:\t0"]),
+            ("Detailed Authentication Information", ["Logon Process:\tNtLmSsp", "Authentication Package:\tNTLM",
+                                                     "Transited Services:\t-", "Package Name (NTLM only):\t-",
+                                                     "Key Length:\t0"])],
+           "This event is generated when a logon request fails. It is generated on the computer where access was attempted."),
+    4672: ("Special privileges assigned to new logon.",
+           [("Subject", ["Security ID:\tS-1-5-21-1004336348-1177238915-682003330-{rid}", "Account Name:\t{TargetUserName}",
+                         "Account Domain:\tCORP", "Logon ID:\t{TargetLogonId}"]),
+            ("Privileges", ["SeSecurityPrivilege", "SeBackupPrivilege", "SeRestorePrivilege", "SeTakeOwnershipPrivilege",
+                            "SeDebugPrivilege", "SeSystemEnvironmentPrivilege", "SeLoadDriverPrivilege",
+                            "SeImpersonatePrivilege", "SeDelegateSessionUserImpersonatePrivilege"])],
+           ""),
+    4688: ("A new process has been created.",
+           [("Creator Subject", ["Security ID:\tS-1-5-21-1004336348-1177238915-682003330-{rid}",
+                                 "Account Name:\t{TargetUserName}", "Account Domain:\tCORP", "Logon ID:\t{TargetLogonId}"]),
+            ("Target Subject", ["Security ID:\tS-1-0-0", "Account Name:\t-", "Account Domain:\t-", "Logon ID:\t0x0"]),
+            ("Process Information", ["New Process ID:\t0x{pid:x}", "New Process Name:\t{NewProcessName}",
+                                     "Token Elevation Type:\t%%1938", "Mandatory Label:\tMandatory Label\\Medium Mandatory Level",
+                                     "Creator Process ID:\t0x{ppid:x}", "Creator Process Name:\tC:\\Windows\\explorer.exe",
+                                     "Process Command Line:\t"])],
+           "Token Elevation Type indicates the type of token that was assigned to the new process in accordance with "
+           "User Account Control policy."),
+}
+SYSMON_HEADER = {1: "Process Create:", 3: "Network connection detected:", 11: "File created:"}
+
+
+def security_message(doc, rng):
+    header, sections, footer = SECURITY_TEXT[doc["EventID"]]
+    values = dict(doc, HOST=doc["WorkstationName"], rid=1000 + zlib.crc32(doc["TargetUserName"].encode()) % 9000,
+                  pid=rng.randrange(0x100, 0x8000), ppid=rng.randrange(0x100, 0x8000))
+    out = [header, ""]
+    for title, lines in sections:
+        out.append(f"{title}:")
+        out.extend("\t" + line.format(**values) for line in lines)
+        out.append("")
+    if footer:
+        out.append(footer)
+    return "\r\n".join(out)
+
+
+def sysmon_message(doc):
+    skip = {"EventTime", "Hostname", "Channel", "EventID", "ProviderName"}
+    return "\r\n".join([SYSMON_HEADER[doc["EventID"]], "RuleName: -"] +
+                        [f"{k}: {v}" for k, v in doc.items() if k not in skip])
+
+
+def nxlog_envelope(doc, i, received):
+    """The fields NXLog's im_msvistalog adds to every Windows event."""
+    security = doc["Channel"] == "Security"
+    doc.update({"EventType": "AUDIT_SUCCESS" if security and doc["EventID"] != 4625 else
+                ("AUDIT_FAILURE" if security else "INFO"),
+                "SeverityValue": 2, "Severity": "INFO",
+                "SourceName": doc["ProviderName"],
+                "ProviderGuid": "{54849625-5478-4994-A5BA-3E3B0328C30D}" if security else
+                "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}",
+                "Version": 2 if security else 5, "Task": 12544 if security else doc["EventID"], "OpcodeValue": 0,
+                "RecordNumber": 1_000_000 + i, "ExecutionProcessID": 716 if security else 3308,
+                "ExecutionThreadID": 1000 + i % 4000,
+                "Domain": "NT AUTHORITY", "AccountName": "SYSTEM", "UserID": "S-1-5-18", "AccountType": "User",
+                "Category": "Logon" if security else "Process Create (rule: ProcessCreate)", "Opcode": "Info",
+                "EventReceivedTime": received, "SourceModuleName": "eventlog", "SourceModuleType": "im_msvistalog"})
+
+
+def generate(path, n, seed=7, windows="full"):
     """Writes n JSON lines: 40% Windows (Sysmon and Security), 25% syslog
     as a shipper sends it, 20% firewall, 15% web proxy, over DAYS days, with
-    a few hundred hosts and users; NEEDLE_IP and NEEDLE_USER occur ~50 times."""
+    a few hundred hosts and users; NEEDLE_IP and NEEDLE_USER occur ~50 times.
+    Windows events are as NXLog sends them, with the rendered `Message` and
+    NXLog's envelope (`windows="full"`), or their data fields alone
+    (`"compact"`, the shape measured before 2026-11-23)."""
     rng = random.Random(seed)
     hosts = [f"ws-{i:04d}" for i in range(300)] + [f"srv-{i:03d}" for i in range(60)]
     users = [f"user{i:04d}" for i in range(800)] + ["administrator", "svc_backup", "svc_sql"]
@@ -100,6 +197,9 @@ def generate(path, n, seed=7):
                                     "DestinationPort": rng.choice([443, 443, 80, 53, 445])})
                     else:
                         doc.update({"TargetFilename": f"C:\\Users\\{user}\\AppData\\Local\\Temp\\tmp{rng.randrange(10**5)}.tmp"})
+                if windows == "full":
+                    doc["Message"] = security_message(doc, rng) if doc["Channel"] == "Security" else sysmon_message(doc)
+                    nxlog_envelope(doc, i, doc["EventTime"][:19].replace("T", " "))
             elif r < 0.65:
                 t = ts(i)
                 msg = rng.choice([
@@ -176,17 +276,20 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--bin", default=str(ROOT / "target/release/hinomi"))
     ap.add_argument("--keep", action="store_true", help="reuse generated events and the indexed store")
+    ap.add_argument("--windows", choices=["full", "compact"], default="full",
+                    help="Windows events as NXLog sends them (full) or their data fields alone (compact)")
     args = ap.parse_args()
     for tool in ("zstd", "rg"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is needed (apt-get install zstd ripgrep)")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    raw = work / f"events-{args.events}.ndjson"
-    data = work / f"data-{args.events}"
+    suffix = "" if args.windows == "full" else "-compact"
+    raw = work / f"events-{args.events}{suffix}.ndjson"
+    data = work / f"data-{args.events}{suffix}"
     if not (args.keep and raw.exists()):
         print(f"generating {args.events:,} events", file=sys.stderr)
-        generate(raw, args.events)
+        generate(raw, args.events, windows=args.windows)
     raw_bytes = raw.stat().st_size
     t = time.perf_counter()
     zst = subprocess.run(f"zstd -3 -T1 -c {raw} | wc -c", shell=True, capture_output=True, text=True, check=True)
@@ -221,7 +324,8 @@ def main():
 
     api = api_timings(args, data)
 
-    print(f"# bench/store.py --events {args.events} --runs {args.runs}, {os.uname().nodename}, {os.cpu_count()} cores")
+    print(f"# bench/store.py --events {args.events} --runs {args.runs} --windows {args.windows}, "
+          f"{os.uname().nodename}, {os.cpu_count()} cores")
     print(f"raw NDJSON          {raw_bytes / 2**20:10.1f} MiB")
     print(f"zstd -3 of raw      {zstd_bytes / 2**20:10.1f} MiB  ({raw_bytes / zstd_bytes:.1f}x, {zstd_secs:.1f}s single thread)")
     print(f"hinomi store        {store_bytes / 2**20:10.1f} MiB  ({store_bytes / zstd_bytes:.2f}x zstd -3, 1/{raw_bytes / store_bytes:.1f} of raw)")
