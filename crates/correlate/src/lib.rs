@@ -538,7 +538,10 @@ impl Correlator {
     fn record(&mut self, c: usize, key: &str, window: i64, amount: f64, periods: u32) {
         let history = &mut self.history[c];
         let is_new = !history.contains_key(key);
-        let h = history.entry(key.to_owned()).or_insert_with(|| History { since: window, windows: VecDeque::new() });
+        if is_new {
+            history.insert(key.to_owned(), History { since: window, windows: VecDeque::new() });
+        }
+        let Some(h) = history.get_mut(key) else { return };
         h.since = h.since.min(window);
         match h.windows.binary_search_by_key(&window, |w| w.0) {
             Ok(i) => h.windows[i].1 += amount,
