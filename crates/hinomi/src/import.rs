@@ -86,8 +86,10 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
                 crate::rules::load(&ra)?.0
             };
             // Imported events are indexed like the server's, with the
-            // default store settings.
+            // default store settings and, like the server's, no second
+            // copy in the events/ journal.
             let mut config = EngineConfig::new(data);
+            config.events_journal = false;
             let mut store = crate::serve::store_settings(&crate::config::Store::default(), data);
             store.compact_on_stop = true;
             config.store = Some(store);
