@@ -130,6 +130,9 @@ impl Stored {
 struct Candidate {
     ts: i64,
     pos: u64,
+    /// The event's place in its frame: with `pos`, its log order, which
+    /// document ids do not follow (the writer groups events by kind).
+    idx: u64,
     addr: DocAddress,
 }
 
@@ -279,7 +282,7 @@ impl Run<'_> {
                 return None;
             }
         };
-        found.sort_unstable_by(|a, b| b.ts.cmp(&a.ts).then(b.pos.cmp(&a.pos)).then(b.addr.doc_id.cmp(&a.addr.doc_id)));
+        found.sort_unstable_by(|a, b| b.ts.cmp(&a.ts).then(b.pos.cmp(&a.pos)).then(b.idx.cmp(&a.idx)));
         counters.borrow_mut().0 += found.len() as u64;
         let part = part.clone();
         let mut columns = HashMap::new();
@@ -487,6 +490,7 @@ struct SegmentCandidates {
     segment: SegmentOrdinal,
     ts: Option<tantivy::columnar::Column<tantivy::DateTime>>,
     pos: Option<tantivy::columnar::Column<u64>>,
+    idx: Option<tantivy::columnar::Column<u64>>,
     out: Vec<Candidate>,
 }
 
@@ -496,7 +500,13 @@ impl Collector for Candidates {
 
     fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentCandidates> {
         let ff = reader.fast_fields();
-        Ok(SegmentCandidates { segment, ts: ff.date("ts").ok(), pos: ff.u64("pos").ok(), out: Vec::new() })
+        Ok(SegmentCandidates {
+            segment,
+            ts: ff.date("ts").ok(),
+            pos: ff.u64("pos").ok(),
+            idx: ff.u64("idx").ok(),
+            out: Vec::new(),
+        })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -514,7 +524,8 @@ impl SegmentCollector for SegmentCandidates {
     fn collect(&mut self, doc: DocId, _: Score) {
         let ts = self.ts.as_ref().and_then(|c| c.first(doc)).map_or(0, |d| d.into_timestamp_micros());
         let pos = self.pos.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
-        self.out.push(Candidate { ts, pos, addr: DocAddress::new(self.segment, doc) });
+        let idx = self.idx.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+        self.out.push(Candidate { ts, pos, idx, addr: DocAddress::new(self.segment, doc) });
     }
 
     fn harvest(self) -> Vec<Candidate> {

@@ -314,3 +314,48 @@ fn interleaved_days_are_stored_once_even_across_a_crash() {
     assert_eq!(store.partitions(None).len(), 30);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The writer puts events of one kind side by side; rows still come newest
+/// first and, within one time and frame, in reverse log order.
+#[test]
+fn rows_keep_log_order_whatever_order_the_writer_chose() {
+    let dir = temp("kinds");
+    let received: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    // One frame, one time, two kinds of event taking turns.
+    let raws: Vec<String> = (0..6)
+        .map(|i| match i % 2 {
+            0 => format!(r#"{{"@timestamp":"2026-10-30T12:00:00Z","user.name":"u{i}"}}"#),
+            _ => format!(r#"{{"@timestamp":"2026-10-30T12:00:00Z","host.name":"h{i}","event.action":"x"}}"#),
+        })
+        .collect();
+    let events: Vec<Event> =
+        raws.iter().map(|r| normalize::parse_record(r, Default::default(), received).unwrap()).collect();
+    let logsource = Vec::new();
+    let news: Vec<NewEvent<'_>> = events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| NewEvent {
+            position: 7,
+            index: i as u32,
+            timestamp: event.timestamp.unwrap(),
+            received,
+            source: "test",
+            format: "auto",
+            view: None,
+            logsource: &logsource,
+            raw: &raws[i],
+            enriched: None,
+            event,
+        })
+        .collect();
+    let store = EventStore::open(StoreConfig::new(&dir)).unwrap();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    assert_eq!(writer.add_frames(&[Frame { position: 7, end: 8, tenant: "default", events: &news }]).unwrap(), 6);
+    writer.commit().unwrap();
+    let tenants = vec!["default".to_string()];
+    let q = query::parse("").unwrap();
+    let rows = store.search(&request(&tenants, &q), &Normalize).unwrap().rows;
+    let ids: Vec<&str> = rows.iter().map(|r| r["_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["7.5", "7.4", "7.3", "7.2", "7.1", "7.0"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
