@@ -1,7 +1,8 @@
 //! The search language: any text either parses or fails with a column
 //! inside it; a parsed query evaluates over an event and runs its pipes
 //! without panicking. As a raw record, the text has the same words whether
-//! or not its JSON keys are cut out and tokenized apart.
+//! or not its JSON keys are cut out and tokenized apart, and decoding its
+//! JSON escapes is done once for all.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -28,6 +29,10 @@ fuzz_target!(|data: &[u8]| {
     keys.sort();
     keys.dedup();
     assert_eq!(keys, words(&text));
+    // Decoding JSON escapes only shrinks a record and makes no new escape.
+    let decoded = query::tokens::search_text(&text);
+    assert!(decoded.len() <= text.len());
+    assert_eq!(query::tokens::search_text(&decoded), decoded);
     let query = match query::parse(&text) {
         Ok(q) => q,
         Err(e) => {

@@ -1,8 +1,9 @@
 //! The tantivy schema of a partition and how one event becomes a document.
 //!
-//! - `text`: every token ([`query::tokens`]) of the raw record and of every
-//!   field value, but for the words of JSON keys; bare words and phrases
-//!   are looked up here.
+//! - `text`: every token ([`query::tokens`]) of the raw record (JSON
+//!   escapes decoded: [`query::tokens::search_text`]) and of every field
+//!   value, but for the words of JSON keys; bare words and phrases are
+//!   looked up here.
 //! - `f`: the event's two shapes ([`crate::shape`]: its field names, the
 //!   words of its JSON keys), or presence terms `name\x1d` and key words
 //!   in `text` when it falls back; for column fields also a
@@ -179,7 +180,7 @@ pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut
         });
     };
     query::tokens::split_json_keys(
-        ev.raw,
+        &query::tokens::search_text(ev.raw),
         &mut |key| {
             tokens(key, |t| {
                 key_words.push(t.to_string());

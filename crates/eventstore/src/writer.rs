@@ -218,13 +218,44 @@ impl StoreWriter {
         Ok(self.store.enforce_retention(tenant, max_age_days, max_bytes, now)?)
     }
 
-    /// Commits and waits for background merges.
+    /// Commits, closes every partition and compacts the closed ones of
+    /// earlier days (see [`StoreWriter::compact`]).
     pub fn close(mut self) -> tantivy::Result<()> {
         self.commit()?;
+        let today = today();
         for (_, open) in self.open.drain() {
-            close_one(open, today())?;
+            close_one(open, today)?;
         }
+        self.compact(Timestamp::now(), usize::MAX)?;
         Ok(())
+    }
+
+    /// Merges the segments of up to `max` partitions of days before the
+    /// day of `now` that no writer holds open and that have more than one;
+    /// returns how many it merged. A partition pushed out of the open
+    /// writers by others (a backfill of many days, late events) is
+    /// committed but not merged then, since it may come back; once its day
+    /// is over it is compacted here, a few per call so that a server can
+    /// spread the work.
+    pub fn compact(&mut self, now: Timestamp, max: usize) -> tantivy::Result<usize> {
+        let today = day_of(now);
+        let mut merged = 0;
+        for key in self.store.keys(None) {
+            if merged >= max {
+                break;
+            }
+            if key.day >= today || self.open.contains_key(&key) {
+                continue;
+            }
+            let Some(part) = self.store.part(&key, false)? else { continue };
+            if part.index.searchable_segment_ids()?.len() < 2 {
+                continue;
+            }
+            let writer = part.index.writer_with_num_threads(1, self.store.config.writer_memory.max(16 << 20))?;
+            close_one(Open { part, writer, covered: 0, through: 0, dirty: false, last_used: 0 }, today)?;
+            merged += 1;
+        }
+        Ok(merged)
     }
 
     /// Commits and waits only for merges already running: a server's stop.

@@ -17,8 +17,9 @@ pub trait Document {
     /// Calls `f` with each value of `field` (each element of an array)
     /// until it returns `true`; returns whether it did.
     fn any_value(&self, field: &str, f: &mut dyn FnMut(&Value) -> bool) -> bool;
-    /// Calls `f` with each piece of the event's text (the raw record, then
-    /// each field value) until it returns `true`.
+    /// Calls `f` with each piece of the event's text (the raw record as
+    /// [`crate::tokens::search_text`] reads it, then each field value)
+    /// until it returns `true`.
     fn any_text(&self, f: &mut dyn FnMut(&str) -> bool) -> bool;
 }
 
@@ -44,7 +45,7 @@ impl Document for Record<'_> {
     }
 
     fn any_text(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        if f(self.raw) {
+        if f(&crate::tokens::search_text(self.raw)) {
             return true;
         }
         let mut each = |v: &Value| v.as_text().is_some_and(|t| f(&t));

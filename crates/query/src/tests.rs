@@ -39,7 +39,7 @@ fn semantics_golden() {
         let ts = event.timestamp.unwrap_or(r.received);
         events.push((r.id, r.raw, event, ts));
     }
-    assert_eq!(events.len(), 14);
+    assert_eq!(events.len(), 15);
     // Rows reach the pipes newest first, as the store gives them.
     events.sort_by_key(|e| std::cmp::Reverse(e.3));
     let mut out = String::new();

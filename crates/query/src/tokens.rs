@@ -183,14 +183,102 @@ pub fn lowercase(text: &str) -> String {
     out
 }
 
+/// Whether `raw` looks like a JSON object (and so may have keys and
+/// string escapes).
+fn json_object(raw: &str) -> bool {
+    let trimmed = raw.trim();
+    trimmed.starts_with('{') && trimmed.ends_with('}')
+}
+
+/// The text of a raw record as search reads it: for a JSON object, its
+/// string escapes decoded, so the words are those an analyst reads. Windows
+/// shippers send the rendered message as JSON, where
+/// `"Subject:\r\n\tAccount Name:\tbob"` would otherwise give the words
+/// `r`, `n`, `taccount` and `tbob` instead of `account` and `bob`: twice
+/// the index terms for every message, and its words hidden from search.
+///
+/// `\n` `\t` `\r` `\b` `\f` become a space, `\/` a slash and `\uXXXX`
+/// its character (a space for quotes, backslashes, control characters and
+/// unpaired surrogates). `\"` and `\\` are kept as they are: neither has
+/// a token character, and keeping them keeps the strings' quoting for
+/// [`split_json_keys`]. Anything else is left alone. Both the index and
+/// the evaluator read this text, so they agree on every record, JSON or not.
+pub fn search_text(raw: &str) -> std::borrow::Cow<'_, str> {
+    if !raw.contains('\\') || !json_object(raw) {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let b = rest.as_bytes();
+        let used = match b.get(1) {
+            Some(b'"' | b'\\') => {
+                out.push_str(&rest[..2]);
+                2
+            }
+            Some(b'n' | b't' | b'r' | b'b' | b'f') => {
+                out.push(' ');
+                2
+            }
+            Some(b'/') => {
+                out.push('/');
+                2
+            }
+            Some(b'u') => match hex4(&b[2..]) {
+                Some(high @ 0xd800..=0xdbff) => {
+                    let low = if b.get(6..8) == Some(b"\\u") { hex4(&b[8..]) } else { None };
+                    match low {
+                        Some(low @ 0xdc00..=0xdfff) => {
+                            let c = 0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00);
+                            out.push(char::from_u32(c).unwrap_or(' '));
+                            12
+                        }
+                        _ => {
+                            out.push(' ');
+                            6
+                        }
+                    }
+                }
+                Some(code) => {
+                    let c = char::from_u32(code).filter(|c| !c.is_control() && !matches!(c, '"' | '\\'));
+                    out.push(c.unwrap_or(' '));
+                    6
+                }
+                None => {
+                    out.push('\\');
+                    1
+                }
+            },
+            _ => {
+                out.push('\\');
+                1
+            }
+        };
+        rest = &rest[used..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// The value of four hex digits at the start of `b`.
+fn hex4(b: &[u8]) -> Option<u32> {
+    let digits = b.get(..4)?;
+    let text = std::str::from_utf8(digits).ok()?;
+    if !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u32::from_str_radix(text, 16).ok()
+}
+
 /// Calls `key` with the text of each key of a raw JSON object and `other`
 /// with everything else; a record that does not look like a JSON object
 /// goes to `other` whole. The pieces are cut at `"` only, which no word
 /// contains, so the words of the pieces are the words of the record
 /// whether or not the record is valid JSON.
 pub fn split_json_keys(raw: &str, key: &mut dyn FnMut(&str), other: &mut dyn FnMut(&str)) {
-    let trimmed = raw.trim();
-    if !(trimmed.starts_with('{') && trimmed.ends_with('}')) {
+    if !json_object(raw) {
         other(raw);
         return;
     }
@@ -333,6 +421,25 @@ mod tests {
         let (keys, other) = split(r#"user="bob": failed"#);
         assert!(keys.is_empty());
         assert_eq!(other, ["bob", "failed", "user"]);
+    }
+
+    #[test]
+    fn json_escapes_are_read_as_what_they_stand_for() {
+        let raw = r#"{"Message":"Subject:\r\n\tAccount Name:\tbob\u00e9 caf\u00E9 \ud83d\ude00x", "p":"C:\\temp\/a \"q\" \ud800z \u0022y \uzz \q"}"#;
+        assert_eq!(
+            search_text(raw),
+            r#"{"Message":"Subject:   Account Name: bobé café 😀x", "p":"C:\\temp/a \"q\"  z  y \uzz \q"}"#
+        );
+        assert_eq!(
+            words(&search_text(raw)),
+            ["a", "account", "bobé", "c", "café", "message", "name", "p", "q", "subject", "temp", "uzz", "x", "y", "z"]
+        );
+        // Not a JSON object: read as it is (a path's `\t` is a separator).
+        assert_eq!(search_text(r"C:\temp\new"), r"C:\temp\new");
+        assert!(matches!(search_text(r#"{"a":"plain"}"#), std::borrow::Cow::Borrowed(_)));
+        // Decoding makes no new escape: a second pass changes nothing.
+        assert_eq!(search_text(&search_text(raw)), search_text(raw));
+        assert_eq!(search_text(r#"{"a":"x\}"#), r#"{"a":"x\}"#);
     }
 
     /// Whatever the input, no word is lost or made up by the cut.
