@@ -77,6 +77,10 @@ pub struct StoreConfig {
     /// Partition writers kept open at once (late events for an older day
     /// reopen its writer).
     pub open_writers: usize,
+    /// Events a partition writer holds back to order them by kind before
+    /// indexing (see [`StoreWriter::add_frames`]); a commit gives them all
+    /// to tantivy whatever the count.
+    pub sort_buffer: usize,
 }
 
 impl StoreConfig {
@@ -88,6 +92,7 @@ impl StoreConfig {
             zstd_level: 9,
             block_size: 512 << 10,
             open_writers: 4,
+            sort_buffer: 8192,
         }
     }
 }
@@ -251,6 +256,7 @@ impl EventStore {
         } else {
             return Ok(None);
         };
+        index.tokenizers().register(schema::TERMS_TOKENIZER, schema::Terms);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let fields = schema::Fields::of(&index.schema())?;
         let part = Arc::new(Part { key: key.clone(), index, reader, fields, shapes: Default::default() });

@@ -31,10 +31,10 @@ use std::collections::HashSet;
 use model::Value;
 use query::tokens::{lowercase, tokens};
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, STORED, Schema, TextFieldIndexing,
-    TextOptions,
+    DateOptions, DateTimePrecision, Field, FieldType, IndexRecordOption, NumericOptions, STORED, Schema,
+    TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::{PreTokenizedString, Token};
+use tantivy::tokenizer::{PreTokenizedString, Token, TokenStream, Tokenizer};
 use tantivy::{DateTime, TantivyDocument};
 
 use crate::NewEvent;
@@ -69,19 +69,43 @@ pub(crate) struct Fields {
     /// Partitions made before enrichment was kept have none.
     pub(crate) enriched: Option<Field>,
     pub(crate) text: Field,
+    /// Whether `text` takes its words joined ([`TERMS_TOKENIZER`]).
+    pub(crate) joined: bool,
     pub(crate) f: Field,
     /// `(column name, field)`.
     pub(crate) columns: Vec<(String, Field)>,
 }
 
+/// The tokenizer of `text` in partitions made since 2026-11-23: the
+/// event's words, already cut, one after another with [`TERM_END`] after
+/// each ([`Terms`]). Earlier partitions take them pre-tokenized, which
+/// costs an allocation and a 50-byte token per word.
+pub(crate) const TERMS_TOKENIZER: &str = "hinomi-terms";
+
+/// Ends each word in the text given to [`Terms`]; no token has it.
+const TERM_END: char = '\0';
+
 pub(crate) fn build(columns: &[String]) -> Schema {
+    build_with(columns, TERMS_TOKENIZER)
+}
+
+/// The schema of partitions made before 2026-11-23 (`text` pre-tokenized).
+#[cfg(test)]
+pub(crate) fn build_pretokenized(columns: &[String]) -> Schema {
+    build_with(columns, "raw")
+}
+
+fn build_with(columns: &[String], text_tokenizer: &str) -> Schema {
     let mut b = Schema::builder();
-    let postings = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer("raw")
-            .set_index_option(IndexRecordOption::Basic)
-            .set_fieldnorms(false),
-    );
+    let indexing = |tokenizer| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::Basic)
+                .set_fieldnorms(false),
+        )
+    };
+    let postings = indexing("raw");
     b.add_u64_field("pos", NumericOptions::default().set_fast());
     b.add_u64_field("idx", NumericOptions::default().set_fast());
     // Ranges on `ts` are answered from the column; indexing it would add
@@ -96,7 +120,7 @@ pub(crate) fn build(columns: &[String]) -> Schema {
     }
     b.add_text_field("raw", STORED);
     b.add_text_field("enriched", STORED);
-    b.add_text_field("text", postings.clone());
+    b.add_text_field("text", indexing(text_tokenizer));
     b.add_text_field("f", postings);
     for c in columns {
         b.add_text_field(&format!("c:{c}"), TextOptions::default().set_fast("raw"));
@@ -123,6 +147,8 @@ impl Fields {
             raw: get("raw")?,
             enriched: get("enriched").ok(),
             text: get("text")?,
+            joined: matches!(schema.get_field_entry(get("text")?).field_type(),
+                FieldType::Str(o) if o.get_indexing_options().is_some_and(|i| i.tokenizer() == TERMS_TOKENIZER)),
             f: get("f")?,
             columns,
         })
@@ -139,6 +165,7 @@ pub(crate) struct Scratch {
     seen: HashSet<String>,
     names: HashSet<Box<str>>,
     tokens: Vec<String>,
+    joined: String,
     key_words: Vec<String>,
     terms: Vec<String>,
     shapes: Shapes,
@@ -206,7 +233,16 @@ pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut
             }
         }
     }
-    doc.add_pre_tokenized_text(fields.text, pretokenized(&s.tokens));
+    if fields.joined {
+        s.joined.clear();
+        for t in &s.tokens {
+            s.joined.push_str(t);
+            s.joined.push(TERM_END);
+        }
+        doc.add_text(fields.text, &s.joined);
+    } else {
+        doc.add_pre_tokenized_text(fields.text, pretokenized(&s.tokens));
+    }
 
     // Field terms: the first value of each name, as `Event::get` reads it.
     s.names.clear();
@@ -345,6 +381,56 @@ fn pretokenized(terms: &[String]) -> PreTokenizedString {
         .collect();
     // The text itself is not stored or used: the field is indexed only.
     PreTokenizedString { text: String::new(), tokens }
+}
+
+/// Cuts text at [`TERM_END`]: see [`TERMS_TOKENIZER`].
+#[derive(Clone, Default)]
+pub(crate) struct Terms;
+
+pub(crate) struct TermStream<'a> {
+    rest: &'a str,
+    offset: usize,
+    token: Token,
+}
+
+impl Tokenizer for Terms {
+    type TokenStream<'a> = TermStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TermStream<'a> {
+        TermStream { rest: text, offset: 0, token: Token { position: usize::MAX, ..Token::default() } }
+    }
+}
+
+impl TokenStream for TermStream<'_> {
+    fn advance(&mut self) -> bool {
+        while !self.rest.is_empty() {
+            let (word, rest, len) = match self.rest.split_once(TERM_END) {
+                Some((w, r)) => (w, r, w.len() + TERM_END.len_utf8()),
+                None => (self.rest, "", self.rest.len()),
+            };
+            self.rest = rest;
+            let from = self.offset;
+            self.offset += len;
+            if word.is_empty() {
+                continue;
+            }
+            self.token.text.clear();
+            self.token.text.push_str(word);
+            self.token.offset_from = from;
+            self.token.offset_to = from + word.len();
+            self.token.position = self.token.position.wrapping_add(1);
+            return true;
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        &self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
 }
 
 /// An event's id: `<log position>.<index in frame>`.

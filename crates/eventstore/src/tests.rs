@@ -89,15 +89,43 @@ fn semantics(store: &EventStore) -> (String, u64, usize) {
 #[test]
 fn store_agrees_with_the_evaluator() {
     let mut fast = Vec::new();
-    for (name, columns, every) in [("columns", None, 1000), ("no-columns", Some(vec![]), 1000), ("segments", None, 3)] {
+    let mut days = Vec::new();
+    let variants = [
+        ("columns", None, 1000, Layout::Current),
+        ("no-columns", Some(vec![]), 1000, Layout::Current),
+        ("segments", None, 3, Layout::Current),
+        // Events given to tantivy in ordered batches of two, not at commits.
+        ("held-back", None, 1000, Layout::SortBuffer(2)),
+        // Partitions made before `text` took its words joined.
+        ("pre-tokenized", None, 1000, Layout::PreTokenized),
+    ];
+    for (name, columns, every, layout) in variants {
         let dir = temp(name);
         let mut config = StoreConfig::new(&dir);
         if let Some(c) = columns {
             config.columns = c;
         }
+        match layout {
+            Layout::Current => {}
+            Layout::SortBuffer(n) => config.sort_buffer = n,
+            Layout::PreTokenized => {
+                assert!(!days.is_empty());
+                for key in &days {
+                    let dir = crate::PartKey::dir(key, &dir);
+                    std::fs::create_dir_all(&dir).unwrap();
+                    tantivy::Index::create_in_dir(&dir, crate::schema::build_pretokenized(&config.columns)).unwrap();
+                }
+            }
+        }
         let store = EventStore::open(config).unwrap();
         let mut writer = StoreWriter::new(store.clone()).unwrap();
         assert_eq!(fill(&mut writer, "default", &golden::records(), every), 15);
+        if layout == Layout::PreTokenized {
+            assert!(store.keys(None).iter().all(|k| !store.part(k, false).unwrap().unwrap().fields.joined));
+        } else {
+            assert!(store.keys(None).iter().all(|k| store.part(k, false).unwrap().unwrap().fields.joined));
+        }
+        days = store.keys(None);
         let (got, checked, from_columns) = semantics(&store);
         golden::check("semantics.txt", &got);
         // Phrases, ranges and CIDR were checked event by event.
@@ -114,7 +142,14 @@ fn store_agrees_with_the_evaluator() {
     }
     // Columns answer the stats that group by them; without columns only
     // plain counts are.
-    assert!(fast[0] > fast[1] && fast[1] > 0 && fast[0] == fast[2], "{fast:?}");
+    assert!(fast[0] > fast[1] && fast[1] > 0 && fast[0] == fast[2] && fast[0] == fast[3], "{fast:?}");
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    Current,
+    SortBuffer(usize),
+    PreTokenized,
 }
 
 #[test]
@@ -372,4 +407,25 @@ fn rows_keep_log_order_whatever_order_the_writer_chose() {
     let ids: Vec<&str> = rows.iter().map(|r| r["_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["7.5", "7.4", "7.3", "7.2", "7.1", "7.0"]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn joined_words_are_cut_at_their_end_marks() {
+    use tantivy::tokenizer::{TokenStream, Tokenizer};
+    let mut terms = crate::schema::Terms;
+    for (text, want) in [
+        ("a\0bc\0", vec![("a", 0, 0, 1), ("bc", 1, 2, 4)]),
+        ("\0\0x\0\0y", vec![("x", 0, 2, 3), ("y", 1, 5, 6)]),
+        ("é\0", vec![("é", 0, 0, 2)]),
+        ("", vec![]),
+    ] {
+        let mut stream = terms.token_stream(text);
+        let mut got = Vec::new();
+        while stream.advance() {
+            let t = stream.token();
+            got.push((t.text.clone(), t.position, t.offset_from, t.offset_to));
+        }
+        let want: Vec<_> = want.into_iter().map(|(w, p, a, b)| (w.to_string(), p, a, b)).collect();
+        assert_eq!(got, want, "{text:?}");
+    }
 }

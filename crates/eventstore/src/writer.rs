@@ -14,10 +14,14 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use tantivy::IndexWriter;
+use tantivy::{IndexWriter, TantivyDocument};
 
 use crate::schema::{self, Scratch};
 use crate::{EventStore, Frame, NewEvent, PartKey, PartitionInfo, day_of, valid_tenant};
+
+/// Raw bytes of events a partition writer holds back at most, whatever
+/// `sort_buffer` says (events can be large).
+const MAX_PENDING_BYTES: usize = 32 << 20;
 
 #[derive(Serialize, Deserialize, Default)]
 struct Payload {
@@ -35,6 +39,66 @@ struct Open {
     through: u64,
     dirty: bool,
     last_used: u64,
+    /// Documents held back to be ordered, with their kind: see
+    /// [`StoreWriter::add_frames`].
+    pending: Vec<(u64, TantivyDocument)>,
+    /// Raw bytes of the pending events.
+    pending_bytes: usize,
+    /// The previous pending documents, ordered, last first: given to
+    /// tantivy one for each new pending one, so that its indexing thread
+    /// works while the next batch gathers instead of all at once.
+    ready: Vec<TantivyDocument>,
+}
+
+impl Open {
+    fn new(part: Arc<crate::Part>, writer: IndexWriter, covered: u64) -> Open {
+        Open {
+            part,
+            writer,
+            covered,
+            through: 0,
+            dirty: false,
+            last_used: 0,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            ready: Vec::new(),
+        }
+    }
+
+    /// Holds back a document; gives tantivy one that is ready, if any.
+    fn push(&mut self, kind: u64, doc: TantivyDocument, raw: usize, limit: usize) -> tantivy::Result<()> {
+        self.pending.push((kind, doc));
+        self.pending_bytes += raw;
+        if let Some(doc) = self.ready.pop() {
+            self.writer.add_document(doc)?;
+        }
+        if self.pending.len() >= limit || self.pending_bytes >= MAX_PENDING_BYTES {
+            self.order()?;
+        }
+        Ok(())
+    }
+
+    /// Orders the pending documents into `ready` (what is still there is
+    /// given to tantivy first).
+    fn order(&mut self) -> tantivy::Result<()> {
+        for doc in self.ready.drain(..).rev() {
+            self.writer.add_document(doc)?;
+        }
+        self.pending.sort_by_key(|(kind, _)| *kind);
+        self.ready.extend(self.pending.drain(..).rev().map(|(_, doc)| doc));
+        self.pending_bytes = 0;
+        Ok(())
+    }
+
+    /// Gives every held-back document to tantivy, kind by kind (log
+    /// order within a kind: the sort is stable).
+    fn flush(&mut self) -> tantivy::Result<()> {
+        self.order()?;
+        for doc in self.ready.drain(..).rev() {
+            self.writer.add_document(doc)?;
+        }
+        Ok(())
+    }
 }
 
 pub struct StoreWriter {
@@ -97,50 +161,46 @@ impl StoreWriter {
             )));
         }
         self.clock += 1;
-        // Partition by partition, and within one, events of the same kind
-        // (log source and field names) next to each other: the words they
-        // share then get runs of consecutive document ids, which tantivy's
-        // bit-packed postings store in about a bit each. Searches do not
-        // depend on document order (rows are ordered by time and position).
-        let mut order: Vec<Place<'_>> = frames
+        // Partition by partition. Within one, events are held back (up to
+        // `sort_buffer` of them, or until the next commit) and given to
+        // tantivy kind by kind (log source and field names): the words
+        // events of a kind share then get long runs of consecutive
+        // document ids, which tantivy's bit-packed postings store in about
+        // a bit each, and similar records sit together in the compressed
+        // blocks. Searches do not depend on document order (rows are
+        // ordered by time and position).
+        let mut order: Vec<(&str, jiff::civil::Date, usize, usize)> = frames
             .iter()
             .enumerate()
             .flat_map(|(f, frame)| {
-                frame
-                    .events
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, ev)| (frame.tenant, day_of(ev.timestamp), ev.logsource, kind_of(ev.event), f, i))
+                frame.events.iter().enumerate().map(move |(i, ev)| (frame.tenant, day_of(ev.timestamp), f, i))
             })
             .collect();
         order.sort_unstable();
         let end = frames.iter().map(|f| f.end).max().unwrap_or(self.next);
+        let limit = self.store.config.sort_buffer.max(1);
         let mut added = 0;
         let mut scratch = std::mem::take(&mut self.scratch);
-        for run in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            let (tenant, day) = (run[0].0, run[0].1);
-            let open = match self.writer(&PartKey { tenant: tenant.to_string(), day }) {
-                Ok(open) => open,
-                Err(e) => {
-                    self.scratch = scratch;
-                    return Err(e);
+        let result: tantivy::Result<()> = (|| {
+            for run in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+                let (tenant, day) = (run[0].0, run[0].1);
+                let open = self.writer(&PartKey { tenant: tenant.to_string(), day })?;
+                for &(_, _, f, i) in run {
+                    if frames[f].position < open.covered {
+                        continue;
+                    }
+                    let ev = &frames[f].events[i];
+                    let doc = schema::document(&open.part.fields, tenant, ev, &mut scratch);
+                    open.push(kind_of(ev.logsource, ev.event), doc, ev.raw.len(), limit)?;
+                    open.dirty = true;
+                    added += 1;
                 }
-            };
-            for &(_, _, _, _, f, i) in run {
-                if frames[f].position < open.covered {
-                    continue;
-                }
-                let doc = schema::document(&open.part.fields, tenant, &frames[f].events[i], &mut scratch);
-                if let Err(e) = open.writer.add_document(doc) {
-                    self.scratch = scratch;
-                    return Err(e);
-                }
-                open.dirty = true;
-                added += 1;
+                open.through = open.through.max(end);
             }
-            open.through = open.through.max(end);
-        }
+            Ok(())
+        })();
         self.scratch = scratch;
+        result?;
         self.next = self.next.max(end);
         Ok(added)
     }
@@ -161,7 +221,7 @@ impl StoreWriter {
                 .payload
                 .and_then(|p| serde_json::from_str::<Payload>(&p).ok())
                 .map_or(0, |p| p.covered);
-            self.open.insert(key.clone(), Open { part, writer, covered, through: 0, dirty: false, last_used: 0 });
+            self.open.insert(key.clone(), Open::new(part, writer, covered));
         }
         let clock = self.clock;
         let open =
@@ -252,7 +312,7 @@ impl StoreWriter {
                 continue;
             }
             let writer = part.index.writer_with_num_threads(1, self.store.config.writer_memory.max(16 << 20))?;
-            close_one(Open { part, writer, covered: 0, through: 0, dirty: false, last_used: 0 }, today)?;
+            close_one(Open::new(part, writer, 0), today)?;
             merged += 1;
         }
         Ok(merged)
@@ -295,6 +355,7 @@ fn commit_one(open: &mut Open, next: u64) -> tantivy::Result<()> {
     if !open.dirty {
         return Ok(());
     }
+    open.flush()?;
     let covered = next.max(open.through);
     let payload = serde_json::to_string(&Payload { covered }).unwrap_or_default();
     let mut prepared = open.writer.prepare_commit()?;
@@ -319,15 +380,13 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Where an event goes in a batch: tenant, day, log sources, kind, then
-/// frame and index (which keep log order within a kind).
-type Place<'a> = (&'a str, jiff::civil::Date, &'a [String], u64, usize, usize);
-
-/// A hash of an event's field names, in order: events of one kind (one
-/// Windows event id through one shipper, one firewall's records) share it.
-fn kind_of(event: &model::Event) -> u64 {
+/// A hash of an event's log sources and field names, in order: events of
+/// one kind (one Windows event id through one shipper, one firewall's
+/// records) share it.
+fn kind_of(logsource: &[String], event: &model::Event) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
+    logsource.hash(&mut h);
     for (name, _) in event.fields() {
         name.hash(&mut h);
     }
