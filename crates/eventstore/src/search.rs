@@ -328,7 +328,7 @@ impl Run<'_> {
             return Ok((None, !exact));
         };
         let meta = stored.meta();
-        let record = Record { event: &event, raw: &stored.raw, meta: &meta };
+        let record = Record::new(&event, &stored.raw, &meta);
         let matches = || self.req.query.filter.matches(&record, self.req.now) && self.in_range(stored.timestamp);
         if !exact && !matches() {
             return Ok((None, true));

@@ -8,7 +8,7 @@
 //! frame lies below its partition's `covered` is already there and is
 //! skipped, so nothing is stored twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -110,6 +110,9 @@ pub struct StoreWriter {
     /// The position in `position.json`.
     saved: u64,
     clock: u64,
+    /// Past days found in one segment (or merged into one) and not
+    /// written since: [`StoreWriter::compact`] need not look again.
+    compacted: HashSet<PartKey>,
 }
 
 fn position_path(store: &EventStore) -> PathBuf {
@@ -129,7 +132,15 @@ impl StoreWriter {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(e),
         };
-        Ok(StoreWriter { store, open: HashMap::new(), scratch: Scratch::default(), next: saved, saved, clock: 0 })
+        Ok(StoreWriter {
+            store,
+            open: HashMap::new(),
+            scratch: Scratch::default(),
+            next: saved,
+            saved,
+            clock: 0,
+            compacted: HashSet::new(),
+        })
     }
 
     /// The log position to replay from.
@@ -207,6 +218,7 @@ impl StoreWriter {
 
     fn writer(&mut self, key: &PartKey) -> tantivy::Result<&mut Open> {
         if !self.open.contains_key(key) {
+            self.compacted.remove(key);
             if self.open.len() >= self.store.config.open_writers.max(1) {
                 self.close_least_used()?;
             }
@@ -304,16 +316,19 @@ impl StoreWriter {
             if merged >= max {
                 break;
             }
-            if key.day >= today || self.open.contains_key(&key) {
+            if key.day >= today || self.open.contains_key(&key) || self.compacted.contains(&key) {
                 continue;
             }
-            let Some(part) = self.store.part(&key, false)? else { continue };
-            if part.index.searchable_segment_ids()?.len() < 2 {
-                continue;
+            // From its meta.json, so that a server does not open (and keep
+            // open) every partition of its retention to look.
+            if segments_on_disk(&key.dir(&self.store.config.dir)).is_some_and(|n| n > 1)
+                && let Some(part) = self.store.part(&key, false)?
+            {
+                let writer = part.index.writer_with_num_threads(1, self.store.config.writer_memory.max(16 << 20))?;
+                close_one(Open::new(part, writer, 0), today)?;
+                merged += 1;
             }
-            let writer = part.index.writer_with_num_threads(1, self.store.config.writer_memory.max(16 << 20))?;
-            close_one(Open::new(part, writer, 0), today)?;
-            merged += 1;
+            self.compacted.insert(key);
         }
         Ok(merged)
     }
@@ -349,6 +364,12 @@ fn close_one(open: Open, today: jiff::civil::Date) -> tantivy::Result<()> {
     writer.wait_merging_threads()?;
     part.reader.reload()?;
     Ok(())
+}
+
+/// How many segments a partition's last commit has, from its meta.json.
+fn segments_on_disk(dir: &std::path::Path) -> Option<usize> {
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("meta.json")).ok()?).ok()?;
+    Some(meta.get("segments")?.as_array()?.len())
 }
 
 fn commit_one(open: &mut Open, next: u64) -> tantivy::Result<()> {

@@ -29,6 +29,15 @@ pub struct Record<'a> {
     pub event: &'a Event,
     pub raw: &'a str,
     pub meta: &'a [(&'static str, Value)],
+    /// `raw` as searched, decoded on first use and once: a query with
+    /// several words reads it for each.
+    text: std::cell::OnceCell<std::borrow::Cow<'a, str>>,
+}
+
+impl<'a> Record<'a> {
+    pub fn new(event: &'a Event, raw: &'a str, meta: &'a [(&'static str, Value)]) -> Record<'a> {
+        Record { event, raw, meta, text: std::cell::OnceCell::new() }
+    }
 }
 
 impl Document for Record<'_> {
@@ -45,7 +54,7 @@ impl Document for Record<'_> {
     }
 
     fn any_text(&self, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        if f(&crate::tokens::search_text(self.raw)) {
+        if f(self.text.get_or_init(|| crate::tokens::search_text(self.raw))) {
             return true;
         }
         let mut each = |v: &Value| v.as_text().is_some_and(|t| f(&t));

@@ -51,7 +51,7 @@ fn semantics_golden() {
                 ("_id", Value::Str(id.as_str().into())),
                 ("_tenant", Value::Str("default".into())),
             ];
-            let record = Record { event, raw, meta: &meta };
+            let record = Record::new(event, raw, &meta);
             query.filter.matches(&record, now).then(|| record.to_row())
         });
         let rows = pipes::run(&query.pipes, rows, &Limits::default(), now).unwrap();
