@@ -429,3 +429,57 @@ fn joined_words_are_cut_at_their_end_marks() {
         assert_eq!(got, want, "{text:?}");
     }
 }
+
+/// A past day that compaction has seen in one segment is looked at again
+/// once late events are written to it.
+#[test]
+fn compaction_comes_back_to_a_day_written_again() {
+    let dir = temp("compact-again");
+    let received: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    let raw = |day: u32| format!(r#"{{"@timestamp":"2026-10-{day:02}T12:00:00Z","message":"late"}}"#);
+    let mut c = StoreConfig::new(&dir);
+    c.open_writers = 1;
+    let store = EventStore::open(c).unwrap();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    let mut position = 0;
+    let mut write = |writer: &mut StoreWriter, day: u32| {
+        let raw = raw(day);
+        let event = normalize::parse_record(&raw, Default::default(), received).unwrap();
+        let ev = NewEvent {
+            position,
+            index: 0,
+            timestamp: event.timestamp.unwrap(),
+            received,
+            source: "test",
+            format: "auto",
+            view: None,
+            logsource: &[],
+            raw: &raw,
+            enriched: None,
+            event: &event,
+        };
+        assert_eq!(writer.add_frame(position, position + 1, "default", &[ev]).unwrap(), 1);
+        writer.commit().unwrap();
+        position += 1;
+    };
+    let segments = |day: u32| {
+        let key = crate::PartKey { tenant: "default".into(), day: jiff::civil::date(2026, 10, day as i8) };
+        store.part(&key, false).unwrap().unwrap().index.searchable_segment_ids().unwrap().len()
+    };
+    let now: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    // Day 1 in two commits, then pushed out (unmerged) by day 2.
+    write(&mut writer, 1);
+    write(&mut writer, 1);
+    write(&mut writer, 2);
+    assert_eq!(segments(1), 2);
+    assert_eq!(writer.compact(now, usize::MAX).unwrap(), 1);
+    assert_eq!(segments(1), 1);
+    assert_eq!(writer.compact(now, usize::MAX).unwrap(), 0);
+    // A late event for day 1 (pushing day 2 out), then day 2 again.
+    write(&mut writer, 1);
+    write(&mut writer, 2);
+    assert_eq!(segments(1), 2);
+    assert_eq!(writer.compact(now, usize::MAX).unwrap(), 1);
+    assert_eq!(segments(1), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
