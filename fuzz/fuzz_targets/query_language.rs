@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
     event.push("bytes", Value::Int(1200));
     event.push("tags", Value::Array(vec![Value::Str("a".into()), Value::Int(2)]));
     let meta = [("@timestamp", Value::Str("2026-11-01T00:00:00Z".into()))];
-    let record = query::Record { event: &event, raw: "Failed password for alice from 10.0.0.1", meta: &meta };
+    let record = query::Record::new(&event, "Failed password for alice from 10.0.0.1", &meta);
     let now = Timestamp::UNIX_EPOCH;
     let hit = query.filter.matches(&record, now);
     let rows = (0..if hit { 3 } else { 1 }).map(|_| record.to_row());
