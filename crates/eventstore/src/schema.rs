@@ -131,6 +131,7 @@ fn build_with(columns: &[String], text_tokenizer: &str) -> Schema {
 impl Fields {
     pub(crate) fn of(schema: &Schema) -> tantivy::Result<Fields> {
         let get = |name: &str| schema.get_field(name);
+        let text = get("text")?;
         let columns = schema
             .fields()
             .filter_map(|(field, entry)| entry.name().strip_prefix("c:").map(|n| (n.to_string(), field)))
@@ -146,8 +147,8 @@ impl Fields {
             logsource: get("logsource")?,
             raw: get("raw")?,
             enriched: get("enriched").ok(),
-            text: get("text")?,
-            joined: matches!(schema.get_field_entry(get("text")?).field_type(),
+            text,
+            joined: matches!(schema.get_field_entry(text).field_type(),
                 FieldType::Str(o) if o.get_indexing_options().is_some_and(|i| i.tokenizer() == TERMS_TOKENIZER)),
             f: get("f")?,
             columns,

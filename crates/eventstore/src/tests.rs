@@ -120,11 +120,8 @@ fn store_agrees_with_the_evaluator() {
         let store = EventStore::open(config).unwrap();
         let mut writer = StoreWriter::new(store.clone()).unwrap();
         assert_eq!(fill(&mut writer, "default", &golden::records(), every), 15);
-        if layout == Layout::PreTokenized {
-            assert!(store.keys(None).iter().all(|k| !store.part(k, false).unwrap().unwrap().fields.joined));
-        } else {
-            assert!(store.keys(None).iter().all(|k| store.part(k, false).unwrap().unwrap().fields.joined));
-        }
+        let joined = layout != Layout::PreTokenized;
+        assert!(store.keys(None).iter().all(|k| store.part(k, false).unwrap().unwrap().fields.joined == joined));
         days = store.keys(None);
         let (got, checked, from_columns) = semantics(&store);
         golden::check("semantics.txt", &got);
