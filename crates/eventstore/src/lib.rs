@@ -77,10 +77,6 @@ pub struct StoreConfig {
     /// Partition writers kept open at once (late events for an older day
     /// reopen its writer).
     pub open_writers: usize,
-    /// Events a partition writer holds back to order them by kind before
-    /// indexing (see [`StoreWriter::add_frames`]); a commit gives them all
-    /// to tantivy whatever the count.
-    pub sort_buffer: usize,
 }
 
 impl StoreConfig {
@@ -92,7 +88,6 @@ impl StoreConfig {
             zstd_level: 9,
             block_size: 512 << 10,
             open_writers: 4,
-            sort_buffer: 8192,
         }
     }
 }
@@ -250,6 +245,10 @@ impl EventStore {
                     compression_level: Some(self.config.zstd_level),
                 }),
                 docstore_blocksize: self.config.block_size,
+                sort_by_field: Some(tantivy::IndexSortByField {
+                    field: schema::KIND.to_string(),
+                    order: tantivy::Order::Asc,
+                }),
                 ..tantivy::IndexSettings::default()
             };
             Index::builder().schema(schema::build(&self.config.columns)).settings(settings).create_in_dir(&dir)?

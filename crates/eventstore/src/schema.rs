@@ -14,6 +14,8 @@
 //!   which events it must read to be sure. Other fields are narrowed by
 //!   their words in `text` and checked.
 //! - `ts`, `pos` (fast): time ranges and `_id` lookups, from columns.
+//! - `kind` (fast): a hash of the event's log sources and field names, the
+//!   order of documents in every segment (see `StoreWriter::add_frames`).
 //! - `c:NAME` (fast, per configured column): what `stats` and `timechart`
 //!   read without opening documents.
 //! - `received`, `source`, `format`, `view`, `logsource` (fast): what is
@@ -72,6 +74,9 @@ pub(crate) struct Fields {
     /// Whether `text` takes its words joined ([`TERMS_TOKENIZER`]).
     pub(crate) joined: bool,
     pub(crate) f: Field,
+    /// The event's kind ([`KIND`]); older partitions have none (and are
+    /// not ordered).
+    pub(crate) kind: Option<Field>,
     /// `(column name, field)`.
     pub(crate) columns: Vec<(String, Field)>,
 }
@@ -82,20 +87,25 @@ pub(crate) struct Fields {
 /// costs an allocation and a 50-byte token per word.
 pub(crate) const TERMS_TOKENIZER: &str = "hinomi-terms";
 
+/// The column partitions are sorted by: a hash of the event's log sources
+/// and field names (`writer::kind_of`).
+pub(crate) const KIND: &str = "kind";
+
 /// Ends each word in the text given to [`Terms`]; no token has it.
 const TERM_END: char = '\0';
 
 pub(crate) fn build(columns: &[String]) -> Schema {
-    build_with(columns, TERMS_TOKENIZER)
+    build_with(columns, TERMS_TOKENIZER, true)
 }
 
-/// The schema of partitions made before 2026-11-23 (`text` pre-tokenized).
+/// The schema of partitions made before 2026-11-23 (`text` pre-tokenized,
+/// no `kind`).
 #[cfg(test)]
 pub(crate) fn build_pretokenized(columns: &[String]) -> Schema {
-    build_with(columns, "raw")
+    build_with(columns, "raw", false)
 }
 
-fn build_with(columns: &[String], text_tokenizer: &str) -> Schema {
+fn build_with(columns: &[String], text_tokenizer: &str, kind: bool) -> Schema {
     let mut b = Schema::builder();
     let indexing = |tokenizer| {
         TextOptions::default().set_indexing_options(
@@ -114,6 +124,9 @@ fn build_with(columns: &[String], text_tokenizer: &str) -> Schema {
     // Per-batch values live in columns, where they cost bits, not in the
     // stored documents, which then hold little but the raw record.
     b.add_i64_field("received", NumericOptions::default().set_fast());
+    if kind {
+        b.add_u64_field(KIND, NumericOptions::default().set_fast());
+    }
     let column = TextOptions::default().set_fast("raw");
     for name in ["source", "format", "view", "logsource"] {
         b.add_text_field(name, column.clone());
@@ -151,6 +164,7 @@ impl Fields {
             joined: matches!(schema.get_field_entry(text).field_type(),
                 FieldType::Str(o) if o.get_indexing_options().is_some_and(|i| i.tokenizer() == TERMS_TOKENIZER)),
             f: get("f")?,
+            kind: get(KIND).ok(),
             columns,
         })
     }

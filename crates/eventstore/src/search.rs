@@ -131,7 +131,7 @@ struct Candidate {
     ts: i64,
     pos: u64,
     /// The event's place in its frame: with `pos`, its log order, which
-    /// document ids do not follow (the writer groups events by kind).
+    /// document ids do not follow (segments are ordered by kind).
     idx: u64,
     addr: DocAddress,
 }

@@ -94,8 +94,6 @@ fn store_agrees_with_the_evaluator() {
         ("columns", None, 1000, Layout::Current),
         ("no-columns", Some(vec![]), 1000, Layout::Current),
         ("segments", None, 3, Layout::Current),
-        // Events given to tantivy in ordered batches of two, not at commits.
-        ("held-back", None, 1000, Layout::SortBuffer(2)),
         // Partitions made before `text` took its words joined.
         ("pre-tokenized", None, 1000, Layout::PreTokenized),
     ];
@@ -107,7 +105,6 @@ fn store_agrees_with_the_evaluator() {
         }
         match layout {
             Layout::Current => {}
-            Layout::SortBuffer(n) => config.sort_buffer = n,
             Layout::PreTokenized => {
                 assert!(!days.is_empty());
                 for key in &days {
@@ -145,7 +142,6 @@ fn store_agrees_with_the_evaluator() {
 #[derive(Clone, Copy, PartialEq)]
 enum Layout {
     Current,
-    SortBuffer(usize),
     PreTokenized,
 }
 
@@ -403,6 +399,74 @@ fn rows_keep_log_order_whatever_order_the_writer_chose() {
     let rows = store.search(&request(&tenants, &q), &Normalize).unwrap().rows;
     let ids: Vec<&str> = rows.iter().map(|r| r["_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["7.5", "7.4", "7.3", "7.2", "7.1", "7.0"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every segment tantivy writes or merges is ordered by kind, so that a
+/// compacted day holds each kind of event in one run of document ids (what
+/// makes its postings and stored blocks small).
+#[test]
+fn a_compacted_day_holds_each_kind_in_one_run() {
+    let dir = temp("kind-runs");
+    let received: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    let store = EventStore::open(StoreConfig::new(&dir)).unwrap();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    // Three commits of two kinds taking turns: unordered, each commit would
+    // give every kind three runs.
+    for commit in 0..3u64 {
+        let raws: Vec<String> = (0..6)
+            .map(|i| match i % 2 {
+                0 => format!(r#"{{"@timestamp":"2026-10-30T12:00:0{i}Z","user.name":"u{commit}{i}"}}"#),
+                _ => format!(r#"{{"@timestamp":"2026-10-30T12:00:0{i}Z","host.name":"h{commit}{i}","x":1}}"#),
+            })
+            .collect();
+        let events: Vec<Event> =
+            raws.iter().map(|r| normalize::parse_record(r, Default::default(), received).unwrap()).collect();
+        let news: Vec<NewEvent<'_>> = events
+            .iter()
+            .zip(&raws)
+            .enumerate()
+            .map(|(i, (event, raw))| NewEvent {
+                position: commit,
+                index: i as u32,
+                timestamp: event.timestamp.unwrap(),
+                received,
+                source: "test",
+                format: "auto",
+                view: None,
+                logsource: &[],
+                raw,
+                enriched: None,
+                event,
+            })
+            .collect();
+        let frame = Frame { position: commit, end: commit + 1, tenant: "default", events: &news };
+        assert_eq!(writer.add_frames(&[frame]).unwrap(), 6);
+        writer.commit().unwrap();
+    }
+    let key = crate::PartKey { tenant: "default".into(), day: jiff::civil::date(2026, 10, 30) };
+    let kinds = || -> Vec<Vec<u64>> {
+        let part = store.part(&key, false).unwrap().unwrap();
+        let searcher = part.reader.searcher();
+        searcher
+            .segment_readers()
+            .iter()
+            .map(|segment| {
+                let column = segment.fast_fields().u64(crate::schema::KIND).unwrap();
+                (0..segment.max_doc()).map(|doc| column.first(doc).unwrap()).collect()
+            })
+            .collect()
+    };
+    let runs = |kinds: &[u64]| kinds.chunk_by(|a, b| a == b).count();
+    // Each commit's segment is ordered...
+    assert!(kinds().iter().all(|segment| runs(segment) == 2), "{:?}", kinds());
+    writer.close().unwrap();
+    // ...and so is the day merged from them.
+    let merged = kinds();
+    assert_eq!((merged.len(), merged[0].len(), runs(&merged[0])), (1, 18, 2), "{merged:?}");
+    let tenants = vec!["default".to_string()];
+    let rows = store.search(&request(&tenants, &query::parse("").unwrap()), &Normalize).unwrap().rows;
+    assert_eq!(rows.len(), 18);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

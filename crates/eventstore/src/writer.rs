@@ -14,14 +14,10 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use tantivy::{IndexWriter, TantivyDocument};
+use tantivy::IndexWriter;
 
 use crate::schema::{self, Scratch};
 use crate::{EventStore, Frame, NewEvent, PartKey, PartitionInfo, day_of, valid_tenant};
-
-/// Raw bytes of events a partition writer holds back at most, whatever
-/// `sort_buffer` says (events can be large).
-const MAX_PENDING_BYTES: usize = 32 << 20;
 
 #[derive(Serialize, Deserialize, Default)]
 struct Payload {
@@ -39,65 +35,11 @@ struct Open {
     through: u64,
     dirty: bool,
     last_used: u64,
-    /// Documents held back to be ordered, with their kind: see
-    /// [`StoreWriter::add_frames`].
-    pending: Vec<(u64, TantivyDocument)>,
-    /// Raw bytes of the pending events.
-    pending_bytes: usize,
-    /// The previous pending documents, ordered, last first: given to
-    /// tantivy one for each new pending one, so that its indexing thread
-    /// works while the next batch gathers instead of all at once.
-    ready: Vec<TantivyDocument>,
 }
 
 impl Open {
     fn new(part: Arc<crate::Part>, writer: IndexWriter, covered: u64) -> Open {
-        Open {
-            part,
-            writer,
-            covered,
-            through: 0,
-            dirty: false,
-            last_used: 0,
-            pending: Vec::new(),
-            pending_bytes: 0,
-            ready: Vec::new(),
-        }
-    }
-
-    /// Holds back a document; gives tantivy one that is ready, if any.
-    fn push(&mut self, kind: u64, doc: TantivyDocument, raw: usize, limit: usize) -> tantivy::Result<()> {
-        self.pending.push((kind, doc));
-        self.pending_bytes += raw;
-        if let Some(doc) = self.ready.pop() {
-            self.writer.add_document(doc)?;
-        }
-        if self.pending.len() >= limit || self.pending_bytes >= MAX_PENDING_BYTES {
-            self.order()?;
-        }
-        Ok(())
-    }
-
-    /// Orders the pending documents into `ready` (what is still there is
-    /// given to tantivy first).
-    fn order(&mut self) -> tantivy::Result<()> {
-        for doc in self.ready.drain(..).rev() {
-            self.writer.add_document(doc)?;
-        }
-        self.pending.sort_by_key(|(kind, _)| *kind);
-        self.ready.extend(self.pending.drain(..).rev().map(|(_, doc)| doc));
-        self.pending_bytes = 0;
-        Ok(())
-    }
-
-    /// Gives every held-back document to tantivy, kind by kind (log
-    /// order within a kind: the sort is stable).
-    fn flush(&mut self) -> tantivy::Result<()> {
-        self.order()?;
-        for doc in self.ready.drain(..).rev() {
-            self.writer.add_document(doc)?;
-        }
-        Ok(())
+        Open { part, writer, covered, through: 0, dirty: false, last_used: 0 }
     }
 }
 
@@ -172,14 +114,13 @@ impl StoreWriter {
             )));
         }
         self.clock += 1;
-        // Partition by partition. Within one, events are held back (up to
-        // `sort_buffer` of them, or until the next commit) and given to
-        // tantivy kind by kind (log source and field names): the words
-        // events of a kind share then get long runs of consecutive
-        // document ids, which tantivy's bit-packed postings store in about
-        // a bit each, and similar records sit together in the compressed
-        // blocks. Searches do not depend on document order (rows are
-        // ordered by time and position).
+        // Partition by partition. Each event carries its kind (log source
+        // and field names), by which tantivy orders the documents of every
+        // segment it writes or merges: the words events of a kind share
+        // then get long runs of consecutive document ids, which its
+        // bit-packed postings store in about a bit each, and similar
+        // records share compressed blocks. Searches do not depend on
+        // document order (rows are ordered by time and position).
         let mut order: Vec<(&str, jiff::civil::Date, usize, usize)> = frames
             .iter()
             .enumerate()
@@ -189,7 +130,6 @@ impl StoreWriter {
             .collect();
         order.sort_unstable();
         let end = frames.iter().map(|f| f.end).max().unwrap_or(self.next);
-        let limit = self.store.config.sort_buffer.max(1);
         let mut added = 0;
         let mut scratch = std::mem::take(&mut self.scratch);
         let result: tantivy::Result<()> = (|| {
@@ -201,8 +141,11 @@ impl StoreWriter {
                         continue;
                     }
                     let ev = &frames[f].events[i];
-                    let doc = schema::document(&open.part.fields, tenant, ev, &mut scratch);
-                    open.push(kind_of(ev.logsource, ev.event), doc, ev.raw.len(), limit)?;
+                    let mut doc = schema::document(&open.part.fields, tenant, ev, &mut scratch);
+                    if let Some(field) = open.part.fields.kind {
+                        doc.add_u64(field, kind_of(ev.logsource, ev.event));
+                    }
+                    open.writer.add_document(doc)?;
                     open.dirty = true;
                     added += 1;
                 }
@@ -226,7 +169,7 @@ impl StoreWriter {
                 .store
                 .part(key, true)?
                 .ok_or_else(|| tantivy::TantivyError::InternalError("partition not created".into()))?;
-            let writer = part.index.writer_with_num_threads(1, self.store.config.writer_memory.max(16 << 20))?;
+            let writer = part.index.writer_with_num_threads(1, self.memory())?;
             let covered = part
                 .index
                 .load_metas()?
@@ -240,6 +183,11 @@ impl StoreWriter {
             self.open.get_mut(key).ok_or_else(|| tantivy::TantivyError::InternalError("writer vanished".into()))?;
         open.last_used = clock;
         Ok(open)
+    }
+
+    /// Indexing memory of one partition writer.
+    fn memory(&self) -> usize {
+        self.store.config.writer_memory.max(16 << 20)
     }
 
     fn close_least_used(&mut self) -> tantivy::Result<()> {
@@ -280,11 +228,11 @@ impl StoreWriter {
         now: Timestamp,
     ) -> tantivy::Result<Vec<PartitionInfo>> {
         self.commit()?;
-        let today = day_of(now);
+        let (today, memory) = (day_of(now), self.memory());
         let old: Vec<PartKey> = self.open.keys().filter(|k| k.tenant == tenant && k.day < today).cloned().collect();
         for key in old {
             if let Some(open) = self.open.remove(&key) {
-                close_one(open, today)?;
+                close_one(open, today, memory)?;
             }
         }
         Ok(self.store.enforce_retention(tenant, max_age_days, max_bytes, now)?)
@@ -294,9 +242,9 @@ impl StoreWriter {
     /// earlier days (see [`StoreWriter::compact`]).
     pub fn close(mut self) -> tantivy::Result<()> {
         self.commit()?;
-        let today = today();
+        let (today, memory) = (today(), self.memory());
         for (_, open) in self.open.drain() {
-            close_one(open, today)?;
+            close_one(open, today, memory)?;
         }
         self.compact(Timestamp::now(), usize::MAX)?;
         Ok(())
@@ -324,8 +272,8 @@ impl StoreWriter {
             if segments_on_disk(&key.dir(&self.store.config.dir)).is_some_and(|n| n > 1)
                 && let Some(part) = self.store.part(&key, false)?
             {
-                let writer = part.index.writer_with_num_threads(1, self.store.config.writer_memory.max(16 << 20))?;
-                close_one(Open::new(part, writer, 0), today)?;
+                merge_all(&part, self.memory())?;
+                part.reader.reload()?;
                 merged += 1;
             }
             self.compacted.insert(key);
@@ -353,16 +301,26 @@ fn today() -> jiff::civil::Date {
 /// closed for good (late events reopen it): its segments are merged into
 /// one, which is smaller (each term once, postings in one list) and faster
 /// to search.
-fn close_one(open: Open, today: jiff::civil::Date) -> tantivy::Result<()> {
-    let Open { part, mut writer, .. } = open;
-    if part.key.day < today {
-        let segments = part.index.searchable_segment_ids()?;
-        if segments.len() > 1 {
-            writer.merge(&segments).wait()?;
-        }
-    }
+fn close_one(open: Open, today: jiff::civil::Date, memory: usize) -> tantivy::Result<()> {
+    let Open { part, writer, .. } = open;
+    // Merges tantivy started on its own must end first: one finishing
+    // during ours would take segments ours was given.
     writer.wait_merging_threads()?;
+    if part.key.day < today {
+        merge_all(&part, memory)?;
+    }
     part.reader.reload()?;
+    Ok(())
+}
+
+/// Merges a partition no writer holds open into one segment.
+fn merge_all(part: &crate::Part, memory: usize) -> tantivy::Result<()> {
+    let segments = part.index.searchable_segment_ids()?;
+    if segments.len() > 1 {
+        let mut writer: IndexWriter = part.index.writer_with_num_threads(1, memory)?;
+        writer.merge(&segments).wait()?;
+        writer.wait_merging_threads()?;
+    }
     Ok(())
 }
 
@@ -376,7 +334,6 @@ fn commit_one(open: &mut Open, next: u64) -> tantivy::Result<()> {
     if !open.dirty {
         return Ok(());
     }
-    open.flush()?;
     let covered = next.max(open.through);
     let payload = serde_json::to_string(&Payload { covered }).unwrap_or_default();
     let mut prepared = open.writer.prepare_commit()?;
