@@ -357,6 +357,32 @@ fn interleaved_days_are_stored_once_even_across_a_crash() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn parse_all(raws: &[String], received: Timestamp) -> Vec<Event> {
+    raws.iter().map(|r| normalize::parse_record(r, Default::default(), received).unwrap()).collect()
+}
+
+/// The events of one frame at `position`, from source `test`.
+fn frame_events<'a>(position: u64, raws: &'a [String], events: &'a [Event], received: Timestamp) -> Vec<NewEvent<'a>> {
+    events
+        .iter()
+        .zip(raws)
+        .enumerate()
+        .map(|(i, (event, raw))| NewEvent {
+            position,
+            index: i as u32,
+            timestamp: event.timestamp.unwrap(),
+            received,
+            source: "test",
+            format: "auto",
+            view: None,
+            logsource: &[],
+            raw,
+            enriched: None,
+            event,
+        })
+        .collect()
+}
+
 /// The writer puts events of one kind side by side; rows still come newest
 /// first and, within one time and frame, in reverse log order.
 #[test]
@@ -370,26 +396,8 @@ fn rows_keep_log_order_whatever_order_the_writer_chose() {
             _ => format!(r#"{{"@timestamp":"2026-10-30T12:00:00Z","host.name":"h{i}","event.action":"x"}}"#),
         })
         .collect();
-    let events: Vec<Event> =
-        raws.iter().map(|r| normalize::parse_record(r, Default::default(), received).unwrap()).collect();
-    let logsource = Vec::new();
-    let news: Vec<NewEvent<'_>> = events
-        .iter()
-        .enumerate()
-        .map(|(i, event)| NewEvent {
-            position: 7,
-            index: i as u32,
-            timestamp: event.timestamp.unwrap(),
-            received,
-            source: "test",
-            format: "auto",
-            view: None,
-            logsource: &logsource,
-            raw: &raws[i],
-            enriched: None,
-            event,
-        })
-        .collect();
+    let events = parse_all(&raws, received);
+    let news = frame_events(7, &raws, &events, received);
     let store = EventStore::open(StoreConfig::new(&dir)).unwrap();
     let mut writer = StoreWriter::new(store.clone()).unwrap();
     assert_eq!(writer.add_frames(&[Frame { position: 7, end: 8, tenant: "default", events: &news }]).unwrap(), 6);
@@ -420,26 +428,8 @@ fn a_compacted_day_holds_each_kind_in_one_run() {
                 _ => format!(r#"{{"@timestamp":"2026-10-30T12:00:0{i}Z","host.name":"h{commit}{i}","x":1}}"#),
             })
             .collect();
-        let events: Vec<Event> =
-            raws.iter().map(|r| normalize::parse_record(r, Default::default(), received).unwrap()).collect();
-        let news: Vec<NewEvent<'_>> = events
-            .iter()
-            .zip(&raws)
-            .enumerate()
-            .map(|(i, (event, raw))| NewEvent {
-                position: commit,
-                index: i as u32,
-                timestamp: event.timestamp.unwrap(),
-                received,
-                source: "test",
-                format: "auto",
-                view: None,
-                logsource: &[],
-                raw,
-                enriched: None,
-                event,
-            })
-            .collect();
+        let events = parse_all(&raws, received);
+        let news = frame_events(commit, &raws, &events, received);
         let frame = Frame { position: commit, end: commit + 1, tenant: "default", events: &news };
         assert_eq!(writer.add_frames(&[frame]).unwrap(), 6);
         writer.commit().unwrap();
@@ -504,22 +494,10 @@ fn compaction_comes_back_to_a_day_written_again() {
     let mut writer = StoreWriter::new(store.clone()).unwrap();
     let mut position = 0;
     let mut write = |writer: &mut StoreWriter, day: u32| {
-        let raw = raw(day);
-        let event = normalize::parse_record(&raw, Default::default(), received).unwrap();
-        let ev = NewEvent {
-            position,
-            index: 0,
-            timestamp: event.timestamp.unwrap(),
-            received,
-            source: "test",
-            format: "auto",
-            view: None,
-            logsource: &[],
-            raw: &raw,
-            enriched: None,
-            event: &event,
-        };
-        assert_eq!(writer.add_frame(position, position + 1, "default", &[ev]).unwrap(), 1);
+        let raws = [raw(day)];
+        let events = parse_all(&raws, received);
+        let ev = frame_events(position, &raws, &events, received);
+        assert_eq!(writer.add_frame(position, position + 1, "default", &ev).unwrap(), 1);
         writer.commit().unwrap();
         position += 1;
     };
