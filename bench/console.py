@@ -6,7 +6,7 @@ HTTP on loopback. Every page is rendered in full by the server.
 
     bench/console.py [--alerts 1000000] [--work bench/work/triage] [--runs 100]
 
-The state is filled by the store crate's example `triage_bench` (as in
+The state is filled by the state crate's example `triage_bench` (as in
 bench/triage.py); an existing state.db with enough alerts is reused.
 """
 import argparse
@@ -68,7 +68,7 @@ def main():
     if db.exists():
         have = sqlite3.connect(db).execute("SELECT COUNT(*) FROM alerts WHERE status = 'open'").fetchone()[0]
     if have < args.alerts:
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "store", "--example", "triage_bench"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "state", "--example", "triage_bench"], cwd=ROOT, check=True)
         subprocess.run([str(ROOT / "target/release/examples/triage_bench"), str(db), str(args.alerts)], check=True)
     print(f"# bench/console.py --alerts {args.alerts} --runs {args.runs}", flush=True)
     subprocess.run([args.bin, "user", "add", "--data", str(data), "bench-analyst", "--role", "analyst", "--password-stdin"],

@@ -28,7 +28,7 @@ def main():
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--bin", default=str(ROOT / "target/release/hinomi"))
     args = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "store", "--example", "triage_bench"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "state", "--example", "triage_bench"], cwd=ROOT, check=True)
     data = Path(args.work) / "data"
     data.mkdir(parents=True, exist_ok=True)
     print(f"# bench/triage.py --alerts {args.alerts} --runs {args.runs}", flush=True)

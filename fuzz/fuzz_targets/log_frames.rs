@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         correlator.observe("t", 0, 1_000_000, "e", &read, &mut out);
         correlator.advance(i64::MAX / 2, &mut out);
     }
-    let _ = store::Batch::decode(data);
-    let _ = serde_json::from_slice::<store::Checkpoint>(data);
-    let _ = serde_json::from_slice::<store::tokens::TokenRecord>(data);
+    let _ = wal::Batch::decode(data);
+    let _ = serde_json::from_slice::<wal::Checkpoint>(data);
+    let _ = serde_json::from_slice::<state::tokens::TokenRecord>(data);
 });

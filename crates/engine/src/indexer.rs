@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use eventstore::{EventStore, Frame, NewEvent, Rebuild, StoreWriter, Stored};
 use jiff::Timestamp;
 use model::Event;
-use store::{Batch, Wal};
+use wal::{Batch, Wal};
 
 use crate::{EngineConfig, Shared, StoreSettings};
 

@@ -6,7 +6,7 @@
 //! write-ahead log and returns once they are durable: only then may the
 //! sender be acknowledged. A pipeline thread reads the log from the last
 //! checkpoint, parses each record (`normalize`), runs the rules (`sigma`)
-//! and writes events, alerts and dead letters to the journals (`store`),
+//! and writes events, alerts and dead letters to the journals (`wal`),
 //! checkpointing about once a second. After a crash the journals are cut
 //! back to the checkpoint and the log replays from there, so nothing
 //! acknowledged is lost and nothing is written twice.
@@ -23,7 +23,6 @@ mod indexer;
 pub mod output;
 mod pipeline;
 pub mod retro;
-pub mod triage;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,7 +33,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use sigma::RuleSet;
-use store::{Batch, Checkpoint, Wal, WalConfig};
+use wal::{Batch, Checkpoint, Wal, WalConfig};
 
 pub use crate::health::{Health, Silence, SourceStats};
 pub use crate::indexer::{Renormalize, Retention};
@@ -44,7 +43,7 @@ pub use crate::pipeline::AlertSink;
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub data: PathBuf,
-    /// Sync the log before acknowledging (see `store::WalConfig::sync`).
+    /// Sync the log before acknowledging (see `wal::WalConfig::sync`).
     pub wal_sync: bool,
     /// Senders are refused while the log holds more than this many bytes the
     /// pipeline has not processed yet. The log is on disk, so this bounds
@@ -163,7 +162,7 @@ pub struct Engine {
     indexer: Option<JoinHandle<()>>,
     store: Option<Arc<eventstore::EventStore>>,
     /// What opening the log found.
-    pub recovery: store::Recovery,
+    pub recovery: wal::Recovery,
     /// The checkpoint the pipeline started from.
     pub resumed_from: u64,
     /// Held while the engine runs: one process per data directory.

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use normalize::Format;
 use rayon::prelude::*;
 use sigma::RuleSet;
-use store::{Batch, Checkpoint, Journal, Wal};
+use wal::{Batch, Checkpoint, Journal, Wal};
 
 use crate::output::{Alert, DeadLetter, RuleRef, StoredEvent, event_id};
 use crate::{EngineConfig, Shared};
@@ -39,7 +39,7 @@ pub trait AlertSink: Send {
     /// Makes what was written visible to readers.
     fn flush(&mut self) -> std::io::Result<()>;
     /// Makes it durable; the position is recorded in the checkpoint.
-    fn sync(&mut self) -> std::io::Result<store::JournalPos>;
+    fn sync(&mut self) -> std::io::Result<wal::JournalPos>;
 }
 
 impl AlertSink for Journal {
@@ -51,7 +51,7 @@ impl AlertSink for Journal {
         Journal::flush(self)
     }
 
-    fn sync(&mut self) -> std::io::Result<store::JournalPos> {
+    fn sync(&mut self) -> std::io::Result<wal::JournalPos> {
         Journal::sync(self)
     }
 }

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sigma::{CompileOptions, RuleSetBuilder};
-use store::Batch;
+use wal::Batch;
 
 use super::*;
 
@@ -49,7 +49,7 @@ fn batch(records: &[&str]) -> Batch {
 
 fn lines(dir: &Path) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
-    store::read_lines(dir, |l| {
+    wal::read_lines(dir, |l| {
         out.push(serde_json::from_str(l).unwrap());
         true
     })
@@ -139,8 +139,8 @@ impl AlertSink for FailingSink {
         Ok(())
     }
 
-    fn sync(&mut self) -> std::io::Result<store::JournalPos> {
-        Ok(store::JournalPos::default())
+    fn sync(&mut self) -> std::io::Result<wal::JournalPos> {
+        Ok(wal::JournalPos::default())
     }
 }
 

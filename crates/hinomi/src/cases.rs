@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
-use store::state::{AlertQuery, By, IncidentQuery, State};
+use state::{AlertQuery, By, IncidentQuery, State};
 
 use crate::output::Format;
 

@@ -215,8 +215,7 @@ pub(crate) struct Triage {
     /// Turn detections into deduplicated alerts and incidents.
     pub(crate) enabled: bool,
     /// Where the state lives: empty for `state.db` (SQLite) in the data
-    /// directory, or a PostgreSQL URL (`postgresql://...`, needs a build
-    /// with the `postgres` feature).
+    /// directory, or a PostgreSQL URL (`postgresql://...`).
     pub(crate) database: String,
     /// A repeat of an open alert (same rule, same entities) within this
     /// many minutes counts into it.
@@ -263,7 +262,7 @@ impl Triage {
     }
 
     /// Opens the state store this section names.
-    pub(crate) fn open(&self, data: &Path) -> Result<store::state::State> {
+    pub(crate) fn open(&self, data: &Path) -> Result<state::State> {
         let policy = self.policy();
         if self.database.is_empty() || self.database.starts_with("sqlite:") {
             let path = match self.database.strip_prefix("sqlite:") {
@@ -273,16 +272,15 @@ impl Triage {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
-            return store::state::State::sqlite(&path, policy)
+            return state::State::sqlite(&path, policy)
                 .with_context(|| format!("opening the state store {}", path.display()));
         }
-        #[cfg(feature = "postgres")]
         if self.database.starts_with("postgres") {
-            let db = store::state::Postgres::connect(&self.database).context("[triage] database")?;
-            return store::state::State::open(Box::new(db), policy).context("[triage] database");
+            let db = state::Postgres::connect(&self.database).context("[triage] database")?;
+            return state::State::open(Box::new(db), policy).context("[triage] database");
         }
         anyhow::bail!(
-            "[triage] database = {:?}: expected empty (SQLite in the data directory), sqlite:PATH, or a postgresql:// URL with a build that has the `postgres` feature",
+            "[triage] database = {:?}: expected empty (SQLite in the data directory), sqlite:PATH, or a postgresql:// URL",
             self.database
         )
     }
@@ -359,15 +357,15 @@ impl Config {
     fn check(&self) -> Result<()> {
         for s in &self.syslog {
             s.format.parse::<normalize::Format>().map_err(anyhow::Error::msg).context("in [[syslog]]")?;
-            store::tokens::check_name("tenant", &s.tenant).map_err(anyhow::Error::msg)?;
-            store::tokens::check_name("source", &s.source).map_err(anyhow::Error::msg)?;
+            access::check_name("tenant", &s.tenant).map_err(anyhow::Error::msg)?;
+            access::check_name("source", &s.source).map_err(anyhow::Error::msg)?;
             if s.protocol == Protocol::Tls && (self.tls.cert.is_none() || self.tls.key.is_none()) {
                 bail!("syslog over TLS on {} needs [tls] cert and key", s.listen);
             }
         }
         for s in &self.sources {
-            store::tokens::check_name("tenant", &s.tenant).map_err(anyhow::Error::msg)?;
-            store::tokens::check_name("source", &s.name).map_err(anyhow::Error::msg)?;
+            access::check_name("tenant", &s.tenant).map_err(anyhow::Error::msg)?;
+            access::check_name("source", &s.name).map_err(anyhow::Error::msg)?;
         }
         if self.http.max_body_bytes < 1024 {
             bail!("[http] max_body_bytes must be at least 1024");

@@ -91,7 +91,7 @@ pub(crate) fn run(args: ExportArgs) -> Result<ExitCode> {
         events += n;
         files += 1;
         // Data leaving the store is recorded in the tenant's audit trail.
-        let by = store::state::By { tenant: &p.tenant, actor: &args.actor, now: jiff::Timestamp::now() };
+        let by = state::By { tenant: &p.tenant, actor: &args.actor, now: jiff::Timestamp::now() };
         let data = serde_json::json!({"day": p.day, "events": n, "file": path.display().to_string()});
         audit.audit(&by, "export", &format!("partition:{}", p.day), &data)?;
     }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use store::state::Escalation;
+use state::Escalation;
 
 /// HTML-escapes text for element content and quoted attributes (the
 /// console's pages use it too).

@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use engine::{Engine, EngineConfig, Ingest, Refused};
 use indicatif::{ProgressBar, ProgressStyle};
-use store::Batch;
+use wal::Batch;
 
 #[derive(Args, Debug)]
 pub(crate) struct ImportArgs {
@@ -152,7 +152,7 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
         if let Some(data) = &args.data {
             // No server runs here: triage the new detections now.
             let state = crate::config::Triage::default().open(data)?;
-            let n = engine::triage::catch_up(data, &state).map_err(anyhow::Error::msg)?;
+            let n = state::reader::catch_up(data, &state).map_err(anyhow::Error::msg)?;
             eprintln!("triaged {n} detections (`hinomi alerts list`, `hinomi incident list`)");
         }
     } else {

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use access::Scope;
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use store::tokens::{self, Scope};
+use state::tokens;
 
 #[derive(Subcommand)]
 pub(crate) enum TokenCommand {
@@ -50,7 +51,7 @@ pub(crate) fn run(cmd: TokenCommand) -> Result<ExitCode> {
             let (token, record) = tokens::create(&data, &tenant, scope, source.as_deref(), &now)
                 .with_context(|| format!("creating a token in {}", data.display()))?;
             let state = crate::config::Triage::default().open(&data)?;
-            let by = store::state::By { tenant: &record.tenant, actor: &actor, now: jiff::Timestamp::now() };
+            let by = state::By { tenant: &record.tenant, actor: &actor, now: jiff::Timestamp::now() };
             let target = format!("token:{}", record.id);
             state.audit(&by, "token_create", &target, &serde_json::json!({"scope": record.scope.as_str()}))?;
             eprintln!("token {} for tenant {} with scope {}", record.id, record.tenant, record.scope.as_str());
@@ -62,7 +63,7 @@ pub(crate) fn run(cmd: TokenCommand) -> Result<ExitCode> {
                 tokens::revoke(&data, &id, &now.to_string()).with_context(|| format!("revoking token {id}"))?;
             // Permission changes belong in the tenant's audit trail.
             let state = crate::config::Triage::default().open(&data)?;
-            let by = store::state::By { tenant: &record.tenant, actor: &actor, now };
+            let by = state::By { tenant: &record.tenant, actor: &actor, now };
             state.audit(
                 &by,
                 "token_revoke",

@@ -4,10 +4,10 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use access::Scope;
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use store::state::By;
-use store::tokens::Scope;
+use state::By;
 
 #[derive(Subcommand)]
 pub(crate) enum UserCommand {
@@ -75,7 +75,7 @@ pub(crate) fn run(cmd: UserCommand) -> Result<ExitCode> {
     match cmd {
         UserCommand::Add { data, name, tenant, role, password_stdin, actor } => {
             let password = if password_stdin { stdin_password()? } else { generated()? };
-            let hash = store::password::hash(&password).map_err(anyhow::Error::msg)?;
+            let hash = state::password::hash(&password).map_err(anyhow::Error::msg)?;
             let state = crate::config::Triage::default().open(&data)?;
             let by = By { tenant: &tenant, actor: &actor, now };
             state.add_user(&by, &name, &hash, "", "UTC")?;
@@ -91,7 +91,7 @@ pub(crate) fn run(cmd: UserCommand) -> Result<ExitCode> {
             state.grant(&By { tenant: &tenant, actor: &actor, now }, &name, role)?;
         }
         UserCommand::Passwd { data, name, actor } => {
-            let hash = store::password::hash(&stdin_password()?).map_err(anyhow::Error::msg)?;
+            let hash = state::password::hash(&stdin_password()?).map_err(anyhow::Error::msg)?;
             let state = crate::config::Triage::default().open(&data)?;
             state.set_password(&By { tenant: "", actor: &actor, now }, &name, &hash)?;
         }

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
+use access::Action;
 use axum::http::HeaderMap;
-use store::tokens::{self, Action, TokenRecord};
+use state::tokens::{self, TokenRecord};
 
 type FileStamp = Option<(SystemTime, u64)>;
 
@@ -74,7 +75,7 @@ fn presented(headers: &HeaderMap) -> Option<String> {
     match scheme.to_ascii_lowercase().as_str() {
         "bearer" | "apikey" | "splunk" => Some(rest.to_string()),
         "basic" => {
-            let decoded = String::from_utf8(store::password::b64_decode(rest)?).ok()?;
+            let decoded = String::from_utf8(state::password::b64_decode(rest)?).ok()?;
             let (user, pass) = decoded.split_once(':').unwrap_or((&decoded, ""));
             Some(if pass.is_empty() { user } else { pass }.to_string())
         }

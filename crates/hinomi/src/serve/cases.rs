@@ -2,7 +2,7 @@
 //! an incident, suppressions, the asset inventory, SLA policies and rule
 //! statistics, all within the token's tenant.
 //!
-//! What each token scope may do is `store::tokens::Scope::allows`: viewers
+//! What each token scope may do is `access::Scope::allows`: viewers
 //! read, analysts work incidents, responders also escalate, leads also
 //! suppress and configure. Every change names the token as its actor and
 //! lands in the incident's log. Changes to an incident carry the
@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use access::Action;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -19,8 +20,8 @@ use jiff::Timestamp;
 use model::Level;
 use serde::Deserialize;
 use serde_json::json;
-use store::state::{AlertQuery, By, IncidentQuery, State as SocState, StateError};
-use store::tokens::{Action, TokenRecord};
+use state::tokens::TokenRecord;
+use state::{AlertQuery, By, IncidentQuery, State as SocState, StateError};
 
 use super::http::{AppState, plain_denied};
 
@@ -171,7 +172,7 @@ pub(crate) async fn incidents(State(app): AppRef, headers: HeaderMap, Query(p): 
 }
 
 /// An incident's alerts (the first thousand).
-fn incident_alerts(c: &Caller, id: i64) -> Result<Vec<store::state::Alert>, StateError> {
+fn incident_alerts(c: &Caller, id: i64) -> Result<Vec<state::Alert>, StateError> {
     c.soc.alerts(c.tenant(), &AlertQuery { incident_id: Some(id), limit: 1000, ..Default::default() })
 }
 
@@ -212,7 +213,7 @@ fn evidence_events(
     tenant: &str,
     ids: &[&str],
     timeout: std::time::Duration,
-) -> Vec<store::state::TimelineEntry> {
+) -> Vec<state::TimelineEntry> {
     let valid: Vec<&str> = ids.iter().copied().filter(|i| i.bytes().all(|b| b.is_ascii_digit() || b == b'.')).collect();
     if valid.is_empty() {
         return Vec::new();
@@ -243,13 +244,7 @@ fn evidence_events(
                 row.get(*f).filter(|v| !v.is_null()).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
             })
             .unwrap_or_else(|| "event".into());
-        out.push(store::state::TimelineEntry {
-            at,
-            kind: "event",
-            actor: source,
-            what,
-            data: serde_json::Value::Object(row),
-        });
+        out.push(state::TimelineEntry { at, kind: "event", actor: source, what, data: serde_json::Value::Object(row) });
         true
     });
     out

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use access::Action;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
@@ -19,8 +20,8 @@ use axum::routing::{get, post};
 use engine::{Ingest, Refused};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::Batch;
-use store::tokens::{Action, TokenRecord};
+use state::tokens::TokenRecord;
+use wal::Batch;
 
 use super::auth::{Denied, Tokens};
 
@@ -38,7 +39,7 @@ pub(crate) struct AppState {
     /// Searches running at once; more get 429.
     pub(crate) searches: Arc<tokio::sync::Semaphore>,
     /// The SOC state store (alerts, incidents); `None` with triage off.
-    pub(crate) soc: Option<Arc<store::state::State>>,
+    pub(crate) soc: Option<Arc<state::State>>,
     pub(crate) console: super::console::Console,
 }
 
@@ -484,7 +485,7 @@ struct ListQuery {
 /// The newest `limit` lines of a journal that belong to `tenant`, oldest first.
 pub(crate) fn tail(dir: &std::path::Path, tenant: &str, limit: usize) -> std::io::Result<Vec<Value>> {
     let mut out = std::collections::VecDeque::with_capacity(limit.min(4096));
-    store::read_lines(dir, |line| {
+    wal::read_lines(dir, |line| {
         if let Ok(v) = serde_json::from_str::<Value>(line)
             && v["tenant"] == tenant
         {

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use access::Action;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -18,7 +19,6 @@ use axum::response::{IntoResponse, Response};
 use engine::retro::RetroHunt;
 use serde::Deserialize;
 use serde_json::json;
-use store::tokens::Action;
 
 use super::http::{AppState, plain_denied};
 use super::search::{at_search_priority, bad, json_line, lines_response, search_permit, time_bounds};

@@ -98,14 +98,14 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     eprintln!("hinomi: resuming at log position {} of {}", engine.resumed_from, engine.recovery.end);
     let (soc, triage) = if config.triage.enabled {
-        let state = Arc::new(config.triage.open(&args.data)?);
-        console::first_user(&state)?;
+        let soc_state = Arc::new(config.triage.open(&args.data)?);
+        console::first_user(&soc_state)?;
         if args.demo {
-            demo(&args.data, &state, &engine.ingest())?;
+            demo(&args.data, &soc_state, &engine.ingest())?;
         }
         let every = Duration::from_secs(config.triage.sla_check_seconds.max(1));
-        let triage = engine::triage::Triage::start(&args.data, state.clone(), every).context("starting triage")?;
-        (Some(state), Some(triage))
+        let triage = state::reader::Triage::start(&args.data, soc_state.clone(), every).context("starting triage")?;
+        (Some(soc_state), Some(triage))
     } else {
         (None, None)
     };
@@ -134,16 +134,16 @@ pub(crate) fn store_settings(c: &crate::config::Store, data: &std::path::Path) -
 
 /// The demo tenant: its assets, the first admin's role in it, and its
 /// events, submitted once per data directory.
-fn demo(data: &std::path::Path, soc: &store::state::State, ingest: &engine::Ingest) -> Result<()> {
+fn demo(data: &std::path::Path, soc: &state::State, ingest: &engine::Ingest) -> Result<()> {
     let marker = data.join("demo").join("replayed");
     if marker.exists() {
         eprintln!("hinomi: demo tenant `{}` is already filled", crate::demo::TENANT);
         return Ok(());
     }
     let now = jiff::Timestamp::now();
-    let by = store::state::By { tenant: crate::demo::TENANT, actor: "hinomi", now };
+    let by = state::By { tenant: crate::demo::TENANT, actor: "hinomi", now };
     if soc.user("admin")?.is_some() {
-        soc.grant(&by, "admin", Some(store::tokens::Scope::Admin))?;
+        soc.grant(&by, "admin", Some(access::Scope::Admin))?;
     }
     let assets = soc::assets::Inventory::from_csv(crate::demo::ASSETS).map_err(anyhow::Error::msg)?;
     soc.replace_assets(&by, &assets)?;
@@ -152,7 +152,7 @@ fn demo(data: &std::path::Path, soc: &store::state::State, ingest: &engine::Inge
     for source in ["winlog", "proxy"] {
         let lines: Vec<String> = records.iter().filter(|(s, _)| *s == source).map(|(_, l)| l.clone()).collect();
         for chunk in lines.chunks(500) {
-            let batch = store::Batch {
+            let batch = wal::Batch {
                 received: now.as_nanosecond() as i64,
                 tenant: crate::demo::TENANT.into(),
                 source: source.into(),
@@ -178,7 +178,7 @@ fn first_start(data: &std::path::Path) -> Result<()> {
         return Ok(());
     }
     let now = jiff::Timestamp::now().to_string();
-    let (token, _) = store::tokens::create(data, "default", store::tokens::Scope::Admin, None, &now)?;
+    let (token, _) = state::tokens::create(data, "default", access::Scope::Admin, None, &now)?;
     eprintln!("hinomi: new data directory; admin token for tenant `default` (shown only now):\n{token}");
     Ok(())
 }
@@ -188,7 +188,7 @@ async fn serve(
     data: &std::path::Path,
     engine: &Engine,
     rules: Arc<sigma::RuleSet>,
-    soc: Option<Arc<store::state::State>>,
+    soc: Option<Arc<state::State>>,
 ) -> Result<()> {
     let ingest = engine.ingest();
     let now = jiff::Timestamp::now();

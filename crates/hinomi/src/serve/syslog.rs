@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::{Ingest, Refused};
-use store::Batch;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Semaphore;
+use wal::Batch;
 use wire::framing::Framer;
 
 use crate::config::Syslog;

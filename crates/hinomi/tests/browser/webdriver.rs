@@ -185,7 +185,7 @@ impl Browser {
     /// Saves a PNG screenshot.
     pub(crate) fn screenshot(&self, path: &std::path::Path) {
         let b64 = self.call("GET", "/screenshot", None);
-        let png = store::password::b64_decode(b64.as_str().unwrap_or_default()).expect("base64 PNG");
+        let png = state::password::b64_decode(b64.as_str().unwrap_or_default()).expect("base64 PNG");
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
         std::fs::write(path, png).unwrap();
     }

@@ -195,7 +195,7 @@ fn a_benign_day_raises_no_high_or_critical_alert() {
     let out = hinomi(&["import", "--data", &data, "--rules", &pack(), &dir.join("day.jsonl").display().to_string()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mut alerts = Vec::new();
-    store::read_lines(&dir.join("data/alerts"), |l| {
+    wal::read_lines(&dir.join("data/alerts"), |l| {
         alerts.push(serde_json::from_str::<serde_json::Value>(l).unwrap());
         true
     })

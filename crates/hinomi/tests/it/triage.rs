@@ -5,7 +5,7 @@
 //! then admin rights, on one host, next to unrelated noise.
 
 use serde_json::Value;
-use store::state::State;
+use state::State;
 
 use crate::{hinomi, test_data};
 
@@ -130,8 +130,8 @@ fn brute_force_then_logon_then_privileges_is_one_incident() {
         ),
     ] {
         std::fs::copy(&pristine, &state).unwrap();
-        let mut db = store::state::Sqlite::open(&state).unwrap();
-        store::state::Db::batch(&mut db, tamper).unwrap();
+        let mut db = state::Sqlite::open(&state).unwrap();
+        state::Db::batch(&mut db, tamper).unwrap();
         drop(db);
         let out = hinomi(&["audit", "verify", "--data", &data]);
         assert_eq!(out.status.code(), Some(1), "{tamper}");
@@ -173,7 +173,7 @@ fn a_suppression_holds_alerts_back_until_it_expires() {
         expires: now + jiff::SignedDuration::from_secs(4),
         created: now,
     };
-    state.add_suppression(&store::state::By { tenant: "default", actor: "lead", now }, &sup).unwrap();
+    state.add_suppression(&state::By { tenant: "default", actor: "lead", now }, &sup).unwrap();
     drop(state);
     import(&data, &failure(1));
     let suppressed = open("suppressed");

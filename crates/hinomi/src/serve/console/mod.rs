@@ -20,6 +20,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use access::{Action, Scope};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
@@ -28,8 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jiff::Timestamp;
 use serde::Deserialize;
-use store::state::{By, Lockout, LoginOutcome, SessionLimits, State as SocState, StateError};
-use store::tokens::{Action, Scope};
+use state::{By, Lockout, LoginOutcome, SessionLimits, State as SocState, StateError};
 
 use self::i18n::Lang;
 use self::view::{Ctx, esc};
@@ -185,7 +185,7 @@ fn soc_of(app: &AppState, lang: Lang) -> Result<Arc<SocState>, Box<Response>> {
 async fn session_of(
     app: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<(store::state::Session, Arc<SocState>)>, Box<Response>> {
+) -> Result<Option<(state::Session, Arc<SocState>)>, Box<Response>> {
     let lang = Lang::choose("", headers);
     let soc = soc_of(app, lang)?;
     let Some(cookie) = cookie_value(headers) else { return Ok(None) };
@@ -291,7 +291,7 @@ pub(crate) struct SwitchParams {
 }
 
 async fn switch(Query(p): Query<SwitchParams>) -> Response {
-    match store::tokens::check_name("tenant", &p.tenant) {
+    match access::check_name("tenant", &p.tenant) {
         Ok(()) => redirect(&format!("/ui/{}/", p.tenant)),
         Err(e) => problem(StatusCode::BAD_REQUEST, Lang::En, &e),
     }
@@ -336,7 +336,7 @@ async fn login(
     let outcome = blocking(move || {
         let stored = soc.password_of(&name)?;
         // Unknown users cost one Argon2 run too: timing tells nothing.
-        let ok = store::password::verify(&password, stored.as_deref().unwrap_or(store::password::decoy()))
+        let ok = state::password::verify(&password, stored.as_deref().unwrap_or(state::password::decoy()))
             && stored.is_some();
         let now = Timestamp::now();
         let outcome = soc.record_login(&By { tenant: "", actor: &name, now }, ok, lock)?;
@@ -384,7 +384,7 @@ async fn signed_post(
     app: &AppState,
     headers: &HeaderMap,
     fields: &[(String, String)],
-) -> Result<(store::state::Session, Arc<SocState>), Box<Response>> {
+) -> Result<(state::Session, Arc<SocState>), Box<Response>> {
     let lang = Lang::choose("", headers);
     let Some((session, soc)) = session_of(app, headers).await? else {
         return Err(Box::new(clear_cookie(redirect("/ui/login"))));
@@ -442,7 +442,7 @@ pub(crate) fn first_user(soc: &SocState) -> anyhow::Result<()> {
         return Ok(());
     }
     let password = random_hex(12)?;
-    let hash = store::password::hash(&password).map_err(anyhow::Error::msg)?;
+    let hash = state::password::hash(&password).map_err(anyhow::Error::msg)?;
     let by = By { tenant: "default", actor: "hinomi", now: Timestamp::now() };
     soc.add_user(&by, "admin", &hash, "", "UTC")?;
     soc.grant(&by, "admin", Some(Scope::Admin))?;

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use access::{Action, Scope};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -12,8 +13,7 @@ use axum::response::Response;
 use jiff::{SignedDuration, Timestamp};
 use model::Level;
 use serde::Deserialize;
-use store::state::{AlertQuery, IncidentQuery, StateError};
-use store::tokens::{Action, Scope};
+use state::{AlertQuery, IncidentQuery, StateError};
 
 use super::view::{self, AlertFilter, Ctx, Overview, SearchView};
 use super::{Viewer, blocking, field, form_fields, html, viewer};
@@ -154,7 +154,7 @@ pub(crate) async fn alerts_bulk(
     let disposition = field(&fields, "disposition").unwrap_or("").to_string();
     let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
     let done = blocking(move || {
-        let by = store::state::By { tenant: &t, actor: &user, now: Timestamp::now() };
+        let by = state::By { tenant: &t, actor: &user, now: Timestamp::now() };
         let mut incidents: Vec<i64> = ids.iter().filter_map(|id| soc.alert(&t, *id).ok()?.incident_id).collect();
         incidents.sort_unstable();
         incidents.dedup();
@@ -262,7 +262,7 @@ pub(crate) async fn incident_act(
     let v = signed_in!(app, headers, tenant, uri, need, fields);
     let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
     let done = blocking(move || {
-        let by = store::state::By { tenant: &t, actor: &user, now: Timestamp::now() };
+        let by = state::By { tenant: &t, actor: &user, now: Timestamp::now() };
         let get = |k: &str| field(&fields, k).unwrap_or("").trim().to_string();
         let version: i64 = get("version").parse().unwrap_or(0);
         match action.as_str() {
@@ -523,7 +523,7 @@ async fn settings_page(app: &AppState, v: Viewer, new_token: Option<String>, not
     let found = blocking(move || {
         let users = soc.users(Some(&t))?;
         let config = view::TenantConfig { sla: soc.sla_policies(&t)?, assets: soc.assets(&t)?.assets };
-        let tokens = store::tokens::load(&data)
+        let tokens = state::tokens::load(&data)
             .map_err(|e| StateError::Invalid(format!("reading tokens: {e}")))?
             .into_iter()
             .filter(|k| k.tenant == t)
@@ -548,7 +548,7 @@ pub(crate) async fn settings_act(
     let (soc, t, user, data) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone(), app.data.clone());
     let done = blocking(move || {
         let now = Timestamp::now();
-        let by = store::state::By { tenant: &t, actor: &user, now };
+        let by = state::By { tenant: &t, actor: &user, now };
         let get = |k: &str| field(&fields, k).unwrap_or("").trim().to_string();
         let role = |text: &str| -> Result<Option<Scope>, StateError> {
             match text {
@@ -566,7 +566,7 @@ pub(crate) async fn settings_act(
                 if password.chars().count() < 12 {
                     return Err(StateError::Invalid("a password needs at least 12 characters".into()));
                 }
-                let hash = store::password::hash(password).map_err(StateError::Invalid)?;
+                let hash = state::password::hash(password).map_err(StateError::Invalid)?;
                 let name = get("user");
                 soc.add_user(&by, &name, &hash, "", "UTC")?;
                 soc.grant(&by, &name, role(&get("role"))?.or(Some(Scope::Read)))?;
@@ -574,7 +574,7 @@ pub(crate) async fn settings_act(
             }
             "token_create" => {
                 let scope = Scope::parse(&get("scope")).map_err(StateError::Invalid)?;
-                let (token, record) = store::tokens::create(&data, &t, scope, None, &now.to_string())
+                let (token, record) = state::tokens::create(&data, &t, scope, None, &now.to_string())
                     .map_err(|e| StateError::Invalid(format!("creating a token: {e}")))?;
                 let target = format!("token:{}", record.id);
                 soc.audit(&by, "token_create", &target, &serde_json::json!({"scope": scope.as_str()}))?;
@@ -582,14 +582,14 @@ pub(crate) async fn settings_act(
             }
             "token_revoke" => {
                 let id = get("token");
-                let mine = store::tokens::load(&data)
+                let mine = state::tokens::load(&data)
                     .map_err(|e| StateError::Invalid(format!("reading tokens: {e}")))?
                     .into_iter()
                     .any(|k| k.id == id && k.tenant == t);
                 if !mine {
                     return Err(StateError::NotFound(format!("token {id:?}")));
                 }
-                store::tokens::revoke(&data, &id, &now.to_string())
+                state::tokens::revoke(&data, &id, &now.to_string())
                     .map_err(|e| StateError::Invalid(format!("revoking token {id}: {e}")))?;
                 soc.audit(&by, "token_revoke", &format!("token:{id}"), &serde_json::json!({}))?;
                 Ok(None)

@@ -4,11 +4,12 @@
 
 use std::fmt::Write;
 
+use access::{Action, Scope};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use model::Level;
-use store::state::{Alert, Escalation, Incident, RuleStats, SlaReport, User};
-use store::tokens::{Action, Scope, TokenRecord};
+use state::tokens::TokenRecord;
+use state::{Alert, Escalation, Incident, RuleStats, SlaReport, User};
 
 use super::i18n::Lang;
 use super::svg::Stacked;
@@ -1033,7 +1034,7 @@ mod tests {
                 entities: a.entities.clone(),
                 version: 4,
             };
-            let entry = |kind: &'static str, data: serde_json::Value| store::state::TimelineEntry {
+            let entry = |kind: &'static str, data: serde_json::Value| state::TimelineEntry {
                 at: since,
                 kind,
                 actor: "erin".into(),
@@ -1050,7 +1051,7 @@ mod tests {
                     entry("note", serde_json::json!("called <script>")),
                 ],
                 entities: a.entities.clone(),
-                scope: store::state::ImpactScope {
+                scope: state::ImpactScope {
                     hosts: vec![],
                     users: vec![],
                     addresses: vec![],

@@ -1,6 +1,6 @@
 //! One suite for every backend: each case gets a fresh database from the
 //! backend's `fresh` function. SQLite runs here; PostgreSQL runs the same
-//! cases against a server the test starts itself (`postgres` feature).
+//! cases against a server the test starts itself.
 
 use std::sync::Arc;
 
@@ -512,7 +512,7 @@ fn check_incident_cap(fresh: Fresh<'_>) {
 
 fn check_users_and_sessions(fresh: Fresh<'_>) {
     use super::{Lockout, LoginOutcome, SessionLimits};
-    use crate::tokens::Scope;
+    use access::Scope;
     let s = fresh("users");
     let sys = |now| By { tenant: "", actor: "setup", now };
     // The store keeps whatever PHC string it is given; hashing is the caller's.
@@ -643,7 +643,6 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
 
 /// A PostgreSQL server of its own, in a temporary directory, on a free
 /// loopback port; stopped and removed when dropped.
-#[cfg(feature = "postgres")]
 struct PgServer {
     dir: std::path::PathBuf,
     bin: std::path::PathBuf,
@@ -651,7 +650,6 @@ struct PgServer {
     as_postgres: bool,
 }
 
-#[cfg(feature = "postgres")]
 impl PgServer {
     fn start() -> PgServer {
         use std::process::Command;
@@ -708,7 +706,6 @@ impl PgServer {
     }
 }
 
-#[cfg(feature = "postgres")]
 impl Drop for PgServer {
     fn drop(&mut self) {
         let data = self.dir.join("data");
@@ -717,7 +714,6 @@ impl Drop for PgServer {
     }
 }
 
-#[cfg(feature = "postgres")]
 #[test]
 fn postgres() {
     let server = PgServer::start();

@@ -210,14 +210,12 @@ impl Db for Sqlite {
     }
 }
 
-/// PostgreSQL, for deployments that outgrow one machine (`postgres`
-/// feature). One connection; the state store serializes its use.
-#[cfg(feature = "postgres")]
+/// PostgreSQL, for deployments that outgrow one machine. One connection;
+/// the state store serializes its use.
 pub struct Postgres {
     client: postgres::Client,
 }
 
-#[cfg(feature = "postgres")]
 impl Postgres {
     /// Connects with a libpq-style URL or key=value string.
     pub fn connect(url: &str) -> Result<Postgres, DbError> {
@@ -227,7 +225,6 @@ impl Postgres {
     }
 }
 
-#[cfg(feature = "postgres")]
 mod pg {
     use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
@@ -273,7 +270,6 @@ mod pg {
     }
 }
 
-#[cfg(feature = "postgres")]
 impl Db for Postgres {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 /// Frames above this size are refused: a length read from a damaged file
 /// must not make the reader allocate gigabytes.
-pub const MAX_FRAME: usize = 256 << 20;
+pub(crate) const MAX_FRAME: usize = 256 << 20;
 const HEADER: usize = 8;
 
 /// How the log is kept.

@@ -1,6 +1,12 @@
 //! SOC state: alerts, incidents, notes, tasks, evidence, assets, SLA
-//! policies, suppressions and entity risk, behind one interface over
-//! SQLite (embedded, the default) or PostgreSQL (`postgres` feature).
+//! policies, suppressions, entity risk, console users and sessions, and
+//! the hash-chained audit trail, behind one interface over SQLite
+//! (embedded, the default) or PostgreSQL. Also API tokens ([`tokens`]),
+//! password hashing ([`password`]) and the reader that triages the alert
+//! journal into the store ([`reader`]).
+//!
+//! It is not the durability layer (`wal`: the log and journals) and does
+//! not decide who may do what (`access`); it keeps who holds which role.
 //!
 //! The rules of triage (entities, dedup keys, severity, risk, life cycle,
 //! SLA clocks) are `soc`'s pure functions; this module keeps their state
@@ -12,7 +18,10 @@
 mod audit;
 mod db;
 mod incidents;
+pub mod password;
+pub mod reader;
 mod schema;
+pub mod tokens;
 mod triage;
 mod users;
 
@@ -24,7 +33,6 @@ use serde::Serialize;
 use soc::{Entity, TriagePolicy};
 
 pub use self::audit::{AuditEntry, AuditReport};
-#[cfg(feature = "postgres")]
 pub use self::db::Postgres;
 pub use self::db::{Db, DbError, Dialect, Sqlite, Val};
 pub use self::incidents::{Escalation, RuleStats, Scope as ImpactScope, SlaReport, TimelineEntry};

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::db::{Db, Val};
 use super::{By, Result, State, StateError, micros, opt_time, text, time};
-use crate::tokens::{Scope, check_name};
+use access::{Scope, check_name};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct User {

@@ -1,5 +1,5 @@
 //! Triage throughput and queue latency at a million open alerts:
-//! `cargo run --release -p store --example triage_bench -- DB_PATH [ALERTS]`.
+//! `cargo run --release -p state --example triage_bench -- DB_PATH [ALERTS]`.
 //!
 //! Fills a fresh SQLite state store through `State::triage` with
 //! generated detections (a thousand rules over 50,000 hosts, 20,000 users
@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use soc::{Detection, TriagePolicy};
-use store::state::{AlertQuery, IncidentQuery, State};
+use state::{AlertQuery, IncidentQuery, State};
 
 /// A small deterministic generator (xorshift), so runs compare.
 struct Rng(u64);

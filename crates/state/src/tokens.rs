@@ -7,108 +7,9 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
+use access::{Scope, check_name};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-/// What a token is: a sender of events or a person's role. The serialized
-/// names are what `tokens.jsonl` holds (`read` is the viewer role).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// Send events for its tenant (and source); nothing else.
-    Ingest,
-    /// Viewer: read the tenant's alerts, incidents and events.
-    Read,
-    /// Works incidents: status, assignment, notes, tasks, evidence, merges.
-    Analyst,
-    /// An analyst who also hands incidents to the CSIRT and runs retro-hunts.
-    Responder,
-    /// SOC lead: also suppressions, asset inventories and SLA policies.
-    Lead,
-    /// Everything within its tenant, and the server's status.
-    Admin,
-}
-
-/// What a request does. Which scope may do what is [`Scope::allows`]: the
-/// one place permissions are defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Send events.
-    Ingest,
-    /// Read alerts, incidents, detections, sources, dead letters; search.
-    Read,
-    /// Change incidents: status, assignment, title, waiting, notes, tasks,
-    /// evidence, merges and splits.
-    Triage,
-    /// Hand an incident to the CSIRT.
-    Escalate,
-    /// Run a retro-hunt over stored events.
-    Hunt,
-    /// Add suppressions.
-    Suppress,
-    /// Replace the asset inventory, set SLA policies.
-    Configure,
-    /// Read the tenant's audit trail.
-    Audit,
-    /// Read the server's status (counters across tenants).
-    Operate,
-    /// Manage the tenant's people and tokens: users, roles, API tokens.
-    Administer,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 6] =
-        [Scope::Ingest, Scope::Read, Scope::Analyst, Scope::Responder, Scope::Lead, Scope::Admin];
-
-    pub fn parse(s: &str) -> Result<Scope, String> {
-        match s {
-            "ingest" => Ok(Scope::Ingest),
-            "read" | "viewer" => Ok(Scope::Read),
-            "analyst" => Ok(Scope::Analyst),
-            "responder" => Ok(Scope::Responder),
-            "lead" | "soc-lead" => Ok(Scope::Lead),
-            "admin" => Ok(Scope::Admin),
-            other => {
-                Err(format!("unknown scope `{other}` (expected ingest, viewer, analyst, responder, lead or admin)"))
-            }
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Ingest => "ingest",
-            Scope::Read => "read",
-            Scope::Analyst => "analyst",
-            Scope::Responder => "responder",
-            Scope::Lead => "lead",
-            Scope::Admin => "admin",
-        }
-    }
-
-    /// Whether a token of this scope may do `action` (within its tenant).
-    pub fn allows(self, action: Action) -> bool {
-        use Action as A;
-        use Scope as S;
-        match action {
-            A::Ingest => matches!(self, S::Ingest | S::Admin),
-            A::Read => self >= S::Read,
-            A::Triage => self >= S::Analyst,
-            A::Escalate | A::Hunt => self >= S::Responder,
-            A::Suppress | A::Configure | A::Audit => self >= S::Lead,
-            A::Operate | A::Administer => self == S::Admin,
-        }
-    }
-
-    /// Whether a token of this scope may read.
-    pub fn can_read(self) -> bool {
-        self.allows(Action::Read)
-    }
-
-    /// Whether a token of this scope may send events.
-    pub fn can_ingest(self) -> bool {
-        self.allows(Action::Ingest)
-    }
-}
 
 /// A stored token: everything but the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,14 +30,6 @@ pub struct TokenRecord {
 }
 
 const FILE: &str = "tokens.jsonl";
-
-/// Tenant names: what fits in paths and URLs without escaping.
-pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(format!("{kind} name `{name}` must be 1-64 of a-z, 0-9, `-` and `_`")) }
-}
 
 /// Creates a token, stores its hash and returns the token text (shown once).
 pub fn create(
@@ -228,4 +121,32 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_stored_as_hashes_and_found_by_value() {
+        let dir = std::env::temp_dir().join(format!("hinomi-tokens-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (token, record) = create(&dir, "default", Scope::Ingest, Some("fw"), "2026-11-22T00:00:00Z").unwrap();
+        assert!(token.starts_with("hinomi_") && token.len() == 7 + 64);
+        let stored = std::fs::read_to_string(dir.join("tokens.jsonl")).unwrap();
+        assert!(!stored.contains(&token[7..]), "the secret must not be stored");
+        let all = load(&dir).unwrap();
+        assert_eq!(find(&all, &token), Some(&record));
+        assert_eq!(find(&all, "hinomi_wrong"), None);
+        assert!(create(&dir, "Bad Tenant", Scope::Read, None, "x").is_err());
+        // A revoked token opens nothing from then on; the other tokens still work.
+        let (other, _) = create(&dir, "default", Scope::Read, None, "2026-11-22T00:00:01Z").unwrap();
+        let revoked = revoke(&dir, &record.id, "2026-11-22T00:00:02Z").unwrap();
+        assert_eq!(revoked.revoked.as_deref(), Some("2026-11-22T00:00:02Z"));
+        let all = load(&dir).unwrap();
+        assert_eq!((all.len(), find(&all, &token)), (2, None));
+        assert!(find(&all, &other).is_some());
+        assert!(revoke(&dir, &record.id, "x").unwrap_err().to_string().contains("already revoked"));
+        assert!(revoke(&dir, "nosuchid", "x").is_err());
+    }
 }

@@ -1,5 +1,5 @@
 //! The triage reader: a second reader of the alert journal that feeds
-//! detections into the SOC state store (`store::state`), and the clock
+//! detections into the SOC state store (`crate::State`), and the clock
 //! that checks SLA targets.
 //!
 //! It reads only up to the alert journal's checkpointed position: lines
@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::State;
 use jiff::Timestamp;
 use soc::Detection;
-use store::JournalPos;
-use store::state::State;
+use wal::JournalPos;
 
 /// Name of the reader's position in the state store.
 const READER: &str = "triage";
@@ -120,7 +120,7 @@ fn run(data: &Path, state: &State, stop: &AtomicBool, stats: &TriageStats, sla_e
 /// Applies one batch; returns whether there may be more.
 fn step(data: &Path, state: &State, stats: &TriageStats) -> Result<bool, String> {
     let cp_path: PathBuf = data.join("checkpoint.json");
-    let to = match store::Checkpoint::load(&cp_path) {
+    let to = match wal::Checkpoint::load(&cp_path) {
         Ok(cp) => cp.journals.get("alerts").copied().unwrap_or_default(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(format!("reading {}: {e}", cp_path.display())),
@@ -131,7 +131,7 @@ fn step(data: &Path, state: &State, stats: &TriageStats) -> Result<bool, String>
     }
     let mut batch = Vec::new();
     let mut at = from;
-    store::read_range(&data.join("alerts"), from, to, |line, after| {
+    wal::read_range(&data.join("alerts"), from, to, |line, after| {
         match Detection::from_alert_line(line.as_bytes()) {
             Ok(d) => batch.push(d),
             Err(e) => {
