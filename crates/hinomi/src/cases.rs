@@ -38,7 +38,7 @@ impl Where {
     }
 
     fn open(&self) -> Result<State> {
-        let config = crate::config::Config::load(self.config.as_deref())?;
+        let config = server::config::Config::load(self.config.as_deref())?;
         config.triage.open(&self.data)
     }
 }
@@ -303,7 +303,7 @@ pub(crate) fn incident(cmd: IncidentCommand) -> Result<ExitCode> {
             let v = state.incident(&at.tenant, id)?.version;
             let package = state.escalate(&at.by(), id, v, &to)?;
             if let Some(path) = html {
-                std::fs::write(&path, crate::handoff::html(&package))
+                std::fs::write(&path, server::handoff::html(&package))
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             println!("{}", serde_json::to_string_pretty(&package)?);

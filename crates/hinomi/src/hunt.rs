@@ -137,7 +137,7 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         eprintln!("error: no .evtx, .json, .jsonl or .ndjson files under {}", rules::display_list(&args.paths));
         return Ok(ExitCode::from(1));
     }
-    let geo = args.geoip.as_deref().map(crate::config::open_geoip).transpose()?;
+    let geo = args.geoip.as_deref().map(server::config::open_geoip).transpose()?;
     let units = plan(&files, args.chunk_bytes.max(1));
     let total_bytes: u64 = units.iter().map(|u| unit_len(u, &files)).sum();
     let bar = ProgressBar::new(total_bytes);

@@ -90,10 +90,10 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
             // copy in the events/ journal.
             let mut config = EngineConfig::new(data);
             config.events_journal = false;
-            let mut store = crate::serve::store_settings(&crate::config::Store::default(), data);
+            let mut store = server::config::Store::default().settings(data);
             store.compact_on_stop = true;
             config.store = Some(store);
-            config.geo = args.geoip.as_deref().map(crate::config::open_geoip).transpose()?;
+            config.geo = args.geoip.as_deref().map(server::config::open_geoip).transpose()?;
             let e = Engine::start(config, Arc::new(rules)).with_context(|| format!("opening {}", data.display()))?;
             let ingest = e.ingest();
             engine = Some(e);
@@ -151,7 +151,7 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
         eprintln!("imported {sent} records from {} files; {} alerts", files.len(), status.alerts);
         if let Some(data) = &args.data {
             // No server runs here: triage the new detections now.
-            let state = crate::config::Triage::default().open(data)?;
+            let state = server::config::Triage::default().open(data)?;
             let n = state::reader::catch_up(data, &state).map_err(anyhow::Error::msg)?;
             eprintln!("triaged {n} detections (`hinomi alerts list`, `hinomi incident list`)");
         }

@@ -1,15 +1,14 @@
 //! The `hinomi` binary: command line, configuration and wiring.
 //!
-//! This is the only crate that knows about terminals, HTTP and output
-//! formats. Each subcommand lives in its own module (`hunt.rs`, `serve/`,
-//! `token.rs`); shared rule loading is in `rules.rs`, detection output in
-//! `output.rs` and the server configuration in `config.rs`.
+//! This is the crate that knows about terminals and output formats. Each
+//! subcommand lives in its own module (`hunt.rs`, `serve.rs`, `token.rs`);
+//! shared rule loading is in `rules/`, detection output in `output.rs`.
+//! The server itself (HTTP, the console, the configuration) is the
+//! `server` crate; `serve.rs` starts the engine and hands it over.
 
 mod cases;
-mod config;
 mod demo;
 mod export;
-mod handoff;
 mod hunt;
 mod import;
 mod output;
@@ -77,7 +76,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tls::install_provider();
+    server::tls::install_provider();
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
         Command::Rules(cmd) => rules::run(cmd),

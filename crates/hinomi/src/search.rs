@@ -52,7 +52,7 @@ pub(crate) fn run(args: SearchArgs) -> Result<ExitCode> {
     let now = jiff::Timestamp::now();
     let time = |name: &str, text: &Option<String>| -> Result<Option<jiff::Timestamp>> {
         text.as_deref()
-            .map(|t| crate::serve::time_arg(t, now).with_context(|| format!("--{name} {t:?} is not a time")))
+            .map(|t| query::time_arg(t, now).with_context(|| format!("--{name} {t:?} is not a time")))
             .transpose()
     };
     let (from, to) = (time("from", &args.from)?, time("to", &args.to)?);

@@ -23,7 +23,7 @@ pub mod tokens;
 
 pub use ast::*;
 pub use eval::{Document, Record, compare, value_time};
-pub use parse::{MAX_QUERY, ParseError, parse, parse_time};
+pub use parse::{MAX_QUERY, ParseError, parse, parse_time, time_arg};
 pub use pipes::{LimitError, Limits, Row, Stats};
 
 #[cfg(test)]

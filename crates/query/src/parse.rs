@@ -793,6 +793,19 @@ pub(crate) fn duration(text: &str) -> Option<i64> {
     n.checked_mul(mult)
 }
 
+/// A time bound as analysts write it: RFC 3339, a date, `now`, or an
+/// offset from `now` such as `-24h` (the query language's own forms).
+pub fn time_arg(text: &str, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    match parse(&format!("@timestamp>={text}")).ok()?.filter {
+        Filter::Field { test: Test::Range { lo: Bound::Inclusive(s), .. }, .. } => match s {
+            Scalar::Time(t) => Some(t),
+            Scalar::Relative(secs) => now.checked_add(jiff::SignedDuration::from_secs(secs)).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// RFC 3339, or a civil date/time taken as UTC (`2026-11-01`,
 /// `2026-11-01 10:00`, `2026-11-01T10:00:00`).
 pub fn parse_time(text: &str) -> Option<jiff::Timestamp> {

@@ -380,9 +380,9 @@ pub(crate) async fn add_suppression(State(app): AppRef, headers: HeaderMap, byte
         let by = c.by();
         // An offset (`+7d`) from now, or a time.
         let expires = match req.expires.strip_prefix('+') {
-            Some(offset) => super::time_arg(&format!("-{offset}"), by.now)
+            Some(offset) => query::time_arg(&format!("-{offset}"), by.now)
                 .and_then(|past| by.now.checked_add(by.now.duration_since(past)).ok()),
-            None => super::time_arg(&req.expires, by.now),
+            None => query::time_arg(&req.expires, by.now),
         };
         let expires = expires.ok_or_else(|| {
             invalid(format!("expires={:?}: expected a time (RFC 3339) or an offset such as +7d", req.expires))

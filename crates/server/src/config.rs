@@ -3,38 +3,39 @@
 //! lists them all.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct Config {
-    pub(crate) http: Http,
+pub struct Config {
+    pub http: Http,
     /// Syslog listeners; when none are configured, UDP and TCP on
     /// 127.0.0.1:5514, plus TLS on 127.0.0.1:6514 when `tls` has a
     /// certificate.
-    pub(crate) syslog: Vec<Syslog>,
-    pub(crate) tls: Tls,
-    pub(crate) engine: Engine,
-    pub(crate) enrich: Enrich,
-    pub(crate) store: Store,
-    pub(crate) triage: Triage,
-    pub(crate) console: ConsoleConfig,
+    pub syslog: Vec<Syslog>,
+    pub tls: Tls,
+    pub engine: Engine,
+    pub enrich: Enrich,
+    pub store: Store,
+    pub triage: Triage,
+    pub console: ConsoleConfig,
     /// Sources with settings of their own (silence limits).
-    pub(crate) sources: Vec<Source>,
+    pub sources: Vec<Source>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct Http {
+pub struct Http {
     /// Addresses serving the API, the console and every ingest route.
-    pub(crate) listen: Vec<String>,
+    pub listen: Vec<String>,
     /// Largest request body accepted (after decompression), in bytes.
-    pub(crate) max_body_bytes: usize,
+    pub max_body_bytes: usize,
     /// Serve HTTP (API, console, ingest) over TLS with `[tls]`'s
     /// certificate and key.
-    pub(crate) tls: bool,
+    pub tls: bool,
 }
 
 impl Default for Http {
@@ -45,7 +46,7 @@ impl Default for Http {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum Protocol {
+pub enum Protocol {
     Udp,
     Tcp,
     Tls,
@@ -53,52 +54,52 @@ pub(crate) enum Protocol {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Syslog {
-    pub(crate) protocol: Protocol,
-    pub(crate) listen: String,
+pub struct Syslog {
+    pub protocol: Protocol,
+    pub listen: String,
     #[serde(default = "default_tenant")]
-    pub(crate) tenant: String,
+    pub tenant: String,
     /// The source name records from this listener are counted under.
     #[serde(default = "default_syslog_source")]
-    pub(crate) source: String,
+    pub source: String,
     /// Parser for the records: auto, syslog, cef, leef, kv, json.
     #[serde(default = "default_format")]
-    pub(crate) format: String,
+    pub format: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct Tls {
+pub struct Tls {
     /// PEM certificate chain and private key for syslog over TLS
     /// (`hinomi tls selfsigned` makes a pair).
-    pub(crate) cert: Option<PathBuf>,
-    pub(crate) key: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct Engine {
+pub struct Engine {
     /// Sync the write-ahead log before acknowledging. Turning it off keeps
     /// data through a process crash but not through a power cut.
-    pub(crate) wal_sync: bool,
+    pub wal_sync: bool,
     /// Refuse senders (HTTP 429/503, TCP stops reading, UDP drops) while
     /// this many bytes of the log wait for the pipeline.
-    pub(crate) max_lag_bytes: u64,
-    pub(crate) checkpoint_interval_ms: u64,
+    pub max_lag_bytes: u64,
+    pub checkpoint_interval_ms: u64,
     /// Test knob: sleep this long after each pipeline chunk.
-    pub(crate) slow_down_ms: u64,
+    pub slow_down_ms: u64,
     /// Seconds between source-silence checks.
-    pub(crate) health_check_seconds: u64,
+    pub health_check_seconds: u64,
     /// Also write every event to the `events/` journal. Unset: only when
     /// the event store is off, since with it on the journal is a second,
     /// uncompressed copy that costs a third of the pipeline's time.
-    pub(crate) events_journal: Option<bool>,
+    pub events_journal: Option<bool>,
     /// Correlation rules: how far behind the newest event an event may be
     /// and still count, in seconds.
-    pub(crate) correlation_lateness_seconds: u64,
+    pub correlation_lateness_seconds: u64,
     /// Groups one correlation rule may hold; past it the least recently
     /// active is evicted (counted in the status).
-    pub(crate) correlation_max_groups: usize,
+    pub correlation_max_groups: usize,
 }
 
 impl Default for Engine {
@@ -119,23 +120,23 @@ impl Default for Engine {
 /// What is added to events before detection.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct Enrich {
+pub struct Enrich {
     /// A MaxMind-format database (GeoLite2 or GeoIP2 Country or City,
     /// DB-IP or IPinfo's free `.mmdb`): `source.ip`, `destination.ip`,
     /// `client.ip` and `server.ip` get their side's `geo` fields.
-    pub(crate) geoip: Option<PathBuf>,
+    pub geoip: Option<PathBuf>,
 }
 
 impl Enrich {
     /// Opens the configured geolocation database, if any.
-    pub(crate) fn geo(&self) -> Result<Option<std::sync::Arc<geo::Geo>>> {
+    pub fn geo(&self) -> Result<Option<std::sync::Arc<geo::Geo>>> {
         let Some(path) = &self.geoip else { return Ok(None) };
         open_geoip(path).map(Some)
     }
 }
 
 /// Reads a geolocation database and says which one it is.
-pub(crate) fn open_geoip(path: &Path) -> Result<std::sync::Arc<geo::Geo>> {
+pub fn open_geoip(path: &Path) -> Result<std::sync::Arc<geo::Geo>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading the geolocation database {}", path.display()))?;
     let geo =
         geo::Geo::from_bytes(bytes).map_err(anyhow::Error::msg).with_context(|| format!("in {}", path.display()))?;
@@ -146,23 +147,40 @@ pub(crate) fn open_geoip(path: &Path) -> Result<std::sync::Arc<geo::Geo>> {
 /// The event store (search and retro-hunt).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct Store {
+pub struct Store {
     /// Index every event for search. Off keeps events only in the journal.
-    pub(crate) enabled: bool,
+    pub enabled: bool,
     /// How often new events become searchable.
-    pub(crate) commit_interval_ms: u64,
+    pub commit_interval_ms: u64,
     /// zstd level of stored records (1-19; higher is smaller and slower).
-    pub(crate) zstd_level: i32,
+    pub zstd_level: i32,
     /// Fields `stats` and `timechart` read from columns (new partitions).
-    pub(crate) columns: Option<Vec<String>>,
+    pub columns: Option<Vec<String>>,
     /// Delete a tenant's days older than this.
-    pub(crate) retention_days: Option<u32>,
+    pub retention_days: Option<u32>,
     /// Delete a tenant's oldest days while its events take more bytes.
-    pub(crate) max_bytes: Option<u64>,
+    pub max_bytes: Option<u64>,
     /// Longest a search may run.
-    pub(crate) search_timeout_seconds: u64,
+    pub search_timeout_seconds: u64,
     /// Retention per tenant, replacing the two limits above.
-    pub(crate) tenants: std::collections::BTreeMap<String, TenantRetention>,
+    pub tenants: std::collections::BTreeMap<String, TenantRetention>,
+}
+
+impl Store {
+    /// The event store's settings under `data`.
+    pub fn settings(&self, data: &Path) -> engine::StoreSettings {
+        let mut s = engine::StoreSettings::new(data.join("store"));
+        s.commit_interval = Duration::from_millis(self.commit_interval_ms.max(10));
+        s.config.zstd_level = self.zstd_level.clamp(1, 19);
+        if let Some(columns) = &self.columns {
+            s.config.columns = columns.clone();
+        }
+        s.default_retention = (self.retention_days, self.max_bytes);
+        for (tenant, r) in &self.tenants {
+            s.retention.insert(tenant.clone(), (r.retention_days, r.max_bytes));
+        }
+        s
+    }
 }
 
 impl Default for Store {
@@ -183,17 +201,17 @@ impl Default for Store {
 /// The web console's sessions and login limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct ConsoleConfig {
+pub struct ConsoleConfig {
     /// A session ends after this many minutes without a request.
-    pub(crate) idle_minutes: u64,
+    pub idle_minutes: u64,
     /// A session ends this many hours after login, in use or not.
-    pub(crate) session_hours: u64,
+    pub session_hours: u64,
     /// Failed logins in a row that lock an account...
-    pub(crate) lockout_failures: u32,
+    pub lockout_failures: u32,
     /// ...for this many minutes.
-    pub(crate) lockout_minutes: u64,
+    pub lockout_minutes: u64,
     /// Login attempts one client address may make per minute.
-    pub(crate) logins_per_minute: u32,
+    pub logins_per_minute: u32,
 }
 
 impl Default for ConsoleConfig {
@@ -211,24 +229,24 @@ impl Default for ConsoleConfig {
 /// Triage: detections into alerts and incidents (the SOC state store).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct Triage {
+pub struct Triage {
     /// Turn detections into deduplicated alerts and incidents.
-    pub(crate) enabled: bool,
+    pub enabled: bool,
     /// Where the state lives: empty for `state.db` (SQLite) in the data
     /// directory, or a PostgreSQL URL (`postgresql://...`).
-    pub(crate) database: String,
+    pub database: String,
     /// A repeat of an open alert (same rule, same entities) within this
     /// many minutes counts into it.
-    pub(crate) dedup_window_minutes: i64,
+    pub dedup_window_minutes: i64,
     /// An alert joins an open incident sharing a host, user, address,
     /// hash or domain active within this many minutes.
-    pub(crate) group_window_minutes: i64,
+    pub group_window_minutes: i64,
     /// Entity risk at or above this opens a risk incident.
-    pub(crate) risk_threshold: f64,
+    pub risk_threshold: f64,
     /// Hours for an entity's risk to halve.
-    pub(crate) risk_half_life_hours: i64,
+    pub risk_half_life_hours: i64,
     /// How often SLA clocks are checked.
-    pub(crate) sla_check_seconds: u64,
+    pub sla_check_seconds: u64,
 }
 
 impl Default for Triage {
@@ -247,7 +265,7 @@ impl Default for Triage {
 }
 
 impl Triage {
-    pub(crate) fn policy(&self) -> soc::TriagePolicy {
+    pub fn policy(&self) -> soc::TriagePolicy {
         let base = soc::TriagePolicy::default();
         soc::TriagePolicy {
             dedup_window: jiff::SignedDuration::from_mins(self.dedup_window_minutes.max(0)),
@@ -262,7 +280,7 @@ impl Triage {
     }
 
     /// Opens the state store this section names.
-    pub(crate) fn open(&self, data: &Path) -> Result<state::State> {
+    pub fn open(&self, data: &Path) -> Result<state::State> {
         let policy = self.policy();
         if self.database.is_empty() || self.database.starts_with("sqlite:") {
             let path = match self.database.strip_prefix("sqlite:") {
@@ -288,24 +306,24 @@ impl Triage {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct TenantRetention {
-    pub(crate) retention_days: Option<u32>,
-    pub(crate) max_bytes: Option<u64>,
+pub struct TenantRetention {
+    pub retention_days: Option<u32>,
+    pub max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Source {
+pub struct Source {
     #[serde(default = "default_tenant")]
-    pub(crate) tenant: String,
-    pub(crate) name: String,
+    pub tenant: String,
+    pub name: String,
     /// Raise a source-health alert when nothing arrives for this long.
-    pub(crate) silent_after_seconds: Option<u64>,
+    pub silent_after_seconds: Option<u64>,
     /// The Sigma log source of this source's records, replacing the one
     /// recognised from them (e.g. `category = "firewall"` for a CEF feed).
-    pub(crate) product: Option<String>,
-    pub(crate) category: Option<String>,
-    pub(crate) service: Option<String>,
+    pub product: Option<String>,
+    pub category: Option<String>,
+    pub service: Option<String>,
 }
 
 fn default_tenant() -> String {
@@ -321,8 +339,33 @@ fn default_format() -> String {
 }
 
 impl Config {
+    /// The engine's settings for a data directory: the one place the
+    /// configuration becomes the pipeline's.
+    pub fn engine_config(&self, data: &Path) -> Result<engine::EngineConfig> {
+        let mut e = engine::EngineConfig::new(data);
+        e.wal_sync = self.engine.wal_sync;
+        e.max_lag_bytes = self.engine.max_lag_bytes;
+        e.checkpoint_interval = Duration::from_millis(self.engine.checkpoint_interval_ms.max(10));
+        e.slow_down = Duration::from_millis(self.engine.slow_down_ms);
+        e.events_journal = self.engine.events_journal.unwrap_or(!self.store.enabled);
+        e.correlation.lateness_micros =
+            i64::try_from(self.engine.correlation_lateness_seconds).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
+        e.correlation.max_groups = self.engine.correlation_max_groups.max(1);
+        e.geo = self.enrich.geo()?;
+        for s in &self.sources {
+            if s.product.is_some() || s.category.is_some() || s.service.is_some() {
+                let view = normalize::view(s.product.as_deref(), s.category.as_deref(), s.service.as_deref());
+                e.log_sources.insert((s.tenant.clone(), s.name.clone()), view);
+            }
+        }
+        if self.store.enabled {
+            e.store = Some(self.store.settings(data));
+        }
+        Ok(e)
+    }
+
     /// Reads `path`, or the defaults when there is none.
-    pub(crate) fn load(path: Option<&Path>) -> Result<Config> {
+    pub fn load(path: Option<&Path>) -> Result<Config> {
         let mut config = match path {
             None => Config::default(),
             Some(p) => {

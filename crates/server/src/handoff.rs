@@ -8,7 +8,7 @@ use state::Escalation;
 
 /// HTML-escapes text for element content and quoted attributes (the
 /// console's pages use it too).
-pub(crate) fn esc(text: &str) -> String {
+pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -35,7 +35,7 @@ fn list(items: &[String]) -> String {
     out
 }
 
-pub(crate) fn html(e: &Escalation) -> String {
+pub fn html(e: &Escalation) -> String {
     let i = &e.incident;
     let mut out = String::new();
     let _ = write!(

@@ -17,7 +17,7 @@ use state::{AlertQuery, IncidentQuery, StateError};
 
 use super::view::{self, AlertFilter, Ctx, Overview, SearchView};
 use super::{Viewer, blocking, field, form_fields, html, viewer};
-use crate::serve::http::AppState;
+use crate::http::AppState;
 
 type AppRef = State<Arc<AppState>>;
 
@@ -333,7 +333,7 @@ pub(crate) async fn search(
         out.error = Some("the event store is off ([store] enabled = false)".into());
         return page(&v.ctx, "search", "search", Ok(view::search(&v.ctx, &out)));
     };
-    let permit = match super::super::search::search_permit(&app) {
+    let permit = match crate::search::search_permit(&app) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -341,7 +341,7 @@ pub(crate) async fn search(
     let (qq, ff, tt) = (q.clone(), from.clone(), to.clone());
     let found = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        super::super::search::at_search_priority(|| run_search(&store, &tenant, &qq, &ff, &tt, timeout, &tz))
+        crate::search::at_search_priority(|| run_search(&store, &tenant, &qq, &ff, &tt, timeout, &tz))
     })
     .await
     .unwrap_or_else(|e| Err(format!("search task failed: {e}")));
@@ -376,9 +376,7 @@ fn run_search(
         if t.is_empty() {
             return Ok(None);
         }
-        crate::serve::time_arg(t, now)
-            .map(Some)
-            .ok_or_else(|| format!("{t:?}: expected a time or an offset such as -24h"))
+        query::time_arg(t, now).map(Some).ok_or_else(|| format!("{t:?}: expected a time or an offset such as -24h"))
     };
     let (start, end) = (bound(from)?, bound(to)?);
     let tenants = vec![tenant.to_string()];
@@ -507,7 +505,7 @@ pub(crate) async fn sources(State(app): AppRef, headers: HeaderMap, Path(tenant)
         app.ingest.health().snapshot().into_iter().filter(|s| s.tenant == v.ctx.tenant).collect();
     let (dir, t) = (app.data.join("deadletter"), v.ctx.tenant.clone());
     let dead = blocking(move || {
-        crate::serve::http::tail(&dir, &t, 50).map_err(|e| StateError::Invalid(format!("reading dead letters: {e}")))
+        crate::http::tail(&dir, &t, 50).map_err(|e| StateError::Invalid(format!("reading dead letters: {e}")))
     })
     .await;
     page(&v.ctx, "sources", "sources", dead.map(|d| view::sources(&v.ctx, &list, &d)))

@@ -38,18 +38,6 @@ pub(crate) fn bad(message: String, column: Option<usize>) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message, "column": column }))).into_response()
 }
 
-/// A time bound: RFC 3339, a date, `now`, or an offset such as `-24h`.
-pub(crate) fn time_arg(text: &str, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
-    match query::parse(&format!("@timestamp>={text}")).ok()?.filter {
-        query::Filter::Field { test: query::Test::Range { lo: query::Bound::Inclusive(s), .. }, .. } => match s {
-            query::Scalar::Time(t) => Some(t),
-            query::Scalar::Relative(secs) => now.checked_add(jiff::SignedDuration::from_secs(secs)).ok(),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 pub(crate) async fn search(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     let token = match state.tokens.check(&headers, Action::Read) {
         Ok(t) => t,
@@ -125,7 +113,7 @@ pub(crate) fn time_bounds(
     let mut bounds = [None, None];
     for (slot, (name, text)) in bounds.iter_mut().zip([("from", from), ("to", to)]) {
         if let Some(text) = text {
-            match time_arg(text, now) {
+            match query::time_arg(text, now) {
                 Some(t) => *slot = Some(t),
                 None => {
                     let why = format!("`{name}` is not a time: {text:?} (RFC 3339, a date, now, or -24h)");

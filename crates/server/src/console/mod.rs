@@ -437,7 +437,7 @@ async fn js() -> Response {
 
 /// The first console user on a new state store: `admin`, holding the
 /// admin role in `default`, with a generated password printed once.
-pub(crate) fn first_user(soc: &SocState) -> anyhow::Result<()> {
+pub fn first_user(soc: &SocState) -> anyhow::Result<()> {
     if soc.user_count()? > 0 {
         return Ok(());
     }

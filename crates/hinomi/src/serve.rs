@@ -1,0 +1,140 @@
+//! `hinomi serve`: the engine, the listeners and the API in one process on
+//! one data directory.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use engine::Engine;
+
+use server::config::Config;
+
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// The data directory: write-ahead log, journals, tokens.
+    #[arg(long, env = "HINOMI_DATA", value_name = "DIR")]
+    data: PathBuf,
+    /// The TOML configuration file (see docs/configuration.md).
+    #[arg(long, env = "HINOMI_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A rule file or directory (searched for .yml/.yaml); repeatable.
+    #[arg(long = "rules", short = 'r', env = "HINOMI_RULES", value_delimiter = ',', value_name = "DIR")]
+    rules: Vec<PathBuf>,
+    /// A value for a `%placeholder%` under the Sigma `expand` modifier, as NAME=VALUE.
+    #[arg(long = "placeholder", value_name = "NAME=VALUE")]
+    placeholders: Vec<String>,
+    /// Fill a `demo` tenant with a day of traffic and an attack (once per
+    /// data directory), with Hinomi's demo rules: a first look at the console.
+    #[arg(long)]
+    demo: bool,
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
+    let config = Config::load(args.config.as_deref())?;
+    std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
+    first_start(&args.data)?;
+    let mut rule_paths = args.rules.clone();
+    if args.demo {
+        anyhow::ensure!(config.triage.enabled, "--demo needs triage ([triage] enabled = true)");
+        let dir = args.data.join("demo");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join("rules.yml"), crate::demo::RULES).context("writing the demo rules")?;
+        rule_paths.push(dir);
+    }
+    let rules = if rule_paths.is_empty() {
+        eprintln!("hinomi: no --rules given; events are stored but detection is off");
+        sigma::RuleSetBuilder::new(sigma::CompileOptions::default()).build().0
+    } else {
+        let rule_args = crate::rules::RuleArgs { rules: rule_paths, placeholders: args.placeholders.clone() };
+        let (set, errors) = crate::rules::load(&rule_args)?;
+        eprintln!("hinomi: {} rules loaded, {} rejected (`hinomi rules check` lists them)", set.len(), errors.len());
+        set
+    };
+    let mut engine_config = config.engine_config(&args.data)?;
+    if args.demo {
+        let proxy = normalize::view(None, Some("proxy"), None);
+        engine_config.log_sources.insert((crate::demo::TENANT.into(), "proxy".into()), proxy);
+    }
+    let rules = Arc::new(rules);
+    let engine = Engine::start(engine_config, rules.clone()).context("starting the pipeline")?;
+    if engine.recovery.truncated > 0 {
+        eprintln!(
+            "hinomi: cut {} bytes of a torn write-ahead-log tail (never acknowledged)",
+            engine.recovery.truncated
+        );
+    }
+    eprintln!("hinomi: resuming at log position {} of {}", engine.resumed_from, engine.recovery.end);
+    let (soc, triage) = if config.triage.enabled {
+        let soc_state = Arc::new(config.triage.open(&args.data)?);
+        server::first_user(&soc_state)?;
+        if args.demo {
+            demo(&args.data, &soc_state, &engine.ingest())?;
+        }
+        let every = Duration::from_secs(config.triage.sla_check_seconds.max(1));
+        let triage = state::reader::Triage::start(&args.data, soc_state.clone(), every).context("starting triage")?;
+        (Some(soc_state), Some(triage))
+    } else {
+        (None, None)
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let result = runtime.block_on(server::serve(&config, &args.data, &engine, rules, soc));
+    drop(triage);
+    eprintln!("hinomi: stopping; writing the last checkpoint");
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    engine.shutdown();
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+/// The demo tenant: its assets, the first admin's role in it, and its
+/// events, submitted once per data directory.
+fn demo(data: &std::path::Path, soc: &state::State, ingest: &engine::Ingest) -> Result<()> {
+    let marker = data.join("demo").join("replayed");
+    if marker.exists() {
+        eprintln!("hinomi: demo tenant `{}` is already filled", crate::demo::TENANT);
+        return Ok(());
+    }
+    let now = jiff::Timestamp::now();
+    let by = state::By { tenant: crate::demo::TENANT, actor: "hinomi", now };
+    if soc.user("admin")?.is_some() {
+        soc.grant(&by, "admin", Some(access::Scope::Admin))?;
+    }
+    let assets = soc::assets::Inventory::from_csv(crate::demo::ASSETS).map_err(anyhow::Error::msg)?;
+    soc.replace_assets(&by, &assets)?;
+    let records = crate::demo::records(now);
+    let n = records.len();
+    for source in ["winlog", "proxy"] {
+        let lines: Vec<String> = records.iter().filter(|(s, _)| *s == source).map(|(_, l)| l.clone()).collect();
+        for chunk in lines.chunks(500) {
+            let batch = wal::Batch {
+                received: now.as_nanosecond() as i64,
+                tenant: crate::demo::TENANT.into(),
+                source: source.into(),
+                format: "auto".into(),
+                records: chunk.to_vec(),
+            };
+            ingest.submit_blocking(batch).map_err(|e| anyhow::anyhow!("submitting the demo events: {e:?}"))?;
+        }
+    }
+    std::fs::write(&marker, now.to_string()).context("marking the demo as filled")?;
+    eprintln!(
+        "hinomi: demo tenant `{}` filled with {n} events; open the console at /ui/{}/ and sign in as admin",
+        crate::demo::TENANT,
+        crate::demo::TENANT
+    );
+    Ok(())
+}
+
+/// On a new data directory, an admin token for the `default` tenant, shown
+/// once.
+fn first_start(data: &std::path::Path) -> Result<()> {
+    if data.join("tokens.jsonl").exists() {
+        return Ok(());
+    }
+    let now = jiff::Timestamp::now().to_string();
+    let (token, _) = state::tokens::create(data, "default", access::Scope::Admin, None, &now)?;
+    eprintln!("hinomi: new data directory; admin token for tenant `default` (shown only now):\n{token}");
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! The server side of `hinomi serve`: the HTTP router (ingest routes, the
+//! REST API, the web console), the syslog listeners, authentication and
+//! the typed configuration, as a library the binary starts and tests call
+//! in process.
+//!
+//! It is not the pipeline (`engine`), the stores (`wal`, `state`,
+//! `eventstore`) or the command line (`hinomi`): it receives, checks who
+//! asks, and answers from what those hold. Start reading at [`serve`].
+
+mod auth;
+mod cases;
+pub mod config;
+mod console;
+pub mod handoff;
+mod http;
+mod https;
+mod hunt;
+mod search;
+mod syslog;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use engine::Engine;
+use serde_json::json;
+
+use crate::config::{Config, Protocol};
+
+pub use crate::console::first_user;
+
+/// Binds every configured listener, serves until SIGINT or SIGTERM, and
+/// checks source silence meanwhile.
+pub async fn serve(
+    config: &Config,
+    data: &std::path::Path,
+    engine: &Engine,
+    rules: Arc<sigma::RuleSet>,
+    soc: Option<Arc<state::State>>,
+) -> Result<()> {
+    let ingest = engine.ingest();
+    let now = jiff::Timestamp::now();
+    for s in &config.sources {
+        if let Some(secs) = s.silent_after_seconds {
+            ingest.health().watch(&s.tenant, &s.name, Duration::from_secs(secs), now);
+        }
+    }
+    let mut bound = Vec::new();
+    let state = Arc::new(http::AppState {
+        ingest: ingest.clone(),
+        tokens: auth::Tokens::new(data.to_path_buf()),
+        data: data.to_path_buf(),
+        max_body: config.http.max_body_bytes,
+        bodies: Arc::new(tokio::sync::Semaphore::new(http::MAX_BODIES)),
+        store: engine.store().cloned(),
+        rules,
+        search_timeout: Duration::from_secs(config.store.search_timeout_seconds.max(1)),
+        searches: Arc::new(tokio::sync::Semaphore::new(http::MAX_SEARCHES)),
+        soc,
+        console: console::Console::new(&config.console, config.http.tls),
+    });
+    let acceptor = match (config.http.tls, &config.tls.cert, &config.tls.key) {
+        (false, _, _) => None,
+        (true, Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (true, _, _) => anyhow::bail!("[http] tls = true needs [tls] cert and key"),
+    };
+    for addr in &config.http.listen {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding HTTP on {addr}"))?;
+        let local = listener.local_addr()?;
+        let protocol = if acceptor.is_some() { "https" } else { "http" };
+        bound.push(json!({"protocol": protocol, "address": local.to_string()}));
+        let app = http::router(state.clone()).into_make_service_with_connect_info::<https::Peer>();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let served = match acceptor {
+                Some(acceptor) => match https::TlsListener::new(listener, acceptor) {
+                    Ok(tls) => axum::serve(tls, app).await,
+                    Err(e) => Err(e),
+                },
+                None => axum::serve(listener, app).await,
+            };
+            if let Err(e) = served {
+                eprintln!("hinomi: {protocol} on {local}: {e}");
+            }
+        });
+    }
+    for s in &config.syslog {
+        let origin = syslog::Origin::of(s);
+        let ingest = ingest.clone();
+        match s.protocol {
+            Protocol::Udp => {
+                let socket = tokio::net::UdpSocket::bind(&s.listen)
+                    .await
+                    .with_context(|| format!("binding syslog UDP on {}", s.listen))?;
+                bound.push(json!({"protocol": "syslog-udp", "address": socket.local_addr()?.to_string()}));
+                tokio::spawn(syslog::serve_udp(socket, ingest, origin));
+            }
+            Protocol::Tcp => {
+                let listener = tokio::net::TcpListener::bind(&s.listen)
+                    .await
+                    .with_context(|| format!("binding syslog TCP on {}", s.listen))?;
+                bound.push(json!({"protocol": "syslog-tcp", "address": listener.local_addr()?.to_string()}));
+                tokio::spawn(syslog::serve_tcp(listener, ingest, origin));
+            }
+            Protocol::Tls => {
+                let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) else {
+                    anyhow::bail!("syslog over TLS on {} needs [tls] cert and key", s.listen);
+                };
+                let acceptor = tls::acceptor(cert, key)?;
+                let listener = tokio::net::TcpListener::bind(&s.listen)
+                    .await
+                    .with_context(|| format!("binding syslog TLS on {}", s.listen))?;
+                bound.push(json!({"protocol": "syslog-tls", "address": listener.local_addr()?.to_string()}));
+                tokio::spawn(syslog::serve_tls(listener, acceptor, ingest, origin));
+            }
+        }
+    }
+    for b in &bound {
+        eprintln!(
+            "hinomi: listening: {} {}",
+            b["protocol"].as_str().unwrap_or(""),
+            b["address"].as_str().unwrap_or("")
+        );
+    }
+    // Scripts and tests find ephemeral ports here.
+    let run = data.join("run");
+    std::fs::create_dir_all(&run)?;
+    std::fs::write(run.join("listeners.json"), serde_json::to_vec_pretty(&bound)?)?;
+    let every = Duration::from_secs(config.engine.health_check_seconds.max(1));
+    let mut ticker = tokio::time::interval(every);
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                for s in engine.check_silence(jiff::Timestamp::now()) {
+                    eprintln!("hinomi: source {}/{} is silent (limit {}s)", s.tenant, s.source, s.limit.as_secs());
+                }
+            }
+            () = &mut stop => return Ok(()),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
