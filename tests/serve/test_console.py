@@ -93,11 +93,11 @@ def pages(incident):
         ("read", "GET", "/ui/{t}/sources", None),
         ("configure", "GET", "/ui/{t}/settings", None),
         ("triage", "POST", "/ui/{t}/alerts", {"action": "assign", "assignee": "probe", "alert": "999999"}),
-        ("triage", "POST", i, {"action": "note", "body": "authz probe"}),
-        ("triage", "POST", i, {"action": "task", "title": "authz probe"}),
-        ("triage", "POST", i, {"action": "assign", "version": "1", "assignee": "probe"}),
-        ("triage", "POST", i, {"action": "status", "version": "1", "status": "investigating"}),
-        ("escalate", "POST", i, {"action": "escalate", "version": "1", "to": "probe"}),
+        ("triage", "POST", f"{i}/note", {"body": "authz probe"}),
+        ("triage", "POST", f"{i}/task", {"title": "authz probe"}),
+        ("triage", "POST", f"{i}/assign", {"version": "1", "assignee": "probe"}),
+        ("triage", "POST", f"{i}/status", {"version": "1", "status": "investigating"}),
+        ("escalate", "POST", f"{i}/escalate", {"version": "1", "to": "probe"}),
         ("administer", "POST", "/ui/{t}/settings", {"action": "grant", "user": "nobody", "role": "viewer"}),
         ("administer", "POST", "/ui/{t}/settings", {"action": "token_create", "scope": "read"}),
     ]
@@ -196,15 +196,15 @@ def test_sessions_csrf_lockout_and_revocation(tmp_path):
 
         # CSRF: a form without the token, with another session's token, or
         # from another site is refused and changes nothing.
-        path = f"/ui/default/incidents/{incident}"
+        path = f"/ui/default/incidents/{incident}/note"
         good = b.csrf("default")
         other = again.csrf("default")
         assert good != other
         for form, headers in [({}, {}), ({"csrf": ""}, {}), ({"csrf": other}, {}),
                               ({"csrf": good}, {"Origin": "http://evil.example"})]:
-            status, _, body = b.post(path, dict(form, action="note", body="csrf probe"), headers)
+            status, _, body = b.post(path, dict(form, body="csrf probe"), headers)
             assert status == 403, (form, headers, status)
-        status, _, _ = b.post(path, {"csrf": good, "action": "note", "body": "real note"},
+        status, _, _ = b.post(path, {"csrf": good, "body": "real note"},
                               {"Origin": server.http})
         assert status == 303
         notes = [e["data"] for e in call(server, "GET", f"/api/v1/incidents/{incident}/timeline", server.read_token)[1]
@@ -217,7 +217,7 @@ def test_sessions_csrf_lockout_and_revocation(tmp_path):
         replay = Browser(server)
         replay.cookies = stolen
         assert replay.get("/ui/default/")[0] == 303
-        assert replay.post(path, {"csrf": good, "action": "note", "body": "after logout"})[0] in (303, 401)
+        assert replay.post(path, {"csrf": good, "body": "after logout"})[0] in (303, 401)
         assert len([e for e in call(server, "GET", f"/api/v1/incidents/{incident}/timeline", server.read_token)[1]
                     if e["kind"] == "note"]) == 1
 

@@ -117,7 +117,7 @@ impl Correlations {
             let (at, state) = match read_state(&bytes) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("hinomi: {}: {e}", path.display());
+                    tracing::warn!(path = %path.display(), error = %e, "correlation state unreadable");
                     continue;
                 }
             };
@@ -131,7 +131,9 @@ impl Correlations {
                     restored = Some((at, is_next));
                     break;
                 }
-                Err(e) => eprintln!("hinomi: {}: {e}; correlations start empty", path.display()),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "correlation state unreadable; correlations start empty")
+                }
             }
         }
         match restored {
@@ -147,7 +149,7 @@ impl Correlations {
             None => {
                 c.dirty = true;
                 if position > 0 && (c.current.exists() || c.next.exists()) {
-                    eprintln!("hinomi: no correlation state for log position {position}; correlations start empty");
+                    tracing::warn!(position, "no correlation state for this log position; correlations start empty");
                 }
             }
         }

@@ -116,7 +116,7 @@ pub(crate) fn run(
     if !failed {
         let closed = if settings.compact_on_stop { writer.close() } else { writer.stop() };
         if let Err(e) = closed {
-            eprintln!("hinomi: closing the event store: {e}");
+            tracing::error!(error = %e, "closing the event store failed");
         }
     }
 }
@@ -198,11 +198,7 @@ fn retention(settings: &StoreSettings, store: &EventStore, writer: &mut StoreWri
         match writer.enforce_retention(&tenant, days, bytes, now) {
             Ok(deleted) if !deleted.is_empty() => {
                 let days: Vec<&str> = deleted.iter().map(|p| p.day.as_str()).collect();
-                eprintln!(
-                    "hinomi: retention deleted {} partitions of tenant {tenant}: {}",
-                    deleted.len(),
-                    days.join(", ")
-                );
+                tracing::info!(%tenant, partitions = deleted.len(), days = %days.join(", "), "retention deleted partitions");
             }
             Ok(_) => {}
             Err(e) => shared.set_problem(format!("retention for tenant {tenant} failed: {e}")),

@@ -192,7 +192,7 @@ fn lock_data_dir(data: &std::path::Path) -> std::io::Result<std::fs::File> {
 pub fn lower_thread_priority(nice: i32) {
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::process::setpriority_process(None, nice) {
-        eprintln!("hinomi: cannot lower a thread's priority: {e}");
+        tracing::warn!(error = %e, "cannot lower a thread's priority");
     }
     #[cfg(not(target_os = "linux"))]
     let _ = nice;

@@ -231,7 +231,7 @@ fn write_loop(
                 "writing the journals failed: {e}; processing stopped at log position {checkpointed} \
                  (nothing acknowledged is lost: fix the cause and restart to replay from there)"
             );
-            eprintln!("hinomi: {problem}");
+            tracing::error!(%problem, "the pipeline stopped checkpointing");
             shared.set_problem(problem);
             continue;
         }

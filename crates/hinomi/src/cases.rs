@@ -10,7 +10,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
-use state::{AlertQuery, By, IncidentQuery, State};
+use server::api::model::{AuditEntry, Escalation, Incident, Sla, TimelineEntry};
+use state::{Acted, AlertQuery, By, IncidentAction, IncidentQuery, State};
 
 use crate::output::Format;
 
@@ -213,7 +214,8 @@ pub(crate) fn audit(cmd: AuditCommand) -> Result<ExitCode> {
         AuditCommand::List { at, all, after, limit } => {
             let tenant = (!all).then_some(at.tenant.as_str());
             let entries = at.open()?.audit_entries(tenant, after, limit)?;
-            print(at.format, entries.into_iter().map(|e| row(serde_json::to_value(e).unwrap_or_default())).collect())
+            let entries = entries.into_iter().map(AuditEntry::from);
+            print(at.format, entries.map(|e| row(serde_json::to_value(e).unwrap_or_default())).collect())
         }
     }
 }
@@ -273,10 +275,12 @@ pub(crate) fn incident(cmd: IncidentCommand) -> Result<ExitCode> {
         }
         IncidentCommand::Show { at, id } => {
             let state = at.open()?;
+            let timeline: Vec<TimelineEntry> =
+                state.timeline(&at.tenant, id)?.into_iter().map(TimelineEntry::from).collect();
             let out = json!({
-                "incident": state.incident(&at.tenant, id)?,
-                "sla": state.sla(&at.tenant, id, now)?,
-                "timeline": state.timeline(&at.tenant, id)?,
+                "incident": Incident::from(state.incident(&at.tenant, id)?),
+                "sla": state.sla(&at.tenant, id, now)?.map(Sla::from),
+                "timeline": timeline,
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)
@@ -285,44 +289,50 @@ pub(crate) fn incident(cmd: IncidentCommand) -> Result<ExitCode> {
         IncidentCommand::Move { at, id, status, disposition } => moved(&at, id, &status, disposition.as_deref()),
         IncidentCommand::Close { at, id, disposition } => moved(&at, id, "closed", Some(&disposition)),
         IncidentCommand::Assign { at, id, assignee } => {
-            let state = at.open()?;
-            let by = at.by();
-            let v = state.incident(&at.tenant, id)?.version;
-            let i = state.assign(&by, id, v, Some(&assignee))?;
+            let version = at.open()?.incident(&at.tenant, id)?.version;
+            let i = incident_of(act(&at, id, IncidentAction::Assign { version, assignee: Some(assignee.clone()) })?)?;
             eprintln!("incident {id} assigned to {assignee} (version {})", i.version);
             Ok(ExitCode::SUCCESS)
         }
         IncidentCommand::Note { at, id, text } => {
-            let state = at.open()?;
-            let note = state.add_note(&at.by(), id, &text)?;
-            eprintln!("note {note} added to incident {id}");
+            if let Acted::Note(note) = act(&at, id, IncidentAction::Note { body: text })? {
+                eprintln!("note {note} added to incident {id}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         IncidentCommand::Escalate { at, id, to, html } => {
-            let state = at.open()?;
-            let v = state.incident(&at.tenant, id)?.version;
-            let package = state.escalate(&at.by(), id, v, &to)?;
+            let version = at.open()?.incident(&at.tenant, id)?.version;
+            let Acted::Escalation(package) = act(&at, id, IncidentAction::Escalate { version, to })? else {
+                bail!("incident {id}: the escalation gave no package");
+            };
             if let Some(path) = html {
                 std::fs::write(&path, server::handoff::html(&package))
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            println!("{}", serde_json::to_string_pretty(&package)?);
+            println!("{}", serde_json::to_string_pretty(&Escalation::from(*package))?);
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn moved(at: &Where, id: i64, status: &str, disposition: Option<&str>) -> Result<ExitCode> {
-    let state = at.open()?;
-    let to: soc::Status = status.parse().map_err(anyhow::Error::msg)?;
-    let disposition = disposition.map(str::parse::<soc::Disposition>).transpose().map_err(anyhow::Error::msg)?;
-    let v = state.incident(&at.tenant, id)?.version;
-    let by = at.by();
-    match state.transition(&by, id, v, to, disposition) {
-        Ok(i) => {
-            eprintln!("incident {id} is now {} (version {})", i.status, i.version);
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => bail!("incident {id}: {e}"),
+/// Applies one action as the API and the console do.
+fn act(at: &Where, id: i64, action: IncidentAction) -> Result<Acted> {
+    at.open()?.act(&at.by(), id, &action).with_context(|| format!("incident {id}"))
+}
+
+/// The incident a change of its fields answers with.
+fn incident_of(acted: Acted) -> Result<state::Incident> {
+    match acted {
+        Acted::Incident(i) => Ok(*i),
+        other => bail!("a change of an incident answered with {other:?}"),
     }
+}
+
+fn moved(at: &Where, id: i64, status: &str, disposition: Option<&str>) -> Result<ExitCode> {
+    let status: soc::Status = status.parse().map_err(anyhow::Error::msg)?;
+    let disposition = disposition.map(str::parse::<soc::Disposition>).transpose().map_err(anyhow::Error::msg)?;
+    let version = at.open()?.incident(&at.tenant, id)?.version;
+    let i = incident_of(act(at, id, IncidentAction::Status { version, status, disposition })?)?;
+    eprintln!("incident {id} is now {} (version {})", i.status, i.version);
+    Ok(ExitCode::SUCCESS)
 }

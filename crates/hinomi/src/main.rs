@@ -32,6 +32,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "hinomi", version, about)]
 struct Cli {
+    /// How log lines are written to stderr: `text`, or `json` (one object
+    /// per line, for a log shipper). `HINOMI_LOG` filters them (`info`).
+    #[arg(long, global = true, default_value = "text", env = "HINOMI_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: server::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -76,6 +80,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    server::logging::init(cli.log_format);
     server::tls::install_provider();
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),

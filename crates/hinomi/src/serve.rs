@@ -45,12 +45,16 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         rule_paths.push(dir);
     }
     let rules = if rule_paths.is_empty() {
-        eprintln!("hinomi: no --rules given; events are stored but detection is off");
+        tracing::warn!("no --rules given; events are stored but detection is off");
         sigma::RuleSetBuilder::new(sigma::CompileOptions::default()).build().0
     } else {
         let rule_args = crate::rules::RuleArgs { rules: rule_paths, placeholders: args.placeholders.clone() };
         let (set, errors) = crate::rules::load(&rule_args)?;
-        eprintln!("hinomi: {} rules loaded, {} rejected (`hinomi rules check` lists them)", set.len(), errors.len());
+        tracing::info!(
+            loaded = set.len(),
+            rejected = errors.len(),
+            "rules loaded (`hinomi rules check` lists the rejected)"
+        );
         set
     };
     let mut engine_config = config.engine_config(&args.data)?;
@@ -61,12 +65,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     let rules = Arc::new(rules);
     let engine = Engine::start(engine_config, rules.clone()).context("starting the pipeline")?;
     if engine.recovery.truncated > 0 {
-        eprintln!(
-            "hinomi: cut {} bytes of a torn write-ahead-log tail (never acknowledged)",
-            engine.recovery.truncated
-        );
+        tracing::warn!(bytes = engine.recovery.truncated, "cut a torn write-ahead-log tail (never acknowledged)");
     }
-    eprintln!("hinomi: resuming at log position {} of {}", engine.resumed_from, engine.recovery.end);
+    tracing::info!(position = engine.resumed_from, end = engine.recovery.end, "resuming the log");
     let (soc, triage) = if config.triage.enabled {
         let soc_state = Arc::new(config.triage.open(&args.data)?);
         server::first_user(&soc_state)?;
@@ -82,7 +83,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     let result = runtime.block_on(server::serve(&config, &args.data, &engine, rules, soc));
     drop(triage);
-    eprintln!("hinomi: stopping; writing the last checkpoint");
+    tracing::info!("stopping; writing the last checkpoint");
     runtime.shutdown_timeout(Duration::from_secs(2));
     engine.shutdown();
     result.map(|()| ExitCode::SUCCESS)
@@ -93,7 +94,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
 fn demo(data: &std::path::Path, soc: &state::State, ingest: &engine::Ingest) -> Result<()> {
     let marker = data.join("demo").join("replayed");
     if marker.exists() {
-        eprintln!("hinomi: demo tenant `{}` is already filled", crate::demo::TENANT);
+        tracing::info!("demo tenant `{}` is already filled", crate::demo::TENANT);
         return Ok(());
     }
     let now = jiff::Timestamp::now();
@@ -119,10 +120,9 @@ fn demo(data: &std::path::Path, soc: &state::State, ingest: &engine::Ingest) -> 
         }
     }
     std::fs::write(&marker, now.to_string()).context("marking the demo as filled")?;
-    eprintln!(
-        "hinomi: demo tenant `{}` filled with {n} events; open the console at /ui/{}/ and sign in as admin",
-        crate::demo::TENANT,
-        crate::demo::TENANT
+    let tenant = crate::demo::TENANT;
+    tracing::info!(
+        "demo tenant `{tenant}` filled with {n} events; open the console at /ui/{tenant}/ and sign in as admin"
     );
     Ok(())
 }

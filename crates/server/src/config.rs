@@ -140,7 +140,7 @@ pub fn open_geoip(path: &Path) -> Result<std::sync::Arc<geo::Geo>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading the geolocation database {}", path.display()))?;
     let geo =
         geo::Geo::from_bytes(bytes).map_err(anyhow::Error::msg).with_context(|| format!("in {}", path.display()))?;
-    eprintln!("hinomi: geolocation from {}: {}", path.display(), geo.describe());
+    tracing::info!(path = %path.display(), database = %geo.describe(), "geolocation from {}", path.display());
     Ok(std::sync::Arc::new(geo))
 }
 

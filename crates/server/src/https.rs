@@ -33,7 +33,7 @@ impl TlsListener {
                     Ok(c) => c,
                     Err(e) => {
                         // Out of descriptors and the like: wait, do not spin.
-                        eprintln!("hinomi: https accept on {local}: {e}");
+                        tracing::warn!(address = %local, error = %e, "https accept failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }

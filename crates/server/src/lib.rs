@@ -7,17 +7,23 @@
 //! `eventstore`) or the command line (`hinomi`): it receives, checks who
 //! asks, and answers from what those hold. Start reading at [`serve`].
 
+pub mod api;
+mod app;
 mod auth;
-mod cases;
 pub mod config;
 mod console;
+mod enc;
+mod error;
 pub mod handoff;
-mod http;
 mod https;
-mod hunt;
+mod ingest;
+pub mod logging;
+mod routes;
 mod search;
-mod syslog;
 pub mod tls;
+
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +34,14 @@ use serde_json::json;
 
 use crate::config::{Config, Protocol};
 
+pub use crate::app::App;
 pub use crate::console::first_user;
+
+/// The HTTP service of a server: every route of the table behind its
+/// guard, each request in a span of its own with an id.
+pub fn router(app: Arc<App>) -> axum::Router {
+    routes::router(app).layer(axum::middleware::from_fn(logging::request_span))
+}
 
 /// Binds every configured listener, serves until SIGINT or SIGTERM, and
 /// checks source silence meanwhile.
@@ -39,27 +52,15 @@ pub async fn serve(
     rules: Arc<sigma::RuleSet>,
     soc: Option<Arc<state::State>>,
 ) -> Result<()> {
-    let ingest = engine.ingest();
+    let handle = engine.ingest();
     let now = jiff::Timestamp::now();
     for s in &config.sources {
         if let Some(secs) = s.silent_after_seconds {
-            ingest.health().watch(&s.tenant, &s.name, Duration::from_secs(secs), now);
+            handle.health().watch(&s.tenant, &s.name, Duration::from_secs(secs), now);
         }
     }
     let mut bound = Vec::new();
-    let state = Arc::new(http::AppState {
-        ingest: ingest.clone(),
-        tokens: auth::Tokens::new(data.to_path_buf()),
-        data: data.to_path_buf(),
-        max_body: config.http.max_body_bytes,
-        bodies: Arc::new(tokio::sync::Semaphore::new(http::MAX_BODIES)),
-        store: engine.store().cloned(),
-        rules,
-        search_timeout: Duration::from_secs(config.store.search_timeout_seconds.max(1)),
-        searches: Arc::new(tokio::sync::Semaphore::new(http::MAX_SEARCHES)),
-        soc,
-        console: console::Console::new(&config.console, config.http.tls),
-    });
+    let app = Arc::new(App::new(config, data, handle.clone(), engine.store().cloned(), rules, soc));
     let acceptor = match (config.http.tls, &config.tls.cert, &config.tls.key) {
         (false, _, _) => None,
         (true, Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
@@ -70,38 +71,38 @@ pub async fn serve(
         let local = listener.local_addr()?;
         let protocol = if acceptor.is_some() { "https" } else { "http" };
         bound.push(json!({"protocol": protocol, "address": local.to_string()}));
-        let app = http::router(state.clone()).into_make_service_with_connect_info::<https::Peer>();
+        let service = router(app.clone()).into_make_service_with_connect_info::<https::Peer>();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let served = match acceptor {
                 Some(acceptor) => match https::TlsListener::new(listener, acceptor) {
-                    Ok(tls) => axum::serve(tls, app).await,
+                    Ok(tls) => axum::serve(tls, service).await,
                     Err(e) => Err(e),
                 },
-                None => axum::serve(listener, app).await,
+                None => axum::serve(listener, service).await,
             };
             if let Err(e) = served {
-                eprintln!("hinomi: {protocol} on {local}: {e}");
+                tracing::error!(%protocol, address = %local, error = %e, "the HTTP listener stopped");
             }
         });
     }
     for s in &config.syslog {
-        let origin = syslog::Origin::of(s);
-        let ingest = ingest.clone();
+        let origin = ingest::syslog::Origin::of(s);
+        let handle = handle.clone();
         match s.protocol {
             Protocol::Udp => {
                 let socket = tokio::net::UdpSocket::bind(&s.listen)
                     .await
                     .with_context(|| format!("binding syslog UDP on {}", s.listen))?;
                 bound.push(json!({"protocol": "syslog-udp", "address": socket.local_addr()?.to_string()}));
-                tokio::spawn(syslog::serve_udp(socket, ingest, origin));
+                tokio::spawn(ingest::syslog::serve_udp(socket, handle, origin));
             }
             Protocol::Tcp => {
                 let listener = tokio::net::TcpListener::bind(&s.listen)
                     .await
                     .with_context(|| format!("binding syslog TCP on {}", s.listen))?;
                 bound.push(json!({"protocol": "syslog-tcp", "address": listener.local_addr()?.to_string()}));
-                tokio::spawn(syslog::serve_tcp(listener, ingest, origin));
+                tokio::spawn(ingest::syslog::serve_tcp(listener, handle, origin));
             }
             Protocol::Tls => {
                 let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) else {
@@ -112,16 +113,13 @@ pub async fn serve(
                     .await
                     .with_context(|| format!("binding syslog TLS on {}", s.listen))?;
                 bound.push(json!({"protocol": "syslog-tls", "address": listener.local_addr()?.to_string()}));
-                tokio::spawn(syslog::serve_tls(listener, acceptor, ingest, origin));
+                tokio::spawn(ingest::syslog::serve_tls(listener, acceptor, handle, origin));
             }
         }
     }
     for b in &bound {
-        eprintln!(
-            "hinomi: listening: {} {}",
-            b["protocol"].as_str().unwrap_or(""),
-            b["address"].as_str().unwrap_or("")
-        );
+        let (protocol, address) = (b["protocol"].as_str().unwrap_or(""), b["address"].as_str().unwrap_or(""));
+        tracing::info!(protocol, address, "listening");
     }
     // Scripts and tests find ephemeral ports here.
     let run = data.join("run");
@@ -135,7 +133,7 @@ pub async fn serve(
         tokio::select! {
             _ = ticker.tick() => {
                 for s in engine.check_silence(jiff::Timestamp::now()) {
-                    eprintln!("hinomi: source {}/{} is silent (limit {}s)", s.tenant, s.source, s.limit.as_secs());
+                    tracing::warn!(tenant = %s.tenant, source = %s.source, limit_secs = s.limit.as_secs(), "source is silent");
                 }
             }
             () = &mut stop => return Ok(()),

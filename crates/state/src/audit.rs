@@ -5,7 +5,6 @@
 //! recorded elsewhere, which `verify` prints for that purpose.
 
 use jiff::Timestamp;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::db::{Db, Dialect, Val};
@@ -14,7 +13,7 @@ use super::{By, Result, State, micros, text, time};
 /// The `prev` of the first entry.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {
     pub seq: i64,
     pub at: Timestamp,
@@ -28,7 +27,7 @@ pub struct AuditEntry {
 }
 
 /// What `verify` found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuditReport {
     pub entries: i64,
     /// The newest entry's `(seq, hash)`: record it to catch a cut tail later.

@@ -5,7 +5,6 @@
 
 use jiff::{SignedDuration, Timestamp};
 use model::Level;
-use serde::Serialize;
 use serde_json::json;
 use soc::lifecycle::check_move;
 use soc::sla::{CalendarSpec, Clock, clock};
@@ -84,7 +83,7 @@ fn pauses_val(p: &[(Timestamp, Option<Timestamp>)]) -> Val {
 }
 
 /// One line of an incident's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TimelineEntry {
     pub at: Timestamp,
     /// `alert` (first seen), `action` (a log entry), `note`.
@@ -95,7 +94,7 @@ pub struct TimelineEntry {
 }
 
 /// Per-rule statistics from alerts and the dispositions of their incidents.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RuleStats {
     pub rule_id: String,
     pub title: String,
@@ -112,14 +111,14 @@ pub struct RuleStats {
 }
 
 /// An incident's SLA clocks.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SlaReport {
     pub acknowledge: Clock,
     pub resolve: Clock,
 }
 
 /// The hand-off package for the CSIRT.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Escalation {
     pub incident: Incident,
     pub summary: String,
@@ -134,7 +133,7 @@ pub struct Escalation {
 }
 
 /// Impact scope: who and what is involved, since when, and whether it spread.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scope {
     pub hosts: Vec<String>,
     pub users: Vec<String>,
@@ -288,7 +287,7 @@ impl State {
     }
 
     /// Moves an incident; `version` is the one the analyst saw.
-    pub fn transition(
+    pub(crate) fn transition(
         &self,
         by: &By<'_>,
         id: i64,
@@ -318,7 +317,7 @@ impl State {
         })
     }
 
-    pub fn assign(&self, by: &By<'_>, id: i64, version: i64, assignee: Option<&str>) -> Result<Incident> {
+    pub(crate) fn assign(&self, by: &By<'_>, id: i64, version: i64, assignee: Option<&str>) -> Result<Incident> {
         self.change(by, id, version, |i| {
             let from = i.assignee.take();
             i.assignee = assignee.map(str::to_string);
@@ -327,7 +326,7 @@ impl State {
     }
 
     /// Changes the title or severity an analyst sees.
-    pub fn edit(
+    pub(crate) fn edit(
         &self,
         by: &By<'_>,
         id: i64,
@@ -350,7 +349,7 @@ impl State {
     }
 
     /// Starts or ends waiting on the customer (the SLA clocks pause).
-    pub fn wait_on_customer(&self, by: &By<'_>, id: i64, version: i64, waiting: bool) -> Result<Incident> {
+    pub(crate) fn wait_on_customer(&self, by: &By<'_>, id: i64, version: i64, waiting: bool) -> Result<Incident> {
         let By { now, .. } = *by;
         self.change(by, id, version, |i| {
             let open = i.pauses.iter().any(|(_, end)| end.is_none());
@@ -369,7 +368,7 @@ impl State {
     }
 
     /// Records the hand-off to the CSIRT and returns the package.
-    pub fn escalate(&self, by: &By<'_>, id: i64, version: i64, to: &str) -> Result<Escalation> {
+    pub(crate) fn escalate(&self, by: &By<'_>, id: i64, version: i64, to: &str) -> Result<Escalation> {
         let By { tenant, now, .. } = *by;
         if to.trim().is_empty() {
             return Err(StateError::Invalid("say who receives the escalation".into()));
@@ -438,7 +437,7 @@ impl State {
         })
     }
 
-    pub fn add_note(&self, by: &By<'_>, id: i64, body: &str) -> Result<i64> {
+    pub(crate) fn add_note(&self, by: &By<'_>, id: i64, body: &str) -> Result<i64> {
         let By { tenant, actor, now } = *by;
         if body.trim().is_empty() {
             return Err(StateError::Invalid("a note cannot be empty".into()));
@@ -456,7 +455,7 @@ impl State {
         })
     }
 
-    pub fn add_task(&self, by: &By<'_>, id: i64, title: &str, owner: Option<&str>) -> Result<i64> {
+    pub(crate) fn add_task(&self, by: &By<'_>, id: i64, title: &str, owner: Option<&str>) -> Result<i64> {
         let By { tenant, now, .. } = *by;
         if title.trim().is_empty() {
             return Err(StateError::Invalid("a task needs a title".into()));
@@ -474,7 +473,7 @@ impl State {
         })
     }
 
-    pub fn complete_task(&self, by: &By<'_>, id: i64, task: i64) -> Result<()> {
+    pub(crate) fn complete_task(&self, by: &By<'_>, id: i64, task: i64) -> Result<()> {
         let By { tenant, now, .. } = *by;
         self.tx(|db| {
             load_incident(db, tenant, id)?;
@@ -491,7 +490,14 @@ impl State {
     }
 
     /// Links evidence: `event` (an event store id) or `file` (a path or URL).
-    pub fn add_evidence(&self, by: &By<'_>, id: i64, kind: &str, reference: &str, note: Option<&str>) -> Result<i64> {
+    pub(crate) fn add_evidence(
+        &self,
+        by: &By<'_>,
+        id: i64,
+        kind: &str,
+        reference: &str,
+        note: Option<&str>,
+    ) -> Result<i64> {
         let By { tenant, actor, now } = *by;
         if !matches!(kind, "event" | "file") {
             return Err(StateError::Invalid(format!("unknown evidence kind {kind:?} (expected event or file)")));
@@ -510,7 +516,7 @@ impl State {
 
     /// Moves every alert and entity of `from` into `into` and closes
     /// `from` as a duplicate; both incidents log it.
-    pub fn merge(&self, by: &By<'_>, into: i64, from: i64) -> Result<Incident> {
+    pub(crate) fn merge(&self, by: &By<'_>, into: i64, from: i64) -> Result<Incident> {
         let By { tenant, now, .. } = *by;
         if into == from {
             return Err(StateError::Invalid("cannot merge an incident into itself".into()));
@@ -539,7 +545,7 @@ impl State {
     }
 
     /// Moves `alerts` of incident `id` into a new incident; both log it.
-    pub fn split(&self, by: &By<'_>, id: i64, alerts: &[i64]) -> Result<Incident> {
+    pub(crate) fn split(&self, by: &By<'_>, id: i64, alerts: &[i64]) -> Result<Incident> {
         let By { tenant, now, .. } = *by;
         if alerts.is_empty() {
             return Err(StateError::Invalid("name the alerts to split off".into()));

@@ -15,6 +15,7 @@
 //! overwrite each other: the second gets [`StateError::Conflict`] and
 //! retries on the fresh copy. Times are passed in (`now`), never read.
 
+mod actions;
 mod audit;
 mod db;
 mod incidents;
@@ -29,9 +30,9 @@ use std::sync::Mutex;
 
 use jiff::Timestamp;
 use model::Level;
-use serde::Serialize;
 use soc::{Entity, TriagePolicy};
 
+pub use self::actions::{Acted, EvidenceKind, IncidentAction};
 pub use self::audit::{AuditEntry, AuditReport};
 pub use self::db::Postgres;
 pub use self::db::{Db, DbError, Dialect, Sqlite, Val};
@@ -39,9 +40,15 @@ pub use self::incidents::{Escalation, RuleStats, Scope as ImpactScope, SlaReport
 pub use self::triage::TriageOutcome;
 pub use self::users::{Lockout, LoginOutcome, Session, SessionLimits, User};
 
+/// What went wrong, typed for the edge: the caller's mistakes
+/// (`Invalid`, `NotFound`, `Conflict`) apart from ours (`Io`, `Internal`).
 #[derive(Debug)]
 pub enum StateError {
-    Db(DbError),
+    /// A file the state keeps beside the database could not be read or written.
+    Io(String),
+    /// The database failed, or holds what no version of Hinomi wrote (a
+    /// corrupt row).
+    Internal(String),
     NotFound(String),
     /// The incident changed since it was read: `current` is its version now.
     Conflict {
@@ -53,7 +60,8 @@ pub enum StateError {
 impl std::fmt::Display for StateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StateError::Db(e) => write!(f, "state store: {e}"),
+            StateError::Io(e) => write!(f, "state files: {e}"),
+            StateError::Internal(e) => write!(f, "state store: {e}"),
             StateError::NotFound(what) => write!(f, "{what} not found"),
             StateError::Conflict { current } => {
                 write!(f, "the incident was changed by someone else (now at version {current}); reload and try again")
@@ -67,14 +75,14 @@ impl std::error::Error for StateError {}
 
 impl From<DbError> for StateError {
     fn from(e: DbError) -> StateError {
-        StateError::Db(e)
+        StateError::Internal(e.0)
     }
 }
 
 pub type Result<T, E = StateError> = std::result::Result<T, E>;
 
 /// One alert: a rule on a set of entities, counted while it repeats.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
     pub id: i64,
     pub tenant: String,
@@ -100,7 +108,7 @@ pub struct Alert {
 }
 
 /// One incident: grouped alerts with a life cycle, an owner and clocks.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Incident {
     pub id: i64,
     pub tenant: String,
@@ -185,7 +193,7 @@ impl State {
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Box<dyn Db>>> {
-        self.db.lock().map_err(|_| StateError::Db(DbError("state store lock poisoned by a panic".into())))
+        self.db.lock().map_err(|_| StateError::Internal("state store lock poisoned by a panic".into()))
     }
 
     /// Runs `f` in one transaction: all of it or nothing.
@@ -250,7 +258,7 @@ pub(crate) fn level_val(l: Level) -> Val {
     Val::Int(Level::ALL.iter().position(|x| *x == l).unwrap_or(0) as i64)
 }
 
-pub(crate) fn json<T: Serialize>(v: &T) -> Val {
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> Val {
     Val::Text(serde_json::to_string(v).unwrap_or_else(|_| "null".into()))
 }
 

@@ -93,7 +93,7 @@ fn run(data: &Path, state: &State, stop: &AtomicBool, stats: &TriageStats, sla_e
             Err(e) => {
                 stats.failures.fetch_add(1, Ordering::Relaxed);
                 if e != last_error {
-                    eprintln!("hinomi: triage: {e} (retrying)");
+                    tracing::error!(error = %e, "triage failed; retrying");
                     last_error = e;
                 }
                 false
@@ -105,10 +105,10 @@ fn run(data: &Path, state: &State, stop: &AtomicBool, stats: &TriageStats, sla_e
                 Ok(list) => {
                     for (tenant, incident, kind, message) in list {
                         stats.notifications.fetch_add(1, Ordering::Relaxed);
-                        eprintln!("hinomi: sla: tenant {tenant}, incident {incident}: {kind}: {message}");
+                        tracing::warn!(%tenant, incident, %kind, %message, "SLA");
                     }
                 }
-                Err(e) => eprintln!("hinomi: sla check: {e}"),
+                Err(e) => tracing::error!(error = %e, "SLA check failed"),
             }
         }
         if !busy {
@@ -136,7 +136,7 @@ fn step(data: &Path, state: &State, stats: &TriageStats) -> Result<bool, String>
             Ok(d) => batch.push(d),
             Err(e) => {
                 if stats.unreadable.fetch_add(1, Ordering::Relaxed) < 10 {
-                    eprintln!("hinomi: triage: alert line before {after:?} skipped: {e}");
+                    tracing::warn!(before = ?after, error = %e, "triage skipped an unreadable alert line");
                 }
             }
         }

@@ -11,7 +11,7 @@ use soc::sla::{CalendarSpec, SlaState};
 use soc::suppress::Suppression;
 use soc::{Detection, Disposition, Entity, EntityKind, Status, TriagePolicy};
 
-use super::{AlertQuery, By, IncidentQuery, State, StateError};
+use super::{Acted, AlertQuery, By, Incident, IncidentAction, IncidentQuery, State, StateError};
 
 /// Makes a fresh, empty state store (two calls with the same `name` give
 /// two handles on one database, for the concurrency case).
@@ -193,32 +193,69 @@ fn check_severity_and_risk(fresh: Fresh<'_>) {
     assert_eq!((r.severity, r.entities.clone()), (Level::High, vec![dave]));
 }
 
+/// Applies an action as the API and the console send it: JSON with its
+/// name as the `action` tag.
+fn act(s: &State, by: &By<'_>, id: i64, action: serde_json::Value) -> Result<Acted, StateError> {
+    let action: IncidentAction = serde_json::from_value(action).unwrap();
+    s.act(by, id, &action)
+}
+
+fn incident_of(acted: Result<Acted, StateError>) -> Incident {
+    match acted.unwrap() {
+        Acted::Incident(i) => *i,
+        other => panic!("not an incident: {other:?}"),
+    }
+}
+
+/// The life cycle, every step an [`IncidentAction`] read from JSON.
 fn check_life_cycle(fresh: Fresh<'_>) {
+    use serde_json::json;
     let s = fresh("life");
     s.triage(&[detection(1, "r", "high", 0, logon("alice", "ws-1", "203.0.113.7"))], None, at(0)).unwrap();
     let i = &incidents(&s)[0];
     let v = i.version;
-    let i = s.assign(&by("lead", at(1)), i.id, v, Some("erin")).unwrap();
-    let i = s.transition(&by("erin", at(2)), i.id, i.version, Status::Investigating, None).unwrap();
+    let i =
+        incident_of(act(&s, &by("lead", at(1)), i.id, json!({"action": "assign", "version": v, "assignee": "erin"})));
+    let i = incident_of(act(
+        &s,
+        &by("erin", at(2)),
+        i.id,
+        json!({"action": "status", "version": i.version, "status": "investigating"}),
+    ));
     assert_eq!((i.acknowledged, i.assignee.as_deref()), (Some(at(2)), Some("erin")));
     // A stale version is refused, not overwritten.
-    assert!(
-        matches!(s.assign(&by("frank", at(3)), i.id, v, Some("frank")), Err(StateError::Conflict { current }) if current == i.version)
-    );
-    let err = s.transition(&by("erin", at(3)), i.id, i.version, Status::Closed, None).unwrap_err();
+    let stale = act(&s, &by("frank", at(3)), i.id, json!({"action": "assign", "version": v, "assignee": "frank"}));
+    assert!(matches!(stale, Err(StateError::Conflict { current }) if current == i.version));
+    let closing = json!({"action": "status", "version": i.version, "status": "closed"});
+    let err = act(&s, &by("erin", at(3)), i.id, closing).unwrap_err();
     assert!(err.to_string().contains("disposition"), "{err}");
-    s.add_note(&by("erin", at(4)), i.id, "Reset **alice**'s password.").unwrap();
-    let task = s.add_task(&by("erin", at(4)), i.id, "Reimage ws-1", Some("it-ops")).unwrap();
-    s.complete_task(&by("it-ops", at(5)), i.id, task).unwrap();
-    s.add_evidence(&by("erin", at(5)), i.id, "file", "s3://evidence/ws-1.mem", Some("memory image")).unwrap();
-    let i = s.wait_on_customer(&by("erin", at(6)), i.id, s.incident("acme", i.id).unwrap().version, true).unwrap();
-    let i =
-        s.transition(&by("erin", at(8)), i.id, i.version, Status::Resolved, Some(Disposition::TruePositive)).unwrap();
+    let note = json!({"action": "note", "body": "Reset **alice**'s password."});
+    assert!(matches!(act(&s, &by("erin", at(4)), i.id, note), Ok(Acted::Note(_))));
+    let task = json!({"action": "task", "title": "Reimage ws-1", "owner": "it-ops"});
+    let Ok(Acted::Task(task)) = act(&s, &by("erin", at(4)), i.id, task) else { panic!("no task") };
+    let done = act(&s, &by("it-ops", at(5)), i.id, json!({"action": "task_done", "task": task}));
+    assert_eq!(done.unwrap(), Acted::TaskDone(task));
+    let evidence =
+        json!({"action": "evidence", "kind": "file", "ref": "s3://evidence/ws-1.mem", "note": "memory image"});
+    assert!(matches!(act(&s, &by("erin", at(5)), i.id, evidence), Ok(Acted::Evidence(_))));
+    let v = s.incident("acme", i.id).unwrap().version;
+    let i = incident_of(act(&s, &by("erin", at(6)), i.id, json!({"action": "waiting", "version": v})));
+    let i = incident_of(act(
+        &s,
+        &by("erin", at(8)),
+        i.id,
+        json!({"action": "status", "version": i.version, "status": "resolved", "disposition": "true_positive"}),
+    ));
     assert_eq!(
         (i.status, i.disposition, i.resolved, i.pauses.clone()),
         (Status::Resolved, Some(Disposition::TruePositive), Some(at(8)), vec![(at(6), Some(at(8)))])
     );
-    let i = s.transition(&by("lead", at(9)), i.id, i.version, Status::Closed, None).unwrap();
+    let i = incident_of(act(
+        &s,
+        &by("lead", at(9)),
+        i.id,
+        json!({"action": "status", "version": i.version, "status": "closed"}),
+    ));
     assert_eq!(i.disposition, Some(Disposition::TruePositive));
     // Its alerts are closed with it: a repeat opens a new alert and incident.
     assert_eq!(s.alert_counts("acme").unwrap(), [("closed".to_string(), 1)]);
@@ -612,6 +649,36 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_incident_cap(fresh);
     check_users_and_sessions(fresh);
     check_histogram(fresh);
+}
+
+/// What an action's JSON must hold: its fields and nothing else.
+#[test]
+fn actions_read_from_json_refuse_what_they_do_not_know() {
+    let read = |text: &str| serde_json::from_str::<IncidentAction>(text).map_err(|e| e.to_string());
+    assert_eq!(
+        read(r#"{"action": "status", "version": 3, "status": "closed", "disposition": "false_positive"}"#),
+        Ok(IncidentAction::Status {
+            version: 3,
+            status: Status::Closed,
+            disposition: Some(Disposition::FalsePositive)
+        })
+    );
+    assert_eq!(
+        read(r#"{"action": "waiting", "version": 1}"#),
+        Ok(IncidentAction::Waiting { version: 1, waiting: true })
+    );
+    assert_eq!(read(r#"{"action": "task_done", "task": 4}"#), Ok(IncidentAction::TaskDone { task: 4 }));
+    for (bad, why) in [
+        (r#"{"action": "status", "status": "closed"}"#, "missing field `version`"),
+        (r#"{"action": "note"}"#, "missing field `body`"),
+        (r#"{"action": "note", "body": "x", "colour": "red"}"#, "unknown field `colour`"),
+        (r#"{"action": "status", "version": 1, "status": "done"}"#, "unknown variant `done`"),
+        (r#"{"action": "reboot"}"#, "unknown variant `reboot`"),
+        (r#"{"body": "x"}"#, "missing field `action`"),
+    ] {
+        let err = read(bad).unwrap_err();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
 }
 
 #[test]

@@ -19,7 +19,6 @@
 
 use jiff::Timestamp;
 use model::Level;
-use serde::Serialize;
 use soc::assets::{Asset, Inventory, severity};
 use soc::suppress::Suppression;
 use soc::{Detection, Entity, OpenIncident};
@@ -28,7 +27,7 @@ use super::db::{Db, Val};
 use super::{Result, State, from_json, json, level_val, micros, time};
 
 /// What one call of [`State::triage`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TriageOutcome {
     pub new_alerts: u64,
     pub deduplicated: u64,

@@ -9,14 +9,13 @@
 //! lockouts, logouts, new users, password and grant changes are audited.
 
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
 use serde_json::json;
 
 use super::db::{Db, Val};
 use super::{By, Result, State, StateError, micros, opt_time, text, time};
 use access::{Scope, check_name};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub name: String,
     /// `en` or `ja`; empty: the browser's language.

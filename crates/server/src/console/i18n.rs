@@ -1,8 +1,11 @@
 //! The console's words in English and Japanese. Every visible string of
-//! every page comes from [`Lang::t`]; a key missing here shows as
-//! `⟦key⟧`, which the page tests look for.
+//! every page is a [`T`]: a key is a variant, so a word missing in one
+//! language, or a page asking for a word that does not exist, does not
+//! compile.
 
+use access::Scope;
 use axum::http::HeaderMap;
+use model::Level;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lang {
@@ -46,180 +49,248 @@ impl Lang {
         best.0
     }
 
-    /// The text for `key` in this language.
-    pub(crate) fn t(self, key: &str) -> &'static str {
-        match WORDS.binary_search_by(|(k, _, _)| (*k).cmp(key)) {
-            Ok(i) => match self {
-                Lang::En => WORDS[i].1,
-                Lang::Ja => WORDS[i].2,
-            },
-            Err(_) => "⟦missing⟧",
+    /// The text of `key` in this language.
+    pub(crate) fn t(self, key: T) -> &'static str {
+        match self {
+            Lang::En => key.en(),
+            Lang::Ja => key.ja(),
         }
     }
 }
 
-/// Key, English, Japanese; sorted by key (a test checks).
-const WORDS: &[(&str, &str, &str)] = &[
-    ("ack", "Acknowledge", "確認"),
-    ("action", "Action", "操作"),
-    ("actor", "Actor", "実施者"),
-    ("add", "Add", "追加"),
-    ("add_note", "Add note", "メモを追加"),
-    ("add_task", "Add task", "タスクを追加"),
-    ("add_user", "Add user", "ユーザーを追加"),
-    ("alerts", "Alerts", "アラート"),
-    ("alerts_over_time", "Alerts over the last 24 hours by severity", "過去24時間のアラート(重大度別)"),
-    ("all", "All", "すべて"),
-    ("apply", "Apply", "適用"),
-    ("assets", "Assets", "資産"),
-    ("assign", "Assign", "担当者を設定"),
-    ("assignee", "Assignee", "担当者"),
-    ("audit", "Audit trail", "監査ログ"),
-    ("breached", "SLA breached", "SLA超過"),
-    ("bulk_hint", "Apply to the incidents of the selected alerts", "選択したアラートのインシデントに適用"),
-    ("business_unit", "Business unit", "部門"),
-    ("bytes", "Bytes", "バイト数"),
-    ("close", "Close", "クローズ"),
-    ("count", "Count", "件数"),
-    ("created", "Created", "作成日時"),
-    ("criticality", "Criticality", "重要度"),
-    ("dead_letters", "Dead letters", "デッドレター"),
-    ("detections", "Detections", "検知数"),
-    ("disp_benign_true_positive", "Benign true positive", "無害な真陽性"),
-    ("disp_duplicate", "Duplicate", "重複"),
-    ("disp_false_positive", "False positive", "誤検知"),
-    ("disp_true_positive", "True positive", "真陽性"),
-    ("disposition", "Disposition", "判定"),
-    ("due", "Due", "期限"),
-    ("entities", "Entities", "エンティティ"),
-    ("eps", "Events per second", "毎秒イベント数"),
-    ("error", "Error", "エラー"),
-    ("escalate", "Escalate to CSIRT", "CSIRTへエスカレーション"),
-    ("escalated_to", "Escalated to", "エスカレーション先"),
-    ("events", "Events", "イベント"),
-    ("evidence", "Evidence", "証跡"),
-    ("expires", "Expires", "有効期限"),
-    ("false_positive_rate", "False-positive rate", "誤検知率"),
-    ("filter", "Filter", "絞り込み"),
-    ("from", "From", "開始"),
-    ("handoff", "Hand-off package", "引き継ぎパッケージ"),
-    ("healthy", "OK", "正常"),
-    ("hits", "Hits", "ヒット数"),
-    ("incident", "Incident", "インシデント"),
-    ("incidents", "Incidents", "インシデント一覧"),
-    ("language", "Language", "言語"),
-    ("last_seen", "Last seen", "最終検知"),
-    ("lateral_movement", "Lateral movement indicators", "横展開の兆候"),
-    ("level", "Level", "レベル"),
-    (
-        "locked",
-        "Too many failed logins: the account is locked until",
-        "ログイン失敗が多すぎるため、次の時刻までロックされています:",
-    ),
-    ("login", "Log in", "ログイン"),
-    ("login_failed", "Wrong user name or password.", "ユーザー名またはパスワードが違います。"),
-    ("logout", "Log out", "ログアウト"),
-    ("matches", "Matches", "一致"),
-    ("met", "Met", "達成"),
-    ("name", "Name", "名前"),
-    ("near_breach", "SLA at risk", "SLA超過間近"),
-    ("new_token", "New token (shown only now)", "新しいトークン(表示は今回のみ)"),
-    ("next_page", "Older", "次へ"),
-    ("no_rows", "Nothing here.", "該当なし"),
-    ("note", "Note", "メモ"),
-    ("notes", "Notes", "メモ"),
-    ("open", "Open", "未対応"),
-    ("open_incidents", "Open incidents", "対応中のインシデント"),
-    ("open_tasks", "Open tasks", "未完了タスク"),
-    ("overview", "Overview", "概要"),
-    ("owner", "Owner", "担当"),
-    ("parse_errors", "Parse errors", "解析エラー"),
-    ("password", "Password", "パスワード"),
-    ("paused", "Paused", "一時停止"),
-    ("query", "Query", "クエリ"),
-    ("reason", "Reason", "理由"),
-    ("results", "Results", "結果"),
-    ("revoke", "Revoke", "失効"),
-    ("revoked", "Revoked", "失効済み"),
-    ("role", "Role", "ロール"),
-    ("role_admin", "Admin", "管理者"),
-    ("role_analyst", "Analyst", "アナリスト"),
-    ("role_ingest", "Ingest", "取り込み"),
-    ("role_lead", "SOC lead", "SOCリーダー"),
-    ("role_read", "Viewer", "閲覧者"),
-    ("role_responder", "Responder", "対応者"),
-    ("rule", "Rule", "ルール"),
-    ("rule_test", "Test a rule against sample events", "サンプルイベントでルールをテスト"),
-    ("rule_yaml", "Rule (Sigma YAML)", "ルール(Sigma YAML)"),
-    ("rules", "Rules", "ルール"),
-    ("running", "Running", "計測中"),
-    ("sample_events", "Events (one JSON object per line)", "イベント(1行に1つのJSON)"),
-    ("save", "Save", "保存"),
-    ("scope", "Scope", "スコープ"),
-    ("search", "Search", "検索"),
-    ("select", "Select", "選択"),
-    ("settings", "Settings", "設定"),
-    ("sev_critical", "Critical", "重大"),
-    ("sev_high", "High", "高"),
-    ("sev_informational", "Info", "情報"),
-    ("sev_low", "Low", "低"),
-    ("sev_medium", "Medium", "中"),
-    ("severity", "Severity", "重大度"),
-    ("signed_in_as", "Signed in as", "ログイン中:"),
-    ("silent", "Silent", "無通信"),
-    ("skip", "Skip to content", "本文へ移動"),
-    ("sla", "SLA", "SLA"),
-    ("sla_acknowledge", "Acknowledge within", "確認期限"),
-    ("sla_policies", "SLA policies", "SLAポリシー"),
-    ("sla_resolve", "Resolve within", "解決期限"),
-    ("source", "Source", "ソース"),
-    ("sources", "Sources", "ソース"),
-    ("sources_health", "Sources health", "ソースの状態"),
-    ("st_acknowledged", "Acknowledged", "確認済み"),
-    ("st_closed", "Closed", "クローズ"),
-    ("st_contained", "Contained", "封じ込め済み"),
-    ("st_investigating", "Investigating", "調査中"),
-    ("st_new", "New", "新規"),
-    ("st_resolved", "Resolved", "解決済み"),
-    ("status", "Status", "ステータス"),
-    ("tasks", "Tasks", "タスク"),
-    ("tenant", "Tenant", "テナント"),
-    ("time", "Time", "時刻"),
-    ("time_zone", "Time zone", "タイムゾーン"),
-    ("timeline", "Timeline", "タイムライン"),
-    ("title", "Title", "タイトル"),
-    ("tl_action", "action", "操作"),
-    ("tl_alert", "alert", "アラート"),
-    ("tl_event", "event", "イベント"),
-    ("tl_note", "note", "メモ"),
-    ("to", "To", "終了"),
-    ("tokens", "API tokens", "APIトークン"),
-    ("top_rules", "Top rules", "上位のルール"),
-    ("total", "Total", "合計"),
-    ("user", "User", "ユーザー"),
-    ("users", "Users and roles", "ユーザーとロール"),
-    (
-        "version_conflict",
-        "Someone else changed this incident; the page shows it as it is now.",
-        "他の人がこのインシデントを変更しました。最新の内容を表示しています。",
-    ),
-    ("waiting", "Waiting on customer", "顧客の回答待ち"),
-];
+/// Declares the words: each a variant with its English and Japanese.
+macro_rules! words {
+    ($($key:ident: $en:literal, $ja:literal;)*) => {
+        /// A word of the console.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum T {
+            $($key),*
+        }
+
+        impl T {
+            #[cfg(test)]
+            pub(crate) const ALL: &'static [T] = &[$(T::$key),*];
+
+            fn en(self) -> &'static str {
+                match self {
+                    $(T::$key => $en),*
+                }
+            }
+
+            fn ja(self) -> &'static str {
+                match self {
+                    $(T::$key => $ja),*
+                }
+            }
+        }
+    };
+}
+
+words! {
+    Ack: "Acknowledge", "確認";
+    Action: "Action", "操作";
+    Add: "Add", "追加";
+    AddNote: "Add note", "メモを追加";
+    AddTask: "Add task", "タスクを追加";
+    AddUser: "Add user", "ユーザーを追加";
+    Alerts: "Alerts", "アラート";
+    AlertsOverTime: "Alerts over the last 24 hours by severity", "過去24時間のアラート(重大度別)";
+    All: "All", "すべて";
+    Apply: "Apply", "適用";
+    Assets: "Assets", "資産";
+    Assign: "Assign", "担当者を設定";
+    Assignee: "Assignee", "担当者";
+    Breached: "SLA breached", "SLA超過";
+    BulkHint: "Apply to the incidents of the selected alerts", "選択したアラートのインシデントに適用";
+    BusinessUnit: "Business unit", "部門";
+    Close: "Close", "クローズ";
+    Count: "Count", "件数";
+    Created: "Created", "作成日時";
+    Criticality: "Criticality", "重要度";
+    CrossSite: "Cross-site request refused.", "クロスサイトのリクエストは拒否されました。";
+    CsrfFailed: "The form is stale or forged (CSRF check failed); reload the page.", "フォームが古いか偽造されています(CSRFチェック失敗)。ページを再読み込みしてください。";
+    DeadLetters: "Dead letters", "デッドレター";
+    Detections: "Detections", "検知数";
+    DispBenignTruePositive: "Benign true positive", "無害な真陽性";
+    DispDuplicate: "Duplicate", "重複";
+    DispFalsePositive: "False positive", "誤検知";
+    DispTruePositive: "True positive", "真陽性";
+    Disposition: "Disposition", "判定";
+    Entities: "Entities", "エンティティ";
+    Eps: "Events per second", "毎秒イベント数";
+    Error: "Error", "エラー";
+    Escalate: "Escalate to CSIRT", "CSIRTへエスカレーション";
+    EscalatedTo: "Escalated to", "エスカレーション先";
+    Event: "Event", "イベント";
+    Events: "Events", "イベント";
+    Evidence: "Evidence", "証跡";
+    FalsePositiveRate: "False-positive rate", "誤検知率";
+    Filter: "Filter", "絞り込み";
+    FormTooLarge: "The form is too large.", "フォームが大きすぎます。";
+    From: "From", "開始";
+    Handoff: "Hand-off package", "引き継ぎパッケージ";
+    Healthy: "OK", "正常";
+    Incident: "Incident", "インシデント";
+    Incidents: "Incidents", "インシデント一覧";
+    InternalError: "Something failed on the server; the log has the details under this request's id.", "サーバーでエラーが発生しました。詳細はこのリクエストのIDでログに記録されています。";
+    Language: "Language", "言語";
+    LastSeen: "Last seen", "最終検知";
+    LateralMovement: "Lateral movement indicators", "横展開の兆候";
+    Level: "Level", "レベル";
+    Locked: "Too many failed logins: the account is locked until", "ログイン失敗が多すぎるため、次の時刻までロックされています:";
+    Login: "Log in", "ログイン";
+    LoginFailed: "Wrong user name or password.", "ユーザー名またはパスワードが違います。";
+    Logout: "Log out", "ログアウト";
+    Matches: "Matches", "一致";
+    Met: "Met", "達成";
+    Name: "Name", "名前";
+    NearBreach: "SLA at risk", "SLA超過間近";
+    NeedsTriage: "The console needs triage ([triage] enabled = true).", "コンソールにはトリアージ機能が必要です([triage] enabled = true)。";
+    NewToken: "New token (shown only now)", "新しいトークン(表示は今回のみ)";
+    NextPage: "Older", "次へ";
+    NoRows: "Nothing here.", "該当なし";
+    NoTenantAccess: "You have no access to this tenant.", "このテナントへのアクセス権がありません。";
+    NoTenantGranted: "No tenant is granted to you yet.", "まだどのテナントも割り当てられていません。";
+    NotFound: "Not found.", "見つかりません。";
+    Note: "Note", "メモ";
+    Notes: "Notes", "メモ";
+    Open: "Open", "未対応";
+    OpenIncidents: "Open incidents", "対応中のインシデント";
+    OpenTasks: "Open tasks", "未完了タスク";
+    Overview: "Overview", "概要";
+    Owner: "Owner", "担当";
+    ParseErrors: "Parse errors", "解析エラー";
+    Password: "Password", "パスワード";
+    Paused: "Paused", "一時停止";
+    Query: "Query", "クエリ";
+    Reason: "Reason", "理由";
+    Results: "Results", "結果";
+    Revoke: "Revoke", "失効";
+    Revoked: "Revoked", "失効済み";
+    Role: "Role", "ロール";
+    RoleAdmin: "Admin", "管理者";
+    RoleAnalyst: "Analyst", "アナリスト";
+    RoleForbids: "Your role does not allow this.", "このロールではこの操作はできません。";
+    RoleIngest: "Ingest", "取り込み";
+    RoleLead: "SOC lead", "SOCリーダー";
+    RoleRead: "Viewer", "閲覧者";
+    RoleResponder: "Responder", "対応者";
+    Rule: "Rule", "ルール";
+    RuleTest: "Test a rule against sample events", "サンプルイベントでルールをテスト";
+    RuleYaml: "Rule (Sigma YAML)", "ルール(Sigma YAML)";
+    Rules: "Rules", "ルール";
+    Running: "Running", "計測中";
+    SampleEvents: "Events (one JSON object per line)", "イベント(1行に1つのJSON)";
+    Save: "Save", "保存";
+    Scope: "Scope", "スコープ";
+    Search: "Search", "検索";
+    Select: "Select", "選択";
+    Settings: "Settings", "設定";
+    SevCritical: "Critical", "重大";
+    SevHigh: "High", "高";
+    SevInformational: "Info", "情報";
+    SevLow: "Low", "低";
+    SevMedium: "Medium", "中";
+    Severity: "Severity", "重大度";
+    SignedInAs: "Signed in as", "ログイン中:";
+    Silent: "Silent", "無通信";
+    Skip: "Skip to content", "本文へ移動";
+    Sla: "SLA", "SLA";
+    SlaAcknowledge: "Acknowledge within", "確認期限";
+    SlaPolicies: "SLA policies", "SLAポリシー";
+    SlaResolve: "Resolve within", "解決期限";
+    Source: "Source", "ソース";
+    Sources: "Sources", "ソース";
+    SourcesHealth: "Sources health", "ソースの状態";
+    StAcknowledged: "Acknowledged", "確認済み";
+    StClosed: "Closed", "クローズ";
+    StContained: "Contained", "封じ込め済み";
+    StInvestigating: "Investigating", "調査中";
+    StNew: "New", "新規";
+    StResolved: "Resolved", "解決済み";
+    Status: "Status", "ステータス";
+    Tenant: "Tenant", "テナント";
+    Time: "Time", "時刻";
+    TimeZone: "Time zone", "タイムゾーン";
+    Timeline: "Timeline", "タイムライン";
+    Title: "Title", "タイトル";
+    TlAction: "action", "操作";
+    TlAlert: "alert", "アラート";
+    TlEvent: "event", "イベント";
+    TlNote: "note", "メモ";
+    To: "To", "終了";
+    Tokens: "API tokens", "APIトークン";
+    TooManyLogins: "Too many login attempts from your address; wait a minute.", "このアドレスからのログイン試行が多すぎます。1分待ってください。";
+    TopRules: "Top rules", "上位のルール";
+    User: "User", "ユーザー";
+    Users: "Users and roles", "ユーザーとロール";
+    VersionConflict: "Someone else changed this incident; the page shows it as it is now.", "他の人がこのインシデントを変更しました。最新の内容を表示しています。";
+}
+
+impl T {
+    pub(crate) fn severity(l: Level) -> T {
+        match l {
+            Level::Informational => T::SevInformational,
+            Level::Low => T::SevLow,
+            Level::Medium => T::SevMedium,
+            Level::High => T::SevHigh,
+            Level::Critical => T::SevCritical,
+        }
+    }
+
+    pub(crate) fn status(s: soc::Status) -> T {
+        match s {
+            soc::Status::New => T::StNew,
+            soc::Status::Acknowledged => T::StAcknowledged,
+            soc::Status::Investigating => T::StInvestigating,
+            soc::Status::Contained => T::StContained,
+            soc::Status::Resolved => T::StResolved,
+            soc::Status::Closed => T::StClosed,
+        }
+    }
+
+    pub(crate) fn disposition(d: soc::Disposition) -> T {
+        match d {
+            soc::Disposition::TruePositive => T::DispTruePositive,
+            soc::Disposition::BenignTruePositive => T::DispBenignTruePositive,
+            soc::Disposition::FalsePositive => T::DispFalsePositive,
+            soc::Disposition::Duplicate => T::DispDuplicate,
+        }
+    }
+
+    pub(crate) fn role(r: Scope) -> T {
+        match r {
+            Scope::Ingest => T::RoleIngest,
+            Scope::Read => T::RoleRead,
+            Scope::Analyst => T::RoleAnalyst,
+            Scope::Responder => T::RoleResponder,
+            Scope::Lead => T::RoleLead,
+            Scope::Admin => T::RoleAdmin,
+        }
+    }
+
+    /// A timeline entry's kind (`alert`, `action`, `note`, `event`).
+    pub(crate) fn timeline_kind(kind: &str) -> T {
+        match kind {
+            "alert" => T::TlAlert,
+            "note" => T::TlNote,
+            "event" => T::TlEvent,
+            _ => T::TlAction,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn words_are_sorted_unique_and_complete() {
-        for pair in WORDS.windows(2) {
-            assert!(pair[0].0 < pair[1].0, "{} before {}", pair[0].0, pair[1].0);
+    fn every_word_has_both_languages() {
+        for t in T::ALL {
+            assert!(!Lang::En.t(*t).is_empty() && !Lang::Ja.t(*t).is_empty(), "{t:?}");
         }
-        for (k, en, ja) in WORDS {
-            assert!(!en.is_empty() && !ja.is_empty(), "{k}");
-        }
-        assert_eq!(Lang::Ja.t("alerts"), "アラート");
-        assert_eq!(Lang::En.t("nope"), "⟦missing⟧");
+        assert_eq!(Lang::Ja.t(T::Alerts), "アラート");
+        assert_eq!(Lang::En.t(T::severity(model::Level::High)), "High");
     }
 
     #[test]

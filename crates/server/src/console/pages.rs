@@ -1,98 +1,34 @@
-//! The console's page handlers: sign in and check the role ([`viewer`]),
-//! read what the page shows, render it ([`view`]). Changes are POSTed
-//! forms answered with a redirect back to the page (post/redirect/get);
-//! a refused change shows the page again with the reason.
+//! The console's page handlers: read what the page shows, render it
+//! ([`view`]). The guard has signed the request in and checked the role
+//! before any of them runs. Changes are POSTed forms answered with a
+//! redirect back to the page (post/redirect/get); a refused change shows
+//! the page again with the reason.
 
 use std::sync::Arc;
 
-use access::{Action, Scope};
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use jiff::{SignedDuration, Timestamp};
+use maud::Markup;
 use model::Level;
 use serde::Deserialize;
-use state::{AlertQuery, IncidentQuery, StateError};
+use state::{AlertQuery, IncidentAction, IncidentQuery};
 
+use super::i18n::T;
 use super::view::{self, AlertFilter, Ctx, Overview, SearchView};
-use super::{Viewer, blocking, field, form_fields, html, viewer};
-use crate::http::AppState;
+use super::{failed, html, redirect};
+use crate::app::App;
+use crate::auth::{Fields, Viewer};
+use crate::error::{ApiError, blocking};
+use crate::search::{Search, at_search_priority};
 
-type AppRef = State<Arc<AppState>>;
-
-fn here(uri: &Uri) -> String {
-    uri.path_and_query().map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string())
-}
-
-/// Renders a page or the error that stopped it.
-fn page(ctx: &Ctx, title_key: &str, nav: &str, body: Result<String, StateError>) -> Response {
+/// Renders a page in the frame, or the error that stopped it.
+fn page(ctx: &Ctx, title: T, body: Result<Markup, ApiError>) -> Response {
     match body {
-        Ok(body) => html(StatusCode::OK, view::layout(ctx, ctx.t(title_key), nav, &body)),
-        Err(e) => failed(ctx, e),
+        Ok(body) => html(StatusCode::OK, view::layout(ctx, ctx.t(title), title, body)),
+        Err(e) => failed(ctx.lang, e),
     }
-}
-
-fn failed(ctx: &Ctx, e: StateError) -> Response {
-    let code = match e {
-        StateError::NotFound(_) => StatusCode::NOT_FOUND,
-        StateError::Conflict { .. } => StatusCode::CONFLICT,
-        StateError::Invalid(_) => StatusCode::BAD_REQUEST,
-        StateError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    let body = format!(r#"<p class="error" role="alert">{}</p>"#, view::esc(&e.to_string()));
-    html(code, view::layout(ctx, ctx.t("error"), "", &body))
-}
-
-macro_rules! signed_in {
-    ($app:expr, $headers:expr, $tenant:expr, $uri:expr, $need:expr) => {
-        match viewer(&$app, &$headers, &$tenant, here(&$uri), $need, None).await {
-            Ok(v) => v,
-            Err(r) => return *r,
-        }
-    };
-    ($app:expr, $headers:expr, $tenant:expr, $uri:expr, $need:expr, $fields:expr) => {
-        match viewer(&$app, &$headers, &$tenant, here(&$uri), $need, Some(&$fields)).await {
-            Ok(v) => v,
-            Err(r) => return *r,
-        }
-    };
-}
-
-pub(crate) async fn overview(State(app): AppRef, headers: HeaderMap, Path(tenant): Path<String>, uri: Uri) -> Response {
-    let v = signed_in!(app, headers, tenant, uri, Action::Read);
-    let sources: Vec<engine::SourceStats> =
-        app.ingest.health().snapshot().into_iter().filter(|s| s.tenant == v.ctx.tenant).collect();
-    let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
-    let body = blocking(move || {
-        let now = Timestamp::now();
-        // The chart's first column starts on the hour, 23 hours back.
-        let since = now.checked_sub(SignedDuration::from_hours(23)).unwrap_or(now);
-        let since = Timestamp::from_second(since.as_second() - since.as_second().rem_euclid(3600)).unwrap_or(since);
-        let open_incidents = soc.incident_counts(&t)?.into_iter().filter(|(s, _)| !s.is_done()).collect();
-        let (near_breach, breached) = soc.sla_counts(&t)?;
-        let top_rules = soc.top_rules(&t, since, 10)?;
-        Ok(Overview {
-            alert_counts: soc.alert_counts(&t)?,
-            open_incidents,
-            near_breach,
-            breached,
-            histogram: soc.alert_histogram(&t, since, SignedDuration::from_hours(1))?,
-            since,
-            top_rules,
-            sources,
-        })
-    })
-    .await;
-    page(&v.ctx, "overview", "overview", body.map(|o| view::overview(&v.ctx, &o)))
-}
-
-#[derive(Deserialize, Default)]
-pub(crate) struct AlertsParams {
-    status: Option<String>,
-    min_severity: Option<String>,
-    rule: Option<String>,
-    before: Option<String>,
 }
 
 /// `TIME,ID` of a page's last row, as the queue links give it.
@@ -103,14 +39,45 @@ fn cursor(text: Option<&str>) -> Option<(Timestamp, i64)> {
 
 const PAGE: usize = 50;
 
-pub(crate) async fn alerts(
-    State(app): AppRef,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
-    uri: Uri,
-    Query(p): Query<AlertsParams>,
-) -> Response {
-    let v = signed_in!(app, headers, tenant, uri, Action::Read);
+/// The tenant's sources as the engine counts them.
+fn sources_of(app: &App, tenant: &str) -> Vec<engine::SourceStats> {
+    app.ingest.health().snapshot().into_iter().filter(|s| s.tenant == tenant).collect()
+}
+
+pub(crate) async fn overview(State(app): State<Arc<App>>, v: Viewer) -> Response {
+    let sources = sources_of(&app, &v.ctx.tenant);
+    let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
+    let body = blocking(move || {
+        let now = Timestamp::now();
+        // The chart's first column starts on the hour, 23 hours back.
+        let since = now.checked_sub(SignedDuration::from_hours(23)).unwrap_or(now);
+        let since = Timestamp::from_second(since.as_second() - since.as_second().rem_euclid(3600)).unwrap_or(since);
+        let open_incidents = soc.incident_counts(&t)?.into_iter().filter(|(s, _)| !s.is_done()).collect();
+        let (near_breach, breached) = soc.sla_counts(&t)?;
+        Ok(Overview {
+            alert_counts: soc.alert_counts(&t)?,
+            open_incidents,
+            near_breach,
+            breached,
+            histogram: soc.alert_histogram(&t, since, SignedDuration::from_hours(1))?,
+            since,
+            top_rules: soc.top_rules(&t, since, 10)?,
+            sources,
+        })
+    })
+    .await;
+    page(&v.ctx, T::Overview, body.map(|o| view::overview(&v.ctx, &o)))
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct AlertsParams {
+    status: Option<String>,
+    min_severity: Option<String>,
+    rule: Option<String>,
+    before: Option<String>,
+}
+
+pub(crate) async fn alerts(v: Viewer, Query(p): Query<AlertsParams>) -> Response {
     alerts_page(v, p, None).await
 }
 
@@ -129,29 +96,19 @@ async fn alerts_page(v: Viewer, p: AlertsParams, notice: Option<String>) -> Resp
         limit: PAGE,
     };
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
-    let list = blocking(move || soc.alerts(&t, &q)).await;
+    let list = blocking(move || Ok(soc.alerts(&t, &q)?)).await;
     let body = list.map(|list| {
         let next = (list.len() == PAGE).then(|| list.last().map(|a| format!("{},{}", a.last_seen, a.id))).flatten();
         view::alerts(&v.ctx, &f, &list, next.as_deref(), notice.as_deref())
     });
-    page(&v.ctx, "alerts", "alerts", body)
+    page(&v.ctx, T::Alerts, body)
 }
 
 /// Bulk acknowledge, assign or close: applied to the incidents of the
 /// selected alerts, each at its current version.
-pub(crate) async fn alerts_bulk(
-    State(app): AppRef,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let fields = form_fields(&body);
-    let v = signed_in!(app, headers, tenant, uri, Action::Triage, fields);
-    let ids: Vec<i64> = fields.iter().filter(|(k, _)| k == "alert").filter_map(|(_, v)| v.parse().ok()).collect();
-    let action = field(&fields, "action").unwrap_or("").to_string();
-    let assignee = field(&fields, "assignee").unwrap_or("").trim().to_string();
-    let disposition = field(&fields, "disposition").unwrap_or("").to_string();
+pub(crate) async fn alerts_bulk(v: Viewer, fields: Fields) -> Response {
+    let ids: Vec<i64> = fields.all("alert").filter_map(|id| id.parse().ok()).collect();
+    let (action, assignee, disposition) = (fields.text("action"), fields.text("assignee"), fields.text("disposition"));
     let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
     let done = blocking(move || {
         let by = state::By { tenant: &t, actor: &user, now: Timestamp::now() };
@@ -159,36 +116,30 @@ pub(crate) async fn alerts_bulk(
         incidents.sort_unstable();
         incidents.dedup();
         let disposition = match action.as_str() {
-            "close" => Some(disposition.parse::<soc::Disposition>().map_err(StateError::Invalid)?),
+            "close" => Some(disposition.parse::<soc::Disposition>().map_err(ApiError::Invalid)?),
             _ => None,
         };
-        let mut changed = 0;
         for id in incidents {
             let i = soc.incident(&t, id)?;
-            match action.as_str() {
+            let change = match action.as_str() {
                 "ack" if i.status == soc::Status::New => {
-                    soc.transition(&by, id, i.version, soc::Status::Acknowledged, None)?;
+                    IncidentAction::Status { version: i.version, status: soc::Status::Acknowledged, disposition: None }
                 }
-                "assign" => {
-                    soc.assign(&by, id, i.version, Some(assignee.as_str()).filter(|a| !a.is_empty()))?;
-                }
+                "assign" => IncidentAction::Assign { version: i.version, assignee: Some(assignee.clone()) },
                 "close" if !i.status.is_done() => {
-                    soc.transition(&by, id, i.version, soc::Status::Closed, disposition)?;
+                    IncidentAction::Status { version: i.version, status: soc::Status::Closed, disposition }
                 }
                 "ack" | "close" => continue,
-                other => return Err(StateError::Invalid(format!("unknown bulk action {other:?}"))),
-            }
-            changed += 1;
+                other => return Err(ApiError::Invalid(format!("unknown bulk action {other:?}"))),
+            };
+            soc.act(&by, id, &change)?;
         }
-        Ok(changed)
+        Ok(())
     })
     .await;
     match done {
-        Ok(_) => super::redirect(&v.ctx.here),
-        Err(e) => {
-            let p = AlertsParams::default();
-            alerts_page(v, p, Some(e.to_string())).await
-        }
+        Ok(()) => redirect(&v.ctx.here),
+        Err(e) => alerts_page(v, AlertsParams::default(), Some(e.message())).await,
     }
 }
 
@@ -198,40 +149,27 @@ pub(crate) struct IncidentsParams {
     before: Option<String>,
 }
 
-pub(crate) async fn incidents(
-    State(app): AppRef,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
-    uri: Uri,
-    Query(p): Query<IncidentsParams>,
-) -> Response {
-    let v = signed_in!(app, headers, tenant, uri, Action::Read);
+pub(crate) async fn incidents(v: Viewer, Query(p): Query<IncidentsParams>) -> Response {
     let status = p.status.filter(|s| !s.is_empty()).unwrap_or_else(|| "open".into());
     let (soc, t, st) = (v.soc.clone(), v.ctx.tenant.clone(), status.clone());
     let list = blocking(move || {
         let q = IncidentQuery {
-            statuses: soc::Status::filter(&st).map_err(StateError::Invalid)?,
+            statuses: soc::Status::filter(&st).map_err(ApiError::Invalid)?,
             assignee: None,
             before: cursor(p.before.as_deref()),
             limit: PAGE,
         };
-        soc.incidents(&t, &q)
+        Ok(soc.incidents(&t, &q)?)
     })
     .await;
     let body = list.map(|list| {
         let next = (list.len() == PAGE).then(|| list.last().map(|i| format!("{},{}", i.last_activity, i.id))).flatten();
         view::incidents(&v.ctx, &status, &list, next.as_deref())
     });
-    page(&v.ctx, "incidents", "incidents", body)
+    page(&v.ctx, T::Incidents, body)
 }
 
-pub(crate) async fn incident(
-    State(app): AppRef,
-    headers: HeaderMap,
-    Path((tenant, id)): Path<(String, i64)>,
-    uri: Uri,
-) -> Response {
-    let v = signed_in!(app, headers, tenant, uri, Action::Read);
+pub(crate) async fn incident(v: Viewer, Path((_, id)): Path<(String, i64)>) -> Response {
     incident_page(v, id, None, StatusCode::OK).await
 }
 
@@ -240,67 +178,54 @@ async fn incident_page(v: Viewer, id: i64, notice: Option<String>, code: StatusC
     let data = blocking(move || Ok((soc.escalation(&t, id)?, soc.sla(&t, id, Timestamp::now())?))).await;
     match data {
         Ok((e, sla)) => {
-            let title = format!("{} #{id}: {}", v.ctx.t("incident"), e.incident.title);
+            let title = format!("{} #{id}: {}", v.ctx.t(T::Incident), e.incident.title);
             let body = view::incident(&v.ctx, &e, sla.as_ref(), notice.as_deref());
-            html(code, view::layout(&v.ctx, &title, "incidents", &body))
+            html(code, view::layout(&v.ctx, &title, T::Incidents, body))
         }
-        Err(e) => failed(&v.ctx, e),
+        Err(e) => failed(v.ctx.lang, e),
     }
 }
 
+/// The action an incident page's form sends: its name is the last part
+/// of the path the form posts to, its values the form's fields.
+fn form_action(name: &str, f: &Fields) -> Result<IncidentAction, ApiError> {
+    let version = || {
+        f.text("version").parse::<i64>().map_err(|_| ApiError::Invalid("the form carries no incident version".into()))
+    };
+    let optional = |k: &str| Some(f.text(k)).filter(|v| !v.is_empty());
+    Ok(match name {
+        "status" => IncidentAction::Status {
+            version: version()?,
+            status: f.text("status").parse().map_err(ApiError::Invalid)?,
+            disposition: optional("disposition").map(|d| d.parse()).transpose().map_err(ApiError::Invalid)?,
+        },
+        "assign" => IncidentAction::Assign { version: version()?, assignee: optional("assignee") },
+        "escalate" => IncidentAction::Escalate { version: version()?, to: f.text("to") },
+        "note" => IncidentAction::Note { body: f.text("body") },
+        "task" => IncidentAction::Task { title: f.text("title"), owner: None },
+        other => return Err(ApiError::NotFound(format!("incident action {other:?}"))),
+    })
+}
+
 /// One change from the incident page's forms.
-pub(crate) async fn incident_act(
-    State(app): AppRef,
-    headers: HeaderMap,
-    Path((tenant, id)): Path<(String, i64)>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let fields = form_fields(&body);
-    let action = field(&fields, "action").unwrap_or("").to_string();
-    let need = if action == "escalate" { Action::Escalate } else { Action::Triage };
-    let v = signed_in!(app, headers, tenant, uri, need, fields);
+pub(crate) async fn incident_act(v: Viewer, fields: Fields, Path((_, id)): Path<(String, i64)>, uri: Uri) -> Response {
+    let name = uri.path().rsplit('/').next().unwrap_or("").to_string();
     let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
     let done = blocking(move || {
+        let action = form_action(&name, &fields)?;
         let by = state::By { tenant: &t, actor: &user, now: Timestamp::now() };
-        let get = |k: &str| field(&fields, k).unwrap_or("").trim().to_string();
-        let version: i64 = get("version").parse().unwrap_or(0);
-        match action.as_str() {
-            "status" => {
-                let to = get("status").parse::<soc::Status>().map_err(StateError::Invalid)?;
-                let d = Some(get("disposition")).filter(|d| !d.is_empty());
-                let d = d.map(|d| d.parse::<soc::Disposition>()).transpose().map_err(StateError::Invalid)?;
-                soc.transition(&by, id, version, to, d)?;
-            }
-            "assign" => {
-                soc.assign(&by, id, version, Some(get("assignee")).as_deref().filter(|a| !a.is_empty()))?;
-            }
-            "escalate" => {
-                soc.escalate(&by, id, version, &get("to"))?;
-            }
-            "note" => {
-                let body = get("body");
-                if body.is_empty() {
-                    return Err(StateError::Invalid("a note cannot be empty".into()));
-                }
-                soc.add_note(&by, id, &body)?;
-            }
-            "task" => {
-                soc.add_task(&by, id, &get("title"), None)?;
-            }
-            other => return Err(StateError::Invalid(format!("unknown incident action {other:?}"))),
-        }
-        Ok(())
+        Ok(soc.act(&by, id, &action)?)
     })
     .await;
+    let back = v.ctx.url(&format!("incidents/{id}"));
     match done {
-        Ok(()) => super::redirect(&v.ctx.here),
-        Err(StateError::Conflict { .. }) => {
-            let notice = v.ctx.t("version_conflict").to_string();
+        Ok(_) => redirect(&back),
+        Err(ApiError::Conflict { .. }) => {
+            let notice = v.ctx.t(T::VersionConflict).to_string();
             incident_page(v, id, Some(notice), StatusCode::CONFLICT).await
         }
-        Err(StateError::NotFound(what)) => failed(&v.ctx, StateError::NotFound(what)),
-        Err(e) => incident_page(v, id, Some(e.to_string()), StatusCode::BAD_REQUEST).await,
+        Err(e @ (ApiError::NotFound(_) | ApiError::Internal(_))) => failed(v.ctx.lang, e),
+        Err(e) => incident_page(v, id, Some(e.message()), StatusCode::BAD_REQUEST).await,
     }
 }
 
@@ -314,37 +239,15 @@ pub(crate) struct SearchParams {
 /// Rows a console search shows.
 const SEARCH_ROWS: usize = 200;
 
-pub(crate) async fn search(
-    State(app): AppRef,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
-    uri: Uri,
-    Query(p): Query<SearchParams>,
-) -> Response {
-    let v = signed_in!(app, headers, tenant, uri, Action::Read);
+pub(crate) async fn search(State(app): State<Arc<App>>, v: Viewer, Query(p): Query<SearchParams>) -> Response {
     let q = p.q.unwrap_or_default();
     let from = p.from.filter(|f| !f.is_empty()).unwrap_or_else(|| "-24h".into());
     let to = p.to.unwrap_or_default();
     let mut out = SearchView { query: &q, from: &from, to: &to, rows: &[], buckets: Vec::new(), error: None };
     if q.trim().is_empty() {
-        return page(&v.ctx, "search", "search", Ok(view::search(&v.ctx, &out)));
+        return page(&v.ctx, T::Search, Ok(view::search(&v.ctx, &out)));
     }
-    let Some(store) = app.store.clone() else {
-        out.error = Some("the event store is off ([store] enabled = false)".into());
-        return page(&v.ctx, "search", "search", Ok(view::search(&v.ctx, &out)));
-    };
-    let permit = match crate::search::search_permit(&app) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let (tenant, timeout, tz) = (v.ctx.tenant.clone(), app.search_timeout, v.ctx.tz.clone());
-    let (qq, ff, tt) = (q.clone(), from.clone(), to.clone());
-    let found = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        crate::search::at_search_priority(|| run_search(&store, &tenant, &qq, &ff, &tt, timeout, &tz))
-    })
-    .await
-    .unwrap_or_else(|e| Err(format!("search task failed: {e}")));
+    let found = run_search(&app, &v.ctx, &q, &from, &to).await;
     let rows;
     match found {
         Ok((r, buckets)) => {
@@ -352,83 +255,73 @@ pub(crate) async fn search(
             out.rows = &rows;
             out.buckets = buckets;
         }
-        Err(e) => out.error = Some(e),
+        Err(e @ ApiError::Internal(_)) => return failed(v.ctx.lang, e),
+        Err(e) => out.error = Some(e.message()),
     }
-    page(&v.ctx, "search", "search", Ok(view::search(&v.ctx, &out)))
+    page(&v.ctx, T::Search, Ok(view::search(&v.ctx, &out)))
 }
 
 type Rows = Vec<serde_json::Map<String, serde_json::Value>>;
 
-/// The rows of a search, and its hourly (or finer) histogram when the
-/// query has no pipes of its own.
-fn run_search(
-    store: &eventstore::EventStore,
-    tenant: &str,
+/// The rows of a search, and its histogram (about 48 columns over the
+/// window) when the query has no pipes of its own.
+async fn run_search(
+    app: &App,
+    ctx: &Ctx,
     q: &str,
     from: &str,
     to: &str,
-    timeout: std::time::Duration,
-    tz: &jiff::tz::TimeZone,
-) -> Result<(Rows, Vec<(String, i64)>), String> {
+) -> Result<(Rows, Vec<(String, i64)>), ApiError> {
+    let store = app.store()?;
     let now = Timestamp::now();
-    let parsed = query::parse(q).map_err(|e| format!("column {}: {}", e.column, e.message))?;
-    let bound = |t: &str| -> Result<Option<Timestamp>, String> {
+    let bound = |t: &str| -> Result<Option<Timestamp>, ApiError> {
         if t.is_empty() {
             return Ok(None);
         }
-        query::time_arg(t, now).map(Some).ok_or_else(|| format!("{t:?}: expected a time or an offset such as -24h"))
+        query::time_arg(t, now)
+            .map(Some)
+            .ok_or_else(|| ApiError::Invalid(format!("{t:?}: expected a time or an offset such as -24h")))
     };
     let (start, end) = (bound(from)?, bound(to)?);
-    let tenants = vec![tenant.to_string()];
-    fn request<'a>(
-        tenants: &'a [String],
-        query: &'a query::Query,
-        bounds: (Option<Timestamp>, Option<Timestamp>, Timestamp),
-        limit: usize,
-        timeout: std::time::Duration,
-    ) -> eventstore::SearchRequest<'a> {
-        let (from, to, now) = bounds;
-        eventstore::SearchRequest { tenants, query, from, to, now, limit, limits: query::Limits::default(), timeout }
-    }
-    let bounds = (start, end, now);
-    let mut rows = Vec::new();
-    store
-        .search_each(&request(&tenants, &parsed, bounds, SEARCH_ROWS, timeout), &engine::Renormalize, &mut |row| {
-            rows.push(row);
-            true
-        })
-        .map_err(|e| e.to_string())?;
-    let mut buckets = Vec::new();
-    if !q.contains('|') {
-        let span_secs = (end.unwrap_or(now).as_second() - start.unwrap_or(now).as_second()).max(3600) / 48;
-        let span =
-            [60, 300, 900, 1800, 3600, 10800, 21600, 86400].into_iter().find(|s| *s >= span_secs).unwrap_or(86400);
-        if let Ok(chart) = query::parse(&format!("{q} | timechart span={span}s count()")) {
-            let _ = store.search_each(
-                &request(&tenants, &chart, bounds, 1000, timeout),
-                &engine::Renormalize,
-                &mut |row| {
+    let parsed = query::parse(q).map_err(|e| ApiError::Invalid(format!("column {}: {}", e.column, e.message)))?;
+    let span_secs = (end.unwrap_or(now).as_second() - start.unwrap_or(now).as_second()).max(3600) / 48;
+    let span = [60, 300, 900, 1800, 3600, 10800, 21600, 86400].into_iter().find(|s| *s >= span_secs).unwrap_or(86400);
+    let chart =
+        (!q.contains('|')).then(|| query::parse(&format!("{q} | timechart span={span}s count()")).ok()).flatten();
+    let permit = app.search_permit()?;
+    let search = Search { tenant: ctx.tenant.clone(), from: start, to: end, now, timeout: app.search_timeout };
+    let tz = ctx.tz.clone();
+    blocking(move || {
+        let _permit = permit;
+        at_search_priority(|| {
+            let mut rows = Vec::new();
+            search.run(&store, &parsed, SEARCH_ROWS, &mut |row| {
+                rows.push(row);
+                true
+            })?;
+            let mut buckets = Vec::new();
+            if let Some(chart) = chart {
+                search.run(&store, &chart, 1000, &mut |row| {
                     let at = row.get("_time").or_else(|| row.get("@timestamp")).and_then(|v| v.as_str()).unwrap_or("");
                     let label = at
                         .parse::<Timestamp>()
                         .map(|t| t.to_zoned(tz.clone()).strftime("%m-%d %H:%M").to_string())
                         .unwrap_or_else(|_| at.to_string());
-                    let n = row.get("count()").and_then(|v| v.as_i64()).unwrap_or(0);
-                    buckets.push((label, n));
+                    buckets.push((label, row.get("count()").and_then(|v| v.as_i64()).unwrap_or(0)));
                     true
-                },
-            );
-        }
-    }
-    Ok((rows, buckets))
+                })?;
+            }
+            Ok((rows, buckets))
+        })
+    })
+    .await
 }
 
-pub(crate) async fn rules(State(app): AppRef, headers: HeaderMap, Path(tenant): Path<String>, uri: Uri) -> Response {
-    let v = signed_in!(app, headers, tenant, uri, Action::Read);
+pub(crate) async fn rules(State(app): State<Arc<App>>, v: Viewer) -> Response {
     rules_page(&app, v, None).await
 }
 
-async fn rules_page(app: &AppState, v: Viewer, test: Option<view::RuleTest>) -> Response {
+async fn rules_page(app: &App, v: Viewer, test: Option<view::RuleTest>) -> Response {
     // Rules that alert on their own, then correlations that do.
     let loaded: Vec<view::LoadedRule> = app
         .rules
@@ -445,8 +338,8 @@ async fn rules_page(app: &AppState, v: Viewer, test: Option<view::RuleTest>) -> 
         )
         .collect();
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
-    let stats = blocking(move || soc.rule_stats(&t)).await;
-    page(&v.ctx, "rules", "rules", stats.map(|s| view::rules(&v.ctx, &loaded, &s, test.as_ref())))
+    let stats = blocking(move || Ok(soc.rule_stats(&t)?)).await;
+    page(&v.ctx, T::Rules, stats.map(|s| view::rules(&v.ctx, &loaded, &s, test.as_ref())))
 }
 
 /// Sizes a rule test takes at most.
@@ -481,126 +374,102 @@ fn test_rule(yaml: &str, events: &str) -> Result<Vec<usize>, String> {
     Ok(hits)
 }
 
-pub(crate) async fn rule_test(
-    State(app): AppRef,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let fields = form_fields(&body);
-    let v = signed_in!(app, headers, tenant, uri, Action::Read, fields);
-    let yaml = field(&fields, "rule").unwrap_or("").to_string();
-    let events = field(&fields, "events").unwrap_or("").to_string();
+pub(crate) async fn rule_test(State(app): State<Arc<App>>, v: Viewer, fields: Fields) -> Response {
+    let yaml = fields.get("rule").unwrap_or("").to_string();
+    let events = fields.get("events").unwrap_or("").to_string();
     let (y, e) = (yaml.clone(), events.clone());
-    let result = tokio::task::spawn_blocking(move || test_rule(&y, &e))
-        .await
-        .unwrap_or_else(|e| Err(format!("rule test failed: {e}")));
+    let result = blocking(move || Ok(test_rule(&y, &e))).await.unwrap_or_else(|e| Err(e.message()));
     rules_page(&app, v, Some(view::RuleTest { yaml, events, result })).await
 }
 
-pub(crate) async fn sources(State(app): AppRef, headers: HeaderMap, Path(tenant): Path<String>, uri: Uri) -> Response {
-    let v = signed_in!(app, headers, tenant, uri, Action::Read);
-    let list: Vec<engine::SourceStats> =
-        app.ingest.health().snapshot().into_iter().filter(|s| s.tenant == v.ctx.tenant).collect();
+/// Dead letters the sources page shows.
+const DEAD_LETTERS: usize = 50;
+
+pub(crate) async fn sources(State(app): State<Arc<App>>, v: Viewer) -> Response {
+    let list = sources_of(&app, &v.ctx.tenant);
     let (dir, t) = (app.data.join("deadletter"), v.ctx.tenant.clone());
     let dead = blocking(move || {
-        crate::http::tail(&dir, &t, 50).map_err(|e| StateError::Invalid(format!("reading dead letters: {e}")))
+        crate::api::journals::tail(&dir, &t, DEAD_LETTERS)
+            .map_err(|e| ApiError::Internal(format!("reading dead letters: {e}")))
     })
     .await;
-    page(&v.ctx, "sources", "sources", dead.map(|d| view::sources(&v.ctx, &list, &d)))
+    page(&v.ctx, T::Sources, dead.map(|d| view::sources(&v.ctx, &list, &d)))
 }
 
-pub(crate) async fn settings(State(app): AppRef, headers: HeaderMap, Path(tenant): Path<String>, uri: Uri) -> Response {
-    let v = signed_in!(app, headers, tenant, uri, Action::Configure);
+pub(crate) async fn settings(State(app): State<Arc<App>>, v: Viewer) -> Response {
     settings_page(&app, v, None, None).await
 }
 
-async fn settings_page(app: &AppState, v: Viewer, new_token: Option<String>, notice: Option<String>) -> Response {
-    let (soc, t, data) = (v.soc.clone(), v.ctx.tenant.clone(), app.data.clone());
+async fn settings_page(app: &App, v: Viewer, new_token: Option<String>, notice: Option<String>) -> Response {
+    let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
+    let tokens = app.tokens.of_tenant(&t);
     let found = blocking(move || {
         let users = soc.users(Some(&t))?;
         let config = view::TenantConfig { sla: soc.sla_policies(&t)?, assets: soc.assets(&t)?.assets };
-        let tokens = state::tokens::load(&data)
-            .map_err(|e| StateError::Invalid(format!("reading tokens: {e}")))?
-            .into_iter()
-            .filter(|k| k.tenant == t)
-            .collect::<Vec<_>>();
-        Ok((users, tokens, config))
+        Ok((users, config))
     })
     .await;
-    let body = found.map(|(u, k, c)| view::settings(&v.ctx, &u, &k, &c, new_token.as_deref(), notice.as_deref()));
-    page(&v.ctx, "settings", "settings", body)
+    let body = found.map(|(u, c)| view::settings(&v.ctx, &u, &tokens, &c, new_token.as_deref(), notice.as_deref()));
+    page(&v.ctx, T::Settings, body)
 }
 
-/// People and tokens of the tenant: admins only (`Action::Administer`).
-pub(crate) async fn settings_act(
-    State(app): AppRef,
-    headers: HeaderMap,
-    Path(tenant): Path<String>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let fields = form_fields(&body);
-    let v = signed_in!(app, headers, tenant, uri, Action::Administer, fields);
+/// People and tokens of the tenant (admins only).
+pub(crate) async fn settings_act(State(app): State<Arc<App>>, v: Viewer, fields: Fields) -> Response {
     let (soc, t, user, data) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone(), app.data.clone());
+    let mine = app.tokens.of_tenant(&t);
     let done = blocking(move || {
         let now = Timestamp::now();
         let by = state::By { tenant: &t, actor: &user, now };
-        let get = |k: &str| field(&fields, k).unwrap_or("").trim().to_string();
-        let role = |text: &str| -> Result<Option<Scope>, StateError> {
+        let role = |text: &str| -> Result<Option<access::Scope>, ApiError> {
             match text {
                 "none" | "" => Ok(None),
-                r => Scope::parse(r).map(Some).map_err(StateError::Invalid),
+                r => access::Scope::parse(r).map(Some).map_err(ApiError::Invalid),
             }
         };
-        match get("action").as_str() {
+        match fields.text("action").as_str() {
             "grant" => {
-                soc.grant(&by, &get("user"), role(&get("role"))?)?;
+                soc.grant(&by, &fields.text("user"), role(&fields.text("role"))?)?;
                 Ok(None)
             }
             "user_add" => {
-                let password = field(&fields, "password").unwrap_or("");
+                let password = fields.get("password").unwrap_or("");
                 if password.chars().count() < 12 {
-                    return Err(StateError::Invalid("a password needs at least 12 characters".into()));
+                    return Err(ApiError::Invalid("a password needs at least 12 characters".into()));
                 }
-                let hash = state::password::hash(password).map_err(StateError::Invalid)?;
-                let name = get("user");
+                let hash = state::password::hash(password).map_err(ApiError::Internal)?;
+                let name = fields.text("user");
                 soc.add_user(&by, &name, &hash, "", "UTC")?;
-                soc.grant(&by, &name, role(&get("role"))?.or(Some(Scope::Read)))?;
+                soc.grant(&by, &name, role(&fields.text("role"))?.or(Some(access::Scope::Read)))?;
                 Ok(None)
             }
             "token_create" => {
-                let scope = Scope::parse(&get("scope")).map_err(StateError::Invalid)?;
+                let scope = access::Scope::parse(&fields.text("scope")).map_err(ApiError::Invalid)?;
                 let (token, record) = state::tokens::create(&data, &t, scope, None, &now.to_string())
-                    .map_err(|e| StateError::Invalid(format!("creating a token: {e}")))?;
+                    .map_err(|e| ApiError::Internal(format!("creating a token: {e}")))?;
                 let target = format!("token:{}", record.id);
                 soc.audit(&by, "token_create", &target, &serde_json::json!({"scope": scope.as_str()}))?;
                 Ok(Some(token))
             }
             "token_revoke" => {
-                let id = get("token");
-                let mine = state::tokens::load(&data)
-                    .map_err(|e| StateError::Invalid(format!("reading tokens: {e}")))?
-                    .into_iter()
-                    .any(|k| k.id == id && k.tenant == t);
-                if !mine {
-                    return Err(StateError::NotFound(format!("token {id:?}")));
+                let id = fields.text("token");
+                if !mine.iter().any(|k| k.id == id) {
+                    return Err(ApiError::NotFound(format!("token {id:?}")));
                 }
                 state::tokens::revoke(&data, &id, &now.to_string())
-                    .map_err(|e| StateError::Invalid(format!("revoking token {id}: {e}")))?;
+                    .map_err(|e| ApiError::Internal(format!("revoking token {id}: {e}")))?;
                 soc.audit(&by, "token_revoke", &format!("token:{id}"), &serde_json::json!({}))?;
                 Ok(None)
             }
-            other => Err(StateError::Invalid(format!("unknown settings action {other:?}"))),
+            other => Err(ApiError::Invalid(format!("unknown settings action {other:?}"))),
         }
     })
     .await;
     match done {
-        Ok(None) => super::redirect(&v.ctx.here),
+        Ok(None) => redirect(&v.ctx.here),
         // A new token is shown once, on this answer; never in a URL.
         Ok(Some(token)) => settings_page(&app, v, Some(token), None).await,
-        Err(e) => settings_page(&app, v, None, Some(e.to_string())).await,
+        Err(e @ ApiError::Internal(_)) => failed(v.ctx.lang, e),
+        Err(e) => settings_page(&app, v, None, Some(e.message())).await,
     }
 }
 
@@ -617,5 +486,26 @@ mod tests {
         assert!(test_rule(rule, "{").unwrap_err().contains("line 1"));
         assert!(test_rule("title: [", "").unwrap_err().contains("does not load"));
         assert!(test_rule(&"x".repeat(MAX_RULE_BYTES + 1), "").is_err());
+    }
+
+    #[test]
+    fn incident_forms_become_typed_actions() {
+        let f = |pairs: &[(&str, &str)]| Fields(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        assert_eq!(
+            form_action("status", &f(&[("version", "3"), ("status", "closed"), ("disposition", "false_positive")]))
+                .unwrap(),
+            IncidentAction::Status {
+                version: 3,
+                status: soc::Status::Closed,
+                disposition: Some(soc::Disposition::FalsePositive)
+            }
+        );
+        assert_eq!(
+            form_action("assign", &f(&[("version", "2"), ("assignee", " ")])).unwrap(),
+            IncidentAction::Assign { version: 2, assignee: None }
+        );
+        // A form without its version is refused, never taken as version 0.
+        assert!(matches!(form_action("assign", &f(&[("assignee", "erin")])), Err(ApiError::Invalid(_))));
+        assert!(matches!(form_action("merge", &f(&[])), Err(ApiError::NotFound(_))));
     }
 }

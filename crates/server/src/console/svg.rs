@@ -1,9 +1,7 @@
 //! Charts drawn on the server as SVG: no script, no external library, and
 //! each chart carries a `<title>` and a text summary for screen readers.
 
-use std::fmt::Write;
-
-use super::view::esc;
+use maud::{Markup, html};
 
 /// One stacked bar chart: `columns` of counts per series, labels under
 /// some columns. Series colours come with the series.
@@ -19,67 +17,66 @@ const H: f64 = 180.0;
 const LEFT: f64 = 40.0;
 const BOTTOM: f64 = 22.0;
 
+/// One bar segment, placed.
+struct Bar<'a> {
+    x: f64,
+    y: f64,
+    height: f64,
+    colour: &'a str,
+    label: &'a str,
+    series: &'a str,
+    count: i64,
+}
+
 impl Stacked<'_> {
-    pub(crate) fn render(&self) -> String {
+    fn bars(&self, width: f64) -> Vec<Bar<'_>> {
         let max = self.columns.iter().map(|(_, v)| v.iter().sum::<i64>()).max().unwrap_or(0).max(1);
-        let n = self.columns.len().max(1) as f64;
-        let slot = (W - LEFT) / n;
-        let bar = (slot * 0.8).max(1.0);
+        let slot = (W - LEFT) / self.columns.len().max(1) as f64;
         let plot = H - BOTTOM - 8.0;
-        let mut s = String::new();
-        let total: i64 = self.columns.iter().flat_map(|(_, v)| v).sum();
-        let _ = write!(
-            s,
-            r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{t}: {total}"><title>{t}</title>"#,
-            t = esc(self.title)
-        );
-        // Axis: zero and the maximum.
-        let _ = write!(
-            s,
-            r##"<line x1="{LEFT}" y1="{y0}" x2="{W}" y2="{y0}" stroke="#555"/><text x="{lx}" y="{y0}" class="axis">0</text><text x="{lx}" y="{ytop}" class="axis">{max}</text>"##,
-            y0 = H - BOTTOM,
-            lx = LEFT - 6.0,
-            ytop = 8.0 + 10.0,
-        );
+        let mut out = Vec::new();
         for (i, (label, counts)) in self.columns.iter().enumerate() {
-            let x = LEFT + i as f64 * slot + (slot - bar) / 2.0;
+            let x = LEFT + i as f64 * slot + (slot - width) / 2.0;
             let mut y = H - BOTTOM;
-            for (k, count) in counts.iter().enumerate() {
-                if *count <= 0 {
-                    continue;
+            for (k, count) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+                let height = *count as f64 / max as f64 * plot;
+                y -= height;
+                let (series, colour) = self.series.get(k).copied().unwrap_or(("", "#888"));
+                out.push(Bar { x, y, height, colour, label, series, count: *count });
+            }
+        }
+        out
+    }
+
+    pub(crate) fn render(&self) -> Markup {
+        let max = self.columns.iter().map(|(_, v)| v.iter().sum::<i64>()).max().unwrap_or(0).max(1);
+        let slot = (W - LEFT) / self.columns.len().max(1) as f64;
+        let width = (slot * 0.8).max(1.0);
+        let total: i64 = self.columns.iter().flat_map(|(_, v)| v).sum();
+        let f = |v: f64| format!("{v:.1}");
+        html! {
+            svg.chart viewBox={ "0 0 " (W) " " (H) } role="img" aria-label={ (self.title) ": " (total) } {
+                title { (self.title) }
+                // Axis: zero and the maximum.
+                line x1=(LEFT) y1=(H - BOTTOM) x2=(W) y2=(H - BOTTOM) stroke="#555" {}
+                text x=(LEFT - 6.0) y=(H - BOTTOM) class="axis" { "0" }
+                text x=(LEFT - 6.0) y=(18.0) class="axis" { (max) }
+                @for b in self.bars(width) {
+                    rect x=(f(b.x)) y=(f(b.y)) width=(f(width)) height=(f(b.height)) fill=(b.colour) {
+                        title { (b.label) " " (b.series) ": " (b.count) }
+                    }
                 }
-                let h = *count as f64 / max as f64 * plot;
-                y -= h;
-                let (name, colour) = self.series.get(k).copied().unwrap_or(("", "#888"));
-                let _ = write!(
-                    s,
-                    r#"<rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{h:.1}" fill="{colour}"><title>{} {}: {count}</title></rect>"#,
-                    esc(label),
-                    esc(name)
-                );
+                @for (i, (label, _)) in self.columns.iter().enumerate().filter(|(_, (l, _))| !l.is_empty()) {
+                    text x=(f(LEFT + i as f64 * slot + slot / 2.0)) y=(H - 6.0) class="axis" text-anchor="middle" { (label) }
+                }
             }
-            if !label.is_empty() {
-                let _ = write!(
-                    s,
-                    r#"<text x="{:.1}" y="{}" class="axis" text-anchor="middle">{}</text>"#,
-                    x + bar / 2.0,
-                    H - 6.0,
-                    esc(label)
-                );
+            p.legend {
+                @for (name, colour) in self.series {
+                    // A swatch as SVG: presentation attributes pass the
+                    // console's content security policy, inline styles would not.
+                    span { svg width="10" height="10" aria-hidden="true" { rect width="10" height="10" fill=(colour) {} } " " (name) } " "
+                }
             }
         }
-        s.push_str("</svg><p class=\"legend\">");
-        for (name, colour) in self.series {
-            // A swatch as SVG: presentation attributes pass the console's
-            // content security policy, inline styles would not.
-            let _ = write!(
-                s,
-                r#"<span><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="{colour}"/></svg> {}</span> "#,
-                esc(name)
-            );
-        }
-        s.push_str("</p>");
-        s
     }
 }
 
@@ -94,14 +91,14 @@ mod tests {
             series: &[("low", "#4a7"), ("high", "#c33")],
             columns: vec![("00".into(), vec![1, 1]), ("01".into(), vec![0, 0]), ("".into(), vec![4, 0])],
         };
-        let svg = chart.render();
+        let svg = chart.render().into_string();
         assert!(svg.contains("aria-label=\"Alerts &lt;24h&gt;: 6\""), "{svg}");
         assert_eq!(svg.matches("<rect x=").count(), 3);
         // The tallest column fills the plot: 4 of 4.
         assert!(svg.contains(r##"height="150.0" fill="#4a7""##), "{svg}");
         assert!(svg.contains(r##"height="37.5" fill="#c33""##), "{svg}");
         assert!(!svg.contains("NaN"));
-        let empty = Stacked { title: "x", series: &[], columns: vec![] }.render();
+        let empty = Stacked { title: "x", series: &[], columns: vec![] }.render().into_string();
         assert!(empty.starts_with("<svg") && !empty.contains("NaN"));
     }
 }

@@ -61,7 +61,7 @@ pub(crate) async fn serve_udp(socket: UdpSocket, ingest: Ingest, origin: Origin)
         match socket.recv_from(&mut buf).await {
             Ok((n, _)) => records.push(wire::text(&buf[..n])),
             Err(e) => {
-                eprintln!("hinomi: syslog udp: {e}");
+                tracing::warn!(error = %e, "syslog udp receive failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -101,7 +101,7 @@ pub(crate) async fn serve_tcp(listener: TcpListener, ingest: Ingest, origin: Ori
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let Ok(permit) = open.clone().try_acquire_owned() else {
-                    eprintln!("hinomi: syslog tcp: {MAX_CONNECTIONS} connections open; closing the one from {peer}");
+                    tracing::warn!(%peer, limit = MAX_CONNECTIONS, "syslog tcp: too many connections; closing the new one");
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
@@ -112,7 +112,7 @@ pub(crate) async fn serve_tcp(listener: TcpListener, ingest: Ingest, origin: Ori
                 });
             }
             Err(e) => {
-                eprintln!("hinomi: syslog tcp accept: {e}");
+                tracing::warn!(error = %e, "syslog tcp accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -130,7 +130,7 @@ pub(crate) async fn serve_tls(
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let Ok(permit) = open.clone().try_acquire_owned() else {
-                    eprintln!("hinomi: syslog tls: {MAX_CONNECTIONS} connections open; closing the one from {peer}");
+                    tracing::warn!(%peer, limit = MAX_CONNECTIONS, "syslog tls: too many connections; closing the new one");
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
@@ -142,13 +142,13 @@ pub(crate) async fn serve_tls(
                     let handshake = tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await;
                     match handshake {
                         Ok(Ok(tls)) => read_stream(tls, peer, ingest, origin).await,
-                        Ok(Err(e)) => eprintln!("hinomi: syslog tls handshake with {peer}: {e}"),
-                        Err(_) => eprintln!("hinomi: syslog tls handshake with {peer} timed out"),
+                        Ok(Err(e)) => tracing::info!(%peer, error = %e, "syslog tls handshake failed"),
+                        Err(_) => tracing::info!(%peer, "syslog tls handshake timed out"),
                     }
                 });
             }
             Err(e) => {
-                eprintln!("hinomi: syslog tls accept: {e}");
+                tracing::warn!(error = %e, "syslog tls accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -166,7 +166,7 @@ pub(crate) async fn read_stream<S: AsyncRead + Unpin>(mut stream: S, peer: Socke
         let n = match stream.read(&mut buf).await {
             Ok(n) => n,
             Err(e) => {
-                eprintln!("hinomi: syslog stream from {peer}: {e}");
+                tracing::info!(%peer, error = %e, "syslog stream read failed");
                 0
             }
         };
@@ -193,7 +193,7 @@ pub(crate) async fn read_stream<S: AsyncRead + Unpin>(mut stream: S, peer: Socke
             // The rest of the stream cannot be framed: keep what was read as
             // a record the parser will refuse, so it is in the dead letter.
             let rest = framer.finish().map(|b| wire::text(&b)).unwrap_or_default();
-            eprintln!("hinomi: syslog stream from {peer}: {reason}; closing");
+            tracing::warn!(%peer, %reason, "syslog stream cannot be framed; closing it");
             let reject = Origin { format: format!("reject:syslog framing: {reason}"), ..origin.clone() };
             deliver(&ingest, &reject, vec![rest]).await;
             return;
@@ -213,7 +213,7 @@ async fn deliver(ingest: &Ingest, origin: &Origin, records: Vec<String>) -> bool
             Ok(_) => return true,
             Err(Refused::Busy) => tokio::time::sleep(BUSY_WAIT).await,
             Err(Refused::Failed(e)) => {
-                eprintln!("hinomi: syslog: {e}");
+                tracing::error!(error = %e, "syslog: the write-ahead log refused records");
                 return false;
             }
         }

@@ -1,0 +1,90 @@
+//! What every request works with: the engine's ingest handle, the stores,
+//! the rules, the token file and the limits, built once from the settings.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::Ingest;
+use eventstore::EventStore;
+use state::State;
+use tokio::sync::Semaphore;
+
+use crate::auth::Tokens;
+use crate::config::Config;
+use crate::console::Console;
+use crate::error::ApiError;
+
+/// Searches that may run at once: each may use a core for its timeout.
+const MAX_SEARCHES: usize = 4;
+
+/// Ingest requests buffered at once; more wait, then get "busy". With the
+/// body limit this bounds the memory request bodies can take.
+const MAX_BODIES: usize = 32;
+
+/// The server's shared state.
+pub struct App {
+    pub(crate) ingest: Ingest,
+    pub(crate) tokens: Tokens,
+    pub(crate) data: PathBuf,
+    /// Largest request body, after decompression.
+    pub(crate) max_body: usize,
+    /// Ingest requests whose bodies may be in memory at once.
+    pub(crate) bodies: Arc<Semaphore>,
+    pub(crate) store: Option<Arc<EventStore>>,
+    /// The rules the stream runs (a retro-hunt's default, the rules page).
+    pub(crate) rules: Arc<sigma::RuleSet>,
+    pub(crate) search_timeout: Duration,
+    /// Searches running at once; more get 429.
+    pub(crate) searches: Arc<Semaphore>,
+    /// The SOC state store (alerts, incidents, users); `None` with triage off.
+    pub(crate) soc: Option<Arc<State>>,
+    pub(crate) console: Console,
+}
+
+impl App {
+    /// The state for a server on `data`, with the engine's ingest handle
+    /// and event store, the rules it runs and the SOC state store.
+    pub fn new(
+        config: &Config,
+        data: &Path,
+        ingest: Ingest,
+        store: Option<Arc<EventStore>>,
+        rules: Arc<sigma::RuleSet>,
+        soc: Option<Arc<State>>,
+    ) -> App {
+        App {
+            ingest,
+            tokens: Tokens::new(data.to_path_buf()),
+            data: data.to_path_buf(),
+            max_body: config.http.max_body_bytes,
+            bodies: Arc::new(Semaphore::new(MAX_BODIES)),
+            store,
+            rules,
+            search_timeout: Duration::from_secs(config.store.search_timeout_seconds.max(1)),
+            searches: Arc::new(Semaphore::new(MAX_SEARCHES)),
+            soc,
+            console: Console::new(&config.console, config.http.tls),
+        }
+    }
+
+    /// The state store, or 503 when triage is off.
+    pub(crate) fn soc(&self) -> Result<Arc<State>, ApiError> {
+        self.soc.clone().ok_or_else(|| ApiError::Unavailable("triage is off ([triage] enabled = false)".into()))
+    }
+
+    /// The event store, or 503 when it is off.
+    pub(crate) fn store(&self) -> Result<Arc<EventStore>, ApiError> {
+        self.store
+            .clone()
+            .ok_or_else(|| ApiError::Unavailable("the event store is off ([store] enabled = false)".into()))
+    }
+
+    /// A slot among the searches that may run at once, or 429.
+    pub(crate) fn search_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.searches
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::Busy("too many searches at once; retry shortly"))
+    }
+}

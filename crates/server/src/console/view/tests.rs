@@ -1,0 +1,260 @@
+//! Every page rendered from fixed data, in both languages, against its
+//! golden file (`test_data/console/`, one tag per line; `UPDATE_EXPECT=1`
+//! writes them anew): a change to a page shows in review. The data holds
+//! what attackers write into logs, and every page is checked for it.
+
+use super::*;
+use state::{ImpactScope, TimelineEntry};
+
+fn ctx(lang: Lang, role: Scope) -> Ctx {
+    Ctx {
+        lang,
+        tz: TimeZone::get("Asia/Tokyo").unwrap(),
+        user: "erin<script>".into(),
+        tenant: "acme".into(),
+        role,
+        tenants: vec!["acme".into(), "globex".into()],
+        csrf: "c5rf".into(),
+        here: "/ui/acme/alerts?status=open".into(),
+    }
+}
+
+fn since() -> Timestamp {
+    "2026-11-19T02:00:00Z".parse().unwrap()
+}
+
+fn alert() -> Alert {
+    let at: Timestamp = "2026-11-20T01:00:00Z".parse().unwrap();
+    Alert {
+        id: 7,
+        tenant: "acme".into(),
+        rule_id: "r1".into(),
+        title: "Brute <b>force</b>".into(),
+        level: Level::High,
+        severity: Level::Critical,
+        tags: vec![],
+        author: None,
+        entities: vec![soc::Entity::new(soc::EntityKind::User, "alice\"><img src=x>").unwrap()],
+        evidence: vec![],
+        first_seen: at,
+        last_seen: at,
+        count: 8,
+        status: "open".into(),
+        suppression_id: None,
+        incident_id: Some(3),
+        origin: None,
+        version: 1,
+    }
+}
+
+fn package() -> Escalation {
+    let a = alert();
+    let incident = Incident {
+        id: 3,
+        tenant: "acme".into(),
+        kind: "alerts".into(),
+        title: "Brute <b>force</b> on ws-042".into(),
+        severity: Level::High,
+        status: soc::Status::Acknowledged,
+        disposition: None,
+        assignee: Some("erin".into()),
+        created: since(),
+        updated: since(),
+        last_activity: since(),
+        first_seen: since(),
+        acknowledged: Some(since()),
+        resolved: None,
+        pauses: vec![],
+        escalated_to: Some("CSIRT".into()),
+        escalated: Some(since()),
+        alert_count: 1,
+        entities: a.entities.clone(),
+        version: 4,
+    };
+    let entry = |kind: &'static str, data: serde_json::Value| TimelineEntry {
+        at: since(),
+        kind,
+        actor: "erin".into(),
+        what: kind.into(),
+        data,
+    };
+    Escalation {
+        incident,
+        summary: "s".into(),
+        alerts: vec![a.clone()],
+        timeline: vec![
+            entry("alert", serde_json::json!({})),
+            entry("action", serde_json::json!({"to": "<x>"})),
+            entry("note", serde_json::json!("called <script>")),
+        ],
+        entities: a.entities.clone(),
+        scope: ImpactScope {
+            hosts: vec![],
+            users: vec![],
+            addresses: vec![],
+            first_sign: since(),
+            spread: vec!["user:alice<x>".into()],
+        },
+        evidence: vec![serde_json::json!({"kind": "event", "ref": "1.0\"><script>"})],
+        actions_taken: vec![],
+        open_tasks: vec![serde_json::json!({"title": "reset <b>password</b>"})],
+        open_questions: vec![],
+    }
+}
+
+/// Every page, named, for one viewer.
+fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
+    let stats = RuleStats {
+        rule_id: "r1".into(),
+        title: "Brute <b>force</b>".into(),
+        alerts: 1,
+        detections: 8,
+        true_positive: 0,
+        benign_true_positive: 0,
+        false_positive: 1,
+        duplicate: 0,
+        false_positive_rate: Some(1.0),
+        mean_time_to_triage_secs: None,
+    };
+    let overview_data = Overview {
+        alert_counts: vec![("open".into(), 1)],
+        open_incidents: vec![(soc::Status::New, 1)],
+        near_breach: 1,
+        breached: 0,
+        histogram: vec![(since(), Level::High, 3)],
+        since: since(),
+        top_rules: vec![("r1".into(), "Brute <b>force</b>".into(), 1)],
+        sources: vec![],
+    };
+    let rows = vec![
+        serde_json::json!({"@timestamp": "2026-11-20T01:00:00Z", "user.name": "a\"<x>", "message": "<script>alert(1)</script>"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    ];
+    let search_view = SearchView {
+        query: "user.name:\"<x>\"",
+        from: "-24h",
+        to: "",
+        rows: &rows,
+        buckets: vec![("01:00".into(), 2)],
+        error: Some("column 3: <bad>".into()),
+    };
+    let test = RuleTest { yaml: "</textarea><script>".into(), events: "{}".into(), result: Ok(vec![1]) };
+    let user = User {
+        name: "bob".into(),
+        lang: "".into(),
+        tz: "UTC".into(),
+        disabled: false,
+        failures: 0,
+        locked_until: None,
+        created: since(),
+        grants: vec![("acme".into(), Scope::Analyst)],
+    };
+    let dead = [serde_json::json!({"reason": "<bad>", "source": "fw", "raw": "<img src=x onerror=alert(1)>"})];
+    let e = package();
+    let frame = |title: &str, active: T, body: Markup| layout(c, title, active, body).into_string();
+    vec![
+        ("incident", frame("t", T::Incidents, incident(c, &e, None, Some("conflict")))),
+        ("incidents", frame("t", T::Incidents, incidents(c, "open", std::slice::from_ref(&e.incident), Some("x,1")))),
+        ("overview", frame("t", T::Overview, overview(c, &overview_data))),
+        ("alerts", frame("t", T::Alerts, alerts(c, &AlertFilter::default(), &[alert()], Some("x,1"), Some("n")))),
+        ("search", frame("t", T::Search, search(c, &search_view))),
+        ("rules", frame("t", T::Rules, rules(c, &[("r1".into(), "R <1>".into(), Level::Low)], &[stats], Some(&test)))),
+        ("sources", frame("t", T::Sources, sources(c, &[], &dead))),
+        ("settings", frame("t", T::Settings, settings(c, &[user], &[], &TenantConfig::default(), Some("tok"), None))),
+        ("login", login(c.lang, Some("<e>"), "/ui/", "u\"x").into_string()),
+        ("problem", problem(c.lang, 403, "<no>").into_string()),
+        ("handoff", crate::handoff::html(&e)),
+    ]
+}
+
+/// One tag per line: a golden a reviewer can read and diff.
+fn lines(page: &str) -> String {
+    let mut out = page.replace("><", ">\n<");
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+#[track_caller]
+fn check_golden(name: &str, page: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/console").join(format!("{name}.html"));
+    let got = lines(page);
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(got == want, "{name} differs from {} (UPDATE_EXPECT=1 writes it)", path.display());
+}
+
+#[test]
+fn every_page_matches_its_golden_file() {
+    for lang in [Lang::En, Lang::Ja] {
+        let c = ctx(lang, Scope::Admin);
+        for (name, page) in pages(&c) {
+            check_golden(&format!("{name}.{}", lang.code()), &page);
+        }
+    }
+}
+
+/// Every page: data escaped, every form carrying the anti-CSRF token,
+/// every control labelled.
+#[test]
+fn pages_are_escaped_protected_and_labelled() {
+    for lang in [Lang::En, Lang::Ja] {
+        let c = ctx(lang, Scope::Admin);
+        for (name, page) in pages(&c) {
+            for planted in ["<script>", "<b>force", "<bad>", "<x>", "<e>", "<img", "<no>"] {
+                assert!(!page.contains(planted), "{name}: {planted} came through unescaped");
+            }
+            let forms = page.matches("<form method=\"post\"").count();
+            let tokens = page.matches("name=\"csrf\" value=\"c5rf\"").count();
+            // The login form is the one POST without a session.
+            assert_eq!(forms, tokens + usize::from(page.contains("action=\"/ui/login\"")), "{name}");
+            every_control_has_a_label(name, &page);
+        }
+        let pages = pages(&c);
+        let page = |n: &str| &pages.iter().find(|(name, _)| *name == n).unwrap().1;
+        assert!(page("alerts").contains("rel=\"next\""));
+        assert!(page("overview").contains("<svg"));
+        assert!(page("incident").contains("id=\"escalate\"") && page("incident").contains("id=\"add-note\""));
+    }
+}
+
+/// Every visible form control is named for screen readers: a
+/// `<label for>` pointing at its id, or an `aria-label`.
+fn every_control_has_a_label(name: &str, page: &str) {
+    for tag in ["<input", "<select", "<textarea"] {
+        for (at, _) in page.match_indices(tag) {
+            let end = page[at..].find('>').map_or(page.len(), |e| at + e);
+            let control = &page[at..end];
+            if control.contains("type=\"hidden\"") || control.contains("aria-label=") {
+                continue;
+            }
+            let id = control.split("id=\"").nth(1).and_then(|r| r.split('"').next());
+            let labelled = id.is_some_and(|id| page.contains(&format!("<label for=\"{id}\">")));
+            assert!(labelled, "{name}: no label for {control}");
+        }
+    }
+}
+
+#[test]
+fn a_viewer_gets_no_forms_that_change_things() {
+    let c = ctx(Lang::En, Scope::Read);
+    for page in [
+        alerts(&c, &AlertFilter::default(), &[alert()], None, None),
+        settings(&c, &[], &[], &TenantConfig::default(), None, None),
+        incident(&c, &package(), None, None),
+    ] {
+        let page = page.into_string();
+        assert!(!page.contains("method=\"post\""), "{page}");
+    }
+}
+
+#[test]
+fn times_are_shown_in_the_users_zone() {
+    let c = ctx(Lang::En, Scope::Read);
+    assert_eq!(c.time("2026-11-20T01:00:00Z".parse().unwrap()), "2026-11-20 10:00:00");
+}

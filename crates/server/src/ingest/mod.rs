@@ -1,0 +1,215 @@
+//! Ingest: every route and listener that receives records, and what they
+//! share. Elasticsearch `_bulk` (`elastic.rs`), Splunk HEC (`hec.rs`),
+//! OTLP logs (`otlp.rs`), NDJSON (`ndjson.rs`) over HTTP; syslog over UDP,
+//! TCP and TLS (`syslog.rs`).
+//!
+//! Every HTTP route answers only after the records are in the write-ahead
+//! log, and refuses them (429, or 503 for HEC, both with `Retry-After`)
+//! while the pipeline is behind; a refused request stored nothing. Bodies
+//! are gunzipped and parsed on blocking threads, not on the async workers
+//! that accept connections. Each answer speaks its protocol's dialect.
+
+pub(crate) mod elastic;
+pub(crate) mod hec;
+pub(crate) mod ndjson;
+pub(crate) mod otlp;
+pub(crate) mod syslog;
+
+use std::io::Read;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use engine::Refused;
+use wal::Batch;
+
+use crate::app::App;
+use crate::auth::{Caller, Denied};
+use crate::routes::Endpoint;
+
+/// Why records were not taken.
+#[derive(Debug)]
+pub(crate) enum Rejected {
+    /// The body cannot be read (broken gzip, too large once decompressed).
+    Body(StatusCode, String),
+    /// The body is read but is not what the route takes.
+    Invalid(String),
+    /// The pipeline is behind: retry later.
+    Busy,
+    /// The log failed: our error.
+    Failed(String),
+}
+
+/// The protocol family of a route, for answering in its dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Elasticsearch,
+    Hec,
+    Plain,
+}
+
+impl Dialect {
+    pub(crate) fn of(e: Endpoint) -> Dialect {
+        match e {
+            Endpoint::Bulk | Endpoint::BulkPut | Endpoint::BulkIndex | Endpoint::BulkIndexPut => Dialect::Elasticsearch,
+            Endpoint::HecEvent
+            | Endpoint::HecEventShort
+            | Endpoint::HecEventVersioned
+            | Endpoint::HecRaw
+            | Endpoint::HecRawVersioned => Dialect::Hec,
+            _ => Dialect::Plain,
+        }
+    }
+
+    pub(crate) fn denied(self, d: Denied) -> Response {
+        match self {
+            Dialect::Elasticsearch => elastic::denied(d),
+            Dialect::Hec => hec::answer(match d {
+                Denied::Missing => &wire::hec::TOKEN_REQUIRED,
+                Denied::Invalid => &wire::hec::INVALID_TOKEN,
+                Denied::Forbidden => &wire::hec::INVALID_AUTHORIZATION,
+            }),
+            Dialect::Plain => match d {
+                Denied::Missing => (StatusCode::UNAUTHORIZED, "missing token\n").into_response(),
+                Denied::Invalid => (StatusCode::FORBIDDEN, "invalid token\n").into_response(),
+                Denied::Forbidden => (StatusCode::FORBIDDEN, "the token does not allow this\n").into_response(),
+            },
+        }
+    }
+
+    pub(crate) fn busy(self) -> Response {
+        self.rejected(Rejected::Busy)
+    }
+
+    pub(crate) fn rejected(self, r: Rejected) -> Response {
+        if let Rejected::Failed(e) = &r {
+            tracing::error!(error = %e, "the write-ahead log refused records");
+        }
+        match self {
+            Dialect::Elasticsearch => elastic::rejected(r),
+            Dialect::Hec => match r {
+                Rejected::Busy => hec::answer(&wire::hec::SERVER_BUSY),
+                Rejected::Body(status, why) => (status, why).into_response(),
+                Rejected::Invalid(why) => (StatusCode::BAD_REQUEST, why).into_response(),
+                Rejected::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response(),
+            },
+            Dialect::Plain => match r {
+                Rejected::Busy => {
+                    retry_later((StatusCode::TOO_MANY_REQUESTS, "ingest is behind; retry\n").into_response())
+                }
+                Rejected::Body(status, why) => (status, format!("{why}\n")).into_response(),
+                Rejected::Invalid(why) => (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
+                Rejected::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response(),
+            },
+        }
+    }
+}
+
+/// Every "busy" answer tells the sender when to try again.
+pub(crate) fn retry_later(mut resp: Response) -> Response {
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+/// How much of a refused request's body is read and thrown away (for at
+/// most a second): clients send the whole body before they read the answer,
+/// so an unread small body would turn a clear 401 into a broken connection.
+/// Larger ones are cut off.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+pub(crate) async fn drained(req: axum::extract::Request, resp: Response) -> Response {
+    use http_body_util::BodyExt;
+    let mut body = req.into_body();
+    let drain = async {
+        let mut seen = 0;
+        while seen <= DRAIN_LIMIT {
+            match body.frame().await {
+                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+                _ => break,
+            }
+        }
+    };
+    // A client that announces a body and sends nothing gets its answer soon.
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    resp
+}
+
+/// Whether the client gzipped the body.
+fn gzipped(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"))
+}
+
+/// The request body, gunzipped when the client compressed it; bounded so a
+/// small compressed body cannot expand without limit.
+fn unzip(gzip: bool, body: Bytes, max: usize) -> Result<Bytes, Rejected> {
+    if !gzip {
+        return Ok(body);
+    }
+    let mut out = Vec::new();
+    let mut reader = flate2::read::GzDecoder::new(&body[..]).take(max as u64 + 1);
+    reader
+        .read_to_end(&mut out)
+        .map_err(|e| Rejected::Body(StatusCode::BAD_REQUEST, format!("cannot gunzip the body: {e}")))?;
+    if out.len() > max {
+        return Err(Rejected::Body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body is over {max} bytes once decompressed"),
+        ));
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Decodes and parses a body on a blocking thread: a 100 MiB gzip or a
+/// large `_bulk` must not hold an async worker that other connections
+/// need.
+pub(crate) async fn parse_body<T: Send + 'static>(
+    app: &App,
+    headers: &HeaderMap,
+    body: Bytes,
+    parse: impl FnOnce(&[u8]) -> Result<T, Rejected> + Send + 'static,
+) -> Result<T, Rejected> {
+    let (gzip, max) = (gzipped(headers), app.max_body);
+    tokio::task::spawn_blocking(move || parse(&unzip(gzip, body, max)?))
+        .await
+        .map_err(|e| Rejected::Failed(format!("a parsing task failed: {e}")))?
+}
+
+/// Records in the log batches are cut at.
+const BATCH_BYTES: usize = 4 << 20;
+
+/// Writes records to the log, in batches of a few MiB, and returns once
+/// all are durable. The batches are accepted or refused together, so a
+/// retried request is never half stored.
+pub(crate) async fn submit(
+    app: &App,
+    caller: &Caller,
+    source: &str,
+    format: &str,
+    records: Vec<String>,
+) -> Result<u64, Rejected> {
+    let received = jiff::Timestamp::now().as_nanosecond() as i64;
+    let source = caller.source.as_deref().unwrap_or(source);
+    let mut pending = Vec::new();
+    let mut batch = Vec::new();
+    let mut size = 0;
+    let total = records.len();
+    for (i, r) in records.into_iter().enumerate() {
+        size += r.len();
+        batch.push(r);
+        if size >= BATCH_BYTES || i + 1 == total {
+            pending.push(Batch {
+                received,
+                tenant: caller.tenant.clone(),
+                source: source.to_string(),
+                format: format.to_string(),
+                records: std::mem::take(&mut batch),
+            });
+            size = 0;
+        }
+    }
+    app.ingest.submit_all(pending).await.map_err(|e| match e {
+        Refused::Busy => Rejected::Busy,
+        Refused::Failed(e) => Rejected::Failed(e),
+    })
+}
