@@ -294,8 +294,8 @@ impl Triage {
                 .with_context(|| format!("opening the state store {}", path.display()));
         }
         if self.database.starts_with("postgres") {
-            let db = state::Postgres::connect(&self.database).context("[triage] database")?;
-            return state::State::open(Box::new(db), policy).context("[triage] database");
+            let database = state::Database::Postgres(self.database.clone());
+            return state::State::open(&database, policy).context("[triage] database");
         }
         anyhow::bail!(
             "[triage] database = {:?}: expected empty (SQLite in the data directory), sqlite:PATH, or a postgresql:// URL",

@@ -8,7 +8,8 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use super::db::{Db, Dialect, Val};
-use super::{By, Result, State, micros, text, time};
+use super::row::Row;
+use super::{By, Result, State, micros};
 
 /// The `prev` of the first entry.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -55,7 +56,7 @@ pub(super) fn append(db: &mut dyn Db, by: &By<'_>, action: &str, target: &str, d
     }
     let last = db.rows("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?;
     let (seq, prev) = match last.first() {
-        Some(r) => (r[0].int().unwrap_or(0) + 1, text(&r[1])),
+        Some(r) => (r.get::<i64>("seq")? + 1, r.get("hash")?),
         None => (1, GENESIS.to_string()),
     };
     let mut e = AuditEntry {
@@ -98,16 +99,16 @@ impl State {
         let limit = limit.clamp(1, 10_000);
         let cols = "seq, at, actor, tenant, action, target, data, prev, hash";
         let rows = match tenant {
-            Some(t) => self.lock()?.rows(
+            Some(t) => self.reader()?.rows(
                 &format!("SELECT {cols} FROM audit WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT {limit}"),
                 &[t.into(), Val::Int(after)],
             )?,
-            None => self.lock()?.rows(
+            None => self.reader()?.rows(
                 &format!("SELECT {cols} FROM audit WHERE seq > $1 ORDER BY seq LIMIT {limit}"),
                 &[Val::Int(after)],
             )?,
         };
-        Ok(rows.iter().map(|r| entry(r)).collect())
+        rows.iter().map(AuditEntry::from_row).collect()
     }
 
     /// Walks the whole chain; `head` is a `(seq, hash)` recorded earlier,
@@ -153,16 +154,18 @@ impl State {
     }
 }
 
-fn entry(r: &[Val]) -> AuditEntry {
-    AuditEntry {
-        seq: r[0].int().unwrap_or(0),
-        at: time(&r[1]),
-        actor: text(&r[2]),
-        tenant: text(&r[3]),
-        action: text(&r[4]),
-        target: text(&r[5]),
-        data: text(&r[6]),
-        prev: text(&r[7]),
-        hash: text(&r[8]),
+impl AuditEntry {
+    fn from_row(r: &Row) -> Result<AuditEntry> {
+        Ok(AuditEntry {
+            seq: r.get("seq")?,
+            at: r.get("at")?,
+            actor: r.get("actor")?,
+            tenant: r.get("tenant")?,
+            action: r.get("action")?,
+            target: r.get("target")?,
+            data: r.get("data")?,
+            prev: r.get("prev")?,
+            hash: r.get("hash")?,
+        })
     }
 }

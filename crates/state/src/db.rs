@@ -7,6 +7,9 @@
 //! JSON text), the column types both databases agree on.
 
 use std::fmt;
+use std::sync::Arc;
+
+use super::row::Row;
 
 /// One SQL value.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,31 +18,6 @@ pub enum Val {
     Int(i64),
     Real(f64),
     Text(String),
-}
-
-impl Val {
-    pub fn int(&self) -> Option<i64> {
-        match self {
-            Val::Int(i) => Some(*i),
-            Val::Real(r) => Some(*r as i64),
-            _ => None,
-        }
-    }
-
-    pub fn real(&self) -> Option<f64> {
-        match self {
-            Val::Real(r) => Some(*r),
-            Val::Int(i) => Some(*i as f64),
-            _ => None,
-        }
-    }
-
-    pub fn text(&self) -> Option<&str> {
-        match self {
-            Val::Text(s) => Some(s),
-            _ => None,
-        }
-    }
 }
 
 impl From<i64> for Val {
@@ -121,8 +99,8 @@ pub trait Db: Send {
     fn dialect(&self) -> Dialect;
     /// Runs a statement; returns the rows it changed.
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError>;
-    /// Runs a query; returns its rows.
-    fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError>;
+    /// Runs a query; returns its rows, read by column name.
+    fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError>;
     /// Runs several statements without parameters (DDL).
     fn batch(&mut self, sql: &str) -> Result<(), DbError>;
 }
@@ -144,8 +122,15 @@ impl Sqlite {
         Ok(Sqlite { conn })
     }
 
-    pub fn in_memory() -> Result<Sqlite, DbError> {
-        let conn = rusqlite::Connection::open_in_memory().map_err(|e| DbError(format!("open in memory: {e}")))?;
+    /// A connection that only reads: in WAL mode it reads the last
+    /// committed state while the writer writes, without waiting for it.
+    pub(crate) fn open_reader(path: &std::path::Path) -> Result<Sqlite, DbError> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = rusqlite::Connection::open_with_flags(path, flags)
+            .map_err(|e| DbError(format!("open {} to read: {e}", path.display())))?;
+        conn.execute_batch("PRAGMA query_only=ON; PRAGMA busy_timeout=5000;")
+            .map_err(|e| DbError(format!("set up {} to read: {e}", path.display())))?;
         Ok(Sqlite { conn })
     }
 }
@@ -183,9 +168,10 @@ impl Db for Sqlite {
         Ok(n as u64)
     }
 
-    fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
+    fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| context(sql, e))?;
         let width = stmt.column_count();
+        let columns: Arc<[String]> = stmt.column_names().map(str::to_string).collect();
         bind(&mut stmt, sql, params)?;
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();
@@ -200,7 +186,7 @@ impl Db for Sqlite {
                     rusqlite::types::ValueRef::Blob(b) => Val::Text(String::from_utf8_lossy(b).into_owned()),
                 });
             }
-            out.push(vals);
+            out.push(Row { columns: columns.clone(), values: vals });
         }
         Ok(out)
     }
@@ -280,11 +266,16 @@ impl Db for Postgres {
         self.client.execute(sql, &refs).map_err(|e| context(sql, e))
     }
 
-    fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
+    fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError> {
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|v| v as _).collect();
         let rows = self.client.query(sql, &refs).map_err(|e| context(sql, e))?;
+        let Some(first) = rows.first() else { return Ok(Vec::new()) };
+        let columns: Arc<[String]> = first.columns().iter().map(|c| c.name().to_string()).collect();
         rows.iter()
-            .map(|row| (0..row.len()).map(|i| pg::value(row, i).map_err(|e| context(sql, e))).collect())
+            .map(|row| {
+                let values = (0..row.len()).map(|i| pg::value(row, i).map_err(|e| context(sql, e)));
+                Ok(Row { columns: columns.clone(), values: values.collect::<Result<_, _>>()? })
+            })
             .collect()
     }
 

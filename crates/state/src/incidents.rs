@@ -11,11 +11,9 @@ use soc::sla::{CalendarSpec, Clock, clock};
 use soc::{Disposition, Entity, EntityKind, Status};
 
 use super::db::{Db, Val};
+use super::row::{Json, Row, corrupt, returned_id};
 use super::triage::{add_entity, log, open_incident};
-use super::{
-    Alert, AlertQuery, By, Incident, IncidentQuery, Result, State, StateError, from_json, json, level_of, level_val,
-    micros, opt_text, opt_time, text, time,
-};
+use super::{Alert, AlertQuery, By, Incident, IncidentQuery, Result, State, StateError, json, level_val, micros};
 
 const INCIDENT_COLUMNS: &str = "id, tenant, kind, title, severity, status, disposition, assignee, created, updated, \
      last_activity, first_seen, acknowledged, resolved, pauses, escalated_to, escalated, alert_count, version";
@@ -26,54 +24,73 @@ const LIST_ENTITIES: usize = 20;
 const ALERT_COLUMNS: &str = "id, tenant, rule_id, title, level, severity, tags, author, entities, evidence, \
      first_seen, last_seen, count, status, suppression_id, incident_id, origin, version";
 
-fn incident_row(r: &[Val]) -> Incident {
-    let pauses: Vec<(i64, Option<i64>)> = from_json(&r[14]);
-    let t = |m: i64| Timestamp::from_microsecond(m).unwrap_or(Timestamp::UNIX_EPOCH);
-    Incident {
-        id: r[0].int().unwrap_or(0),
-        tenant: text(&r[1]),
-        kind: text(&r[2]),
-        title: text(&r[3]),
-        severity: level_of(&r[4]),
-        status: text(&r[5]).parse().unwrap_or(Status::New),
-        disposition: r[6].text().and_then(|d| d.parse().ok()),
-        assignee: opt_text(&r[7]),
-        created: time(&r[8]),
-        updated: time(&r[9]),
-        last_activity: time(&r[10]),
-        first_seen: time(&r[11]),
-        acknowledged: opt_time(&r[12]),
-        resolved: opt_time(&r[13]),
-        pauses: pauses.into_iter().map(|(a, b)| (t(a), b.map(t))).collect(),
-        escalated_to: opt_text(&r[15]),
-        escalated: opt_time(&r[16]),
-        alert_count: r[17].int().unwrap_or(0),
-        entities: Vec::new(),
-        version: r[18].int().unwrap_or(0),
+impl Incident {
+    /// An incident row (without its entities, which have their own table).
+    fn from_row(r: &Row) -> Result<Incident> {
+        let pauses: Vec<(Timestamp, Option<Timestamp>)> = r
+            .get::<Json<Vec<(i64, Option<i64>)>>>("pauses")?
+            .0
+            .into_iter()
+            .map(|(from, until)| {
+                let t = |m: i64| {
+                    Timestamp::from_microsecond(m).map_err(|e| corrupt("incidents", format!("pause at {m}: {e}")))
+                };
+                Ok((t(from)?, until.map(t).transpose()?))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Incident {
+            id: r.get("id")?,
+            tenant: r.get("tenant")?,
+            kind: r.get("kind")?,
+            title: r.get("title")?,
+            severity: r.get("severity")?,
+            status: r.get("status")?,
+            disposition: r.get("disposition")?,
+            assignee: r.get("assignee")?,
+            created: r.get("created")?,
+            updated: r.get("updated")?,
+            last_activity: r.get("last_activity")?,
+            first_seen: r.get("first_seen")?,
+            acknowledged: r.get("acknowledged")?,
+            resolved: r.get("resolved")?,
+            pauses,
+            escalated_to: r.get("escalated_to")?,
+            escalated: r.get("escalated")?,
+            alert_count: r.get("alert_count")?,
+            entities: Vec::new(),
+            version: r.get("version")?,
+        })
     }
 }
 
-fn alert_row(r: &[Val]) -> Alert {
-    Alert {
-        id: r[0].int().unwrap_or(0),
-        tenant: text(&r[1]),
-        rule_id: text(&r[2]),
-        title: text(&r[3]),
-        level: level_of(&r[4]),
-        severity: level_of(&r[5]),
-        tags: from_json(&r[6]),
-        author: opt_text(&r[7]),
-        entities: from_json(&r[8]),
-        evidence: from_json(&r[9]),
-        first_seen: time(&r[10]),
-        last_seen: time(&r[11]),
-        count: r[12].int().unwrap_or(0),
-        status: text(&r[13]),
-        suppression_id: r[14].int(),
-        incident_id: r[15].int(),
-        origin: opt_text(&r[16]),
-        version: r[17].int().unwrap_or(0),
+impl Alert {
+    fn from_row(r: &Row) -> Result<Alert> {
+        Ok(Alert {
+            id: r.get("id")?,
+            tenant: r.get("tenant")?,
+            rule_id: r.get("rule_id")?,
+            title: r.get("title")?,
+            level: r.get("level")?,
+            severity: r.get("severity")?,
+            tags: r.get::<Json<_>>("tags")?.0,
+            author: r.get("author")?,
+            entities: r.get::<Json<_>>("entities")?.0,
+            evidence: r.get::<Json<_>>("evidence")?.0,
+            first_seen: r.get("first_seen")?,
+            last_seen: r.get("last_seen")?,
+            count: r.get("count")?,
+            status: r.get("status")?,
+            suppression_id: r.get("suppression_id")?,
+            incident_id: r.get("incident_id")?,
+            origin: r.get("origin")?,
+            version: r.get("version")?,
+        })
     }
+}
+
+/// An entity row (`kind`, `value`).
+fn entity(r: &Row) -> Result<Entity> {
+    Ok(Entity { kind: r.get("kind")?, value: r.get("value")? })
 }
 
 fn pauses_val(p: &[(Timestamp, Option<Timestamp>)]) -> Val {
@@ -145,7 +162,7 @@ pub struct Scope {
 
 impl State {
     pub fn incident(&self, tenant: &str, id: i64) -> Result<Incident> {
-        let mut db = self.lock()?;
+        let mut db = self.reader()?;
         load_incident(&mut **db, tenant, id)
     }
 
@@ -162,8 +179,8 @@ impl State {
         }
         keyset(&mut sql, &mut params, q.before, "last_activity");
         sql.push_str(&format!(" ORDER BY last_activity DESC, id DESC LIMIT {}", q.limit.clamp(1, 1000)));
-        let mut db = self.lock()?;
-        let mut list: Vec<Incident> = db.rows(&sql, &params)?.iter().map(|r| incident_row(r)).collect();
+        let mut db = self.reader()?;
+        let mut list: Vec<Incident> = db.rows(&sql, &params)?.iter().map(Incident::from_row).collect::<Result<_>>()?;
         // The first entities of each (kind, then value order): a queue shows
         // what an incident is about, its page shows all of them.
         for i in &mut list {
@@ -171,21 +188,18 @@ impl State {
                 &format!("SELECT kind, value FROM incident_entities WHERE incident_id = $1 ORDER BY kind, value LIMIT {LIST_ENTITIES}"),
                 &[Val::Int(i.id)],
             )?;
-            i.entities = rows
-                .iter()
-                .filter_map(|r| Some(Entity { kind: text(&r[0]).parse().ok()?, value: text(&r[1]) }))
-                .collect();
+            i.entities = rows.iter().map(entity).collect::<Result<_>>()?;
             i.entities.sort();
         }
         Ok(list)
     }
 
     pub fn alert(&self, tenant: &str, id: i64) -> Result<Alert> {
-        let rows = self.lock()?.rows(
+        let rows = self.reader()?.rows(
             &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant = $1 AND id = $2"),
             &[tenant.into(), Val::Int(id)],
         )?;
-        rows.first().map(|r| alert_row(r)).ok_or_else(|| StateError::NotFound(format!("alert {id}")))
+        rows.first().map(Alert::from_row).unwrap_or_else(|| Err(StateError::NotFound(format!("alert {id}"))))
     }
 
     /// The alert queue: newest activity first, keyset-paged.
@@ -210,41 +224,41 @@ impl State {
         }
         keyset(&mut sql, &mut params, q.before, "last_seen");
         sql.push_str(&format!(" ORDER BY last_seen DESC, id DESC LIMIT {}", q.limit.clamp(1, 1000)));
-        let rows = self.lock()?.rows(&sql, &params)?;
-        Ok(rows.iter().map(|r| alert_row(r)).collect())
+        let rows = self.reader()?.rows(&sql, &params)?;
+        rows.iter().map(Alert::from_row).collect()
     }
 
     /// Counts of a tenant's alerts by status.
     pub fn alert_counts(&self, tenant: &str) -> Result<Vec<(String, i64)>> {
-        let rows = self.lock()?.rows(
-            "SELECT status, COUNT(*) FROM alerts WHERE tenant = $1 GROUP BY status ORDER BY status",
+        let rows = self.reader()?.rows(
+            "SELECT status, COUNT(*) AS n FROM alerts WHERE tenant = $1 GROUP BY status ORDER BY status",
             &[tenant.into()],
         )?;
-        Ok(rows.iter().map(|r| (text(&r[0]), r[1].int().unwrap_or(0))).collect())
+        rows.iter().map(|r| Ok((r.get("status")?, r.get("n")?))).collect()
     }
 
     /// The rules with the most alerts active since `from`, most first:
     /// `(rule id, title, alerts)`. Reads only recent alerts (by index), so
     /// it stays fast at millions of alerts.
     pub fn top_rules(&self, tenant: &str, from: Timestamp, limit: usize) -> Result<Vec<(String, String, i64)>> {
-        let rows = self.lock()?.rows(
+        let rows = self.reader()?.rows(
             &format!(
-                "SELECT rule_id, MIN(title), COUNT(*) FROM alerts WHERE tenant = $1 AND last_seen >= $2 \
+                "SELECT rule_id, MIN(title) AS title, COUNT(*) AS n FROM alerts WHERE tenant = $1 AND last_seen >= $2 \
                  GROUP BY rule_id ORDER BY 3 DESC, 1 LIMIT {}",
                 limit.clamp(1, 1000)
             ),
             &[tenant.into(), micros(from)],
         )?;
-        Ok(rows.iter().map(|r| (text(&r[0]), text(&r[1]), r[2].int().unwrap_or(0))).collect())
+        rows.iter().map(|r| Ok((r.get("rule_id")?, r.get("title")?, r.get("n")?))).collect()
     }
 
     /// Counts of a tenant's incidents by status.
     pub fn incident_counts(&self, tenant: &str) -> Result<Vec<(Status, i64)>> {
         let rows = self
-            .lock()?
-            .rows("SELECT status, COUNT(*) FROM incidents WHERE tenant = $1 GROUP BY status", &[tenant.into()])?;
+            .reader()?
+            .rows("SELECT status, COUNT(*) AS n FROM incidents WHERE tenant = $1 GROUP BY status", &[tenant.into()])?;
         let mut out: Vec<(Status, i64)> =
-            rows.iter().filter_map(|r| Some((r[0].text()?.parse().ok()?, r[1].int().unwrap_or(0)))).collect();
+            rows.iter().map(|r| Ok((r.get("status")?, r.get("n")?))).collect::<Result<_>>()?;
         out.sort_by_key(|(s, _)| Status::ALL.iter().position(|x| x == s));
         Ok(out)
     }
@@ -252,13 +266,16 @@ impl State {
     /// Open incidents the SLA sweep found near breach (and not breached),
     /// and breached: `(near, breached)`.
     pub fn sla_counts(&self, tenant: &str) -> Result<(i64, i64)> {
-        let rows = self.lock()?.rows(
-            "SELECT n.incident_id, MAX(CASE WHEN n.kind LIKE '%near_breach' THEN 0 ELSE 1 END) \
+        let rows = self.reader()?.rows(
+            "SELECT n.incident_id AS incident_id, MAX(CASE WHEN n.kind LIKE '%near_breach' THEN 0 ELSE 1 END) AS breached \
              FROM notifications n JOIN incidents i ON i.id = n.incident_id \
              WHERE n.tenant = $1 AND i.status NOT IN ('resolved', 'closed') GROUP BY n.incident_id",
             &[tenant.into()],
         )?;
-        let breached = rows.iter().filter(|r| r[1].int() == Some(1)).count() as i64;
+        let mut breached = 0;
+        for r in &rows {
+            breached += i64::from(r.get::<bool>("breached")?);
+        }
         Ok((rows.len() as i64 - breached, breached))
     }
 
@@ -271,19 +288,22 @@ impl State {
         bucket: SignedDuration,
     ) -> Result<Vec<(Timestamp, Level, i64)>> {
         let width = bucket.as_micros().max(1) as i64;
-        let rows = self.lock()?.rows(
-            "SELECT (last_seen - $2) / $3, severity, COUNT(*) FROM alerts \
+        let rows = self.reader()?.rows(
+            "SELECT (last_seen - $2) / $3 AS bucket, severity, COUNT(*) AS n FROM alerts \
              WHERE tenant = $1 AND last_seen >= $2 GROUP BY 1, 2 ORDER BY 1, 2",
             &[tenant.into(), micros(from), Val::Int(width)],
         )?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
-                let at = Timestamp::from_microsecond(from.as_microsecond() + r[0].int().unwrap_or(0) * width)
-                    .unwrap_or(from);
-                (at, level_of(&r[1]), r[2].int().unwrap_or(0))
+                let bucket: i64 = r.get("bucket")?;
+                let at = bucket
+                    .checked_mul(width)
+                    .and_then(|d| from.as_microsecond().checked_add(d))
+                    .and_then(|m| Timestamp::from_microsecond(m).ok())
+                    .ok_or_else(|| corrupt("alerts", format!("a last sighting {bucket} buckets past {from}")))?;
+                Ok((at, r.get("severity")?, r.get("n")?))
             })
-            .collect())
+            .collect()
     }
 
     /// Moves an incident; `version` is the one the analyst saw.
@@ -449,7 +469,7 @@ impl State {
                 &[Val::Int(id), micros(now), actor.into(), body.into()],
             )?;
             touch(db, id, now)?;
-            let note = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
+            let note = returned_id(&rows)?;
             super::audit::append(db, by, "note", &format!("incident:{id}"), &json!({"note": note}))?;
             Ok(note)
         })
@@ -466,7 +486,7 @@ impl State {
                 "INSERT INTO tasks (incident_id, title, owner, created) VALUES ($1, $2, $3, $4) RETURNING id",
                 &[Val::Int(id), title.into(), owner.into(), micros(now)],
             )?;
-            let task = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
+            let task = returned_id(&rows)?;
             record(db, by, id, "task", &json!({"task": task, "title": title, "owner": owner}))?;
             touch(db, id, now)?;
             Ok(task)
@@ -510,7 +530,7 @@ impl State {
             )?;
             record(db, by, id, "evidence", &json!({"kind": kind, "ref": reference}))?;
             touch(db, id, now)?;
-            Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
+            returned_id(&rows)
         })
     }
 
@@ -555,7 +575,7 @@ impl State {
             let mut moved = Vec::new();
             for &a in alerts {
                 let rows = db.rows(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1 AND incident_id = $2"), &[Val::Int(a), Val::Int(id)])?;
-                let alert = rows.first().map(|r| alert_row(r)).ok_or_else(|| StateError::NotFound(format!("alert {a} in incident {id}")))?;
+                let alert = rows.first().map(Alert::from_row).unwrap_or_else(|| Err(StateError::NotFound(format!("alert {a} in incident {id}"))))?;
                 moved.push(alert);
             }
             if moved.len() as i64 >= source.alert_count {
@@ -586,7 +606,7 @@ impl State {
 
     /// Alerts (when first seen), log entries and notes, in time order.
     pub fn timeline(&self, tenant: &str, id: i64) -> Result<Vec<TimelineEntry>> {
-        let mut db = self.lock()?;
+        let mut db = self.reader()?;
         load_incident(&mut **db, tenant, id)?;
         timeline(&mut **db, id)
     }
@@ -631,17 +651,16 @@ impl State {
 
     /// A tenant's SLA targets: severity, acknowledge and resolve budgets.
     pub fn sla_policies(&self, tenant: &str) -> Result<Vec<(Level, SignedDuration, SignedDuration)>> {
-        let rows = self.lock()?.rows(
+        let rows = self.reader()?.rows(
             "SELECT severity, ack_secs, resolve_secs FROM sla_policies WHERE tenant = $1 ORDER BY severity DESC",
             &[tenant.into()],
         )?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
-                let secs = |v: &Val| SignedDuration::from_secs(v.int().unwrap_or(0));
-                (level_of(&r[0]), secs(&r[1]), secs(&r[2]))
+                let secs = |c: &str| r.get::<i64>(c).map(SignedDuration::from_secs);
+                Ok((r.get("severity")?, secs("ack_secs")?, secs("resolve_secs")?))
             })
-            .collect())
+            .collect()
     }
 
     fn sla_policy(
@@ -649,17 +668,16 @@ impl State {
         tenant: &str,
         severity: Level,
     ) -> Result<Option<(SignedDuration, SignedDuration, CalendarSpec)>> {
-        let rows = self.lock()?.rows(
+        let rows = self.reader()?.rows(
             "SELECT ack_secs, resolve_secs, calendar FROM sla_policies WHERE tenant = $1 AND severity = $2",
             &[tenant.into(), level_val(severity)],
         )?;
-        Ok(rows.first().map(|r| {
-            (
-                SignedDuration::from_secs(r[0].int().unwrap_or(0)),
-                SignedDuration::from_secs(r[1].int().unwrap_or(0)),
-                from_json(&r[2]),
-            )
-        }))
+        rows.first()
+            .map(|r| {
+                let secs = |c: &str| r.get::<i64>(c).map(SignedDuration::from_secs);
+                Ok((secs("ack_secs")?, secs("resolve_secs")?, r.get::<Json<CalendarSpec>>("calendar")?.0))
+            })
+            .transpose()
     }
 
     /// Checks every open incident's clocks; a near-breach or breach not
@@ -670,9 +688,9 @@ impl State {
     pub fn sla_sweep(&self, now: Timestamp) -> Result<Vec<(String, i64, String, String)>> {
         let open: Vec<(String, i64)> = {
             let rows = self
-                .lock()?
+                .reader()?
                 .rows("SELECT tenant, id FROM incidents WHERE status NOT IN ('resolved', 'closed') ORDER BY id", &[])?;
-            rows.iter().map(|r| (text(&r[0]), r[1].int().unwrap_or(0))).collect()
+            rows.iter().map(|r| Ok((r.get("tenant")?, r.get("id")?))).collect::<Result<_>>()?
         };
         let mut out = Vec::new();
         for (tenant, id) in open {
@@ -717,17 +735,20 @@ impl State {
 
     /// A tenant's SLA notifications, newest first.
     pub fn notifications(&self, tenant: &str, limit: usize) -> Result<Vec<serde_json::Value>> {
-        let rows = self.lock()?.rows(
+        let rows = self.reader()?.rows(
             &format!(
                 "SELECT id, incident_id, at, kind, message FROM notifications WHERE tenant = $1 ORDER BY at DESC, id DESC LIMIT {}",
                 limit.clamp(1, 1000)
             ),
             &[tenant.into()],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| json!({"id": r[0].int(), "incident": r[1].int(), "at": time(&r[2]), "kind": text(&r[3]), "message": text(&r[4])}))
-            .collect())
+        rows.iter()
+            .map(|r| {
+                let (id, incident, at): (i64, i64, Timestamp) = (r.get("id")?, r.get("incident_id")?, r.get("at")?);
+                let (kind, message): (String, String) = (r.get("kind")?, r.get("message")?);
+                Ok(json!({"id": id, "incident": incident, "at": at, "kind": kind, "message": message}))
+            })
+            .collect()
     }
 
     /// Per-rule statistics for rule pages and reports. Alerts and
@@ -735,50 +756,53 @@ impl State {
     /// time to triage from the incidents analysts have worked, so neither
     /// reads every alert.
     pub fn rule_stats(&self, tenant: &str) -> Result<Vec<RuleStats>> {
-        let mut guard = self.lock()?;
+        let mut guard = self.reader()?;
         let db: &mut dyn Db = &mut **guard;
         let counts = db.rows(
             "SELECT rule_id, title, alerts, detections FROM rule_counts WHERE tenant = $1 ORDER BY rule_id",
             &[tenant.into()],
         )?;
         let worked = db.rows(
-            "SELECT a.rule_id, \
-             SUM(CASE WHEN i.disposition = 'true_positive' THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN i.disposition = 'benign_true_positive' THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN i.disposition = 'false_positive' THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN i.disposition = 'duplicate' THEN 1 ELSE 0 END), \
-             CAST(AVG(CASE WHEN i.acknowledged IS NOT NULL THEN (i.acknowledged - i.created) / 1000000.0 END) AS DOUBLE PRECISION) \
+            "SELECT a.rule_id AS rule_id, \
+             SUM(CASE WHEN i.disposition = 'true_positive' THEN 1 ELSE 0 END) AS tp, \
+             SUM(CASE WHEN i.disposition = 'benign_true_positive' THEN 1 ELSE 0 END) AS btp, \
+             SUM(CASE WHEN i.disposition = 'false_positive' THEN 1 ELSE 0 END) AS fp, \
+             SUM(CASE WHEN i.disposition = 'duplicate' THEN 1 ELSE 0 END) AS dup, \
+             CAST(AVG(CASE WHEN i.acknowledged IS NOT NULL THEN (i.acknowledged - i.created) / 1000000.0 END) AS DOUBLE PRECISION) AS to_triage \
              FROM incidents i JOIN alerts a ON a.incident_id = i.id \
              WHERE i.tenant = $1 AND (i.disposition IS NOT NULL OR i.acknowledged IS NOT NULL) \
              AND a.status <> 'suppressed' GROUP BY a.rule_id",
             &[tenant.into()],
         )?;
-        let worked: std::collections::HashMap<String, &Vec<Val>> = worked.iter().map(|r| (text(&r[0]), r)).collect();
-        Ok(counts
+        let worked: std::collections::HashMap<String, &Row> =
+            worked.iter().map(|r| Ok((r.get("rule_id")?, r))).collect::<Result<_>>()?;
+        counts
             .iter()
             .map(|r| {
-                let w = worked.get(&text(&r[0]));
-                let n = |i: usize| w.and_then(|w| w[i].int()).unwrap_or(0);
-                let decided = n(1) + n(2) + n(3);
-                RuleStats {
-                    rule_id: text(&r[0]),
-                    title: text(&r[1]),
-                    alerts: r[2].int().unwrap_or(0),
-                    detections: r[3].int().unwrap_or(0),
-                    true_positive: n(1),
-                    benign_true_positive: n(2),
-                    false_positive: n(3),
-                    duplicate: n(4),
-                    false_positive_rate: (decided > 0).then(|| n(3) as f64 / decided as f64),
-                    mean_time_to_triage_secs: w.and_then(|w| w[5].real()),
-                }
+                let rule_id: String = r.get("rule_id")?;
+                let w = worked.get(&rule_id);
+                let n = |c: &str| w.map_or(Ok(0), |w| w.get::<Option<i64>>(c).map(Option::unwrap_or_default));
+                let (tp, btp, fp, dup) = (n("tp")?, n("btp")?, n("fp")?, n("dup")?);
+                let decided = tp + btp + fp;
+                Ok(RuleStats {
+                    rule_id,
+                    title: r.get("title")?,
+                    alerts: r.get("alerts")?,
+                    detections: r.get("detections")?,
+                    true_positive: tp,
+                    benign_true_positive: btp,
+                    false_positive: fp,
+                    duplicate: dup,
+                    false_positive_rate: (decided > 0).then(|| fp as f64 / decided as f64),
+                    mean_time_to_triage_secs: w.map_or(Ok(None), |w| w.get("to_triage"))?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// The hand-off package for the CSIRT, as data.
     pub fn escalation(&self, tenant: &str, id: i64) -> Result<Escalation> {
-        let mut db = self.lock()?;
+        let mut db = self.reader()?;
         let db: &mut dyn Db = &mut **db;
         let incident = load_incident(db, tenant, id)?;
         let alerts: Vec<Alert> = db
@@ -787,23 +811,39 @@ impl State {
                 &[Val::Int(id)],
             )?
             .iter()
-            .map(|r| alert_row(r))
-            .collect();
+            .map(Alert::from_row)
+            .collect::<Result<_>>()?;
         let timeline = timeline(db, id)?;
-        let evidence = db
-            .rows("SELECT kind, ref, note, added_by, at FROM evidence WHERE incident_id = $1 ORDER BY at, id", &[Val::Int(id)])?
+        let mut evidence = db
+            .rows(
+                "SELECT kind, ref, note, added_by, at FROM evidence WHERE incident_id = $1 ORDER BY at, id",
+                &[Val::Int(id)],
+            )?
             .iter()
-            .map(|r| json!({"kind": text(&r[0]), "ref": text(&r[1]), "note": opt_text(&r[2]), "added_by": text(&r[3]), "at": time(&r[4])}))
-            .chain(alerts.iter().flat_map(|a| a.evidence.iter().map(move |e| json!({"kind": "event", "ref": e, "alert": a.id}))))
-            .collect();
+            .map(|r| {
+                let (kind, reference, note): (String, String, Option<String>) =
+                    (r.get("kind")?, r.get("ref")?, r.get("note")?);
+                let (added_by, at): (String, Timestamp) = (r.get("added_by")?, r.get("at")?);
+                Ok(json!({"kind": kind, "ref": reference, "note": note, "added_by": added_by, "at": at}))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        evidence.extend(
+            alerts
+                .iter()
+                .flat_map(|a| a.evidence.iter().map(move |e| json!({"kind": "event", "ref": e, "alert": a.id}))),
+        );
         let open_tasks: Vec<serde_json::Value> = db
             .rows(
                 "SELECT id, title, owner FROM tasks WHERE incident_id = $1 AND done IS NULL ORDER BY id",
                 &[Val::Int(id)],
             )?
             .iter()
-            .map(|r| json!({"task": r[0].int(), "title": text(&r[1]), "owner": opt_text(&r[2])}))
-            .collect();
+            .map(|r| {
+                let (task, title, owner): (i64, String, Option<String>) =
+                    (r.get("id")?, r.get("title")?, r.get("owner")?);
+                Ok(json!({"task": task, "title": title, "owner": owner}))
+            })
+            .collect::<Result<_>>()?;
         let actions_taken: Vec<TimelineEntry> =
             timeline.iter().filter(|t| t.kind == "action" && t.actor != "hinomi").cloned().collect();
         let scope = scope(&incident, &alerts);
@@ -902,13 +942,13 @@ pub(super) fn load_incident(db: &mut dyn Db, tenant: &str, id: i64) -> Result<In
         &format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE tenant = $1 AND id = $2"),
         &[tenant.into(), Val::Int(id)],
     )?;
-    let mut i = rows.first().map(|r| incident_row(r)).ok_or_else(|| StateError::NotFound(format!("incident {id}")))?;
+    let mut i =
+        rows.first().map(Incident::from_row).unwrap_or_else(|| Err(StateError::NotFound(format!("incident {id}"))))?;
     let ents = db.rows(
         "SELECT kind, value FROM incident_entities WHERE incident_id = $1 ORDER BY kind, value",
         &[Val::Int(id)],
     )?;
-    i.entities =
-        ents.iter().filter_map(|r| Some(Entity { kind: text(&r[0]).parse().ok()?, value: text(&r[1]) })).collect();
+    i.entities = ents.iter().map(entity).collect::<Result<_>>()?;
     i.entities.sort();
     Ok(i)
 }
@@ -919,32 +959,33 @@ fn timeline(db: &mut dyn Db, id: i64) -> Result<Vec<TimelineEntry>> {
         "SELECT id, rule_id, title, first_seen, count, severity FROM alerts WHERE incident_id = $1",
         &[Val::Int(id)],
     )? {
+        let (alert, count, severity): (i64, i64, Level) = (r.get("id")?, r.get("count")?, r.get("severity")?);
         out.push(TimelineEntry {
-            at: time(&r[3]),
+            at: r.get("first_seen")?,
             kind: "alert",
-            actor: text(&r[1]),
-            what: text(&r[2]),
-            data: json!({"alert": r[0].int(), "count": r[4].int(), "severity": level_of(&r[5]).as_str()}),
+            actor: r.get("rule_id")?,
+            what: r.get("title")?,
+            data: json!({"alert": alert, "count": count, "severity": severity.as_str()}),
         });
     }
     for r in
         db.rows("SELECT at, actor, action, data FROM incident_log WHERE incident_id = $1 ORDER BY id", &[Val::Int(id)])?
     {
         out.push(TimelineEntry {
-            at: time(&r[0]),
+            at: r.get("at")?,
             kind: "action",
-            actor: text(&r[1]),
-            what: text(&r[2]),
-            data: r[3].text().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default(),
+            actor: r.get("actor")?,
+            what: r.get("action")?,
+            data: r.get::<Json<serde_json::Value>>("data")?.0,
         });
     }
     for r in db.rows("SELECT at, author, body FROM notes WHERE incident_id = $1 ORDER BY id", &[Val::Int(id)])? {
         out.push(TimelineEntry {
-            at: time(&r[0]),
+            at: r.get("at")?,
             kind: "note",
-            actor: text(&r[1]),
+            actor: r.get("author")?,
             what: "note".into(),
-            data: serde_json::Value::String(text(&r[2])),
+            data: serde_json::Value::String(r.get("body")?),
         });
     }
     // Stable: entries at one instant keep alert, action, note order.

@@ -21,12 +21,14 @@ mod db;
 mod incidents;
 pub mod password;
 pub mod reader;
+mod row;
 mod schema;
 pub mod tokens;
 mod triage;
 mod users;
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jiff::Timestamp;
 use model::Level;
@@ -37,6 +39,7 @@ pub use self::audit::{AuditEntry, AuditReport};
 pub use self::db::Postgres;
 pub use self::db::{Db, DbError, Dialect, Sqlite, Val};
 pub use self::incidents::{Escalation, RuleStats, Scope as ImpactScope, SlaReport, TimelineEntry};
+pub use self::row::Row;
 pub use self::triage::TriageOutcome;
 pub use self::users::{Lockout, LoginOutcome, Session, SessionLimits, User};
 
@@ -166,22 +169,53 @@ pub struct IncidentQuery {
     pub limit: usize,
 }
 
+/// Where the state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (WAL mode), embedded.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL server: a libpq-style URL or key=value string.
+    Postgres(String),
+}
+
+/// Connections that read, beside the one that writes: console pages and
+/// API reads do not queue behind triage's writes.
+const READERS: usize = 4;
+
 /// The state store.
 pub struct State {
-    db: Mutex<Box<dyn Db>>,
+    /// The one connection that writes: SQLite allows one writer, and one
+    /// writer keeps the audit chain and triage in order on both.
+    writer: Mutex<Box<dyn Db>>,
+    /// Connections that only read, taken in turn.
+    readers: Vec<Mutex<Box<dyn Db>>>,
+    next_reader: AtomicUsize,
     policy: TriagePolicy,
 }
 
 impl State {
-    /// Opens a database and brings its schema up to date.
-    pub fn open(mut db: Box<dyn Db>, policy: TriagePolicy) -> Result<State> {
-        schema::migrate(&mut *db)?;
-        Ok(State { db: Mutex::new(db), policy })
+    /// Opens a database, brings its schema up to date, and opens the
+    /// connections that read.
+    pub fn open(database: &Database, policy: TriagePolicy) -> Result<State> {
+        let mut writer: Box<dyn Db> = match database {
+            Database::Sqlite(path) => Box::new(Sqlite::open(path)?),
+            Database::Postgres(url) => Box::new(Postgres::connect(url)?),
+        };
+        schema::migrate(&mut *writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader: Box<dyn Db> = match database {
+                Database::Sqlite(path) => Box::new(Sqlite::open_reader(path)?),
+                Database::Postgres(url) => Box::new(Postgres::connect(url)?),
+            };
+            readers.push(Mutex::new(reader));
+        }
+        Ok(State { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), policy })
     }
 
     /// The embedded default: `state.db` in the data directory.
     pub fn sqlite(path: &std::path::Path, policy: TriagePolicy) -> Result<State> {
-        State::open(Box::new(Sqlite::open(path)?), policy)
+        State::open(&Database::Sqlite(path.to_path_buf()), policy)
     }
 
     pub fn policy(&self) -> &TriagePolicy {
@@ -189,16 +223,29 @@ impl State {
     }
 
     pub fn dialect(&self) -> Result<Dialect> {
-        Ok(self.lock()?.dialect())
+        Ok(self.write()?.dialect())
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Box<dyn Db>>> {
-        self.db.lock().map_err(|_| StateError::Internal("state store lock poisoned by a panic".into()))
+    fn write(&self) -> Result<std::sync::MutexGuard<'_, Box<dyn Db>>> {
+        self.writer.lock().map_err(|_| StateError::Internal("state store lock poisoned by a panic".into()))
+    }
+
+    /// A connection to read with: a free one if there is, else the next
+    /// in turn.
+    fn reader(&self) -> Result<std::sync::MutexGuard<'_, Box<dyn Db>>> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let n = self.readers.len();
+        for i in 0..n {
+            if let Ok(guard) = self.readers[(start + i) % n].try_lock() {
+                return Ok(guard);
+            }
+        }
+        self.readers[start % n].lock().map_err(|_| StateError::Internal("state store lock poisoned by a panic".into()))
     }
 
     /// Runs `f` in one transaction: all of it or nothing.
     fn tx<T>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
-        let mut guard = self.lock()?;
+        let mut guard = self.write()?;
         let db: &mut dyn Db = &mut **guard;
         db.batch(db.dialect().begin())?;
         match f(db) {
@@ -217,13 +264,14 @@ impl State {
     /// database access.
     #[cfg(test)]
     pub(crate) fn exec_raw(&self, sql: &str) -> Result<u64> {
-        Ok(self.lock()?.exec(sql, &[])?)
+        Ok(self.write()?.exec(sql, &[])?)
     }
 
     /// How far a reader (`triage` for the alert journal) has applied.
     pub fn position(&self, name: &str) -> Result<u64> {
-        let rows = self.lock()?.rows("SELECT position FROM positions WHERE name = $1", &[name.into()])?;
-        Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0).max(0) as u64)
+        let rows = self.reader()?.rows("SELECT position FROM positions WHERE name = $1", &[name.into()])?;
+        let position: i64 = rows.first().map_or(Ok(0), |r| r.get("position"))?;
+        u64::try_from(position).map_err(|_| row::corrupt("positions", format!("{name} is at {position}")))
     }
 }
 
@@ -233,37 +281,12 @@ pub(crate) fn micros(t: Timestamp) -> Val {
     Val::Int(t.as_microsecond())
 }
 
-pub(crate) fn time(v: &Val) -> Timestamp {
-    v.int().and_then(|m| Timestamp::from_microsecond(m).ok()).unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-pub(crate) fn opt_time(v: &Val) -> Option<Timestamp> {
-    v.int().and_then(|m| Timestamp::from_microsecond(m).ok())
-}
-
-pub(crate) fn text(v: &Val) -> String {
-    v.text().unwrap_or_default().to_string()
-}
-
-pub(crate) fn opt_text(v: &Val) -> Option<String> {
-    v.text().map(str::to_string)
-}
-
-pub(crate) fn level_of(v: &Val) -> Level {
-    let at = v.int().unwrap_or(0).clamp(0, 4) as usize;
-    Level::ALL[at]
-}
-
 pub(crate) fn level_val(l: Level) -> Val {
     Val::Int(Level::ALL.iter().position(|x| *x == l).unwrap_or(0) as i64)
 }
 
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> Val {
     Val::Text(serde_json::to_string(v).unwrap_or_else(|_| "null".into()))
-}
-
-pub(crate) fn from_json<T: serde::de::DeserializeOwned + Default>(v: &Val) -> T {
-    v.text().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -229,8 +229,11 @@ INSERT INTO rule_counts (tenant, rule_id, title, alerts, detections)
 /// Brings the schema up to date; returns the version it is at.
 pub(crate) fn migrate(db: &mut dyn Db) -> Result<i64, DbError> {
     db.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
-    let current = db.rows("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?;
-    let mut version = current.first().and_then(|r| r.first()).and_then(Val::int).unwrap_or(0);
+    let current = db.rows("SELECT COALESCE(MAX(version), 0) AS version FROM schema_version", &[])?;
+    let mut version: i64 = match current.first() {
+        Some(r) => r.get("version").map_err(|e| DbError(e.to_string()))?,
+        None => 0,
+    };
     let id = db.dialect().id_column();
     for (n, sql) in MIGRATIONS.iter().enumerate() {
         let n = n as i64 + 1;

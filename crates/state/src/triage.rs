@@ -24,7 +24,8 @@ use soc::suppress::Suppression;
 use soc::{Detection, Entity, OpenIncident};
 
 use super::db::{Db, Val};
-use super::{Result, State, from_json, json, level_val, micros, time};
+use super::row::{Json, Row, corrupt, returned_id};
+use super::{Result, State, json, level_val, micros};
 
 /// What one call of [`State::triage`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,7 +127,7 @@ impl State {
                 &key,
             )?;
             let (score, since, incident) = match row.first() {
-                Some(r) => (r[0].real().unwrap_or(0.0), time(&r[1]), r[2].int()),
+                Some(r) => (r.get("score")?, r.get("updated")?, r.get("incident_id")?),
                 None => (0.0, now, None),
             };
             let score = risk.add(score, since, now, sev);
@@ -158,11 +159,14 @@ impl State {
 
     /// An entity's risk score at `now`.
     pub fn risk(&self, tenant: &str, e: &Entity, now: Timestamp) -> Result<f64> {
-        let rows = self.lock()?.rows(
+        let rows = self.reader()?.rows(
             "SELECT score, updated FROM entity_risk WHERE tenant = $1 AND kind = $2 AND value = $3",
             &[tenant.into(), e.kind.as_str().into(), e.value.as_str().into()],
         )?;
-        Ok(rows.first().map_or(0.0, |r| self.policy.risk.decayed(r[0].real().unwrap_or(0.0), time(&r[1]), now)))
+        match rows.first() {
+            Some(r) => Ok(self.policy.risk.decayed(r.get("score")?, r.get("updated")?, now)),
+            None => Ok(0.0),
+        }
     }
 
     /// Adds a suppression after checking it; returns its id.
@@ -186,7 +190,7 @@ impl State {
                 micros(now),
             ],
         )?;
-        let id = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
+        let id = returned_id(&rows)?;
         let data = serde_json::json!({"rule": s.rule, "conditions": s.conditions, "reason": s.reason, "owner": s.owner, "expires": s.expires});
         super::audit::append(db, by, "suppression", &format!("suppression:{id}"), &data)?;
         Ok(id)
@@ -195,11 +199,11 @@ impl State {
 
     /// A tenant's suppressions (expired ones too) with their hit counts.
     pub fn suppressions(&self, tenant: &str) -> Result<Vec<(Suppression, i64)>> {
-        let rows = self.lock()?.rows(
+        let rows = self.reader()?.rows(
             "SELECT id, tenant, rule_id, conditions, owner, reason, expires, created, hits FROM suppressions WHERE tenant = $1 ORDER BY id",
             &[tenant.into()],
         )?;
-        Ok(rows.iter().map(|r| (suppression(r), r[8].int().unwrap_or(0))).collect())
+        rows.iter().map(|r| Ok((suppression(r)?, r.get("hits")?))).collect()
     }
 
     /// Replaces a tenant's asset inventory.
@@ -231,7 +235,7 @@ impl State {
     }
 
     pub fn assets(&self, tenant: &str) -> Result<Inventory> {
-        load_inventory(&mut **self.lock()?, tenant)
+        load_inventory(&mut **self.reader()?, tenant)
     }
 }
 
@@ -249,7 +253,8 @@ impl Cache {
                 "SELECT id, tenant, rule_id, conditions, owner, reason, expires, created FROM suppressions WHERE tenant = $1 AND expires > $2",
                 &[tenant.into(), micros(now)],
             )?;
-            self.suppressions.insert(tenant.to_string(), rows.iter().map(|r| suppression(r)).collect());
+            let list = rows.iter().map(suppression).collect::<Result<_>>()?;
+            self.suppressions.insert(tenant.to_string(), list);
         }
         Ok(self.suppressions.get(tenant).map(Vec::as_slice).unwrap_or_default())
     }
@@ -263,17 +268,17 @@ impl Cache {
     }
 }
 
-fn suppression(r: &[Val]) -> Suppression {
-    Suppression {
-        id: r[0].int().unwrap_or(0),
-        tenant: super::text(&r[1]),
-        rule: super::text(&r[2]),
-        conditions: from_json(&r[3]),
-        owner: super::text(&r[4]),
-        reason: super::text(&r[5]),
-        expires: time(&r[6]),
-        created: time(&r[7]),
-    }
+fn suppression(r: &Row) -> Result<Suppression> {
+    Ok(Suppression {
+        id: r.get("id")?,
+        tenant: r.get("tenant")?,
+        rule: r.get("rule_id")?,
+        conditions: r.get::<Json<_>>("conditions")?.0,
+        owner: r.get("owner")?,
+        reason: r.get("reason")?,
+        expires: r.get("expires")?,
+        created: r.get("created")?,
+    })
 }
 
 fn load_inventory(db: &mut dyn Db, tenant: &str) -> Result<Inventory> {
@@ -281,12 +286,16 @@ fn load_inventory(db: &mut dyn Db, tenant: &str) -> Result<Inventory> {
         "SELECT kind, pattern, criticality, owner, business_unit FROM assets WHERE tenant = $1 ORDER BY id",
         &[tenant.into()],
     )?;
-    let assets: Vec<Asset> = rows
+    let assets = rows
         .iter()
-        .filter_map(|r| {
-            Asset::new(&super::text(&r[0]), &super::text(&r[1]), &super::text(&r[2]), r[3].text(), r[4].text()).ok()
+        .map(|r| {
+            let (kind, pattern, criticality): (String, String, String) =
+                (r.get("kind")?, r.get("pattern")?, r.get("criticality")?);
+            let (owner, unit): (Option<String>, Option<String>) = (r.get("owner")?, r.get("business_unit")?);
+            Asset::new(&kind, &pattern, &criticality, owner.as_deref(), unit.as_deref())
+                .map_err(|e| corrupt("assets", e))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(Inventory { assets })
 }
 
@@ -309,8 +318,8 @@ fn upsert_alert(
         &[d.tenant.as_str().into(), key.as_str().into(), status.into(), micros(since)],
     )?;
     if let Some(r) = found.first() {
-        let id = r[0].int().unwrap_or(0);
-        let mut evidence: Vec<String> = from_json(&r[1]);
+        let id: i64 = r.get("id")?;
+        let mut evidence: Vec<String> = r.get::<Json<_>>("evidence")?.0;
         for e in &d.events {
             if evidence.len() < policy.max_evidence && !evidence.contains(e) {
                 evidence.push(e.clone());
@@ -326,7 +335,7 @@ fn upsert_alert(
             out.deduplicated += 1;
         }
         count_rule(db, d, status, false)?;
-        return Ok((id, r[2].int()));
+        return Ok((id, r.get("incident_id")?));
     }
     let evidence: Vec<&String> = d.events.iter().take(policy.max_evidence).collect();
     let rows = db.rows(
@@ -356,7 +365,7 @@ fn upsert_alert(
         out.new_alerts += 1;
     }
     count_rule(db, d, status, true)?;
-    Ok((rows.first().and_then(|r| r[0].int()).unwrap_or(0), None))
+    Ok((returned_id(&rows)?, None))
 }
 
 /// Counts a detection (and a new alert) into its rule's statistics;
@@ -388,7 +397,7 @@ fn open_incidents(
     let mut out: Vec<OpenIncident> = Vec::new();
     for e in entities.iter().filter(|e| e.kind.groups()) {
         let rows = db.rows(
-            "SELECT i.id, i.last_activity FROM incident_entities e JOIN incidents i ON i.id = e.incident_id \
+            "SELECT i.id AS id, i.last_activity AS last_activity FROM incident_entities e JOIN incidents i ON i.id = e.incident_id \
              WHERE e.tenant = $1 AND e.kind = $2 AND e.value = $3 AND i.kind = 'alerts' \
              AND i.status NOT IN ('resolved', 'closed') AND i.last_activity >= $4 AND i.alert_count < $5",
             &[
@@ -400,10 +409,12 @@ fn open_incidents(
             ],
         )?;
         for r in rows {
-            let id = r[0].int().unwrap_or(0);
+            let id: i64 = r.get("id")?;
             match out.iter_mut().find(|i| i.id == id) {
                 Some(i) => i.entities.push(e.clone()),
-                None => out.push(OpenIncident { id, last_activity: time(&r[1]), entities: vec![e.clone()] }),
+                None => {
+                    out.push(OpenIncident { id, last_activity: r.get("last_activity")?, entities: vec![e.clone()] })
+                }
             }
         }
     }
@@ -413,18 +424,21 @@ fn open_incidents(
 /// An open incident that has entity `e`, the most recently active.
 fn incident_with(db: &mut dyn Db, tenant: &str, e: &Entity) -> Result<Option<i64>> {
     let rows = db.rows(
-        "SELECT i.id FROM incident_entities e JOIN incidents i ON i.id = e.incident_id \
+        "SELECT i.id AS id FROM incident_entities e JOIN incidents i ON i.id = e.incident_id \
          WHERE e.tenant = $1 AND e.kind = $2 AND e.value = $3 AND i.status NOT IN ('resolved', 'closed') \
          ORDER BY i.last_activity DESC, i.id DESC LIMIT 1",
         &[tenant.into(), e.kind.as_str().into(), e.value.as_str().into()],
     )?;
-    Ok(rows.first().and_then(|r| r[0].int()))
+    rows.first().map(|r| r.get("id")).transpose()
 }
 
 fn incident_open(db: &mut dyn Db, id: Option<i64>) -> Result<bool> {
     let Some(id) = id else { return Ok(false) };
     let rows = db.rows("SELECT status FROM incidents WHERE id = $1", &[Val::Int(id)])?;
-    Ok(rows.first().is_some_and(|r| !matches!(r[0].text(), Some("resolved" | "closed"))))
+    match rows.first() {
+        Some(r) => Ok(!r.get::<soc::Status>("status")?.is_done()),
+        None => Ok(false),
+    }
 }
 
 pub(super) fn open_incident(
@@ -441,7 +455,7 @@ pub(super) fn open_incident(
          VALUES ($1, $2, $3, $4, 'new', $5, $5, $6, $6, '[]', 0, 1) RETURNING id",
         &[tenant.into(), kind.into(), title.into(), level_val(sev), micros(now), micros(first_seen)],
     )?;
-    let id = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
+    let id = returned_id(&rows)?;
     log(db, id, now, "hinomi", "opened", &serde_json::json!({"kind": kind, "title": title}))?;
     Ok(id)
 }

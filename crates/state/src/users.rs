@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::db::{Db, Val};
-use super::{By, Result, State, StateError, micros, opt_time, text, time};
+use super::{By, Result, State, StateError, micros};
 use access::{Scope, check_name};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,16 +98,16 @@ fn user_row(db: &mut dyn Db, name: &str) -> Result<Option<User>> {
     let grants = db
         .rows("SELECT tenant, role FROM grants WHERE username = $1 ORDER BY tenant", &[name.into()])?
         .iter()
-        .filter_map(|g| Some((text(&g[0]), Scope::parse(g[1].text()?).ok()?)))
-        .collect();
+        .map(|g| Ok((g.get("tenant")?, g.get("role")?)))
+        .collect::<Result<_>>()?;
     Ok(Some(User {
-        name: text(&r[0]),
-        lang: text(&r[1]),
-        tz: text(&r[2]),
-        disabled: r[3].int().unwrap_or(0) != 0,
-        failures: r[4].int().unwrap_or(0),
-        locked_until: opt_time(&r[5]),
-        created: time(&r[6]),
+        name: r.get("name")?,
+        lang: r.get("lang")?,
+        tz: r.get("tz")?,
+        disabled: r.get("disabled")?,
+        failures: r.get("failures")?,
+        locked_until: r.get("locked_until")?,
+        created: r.get("created")?,
         grants,
     }))
 }
@@ -185,34 +185,37 @@ impl State {
     }
 
     pub fn user(&self, name: &str) -> Result<Option<User>> {
-        user_row(&mut **self.lock()?, name)
+        user_row(&mut **self.reader()?, name)
     }
 
     /// Users holding a role in `tenant`, or every user.
     pub fn users(&self, tenant: Option<&str>) -> Result<Vec<User>> {
-        let mut guard = self.lock()?;
+        let mut guard = self.reader()?;
         let db: &mut dyn Db = &mut **guard;
         let names = match tenant {
-            Some(t) => db.rows("SELECT username FROM grants WHERE tenant = $1 ORDER BY username", &[t.into()])?,
+            Some(t) => {
+                db.rows("SELECT username AS name FROM grants WHERE tenant = $1 ORDER BY username", &[t.into()])?
+            }
             None => db.rows("SELECT name FROM users ORDER BY name", &[])?,
         };
         let mut out = Vec::with_capacity(names.len());
         for n in &names {
-            out.extend(user_row(db, &text(&n[0]))?);
+            out.extend(user_row(db, &n.get::<String>("name")?)?);
         }
         Ok(out)
     }
 
     pub fn user_count(&self) -> Result<i64> {
-        let rows = self.lock()?.rows("SELECT COUNT(*) FROM users", &[])?;
-        Ok(rows.first().and_then(|r| r[0].int()).unwrap_or(0))
+        let rows = self.reader()?.rows("SELECT COUNT(*) AS n FROM users", &[])?;
+        rows.first().map_or(Ok(0), |r| r.get("n"))
     }
 
     /// The stored password hash of an enabled user, to verify outside any
     /// lock (Argon2 takes tens of milliseconds on purpose).
     pub fn password_of(&self, name: &str) -> Result<Option<String>> {
-        let rows = self.lock()?.rows("SELECT password FROM users WHERE name = $1 AND disabled = 0", &[name.into()])?;
-        Ok(rows.first().map(|r| text(&r[0])))
+        let rows =
+            self.reader()?.rows("SELECT password FROM users WHERE name = $1 AND disabled = 0", &[name.into()])?;
+        rows.first().map(|r| r.get("password")).transpose()
     }
 
     /// Records a login attempt whose password check gave `password_ok`:
@@ -266,9 +269,9 @@ impl State {
             let rows =
                 db.rows("SELECT username, csrf, created, seen FROM sessions WHERE id = $1", &[id.clone().into()])?;
             let Some(r) = rows.first() else { return Ok(None) };
-            let (created, seen) = (time(&r[2]), time(&r[3]));
+            let (created, seen): (Timestamp, Timestamp) = (r.get("created")?, r.get("seen")?);
             let expired = now.duration_since(seen) > limits.idle || now.duration_since(created) > limits.absolute;
-            let user = user_row(db, &text(&r[0]))?.filter(|u| !u.disabled);
+            let user = user_row(db, &r.get::<String>("username")?)?.filter(|u| !u.disabled);
             let Some(user) = user.filter(|_| !expired) else {
                 db.exec("DELETE FROM sessions WHERE id = $1", &[id.into()])?;
                 return Ok(None);
@@ -277,7 +280,7 @@ impl State {
             if now.duration_since(seen) > SignedDuration::from_mins(1) {
                 db.exec("UPDATE sessions SET seen = $1 WHERE id = $2", &[micros(now), id.into()])?;
             }
-            Ok(Some(Session { user, csrf: text(&r[1]), created }))
+            Ok(Some(Session { user, csrf: r.get("csrf")?, created }))
         })
     }
 

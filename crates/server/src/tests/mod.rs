@@ -3,6 +3,7 @@
 //! `oneshot`, one request at a time, as a client would call it.
 
 mod authz;
+mod errors;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ pub(super) struct Answer {
     pub(super) status: StatusCode,
     pub(super) location: String,
     pub(super) body: String,
+    pub(super) request_id: Option<String>,
 }
 
 impl Fixture {
@@ -82,17 +84,27 @@ impl Fixture {
         (cookie, csrf)
     }
 
-    /// Sends one request through the whole router.
+    /// Sends one request through the route table (without the request
+    /// span layer: the matrix makes thousands of calls).
     pub(super) fn call(&self, req: Request<Body>) -> Answer {
+        self.send(crate::routes::router(self.app.clone()), req)
+    }
+
+    /// Sends one request through the whole service, as `serve` runs it.
+    pub(super) fn call_full(&self, req: Request<Body>) -> Answer {
+        self.send(crate::router(self.app.clone()), req)
+    }
+
+    fn send(&self, router: axum::Router, req: Request<Body>) -> Answer {
         let mut req = req;
         req.extensions_mut().insert(ConnectInfo(crate::https::Peer(SocketAddr::from(([127, 0, 0, 1], 40000)))));
-        let router = crate::router(self.app.clone());
         self.runtime.block_on(async {
             let resp = router.oneshot(req).await.unwrap();
             let status = resp.status();
-            let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+            let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let (location, request_id) = (header("location").unwrap_or_default(), header("x-request-id"));
             let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20).await.unwrap();
-            Answer { status, location, body: String::from_utf8_lossy(&bytes).into_owned() }
+            Answer { status, location, body: String::from_utf8_lossy(&bytes).into_owned(), request_id }
         })
     }
 }
