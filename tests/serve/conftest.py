@@ -15,6 +15,8 @@ import urllib.request
 
 import pytest
 
+from pg import database_for
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = os.environ.get("HINOMI_BIN", str(ROOT / "target/debug/hinomi"))
 RULES = pathlib.Path(__file__).parent / "rules"
@@ -53,6 +55,17 @@ class Server:
         if "events_journal" not in text:
             text = text.replace("[engine]\n", "[engine]\nevents_journal = true\n") if "[engine]\n" in text \
                 else text + "[engine]\nevents_journal = true\n"
+        # HINOMI_TEST_DATABASE=postgres: the SOC state of every server in a
+        # fresh database of one PostgreSQL server the run starts. The data
+        # directory holds the configuration too, so the CLI commands the
+        # tests run on it reach the same database.
+        url = self.database = database_for(self.data)
+        if url:
+            line = f'database = "{url}"\n'
+            text = text.replace("[triage]\n", "[triage]\n" + line) if "[triage]\n" in text \
+                else text + "[triage]\n" + line
+            self.data.mkdir(parents=True, exist_ok=True)
+            (self.data / "hinomi.toml").write_text(text)
         self.config.write_text(text)
         self.rules = rules
         self.env = dict(os.environ, **(extra_env or {}))
@@ -96,6 +109,8 @@ class Server:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
+        # In a PostgreSQL run nothing (server or command) fell back to SQLite.
+        assert not (self.database and (self.data / "state.db").exists()), "state.db written in a PostgreSQL run"
 
     def get(self, path, token=None):
         req = urllib.request.Request(self.http + path)

@@ -39,7 +39,7 @@ impl Where {
     }
 
     fn open(&self) -> Result<State> {
-        let config = server::config::Config::load(self.config.as_deref())?;
+        let config = server::config::Config::for_data(&self.data, self.config.as_deref())?;
         config.triage.open(&self.data)
     }
 }

@@ -72,7 +72,7 @@ pub(crate) fn run(args: ExportArgs) -> Result<ExitCode> {
             args.from.is_none_or(|f| day >= f) && args.to.is_none_or(|t| day <= t) && (args.include_open || day < today)
         })
         .collect();
-    let audit = server::config::Triage::default().open(&args.data)?;
+    let audit = server::config::Config::for_data(&args.data, None)?.triage.open(&args.data)?;
     let total: u64 = parts.iter().map(|p| p.events).sum();
     let bar = ProgressBar::new(total);
     bar.set_style(

@@ -151,7 +151,7 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
         eprintln!("imported {sent} records from {} files; {} alerts", files.len(), status.alerts);
         if let Some(data) = &args.data {
             // No server runs here: triage the new detections now.
-            let state = server::config::Triage::default().open(data)?;
+            let state = server::config::Config::for_data(data, None)?.triage.open(data)?;
             let n = state::reader::catch_up(data, &state).map_err(anyhow::Error::msg)?;
             eprintln!("triaged {n} detections (`hinomi alerts list`, `hinomi incident list`)");
         }

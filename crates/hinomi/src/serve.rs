@@ -17,7 +17,8 @@ pub(crate) struct ServeArgs {
     /// The data directory: write-ahead log, journals, tokens.
     #[arg(long, env = "HINOMI_DATA", value_name = "DIR")]
     data: PathBuf,
-    /// The TOML configuration file (see docs/configuration.md).
+    /// The TOML configuration file (see docs/configuration.md); default:
+    /// `DIR/hinomi.toml` when the data directory holds one.
     #[arg(long, env = "HINOMI_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// A rule file or directory (searched for .yml/.yaml); repeatable.
@@ -33,7 +34,7 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
-    let config = Config::load(args.config.as_deref())?;
+    let config = Config::for_data(&args.data, args.config.as_deref())?;
     std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
     first_start(&args.data)?;
     let mut rule_paths = args.rules.clone();
@@ -74,7 +75,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         if args.demo {
             demo(&args.data, &soc_state, &engine.ingest())?;
         }
-        let every = Duration::from_secs(config.triage.sla_check_seconds.max(1));
+        let every = config.triage.sla_check.0.max(Duration::from_secs(1));
         let triage = state::reader::Triage::start(&args.data, soc_state.clone(), every).context("starting triage")?;
         (Some(soc_state), Some(triage))
     } else {

@@ -50,7 +50,7 @@ pub(crate) fn run(cmd: TokenCommand) -> Result<ExitCode> {
             let now = jiff::Timestamp::now().to_string();
             let (token, record) = tokens::create(&data, &tenant, scope, source.as_deref(), &now)
                 .with_context(|| format!("creating a token in {}", data.display()))?;
-            let state = server::config::Triage::default().open(&data)?;
+            let state = server::config::Config::for_data(&data, None)?.triage.open(&data)?;
             let by = state::By { tenant: &record.tenant, actor: &actor, now: jiff::Timestamp::now() };
             let target = format!("token:{}", record.id);
             state.audit(&by, "token_create", &target, &serde_json::json!({"scope": record.scope.as_str()}))?;
@@ -62,7 +62,7 @@ pub(crate) fn run(cmd: TokenCommand) -> Result<ExitCode> {
             let record =
                 tokens::revoke(&data, &id, &now.to_string()).with_context(|| format!("revoking token {id}"))?;
             // Permission changes belong in the tenant's audit trail.
-            let state = server::config::Triage::default().open(&data)?;
+            let state = server::config::Config::for_data(&data, None)?.triage.open(&data)?;
             let by = state::By { tenant: &record.tenant, actor: &actor, now };
             state.audit(
                 &by,

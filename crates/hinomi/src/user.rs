@@ -76,7 +76,7 @@ pub(crate) fn run(cmd: UserCommand) -> Result<ExitCode> {
         UserCommand::Add { data, name, tenant, role, password_stdin, actor } => {
             let password = if password_stdin { stdin_password()? } else { generated()? };
             let hash = state::password::hash(&password).map_err(anyhow::Error::msg)?;
-            let state = server::config::Triage::default().open(&data)?;
+            let state = server::config::Config::for_data(&data, None)?.triage.open(&data)?;
             let by = By { tenant: &tenant, actor: &actor, now };
             state.add_user(&by, &name, &hash, "", "UTC")?;
             state.grant(&by, &name, Some(role))?;
@@ -87,16 +87,16 @@ pub(crate) fn run(cmd: UserCommand) -> Result<ExitCode> {
         }
         UserCommand::Grant { data, name, tenant, role, actor } => {
             let role = if role == "none" { None } else { Some(Scope::parse(&role).map_err(anyhow::Error::msg)?) };
-            let state = server::config::Triage::default().open(&data)?;
+            let state = server::config::Config::for_data(&data, None)?.triage.open(&data)?;
             state.grant(&By { tenant: &tenant, actor: &actor, now }, &name, role)?;
         }
         UserCommand::Passwd { data, name, actor } => {
             let hash = state::password::hash(&stdin_password()?).map_err(anyhow::Error::msg)?;
-            let state = server::config::Triage::default().open(&data)?;
+            let state = server::config::Config::for_data(&data, None)?.triage.open(&data)?;
             state.set_password(&By { tenant: "", actor: &actor, now }, &name, &hash)?;
         }
         UserCommand::List { data } => {
-            let state = server::config::Triage::default().open(&data)?;
+            let state = server::config::Config::for_data(&data, None)?.triage.open(&data)?;
             for u in state.users(None)? {
                 let grants: Vec<String> = u.grants.iter().map(|(t, r)| format!("{t}:{}", r.as_str())).collect();
                 let lock = u.locked_until.map(|t| format!(" locked until {t}")).unwrap_or_default();

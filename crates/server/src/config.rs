@@ -1,12 +1,138 @@
-//! The server's TOML configuration. Every key has a default, so an empty
-//! file (or none) runs a loopback-only server; `docs/configuration.md`
-//! lists them all.
+//! The server's TOML configuration, typed: addresses are socket
+//! addresses, formats and protocols are enums, the database is a
+//! [`Database`], times are durations written with their unit (`"30s"`,
+//! `"15m"`, `"90d"`) and sizes are sizes (`"100 MiB"`). A value that does
+//! not fit is an error naming its key when the file is read, not a
+//! surprise later. Every key has a default, so an empty file (or none)
+//! runs a loopback-only server; `docs/configuration.md` lists them all,
+//! and a test reads every example there.
+//!
+//! The settings become the engine's, the event store's and the state
+//! store's in one place each ([`Config::engine_config`],
+//! [`Store::settings`], [`Triage::open`]). Keys of earlier versions that
+//! carried their unit in their name (`checkpoint_interval_ms = 1000`) are
+//! read as the new ones (`checkpoint_interval = "1000ms"`), with a warning.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+pub use state::Database;
+
+/// The configuration file a data directory may hold.
+pub const CONFIG_FILE: &str = "hinomi.toml";
+
+/// A span of time written with its unit: `500ms`, `30s`, `15m`, `12h`, `90d`, `2w`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span(pub Duration);
+
+impl FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Span, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (number, unit) = (&t[..split], t[split..].trim());
+        let n: u64 = number.parse().map_err(|_| format!("{text:?}: expected a number and a unit, such as 30s"))?;
+        let ms: u64 = match unit {
+            "ms" => 1,
+            "s" => 1000,
+            "m" | "min" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            "" => return Err(format!("{text:?}: say the unit (ms, s, m, h, d or w), such as {n}s")),
+            other => return Err(format!("{text:?}: unknown unit {other:?} (ms, s, m, h, d or w)")),
+        };
+        n.checked_mul(ms).map(|ms| Span(Duration::from_millis(ms))).ok_or_else(|| format!("{text:?} is too long"))
+    }
+}
+
+/// An amount of bytes: `1048576`, `512 KiB`, `100 MiB`, `1 GB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Size(pub u64);
+
+impl FromStr for Size {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Size, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (number, unit) = (&t[..split], t[split..].trim());
+        let n: u64 = number.parse().map_err(|_| format!("{text:?}: expected a number of bytes, such as 100 MiB"))?;
+        let scale: u64 = match unit {
+            "" | "B" => 1,
+            "KB" => 1000,
+            "KiB" => 1 << 10,
+            "MB" => 1_000_000,
+            "MiB" => 1 << 20,
+            "GB" => 1_000_000_000,
+            "GiB" => 1 << 30,
+            "TB" => 1_000_000_000_000,
+            "TiB" => 1 << 40,
+            other => {
+                return Err(format!("{text:?}: unknown unit {other:?} (B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)"));
+            }
+        };
+        n.checked_mul(scale).map(Size).ok_or_else(|| format!("{text:?} is too large"))
+    }
+}
+
+/// Reads a value through its `FromStr`, from a string, or from an
+/// integer where the type allows one (a size in bytes).
+macro_rules! deserialize_from_str {
+    ($($t:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$t, D::Error> {
+                #[derive(Deserialize)]
+                #[serde(untagged)]
+                enum Raw {
+                    Text(String),
+                    Number(u64),
+                }
+                let text = match Raw::deserialize(d)? {
+                    Raw::Text(t) => t,
+                    Raw::Number(n) => n.to_string(),
+                };
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+deserialize_from_str!(Span, Size);
+
+fn format<'de, D: Deserializer<'de>>(d: D) -> Result<normalize::Format, D::Error> {
+    String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+}
+
+fn database<'de, D: Deserializer<'de>>(d: D) -> Result<Database, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_database(&text).map_err(serde::de::Error::custom)
+}
+
+/// `""` (SQLite in the data directory), `sqlite:PATH`, or a PostgreSQL URL
+/// or key=value string. The empty path is resolved by [`Triage::open`].
+fn parse_database(text: &str) -> Result<Database, String> {
+    if text.is_empty() {
+        return Ok(Database::Sqlite(PathBuf::new()));
+    }
+    if let Some(path) = text.strip_prefix("sqlite:") {
+        return Ok(Database::Sqlite(PathBuf::from(path)));
+    }
+    let postgres = text.starts_with("postgres://")
+        || text.starts_with("postgresql://")
+        || text.split_whitespace().all(|kv| kv.contains('='));
+    if postgres {
+        return Ok(Database::Postgres(text.to_string()));
+    }
+    Err(format!(
+        "{text:?}: expected empty (SQLite in the data directory), sqlite:PATH, or a PostgreSQL URL (postgresql://...)"
+    ))
+}
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -30,9 +156,9 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct Http {
     /// Addresses serving the API, the console and every ingest route.
-    pub listen: Vec<String>,
-    /// Largest request body accepted (after decompression), in bytes.
-    pub max_body_bytes: usize,
+    pub listen: Vec<SocketAddr>,
+    /// Largest request body accepted (after decompression).
+    pub max_body: Size,
     /// Serve HTTP (API, console, ingest) over TLS with `[tls]`'s
     /// certificate and key.
     pub tls: bool,
@@ -40,7 +166,7 @@ pub struct Http {
 
 impl Default for Http {
     fn default() -> Http {
-        Http { listen: vec!["127.0.0.1:8080".into()], max_body_bytes: 100 << 20, tls: false }
+        Http { listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))], max_body: Size(100 << 20), tls: false }
     }
 }
 
@@ -56,22 +182,22 @@ pub enum Protocol {
 #[serde(deny_unknown_fields)]
 pub struct Syslog {
     pub protocol: Protocol,
-    pub listen: String,
+    pub listen: SocketAddr,
     #[serde(default = "default_tenant")]
     pub tenant: String,
     /// The source name records from this listener are counted under.
     #[serde(default = "default_syslog_source")]
     pub source: String,
     /// Parser for the records: auto, syslog, cef, leef, kv, json.
-    #[serde(default = "default_format")]
-    pub format: String,
+    #[serde(default, deserialize_with = "format")]
+    pub format: normalize::Format,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Tls {
-    /// PEM certificate chain and private key for syslog over TLS
-    /// (`hinomi tls selfsigned` makes a pair).
+    /// PEM certificate chain and private key for syslog over TLS and
+    /// HTTPS (`hinomi tls selfsigned` makes a pair).
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
 }
@@ -83,20 +209,20 @@ pub struct Engine {
     /// data through a process crash but not through a power cut.
     pub wal_sync: bool,
     /// Refuse senders (HTTP 429/503, TCP stops reading, UDP drops) while
-    /// this many bytes of the log wait for the pipeline.
-    pub max_lag_bytes: u64,
-    pub checkpoint_interval_ms: u64,
+    /// this much of the log waits for the pipeline.
+    pub max_lag: Size,
+    pub checkpoint_interval: Span,
     /// Test knob: sleep this long after each pipeline chunk.
-    pub slow_down_ms: u64,
-    /// Seconds between source-silence checks.
-    pub health_check_seconds: u64,
+    pub slow_down: Span,
+    /// How often silent sources are looked for.
+    pub health_check: Span,
     /// Also write every event to the `events/` journal. Unset: only when
     /// the event store is off, since with it on the journal is a second,
     /// uncompressed copy that costs a third of the pipeline's time.
     pub events_journal: Option<bool>,
     /// Correlation rules: how far behind the newest event an event may be
-    /// and still count, in seconds.
-    pub correlation_lateness_seconds: u64,
+    /// and still count.
+    pub correlation_lateness: Span,
     /// Groups one correlation rule may hold; past it the least recently
     /// active is evicted (counted in the status).
     pub correlation_max_groups: usize,
@@ -106,12 +232,12 @@ impl Default for Engine {
     fn default() -> Engine {
         Engine {
             wal_sync: true,
-            max_lag_bytes: 256 << 20,
-            checkpoint_interval_ms: 1000,
-            slow_down_ms: 0,
-            health_check_seconds: 5,
+            max_lag: Size(256 << 20),
+            checkpoint_interval: Span(Duration::from_secs(1)),
+            slow_down: Span(Duration::ZERO),
+            health_check: Span(Duration::from_secs(5)),
             events_journal: None,
-            correlation_lateness_seconds: 60,
+            correlation_lateness: Span(Duration::from_secs(60)),
             correlation_max_groups: 100_000,
         }
     }
@@ -150,51 +276,56 @@ pub fn open_geoip(path: &Path) -> Result<std::sync::Arc<geo::Geo>> {
 pub struct Store {
     /// Index every event for search. Off keeps events only in the journal.
     pub enabled: bool,
-    /// How often new events become searchable.
-    pub commit_interval_ms: u64,
+    /// How soon new events become searchable.
+    pub commit_interval: Span,
     /// zstd level of stored records (1-19; higher is smaller and slower).
     pub zstd_level: i32,
     /// Fields `stats` and `timechart` read from columns (new partitions).
     pub columns: Option<Vec<String>>,
     /// Delete a tenant's days older than this.
-    pub retention_days: Option<u32>,
-    /// Delete a tenant's oldest days while its events take more bytes.
-    pub max_bytes: Option<u64>,
+    pub retention: Option<Span>,
+    /// Delete a tenant's oldest days while its events take more than this.
+    pub max_size: Option<Size>,
     /// Longest a search may run.
-    pub search_timeout_seconds: u64,
+    pub search_timeout: Span,
     /// Retention per tenant, replacing the two limits above.
     pub tenants: std::collections::BTreeMap<String, TenantRetention>,
-}
-
-impl Store {
-    /// The event store's settings under `data`.
-    pub fn settings(&self, data: &Path) -> engine::StoreSettings {
-        let mut s = engine::StoreSettings::new(data.join("store"));
-        s.commit_interval = Duration::from_millis(self.commit_interval_ms.max(10));
-        s.config.zstd_level = self.zstd_level.clamp(1, 19);
-        if let Some(columns) = &self.columns {
-            s.config.columns = columns.clone();
-        }
-        s.default_retention = (self.retention_days, self.max_bytes);
-        for (tenant, r) in &self.tenants {
-            s.retention.insert(tenant.clone(), (r.retention_days, r.max_bytes));
-        }
-        s
-    }
 }
 
 impl Default for Store {
     fn default() -> Store {
         Store {
             enabled: true,
-            commit_interval_ms: 2000,
+            commit_interval: Span(Duration::from_secs(2)),
             zstd_level: 9,
             columns: None,
-            retention_days: None,
-            max_bytes: None,
-            search_timeout_seconds: 30,
+            retention: None,
+            max_size: None,
+            search_timeout: Span(Duration::from_secs(30)),
             tenants: Default::default(),
         }
+    }
+}
+
+/// Whole days of a retention span (a part day keeps the day).
+fn days(span: Option<Span>) -> Option<u32> {
+    span.map(|s| u32::try_from(s.0.as_secs().div_ceil(86_400)).unwrap_or(u32::MAX))
+}
+
+impl Store {
+    /// The event store's settings under `data`.
+    pub fn settings(&self, data: &Path) -> engine::StoreSettings {
+        let mut s = engine::StoreSettings::new(data.join("store"));
+        s.commit_interval = self.commit_interval.0.max(Duration::from_millis(10));
+        s.config.zstd_level = self.zstd_level;
+        if let Some(columns) = &self.columns {
+            s.config.columns = columns.clone();
+        }
+        s.default_retention = (days(self.retention), self.max_size.map(|b| b.0));
+        for (tenant, r) in &self.tenants {
+            s.retention.insert(tenant.clone(), (days(r.retention), r.max_size.map(|b| b.0)));
+        }
+        s
     }
 }
 
@@ -202,14 +333,14 @@ impl Default for Store {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsoleConfig {
-    /// A session ends after this many minutes without a request.
-    pub idle_minutes: u64,
-    /// A session ends this many hours after login, in use or not.
-    pub session_hours: u64,
+    /// A session ends after this long without a request.
+    pub idle: Span,
+    /// A session ends this long after login, in use or not.
+    pub session: Span,
     /// Failed logins in a row that lock an account...
     pub lockout_failures: u32,
-    /// ...for this many minutes.
-    pub lockout_minutes: u64,
+    /// ...for this long.
+    pub lockout: Span,
     /// Login attempts one client address may make per minute.
     pub logins_per_minute: u32,
 }
@@ -217,10 +348,10 @@ pub struct ConsoleConfig {
 impl Default for ConsoleConfig {
     fn default() -> ConsoleConfig {
         ConsoleConfig {
-            idle_minutes: 60,
-            session_hours: 12,
+            idle: Span(Duration::from_secs(60 * 60)),
+            session: Span(Duration::from_secs(12 * 3600)),
             lockout_failures: 5,
-            lockout_minutes: 15,
+            lockout: Span(Duration::from_secs(15 * 60)),
             logins_per_minute: 10,
         }
     }
@@ -233,20 +364,30 @@ pub struct Triage {
     /// Turn detections into deduplicated alerts and incidents.
     pub enabled: bool,
     /// Where the state lives: empty for `state.db` (SQLite) in the data
-    /// directory, or a PostgreSQL URL (`postgresql://...`).
-    pub database: String,
+    /// directory, `sqlite:PATH`, or a PostgreSQL URL (`postgresql://...`).
+    #[serde(deserialize_with = "database")]
+    pub database: Database,
     /// A repeat of an open alert (same rule, same entities) within this
-    /// many minutes counts into it.
-    pub dedup_window_minutes: i64,
+    /// long counts into it.
+    pub dedup_window: Span,
     /// An alert joins an open incident sharing a host, user, address,
-    /// hash or domain active within this many minutes.
-    pub group_window_minutes: i64,
+    /// hash or domain active within this long.
+    pub group_window: Span,
     /// Entity risk at or above this opens a risk incident.
     pub risk_threshold: f64,
-    /// Hours for an entity's risk to halve.
-    pub risk_half_life_hours: i64,
+    /// How long an entity's risk takes to halve.
+    pub risk_half_life: Span,
     /// How often SLA clocks are checked.
-    pub sla_check_seconds: u64,
+    pub sla_check: Span,
+}
+
+/// A span as a signed one, saturating (a config's spans are far below).
+fn signed(span: Span) -> jiff::SignedDuration {
+    jiff::SignedDuration::try_from(span.0).unwrap_or(jiff::SignedDuration::MAX)
+}
+
+fn span_of(d: jiff::SignedDuration) -> Span {
+    Span(Duration::try_from(d).unwrap_or_default())
 }
 
 impl Default for Triage {
@@ -254,12 +395,12 @@ impl Default for Triage {
         let p = soc::TriagePolicy::default();
         Triage {
             enabled: true,
-            database: String::new(),
-            dedup_window_minutes: p.dedup_window.as_secs() / 60,
-            group_window_minutes: p.group_window.as_secs() / 60,
+            database: Database::Sqlite(PathBuf::new()),
+            dedup_window: span_of(p.dedup_window),
+            group_window: span_of(p.group_window),
             risk_threshold: p.risk.threshold,
-            risk_half_life_hours: p.risk.half_life.as_secs() / 3600,
-            sla_check_seconds: 60,
+            risk_half_life: span_of(p.risk.half_life),
+            sla_check: Span(Duration::from_secs(60)),
         }
     }
 }
@@ -268,47 +409,42 @@ impl Triage {
     pub fn policy(&self) -> soc::TriagePolicy {
         let base = soc::TriagePolicy::default();
         soc::TriagePolicy {
-            dedup_window: jiff::SignedDuration::from_mins(self.dedup_window_minutes.max(0)),
-            group_window: jiff::SignedDuration::from_mins(self.group_window_minutes.max(0)),
+            dedup_window: signed(self.dedup_window),
+            group_window: signed(self.group_window),
             risk: soc::risk::RiskPolicy {
                 threshold: self.risk_threshold,
-                half_life: jiff::SignedDuration::from_hours(self.risk_half_life_hours.max(1)),
+                half_life: signed(self.risk_half_life).max(jiff::SignedDuration::from_secs(60)),
                 ..base.risk
             },
             ..base
         }
     }
 
-    /// Opens the state store this section names.
+    /// Opens the state store this section names (SQLite's default file is
+    /// `state.db` in the data directory).
     pub fn open(&self, data: &Path) -> Result<state::State> {
-        let policy = self.policy();
-        if self.database.is_empty() || self.database.starts_with("sqlite:") {
-            let path = match self.database.strip_prefix("sqlite:") {
-                Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
-                _ => data.join("state.db"),
-            };
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            }
-            return state::State::sqlite(&path, policy)
-                .with_context(|| format!("opening the state store {}", path.display()));
+        let database = match &self.database {
+            Database::Sqlite(path) if path.as_os_str().is_empty() => Database::Sqlite(data.join("state.db")),
+            other => other.clone(),
+        };
+        if let Database::Sqlite(path) = &database
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        if self.database.starts_with("postgres") {
-            let database = state::Database::Postgres(self.database.clone());
-            return state::State::open(&database, policy).context("[triage] database");
-        }
-        anyhow::bail!(
-            "[triage] database = {:?}: expected empty (SQLite in the data directory), sqlite:PATH, or a postgresql:// URL",
-            self.database
-        )
+        let what = match &database {
+            Database::Sqlite(path) => format!("the state store {}", path.display()),
+            Database::Postgres(_) => "the state store in PostgreSQL ([triage] database)".to_string(),
+        };
+        state::State::open(&database, self.policy()).with_context(|| format!("opening {what}"))
     }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TenantRetention {
-    pub retention_days: Option<u32>,
-    pub max_bytes: Option<u64>,
+    pub retention: Option<Span>,
+    pub max_size: Option<Size>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -318,7 +454,7 @@ pub struct Source {
     pub tenant: String,
     pub name: String,
     /// Raise a source-health alert when nothing arrives for this long.
-    pub silent_after_seconds: Option<u64>,
+    pub silent_after: Option<Span>,
     /// The Sigma log source of this source's records, replacing the one
     /// recognised from them (e.g. `category = "firewall"` for a CEF feed).
     pub product: Option<String>,
@@ -334,8 +470,53 @@ fn default_syslog_source() -> String {
     "syslog".into()
 }
 
-fn default_format() -> String {
-    "auto".into()
+/// Keys of earlier versions, with the unit they carried in their name:
+/// `checkpoint_interval_ms = 1000` is read as `checkpoint_interval = "1000ms"`.
+const OLD_UNITS: &[(&str, &str)] =
+    &[("_ms", "ms"), ("_seconds", "s"), ("_minutes", "m"), ("_hours", "h"), ("_days", "d"), ("_bytes", "")];
+
+/// A key whose name carried its unit, as the key it is now, and its
+/// value with the unit; `None` for keys of today.
+fn renamed(key: &str, value: &toml::Value) -> Option<(String, toml::Value)> {
+    let n = value.as_integer()?;
+    let (stem, unit) = OLD_UNITS.iter().find_map(|(suffix, unit)| Some((key.strip_suffix(suffix)?, *unit)))?;
+    let stem = match stem {
+        // `max_bytes` said too little once the unit left the name.
+        "max" => "max_size",
+        "idle" | "lockout" | "session" | "silent_after" | "retention" | "max_body" | "max_lag" => stem,
+        s if s.ends_with("_interval") || s.ends_with("_window") || s.ends_with("_timeout") => s,
+        "health_check" | "slow_down" | "correlation_lateness" | "risk_half_life" | "sla_check" => stem,
+        _ => return None,
+    };
+    Some((stem.to_string(), toml::Value::String(format!("{n}{unit}"))))
+}
+
+/// Renames the old keys in a parsed file, everywhere they may be; says
+/// which it renamed.
+fn upgrade(table: &mut toml::Table, path: &str, renamed_keys: &mut Vec<String>) {
+    let keys: Vec<String> = table.keys().cloned().collect();
+    for key in keys {
+        let Some(value) = table.get_mut(&key) else { continue };
+        match value {
+            toml::Value::Table(inner) => upgrade(inner, &format!("{path}{key}."), renamed_keys),
+            toml::Value::Array(items) => {
+                for item in items.iter_mut() {
+                    if let toml::Value::Table(inner) = item {
+                        upgrade(inner, &format!("{path}{key}[]."), renamed_keys);
+                    }
+                }
+            }
+            _ => {
+                if let Some((new, value)) = renamed(&key, value)
+                    && !table.contains_key(&new)
+                {
+                    table.remove(&key);
+                    table.insert(new.clone(), value);
+                    renamed_keys.push(format!("{path}{key} (now {path}{new})"));
+                }
+            }
+        }
+    }
 }
 
 impl Config {
@@ -344,12 +525,12 @@ impl Config {
     pub fn engine_config(&self, data: &Path) -> Result<engine::EngineConfig> {
         let mut e = engine::EngineConfig::new(data);
         e.wal_sync = self.engine.wal_sync;
-        e.max_lag_bytes = self.engine.max_lag_bytes;
-        e.checkpoint_interval = Duration::from_millis(self.engine.checkpoint_interval_ms.max(10));
-        e.slow_down = Duration::from_millis(self.engine.slow_down_ms);
+        e.max_lag_bytes = self.engine.max_lag.0;
+        e.checkpoint_interval = self.engine.checkpoint_interval.0.max(Duration::from_millis(10));
+        e.slow_down = self.engine.slow_down.0;
         e.events_journal = self.engine.events_journal.unwrap_or(!self.store.enabled);
         e.correlation.lateness_micros =
-            i64::try_from(self.engine.correlation_lateness_seconds).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
+            i64::try_from(self.engine.correlation_lateness.0.as_micros()).unwrap_or(i64::MAX / 2);
         e.correlation.max_groups = self.engine.correlation_max_groups.max(1);
         e.geo = self.enrich.geo()?;
         for s in &self.sources {
@@ -364,42 +545,60 @@ impl Config {
         Ok(e)
     }
 
+    /// The configuration of a data directory: `explicit` when given, else
+    /// `DATA/hinomi.toml` when there is one, else the defaults. Every
+    /// command on a data directory reads it so: `hinomi user add --data DIR`
+    /// reaches the state store the server on DIR uses.
+    pub fn for_data(data: &Path, explicit: Option<&Path>) -> Result<Config> {
+        let beside = data.join(CONFIG_FILE);
+        match explicit {
+            Some(path) => Config::load(Some(path)),
+            None if beside.exists() => Config::load(Some(&beside)),
+            None => Config::load(None),
+        }
+    }
+
     /// Reads `path`, or the defaults when there is none.
     pub fn load(path: Option<&Path>) -> Result<Config> {
         let mut config = match path {
             None => Config::default(),
             Some(p) => {
                 let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-                toml::from_str(&text).with_context(|| format!("in {}", p.display()))?
+                Config::parse(&text).with_context(|| format!("in {}", p.display()))?
             }
         };
         if config.syslog.is_empty() {
-            for protocol in [Protocol::Udp, Protocol::Tcp] {
-                config.syslog.push(Syslog {
-                    protocol,
-                    listen: "127.0.0.1:5514".into(),
-                    tenant: default_tenant(),
-                    source: default_syslog_source(),
-                    format: default_format(),
-                });
-            }
+            let loopback = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+            let default = |protocol, listen| Syslog {
+                protocol,
+                listen,
+                tenant: default_tenant(),
+                source: default_syslog_source(),
+                format: normalize::Format::Auto,
+            };
+            let mut listeners = vec![default(Protocol::Udp, loopback(5514)), default(Protocol::Tcp, loopback(5514))];
             if config.tls.cert.is_some() {
-                config.syslog.push(Syslog {
-                    protocol: Protocol::Tls,
-                    listen: "127.0.0.1:6514".into(),
-                    tenant: default_tenant(),
-                    source: default_syslog_source(),
-                    format: default_format(),
-                });
+                listeners.push(default(Protocol::Tls, loopback(6514)));
             }
+            config.syslog = listeners;
         }
         config.check()?;
         Ok(config)
     }
 
+    /// The settings a TOML text holds, old key names read as new ones.
+    pub fn parse(text: &str) -> Result<Config> {
+        let mut table: toml::Table = toml::from_str(text)?;
+        let mut renamed_keys = Vec::new();
+        upgrade(&mut table, "", &mut renamed_keys);
+        for key in &renamed_keys {
+            tracing::warn!(key = %key, "a configuration key of an earlier version: it still works, under its new name");
+        }
+        Ok(Config::deserialize(table)?)
+    }
+
     fn check(&self) -> Result<()> {
         for s in &self.syslog {
-            s.format.parse::<normalize::Format>().map_err(anyhow::Error::msg).context("in [[syslog]]")?;
             access::check_name("tenant", &s.tenant).map_err(anyhow::Error::msg)?;
             access::check_name("source", &s.source).map_err(anyhow::Error::msg)?;
             if s.protocol == Protocol::Tls && (self.tls.cert.is_none() || self.tls.key.is_none()) {
@@ -410,33 +609,15 @@ impl Config {
             access::check_name("tenant", &s.tenant).map_err(anyhow::Error::msg)?;
             access::check_name("source", &s.name).map_err(anyhow::Error::msg)?;
         }
-        if self.http.max_body_bytes < 1024 {
-            bail!("[http] max_body_bytes must be at least 1024");
+        if self.http.max_body.0 < 1024 {
+            bail!("[http] max_body must be at least 1 KiB");
+        }
+        if !(1..=19).contains(&self.store.zstd_level) {
+            bail!("[store] zstd_level must be 1 to 19, not {}", self.store.zstd_level);
         }
         Ok(())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_bind_to_loopback() {
-        let c = Config::load(None).unwrap();
-        assert_eq!(c.http.listen, ["127.0.0.1:8080"]);
-        let addrs: Vec<_> = c.syslog.iter().map(|s| (s.protocol, s.listen.as_str())).collect();
-        assert_eq!(addrs, [(Protocol::Udp, "127.0.0.1:5514"), (Protocol::Tcp, "127.0.0.1:5514")]);
-    }
-
-    #[test]
-    fn bad_settings_are_errors_that_say_where() {
-        let parse = |s: &str| toml::from_str::<Config>(s).map(|_| ()).unwrap_err().to_string();
-        assert!(parse("[http]\nlisten = 5").contains("invalid type"), "{}", parse("[http]\nlisten = 5"));
-        assert!(parse("[engine]\nwal_synk = true").contains("unknown field `wal_synk`"));
-        let c: Config = toml::from_str("[[syslog]]\nprotocol='tls'\nlisten='127.0.0.1:1'").unwrap();
-        assert!(c.check().unwrap_err().to_string().contains("needs [tls] cert and key"));
-        let c: Config = toml::from_str("[[syslog]]\nprotocol='udp'\nlisten='x'\nformat='xml'").unwrap();
-        assert!(c.check().is_err());
-    }
-}
+mod tests;

@@ -55,8 +55,8 @@ pub async fn serve(
     let handle = engine.ingest();
     let now = jiff::Timestamp::now();
     for s in &config.sources {
-        if let Some(secs) = s.silent_after_seconds {
-            handle.health().watch(&s.tenant, &s.name, Duration::from_secs(secs), now);
+        if let Some(after) = s.silent_after {
+            handle.health().watch(&s.tenant, &s.name, after.0, now);
         }
     }
     let mut bound = Vec::new();
@@ -125,7 +125,7 @@ pub async fn serve(
     let run = data.join("run");
     std::fs::create_dir_all(&run)?;
     std::fs::write(run.join("listeners.json"), serde_json::to_vec_pretty(&bound)?)?;
-    let every = Duration::from_secs(config.engine.health_check_seconds.max(1));
+    let every = config.engine.health_check.0.max(Duration::from_secs(1));
     let mut ticker = tokio::time::interval(every);
     let stop = shutdown_signal();
     tokio::pin!(stop);

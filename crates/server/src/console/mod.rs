@@ -50,17 +50,19 @@ pub(crate) struct Console {
     per_minute: u32,
 }
 
+/// A configured span as the state store counts time.
+fn signed(d: Duration) -> jiff::SignedDuration {
+    jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX)
+}
+
 impl Console {
     pub(crate) fn new(c: &crate::config::ConsoleConfig, secure: bool) -> Console {
         Console {
             sessions: SessionLimits {
-                idle: jiff::SignedDuration::from_mins(c.idle_minutes.max(1) as i64),
-                absolute: jiff::SignedDuration::from_hours(c.session_hours.max(1) as i64),
+                idle: signed(c.idle.0.max(Duration::from_secs(60))),
+                absolute: signed(c.session.0.max(Duration::from_secs(3600))),
             },
-            lockout: Lockout {
-                failures: c.lockout_failures.max(1) as i64,
-                duration: jiff::SignedDuration::from_mins(c.lockout_minutes as i64),
-            },
+            lockout: Lockout { failures: c.lockout_failures.max(1) as i64, duration: signed(c.lockout.0) },
             secure,
             attempts: Mutex::new(HashMap::new()),
             per_minute: c.logins_per_minute.max(1),

@@ -31,7 +31,11 @@ pub(crate) struct Origin {
 
 impl Origin {
     pub(crate) fn of(config: &Syslog) -> Origin {
-        Origin { tenant: config.tenant.clone(), source: config.source.clone(), format: config.format.clone() }
+        Origin {
+            tenant: config.tenant.clone(),
+            source: config.source.clone(),
+            format: config.format.as_str().to_string(),
+        }
     }
 
     fn batch(&self, records: Vec<String>) -> Batch {
