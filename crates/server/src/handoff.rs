@@ -3,17 +3,35 @@
 //! HTML with its style inline, so it can be mailed or archived as one
 //! file. A maud template: everything from the incident is escaped.
 
+use std::sync::LazyLock;
+
+use base64::Engine as _;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
+use sha2::{Digest, Sha256};
 use state::Escalation;
+
+use crate::enc::Shown;
 
 /// The page's style: a constant, the only markup not escaped.
 const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111}\
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #999;padding:.3rem .5rem;text-align:left;vertical-align:top}\
 th{background:#eee}h2{border-bottom:2px solid #333;margin-top:2rem}";
 
+/// The content security policy the page is served with: no script at
+/// all, and only its own style, named by its hash (no `unsafe-inline`).
+pub fn csp() -> &'static str {
+    static CSP: LazyLock<String> = LazyLock::new(|| {
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; img-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+        )
+    });
+    &CSP
+}
+
 fn list(items: &[String]) -> Markup {
     html! {
-        @if items.is_empty() { p { "none" } } @else { ul { @for i in items { li { (i) } } } }
+        @if items.is_empty() { p { "none" } } @else { ul { @for i in items { li { (Shown(i)) } } } }
     }
 }
 
@@ -34,16 +52,16 @@ pub fn html(e: &Escalation) -> String {
         html lang="en" {
             head { meta charset="utf-8"; title { (title) } style { (PreEscaped(STYLE)) } }
             body {
-                h1 { (title) }
-                p { strong { (e.summary) } }
+                h1 { (Shown(&title)) }
+                p { strong { (Shown(&e.summary)) } }
                 table {
                     tr { th scope="row" { "Severity" } td { (i.severity) } }
                     tr { th scope="row" { "Status" } td { (i.status) } }
                     tr { th scope="row" { "Disposition" } td { (i.disposition.map_or("none yet".to_string(), |d| d.to_string())) } }
-                    tr { th scope="row" { "Assignee" } td { (i.assignee.as_deref().unwrap_or("nobody")) } }
+                    tr { th scope="row" { "Assignee" } td { (Shown(i.assignee.as_deref().unwrap_or("nobody"))) } }
                     tr {
                         th scope="row" { "Escalated to" }
-                        td { (i.escalated_to.as_deref().unwrap_or("not escalated")) " at " (i.escalated.map(|t| t.to_string()).unwrap_or_default()) }
+                        td { (Shown(i.escalated_to.as_deref().unwrap_or("not escalated"))) " at " (i.escalated.map(|t| t.to_string()).unwrap_or_default()) }
                     }
                     tr { th scope="row" { "First sign" } td { (e.scope.first_sign) } }
                 }
@@ -56,7 +74,7 @@ pub fn html(e: &Escalation) -> String {
                 table {
                     tr { th { "Time" } th { "Kind" } th { "Who" } th { "What" } }
                     @for t in &e.timeline {
-                        tr { td { (t.at) } td { (t.kind) } td { (t.actor) } td { (t.what) br; small { (detail(&t.data)) } } }
+                        tr { td { (t.at) } td { (t.kind) } td { (Shown(&t.actor)) } td { (Shown(&t.what)) br; small { (Shown(&detail(&t.data))) } } }
                     }
                 }
                 h2 { "Alerts" }
@@ -64,11 +82,11 @@ pub fn html(e: &Escalation) -> String {
                     tr { th { "Rule" } th { "Severity" } th { "Count" } th { "First / last seen" } th { "Author" } }
                     @for a in &e.alerts {
                         tr {
-                            td { (a.title) " " small { "(" (a.rule_id) ")" } }
+                            td { (Shown(&a.title)) " " small { "(" (Shown(&a.rule_id)) ")" } }
                             td { (a.severity) }
                             td { (a.count) }
                             td { (a.first_seen) br; (a.last_seen) }
-                            td { (a.author.as_deref().unwrap_or("")) }
+                            td { (Shown(a.author.as_deref().unwrap_or(""))) }
                         }
                     }
                 }

@@ -129,6 +129,7 @@ endpoints! {
     AlertsBulk: POST "/ui/{tenant}/alerts", Role(Triage) => console::pages::alerts_bulk;
     IncidentQueue: GET "/ui/{tenant}/incidents", Role(Read) => console::pages::incidents;
     IncidentPage: GET "/ui/{tenant}/incidents/{id}", Role(Read) => console::pages::incident;
+    IncidentHandoff: GET "/ui/{tenant}/incidents/{id}/handoff", Role(Read) => console::pages::handoff;
     IncidentPageStatus: POST "/ui/{tenant}/incidents/{id}/status", Role(Triage) => console::pages::incident_act;
     IncidentPageAssign: POST "/ui/{tenant}/incidents/{id}/assign", Role(Triage) => console::pages::incident_act;
     IncidentPageNote: POST "/ui/{tenant}/incidents/{id}/note", Role(Triage) => console::pages::incident_act;

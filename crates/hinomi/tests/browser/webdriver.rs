@@ -12,10 +12,23 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 /// One HTTP exchange: status and body.
 pub(crate) fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    let (status, _, body) = exchange(addr, method, path, headers, body);
+    (status, body)
+}
+
+/// One HTTP exchange: status, the head (lowercased) and the body.
+pub(crate) fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let mut req =
@@ -61,7 +74,7 @@ pub(crate) fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)
     }
     let body = &raw[end..];
     let body = if chunked { dechunk(body) } else { body[..length.unwrap_or(body.len()).min(body.len())].to_vec() };
-    (status, body)
+    (status, head, body)
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
@@ -182,10 +195,16 @@ impl Browser {
         self.text("body")
     }
 
+    /// Runs a script in the page and returns what it returns.
+    pub(crate) fn script(&self, js: &str) -> Value {
+        self.call("POST", "/execute/sync", Some(json!({ "script": js, "args": [] })))
+    }
+
     /// Saves a PNG screenshot.
     pub(crate) fn screenshot(&self, path: &std::path::Path) {
         let b64 = self.call("GET", "/screenshot", None);
-        let png = state::password::b64_decode(b64.as_str().unwrap_or_default()).expect("base64 PNG");
+        let png =
+            base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap_or_default()).expect("base64 PNG");
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
         std::fs::write(path, png).unwrap();
     }

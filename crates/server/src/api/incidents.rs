@@ -139,7 +139,8 @@ pub(crate) async fn escalation(
     let package = blocking(move || Ok(soc.escalation(&caller.tenant, id)?)).await?;
     if f.format.as_deref() == Some("html") {
         let page = crate::handoff::html(&package);
-        return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response());
+        let policy = (header::CONTENT_SECURITY_POLICY, crate::handoff::csp());
+        return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8"), policy], page).into_response());
     }
     Ok(Json(Escalation::from(package)).into_response())
 }

@@ -92,9 +92,14 @@ pub(crate) const CSP: &str = "default-src 'none'; style-src 'self'; script-src '
 
 /// Headers every console answer carries: no caching of tenant data, no
 /// framing, no inline script, nothing loaded from elsewhere.
-fn secure_headers(mut r: Response) -> Response {
+fn secure_headers(r: Response) -> Response {
+    with_policy(r, CSP)
+}
+
+/// The console's headers with a content security policy of the page's own.
+pub(crate) fn with_policy(mut r: Response, csp: &'static str) -> Response {
     let h = r.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -186,6 +186,21 @@ async fn incident_page(v: Viewer, id: i64, notice: Option<String>, code: StatusC
     }
 }
 
+/// The CSIRT hand-off package as a page to read, print or save: the
+/// console's own view of it (the API serves the same at
+/// `/api/v1/incidents/{id}/escalation?format=html`, for scripts).
+pub(crate) async fn handoff(v: Viewer, Path((_, id)): Path<(String, i64)>) -> Response {
+    let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
+    match blocking(move || Ok(soc.escalation(&t, id)?)).await {
+        Ok(package) => {
+            let page = crate::handoff::html(&package);
+            let r = (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], page);
+            super::with_policy(axum::response::IntoResponse::into_response(r), crate::handoff::csp())
+        }
+        Err(e) => failed(v.ctx.lang, e),
+    }
+}
+
 /// The action an incident page's form sends: its name is the last part
 /// of the path the form posts to, its values the form's fields.
 fn form_action(name: &str, f: &Fields) -> Result<IncidentAction, ApiError> {

@@ -17,7 +17,7 @@ use state::{Alert, Escalation, Incident, RuleStats, SlaReport, User};
 
 use super::i18n::{Lang, T};
 use super::svg::Stacked;
-use crate::enc::query_value;
+use crate::enc::{Shown, query_value};
 
 /// Who looks at a page, in which tenant: what every page is rendered for.
 #[derive(Clone)]
@@ -88,7 +88,7 @@ fn head(title: &str, script: bool) -> Markup {
         head {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
-            title { (title) " · Hinomi" }
+            title { (Shown(title)) " · Hinomi" }
             link rel="stylesheet" href="/ui/assets/app.css";
             @if script { script src="/ui/assets/app.js" defer {} }
         }
@@ -147,7 +147,7 @@ pub(crate) fn layout(ctx: &Ctx, title: &str, active: T, body: Markup) -> Markup 
                     }
                 }
                 main #main {
-                    h1 { (title) }
+                    h1 { (Shown(title)) }
                     (body)
                 }
             }
@@ -212,7 +212,7 @@ fn empty_row(ctx: &Ctx, cols: usize) -> Markup {
 
 fn entities(list: &[soc::Entity], max: usize) -> Markup {
     html! {
-        @for e in list.iter().take(max) { span.ent { (e.kind.as_str()) ": " (e.value) } " " }
+        @for e in list.iter().take(max) { span.ent { (e.kind.as_str()) ": " (Shown(&e.value)) } " " }
         @if list.len() > max { "… (+" (list.len() - max) ")" }
     }
 }
@@ -292,7 +292,7 @@ pub(crate) fn overview(ctx: &Ctx, o: &Overview) -> Markup {
                     tbody {
                         @for (id, title, alerts) in o.top_rules.iter().take(10) {
                             tr {
-                                td { a href=(ctx.url(&format!("alerts?rule={}&status=all", query_value(id)))) { (title) } }
+                                td { a href=(ctx.url(&format!("alerts?rule={}&status=all", query_value(id)))) { (Shown(title)) } }
                                 td { (alerts) }
                             }
                         }
@@ -313,7 +313,7 @@ fn sources_table(ctx: &Ctx, sources: &[engine::SourceStats]) -> Markup {
             tbody {
                 @for x in sources {
                     tr {
-                        td { (x.source) }
+                        td { (Shown(&x.source)) }
                         td { (x.events) }
                         td { (format!("{:.1}", x.events_per_second)) }
                         td { (x.parse_errors) }
@@ -351,7 +351,7 @@ pub(crate) fn alerts(ctx: &Ctx, f: &AlertFilter, list: &[Alert], next: Option<&s
                             }
                         }
                         td { (badge(ctx, a.severity)) }
-                        td { (a.title) }
+                        td { (Shown(&a.title)) }
                         td { (entities(&a.entities, 4)) }
                         td { (a.count) }
                         td { (ctx.time(a.last_seen)) }
@@ -436,9 +436,9 @@ pub(crate) fn incidents(ctx: &Ctx, status: &str, list: &[Incident], next: Option
                     tr {
                         td { a href=(ctx.url(&format!("incidents/{}", i.id))) { "#" (i.id) } }
                         td { (badge(ctx, i.severity)) }
-                        td { (i.title) }
+                        td { (Shown(&i.title)) }
                         td { (ctx.t(T::status(i.status))) }
-                        td { (i.assignee.as_deref().unwrap_or("-")) }
+                        td { (Shown(i.assignee.as_deref().unwrap_or("-"))) }
                         td { (i.alert_count) }
                         td { (ctx.time(i.last_activity)) }
                     }
@@ -480,11 +480,11 @@ fn clock(ctx: &Ctx, key: T, c: &soc::sla::Clock) -> Markup {
 fn detail(t: &state::TimelineEntry) -> Markup {
     html! {
         @match (&t.data, t.kind) {
-            (serde_json::Value::String(body), "note") => q { (body) },
+            (serde_json::Value::String(body), "note") => q { (Shown(body)) },
             (data, "action") if data.as_object().is_some_and(|o| !o.is_empty()) => {
-                (t.what) " " code { (data.to_string()) }
+                (Shown(&t.what)) " " code { (Shown(&data.to_string())) }
             },
-            _ => (t.what),
+            _ => (Shown(&t.what)),
         }
     }
 }
@@ -500,9 +500,9 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
         dl.facts {
             dt { (ctx.t(T::Severity)) } dd { (badge(ctx, i.severity)) }
             dt { (ctx.t(T::Status)) } dd #incident-status { (ctx.t(T::status(i.status))) }
-            dt { (ctx.t(T::Assignee)) } dd { (i.assignee.as_deref().unwrap_or("-")) }
+            dt { (ctx.t(T::Assignee)) } dd { (Shown(i.assignee.as_deref().unwrap_or("-"))) }
             dt { (ctx.t(T::Alerts)) } dd { (i.alert_count) }
-            dt { (ctx.t(T::EscalatedTo)) } dd #escalated-to { (i.escalated_to.as_deref().unwrap_or("-")) }
+            dt { (ctx.t(T::EscalatedTo)) } dd #escalated-to { (Shown(i.escalated_to.as_deref().unwrap_or("-"))) }
         }
         @if let Some(sla) = sla {
             section {
@@ -546,13 +546,13 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
             }
         }
         @if i.escalated.is_some() {
-            p { a href={ "/api/v1/incidents/" (i.id) "/escalation?format=html" } { (ctx.t(T::Handoff)) } " (API)" }
+            p { a #handoff href=(act("handoff")) { (ctx.t(T::Handoff)) } }
         }
         section {
             h2 { (ctx.t(T::Entities)) }
             p { (entities(&e.entities, 50)) }
             @if !e.scope.spread.is_empty() {
-                p.warn { (ctx.t(T::LateralMovement)) ": " (e.scope.spread.join(", ")) }
+                p.warn { (ctx.t(T::LateralMovement)) ": " (Shown(&e.scope.spread.join(", "))) }
             }
         }
         section {
@@ -561,7 +561,7 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
                 @for t in &e.timeline {
                     li class={ "tl-" (t.kind) } {
                         time { (ctx.time(t.at)) } " " b { (ctx.t(T::timeline_kind(t.kind))) } " " (detail(t)) " "
-                        span.who { (t.actor) }
+                        span.who { (Shown(&t.actor)) }
                     }
                 }
             }
@@ -579,7 +579,7 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
         }
         section {
             h2 { (ctx.t(T::OpenTasks)) }
-            ul { @for t in &e.open_tasks { li { (t["title"].as_str().unwrap_or("")) } } }
+            ul { @for t in &e.open_tasks { li { (Shown(t["title"].as_str().unwrap_or(""))) } } }
             @if ctx.can(Action::Triage) {
                 form method="post" action=(act("task")) class="inline" {
                     (ctx.csrf_field())
@@ -597,7 +597,7 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
                     @for a in &e.alerts {
                         tr {
                             td { (badge(ctx, a.severity)) }
-                            td { (a.title) }
+                            td { (Shown(&a.title)) }
                             td { (entities(&a.entities, 6)) }
                             td { (a.count) }
                             td { (ctx.time(a.last_seen)) }
@@ -613,7 +613,7 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
                     @let reference = ev["ref"].as_str().unwrap_or("");
                     li {
                         (ev["kind"].as_str().unwrap_or("")) ": "
-                        a href=(ctx.url(&format!("search?q={}", query_value(&format!("_id:{reference}"))))) { (reference) }
+                        a href=(ctx.url(&format!("search?q={}", query_value(&format!("_id:{reference}"))))) { (Shown(reference)) }
                     }
                 }
             }
@@ -634,6 +634,9 @@ pub(crate) struct SearchView<'a> {
 /// Fields a results table shows first, when the rows have them.
 const SEARCH_COLUMNS: &[&str] = &["@timestamp", "host.name", "user.name", "source.ip", "event.action", "message"];
 
+/// Values longer than this get no pivot link (it would be a URL as long).
+const MAX_PIVOT: usize = 256;
+
 /// A value as a results cell shows it.
 fn cell(v: Option<&serde_json::Value>) -> String {
     v.map_or(String::new(), |x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
@@ -642,6 +645,8 @@ fn cell(v: Option<&serde_json::Value>) -> String {
 pub(crate) fn search(ctx: &Ctx, v: &SearchView<'_>) -> Markup {
     let present: Vec<&str> =
         SEARCH_COLUMNS.iter().copied().filter(|c| v.rows.iter().any(|r| r.contains_key(*c))).collect();
+    // The record as it came, for every field the columns leave out.
+    let raw = v.rows.iter().any(|r| r.contains_key("_raw"));
     let chart = (!v.buckets.is_empty()).then(|| {
         let every = (v.buckets.len() / 8).max(1);
         let columns = v
@@ -652,9 +657,10 @@ pub(crate) fn search(ctx: &Ctx, v: &SearchView<'_>) -> Markup {
             .collect();
         Stacked { title: ctx.t(T::Events), series: &[(ctx.t(T::Events), "#1f5f8b")], columns }.render()
     });
-    // Pivot: every value but times and messages is a search for itself.
+    // Pivot: every value but times, messages and long values is a search
+    // for itself.
     let pivot = |c: &str, value: &str| -> Option<String> {
-        if value.is_empty() || c == "@timestamp" || c == "message" {
+        if value.is_empty() || c == "@timestamp" || c == "message" || value.len() > MAX_PIVOT {
             return None;
         }
         let q = format!("{c}:\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""));
@@ -671,8 +677,13 @@ pub(crate) fn search(ctx: &Ctx, v: &SearchView<'_>) -> Markup {
         @if let Some(chart) = chart { (chart) }
         @if !v.query.is_empty() {
             h2 { (ctx.t(T::Results)) " (" (v.rows.len()) ")" }
-            table {
-                thead { tr { @for c in &present { th scope="col" { (c) } } } }
+            table.results {
+                thead {
+                    tr {
+                        @for c in &present { th scope="col" { (c) } }
+                        @if raw { th scope="col" { (ctx.t(T::Event)) } }
+                    }
+                }
                 tbody {
                     @for row in v.rows {
                         tr {
@@ -680,14 +691,15 @@ pub(crate) fn search(ctx: &Ctx, v: &SearchView<'_>) -> Markup {
                                 @let value = cell(row.get(*c));
                                 td {
                                     @match pivot(c, &value) {
-                                        Some(href) => a href=(href) { (value) },
-                                        None => (value),
+                                        Some(href) => a href=(href) { (Shown(&value)) },
+                                        None => (Shown(&preview(&value))),
                                     }
                                 }
                             }
+                            @if raw { td { (record(&cell(row.get("_raw")))) } }
                         }
                     }
-                    @if v.rows.is_empty() { (empty_row(ctx, present.len().max(1))) }
+                    @if v.rows.is_empty() { (empty_row(ctx, present.len().max(1) + usize::from(raw))) }
                 }
             }
         }
@@ -733,7 +745,7 @@ pub(crate) fn rules(ctx: &Ctx, loaded: &[LoadedRule], stats: &[RuleStats], test:
                     @for (id, title, level) in loaded.iter().take(2000) {
                         @let st = stats.iter().find(|r| &r.rule_id == id);
                         tr {
-                            td title=(id) { (title) }
+                            td title=(id) { (Shown(title)) }
                             td { (badge(ctx, *level)) }
                             td { (st.map_or(0, |r| r.alerts)) }
                             td { (st.map_or(0, |r| r.detections)) }
@@ -758,9 +770,9 @@ pub(crate) fn sources(ctx: &Ctx, list: &[engine::SourceStats], dead: &[serde_jso
                 @for d in dead {
                     tr {
                         td { (field(d, "received")) }
-                        td { (field(d, "source")) }
-                        td { (field(d, "reason")) }
-                        td { code.raw { (preview(&field(d, "raw"))) } }
+                        td { (Shown(&field(d, "source"))) }
+                        td { (Shown(&field(d, "reason"))) }
+                        td { (record(&field(d, "raw"))) }
                     }
                 }
                 @if dead.is_empty() { (empty_row(ctx, 4)) }
@@ -769,13 +781,28 @@ pub(crate) fn sources(ctx: &Ctx, list: &[engine::SourceStats], dead: &[serde_jso
     }
 }
 
-/// The first characters of a record, for a table cell: a megabyte value
-/// must not make a megabyte page.
-fn preview(text: &str) -> String {
-    const MAX: usize = 300;
-    match text.char_indices().nth(MAX) {
+/// The first `max` characters of a text, and a mark when there is more.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_string(),
+    }
+}
+
+/// The first characters of a value, for a table cell: a megabyte value
+/// must not make a megabyte page.
+fn preview(text: &str) -> String {
+    clip(text, 300)
+}
+
+/// A record as it came, in a cell: its beginning, and the rest (up to
+/// 64 KiB of characters) one click away, without script.
+fn record(text: &str) -> Markup {
+    html! {
+        details.raw {
+            summary { code.raw { (Shown(&preview(text))) } }
+            code.raw { (Shown(&clip(text, 64 << 10))) }
+        }
     }
 }
 

@@ -53,6 +53,7 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         E::Logout => form(""),
         E::Prefs => form("lang=en&tz=UTC&back=/ui/"),
         E::Overview | E::OverviewSlash | E::AlertQueue | E::IncidentQueue | E::IncidentPage => None,
+        E::IncidentHandoff => None,
         E::SearchPage | E::RulesPage | E::SourcesPage | E::SettingsPage => None,
         E::AlertsBulk => form("action=assign&assignee=probe&alert=999999"),
         E::IncidentPageStatus => form("version=1&status=investigating"),

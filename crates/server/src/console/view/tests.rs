@@ -127,7 +127,7 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
         sources: vec![],
     };
     let rows = vec![
-        serde_json::json!({"@timestamp": "2026-11-20T01:00:00Z", "user.name": "a\"<x>", "message": "<script>alert(1)</script>"})
+        serde_json::json!({"@timestamp": "2026-11-20T01:00:00Z", "user.name": "a\"<x>", "message": "<script>alert(1)</script>", "_raw": "{\"user\": \"<img src=x onerror=alert(1)>\"}"})
             .as_object()
             .unwrap()
             .clone(),
