@@ -290,8 +290,8 @@ fn hostile_log_content_is_shown_as_text_on_every_page() {
 
     let user = "<img src=x onerror=\"document.title='pwned'\">alice";
     let pages: &[(&str, String, &[&str])] = &[
-        ("alerts", format!("/ui/default/alerts"), &[user]),
-        ("incidents", format!("/ui/default/incidents"), &[]),
+        ("alerts", "/ui/default/alerts".to_string(), &[user]),
+        ("incidents", "/ui/default/incidents".to_string(), &[]),
         // Bidi and zero-width characters are written out, not obeyed.
         (
             "incident",
