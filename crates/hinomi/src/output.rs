@@ -233,6 +233,10 @@ fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max { s.to_owned() } else { s.chars().take(max.saturating_sub(1)).chain(['…']).collect() }
 }
 
+/// One CSV row (RFC 4180). A cell that a spreadsheet would take for a
+/// formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return:
+/// log data is written by attackers, and `=HYPERLINK(...)` in a user name
+/// is a classic) gets a `'` first, which spreadsheets show as text.
 pub(crate) fn csv_row(out: &mut dyn Write, cells: impl Iterator<Item = String>) -> std::io::Result<()> {
     let mut first = true;
     for cell in cells {
@@ -240,6 +244,7 @@ pub(crate) fn csv_row(out: &mut dyn Write, cells: impl Iterator<Item = String>) 
             out.write_all(b",")?;
         }
         first = false;
+        let cell = if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell };
         if cell.contains([',', '"', '\n', '\r']) {
             write!(out, "\"{}\"", cell.replace('"', "\"\""))?;
         } else {
@@ -252,4 +257,23 @@ pub(crate) fn csv_row(out: &mut dyn Write, cells: impl Iterator<Item = String>) 
 /// The summary's "N critical, N high, …" from counts indexed by level.
 pub(crate) fn level_counts(counts: &[u64; 5]) -> String {
     Level::ALL.iter().rev().map(|l| format!("{} {}", counts[*l as usize], l.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_never_formulas() {
+        let row = |cells: &[&str]| {
+            let mut out = Vec::new();
+            csv_row(&mut out, cells.iter().map(|c| c.to_string())).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(row(&["alice", "a,b", "say \"hi\""]), "alice,\"a,b\",\"say \"\"hi\"\"\"\r\n");
+        assert_eq!(
+            row(&["=HYPERLINK(\"http://evil\",\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "ok=1"]),
+            "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",'+1,'-2,'@SUM(A1),'\tx,ok=1\r\n"
+        );
+    }
 }

@@ -2,13 +2,15 @@
 //! the rules, the token file and the limits, built once from the settings.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use engine::Ingest;
 use eventstore::EventStore;
+use serde_json::Value;
 use state::State;
 use tokio::sync::Semaphore;
+use wal::JournalIndex;
 
 use crate::auth::Tokens;
 use crate::config::Config;
@@ -40,7 +42,20 @@ pub struct App {
     /// The SOC state store (alerts, incidents, users); `None` with triage off.
     pub(crate) soc: Option<Arc<State>>,
     pub(crate) console: Console,
+    /// The alert and dead-letter journals, indexed by tenant.
+    alerts: Mutex<JournalIndex>,
+    dead_letters: Mutex<JournalIndex>,
 }
+
+/// A journal the API lists from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Listed {
+    Detections,
+    DeadLetters,
+}
+
+/// Lines of one tenant a listing goes back at most.
+pub(crate) const MAX_LISTED: usize = 100_000;
 
 impl App {
     /// The state for a server on `data`, with the engine's ingest handle
@@ -65,7 +80,29 @@ impl App {
             searches: Arc::new(Semaphore::new(MAX_SEARCHES)),
             soc,
             console: Console::new(&config.console, config.http.tls),
+            alerts: Mutex::new(JournalIndex::new(data.join("alerts"), MAX_LISTED)),
+            dead_letters: Mutex::new(JournalIndex::new(data.join("deadletter"), MAX_LISTED)),
         }
+    }
+
+    /// The newest `limit` lines of `tenant` in a journal, oldest first:
+    /// the index reads only what was written since it last looked.
+    /// Blocking: call it off the async threads.
+    pub(crate) fn newest(&self, journal: Listed, tenant: &str, limit: usize) -> Result<Vec<Value>, ApiError> {
+        let index = match journal {
+            Listed::Detections => &self.alerts,
+            Listed::DeadLetters => &self.dead_letters,
+        };
+        let mut index = index.lock().map_err(|_| ApiError::Internal("a journal index lock was poisoned".into()))?;
+        let failed = |e: std::io::Error| ApiError::Internal(format!("reading the {journal:?} journal: {e}"));
+        index.refresh(tenant_of).map_err(failed)?;
+        let lines = index.newest(tenant, limit).map_err(failed)?;
+        lines
+            .iter()
+            .map(|l| {
+                serde_json::from_str(l).map_err(|e| ApiError::Internal(format!("a {journal:?} line is not JSON: {e}")))
+            })
+            .collect()
     }
 
     /// The state store, or 503 when triage is off.
@@ -87,4 +124,13 @@ impl App {
             .try_acquire_owned()
             .map_err(|_| ApiError::Busy("too many searches at once; retry shortly"))
     }
+}
+
+/// The tenant an output line (alert, dead letter) belongs to.
+fn tenant_of(line: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Owner {
+        tenant: String,
+    }
+    serde_json::from_str::<Owner>(line).ok().map(|o| o.tenant)
 }

@@ -7,8 +7,9 @@
 //! checkpointed position, so lines written after the last checkpoint (which
 //! the log will replay) are not written twice.
 
+use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ pub struct Journal {
     segment: u32,
     len: u64,
     out: BufWriter<File>,
-    segment_bytes: u64,
+    pub(crate) segment_bytes: u64,
 }
 
 impl Journal {
@@ -147,4 +148,72 @@ pub fn read_range(
         }
     }
     Ok(())
+}
+
+/// Where a line lies: its start and its length (with the newline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    at: JournalPos,
+    len: u32,
+}
+
+/// An index of a journal's lines by a key each line names (its tenant),
+/// for readers beside the writer: each [`JournalIndex::refresh`] reads
+/// only what was written since the last, so the newest lines of one key
+/// are found without reading the whole journal again. It keeps the
+/// positions of the newest `keep` lines of each key, not the lines.
+pub struct JournalIndex {
+    dir: PathBuf,
+    at: JournalPos,
+    keep: usize,
+    lines: HashMap<String, VecDeque<Span>>,
+}
+
+impl JournalIndex {
+    pub fn new(dir: impl Into<PathBuf>, keep: usize) -> JournalIndex {
+        JournalIndex { dir: dir.into(), at: JournalPos::default(), keep: keep.max(1), lines: HashMap::new() }
+    }
+
+    /// Indexes the lines written since the last call; `key` says whose a
+    /// line is (lines it says nothing of are not indexed).
+    pub fn refresh(&mut self, key: impl Fn(&str) -> Option<String>) -> io::Result<()> {
+        let end = JournalPos { segment: u32::MAX, len: u64::MAX };
+        let mut prev = self.at;
+        let (keep, lines) = (self.keep, &mut self.lines);
+        read_range(&self.dir, self.at, end, |line, after| {
+            let at = if prev.segment == after.segment { prev } else { JournalPos { segment: after.segment, len: 0 } };
+            prev = after;
+            if let Some(k) = key(line) {
+                let len = u32::try_from(after.len - at.len).unwrap_or(u32::MAX);
+                let list = lines.entry(k).or_default();
+                if list.len() == keep {
+                    list.pop_front();
+                }
+                list.push_back(Span { at, len });
+            }
+            true
+        })?;
+        self.at = prev;
+        Ok(())
+    }
+
+    /// The newest `limit` lines of `key`, oldest first.
+    pub fn newest(&self, key: &str, limit: usize) -> io::Result<Vec<String>> {
+        let Some(list) = self.lines.get(key) else { return Ok(Vec::new()) };
+        let mut out = Vec::with_capacity(limit.min(list.len()));
+        let mut open: Option<(u32, File)> = None;
+        for span in list.iter().skip(list.len().saturating_sub(limit)) {
+            let file = match &mut open {
+                Some((seg, file)) if *seg == span.at.segment => file,
+                _ => &mut open.insert((span.at.segment, File::open(segment_path(&self.dir, span.at.segment))?)).1,
+            };
+            file.seek(io::SeekFrom::Start(span.at.len))?;
+            let mut bytes = vec![0; span.len as usize];
+            file.read_exact(&mut bytes)?;
+            let text =
+                String::from_utf8(bytes).map_err(|e| io::Error::other(format!("a journal line is not UTF-8: {e}")))?;
+            out.push(text.trim_end().to_string());
+        }
+        Ok(out)
+    }
 }

@@ -160,3 +160,40 @@ fn journals_are_cut_back_to_the_checkpoint() {
     let err = Journal::open(dir.join("events"), bad).err().unwrap();
     assert!(err.to_string().contains("checkpoint says"), "{err}");
 }
+
+#[test]
+fn the_index_finds_a_keys_newest_lines_reading_only_what_is_new() {
+    let dir = tempdir("index").join("alerts");
+    let mut j = Journal::open(&dir, JournalPos::default()).unwrap();
+    // Small segments: the lines span several files.
+    j.segment_bytes = 64;
+    let line = |tenant: &str, n: u32| format!("{{\"tenant\":\"{tenant}\",\"n\":{n}}}");
+    for n in 0..10 {
+        j.write_line(line(if n % 3 == 0 { "a" } else { "b" }, n).as_bytes()).unwrap();
+    }
+    j.flush().unwrap();
+    let key = |l: &str| serde_json::from_str::<serde_json::Value>(l).ok()?["tenant"].as_str().map(str::to_string);
+    let mut index = JournalIndex::new(&dir, 3);
+    index.refresh(key).unwrap();
+    assert_eq!(index.newest("a", 2).unwrap(), [line("a", 6), line("a", 9)]);
+    assert_eq!(index.newest("b", 100).unwrap(), [line("b", 5), line("b", 7), line("b", 8)], "at most `keep` per key");
+    assert!(index.newest("c", 5).unwrap().is_empty());
+    // A line half written is not indexed until it is whole.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(format!("{:06}.jsonl", j.position().segment)))
+        .unwrap()
+        .write_all(b"{\"tenant\":\"a\",\"n\":")
+        .unwrap();
+    index.refresh(key).unwrap();
+    assert_eq!(index.newest("a", 1).unwrap(), [line("a", 9)]);
+    // What is written later is found without reading the rest again:
+    // the old segments may be gone by then.
+    let mut j = Journal::open(&dir, j.position()).unwrap();
+    j.segment_bytes = 64;
+    j.write_line(line("a", 10).as_bytes()).unwrap();
+    j.flush().unwrap();
+    std::fs::remove_file(dir.join("000000.jsonl")).unwrap();
+    index.refresh(key).unwrap();
+    assert_eq!(index.newest("a", 1).unwrap(), [line("a", 10)]);
+}

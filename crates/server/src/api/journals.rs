@@ -8,41 +8,21 @@ use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
 use super::model::ListParams;
-use crate::app::App;
+use crate::app::{App, Listed, MAX_LISTED};
 use crate::auth::Caller;
 use crate::error::{ApiError, blocking};
 
-/// The newest `limit` lines of a journal that belong to `tenant`, oldest first.
-pub(crate) fn tail(dir: &std::path::Path, tenant: &str, limit: usize) -> std::io::Result<Vec<Value>> {
-    let mut out = std::collections::VecDeque::with_capacity(limit.min(4096));
-    wal::read_lines(dir, |line| {
-        if let Ok(v) = serde_json::from_str::<Value>(line)
-            && v["tenant"] == tenant
-        {
-            if out.len() == limit {
-                out.pop_front();
-            }
-            out.push_back(v);
-        }
-        true
-    })?;
-    Ok(out.into())
-}
-
-/// The lines of journal `name`, answered under `key`.
+/// The caller's newest lines of a journal, answered under `key`.
 async fn journal(
-    app: &App,
+    app: Arc<App>,
     caller: Caller,
     p: ListParams,
-    name: &'static str,
+    which: Listed,
     key: &'static str,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = p.limit.unwrap_or(1000).clamp(1, 100_000);
-    let dir = app.data.join(name);
+    let limit = p.limit.unwrap_or(1000).clamp(1, MAX_LISTED);
     let tenant = caller.tenant.clone();
-    let items =
-        blocking(move || tail(&dir, &tenant, limit).map_err(|e| ApiError::Internal(format!("reading {name}: {e}"))))
-            .await?;
+    let items = blocking(move || app.newest(which, &tenant, limit)).await?;
     Ok(Json(json!({ "tenant": caller.tenant, "count": items.len(), key: items })))
 }
 
@@ -52,7 +32,7 @@ pub(crate) async fn detections(
     caller: Caller,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    journal(&app, caller, p, "alerts", "detections").await
+    journal(app, caller, p, Listed::Detections, "detections").await
 }
 
 pub(crate) async fn deadletter(
@@ -60,7 +40,7 @@ pub(crate) async fn deadletter(
     caller: Caller,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    journal(&app, caller, p, "deadletter", "deadletter").await
+    journal(app, caller, p, Listed::DeadLetters, "deadletter").await
 }
 
 pub(crate) async fn sources(State(app): State<Arc<App>>, caller: Caller) -> Json<Value> {

@@ -402,12 +402,8 @@ const DEAD_LETTERS: usize = 50;
 
 pub(crate) async fn sources(State(app): State<Arc<App>>, v: Viewer) -> Response {
     let list = sources_of(&app, &v.ctx.tenant);
-    let (dir, t) = (app.data.join("deadletter"), v.ctx.tenant.clone());
-    let dead = blocking(move || {
-        crate::api::journals::tail(&dir, &t, DEAD_LETTERS)
-            .map_err(|e| ApiError::Internal(format!("reading dead letters: {e}")))
-    })
-    .await;
+    let (app, t) = (app.clone(), v.ctx.tenant.clone());
+    let dead = blocking(move || app.newest(crate::app::Listed::DeadLetters, &t, DEAD_LETTERS)).await;
     page(&v.ctx, T::Sources, dead.map(|d| view::sources(&v.ctx, &list, &d)))
 }
 
