@@ -185,16 +185,11 @@ impl RunReader {
     }
 }
 
-/// A temporary file that is already unlinked, so nothing is left behind
-/// even if the process is killed.
+/// A temporary file that is already unlinked (`tempfile`: a random name
+/// made with `O_EXCL`, or `O_TMPFILE`), so nothing is left behind even if
+/// the process is killed, and nobody can plant the name first.
 fn temp_file() -> io::Result<File> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir();
-    let path = dir.join(format!("hinomi-timeline-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
-    let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
-    std::fs::remove_file(&path)?;
-    Ok(file)
+    tempfile::tempfile()
 }
 
 #[cfg(test)]
