@@ -78,6 +78,8 @@ pub(crate) fn run(
                 break;
             }
         }
+        let span = tracing::debug_span!("index_batch", from = frames.first().map_or(0, |f| f.0), frames = used, bytes);
+        let _batch = span.enter();
         if used > 0
             && let Err(e) = index(&frames[..used], &config, &mut writer)
         {

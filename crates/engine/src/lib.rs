@@ -146,7 +146,9 @@ impl Shared {
         self.system_alerts.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
     }
 
+    /// Records a failure the status shows, and logs it.
     fn set_problem(&self, p: String) {
+        tracing::error!(problem = %p, "the pipeline needs attention");
         if let Ok(mut slot) = self.problem.lock() {
             *slot = Some(p);
         }

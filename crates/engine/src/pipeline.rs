@@ -159,7 +159,12 @@ pub(crate) fn run(
         let frames = &frames[..used];
         let idle = frames.is_empty();
         if !idle {
+            // One span per batch: whatever a batch logs names its log range.
+            let span = tracing::debug_span!("batch", from = frames[0].0, frames = frames.len(), bytes);
+            let _batch = span.enter();
+            let started = Instant::now();
             process(frames, &rules, &needs, &config, &shared, &mut outs);
+            tracing::trace!(outputs = outs.len(), took_us = started.elapsed().as_micros() as u64, "detected");
             if !config.slow_down.is_zero() {
                 std::thread::sleep(config.slow_down);
             }
@@ -231,7 +236,6 @@ fn write_loop(
                 "writing the journals failed: {e}; processing stopped at log position {checkpointed} \
                  (nothing acknowledged is lost: fix the cause and restart to replay from there)"
             );
-            tracing::error!(%problem, "the pipeline stopped checkpointing");
             shared.set_problem(problem);
             continue;
         }

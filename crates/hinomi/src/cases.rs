@@ -214,8 +214,8 @@ pub(crate) fn audit(cmd: AuditCommand) -> Result<ExitCode> {
         AuditCommand::List { at, all, after, limit } => {
             let tenant = (!all).then_some(at.tenant.as_str());
             let entries = at.open()?.audit_entries(tenant, after, limit)?;
-            let entries = entries.into_iter().map(AuditEntry::from);
-            print(at.format, entries.map(|e| row(serde_json::to_value(e).unwrap_or_default())).collect())
+            let rows = entries.iter().map(|e| row(serde_json::to_value(AuditEntry(e)).unwrap_or_default())).collect();
+            print(at.format, rows)
         }
     }
 }
@@ -275,11 +275,11 @@ pub(crate) fn incident(cmd: IncidentCommand) -> Result<ExitCode> {
         }
         IncidentCommand::Show { at, id } => {
             let state = at.open()?;
-            let timeline: Vec<TimelineEntry> =
-                state.timeline(&at.tenant, id)?.into_iter().map(TimelineEntry::from).collect();
+            let timeline = state.timeline(&at.tenant, id)?;
+            let timeline: Vec<TimelineEntry> = timeline.iter().map(TimelineEntry).collect();
             let out = json!({
-                "incident": Incident::from(state.incident(&at.tenant, id)?),
-                "sla": state.sla(&at.tenant, id, now)?.map(Sla::from),
+                "incident": Incident(&state.incident(&at.tenant, id)?),
+                "sla": state.sla(&at.tenant, id, now)?.as_ref().map(Sla),
                 "timeline": timeline,
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
@@ -309,7 +309,7 @@ pub(crate) fn incident(cmd: IncidentCommand) -> Result<ExitCode> {
                 std::fs::write(&path, server::handoff::html(&package))
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            println!("{}", serde_json::to_string_pretty(&Escalation::from(*package))?);
+            println!("{}", serde_json::to_string_pretty(&Escalation(&package))?);
             Ok(ExitCode::SUCCESS)
         }
     }

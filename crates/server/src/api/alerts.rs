@@ -1,44 +1,30 @@
 //! The alert queue.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
+use serde_json::{Value, json};
 use state::AlertQuery;
 
-use super::model::{Alert, AlertPage, AlertParams};
-use super::{cursor, level, next};
-use crate::app::App;
-use crate::auth::Caller;
+use super::Soc;
+use super::model::{Alert, AlertParams};
+use super::{level, page, paging};
 use crate::error::{ApiError, blocking};
 
 pub(crate) async fn list(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Soc { state: soc, caller }: Soc,
     Query(p): Query<AlertParams>,
-) -> Result<Json<AlertPage>, ApiError> {
-    let soc = app.soc()?;
-    let q = AlertQuery {
-        status: p.status.filter(|s| !s.is_empty()).or(Some("open".into())).filter(|s| s != "all"),
-        min_severity: level(p.min_severity.as_deref())?,
-        rule_id: p.rule,
-        incident_id: p.incident,
-        before: cursor(p.before.as_deref())?,
-        limit: p.limit.unwrap_or(50),
-    };
+) -> Result<Json<Value>, ApiError> {
+    let (before, limit) = paging(p.before.as_deref(), p.limit)?;
+    let status = p.status.filter(|s| !s.is_empty()).or(Some("open".into())).filter(|s| s != "all");
+    let min_severity = level(p.min_severity.as_deref())?;
+    let q = AlertQuery { status, min_severity, rule_id: p.rule, incident_id: p.incident, before, limit };
     blocking(move || {
         let alerts = soc.alerts(&caller.tenant, &q)?;
-        let next = next(alerts.len(), q.limit, alerts.last().map(|a| (a.last_seen, a.id)));
-        Ok(Json(AlertPage { tenant: caller.tenant, alerts: alerts.into_iter().map(Alert::from).collect(), next }))
+        Ok(Json(page(&caller.tenant, "alerts", &alerts, q.limit, Alert, |a| (a.last_seen, a.id))))
     })
     .await
 }
 
-pub(crate) async fn one(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> Result<Json<Alert>, ApiError> {
-    let soc = app.soc()?;
-    blocking(move || Ok(Json(soc.alert(&caller.tenant, id)?.into()))).await
+pub(crate) async fn one(Soc { state: soc, caller }: Soc, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    blocking(move || Ok(Json(json!(Alert(&soc.alert(&caller.tenant, id)?))))).await
 }

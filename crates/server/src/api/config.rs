@@ -1,22 +1,17 @@
 //! What a SOC lead sets for a tenant: suppressions, the asset inventory,
 //! SLA policies.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use serde_json::{Value, json};
 
+use super::Soc;
 use super::model::{NewSuppression, SlaPolicy};
 use super::{body, level};
-use crate::app::App;
-use crate::auth::Caller;
 use crate::error::{ApiError, blocking};
 
-pub(crate) async fn suppressions(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    let soc = app.soc()?;
+pub(crate) async fn suppressions(Soc { state: soc, caller }: Soc) -> Result<Json<Value>, ApiError> {
     blocking(move || {
         let list: Vec<Value> = soc
             .suppressions(&caller.tenant)?
@@ -41,12 +36,7 @@ fn expiry(text: &str, now: jiff::Timestamp) -> Result<jiff::Timestamp, ApiError>
     })
 }
 
-pub(crate) async fn add_suppression(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    bytes: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let soc = app.soc()?;
+pub(crate) async fn add_suppression(Soc { state: soc, caller }: Soc, bytes: Bytes) -> Result<Json<Value>, ApiError> {
     let req: NewSuppression = body(&bytes)?;
     blocking(move || {
         let by = caller.by();
@@ -65,19 +55,16 @@ pub(crate) async fn add_suppression(
     .await
 }
 
-pub(crate) async fn assets(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    let soc = app.soc()?;
+pub(crate) async fn assets(Soc { state: soc, caller }: Soc) -> Result<Json<Value>, ApiError> {
     blocking(move || Ok(Json(json!(soc.assets(&caller.tenant)?)))).await
 }
 
 /// Replaces the tenant's inventory: CSV (`text/csv`) or a JSON array.
 pub(crate) async fn put_assets(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Soc { state: soc, caller }: Soc,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let soc = app.soc()?;
     let csv =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/csv"));
     blocking(move || {
@@ -90,12 +77,7 @@ pub(crate) async fn put_assets(
     .await
 }
 
-pub(crate) async fn put_sla(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    bytes: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let soc = app.soc()?;
+pub(crate) async fn put_sla(Soc { state: soc, caller }: Soc, bytes: Bytes) -> Result<Json<Value>, ApiError> {
     let p: SlaPolicy = body(&bytes)?;
     let severity = level(Some(&p.severity))?.ok_or_else(|| ApiError::Invalid("severity is required".into()))?;
     blocking(move || {

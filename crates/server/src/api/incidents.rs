@@ -17,32 +17,24 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use state::{Acted, AlertQuery, IncidentAction, IncidentQuery};
 
-use super::model::{
-    Alert, Escalation, FormatParam, Incident, IncidentDetail, IncidentPage, IncidentParams, TimelineEntry,
-};
-use super::{cursor, next};
+use super::Soc;
+use super::model::{Alert, Escalation, FormatParam, Incident, IncidentParams, Sla, TimelineEntry};
+use super::{page, paging};
 use crate::app::App;
-use crate::auth::Caller;
 use crate::error::{ApiError, blocking};
 use crate::search::Search;
 
 pub(crate) async fn list(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Soc { state: soc, caller }: Soc,
     Query(p): Query<IncidentParams>,
-) -> Result<Json<IncidentPage>, ApiError> {
-    let soc = app.soc()?;
-    let q = IncidentQuery {
-        statuses: soc::Status::filter(p.status.as_deref().unwrap_or("open")).map_err(ApiError::Invalid)?,
-        assignee: p.assignee,
-        before: cursor(p.before.as_deref())?,
-        limit: p.limit.unwrap_or(50),
-    };
+) -> Result<Json<Value>, ApiError> {
+    // `open` is every status but resolved and closed.
+    let statuses = soc::Status::filter(p.status.as_deref().unwrap_or("open")).map_err(ApiError::Invalid)?;
+    let (before, limit) = paging(p.before.as_deref(), p.limit)?;
+    let q = IncidentQuery { statuses, assignee: p.assignee, before, limit };
     blocking(move || {
         let list = soc.incidents(&caller.tenant, &q)?;
-        let next = next(list.len(), q.limit, list.last().map(|i| (i.last_activity, i.id)));
-        let incidents = list.into_iter().map(Incident::from).collect();
-        Ok(Json(IncidentPage { tenant: caller.tenant, incidents, next }))
+        Ok(Json(page(&caller.tenant, "incidents", &list, q.limit, Incident, |i| (i.last_activity, i.id))))
     })
     .await
 }
@@ -52,17 +44,13 @@ fn incident_alerts(soc: &state::State, tenant: &str, id: i64) -> Result<Vec<stat
     Ok(soc.alerts(tenant, &AlertQuery { incident_id: Some(id), limit: 1000, ..Default::default() })?)
 }
 
-pub(crate) async fn one(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> Result<Json<IncidentDetail>, ApiError> {
-    let soc = app.soc()?;
+pub(crate) async fn one(Soc { state: soc, caller }: Soc, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
     blocking(move || {
-        let incident = soc.incident(&caller.tenant, id)?.into();
-        let sla = soc.sla(&caller.tenant, id, Timestamp::now())?.map(Into::into);
-        let alerts = incident_alerts(&soc, &caller.tenant, id)?.into_iter().map(Alert::from).collect();
-        Ok(Json(IncidentDetail { incident, sla, alerts }))
+        let incident = soc.incident(&caller.tenant, id)?;
+        let sla = soc.sla(&caller.tenant, id, Timestamp::now())?;
+        let alerts = incident_alerts(&soc, &caller.tenant, id)?;
+        let alerts: Vec<Alert> = alerts.iter().map(Alert).collect();
+        Ok(Json(json!({"incident": Incident(&incident), "sla": sla.as_ref().map(Sla), "alerts": alerts})))
     })
     .await
 }
@@ -75,14 +63,12 @@ const MAX_TIMELINE_EVENTS: usize = 200;
 /// may no longer hold them: retention, or indexing behind).
 pub(crate) async fn timeline(
     State(app): State<Arc<App>>,
-    caller: Caller,
+    Soc { state: soc, caller }: Soc,
     Path(id): Path<i64>,
-) -> Result<Json<Vec<TimelineEntry>>, ApiError> {
-    let soc = app.soc()?;
+) -> Result<Json<Value>, ApiError> {
     let (store, timeout) = (app.store.clone(), app.search_timeout);
     blocking(move || {
-        let mut entries: Vec<TimelineEntry> =
-            soc.timeline(&caller.tenant, id)?.into_iter().map(TimelineEntry::from).collect();
+        let mut entries = soc.timeline(&caller.tenant, id)?;
         if let Some(store) = store {
             let alerts = incident_alerts(&soc, &caller.tenant, id)?;
             let ids: Vec<&str> =
@@ -91,7 +77,8 @@ pub(crate) async fn timeline(
             entries.extend(evidence_events(&store, &search, &ids)?);
             entries.sort_by_key(|e| e.at);
         }
-        Ok(Json(entries))
+        let entries: Vec<TimelineEntry> = entries.iter().map(TimelineEntry).collect();
+        Ok(Json(json!(entries)))
     })
     .await
 }
@@ -101,7 +88,7 @@ fn evidence_events(
     store: &eventstore::EventStore,
     search: &Search,
     ids: &[&str],
-) -> Result<Vec<TimelineEntry>, ApiError> {
+) -> Result<Vec<state::TimelineEntry>, ApiError> {
     let valid: Vec<&str> = ids.iter().copied().filter(|i| i.bytes().all(|b| b.is_ascii_digit() || b == b'.')).collect();
     if valid.is_empty() {
         return Ok(Vec::new());
@@ -122,7 +109,7 @@ fn evidence_events(
                 row.get(*f).filter(|v| !v.is_null()).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
             })
             .unwrap_or_else(|| "event".into());
-        out.push(TimelineEntry { at, kind: "event", actor: source, what, data: Value::Object(row) });
+        out.push(state::TimelineEntry { at, kind: "event", actor: source, what, data: Value::Object(row) });
         true
     })?;
     Ok(out)
@@ -130,19 +117,17 @@ fn evidence_events(
 
 /// The CSIRT hand-off package: JSON, or a readable page with `?format=html`.
 pub(crate) async fn escalation(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Soc { state: soc, caller }: Soc,
     Path(id): Path<i64>,
     Query(f): Query<FormatParam>,
 ) -> Result<Response, ApiError> {
-    let soc = app.soc()?;
     let package = blocking(move || Ok(soc.escalation(&caller.tenant, id)?)).await?;
     if f.format.as_deref() == Some("html") {
         let page = crate::handoff::html(&package);
         let policy = (header::CONTENT_SECURITY_POLICY, crate::handoff::csp());
         return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8"), policy], page).into_response());
     }
-    Ok(Json(Escalation::from(package)).into_response())
+    Ok(Json(Escalation(&package)).into_response())
 }
 
 /// The action a path names: the API's names are the tags, but for the
@@ -157,40 +142,29 @@ fn tag_of(name: &str) -> &str {
 
 /// `POST /api/v1/incidents/{id}/{name}`: one action, its fields as JSON.
 pub(crate) async fn act(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Soc { state: soc, caller }: Soc,
     Path(id): Path<i64>,
     uri: Uri,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let soc = app.soc()?;
     let name = uri.path().rsplit('/').next().unwrap_or("");
     let mut fields: serde_json::Map<String, Value> = super::body(&bytes)?;
     fields.insert("action".into(), Value::String(tag_of(name).to_string()));
     let action: IncidentAction =
         serde_json::from_value(Value::Object(fields)).map_err(|e| ApiError::Invalid(format!("{name}: {e}")))?;
-    apply(soc, caller, id, action).await
+    apply(Soc { state: soc, caller }, id, action).await
 }
 
 /// `POST /api/v1/incidents/{id}/tasks/{task}/done`.
-pub(crate) async fn task_done(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    Path((id, task)): Path<(i64, i64)>,
-) -> Result<Json<Value>, ApiError> {
-    apply(app.soc()?, caller, id, IncidentAction::TaskDone { task }).await
+pub(crate) async fn task_done(soc: Soc, Path((id, task)): Path<(i64, i64)>) -> Result<Json<Value>, ApiError> {
+    apply(soc, id, IncidentAction::TaskDone { task }).await
 }
 
-async fn apply(
-    soc: Arc<state::State>,
-    caller: Caller,
-    id: i64,
-    action: IncidentAction,
-) -> Result<Json<Value>, ApiError> {
-    let acted = blocking(move || Ok(soc.act(&caller.by(), id, &action)?)).await?;
+async fn apply(soc: Soc, id: i64, action: IncidentAction) -> Result<Json<Value>, ApiError> {
+    let acted = blocking(move || Ok(soc.state.act(&soc.caller.by(), id, &action)?)).await?;
     let answer = match acted {
-        Acted::Incident(i) => json!(Incident::from(*i)),
-        Acted::Escalation(e) => json!(Escalation::from(*e)),
+        Acted::Incident(i) => json!(Incident(&i)),
+        Acted::Escalation(e) => json!(Escalation(&e)),
         Acted::Note(n) => json!({"note": n}),
         Acted::Task(t) => json!({"task": t}),
         Acted::TaskDone(t) => json!({"task": t, "done": true}),

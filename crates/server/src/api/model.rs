@@ -1,14 +1,13 @@
 //! The API's contract: what requests carry and what answers hold.
 //!
-//! Answers are their own types, converted from the state store's: a
-//! change of a storage type does not silently change a response, and a
-//! field the store keeps is shown only once it is written here. The
-//! command line prints the same types.
+//! Answers are views of the state store's types that name, field by
+//! field, what is shown and under which name: the storage types do not
+//! serialize, so a change of one does not silently change a response, and
+//! a field the store keeps is shown only once it is written here. The
+//! command line prints the same views.
 
-use jiff::Timestamp;
-use model::Level;
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
-use soc::{Disposition, Entity, Status};
 
 /// Query of `GET /api/v1/alerts`.
 #[derive(Debug, Deserialize)]
@@ -99,273 +98,98 @@ pub(crate) struct HuntBody {
     pub(crate) to: Option<String>,
 }
 
-/// One alert.
-#[derive(Debug, Clone, Serialize)]
-pub struct Alert {
-    pub id: i64,
-    pub tenant: String,
-    pub rule_id: String,
-    pub title: String,
-    pub level: Level,
-    pub severity: Level,
-    pub tags: Vec<String>,
-    /// Rule author (Detection Rule License attribution).
-    pub author: Option<String>,
-    pub entities: Vec<Entity>,
-    /// Ids of evidence events in the event store (the first ones).
-    pub evidence: Vec<String>,
-    pub first_seen: Timestamp,
-    pub last_seen: Timestamp,
-    pub count: i64,
-    pub status: String,
-    pub suppression_id: Option<i64>,
-    pub incident_id: Option<i64>,
-    pub origin: Option<String>,
-    pub version: i64,
-}
+/// Declares an answer: a view of a state type that serializes the listed
+/// fields under their names; `field => View` shows a field through
+/// another view, `field => [View]` each element of a list.
+macro_rules! answer {
+    ($(#[$doc:meta])* $name:ident($state:ty) { $($field:ident $(=> $view:tt)?),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name<'a>(pub &'a $state);
 
-impl From<state::Alert> for Alert {
-    fn from(a: state::Alert) -> Alert {
-        Alert {
-            id: a.id,
-            tenant: a.tenant,
-            rule_id: a.rule_id,
-            title: a.title,
-            level: a.level,
-            severity: a.severity,
-            tags: a.tags,
-            author: a.author,
-            entities: a.entities,
-            evidence: a.evidence,
-            first_seen: a.first_seen,
-            last_seen: a.last_seen,
-            count: a.count,
-            status: a.status,
-            suppression_id: a.suppression_id,
-            incident_id: a.incident_id,
-            origin: a.origin,
-            version: a.version,
+        impl Serialize for $name<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let fields = [$(stringify!($field)),*].len();
+                let mut out = s.serialize_struct(stringify!($name), fields)?;
+                $(answer!(@field out, self.0, $field $(, $view)?);)*
+                out.end()
+            }
         }
-    }
+    };
+    (@field $out:ident, $v:expr, $field:ident) => {
+        $out.serialize_field(stringify!($field), &$v.$field)?
+    };
+    (@field $out:ident, $v:expr, $field:ident, [$view:ident]) => {
+        $out.serialize_field(stringify!($field), &Each(&$v.$field, $view))?
+    };
+    (@field $out:ident, $v:expr, $field:ident, $view:ident) => {
+        $out.serialize_field(stringify!($field), &$view(&$v.$field))?
+    };
 }
 
-/// One incident.
-#[derive(Debug, Clone, Serialize)]
-pub struct Incident {
-    pub id: i64,
-    pub tenant: String,
-    pub kind: String,
-    pub title: String,
-    pub severity: Level,
-    pub status: Status,
-    pub disposition: Option<Disposition>,
-    pub assignee: Option<String>,
-    pub created: Timestamp,
-    pub updated: Timestamp,
-    pub last_activity: Timestamp,
-    pub first_seen: Timestamp,
-    pub acknowledged: Option<Timestamp>,
-    pub resolved: Option<Timestamp>,
-    /// Waiting on the customer: `[from, until]`, `until` null while waiting.
-    pub pauses: Vec<(Timestamp, Option<Timestamp>)>,
-    pub escalated_to: Option<String>,
-    pub escalated: Option<Timestamp>,
-    pub alert_count: i64,
-    pub entities: Vec<Entity>,
-    /// What a change must name to be applied.
-    pub version: i64,
-}
+/// A list shown through a view of its elements.
+struct Each<'a, T, V: Serialize>(&'a [T], fn(&'a T) -> V);
 
-impl From<state::Incident> for Incident {
-    fn from(i: state::Incident) -> Incident {
-        Incident {
-            id: i.id,
-            tenant: i.tenant,
-            kind: i.kind,
-            title: i.title,
-            severity: i.severity,
-            status: i.status,
-            disposition: i.disposition,
-            assignee: i.assignee,
-            created: i.created,
-            updated: i.updated,
-            last_activity: i.last_activity,
-            first_seen: i.first_seen,
-            acknowledged: i.acknowledged,
-            resolved: i.resolved,
-            pauses: i.pauses,
-            escalated_to: i.escalated_to,
-            escalated: i.escalated,
-            alert_count: i.alert_count,
-            entities: i.entities,
-            version: i.version,
+impl<'a, T, V: Serialize> Serialize for Each<'a, T, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&(self.1)(item))?;
         }
+        seq.end()
     }
 }
 
-/// One line of an incident's timeline.
-#[derive(Debug, Clone, Serialize)]
-pub struct TimelineEntry {
-    pub at: Timestamp,
-    /// `alert`, `action`, `note` or `event`.
-    pub kind: &'static str,
-    pub actor: String,
-    pub what: String,
-    pub data: serde_json::Value,
-}
-
-impl From<state::TimelineEntry> for TimelineEntry {
-    fn from(t: state::TimelineEntry) -> TimelineEntry {
-        TimelineEntry { at: t.at, kind: t.kind, actor: t.actor, what: t.what, data: t.data }
+answer! {
+    /// One alert: a rule on a set of entities, counted while it repeats.
+    Alert(state::Alert) {
+        id, tenant, rule_id, title, level, severity, tags, author, entities, evidence,
+        first_seen, last_seen, count, status, suppression_id, incident_id, origin, version,
     }
 }
 
-/// An incident's SLA clocks.
-#[derive(Debug, Clone, Serialize)]
-pub struct Sla {
-    pub acknowledge: soc::sla::Clock,
-    pub resolve: soc::sla::Clock,
-}
-
-impl From<state::SlaReport> for Sla {
-    fn from(s: state::SlaReport) -> Sla {
-        Sla { acknowledge: s.acknowledge, resolve: s.resolve }
+answer! {
+    /// One incident; `version` is what a change must name to be applied,
+    /// `pauses` the spans spent waiting on the customer.
+    Incident(state::Incident) {
+        id, tenant, kind, title, severity, status, disposition, assignee, created, updated,
+        last_activity, first_seen, acknowledged, resolved, pauses, escalated_to, escalated,
+        alert_count, entities, version,
     }
 }
 
-/// Who and what an incident involves, since when, and whether it spread.
-#[derive(Debug, Clone, Serialize)]
-pub struct ImpactScope {
-    pub hosts: Vec<String>,
-    pub users: Vec<String>,
-    pub addresses: Vec<String>,
-    pub first_sign: Timestamp,
-    /// Users or addresses seen on more than one host.
-    pub spread: Vec<String>,
+answer! {
+    /// One line of an incident's timeline: `alert`, `action`, `note` or `event`.
+    TimelineEntry(state::TimelineEntry) { at, kind, actor, what, data }
 }
 
-/// The hand-off package for the CSIRT.
-#[derive(Debug, Clone, Serialize)]
-pub struct Escalation {
-    pub incident: Incident,
-    pub summary: String,
-    pub alerts: Vec<Alert>,
-    pub timeline: Vec<TimelineEntry>,
-    pub entities: Vec<Entity>,
-    pub scope: ImpactScope,
-    pub evidence: Vec<serde_json::Value>,
-    pub actions_taken: Vec<TimelineEntry>,
-    pub open_tasks: Vec<serde_json::Value>,
-    pub open_questions: Vec<String>,
+answer! {
+    /// An incident's SLA clocks.
+    Sla(state::SlaReport) { acknowledge, resolve }
 }
 
-impl From<state::Escalation> for Escalation {
-    fn from(e: state::Escalation) -> Escalation {
-        let s = e.scope;
-        Escalation {
-            incident: e.incident.into(),
-            summary: e.summary,
-            alerts: e.alerts.into_iter().map(Alert::from).collect(),
-            timeline: e.timeline.into_iter().map(TimelineEntry::from).collect(),
-            entities: e.entities,
-            scope: ImpactScope {
-                hosts: s.hosts,
-                users: s.users,
-                addresses: s.addresses,
-                first_sign: s.first_sign,
-                spread: s.spread,
-            },
-            evidence: e.evidence,
-            actions_taken: e.actions_taken.into_iter().map(TimelineEntry::from).collect(),
-            open_tasks: e.open_tasks,
-            open_questions: e.open_questions,
-        }
+answer! {
+    /// Who and what an incident involves, since when, and whether it spread.
+    ImpactScope(state::ImpactScope) { hosts, users, addresses, first_sign, spread }
+}
+
+answer! {
+    /// The hand-off package for the CSIRT.
+    Escalation(state::Escalation) {
+        incident => Incident, summary, alerts => [Alert], timeline => [TimelineEntry], entities,
+        scope => ImpactScope, evidence, actions_taken => [TimelineEntry], open_tasks, open_questions,
     }
 }
 
-/// Per-rule statistics.
-#[derive(Debug, Clone, Serialize)]
-pub struct RuleStats {
-    pub rule_id: String,
-    pub title: String,
-    pub alerts: i64,
-    pub detections: i64,
-    pub true_positive: i64,
-    pub benign_true_positive: i64,
-    pub false_positive: i64,
-    pub duplicate: i64,
-    pub false_positive_rate: Option<f64>,
-    pub mean_time_to_triage_secs: Option<f64>,
-}
-
-impl From<state::RuleStats> for RuleStats {
-    fn from(r: state::RuleStats) -> RuleStats {
-        RuleStats {
-            rule_id: r.rule_id,
-            title: r.title,
-            alerts: r.alerts,
-            detections: r.detections,
-            true_positive: r.true_positive,
-            benign_true_positive: r.benign_true_positive,
-            false_positive: r.false_positive,
-            duplicate: r.duplicate,
-            false_positive_rate: r.false_positive_rate,
-            mean_time_to_triage_secs: r.mean_time_to_triage_secs,
-        }
+answer! {
+    /// Per-rule statistics.
+    RuleStats(state::RuleStats) {
+        rule_id, title, alerts, detections, true_positive, benign_true_positive, false_positive,
+        duplicate, false_positive_rate, mean_time_to_triage_secs,
     }
 }
 
-/// One entry of the audit trail.
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditEntry {
-    pub seq: i64,
-    pub at: Timestamp,
-    pub actor: String,
-    pub tenant: String,
-    pub action: String,
-    pub target: String,
-    pub data: String,
-    pub prev: String,
-    pub hash: String,
-}
-
-impl From<state::AuditEntry> for AuditEntry {
-    fn from(e: state::AuditEntry) -> AuditEntry {
-        AuditEntry {
-            seq: e.seq,
-            at: e.at,
-            actor: e.actor,
-            tenant: e.tenant,
-            action: e.action,
-            target: e.target,
-            data: e.data,
-            prev: e.prev,
-            hash: e.hash,
-        }
-    }
-}
-
-/// A page of alerts.
-#[derive(Debug, Serialize)]
-pub(crate) struct AlertPage {
-    pub(crate) tenant: String,
-    pub(crate) alerts: Vec<Alert>,
-    /// Where the next page starts (`before=`), when this one is full.
-    pub(crate) next: Option<String>,
-}
-
-/// A page of incidents.
-#[derive(Debug, Serialize)]
-pub(crate) struct IncidentPage {
-    pub(crate) tenant: String,
-    pub(crate) incidents: Vec<Incident>,
-    pub(crate) next: Option<String>,
-}
-
-/// One incident with its clocks and alerts.
-#[derive(Debug, Serialize)]
-pub(crate) struct IncidentDetail {
-    pub(crate) incident: Incident,
-    pub(crate) sla: Option<Sla>,
-    pub(crate) alerts: Vec<Alert>,
+answer! {
+    /// One entry of the audit trail.
+    AuditEntry(state::AuditEntry) { seq, at, actor, tenant, action, target, data, prev, hash }
 }

@@ -1,18 +1,15 @@
 //! The Elasticsearch `_bulk` API, as Beats, Logstash, Fluent Bit and the
 //! official clients send it, and the cluster probe they make first.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Rejected, parse_body, retry_later, submit};
-use crate::app::App;
-use crate::auth::{Caller, Denied};
+use super::{Rejected, Upload, retry_later};
+use crate::auth::Denied;
 
 /// `GET /`: a browser goes to the console; anything else (the
 /// Elasticsearch clients' probe) gets the cluster answer.
@@ -84,33 +81,28 @@ pub(super) fn rejected(r: Rejected) -> Response {
     }
 }
 
-pub(crate) async fn bulk(State(app): State<Arc<App>>, caller: Caller, headers: HeaderMap, body: Bytes) -> Response {
-    take(&app, &caller, None, &headers, body).await
+pub(crate) async fn bulk(upload: Upload) -> Response {
+    take(upload, None).await
 }
 
-pub(crate) async fn bulk_index(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    Path(index): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    take(&app, &caller, Some(index), &headers, body).await
+pub(crate) async fn bulk_index(Path(index): Path<String>, upload: Upload) -> Response {
+    take(upload, Some(index)).await
 }
 
-async fn take(app: &App, caller: &Caller, index: Option<String>, headers: &HeaderMap, body: Bytes) -> Response {
+async fn take(mut upload: Upload, index: Option<String>) -> Response {
     let started = Instant::now();
-    let parsed = parse_body(app, headers, body, move |body| {
-        let items = wire::bulk::parse(body, index.as_deref()).map_err(|e| Rejected::Invalid(e.0))?;
-        let records: Vec<String> = items.iter().filter_map(|i| i.document.clone()).collect();
-        Ok((items, records))
-    })
-    .await;
+    let parsed = upload
+        .parse(move |body| {
+            let items = wire::bulk::parse(body, index.as_deref()).map_err(|e| Rejected::Invalid(e.0))?;
+            let records: Vec<String> = items.iter().filter_map(|i| i.document.clone()).collect();
+            Ok((items, records))
+        })
+        .await;
     let (items, records) = match parsed {
         Ok(p) => p,
         Err(r) => return rejected(r),
     };
-    match submit(app, caller, "bulk", "json", records).await {
+    match upload.submit("bulk", "json", records).await {
         Ok(pos) => {
             let took = started.elapsed().as_millis() as u64;
             let body = wire::bulk::response(&items, took, &pos.to_string());

@@ -16,9 +16,11 @@ pub(crate) mod otlp;
 pub(crate) mod syslog;
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use engine::Refused;
@@ -160,34 +162,54 @@ fn unzip(gzip: bool, body: Bytes, max: usize) -> Result<Bytes, Rejected> {
     Ok(Bytes::from(out))
 }
 
-/// Decodes and parses a body on a blocking thread: a 100 MiB gzip or a
-/// large `_bulk` must not hold an async worker that other connections
-/// need.
-pub(crate) async fn parse_body<T: Send + 'static>(
-    app: &App,
-    headers: &HeaderMap,
+/// What an ingest route receives: the sender the guard let in, the
+/// request's headers, and its body (read up to the body limit).
+pub(crate) struct Upload {
+    app: Arc<App>,
+    caller: Caller,
+    pub(crate) headers: HeaderMap,
     body: Bytes,
-    parse: impl FnOnce(&[u8]) -> Result<T, Rejected> + Send + 'static,
-) -> Result<T, Rejected> {
-    let (gzip, max) = (gzipped(headers), app.max_body);
-    tokio::task::spawn_blocking(move || parse(&unzip(gzip, body, max)?))
-        .await
-        .map_err(|e| Rejected::Failed(format!("a parsing task failed: {e}")))?
+}
+
+impl FromRequest<Arc<App>> for Upload {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &Arc<App>) -> Result<Upload, Response> {
+        let (mut parts, body) = req.into_parts();
+        let caller = Caller::from_request_parts(&mut parts, app).await?;
+        let headers = parts.headers.clone();
+        let body =
+            Bytes::from_request(Request::from_parts(parts, body), app).await.map_err(IntoResponse::into_response)?;
+        Ok(Upload { app: app.clone(), caller, headers, body })
+    }
 }
 
 /// Records in the log batches are cut at.
 const BATCH_BYTES: usize = 4 << 20;
 
-/// Writes records to the log, in batches of a few MiB, and returns once
-/// all are durable. The batches are accepted or refused together, so a
-/// retried request is never half stored.
-pub(crate) async fn submit(
-    app: &App,
-    caller: &Caller,
-    source: &str,
-    format: &str,
-    records: Vec<String>,
-) -> Result<u64, Rejected> {
+impl Upload {
+    /// Decodes and parses the body on a blocking thread: a 100 MiB gzip or
+    /// a large `_bulk` must not hold an async worker that other
+    /// connections need.
+    pub(crate) async fn parse<T: Send + 'static>(
+        &mut self,
+        parse: impl FnOnce(&[u8]) -> Result<T, Rejected> + Send + 'static,
+    ) -> Result<T, Rejected> {
+        let (gzip, max, body) = (gzipped(&self.headers), self.app.max_body, std::mem::take(&mut self.body));
+        tokio::task::spawn_blocking(move || parse(&unzip(gzip, body, max)?))
+            .await
+            .map_err(|e| Rejected::Failed(format!("a parsing task failed: {e}")))?
+    }
+
+    /// Writes records to the log, in batches of a few MiB, and returns
+    /// once all are durable. The batches are accepted or refused together,
+    /// so a retried request is never half stored.
+    pub(crate) async fn submit(&self, source: &str, format: &str, records: Vec<String>) -> Result<u64, Rejected> {
+        submit(&self.app, &self.caller, source, format, records).await
+    }
+}
+
+async fn submit(app: &App, caller: &Caller, source: &str, format: &str, records: Vec<String>) -> Result<u64, Rejected> {
     let received = jiff::Timestamp::now().as_nanosecond() as i64;
     let source = caller.source.as_deref().unwrap_or(source);
     let mut pending = Vec::new();

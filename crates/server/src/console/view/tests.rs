@@ -1,5 +1,5 @@
 //! Every page rendered from fixed data, in both languages, against its
-//! golden file (`test_data/console/`, one tag per line; `UPDATE_EXPECT=1`
+//! golden file (`test_data/console/*.html.golden`, one tag per line; `UPDATE_EXPECT=1`
 //! writes them anew): a change to a page shows in review. The data holds
 //! what attackers write into logs, and every page is checked for it.
 
@@ -180,7 +180,8 @@ fn lines(page: &str) -> String {
 
 #[track_caller]
 fn check_golden(name: &str, page: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/console").join(format!("{name}.html"));
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/console").join(format!("{name}.html.golden"));
     let got = lines(page);
     if std::env::var_os("UPDATE_EXPECT").is_some() {
         std::fs::write(&path, &got).unwrap();
