@@ -205,33 +205,30 @@ impl Upload {
     /// once all are durable. The batches are accepted or refused together,
     /// so a retried request is never half stored.
     pub(crate) async fn submit(&self, source: &str, format: &str, records: Vec<String>) -> Result<u64, Rejected> {
-        submit(&self.app, &self.caller, source, format, records).await
-    }
-}
-
-async fn submit(app: &App, caller: &Caller, source: &str, format: &str, records: Vec<String>) -> Result<u64, Rejected> {
-    let received = jiff::Timestamp::now().as_nanosecond() as i64;
-    let source = caller.source.as_deref().unwrap_or(source);
-    let mut pending = Vec::new();
-    let mut batch = Vec::new();
-    let mut size = 0;
-    let total = records.len();
-    for (i, r) in records.into_iter().enumerate() {
-        size += r.len();
-        batch.push(r);
-        if size >= BATCH_BYTES || i + 1 == total {
-            pending.push(Batch {
-                received,
-                tenant: caller.tenant.clone(),
-                source: source.to_string(),
-                format: format.to_string(),
-                records: std::mem::take(&mut batch),
-            });
-            size = 0;
+        let (app, caller) = (&self.app, &self.caller);
+        let received = jiff::Timestamp::now().as_nanosecond() as i64;
+        let source = caller.source.as_deref().unwrap_or(source);
+        let mut pending = Vec::new();
+        let mut batch = Vec::new();
+        let mut size = 0;
+        let total = records.len();
+        for (i, r) in records.into_iter().enumerate() {
+            size += r.len();
+            batch.push(r);
+            if size >= BATCH_BYTES || i + 1 == total {
+                pending.push(Batch {
+                    received,
+                    tenant: caller.tenant.clone(),
+                    source: source.to_string(),
+                    format: format.to_string(),
+                    records: std::mem::take(&mut batch),
+                });
+                size = 0;
+            }
         }
+        app.ingest.submit_all(pending).await.map_err(|e| match e {
+            Refused::Busy => Rejected::Busy,
+            Refused::Failed(e) => Rejected::Failed(e),
+        })
     }
-    app.ingest.submit_all(pending).await.map_err(|e| match e {
-        Refused::Busy => Rejected::Busy,
-        Refused::Failed(e) => Rejected::Failed(e),
-    })
 }
