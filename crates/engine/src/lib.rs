@@ -138,7 +138,11 @@ pub(crate) struct Shared {
 /// Deletes log segments every reader is done with.
 pub(crate) fn trim_log(wal: &Wal, shared: &Shared) {
     let safe = shared.checkpointed.load(Ordering::Acquire).min(shared.indexed.load(Ordering::Acquire));
-    let _ = wal.remove_before(safe);
+    // Not fatal: the segments stay and the next trim tries again; but a
+    // disk that fills up with log should say why.
+    if let Err(e) = wal.remove_before(safe) {
+        tracing::warn!(error = %e, position = safe, "removing log segments every reader is done with failed");
+    }
 }
 
 impl Shared {

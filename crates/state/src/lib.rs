@@ -254,7 +254,11 @@ impl State {
                 Ok(v)
             }
             Err(e) => {
-                let _ = db.batch("ROLLBACK");
+                // The transaction's error is the one to report; a failed
+                // rollback too means the connection is unusable: say so.
+                if let Err(r) = db.batch("ROLLBACK") {
+                    tracing::error!(error = %r, "rolling back a failed transaction failed");
+                }
                 Err(e)
             }
         }

@@ -247,7 +247,11 @@ pub(crate) fn migrate(db: &mut dyn Db) -> Result<i64, DbError> {
         match applied {
             Ok(_) => db.batch("COMMIT")?,
             Err(e) => {
-                let _ = db.batch("ROLLBACK");
+                // The transaction's error is the one to report; a failed
+                // rollback too means the connection is unusable: say so.
+                if let Err(r) = db.batch("ROLLBACK") {
+                    tracing::error!(error = %r, "rolling back a failed transaction failed");
+                }
                 return Err(DbError(format!("migration {n}: {e}")));
             }
         }
