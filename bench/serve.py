@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sustained ingest -> normalize -> detect through `hinomi serve` with the full SigmaHQ rule set.
 
-    bench/serve.py [--events 1000000] [--senders 2] [--runs 3] [--store on|off] [--events-journal on|off]
+    bench/serve.py [--events 1000000] [--senders 2] [--runs 3] [--store on|off] [--events-journal on|off] [--bin PATH]
 
 Two scenarios, each on a fresh data directory and a release build:
   - syslog TCP: RFC 3164 lines of a Linux estate (sshd, sudo, cron, systemd, kernel) from
@@ -333,8 +333,13 @@ def main():
                     help="Windows events imported into each data directory first, for the searches to go through")
     ap.add_argument("--events-journal", choices=["on", "off", "default"], default="default",
                     help="the events/ journal (default: on only with the store off)")
+    ap.add_argument("--bin", help="a hinomi binary to measure instead of building this tree's (to compare commits)")
     args = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "hinomi"], cwd=ROOT, check=True)
+    global BIN
+    if args.bin:
+        BIN = os.path.abspath(args.bin)
+    else:
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "hinomi"], cwd=ROOT, check=True)
     rules = [os.path.join(SIGMA, f) for f in hunt_bench.FOLDERS if os.path.isdir(os.path.join(SIGMA, f))]
     rng = random.Random(7)
     prefill = None
