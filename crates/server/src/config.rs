@@ -29,14 +29,20 @@ pub const CONFIG_FILE: &str = "hinomi.toml";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Span(pub Duration);
 
+/// A whole number and what follows it (`"15 m"` is 15 and `m`).
+fn number_and_unit<'a>(text: &'a str, example: &str) -> Result<(u64, &'a str), String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n =
+        t[..split].parse().map_err(|_| format!("{text:?}: expected a whole number and a unit, such as {example}"))?;
+    Ok((n, t[split..].trim()))
+}
+
 impl FromStr for Span {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Span, String> {
-        let t = text.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (number, unit) = (&t[..split], t[split..].trim());
-        let n: u64 = number.parse().map_err(|_| format!("{text:?}: expected a number and a unit, such as 30s"))?;
+        let (n, unit) = number_and_unit(text, "30s")?;
         let ms: u64 = match unit {
             "ms" => 1,
             "s" => 1000,
@@ -59,10 +65,7 @@ impl FromStr for Size {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Size, String> {
-        let t = text.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (number, unit) = (&t[..split], t[split..].trim());
-        let n: u64 = number.parse().map_err(|_| format!("{text:?}: expected a number of bytes, such as 100 MiB"))?;
+        let (n, unit) = number_and_unit(text, "100 MiB")?;
         let scale: u64 = match unit {
             "" | "B" => 1,
             "KB" => 1000,

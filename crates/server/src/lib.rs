@@ -89,33 +89,25 @@ pub async fn serve(
     for s in &config.syslog {
         let origin = ingest::syslog::Origin::of(s);
         let handle = handle.clone();
-        match s.protocol {
-            Protocol::Udp => {
-                let socket = tokio::net::UdpSocket::bind(&s.listen)
-                    .await
-                    .with_context(|| format!("binding syslog UDP on {}", s.listen))?;
-                bound.push(json!({"protocol": "syslog-udp", "address": socket.local_addr()?.to_string()}));
-                tokio::spawn(ingest::syslog::serve_udp(socket, handle, origin));
-            }
-            Protocol::Tcp => {
-                let listener = tokio::net::TcpListener::bind(&s.listen)
-                    .await
-                    .with_context(|| format!("binding syslog TCP on {}", s.listen))?;
-                bound.push(json!({"protocol": "syslog-tcp", "address": listener.local_addr()?.to_string()}));
-                tokio::spawn(ingest::syslog::serve_tcp(listener, handle, origin));
-            }
-            Protocol::Tls => {
-                let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) else {
-                    anyhow::bail!("syslog over TLS on {} needs [tls] cert and key", s.listen);
-                };
-                let acceptor = tls::acceptor(cert, key)?;
-                let listener = tokio::net::TcpListener::bind(&s.listen)
-                    .await
-                    .with_context(|| format!("binding syslog TLS on {}", s.listen))?;
-                bound.push(json!({"protocol": "syslog-tls", "address": listener.local_addr()?.to_string()}));
-                tokio::spawn(ingest::syslog::serve_tls(listener, acceptor, handle, origin));
-            }
+        if s.protocol == Protocol::Udp {
+            let socket = tokio::net::UdpSocket::bind(&s.listen)
+                .await
+                .with_context(|| format!("binding syslog UDP on {}", s.listen))?;
+            bound.push(json!({"protocol": "syslog-udp", "address": socket.local_addr()?.to_string()}));
+            tokio::spawn(ingest::syslog::serve_udp(socket, handle, origin));
+            continue;
         }
+        let tls = match (s.protocol, &config.tls.cert, &config.tls.key) {
+            (Protocol::Tls, Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+            (Protocol::Tls, _, _) => anyhow::bail!("syslog over TLS on {} needs [tls] cert and key", s.listen),
+            _ => None,
+        };
+        let kind = if tls.is_some() { "tls" } else { "tcp" };
+        let listener = tokio::net::TcpListener::bind(&s.listen)
+            .await
+            .with_context(|| format!("binding syslog {kind} on {}", s.listen))?;
+        bound.push(json!({"protocol": format!("syslog-{kind}"), "address": listener.local_addr()?.to_string()}));
+        tokio::spawn(ingest::syslog::serve_stream(listener, tls, handle, origin));
     }
     for b in &bound {
         let (protocol, address) = (b["protocol"].as_str().unwrap_or(""), b["address"].as_str().unwrap_or(""));

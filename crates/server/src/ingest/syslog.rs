@@ -99,63 +99,42 @@ pub(crate) async fn serve_udp(socket: UdpSocket, ingest: Ingest, origin: Origin)
     }
 }
 
-pub(crate) async fn serve_tcp(listener: TcpListener, ingest: Ingest, origin: Origin) {
-    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let Ok(permit) = open.clone().try_acquire_owned() else {
-                    tracing::warn!(%peer, limit = MAX_CONNECTIONS, "syslog tcp: too many connections; closing the new one");
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let (ingest, origin) = (ingest.clone(), origin.clone());
-                tokio::spawn(async move {
-                    read_stream(stream, peer, ingest, origin).await;
-                    drop(permit);
-                });
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "syslog tcp accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
-
-pub(crate) async fn serve_tls(
+/// Serves syslog streams on `listener`: plain TCP, or TLS with `tls`.
+pub(crate) async fn serve_stream(
     listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     ingest: Ingest,
     origin: Origin,
 ) {
+    let kind = if tls.is_some() { "tls" } else { "tcp" };
     let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let Ok(permit) = open.clone().try_acquire_owned() else {
-                    tracing::warn!(%peer, limit = MAX_CONNECTIONS, "syslog tls: too many connections; closing the new one");
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let (acceptor, ingest, origin) = (acceptor.clone(), ingest.clone(), origin.clone());
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    // A client that never finishes the handshake must not
-                    // hold the task forever.
-                    let handshake = tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await;
-                    match handshake {
-                        Ok(Ok(tls)) => read_stream(tls, peer, ingest, origin).await,
-                        Ok(Err(e)) => tracing::info!(%peer, error = %e, "syslog tls handshake failed"),
-                        Err(_) => tracing::info!(%peer, "syslog tls handshake timed out"),
-                    }
-                });
-            }
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, "syslog tls accept failed");
+                // Out of descriptors and the like: wait, do not spin.
+                tracing::warn!(error = %e, kind, "syslog accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
             }
-        }
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, kind, limit = MAX_CONNECTIONS, "syslog: too many connections; closing the new one");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (tls, ingest, origin) = (tls.clone(), ingest.clone(), origin.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let Some(acceptor) = tls else { return read_stream(stream, peer, ingest, origin).await };
+            // A client that never finishes the handshake must not hold
+            // the task forever.
+            match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => read_stream(tls, peer, ingest, origin).await,
+                Ok(Err(e)) => tracing::info!(%peer, error = %e, "syslog tls handshake failed"),
+                Err(_) => tracing::info!(%peer, "syslog tls handshake timed out"),
+            }
+        });
     }
 }
 
