@@ -17,30 +17,34 @@ use access::Action::{Administer, Audit, Configure, Escalate, Hunt, Ingest, Opera
 #[cfg(test)]
 use axum::http::Method;
 
-/// Declares the table: each line an [`Endpoint`] variant with its method,
-/// path, need and handler.
+/// Declares the table: each line an [`Endpoint`] variant with its
+/// methods, its paths (an alias after `|`), need and handler.
 macro_rules! endpoints {
-    ($($(#[$doc:meta])* $name:ident: $method:ident $path:literal, $need:expr => $handler:path;)*) => {
-        /// One route of the server.
+    ($($(#[$doc:meta])* $name:ident: $method:ident $(| $more:ident)* $($path:literal)|+, $need:expr => $handler:path;)*) => {
+        /// One endpoint of the server: one handler and one need, served at
+        /// one or more method and path pairs.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub(crate) enum Endpoint {
             $($(#[$doc])* $name),*
         }
 
         impl Endpoint {
-            /// Every route, in the table's order.
+            /// Every endpoint, in the table's order.
             pub(crate) const ALL: &'static [Endpoint] = &[$(Endpoint::$name),*];
 
+            /// The methods it answers.
             #[cfg(test)]
-            pub(crate) fn method(self) -> Method {
+            pub(crate) fn methods(self) -> Vec<Method> {
                 match self {
-                    $(Endpoint::$name => Method::$method),*
+                    $(Endpoint::$name => vec![Method::$method $(, Method::$more)*]),*
                 }
             }
 
-            pub(crate) fn path(self) -> &'static str {
+            /// The paths it is served at: the first is its name, the
+            /// others aliases the shippers use.
+            pub(crate) fn paths(self) -> &'static [&'static str] {
                 match self {
-                    $(Endpoint::$name => $path),*
+                    $(Endpoint::$name => &[$($path),+]),*
                 }
             }
 
@@ -53,7 +57,7 @@ macro_rules! endpoints {
 
             fn handler(self) -> MethodRouter<Arc<App>> {
                 match self {
-                    $(Endpoint::$name => on(MethodFilter::$method, $handler)),*
+                    $(Endpoint::$name => on(MethodFilter::$method $(.or(MethodFilter::$more))*, $handler)),*
                 }
             }
         }
@@ -66,17 +70,12 @@ endpoints! {
     // Ingest, in the shippers' own protocols.
     Root: GET "/", Public => ingest::elastic::root;
     RootHead: HEAD "/", Public => ingest::elastic::cluster;
-    Bulk: POST "/_bulk", Token(Ingest) => ingest::elastic::bulk;
-    BulkPut: PUT "/_bulk", Token(Ingest) => ingest::elastic::bulk;
-    BulkIndex: POST "/{index}/_bulk", Token(Ingest) => ingest::elastic::bulk_index;
-    BulkIndexPut: PUT "/{index}/_bulk", Token(Ingest) => ingest::elastic::bulk_index;
-    HecHealth: GET "/services/collector/health", Public => ingest::hec::health;
-    HecHealthVersioned: GET "/services/collector/health/1.0", Public => ingest::hec::health;
-    HecEventShort: POST "/services/collector", Token(Ingest) => ingest::hec::event;
-    HecEvent: POST "/services/collector/event", Token(Ingest) => ingest::hec::event;
-    HecEventVersioned: POST "/services/collector/event/1.0", Token(Ingest) => ingest::hec::event;
-    HecRaw: POST "/services/collector/raw", Token(Ingest) => ingest::hec::raw;
-    HecRawVersioned: POST "/services/collector/raw/1.0", Token(Ingest) => ingest::hec::raw;
+    Bulk: POST | PUT "/_bulk", Token(Ingest) => ingest::elastic::bulk;
+    BulkIndex: POST | PUT "/{index}/_bulk", Token(Ingest) => ingest::elastic::bulk_index;
+    HecHealth: GET "/services/collector/health" | "/services/collector/health/1.0", Public => ingest::hec::health;
+    HecEvent: POST "/services/collector/event" | "/services/collector/event/1.0" | "/services/collector",
+        Token(Ingest) => ingest::hec::event;
+    HecRaw: POST "/services/collector/raw" | "/services/collector/raw/1.0", Token(Ingest) => ingest::hec::raw;
     Otlp: POST "/v1/logs", Token(Ingest) => ingest::otlp::logs;
     Ndjson: POST "/api/v1/ingest", Token(Ingest) => ingest::ndjson::ingest;
 
@@ -114,8 +113,7 @@ endpoints! {
     RetroHunt: POST "/api/v1/hunt", Token(Hunt) => api::search::hunt;
 
     // The console.
-    Console: GET "/ui", Session => console::home;
-    ConsoleSlash: GET "/ui/", Session => console::home;
+    Console: GET "/ui" | "/ui/", Session => console::home;
     LoginPage: GET "/ui/login", Public => console::login_page;
     Login: POST "/ui/login", Public => console::login;
     Logout: POST "/ui/logout", Session => console::logout;
@@ -123,8 +121,7 @@ endpoints! {
     Switch: GET "/ui/switch", Public => console::switch;
     Css: GET "/ui/assets/app.css", Public => console::css;
     Js: GET "/ui/assets/app.js", Public => console::js;
-    Overview: GET "/ui/{tenant}", Role(Read) => console::pages::overview;
-    OverviewSlash: GET "/ui/{tenant}/", Role(Read) => console::pages::overview;
+    Overview: GET "/ui/{tenant}" | "/ui/{tenant}/", Role(Read) => console::pages::overview;
     AlertQueue: GET "/ui/{tenant}/alerts", Role(Read) => console::pages::alerts;
     AlertsBulk: POST "/ui/{tenant}/alerts", Role(Triage) => console::pages::alerts_bulk;
     IncidentQueue: GET "/ui/{tenant}/incidents", Role(Read) => console::pages::incidents;
@@ -154,7 +151,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             // again once decompressed.
             route = route.layer(DefaultBodyLimit::max(app.max_body));
         }
-        router = router.route(endpoint.path(), route);
+        for path in endpoint.paths() {
+            router = router.route(path, route.clone());
+        }
     }
     router.with_state(app)
 }

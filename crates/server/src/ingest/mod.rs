@@ -54,12 +54,8 @@ pub(crate) enum Dialect {
 impl Dialect {
     pub(crate) fn of(e: Endpoint) -> Dialect {
         match e {
-            Endpoint::Bulk | Endpoint::BulkPut | Endpoint::BulkIndex | Endpoint::BulkIndexPut => Dialect::Elasticsearch,
-            Endpoint::HecEvent
-            | Endpoint::HecEventShort
-            | Endpoint::HecEventVersioned
-            | Endpoint::HecRaw
-            | Endpoint::HecRawVersioned => Dialect::Hec,
+            Endpoint::Bulk | Endpoint::BulkIndex => Dialect::Elasticsearch,
+            Endpoint::HecEvent | Endpoint::HecRaw => Dialect::Hec,
             _ => Dialect::Plain,
         }
     }
