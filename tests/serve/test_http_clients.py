@@ -47,6 +47,55 @@ def test_elasticsearch_client_bulk(server):
     assert wait_for(lambda: sum(e["source"] == "bulk" for e in server.events()) == 100, what="100 events")
 
 
+def test_a_bad_bulk_document_fails_alone(server):
+    """One document of 1,000 with an invalid UTF-8 byte: its item's error
+    and a dead letter; the 999 others are stored and searchable, as
+    Elasticsearch would store them. A document that is not JSON likewise."""
+    from elasticsearch import Elasticsearch
+
+    marker = f"hinomi-bulk-{uuid.uuid4().hex}"
+    es = Elasticsearch(server.http, api_key=server.ingest_token)
+    ops = []
+    for i in range(1000):
+        ops.append({"index": {"_index": "logs", "_id": f"doc-{i}"}})
+        if i == 500:
+            ops.append(b'{"message": "' + marker.encode() + b' bad \xff byte"}')
+        else:
+            ops.append({"message": f"{marker} good {i}"})
+    answer = es.bulk(operations=ops).body
+    assert answer["errors"] is True
+    failed = {i: item["index"] for i, item in enumerate(answer["items"]) if item["index"]["status"] != 201}
+    assert sorted(failed) == [500]
+    assert failed[500]["_id"] == "doc-500"
+    assert failed[500]["error"]["type"] == "document_parsing_exception"
+    assert failed[500]["error"]["reason"].startswith("document [1002]: not UTF-8")
+
+    def stored():
+        req = urllib.request.Request(
+            server.http + "/api/v1/search",
+            data=json.dumps({"query": f'"{marker}" | stats count()', "from": "-30d"}).encode(),
+            headers={"Authorization": f"Bearer {server.read_token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            rows = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
+        return rows[0]["count()"] if rows else 0
+
+    assert wait_for(lambda: stored() == 999, what="999 searchable events")
+    answer = es.bulk(operations=[{"index": {"_index": "logs"}}, b"not json " + marker.encode(),
+                                 {"index": {"_index": "logs"}}, {"message": f"{marker} after"}]).body
+    assert [item["index"]["status"] for item in answer["items"]] == [400, 201]
+    assert answer["items"][0]["index"]["error"]["reason"] == "document [2]: not a JSON object"
+    assert wait_for(lambda: stored() == 1000, what="1,000 searchable events")
+    dead = wait_for(
+        lambda: [d for d in server.get("/api/v1/deadletter")["deadletter"] if marker in d["raw"]] or None,
+        what="dead letters",
+    )
+    reasons = sorted(d["reason"] for d in dead)
+    assert len(reasons) == 2 and reasons[0].startswith("bulk document [1002]: not UTF-8"), reasons
+    assert reasons[1] == "bulk document [2]: not a JSON object"
+    assert "\ufffd" in next(d["raw"] for d in dead if "UTF-8" in d["reason"])
+
+
 def test_opensearch_client_bulk(server):
     from opensearchpy import OpenSearch, helpers
 

@@ -490,3 +490,5 @@ fn geolocation_is_detected_on_stored_and_seen_again_by_searches_and_retro_hunts(
     assert_eq!(search(&engine, "source.geo.country_iso_code:JP").len(), 1);
     engine.shutdown();
 }
+
+mod hostile;

@@ -357,6 +357,7 @@ fn field_terms(name: &str, value: &Value, values: bool, out: &mut Vec<String>) -
         v => std::slice::from_ref(v),
     };
     let mut present = false;
+    let start = out.len();
     for v in items {
         if matches!(v, Value::Null) {
             continue;
@@ -369,10 +370,17 @@ fn field_terms(name: &str, value: &Value, values: bool, out: &mut Vec<String>) -
             let lower = lowercase(&text);
             let term =
                 if indexed_value(&lower) { format!("{name}{VALUE}{lower}") } else { format!("{name}{UNINDEXED}") };
-            if !out.contains(&term) {
-                out.push(term);
-            }
+            out.push(term);
         }
+    }
+    // Terms carry their name, and names come once: repeats can only be
+    // an array's, so they are removed here, by sorting (a search of all
+    // terms per item would make a long array quadratic).
+    if out.len() - start > 1 {
+        let mut mine = out.split_off(start);
+        mine.sort_unstable();
+        mine.dedup();
+        out.append(&mut mine);
     }
     present
 }

@@ -10,6 +10,7 @@
 //! at [`Event`].
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -151,10 +152,23 @@ pub struct SourceView {
     pub aliases: Vec<(Box<str>, Box<str>)>,
 }
 
+/// Up to this many fields, a name is found by a scan: cheaper than hashing
+/// for the narrow records most sources send.
+const SCAN_FIELDS: usize = 16;
+
 /// A parsed log record.
 #[derive(Debug, Clone, Default)]
 pub struct Event {
     fields: Vec<(Box<str>, Value)>,
+    /// Each name's first position, once the event has more than
+    /// [`SCAN_FIELDS`] fields. Lookups and the first-wins rule cost the
+    /// same per field however wide the record: a sender controls the width,
+    /// and a scan per field would make one wide record quadratic. The hasher
+    /// is the standard keyed one because the names are the sender's.
+    index: Option<HashMap<Box<str>, u32>>,
+    /// Positions of fields whose name came before, in order: what output
+    /// skips, known when the field is pushed.
+    repeats: Vec<u32>,
     /// When the event happened, if the source said so.
     pub timestamp: Option<Timestamp>,
     /// The log sources this event belongs to. Empty means unknown: rules of
@@ -170,7 +184,33 @@ impl Event {
     /// Adds a field; a later field with the same name does not replace the
     /// earlier one (lookups return the first).
     pub fn push(&mut self, name: impl Into<Box<str>>, value: Value) {
-        self.fields.push((name.into(), value));
+        let name = name.into();
+        let at = self.fields.len();
+        let repeated = match &mut self.index {
+            Some(index) => index_name(index, &name, at),
+            None if at >= SCAN_FIELDS => {
+                let mut index = HashMap::with_capacity(at * 2);
+                for (i, (n, _)) in self.fields.iter().enumerate() {
+                    index_name(&mut index, n, i);
+                }
+                let repeated = index_name(&mut index, &name, at);
+                self.index = Some(index);
+                repeated
+            }
+            None => self.fields.iter().any(|(n, _)| *n == name),
+        };
+        if repeated {
+            self.repeats.push(at as u32);
+        }
+        self.fields.push((name, value));
+    }
+
+    /// The position in [`Event::fields`] of `name`'s first field.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(name).map(|&i| i as usize),
+            None => self.fields.iter().position(|(n, _)| &**n == name),
+        }
     }
 
     pub fn fields(&self) -> &[(Box<str>, Value)] {
@@ -178,7 +218,7 @@ impl Event {
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(n, _)| &**n == name).map(|(_, v)| v)
+        self.position(name).map(|i| &self.fields[i].1)
     }
 
     /// A field's text, or `None` when absent or not a scalar.
@@ -202,6 +242,15 @@ impl Event {
         }
         serde_json::Value::Object(map)
     }
+}
+
+/// Notes `name`'s first position; whether it had one already.
+fn index_name(index: &mut HashMap<Box<str>, u32>, name: &str, at: usize) -> bool {
+    if index.contains_key(name) {
+        return true;
+    }
+    index.insert(name.into(), at as u32);
+    false
 }
 
 /// Flattens `object` into `event`, prefixing names with `prefix`.
@@ -288,12 +337,12 @@ impl serde::Serialize for Value {
 impl serde::Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.fields.len()))?;
+        let mut map = s.serialize_map(Some(self.fields.len() - self.repeats.len()))?;
+        let mut repeats = self.repeats.iter().peekable();
         for (i, (name, value)) in self.fields.iter().enumerate() {
-            if self.fields[..i].iter().any(|(n, _)| n == name) {
-                continue;
+            if repeats.next_if(|&&r| r as usize == i).is_none() {
+                map.serialize_entry(&**name, value)?;
             }
-            map.serialize_entry(&**name, value)?;
         }
         map.end()
     }

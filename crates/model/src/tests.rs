@@ -51,3 +51,17 @@ fn direct_serialization_equals_the_json_tree() {
     assert_eq!(serde_json::to_value(&event).unwrap(), event.to_json());
     assert_eq!(serde_json::to_string(&event).unwrap(), event.to_json().to_string());
 }
+
+#[test]
+fn wide_events_keep_the_first_of_a_repeated_name() {
+    let mut event = Event::new();
+    for i in 0..100 {
+        event.push(format!("f{}", i % 40), Value::Int(i));
+    }
+    assert_eq!(event.fields().len(), 100);
+    assert_eq!(event.get("f3"), Some(&Value::Int(3)));
+    assert_eq!(event.get("f39"), Some(&Value::Int(39)));
+    assert_eq!(event.get("f40"), None);
+    assert_eq!(serde_json::to_value(&event).unwrap(), event.to_json());
+    assert_eq!(event.to_json().as_object().map(|o| o.len()), Some(40));
+}

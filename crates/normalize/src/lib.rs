@@ -17,6 +17,7 @@
 pub mod cef;
 mod ecs;
 mod flat;
+pub mod limits;
 mod record;
 mod routing;
 mod sources;
@@ -98,14 +99,24 @@ impl Iterator for JsonRecords<'_> {
         }
         let start_line = self.line;
         let rest = &self.text[self.offset..];
+        let checked = |mut event: Event| {
+            sources::classify_json(&mut event, Timestamp::UNIX_EPOCH);
+            limits::check(&event)
+                .map(|()| event)
+                .map_err(|message| RecordError { location: format!("line {start_line}"), message })
+        };
         // Fast path: a whole object on one line, parsed straight into a flat
         // event. Anything else (Windows records, pretty-printed or
         // concatenated objects, errors) takes the general path below.
         let line_end = memchr_newline(rest);
-        if let Ok(Some(mut event)) = flat::parse_object(&rest[..line_end]) {
+        let line = &rest[..line_end];
+        if let Err(message) = limits::depth(line) {
             self.offset += line_end;
-            sources::classify_json(&mut event, Timestamp::UNIX_EPOCH);
-            return Some(Ok(event));
+            return Some(Err(RecordError { location: format!("line {start_line}"), message }));
+        }
+        if let Ok(Some(event)) = flat::parse_object(line) {
+            self.offset += line_end;
+            return Some(checked(event));
         }
         let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
         match stream.next()? {
@@ -113,13 +124,10 @@ impl Iterator for JsonRecords<'_> {
                 let used = stream.byte_offset();
                 self.line += rest[..used].bytes().filter(|&b| b == b'\n').count();
                 self.offset += used;
-                let location = format!("line {start_line}");
-                let mut event = match from_json_object(&value) {
-                    Ok(event) => event,
-                    Err(message) => return Some(Err(RecordError { location, message })),
-                };
-                sources::classify_json(&mut event, Timestamp::UNIX_EPOCH);
-                Some(Ok(event))
+                match from_json_object(&value) {
+                    Ok(event) => Some(checked(event)),
+                    Err(message) => Some(Err(RecordError { location: format!("line {start_line}"), message })),
+                }
             }
             Err(e) => {
                 // Skip to the next line and go on.

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use model::{Event, Value};
 
-use crate::{cef, ecs, sources, syslog, time};
+use crate::{cef, ecs, limits, sources, syslog, time};
 
 /// How a source's records are parsed. `Auto` recognises each record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,6 +100,7 @@ pub fn parse_record(raw: &str, format: Format, received: Timestamp) -> Result<Ev
     if event.timestamp.is_none() {
         event.timestamp = Some(received);
     }
+    limits::check(&event).map_err(err("limits"))?;
     Ok(event)
 }
 
@@ -127,6 +128,7 @@ fn kv_like(text: &str) -> bool {
 }
 
 fn json(text: &str, received: Timestamp) -> Result<Event, ParseError> {
+    limits::depth(text).map_err(err("limits"))?;
     // Straight into a flat event when the record allows it (one object,
     // not a Windows `Event.System` record): no JSON tree in between.
     if let Ok(Some(mut event)) = crate::flat::parse_object(text.trim()) {
@@ -220,6 +222,9 @@ fn syslog_event(text: &str, received: Timestamp) -> Result<Event, ParseError> {
     event.views = linux_views(line.app_name, line.priority);
     // The message may carry a record of its own.
     let msg = line.message.trim();
+    if msg.starts_with('{') {
+        limits::depth(msg).map_err(err("limits"))?;
+    }
     if msg.starts_with("CEF:") {
         push_device(&mut event, cef::parse_cef(msg).map_err(err("cef"))?, received);
         event.views.clear();

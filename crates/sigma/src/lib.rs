@@ -604,7 +604,7 @@ impl Matcher<'_> {
         let mut saved = Vec::new();
         for (rule_field, event_field) in &view.aliases {
             let Some(id) = self.set.fields.get(rule_field) else { continue };
-            let Some(idx) = event.fields().iter().position(|(n, _)| n == event_field) else { continue };
+            let Some(idx) = event.position(event_field) else { continue };
             saved.push((id, self.slots[id as usize]));
             self.slots[id as usize] = idx as u32;
         }

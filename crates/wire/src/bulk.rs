@@ -2,6 +2,11 @@
 //! (`{"index":{...}}`, `create`, `update`, `delete`) and, except for
 //! `delete`, a document line. Documents are kept as their JSON text; the
 //! response lists one result per action, as Elasticsearch does.
+//!
+//! A document that is not a JSON object (or not UTF-8) is an error of its
+//! item alone, as in Elasticsearch: the other items are stored and the
+//! answer says which failed and why. An action line that cannot be read
+//! fails the whole request, since what follows it cannot be paired.
 
 use serde_json::Value;
 
@@ -32,6 +37,9 @@ pub struct Item {
     pub id: Option<String>,
     /// The document (`update`: its `doc` or the whole line), as JSON text.
     pub document: Option<String>,
+    /// Why the document cannot be stored; `document` then holds its line
+    /// as text (invalid UTF-8 replaced), for the dead letter.
+    pub error: Option<String>,
 }
 
 /// A body that cannot be read as a bulk request; Elasticsearch answers
@@ -59,11 +67,12 @@ enum IdValue {
 
 /// Parses a body. `default_index` comes from `/{index}/_bulk`.
 pub fn parse(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, BulkError> {
-    let text = std::str::from_utf8(body).map_err(|e| BulkError(format!("body is not UTF-8: {e}")))?;
-    let mut lines = text.split('\n').enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = body.split(|&b| b == b'\n').enumerate().filter(|(_, l)| !l.trim_ascii().is_empty());
     let mut items = Vec::new();
     while let Some((n, line)) = lines.next() {
         let line_no = n + 1;
+        let line = std::str::from_utf8(line)
+            .map_err(|e| BulkError(format!("malformed action/metadata line [{line_no}]: not UTF-8: {e}")))?;
         // One action: a map with exactly one key, parsed without a tree.
         let actions: std::collections::BTreeMap<String, Option<Meta>> = serde_json::from_str(line)
             .map_err(|e| BulkError(format!("malformed action/metadata line [{line_no}]: {e}")))?;
@@ -89,39 +98,64 @@ pub fn parse(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, Bulk
             IdValue::Text(s) => s,
             IdValue::Number(n) => n.to_string(),
         });
-        let document = if action == Action::Delete {
-            None
+        let (document, error) = if action == Action::Delete {
+            (None, None)
         } else {
-            let (_, doc) =
+            let (n, doc) =
                 lines.next().ok_or_else(|| BulkError(format!("action [{line_no}] is not followed by a document")))?;
-            Some(document_text(&action, doc))
+            match document(&action, doc) {
+                Ok(text) => (Some(text), None),
+                Err(why) => {
+                    let text = String::from_utf8_lossy(doc).trim_end_matches('\r').to_string();
+                    (Some(text), Some(format!("document [{}]: {why}", n + 1)))
+                }
+            }
         };
-        items.push(Item { action, index, id, document });
+        items.push(Item { action, index, id, document, error });
     }
     Ok(items)
 }
 
-/// `update` lines carry `{"doc": {...}}`; the record is the doc.
-fn document_text(action: &Action, line: &str) -> String {
+/// A document line as the record to store: checked to be one JSON object
+/// (`update` lines carry `{"doc": {...}}`; the record is the doc).
+fn document(action: &Action, line: &[u8]) -> Result<String, String> {
+    let line = std::str::from_utf8(line).map_err(|e| format!("not UTF-8: {e}"))?;
+    let line = line.trim_end_matches('\r');
     if *action == Action::Update
         && let Ok(Value::Object(mut o)) = serde_json::from_str::<Value>(line)
         && let Some(doc) = o.remove("doc")
     {
-        return doc.to_string();
+        return Ok(doc.to_string());
     }
-    line.trim_end_matches('\r').to_string()
+    if !line.trim_start().starts_with('{') {
+        return Err("not a JSON object".into());
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    Ok(line.to_string())
 }
 
-/// The response body for `items` all written; items without an id get
-/// `{first_id}.{n}`. Written directly (not through a JSON tree): a bulk
-/// answer has an entry per document.
+/// The response body for `items` written, but those with an error;
+/// items without an id get `{first_id}.{n}`. Written directly (not through
+/// a JSON tree): a bulk answer has an entry per document.
 pub fn response(items: &[Item], took_ms: u64, first_id: &str) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(64 + items.len() * 200);
-    let _ = write!(out, r#"{{"took":{took_ms},"errors":false,"items":["#);
+    let errors = items.iter().any(|i| i.error.is_some());
+    let _ = write!(out, r#"{{"took":{took_ms},"errors":{errors},"items":["#);
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(',');
+        }
+        if let Some(why) = &item.error {
+            let id = item.id.as_ref().map_or(Value::Null, |id| Value::String(id.clone()));
+            let _ = write!(
+                out,
+                r#"{{"{}":{{"_index":{},"_id":{id},"status":400,"error":{{"type":"document_parsing_exception","reason":{}}}}}}}"#,
+                item.action.as_str(),
+                Value::String(item.index.clone()),
+                Value::String(why.clone()),
+            );
+            continue;
         }
         let id = match &item.id {
             Some(id) => Value::String(id.clone()).to_string(),
@@ -171,5 +205,28 @@ mod tests {
         assert!(parse(b"{\"index\":{}}\n", None).is_err());
         assert!(parse(b"{\"index\":{}}\n", Some("i")).unwrap_err().0.contains("not followed by a document"));
         assert!(parse(b"{\"frobnicate\":{}}\n{}\n", Some("i")).is_err());
+        assert!(parse(b"{\"index\":{\"_id\":\"\xff\"}}\n{}\n", Some("i")).unwrap_err().0.contains("not UTF-8"));
+    }
+
+    #[test]
+    fn a_bad_document_is_an_error_of_its_item_alone() {
+        let body = b"{\"index\":{}}\n{\"a\":\"\xff\"}\n{\"index\":{\"_id\":\"k\"}}\n[1]\n{\"index\":{}}\n{\"c\":3}\n";
+        let items = parse(body, Some("i")).unwrap();
+        let errors: Vec<Option<&str>> = items.iter().map(|i| i.error.as_deref()).collect();
+        assert_eq!(
+            errors,
+            [
+                Some("document [2]: not UTF-8: invalid utf-8 sequence of 1 bytes from index 6"),
+                Some("document [4]: not a JSON object"),
+                None
+            ]
+        );
+        assert_eq!(items[0].document.as_deref(), Some("{\"a\":\"\u{fffd}\"}"));
+        let resp: Value = serde_json::from_str(&response(&items, 3, "77")).unwrap();
+        assert_eq!(resp["errors"], true);
+        assert_eq!(resp["items"][1]["index"]["status"], 400);
+        assert_eq!(resp["items"][1]["index"]["_id"], "k");
+        assert_eq!(resp["items"][1]["index"]["error"]["reason"], "document [4]: not a JSON object");
+        assert_eq!(resp["items"][2]["index"]["status"], 201);
     }
 }

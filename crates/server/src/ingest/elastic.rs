@@ -94,15 +94,22 @@ async fn take(mut upload: Upload, index: Option<String>) -> Response {
     let parsed = upload
         .parse(move |body| {
             let items = wire::bulk::parse(body, index.as_deref()).map_err(|e| Rejected::Invalid(e.0))?;
-            let records: Vec<String> = items.iter().filter_map(|i| i.document.clone()).collect();
-            Ok((items, records))
+            let (mut records, mut refused) = (Vec::new(), Vec::new());
+            for item in &items {
+                match (&item.document, &item.error) {
+                    (Some(doc), None) => records.push(doc.clone()),
+                    (Some(doc), Some(why)) => refused.push((format!("bulk {why}"), doc.clone())),
+                    (None, _) => {}
+                }
+            }
+            Ok((items, records, refused))
         })
         .await;
-    let (items, records) = match parsed {
+    let (items, records, refused) = match parsed {
         Ok(p) => p,
         Err(r) => return rejected(r),
     };
-    match upload.submit("bulk", "json", records).await {
+    match upload.submit_rejecting("bulk", "json", records, refused).await {
         Ok(pos) => {
             let took = started.elapsed().as_millis() as u64;
             let body = wire::bulk::response(&items, took, &pos.to_string());

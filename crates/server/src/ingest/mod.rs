@@ -201,6 +201,19 @@ impl Upload {
     /// once all are durable. The batches are accepted or refused together,
     /// so a retried request is never half stored.
     pub(crate) async fn submit(&self, source: &str, format: &str, records: Vec<String>) -> Result<u64, Rejected> {
+        self.submit_rejecting(source, format, records, Vec::new()).await
+    }
+
+    /// [`Upload::submit`], with records refused on the way in (`(why,
+    /// record)`): kept in the same log transaction as dead letters, so the
+    /// request is stored whole or not at all.
+    pub(crate) async fn submit_rejecting(
+        &self,
+        source: &str,
+        format: &str,
+        records: Vec<String>,
+        refused: Vec<(String, String)>,
+    ) -> Result<u64, Rejected> {
         let (app, caller) = (&self.app, &self.caller);
         let received = jiff::Timestamp::now().as_nanosecond() as i64;
         let source = caller.source.as_deref().unwrap_or(source);
@@ -221,6 +234,15 @@ impl Upload {
                 });
                 size = 0;
             }
+        }
+        for (why, record) in refused {
+            pending.push(Batch {
+                received,
+                tenant: caller.tenant.clone(),
+                source: source.to_string(),
+                format: format!("reject:{why}"),
+                records: vec![record],
+            });
         }
         app.ingest.submit_all(pending).await.map_err(|e| match e {
             Refused::Busy => Rejected::Busy,
