@@ -382,6 +382,10 @@ pub struct Triage {
     pub risk_half_life: Span,
     /// How often SLA clocks are checked.
     pub sla_check: Span,
+    /// The key of the audit chain's HMAC: empty for `audit.key` in the
+    /// data directory (created when missing). Keep it where the database's
+    /// users cannot read it; every node of one database needs the same.
+    pub audit_key: PathBuf,
 }
 
 /// A span as a signed one, saturating (a config's spans are far below).
@@ -404,6 +408,7 @@ impl Default for Triage {
             risk_threshold: p.risk.threshold,
             risk_half_life: span_of(p.risk.half_life),
             sla_check: Span(Duration::from_secs(60)),
+            audit_key: PathBuf::new(),
         }
     }
 }
@@ -439,7 +444,11 @@ impl Triage {
             Database::Sqlite(path) => format!("the state store {}", path.display()),
             Database::Postgres(_) => "the state store in PostgreSQL ([triage] database)".to_string(),
         };
-        state::State::open(&database, self.policy()).with_context(|| format!("opening {what}"))
+        std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+        let key = if self.audit_key.as_os_str().is_empty() { data.join("audit.key") } else { self.audit_key.clone() };
+        let seal = state::AuditSeal::load(&key, &data.join("audit.head"))
+            .with_context(|| format!("reading the audit key {}", key.display()))?;
+        Ok(state::State::open(&database, self.policy()).with_context(|| format!("opening {what}"))?.with_seal(seal))
     }
 }
 

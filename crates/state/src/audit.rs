@@ -1,18 +1,35 @@
 //! The audit trail: every change people make, appended in order, each
-//! entry carrying the SHA-256 of the one before it. Changing an entry
-//! breaks its own hash; removing one breaks the chain after it; removing
-//! the newest ones is caught against a head (sequence number and hash)
-//! recorded elsewhere, which `verify` prints for that purpose.
+//! entry carrying a hash over its contents and the hash of the one before
+//! it. Changing an entry breaks its own hash; removing one breaks the chain
+//! after it.
+//!
+//! The hash is an HMAC under a key kept outside the database
+//! ([`AuditSeal`]), so someone who can write to the database but not read
+//! the key cannot rewrite an entry and recompute the ones after it; and the
+//! newest entry's `(seq, hash)` is written outside the database after every
+//! write (the anchor), so cutting the newest entries is caught as well.
+//! `verify` checks both. Without a key (tests, a state store opened
+//! without its data directory) the hash is a plain SHA-256.
+//!
+//! Entries are written with their hashes empty and sealed in order when
+//! their transaction commits ([`seal`]): the call sites only say what
+//! happened, and the chain is linked in one place.
 
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use hmac::{Hmac, KeyInit, Mac};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use super::db::{Db, Dialect, Val};
 use super::row::Row;
-use super::{By, Result, State, micros};
+use super::{By, Result, State, StateError, micros};
 
 /// The `prev` of the first entry.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// What a keyed hash starts with; a plain one is bare hex.
+const KEYED: &str = "hmac:";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {
@@ -37,55 +54,183 @@ pub struct AuditReport {
     pub problem: Option<String>,
 }
 
-/// The hash of an entry: every field but the hash, each length-prefixed.
-fn digest(e: &AuditEntry) -> String {
-    let mut h = Sha256::new();
-    let (seq, at) = (e.seq.to_string(), e.at.as_microsecond().to_string());
-    for part in [&seq, &at, &e.actor, &e.tenant, &e.action, &e.target, &e.data, &e.prev] {
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+/// What keeps the chain honest outside the database: the HMAC key and the
+/// file that holds the newest entry written.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSeal {
+    pub key: Option<Vec<u8>>,
+    pub anchor: Option<PathBuf>,
 }
 
-/// Appends one entry inside the caller's transaction.
+impl AuditSeal {
+    /// The key in `key_file` (created with 32 random bytes, readable by
+    /// the owner only, when missing) and the anchor at `anchor`.
+    pub fn load(key_file: &Path, anchor: &Path) -> std::io::Result<AuditSeal> {
+        if !key_file.exists() {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(format!("no OS randomness: {e}")))?;
+            match write_private(key_file, &format!("{}\n", hex(&bytes))) {
+                // Another process made it first: theirs is the key.
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+        }
+        let key = std::fs::read_to_string(key_file)?.trim().to_string();
+        if key.len() < 32 {
+            return Err(std::io::Error::other(format!(
+                "{}: the audit key is shorter than 32 characters",
+                key_file.display()
+            )));
+        }
+        Ok(AuditSeal { key: Some(key.into_bytes()), anchor: Some(anchor.to_path_buf()) })
+    }
+
+    /// The head the anchor names, if there is one.
+    fn anchored(&self) -> std::io::Result<Option<(i64, String)>> {
+        let Some(path) = &self.anchor else { return Ok(None) };
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let (seq, hash) = text.trim().split_once(' ').unwrap_or(("", ""));
+                let seq = seq.parse().map_err(|_| {
+                    std::io::Error::other(format!("{}: not `SEQ HASH` as Hinomi writes it", path.display()))
+                })?;
+                Ok(Some((seq, hash.to_string())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the anchor: a new file renamed over the old, so a crash
+    /// leaves one or the other.
+    fn anchor_at(&self, seq: i64, hash: &str) -> std::io::Result<()> {
+        let Some(path) = &self.anchor else { return Ok(()) };
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, format!("{seq} {hash}\n"))?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash of an entry: every field but the hash, each length-prefixed;
+/// keyed when there is a key.
+pub(crate) fn digest(e: &AuditEntry, key: Option<&[u8]>) -> String {
+    let (seq, at) = (e.seq.to_string(), e.at.as_microsecond().to_string());
+    let parts = [&seq, &at, &e.actor, &e.tenant, &e.action, &e.target, &e.data, &e.prev];
+    match key {
+        Some(key) => {
+            let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) else {
+                // HMAC takes keys of any length.
+                return String::new();
+            };
+            for part in parts {
+                mac.update(&(part.len() as u64).to_le_bytes());
+                mac.update(part.as_bytes());
+            }
+            format!("{KEYED}{}", hex(&mac.finalize().into_bytes()))
+        }
+        None => {
+            let mut h = Sha256::new();
+            for part in parts {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+            hex(&h.finalize())
+        }
+    }
+}
+
+/// Appends one entry inside the caller's transaction, its hash left for
+/// [`seal`] at commit.
 pub(super) fn append(db: &mut dyn Db, by: &By<'_>, action: &str, target: &str, data: &serde_json::Value) -> Result<()> {
     if db.dialect() == Dialect::Postgres {
         // One writer at a time, so sequence numbers and links stay in order.
         db.batch("LOCK TABLE audit IN EXCLUSIVE MODE")?;
     }
-    let last = db.rows("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?;
-    let (seq, prev) = match last.first() {
-        Some(r) => (r.get::<i64>("seq")? + 1, r.get("hash")?),
-        None => (1, GENESIS.to_string()),
+    let last = db.rows("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1", &[])?;
+    let seq = match last.first() {
+        Some(r) => r.get::<i64>("seq")? + 1,
+        None => 1,
     };
-    let mut e = AuditEntry {
-        seq,
-        at: by.now,
-        actor: by.actor.to_string(),
-        tenant: by.tenant.to_string(),
-        action: action.to_string(),
-        target: target.to_string(),
-        data: data.to_string(),
-        prev,
-        hash: String::new(),
-    };
-    e.hash = digest(&e);
     db.exec(
-        "INSERT INTO audit (seq, at, actor, tenant, action, target, data, prev, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit (seq, at, actor, tenant, action, target, data, prev, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, '', '')",
         &[
-            Val::Int(e.seq),
-            micros(e.at),
-            e.actor.into(),
-            e.tenant.into(),
-            e.action.into(),
-            e.target.into(),
-            e.data.into(),
-            e.prev.into(),
-            e.hash.into(),
+            Val::Int(seq),
+            micros(by.now),
+            by.actor.into(),
+            by.tenant.into(),
+            action.into(),
+            target.into(),
+            data.to_string().into(),
         ],
     )?;
     Ok(())
+}
+
+const COLUMNS: &str = "seq, at, actor, tenant, action, target, data, prev, hash";
+
+/// Links and hashes, in order, the entries this transaction appended;
+/// returns the new head when there were any. `head` is the newest sealed
+/// entry as this process last saw it (entries after it that another node
+/// sealed are linked through, not resealed).
+pub(super) fn seal(
+    db: &mut dyn Db,
+    key: Option<&[u8]>,
+    head: &Mutex<Option<(i64, String)>>,
+) -> Result<Option<(i64, String)>> {
+    let known = head.lock().map_err(|_| StateError::Internal("audit head lock poisoned".into()))?.clone();
+    let (after, mut prev) = match known {
+        Some(h) => h,
+        None => {
+            let rows = db.rows("SELECT seq, hash FROM audit WHERE hash <> '' ORDER BY seq DESC LIMIT 1", &[])?;
+            match rows.first() {
+                Some(r) => (r.get("seq")?, r.get("hash")?),
+                None => (0, GENESIS.to_string()),
+            }
+        }
+    };
+    let rows = db.rows(&format!("SELECT {COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq"), &[Val::Int(after)])?;
+    let mut sealed = None;
+    for row in &rows {
+        let mut e = AuditEntry::from_row(row)?;
+        if e.hash.is_empty() {
+            e.prev = prev;
+            e.hash = digest(&e, key);
+            db.exec(
+                "UPDATE audit SET prev = $1, hash = $2 WHERE seq = $3",
+                &[e.prev.clone().into(), e.hash.clone().into(), Val::Int(e.seq)],
+            )?;
+            sealed = Some((e.seq, e.hash.clone()));
+        }
+        prev = e.hash;
+    }
+    Ok(sealed)
+}
+
+impl State {
+    /// After a commit: the new head, remembered and anchored. The entries
+    /// are in; an anchor that cannot be written is logged, and verify will
+    /// then see an older head, which is still in the chain.
+    pub(super) fn sealed(&self, head: (i64, String)) {
+        if let Err(e) = self.seal.anchor_at(head.0, &head.1) {
+            tracing::error!(error = %e, "writing the audit anchor failed");
+        }
+        if let Ok(mut known) = self.audit_head.lock() {
+            *known = Some(head);
+        }
+    }
 }
 
 impl State {
@@ -97,7 +242,7 @@ impl State {
     /// Entries after `after`, oldest first; a tenant's own, or all.
     pub fn audit_entries(&self, tenant: Option<&str>, after: i64, limit: usize) -> Result<Vec<AuditEntry>> {
         let limit = limit.clamp(1, 10_000);
-        let cols = "seq, at, actor, tenant, action, target, data, prev, hash";
+        let cols = COLUMNS;
         let rows = match tenant {
             Some(t) => self.reader()?.rows(
                 &format!("SELECT {cols} FROM audit WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT {limit}"),
@@ -112,13 +257,17 @@ impl State {
     }
 
     /// Walks the whole chain; `head` is a `(seq, hash)` recorded earlier,
-    /// which must still be there.
+    /// which must still be there, as must the anchor's.
     pub fn audit_verify(&self, head: Option<(i64, &str)>) -> Result<AuditReport> {
+        let anchored = self.seal.anchored().map_err(|e| StateError::Io(format!("reading the audit anchor: {e}")))?;
+        let key = self.seal.key.as_deref();
         let mut expect_seq = 1;
         let mut prev = GENESIS.to_string();
         let mut problem = None;
         let mut last: Option<(i64, String)> = None;
         let mut found_head = head.is_none();
+        let mut found_anchor = anchored.is_none();
+        let mut keyed = false;
         loop {
             let page = self.audit_entries(None, expect_seq - 1, 5000)?;
             if page.is_empty() {
@@ -130,11 +279,21 @@ impl State {
                         Some(format!("entry {expect_seq} is missing (the next is {})", e.seq))
                     } else if e.prev != prev {
                         Some(format!("entry {} does not link to the entry before it", e.seq))
-                    } else if digest(e) != e.hash {
+                    } else if e.hash.starts_with(KEYED) && key.is_none() {
+                        Some(format!("entry {} is keyed and no audit key was given to check it", e.seq))
+                    } else if keyed && !e.hash.starts_with(KEYED) {
+                        Some(format!("entry {} is not keyed, after keyed ones: rewritten without the key", e.seq))
+                    } else if digest(e, key.filter(|_| e.hash.starts_with(KEYED))) != e.hash {
                         Some(format!("entry {} was altered (its hash does not match its contents)", e.seq))
                     } else {
                         None
                     };
+                    keyed |= e.hash.starts_with(KEYED);
+                }
+                if let Some((s, h)) = &anchored
+                    && *s == e.seq
+                {
+                    found_anchor = *h == e.hash;
                 }
                 if let Some((s, h)) = head
                     && s == e.seq
@@ -149,6 +308,11 @@ impl State {
         if problem.is_none() && !found_head {
             problem =
                 head.map(|(s, _)| format!("entry {s}, the recorded head, is gone or changed: entries were removed"));
+        }
+        if problem.is_none() && !found_anchor {
+            problem = anchored.map(|(s, _)| {
+                format!("entry {s}, the newest written (the anchor outside the database), is gone or changed: entries were removed or rewritten")
+            });
         }
         Ok(AuditReport { entries: last.as_ref().map_or(0, |l| l.0), head: last, problem })
     }

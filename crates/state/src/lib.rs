@@ -35,7 +35,7 @@ use model::Level;
 use soc::{Entity, TriagePolicy};
 
 pub use self::actions::{Acted, EvidenceKind, IncidentAction};
-pub use self::audit::{AuditEntry, AuditReport};
+pub use self::audit::{AuditEntry, AuditReport, AuditSeal};
 pub use self::db::Postgres;
 pub use self::db::{Db, DbError, Dialect, Sqlite, Val};
 pub use self::incidents::{Escalation, RuleStats, Scope as ImpactScope, SlaReport, TimelineEntry};
@@ -191,6 +191,9 @@ pub struct State {
     readers: Vec<Mutex<Box<dyn Db>>>,
     next_reader: AtomicUsize,
     policy: TriagePolicy,
+    seal: AuditSeal,
+    /// The newest sealed audit entry this process knows of.
+    audit_head: Mutex<Option<(i64, String)>>,
 }
 
 impl State {
@@ -210,7 +213,21 @@ impl State {
             };
             readers.push(Mutex::new(reader));
         }
-        Ok(State { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), policy })
+        Ok(State {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            policy,
+            seal: AuditSeal::default(),
+            audit_head: Mutex::new(None),
+        })
+    }
+
+    /// Keys the audit chain and anchors its head outside the database
+    /// (see [`AuditSeal`]).
+    pub fn with_seal(mut self, seal: AuditSeal) -> State {
+        self.seal = seal;
+        self
     }
 
     /// The embedded default: `state.db` in the data directory.
@@ -248,9 +265,12 @@ impl State {
         let mut guard = self.write()?;
         let db: &mut dyn Db = &mut **guard;
         db.batch(db.dialect().begin())?;
-        match f(db) {
-            Ok(v) => {
+        match f(db).and_then(|v| Ok((v, audit::seal(db, self.seal.key.as_deref(), &self.audit_head)?))) {
+            Ok((v, sealed)) => {
                 db.batch("COMMIT")?;
+                if let Some(head) = sealed {
+                    self.sealed(head);
+                }
                 Ok(v)
             }
             Err(e) => {

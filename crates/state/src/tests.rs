@@ -11,7 +11,7 @@ use soc::sla::{CalendarSpec, SlaState};
 use soc::suppress::Suppression;
 use soc::{Detection, Disposition, Entity, EntityKind, Status, TriagePolicy};
 
-use super::{Acted, AlertQuery, By, Incident, IncidentAction, IncidentQuery, State, StateError};
+use super::{Acted, AlertQuery, AuditSeal, By, Incident, IncidentAction, IncidentQuery, State, StateError};
 
 /// Makes a fresh, empty state store (two calls with the same `name` give
 /// two handles on one database, for the concurrency case).
@@ -530,6 +530,83 @@ fn check_audit(fresh: Fresh<'_>) {
     assert!(problem(&s, Some((head.0, &head.1))).contains("removed"));
 }
 
+/// The keyed chain: someone who can write to the database but has not the
+/// key can neither rewrite an entry (recomputing every later hash the only
+/// way they can) nor cut the newest entries, and `verify` alone sees both.
+fn check_audit_sealed(fresh: Fresh<'_>) {
+    use super::audit::digest;
+    let seal = |name: &str| {
+        let anchor = std::env::temp_dir().join(format!("hinomi-audit-{name}-{}.head", std::process::id()));
+        let _ = std::fs::remove_file(&anchor);
+        AuditSeal { key: Some(b"0123456789abcdef0123456789abcdef".to_vec()), anchor: Some(anchor) }
+    };
+    let trail = |name: &str| {
+        let s = fresh(name).with_seal(seal(name));
+        for (i, who) in ["lead", "erin", "erin", "bob", "erin"].into_iter().enumerate() {
+            s.audit(&by(who, at(i as i64)), "export", "alerts", &serde_json::json!({"rows": i})).unwrap();
+        }
+        s
+    };
+    let problem = |s: &State| s.audit_verify(None).unwrap().problem.unwrap_or_default();
+    let entries = |s: &State| s.audit_entries(None, 0, 100).unwrap();
+
+    let s = trail("sealed_ok");
+    assert_eq!(s.audit_verify(None).unwrap().problem, None);
+    assert!(entries(&s).iter().all(|e| e.hash.starts_with("hmac:") && e.hash.len() == 5 + 64));
+
+    // Entry 2 rewritten, every later one relinked and rehashed: without the
+    // key an attacker can only use a plain hash, or guess a key.
+    for (name, key) in [("sealed_rewritten", None), ("sealed_guessed", Some(&b"not the key, but as long as it"[..]))] {
+        let s = trail(name);
+        let mut prev = entries(&s)[0].hash.clone();
+        for mut e in entries(&s).into_iter().skip(1) {
+            if e.seq == 2 {
+                e.actor = "mallory".into();
+            }
+            e.prev = prev;
+            e.hash = digest(&e, key);
+            s.exec_raw(&format!(
+                "UPDATE audit SET actor = '{}', prev = '{}', hash = '{}' WHERE seq = {}",
+                e.actor, e.prev, e.hash, e.seq
+            ))
+            .unwrap();
+            prev = e.hash;
+        }
+        let p = problem(&s);
+        assert!(p.contains("entry 2 is not keyed") || p.contains("entry 2 was altered"), "{name}: {p}");
+    }
+    // The whole chain rewritten plain: the anchor outside names a hash no
+    // entry has any more.
+    let s = trail("sealed_all_plain");
+    let mut prev = "0".repeat(64);
+    for mut e in entries(&s) {
+        e.prev = prev;
+        e.hash = digest(&e, None);
+        s.exec_raw(&format!("UPDATE audit SET prev = '{}', hash = '{}' WHERE seq = {}", e.prev, e.hash, e.seq))
+            .unwrap();
+        prev = e.hash;
+    }
+    assert!(problem(&s).contains("entry 5, the newest written"), "{}", problem(&s));
+    // The newest entries cut.
+    let s = trail("sealed_cut");
+    s.exec_raw("DELETE FROM audit WHERE seq >= 4").unwrap();
+    assert!(problem(&s).contains("entry 5, the newest written (the anchor outside the database), is gone"));
+    // Verifying without the key says so rather than passing.
+    let unkeyed = fresh("sealed_ok").with_seal(AuditSeal::default());
+    assert!(problem(&unkeyed).contains("entry 1 is keyed and no audit key"), "{}", problem(&unkeyed));
+
+    // A trail begun without a key goes on keyed, and still verifies.
+    let name = "sealed_later";
+    let s = fresh(name);
+    s.audit(&by("erin", at(0)), "export", "alerts", &serde_json::json!({})).unwrap();
+    let s = fresh(name).with_seal(seal(name));
+    s.audit(&by("erin", at(1)), "export", "alerts", &serde_json::json!({})).unwrap();
+    let hashes: Vec<bool> = entries(&s).iter().map(|e| e.hash.starts_with("hmac:")).collect();
+    assert_eq!(hashes, [false, true]);
+    assert_eq!(s.audit_verify(None).unwrap().problem, None);
+    drop(unkeyed);
+}
+
 fn check_incident_cap(fresh: Fresh<'_>) {
     let s = fresh("cap");
     let max = TriagePolicy::default().max_incident_alerts;
@@ -668,6 +745,7 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_escalation(fresh);
     check_queue_paging(fresh);
     check_audit(fresh);
+    check_audit_sealed(fresh);
     check_incident_cap(fresh);
     check_users_and_sessions(fresh);
     check_histogram(fresh);

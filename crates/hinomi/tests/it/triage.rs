@@ -138,7 +138,56 @@ fn brute_force_then_logon_then_privileges_is_one_incident() {
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(said.contains(found), "{tamper}: {said}");
     }
+    // Someone with the database but not the data directory's key: entry 3
+    // rewritten and every later hash recomputed (plain SHA-256, the hash
+    // they can compute), then the newest entry deleted. `verify` finds
+    // both without a head given.
+    std::fs::copy(&pristine, &state).unwrap();
+    rehash_from(&state, 3, "mallory");
+    let out = hinomi(&["audit", "verify", "--data", &data]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.code() == Some(1) && said.contains("entry 3 is not keyed, after keyed ones"), "{said}");
+    std::fs::copy(&pristine, &state).unwrap();
+    let mut db = state::Sqlite::open(&state).unwrap();
+    state::Db::batch(&mut db, "DELETE FROM audit WHERE seq = 5").unwrap();
+    drop(db);
+    let out = hinomi(&["audit", "verify", "--data", &data]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.code() == Some(1) && said.contains("entry 5, the newest written"), "{said}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rewrites audit entry `from`'s actor and relinks and rehashes it and
+/// every later entry, as the chain's plain SHA-256 would have them.
+fn rehash_from(db_path: &std::path::Path, from: i64, actor: &str) {
+    use sha2::{Digest, Sha256};
+    let entries = state::State::sqlite(db_path, Default::default()).unwrap().audit_entries(None, 0, 100).unwrap();
+    let mut db = state::Sqlite::open(db_path).unwrap();
+    let mut prev = String::new();
+    for mut e in entries {
+        if e.seq < from {
+            prev = e.hash;
+            continue;
+        }
+        if e.seq == from {
+            e.actor = actor.to_string();
+        }
+        e.prev = prev;
+        let (seq, at) = (e.seq.to_string(), e.at.as_microsecond().to_string());
+        let mut h = Sha256::new();
+        for part in [&seq, &at, &e.actor, &e.tenant, &e.action, &e.target, &e.data, &e.prev] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        let hash: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        state::Db::exec(
+            &mut db,
+            "UPDATE audit SET actor = $1, prev = $2, hash = $3 WHERE seq = $4",
+            &[e.actor.into(), e.prev.into(), hash.clone().into(), state::Val::Int(e.seq)],
+        )
+        .unwrap();
+        prev = hash;
+    }
 }
 
 #[test]
