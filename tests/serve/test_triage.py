@@ -99,6 +99,13 @@ def test_incidents_through_the_api(tmp_path):
         assert pkg["scope"]["users"] == ["alice"] and len(pkg["timeline"]) >= 3
         status, page = call(server, "GET", f"/api/v1/incidents/{alice['id']}/escalation?format=html", server.read_token)
         assert status == 200 and "csirt@example.org" in page and "Failed Logon" in page
+        # Served from the console's origin, so with the console's headers.
+        req = urllib.request.Request(server.http + f"/api/v1/incidents/{alice['id']}/escalation?format=html")
+        req.add_header("Authorization", f"Bearer {server.read_token}")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            h = resp.headers
+        assert (h["X-Frame-Options"], h["X-Content-Type-Options"], h["Cache-Control"]) == ("DENY", "nosniff", "no-store")
+        assert "script-src" not in h["Content-Security-Policy"] and "default-src 'none'" in h["Content-Security-Policy"]
 
         cur = call(server, "GET", f"/api/v1/incidents/{alice['id']}", server.read_token)[1]["incident"]
         status, closed = call(server, "POST", path, admin, {"version": cur["version"], "status": "closed", "disposition": "true_positive"})

@@ -17,6 +17,16 @@ const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;mar
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #999;padding:.3rem .5rem;text-align:left;vertical-align:top}\
 th{background:#eee}h2{border-bottom:2px solid #333;margin-top:2rem}";
 
+/// The page as an answer, with the console's headers (no caching, no
+/// framing, no sniffing) and the page's own policy: the console and the
+/// API serve it alike, from the same origin.
+pub(crate) fn answer(package: &Escalation) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let page =
+        (axum::http::StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], html(package));
+    crate::console::with_policy(page.into_response(), csp())
+}
+
 /// The content security policy the page is served with: no script at
 /// all, and only its own style, named by its hash (no `unsafe-inline`).
 pub fn csp() -> &'static str {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{Uri, header};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -123,9 +123,7 @@ pub(crate) async fn escalation(
 ) -> Result<Response, ApiError> {
     let package = blocking(move || Ok(soc.escalation(&caller.tenant, id)?)).await?;
     if f.format.as_deref() == Some("html") {
-        let page = crate::handoff::html(&package);
-        let policy = (header::CONTENT_SECURITY_POLICY, crate::handoff::csp());
-        return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8"), policy], page).into_response());
+        return Ok(crate::handoff::answer(&package));
     }
     Ok(Json(Escalation(&package)).into_response())
 }

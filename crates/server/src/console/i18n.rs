@@ -137,9 +137,8 @@ words! {
     LastSeen: "Last seen", "最終検知";
     LateralMovement: "Lateral movement indicators", "横展開の兆候";
     Level: "Level", "レベル";
-    Locked: "Too many failed logins: the account is locked until", "ログイン失敗が多すぎるため、次の時刻までロックされています:";
     Login: "Log in", "ログイン";
-    LoginFailed: "Wrong user name or password.", "ユーザー名またはパスワードが違います。";
+    LoginFailed: "Wrong user name or password, or the account is locked after repeated failures.", "ユーザー名かパスワードが違うか、失敗が続いたためアカウントがロックされています。";
     Logout: "Log out", "ログアウト";
     Matches: "Matches", "一致";
     Met: "Met", "達成";

@@ -252,10 +252,8 @@ pub(crate) async fn login(
             }
             r
         }
-        Ok((LoginOutcome::Locked(until), _)) => {
-            let text = format!("{} {until}", lang.t(T::Locked));
-            html(StatusCode::FORBIDDEN, view::login(lang, Some(&text), &next, &user))
-        }
+        // Locked, wrong and unknown get one answer: a different one would
+        // tell a guesser which names exist (the lock is in the audit trail).
         Ok(_) => html(StatusCode::UNAUTHORIZED, view::login(lang, Some(lang.t(T::LoginFailed)), &next, &user)),
         Err(e) => failed(lang, e),
     }

@@ -192,11 +192,7 @@ async fn incident_page(v: Viewer, id: i64, notice: Option<String>, code: StatusC
 pub(crate) async fn handoff(v: Viewer, Path((_, id)): Path<(String, i64)>) -> Response {
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
     match blocking(move || Ok(soc.escalation(&t, id)?)).await {
-        Ok(package) => {
-            let page = crate::handoff::html(&package);
-            let r = (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], page);
-            super::with_policy(axum::response::IntoResponse::into_response(r), crate::handoff::csp())
-        }
+        Ok(package) => crate::handoff::answer(&package),
         Err(e) => failed(v.ctx.lang, e),
     }
 }
