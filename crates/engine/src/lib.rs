@@ -133,6 +133,40 @@ pub(crate) struct Shared {
     problem: Mutex<Option<String>>,
     /// The correlator's counters, as of the last chunk written.
     correlation: Mutex<correlate::Stats>,
+    pub(crate) backlog: Backlog,
+}
+
+/// Bytes of records each tenant has in the log that the pipeline has not
+/// processed yet. When the pipeline is behind, a tenant holding at least
+/// its share of the backlog (the mean over the tenants that have one) is
+/// refused and the others are still let in: one tenant's flood slows that
+/// tenant, not everyone's detection. Counted from this start; records
+/// replayed after a restart only count down, to zero.
+#[derive(Debug, Default)]
+pub(crate) struct Backlog(Mutex<HashMap<String, u64>>);
+
+impl Backlog {
+    fn add(&self, tenant: &str, bytes: u64) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(tenant.to_string()).or_default() += bytes;
+    }
+
+    pub(crate) fn done(&self, tenant: &str, bytes: u64) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(left) = map.get_mut(tenant) {
+            *left = left.saturating_sub(bytes);
+            if *left == 0 {
+                map.remove(tenant);
+            }
+        }
+    }
+
+    fn at_least_its_share(&self, tenant: &str) -> bool {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = map.get(tenant).copied().unwrap_or(0);
+        let total: u64 = map.values().sum();
+        mine > 0 && mine.saturating_mul(map.len() as u64) >= total
+    }
 }
 
 /// Deletes log segments every reader is done with.
@@ -267,6 +301,7 @@ impl Engine {
             system_alerts: Mutex::new(Vec::new()),
             problem: Mutex::new(None),
             correlation: Mutex::new(correlate::Stats::default()),
+            backlog: Backlog::default(),
         });
         let thread = {
             let (config, wal, shared) = (config.clone(), wal.clone(), shared.clone());
@@ -420,9 +455,23 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Whether new records would be refused now.
+    /// Whether the pipeline is behind: some tenants' records are refused.
     pub fn busy(&self) -> bool {
-        self.wal.end().saturating_sub(self.shared.processed.load(Ordering::Acquire)) > self.max_lag
+        self.lag() > self.max_lag
+    }
+
+    /// Whether `tenant`'s new records would be refused now: the pipeline is
+    /// an eighth of its limit behind and the tenant holds its share of the
+    /// backlog, or the pipeline is at its limit (then everyone waits). A
+    /// flooding tenant is so held to a small backlog, and another tenant's
+    /// records wait behind little: the log is one queue.
+    pub fn busy_for(&self, tenant: &str) -> bool {
+        let lag = self.lag();
+        lag > self.max_lag || (lag > self.max_lag / 8 && self.shared.backlog.at_least_its_share(tenant))
+    }
+
+    fn lag(&self) -> u64 {
+        self.wal.end().saturating_sub(self.shared.processed.load(Ordering::Acquire))
     }
 
     /// Writes `batch` to the log and returns once it is durable: then, and
@@ -436,7 +485,7 @@ impl Ingest {
     /// together: the pipeline being behind is checked once, before any is
     /// written. Returns the position of the last.
     pub async fn submit_all(&self, batches: Vec<Batch>) -> Result<u64, Refused> {
-        if self.busy() {
+        if batches.iter().any(|b| self.busy_for(&b.tenant)) {
             return Err(Refused::Busy);
         }
         let mut waiting = Vec::with_capacity(batches.len());
@@ -460,7 +509,7 @@ impl Ingest {
     }
 
     fn start(&self, batch: Batch) -> Result<tokio::sync::oneshot::Receiver<Result<u64, String>>, Refused> {
-        if self.busy() {
+        if self.busy_for(&batch.tenant) {
             return Err(Refused::Busy);
         }
         Ok(self.append(batch))
@@ -476,6 +525,7 @@ impl Ingest {
         let now = Timestamp::now();
         let bytes: usize = batch.records.iter().map(String::len).sum();
         self.shared.health.received(&batch.tenant, &batch.source, batch.records.len() as u64, bytes as u64, now);
+        self.shared.backlog.add(&batch.tenant, bytes as u64);
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.wal.append(
             batch.encode(),

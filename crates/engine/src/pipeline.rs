@@ -327,6 +327,9 @@ fn process(
             }
         }
     }
+    for (_, b) in &batches {
+        shared.backlog.done(&b.tenant, b.records.iter().map(|r| r.len() as u64).sum());
+    }
     // A configured log source is looked up once per batch, not per record.
     let views: Vec<Option<Arc<model::SourceView>>> = batches.iter().map(|(_, b)| configured_view(config, b)).collect();
     let items: Vec<Item<'_>> = batches

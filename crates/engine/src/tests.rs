@@ -197,6 +197,37 @@ fn a_slow_pipeline_refuses_new_records_until_it_catches_up() {
     ingest.submit_blocking(batch(&["more"])).unwrap();
 }
 
+#[test]
+fn a_flooding_tenant_is_refused_before_the_others() {
+    let data = tempdir("fair");
+    let mut config = EngineConfig::new(&data);
+    config.max_lag_bytes = 80_000;
+    config.slow_down = Duration::from_millis(500);
+    let engine = Engine::start(config, rules()).unwrap();
+    let ingest = engine.ingest();
+    let of = |tenant: &str, text: &str| Batch { tenant: tenant.into(), ..batch(&[text]) };
+    // The flood passes an eighth of the limit: its tenant is refused ...
+    let mut accepted = 0;
+    while ingest.submit_blocking(of("flood", &"x".repeat(4_000))).is_ok() {
+        accepted += 1;
+        assert!(accepted < 20, "the flood is never refused");
+    }
+    assert!(ingest.busy_for("flood") && !ingest.busy_for("quiet"));
+    // ... while a quiet tenant is still let in, until it holds more than
+    // its share in turn.
+    ingest.submit_blocking(of("quiet", "USER=root")).unwrap();
+    assert_eq!(ingest.submit_blocking(of("flood", "more")), Err(Refused::Busy));
+    let mut quiet = 0;
+    while ingest.submit_blocking(of("quiet", &"y".repeat(4_000))).is_ok() {
+        quiet += 1;
+        assert!(quiet < 20, "the quiet tenant is never refused");
+    }
+    assert!(quiet >= accepted - 1, "refused at {quiet} batches, the flood at {accepted}");
+    assert!(!ingest.busy_for("someone else"));
+    assert!(engine.drain(Duration::from_secs(30)));
+    assert!(!ingest.busy_for("flood"));
+}
+
 fn with_store(data: &Path) -> EngineConfig {
     let mut config = EngineConfig::new(data);
     let mut store = StoreSettings::new(data.join("store"));

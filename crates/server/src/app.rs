@@ -1,6 +1,7 @@
 //! What every request works with: the engine's ingest handle, the stores,
 //! the rules, the token file and the limits, built once from the settings.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +14,7 @@ use tokio::sync::Semaphore;
 use wal::JournalIndex;
 
 use crate::auth::Tokens;
+use crate::budget::{Budget, connection_limit};
 use crate::config::Config;
 use crate::console::Console;
 use crate::error::ApiError;
@@ -33,6 +35,13 @@ pub struct App {
     pub(crate) max_body: usize,
     /// Ingest requests whose bodies may be in memory at once.
     pub(crate) bodies: Arc<Semaphore>,
+    /// The same, per tenant: a quarter of the whole each, so a tenant whose
+    /// senders are slow (or hostile) cannot take the others' turns.
+    tenant_bodies: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// How long an ingest body may take to arrive.
+    pub(crate) body_timeout: Duration,
+    /// Connections, over every stream listener.
+    pub(crate) budget: Arc<Budget>,
     pub(crate) store: Option<Arc<EventStore>>,
     /// The rules the stream runs (a retro-hunt's default, the rules page).
     pub(crate) rules: Arc<sigma::RuleSet>,
@@ -74,6 +83,9 @@ impl App {
             data: data.to_path_buf(),
             max_body: usize::try_from(config.http.max_body.0).unwrap_or(usize::MAX),
             bodies: Arc::new(Semaphore::new(MAX_BODIES)),
+            tenant_bodies: Mutex::new(HashMap::new()),
+            body_timeout: config.connections.body_timeout.0,
+            budget: Budget::new(connection_limit(config.connections.max), config.connections.per_address),
             store,
             rules,
             search_timeout: config.store.search_timeout.0.max(Duration::from_secs(1)),
@@ -83,6 +95,12 @@ impl App {
             alerts: Mutex::new(JournalIndex::new(data.join("alerts"), MAX_LISTED)),
             dead_letters: Mutex::new(JournalIndex::new(data.join("deadletter"), MAX_LISTED)),
         }
+    }
+
+    /// `tenant`'s share of the body slots.
+    pub(crate) fn tenant_bodies(&self, tenant: &str) -> Arc<Semaphore> {
+        let mut map = self.tenant_bodies.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(tenant.to_string()).or_insert_with(|| Arc::new(Semaphore::new(MAX_BODIES / 4))).clone()
     }
 
     /// The newest `limit` lines of `tenant` in a journal, oldest first:

@@ -243,10 +243,15 @@ async fn token_guard(g: &Guarded, action: Action, mut req: Request, next: Next) 
     if action != Action::Ingest {
         return next.run(req).await;
     }
-    // Only so many bodies in memory at once: later requests wait for their
-    // turn with their bodies still unread.
-    let permit = tokio::time::timeout(BODY_WAIT, g.app.bodies.clone().acquire_owned()).await;
-    let Ok(Ok(_permit)) = permit else {
+    // Only so many bodies in memory at once, and a tenant only a share of
+    // them: later requests wait for their turn with their bodies unread.
+    let tenant = g.app.tenant_bodies(&token.tenant);
+    let permits = tokio::time::timeout(BODY_WAIT, async {
+        let mine = tenant.acquire_owned().await?;
+        Ok::<_, tokio::sync::AcquireError>((mine, g.app.bodies.clone().acquire_owned().await?))
+    })
+    .await;
+    let Ok(Ok(_permits)) = permits else {
         return crate::ingest::drained(req, dialect.busy()).await;
     };
     next.run(req).await

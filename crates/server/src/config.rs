@@ -141,6 +141,7 @@ fn parse_database(text: &str) -> Result<Database, String> {
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub http: Http,
+    pub connections: Connections,
     /// Syslog listeners; when none are configured, UDP and TCP on
     /// 127.0.0.1:5514, plus TLS on 127.0.0.1:6514 when `tls` has a
     /// certificate.
@@ -170,6 +171,39 @@ pub struct Http {
 impl Default for Http {
     fn default() -> Http {
         Http { listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))], max_body: Size(100 << 20), tls: false }
+    }
+}
+
+/// What one client may hold of the server: connections and the time its
+/// requests may take to arrive. Every stream listener (HTTP, syslog TCP
+/// and TLS) shares one budget.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Connections {
+    /// Connections open at once, over every listener; the descriptor
+    /// limit may lower it (a quarter of it is kept for the server's files).
+    pub max: usize,
+    /// Connections one client address may hold at once.
+    pub per_address: usize,
+    /// How long a request's header may take to arrive, and how long a
+    /// kept-alive HTTP connection may wait idle for the next one.
+    pub header_timeout: Span,
+    /// How long an ingest request's body may take to arrive.
+    pub body_timeout: Span,
+    /// A syslog stream that sends nothing for this long is closed (its
+    /// sender reconnects when it has something to say).
+    pub syslog_idle: Span,
+}
+
+impl Default for Connections {
+    fn default() -> Connections {
+        Connections {
+            max: 4096,
+            per_address: 256,
+            header_timeout: Span(Duration::from_secs(10)),
+            body_timeout: Span(Duration::from_secs(60)),
+            syslog_idle: Span(Duration::from_secs(600)),
+        }
     }
 }
 

@@ -10,13 +10,14 @@
 pub mod api;
 mod app;
 mod auth;
+mod budget;
 pub mod config;
 mod console;
 mod enc;
 mod error;
 pub mod handoff;
-mod https;
 mod ingest;
+mod listen;
 pub mod logging;
 mod routes;
 mod search;
@@ -66,25 +67,13 @@ pub async fn serve(
         (true, Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         (true, _, _) => anyhow::bail!("[http] tls = true needs [tls] cert and key"),
     };
+    let (limits, budget) = (&config.connections, app.budget.clone());
     for addr in &config.http.listen {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding HTTP on {addr}"))?;
-        let local = listener.local_addr()?;
         let protocol = if acceptor.is_some() { "https" } else { "http" };
-        bound.push(json!({"protocol": protocol, "address": local.to_string()}));
-        let service = router(app.clone()).into_make_service_with_connect_info::<https::Peer>();
-        let acceptor = acceptor.clone();
-        tokio::spawn(async move {
-            let served = match acceptor {
-                Some(acceptor) => match https::TlsListener::new(listener, acceptor) {
-                    Ok(tls) => axum::serve(tls, service).await,
-                    Err(e) => Err(e),
-                },
-                None => axum::serve(listener, service).await,
-            };
-            if let Err(e) = served {
-                tracing::error!(%protocol, address = %local, error = %e, "the HTTP listener stopped");
-            }
-        });
+        bound.push(json!({"protocol": protocol, "address": listener.local_addr()?.to_string()}));
+        let (router, acceptor, budget) = (router(app.clone()), acceptor.clone(), budget.clone());
+        tokio::spawn(listen::serve(listener, acceptor, router, budget, limits.header_timeout.0));
     }
     for s in &config.syslog {
         let origin = ingest::syslog::Origin::of(s);
@@ -107,7 +96,8 @@ pub async fn serve(
             .await
             .with_context(|| format!("binding syslog {kind} on {}", s.listen))?;
         bound.push(json!({"protocol": format!("syslog-{kind}"), "address": listener.local_addr()?.to_string()}));
-        tokio::spawn(ingest::syslog::serve_stream(listener, tls, handle, origin));
+        let stream = ingest::syslog::Stream { tls, budget: budget.clone(), idle: limits.syslog_idle.0 };
+        tokio::spawn(ingest::syslog::serve_stream(listener, stream, handle, origin));
     }
     for b in &bound {
         let (protocol, address) = (b["protocol"].as_str().unwrap_or(""), b["address"].as_str().unwrap_or(""));

@@ -49,6 +49,12 @@ pub(crate) async fn sources(State(app): State<Arc<App>>, caller: Caller) -> Json
 }
 
 /// Log positions and counters across tenants (admin tokens only).
-pub(crate) async fn status(State(app): State<Arc<App>>) -> Json<engine::Status> {
-    Json(app.ingest.status())
+pub(crate) async fn status(State(app): State<Arc<App>>) -> Json<Value> {
+    let mut status = serde_json::to_value(app.ingest.status()).unwrap_or_else(|_| json!({}));
+    status["connections"] = json!({
+        "open": app.budget.open(),
+        "limit": app.budget.limit(),
+        "refused": app.budget.refused.load(std::sync::atomic::Ordering::Relaxed),
+    });
+    Json(status)
 }

@@ -197,7 +197,7 @@ const MAX_LOGIN: usize = 16 << 10;
 
 pub(crate) async fn login(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<crate::https::Peer>,
+    ConnectInfo(peer): ConnectInfo<crate::listen::Peer>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {

@@ -174,8 +174,15 @@ impl FromRequest<Arc<App>> for Upload {
         let (mut parts, body) = req.into_parts();
         let caller = Caller::from_request_parts(&mut parts, app).await?;
         let headers = parts.headers.clone();
-        let body =
-            Bytes::from_request(Request::from_parts(parts, body), app).await.map_err(IntoResponse::into_response)?;
+        // A body trickled in holds a body slot: it has a deadline.
+        let read = Bytes::from_request(Request::from_parts(parts, body), app);
+        let body = match tokio::time::timeout(app.body_timeout, read).await {
+            Ok(body) => body.map_err(IntoResponse::into_response)?,
+            Err(_) => {
+                let why = format!("the body did not arrive within {} s", app.body_timeout.as_secs());
+                return Err((StatusCode::REQUEST_TIMEOUT, why).into_response());
+            }
+        };
         Ok(Upload { app: app.clone(), caller, headers, body })
     }
 }

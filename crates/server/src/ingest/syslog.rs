@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use wal::Batch;
 use wire::framing::Framer;
 
+use crate::budget::Budget;
 use crate::config::Syslog;
 
 /// Who records from one listener are attributed to.
@@ -51,10 +52,6 @@ impl Origin {
 
 const BUSY_WAIT: Duration = Duration::from_millis(50);
 
-/// Open stream connections per listener; each holds a 64 KiB buffer and at
-/// most one frame, so this bounds their memory. More are closed at once.
-const MAX_CONNECTIONS: usize = 4096;
-
 pub(crate) async fn serve_udp(socket: UdpSocket, ingest: Ingest, origin: Origin) {
     // Batches waiting for the log at once; beyond that, datagrams are dropped
     // (and counted) rather than queued without bound.
@@ -82,7 +79,7 @@ pub(crate) async fn serve_udp(socket: UdpSocket, ingest: Ingest, origin: Origin)
             continue;
         }
         let permit = match in_flight.clone().try_acquire_owned() {
-            Ok(p) if !ingest.busy() => p,
+            Ok(p) if !ingest.busy_for(&origin.tenant) => p,
             _ => {
                 ingest.dropped(&origin.tenant, &origin.source, records.len() as u64);
                 continue;
@@ -99,15 +96,18 @@ pub(crate) async fn serve_udp(socket: UdpSocket, ingest: Ingest, origin: Origin)
     }
 }
 
-/// Serves syslog streams on `listener`: plain TCP, or TLS with `tls`.
-pub(crate) async fn serve_stream(
-    listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    ingest: Ingest,
-    origin: Origin,
-) {
-    let kind = if tls.is_some() { "tls" } else { "tcp" };
-    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+/// How a syslog stream listener serves its connections.
+pub(crate) struct Stream {
+    /// TLS, or plain TCP.
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+    pub(crate) budget: Arc<Budget>,
+    /// A stream that sends nothing for this long is closed.
+    pub(crate) idle: Duration,
+}
+
+/// Serves syslog streams on `listener`.
+pub(crate) async fn serve_stream(listener: TcpListener, how: Stream, ingest: Ingest, origin: Origin) {
+    let kind = if how.tls.is_some() { "tls" } else { "tcp" };
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -118,19 +118,19 @@ pub(crate) async fn serve_stream(
                 continue;
             }
         };
-        let Ok(permit) = open.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, kind, limit = MAX_CONNECTIONS, "syslog: too many connections; closing the new one");
+        let Some(slot) = how.budget.admit(peer.ip()) else {
+            tracing::debug!(%peer, kind, "syslog: over the connection budget; closed");
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (tls, ingest, origin) = (tls.clone(), ingest.clone(), origin.clone());
+        let (tls, idle, ingest, origin) = (how.tls.clone(), how.idle, ingest.clone(), origin.clone());
         tokio::spawn(async move {
-            let _permit = permit;
-            let Some(acceptor) = tls else { return read_stream(stream, peer, ingest, origin).await };
+            let _slot = slot;
+            let Some(acceptor) = tls else { return read_stream(stream, peer, idle, ingest, origin).await };
             // A client that never finishes the handshake must not hold
             // the task forever.
-            match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => read_stream(tls, peer, ingest, origin).await,
+            match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => read_stream(tls, peer, idle, ingest, origin).await,
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "syslog tls handshake failed"),
                 Err(_) => tracing::info!(%peer, "syslog tls handshake timed out"),
             }
@@ -139,17 +139,29 @@ pub(crate) async fn serve_stream(
 }
 
 /// Reads one syslog stream to its end.
-pub(crate) async fn read_stream<S: AsyncRead + Unpin>(mut stream: S, peer: SocketAddr, ingest: Ingest, origin: Origin) {
+pub(crate) async fn read_stream<S: AsyncRead + Unpin>(
+    mut stream: S,
+    peer: SocketAddr,
+    idle: Duration,
+    ingest: Ingest,
+    origin: Origin,
+) {
     let mut framer = Framer::new();
-    let mut buf = vec![0u8; 64 << 10];
+    // Small: the connection budget allows thousands of streams, most of them
+    // quiet; a busy one reads often.
+    let mut buf = vec![0u8; 16 << 10];
     loop {
-        while ingest.busy() {
+        while ingest.busy_for(&origin.tenant) {
             tokio::time::sleep(BUSY_WAIT).await;
         }
-        let n = match stream.read(&mut buf).await {
-            Ok(n) => n,
-            Err(e) => {
+        let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
                 tracing::info!(%peer, error = %e, "syslog stream read failed");
+                0
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "syslog stream idle; closing it");
                 0
             }
         };

@@ -97,7 +97,7 @@ impl Fixture {
 
     fn send(&self, router: axum::Router, req: Request<Body>) -> Answer {
         let mut req = req;
-        req.extensions_mut().insert(ConnectInfo(crate::https::Peer(SocketAddr::from(([127, 0, 0, 1], 40000)))));
+        req.extensions_mut().insert(ConnectInfo(crate::listen::Peer(SocketAddr::from(([127, 0, 0, 1], 40000)))));
         self.runtime.block_on(async {
             let resp = router.oneshot(req).await.unwrap();
             let status = resp.status();
