@@ -167,3 +167,35 @@ def trickle_body(sock, stop):
             sock.send(b" ")
         except OSError:
             return
+
+
+def test_idle_and_silent_connections_are_closed(tmp_path):
+    """A kept-alive connection left idle, and one that never sends a
+    header, are closed at `header_timeout`; a body that does not arrive
+    within `body_timeout` is answered 408."""
+    server = Server(tmp_path / "data", '[connections]\nheader_timeout = "1s"\nbody_timeout = "2s"\n').start()
+    try:
+        http = server.port("http")
+        kept = connect(http, "127.0.0.1")
+        kept.settimeout(10)
+        started = time.monotonic()
+        kept.sendall(b"GET /services/collector/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        silent = connect(http, "127.0.0.1")
+        silent.settimeout(10)
+        assert until_closed(kept).startswith(b"HTTP/1.1 200") and until_closed(silent) == b""
+        assert time.monotonic() - started < 5
+        slow = connect(http, "127.0.0.1")
+        slow.settimeout(10)
+        slow.sendall((f"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.ingest_token}\r\n"
+                      "Content-Length: 1000\r\n\r\n{").encode())
+        assert slow.recv(200).startswith(b"HTTP/1.1 408")
+    finally:
+        server.kill()
+
+
+def until_closed(sock):
+    """Everything `sock` receives until the server closes it."""
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
