@@ -212,8 +212,9 @@ impl Upload {
     }
 
     /// [`Upload::submit`], with records refused on the way in (`(why,
-    /// record)`): kept in the same log transaction as dead letters, so the
-    /// request is stored whole or not at all.
+    /// record)`): submitted with the others as dead letters, admitted or
+    /// refused together. (That a log failure midway stores none of the
+    /// batches is issue 19's all-or-nothing work, not yet done.)
     pub(crate) async fn submit_rejecting(
         &self,
         source: &str,
