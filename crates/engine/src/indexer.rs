@@ -40,7 +40,7 @@ pub(crate) fn run(
     config: EngineConfig,
     settings: StoreSettings,
     store: Arc<EventStore>,
-    mut writer: StoreWriter,
+    writer: StoreWriter,
     wal: Wal,
     shared: Arc<Shared>,
 ) {
@@ -48,18 +48,61 @@ pub(crate) fn run(
     // index threads it starts, which inherit this) gets what is left.
     // Search lags more under a burst; alerts do not.
     crate::lower_thread_priority(INDEXER_NICE);
+    // After a failure (a full disk, no file descriptors) the writer is
+    // dropped with what it had not committed, and a new one starts from
+    // the store's position after a wait: what a restart would do. The
+    // partitions' commits say which events they hold, so none is added
+    // twice.
+    let mut writer = Some(writer);
+    let mut delay = crate::pipeline::FIRST_RETRY;
+    loop {
+        let began = Instant::now();
+        let opened = match writer.take() {
+            Some(w) => Ok(w),
+            None => StoreWriter::new(store.clone()).map_err(|e| format!("opening the event store failed: {e}")),
+        };
+        let why = match opened.and_then(|w| index_until_stopped(&config, &settings, &store, w, &wal, &shared)) {
+            Ok(()) => return,
+            Err(why) => why,
+        };
+        shared.errors.fetch_add(1, Ordering::Relaxed);
+        if began.elapsed() > Duration::from_secs(60) {
+            delay = crate::pipeline::FIRST_RETRY;
+        }
+        let why = format!(
+            "{why}; search stops at log position {} and retries in {:.1} s (detection goes on)",
+            shared.indexed.load(Ordering::Acquire),
+            delay.as_secs_f64()
+        );
+        shared.troubles.report("indexing", why, true);
+        if crate::wait_unless_stopping(&shared, delay) {
+            return;
+        }
+        delay = (delay * 2).min(crate::pipeline::MAX_RETRY);
+    }
+}
+
+/// Indexes until the engine stops (`Ok`) or indexing fails.
+fn index_until_stopped(
+    config: &EngineConfig,
+    settings: &StoreSettings,
+    store: &EventStore,
+    mut writer: StoreWriter,
+    wal: &Wal,
+    shared: &Shared,
+) -> Result<(), String> {
     let mut reader = wal.reader(writer.position());
     let mut frames: Vec<(u64, u64, Vec<u8>)> = Vec::new();
     let mut last_commit = Instant::now();
     let mut last_retention: Option<Instant> = None;
-    let mut failed = false;
+    let mut resolved = false;
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
         // Gather frames: a chunk, or what came within 50 ms.
         let mut used = 0;
         let mut bytes = 0;
         let deadline = Instant::now() + Duration::from_millis(50);
-        while bytes < CHUNK_BYTES && !failed {
+        while bytes < CHUNK_BYTES {
             if used == frames.len() {
                 frames.push((0, 0, Vec::new()));
             }
@@ -80,32 +123,21 @@ pub(crate) fn run(
         }
         let span = tracing::debug_span!("index_batch", from = frames.first().map_or(0, |f| f.0), frames = used, bytes);
         let _batch = span.enter();
-        if used > 0
-            && let Err(e) = index(&frames[..used], &config, &mut writer)
-        {
-            failed = true;
-            shared.errors.fetch_add(1, Ordering::Relaxed);
-            shared.set_problem(format!(
-                "indexing failed: {e}; search stops at log position {} until a restart (detection goes on)",
-                writer.position()
-            ));
+        if used > 0 {
+            index(&frames[..used], config, &mut writer).map_err(|e| format!("indexing failed: {e}"))?;
         }
-        let due = last_commit.elapsed() >= settings.commit_interval || stopping;
-        if due && !failed {
-            match writer.commit() {
-                Ok(()) => {
-                    shared.indexed.store(writer.position(), Ordering::Release);
-                    crate::trim_log(&wal, &shared);
-                }
-                Err(e) => {
-                    failed = true;
-                    shared.set_problem(format!("committing the event store failed: {e}"));
-                }
+        if last_commit.elapsed() >= settings.commit_interval || stopping {
+            writer.commit().map_err(|e| format!("committing the event store failed: {e}"))?;
+            shared.indexed.store(writer.position(), Ordering::Release);
+            crate::trim_log(wal, shared);
+            if !resolved {
+                shared.troubles.resolve("indexing");
+                resolved = true;
             }
             last_commit = Instant::now();
         }
-        if !failed && last_retention.is_none_or(|t| t.elapsed() >= settings.retention_check) {
-            retention(&settings, &store, &mut writer, &shared);
+        if last_retention.is_none_or(|t| t.elapsed() >= settings.retention_check) {
+            retention(settings, store, &mut writer, shared);
             last_retention = Some(Instant::now());
         }
         // A stop does not wait for a backlog: indexing is the slower
@@ -115,12 +147,11 @@ pub(crate) fn run(
             break;
         }
     }
-    if !failed {
-        let closed = if settings.compact_on_stop { writer.close() } else { writer.stop() };
-        if let Err(e) = closed {
-            tracing::error!(error = %e, "closing the event store failed");
-        }
+    let closed = if settings.compact_on_stop { writer.close() } else { writer.stop() };
+    if let Err(e) = closed {
+        tracing::error!(error = %e, "closing the event store failed");
     }
+    Ok(())
 }
 
 /// Normalizes the frames' records in parallel and adds them in log order.
@@ -202,14 +233,15 @@ fn retention(settings: &StoreSettings, store: &EventStore, writer: &mut StoreWri
                 let days: Vec<&str> = deleted.iter().map(|p| p.day.as_str()).collect();
                 tracing::info!(%tenant, partitions = deleted.len(), days = %days.join(", "), "retention deleted partitions");
             }
-            Ok(_) => {}
-            Err(e) => shared.set_problem(format!("retention for tenant {tenant} failed: {e}")),
+            Ok(_) => shared.troubles.resolve("retention"),
+            Err(e) => shared.troubles.report("retention", format!("tenant {tenant}: {e}"), false),
         }
     }
     // One past day per check: a backfill's days are compacted over the
     // following minutes, not in one stall of the indexer.
-    if let Err(e) = writer.compact(now, 1) {
-        shared.set_problem(format!("compacting the event store failed: {e}"));
+    match writer.compact(now, 1) {
+        Ok(_) => shared.troubles.resolve("compaction"),
+        Err(e) => shared.troubles.report("compaction", e.to_string(), false),
     }
 }
 

@@ -24,9 +24,9 @@ pub mod output;
 mod pipeline;
 pub mod retro;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -130,7 +130,7 @@ pub(crate) struct Shared {
     errors: AtomicU64,
     health: Health,
     system_alerts: Mutex<Vec<Vec<u8>>>,
-    problem: Mutex<Option<String>>,
+    pub(crate) troubles: Troubles,
     /// The correlator's counters, as of the last chunk written.
     correlation: Mutex<correlate::Stats>,
     pub(crate) backlog: Backlog,
@@ -179,17 +179,80 @@ pub(crate) fn trim_log(wal: &Wal, shared: &Shared) {
     }
 }
 
+/// Sleeps `wait`, or less when the engine is told to stop; whether it was.
+pub(crate) fn wait_unless_stopping(shared: &Shared, wait: Duration) -> bool {
+    let until = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < until {
+        if shared.stop.load(Ordering::Acquire) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50).min(until.saturating_duration_since(std::time::Instant::now())));
+    }
+    shared.stop.load(Ordering::Acquire)
+}
+
 impl Shared {
     fn take_system_alerts(&self) -> Vec<Vec<u8>> {
         self.system_alerts.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
     }
+}
 
-    /// Records a failure the status shows, and logs it.
-    fn set_problem(&self, p: String) {
-        tracing::error!(problem = %p, "the pipeline needs attention");
-        if let Ok(mut slot) = self.problem.lock() {
-            *slot = Some(p);
+/// What needs attention now, by the part of the pipeline it concerns: a
+/// part that stopped and retries (detection, indexing), or a failure that
+/// did not stop one (a checkpoint, retention). A part's trouble is
+/// resolved when it works again; the status shows what is left.
+#[derive(Default)]
+pub(crate) struct Troubles {
+    parts: Mutex<BTreeMap<&'static str, Trouble>>,
+    /// How many parts are stopped; every ingest call reads it.
+    stopped: AtomicUsize,
+}
+
+struct Trouble {
+    why: String,
+    stopped: bool,
+}
+
+impl Troubles {
+    /// Records `part`'s trouble (replacing an earlier one) and logs it.
+    pub(crate) fn report(&self, part: &'static str, why: String, stopped: bool) {
+        tracing::error!(part, problem = %why, stopped, "the pipeline needs attention");
+        let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = parts.insert(part, Trouble { why, stopped })
+            && old.stopped
+        {
+            self.stopped.fetch_sub(1, Ordering::AcqRel);
         }
+        if stopped {
+            self.stopped.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// `part` works again.
+    pub(crate) fn resolve(&self, part: &'static str) {
+        let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = parts.remove(part) {
+            tracing::info!(part, "the pipeline part works again");
+            if old.stopped {
+                self.stopped.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Why a stopped part is stopped, if one is.
+    fn stopped(&self) -> Option<String> {
+        if self.stopped.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        parts.iter().find(|(_, t)| t.stopped).map(|(part, t)| format!("{part} is stopped: {}", t.why))
+    }
+
+    fn summary(&self) -> (Option<String>, Vec<&'static str>) {
+        let parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        let text = parts.iter().map(|(part, t)| format!("{part}: {}", t.why)).collect::<Vec<_>>().join("; ");
+        let stopped = parts.iter().filter(|(_, t)| t.stopped).map(|(part, _)| *part).collect();
+        (Some(text).filter(|t| !t.is_empty()), stopped)
     }
 }
 
@@ -251,7 +314,11 @@ pub struct Status {
     /// Records processed since the server started (events and dead letters).
     pub records: u64,
     pub errors: u64,
+    /// What needs attention, part by part; `None` when all is well.
     pub problem: Option<String>,
+    /// Parts that stopped and retry by themselves (`detection`,
+    /// `indexing`); while one is, ingest refuses records.
+    pub stopped: Vec<&'static str>,
     /// Correlation state: groups held, results, evictions, late events.
     pub correlation: correlate::Stats,
 }
@@ -299,16 +366,15 @@ impl Engine {
             errors: AtomicU64::new(0),
             health: Health::default(),
             system_alerts: Mutex::new(Vec::new()),
-            problem: Mutex::new(None),
+            troubles: Troubles::default(),
             correlation: Mutex::new(correlate::Stats::default()),
             backlog: Backlog::default(),
         });
         let thread = {
             let (config, wal, shared) = (config.clone(), wal.clone(), shared.clone());
-            let start = checkpoint.wal;
             std::thread::Builder::new()
                 .name("pipeline".into())
-                .spawn(move || pipeline::run(config, wal, rules, shared, journals, start))?
+                .spawn(move || pipeline::supervise(config, wal, rules, shared, journals))?
         };
         let indexer = match (config.store.clone(), store.clone(), writer) {
             (Some(settings), Some(store), Some(writer)) => {
@@ -433,7 +499,11 @@ impl Drop for Engine {
 pub enum Refused {
     /// The pipeline is behind; try again later.
     Busy,
-    /// The log could not be written.
+    /// A part of the pipeline stopped (a full disk, no file descriptors)
+    /// and retries by itself; records are refused meanwhile rather than
+    /// piled up where they cannot be processed.
+    Stopped(String),
+    /// The log could not be written; none of the records was stored.
     Failed(String),
 }
 
@@ -441,6 +511,7 @@ impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Refused::Busy => f.write_str("the pipeline is behind; retry later"),
+            Refused::Stopped(why) => write!(f, "{why}; retry later"),
             Refused::Failed(e) => f.write_str(e),
         }
     }
@@ -466,8 +537,18 @@ impl Ingest {
     /// flooding tenant is so held to a small backlog, and another tenant's
     /// records wait behind little: the log is one queue.
     pub fn busy_for(&self, tenant: &str) -> bool {
+        self.refusal(tenant).is_some()
+    }
+
+    /// Why `tenant`'s records would be refused now (see
+    /// [`Ingest::busy_for`]): also while a part of the pipeline is stopped.
+    pub fn refusal(&self, tenant: &str) -> Option<Refused> {
+        if let Some(why) = self.shared.troubles.stopped() {
+            return Some(Refused::Stopped(why));
+        }
         let lag = self.lag();
-        lag > self.max_lag || (lag > self.max_lag / 8 && self.shared.backlog.at_least_its_share(tenant))
+        let busy = lag > self.max_lag || (lag > self.max_lag / 8 && self.shared.backlog.at_least_its_share(tenant));
+        busy.then_some(Refused::Busy)
     }
 
     fn lag(&self) -> u64 {
@@ -481,25 +562,17 @@ impl Ingest {
         rx.await.map_err(|_| Refused::Failed("the write-ahead log stopped".into()))?.map_err(Refused::Failed)
     }
 
-    /// Like [`Ingest::submit`] for several batches, accepted or refused
-    /// together: the pipeline being behind is checked once, before any is
-    /// written. Returns the position of the last.
+    /// Like [`Ingest::submit`] for several batches, written as one log
+    /// transaction: all are stored or none is, also across a crash, so a
+    /// sender told "failed" may retry. Returns the position of the last.
     pub async fn submit_all(&self, batches: Vec<Batch>) -> Result<u64, Refused> {
-        if batches.iter().any(|b| self.busy_for(&b.tenant)) {
-            return Err(Refused::Busy);
+        if let Some(refused) = batches.iter().find_map(|b| self.refusal(&b.tenant)) {
+            return Err(refused);
         }
-        let mut waiting = Vec::with_capacity(batches.len());
-        for b in batches {
-            waiting.push(self.append(b));
-        }
-        let mut last = self.wal.end();
-        for rx in waiting {
-            last = rx
-                .await
-                .map_err(|_| Refused::Failed("the write-ahead log stopped".into()))?
-                .map_err(Refused::Failed)?;
-        }
-        Ok(last)
+        self.append(batches)
+            .await
+            .map_err(|_| Refused::Failed("the write-ahead log stopped".into()))?
+            .map_err(Refused::Failed)
     }
 
     /// [`Ingest::submit`] for threads outside the async runtime.
@@ -509,27 +582,39 @@ impl Ingest {
     }
 
     fn start(&self, batch: Batch) -> Result<tokio::sync::oneshot::Receiver<Result<u64, String>>, Refused> {
-        if self.busy_for(&batch.tenant) {
-            return Err(Refused::Busy);
+        if let Some(refused) = self.refusal(&batch.tenant) {
+            return Err(refused);
         }
-        Ok(self.append(batch))
+        Ok(self.append(vec![batch]))
     }
 
-    /// Queues a batch for the log; the receiver answers once it is durable.
-    fn append(&self, batch: Batch) -> tokio::sync::oneshot::Receiver<Result<u64, String>> {
-        if batch.records.is_empty() {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let _ = tx.send(Ok(self.wal.end()));
-            return rx;
+    /// Queues batches for the log as one transaction; the receiver answers
+    /// once they are durable.
+    fn append(&self, batches: Vec<Batch>) -> tokio::sync::oneshot::Receiver<Result<u64, String>> {
+        let mut payloads = Vec::with_capacity(batches.len());
+        // Per batch: tenant, source, records, bytes. The backlog counts the
+        // bytes now (the pipeline may read them before the answer); a
+        // failed write takes them back, and only a written batch counts as
+        // received.
+        let mut counts = Vec::with_capacity(batches.len());
+        for batch in batches.into_iter().filter(|b| !b.records.is_empty()) {
+            let bytes = batch.records.iter().map(|r| r.len() as u64).sum::<u64>();
+            self.shared.backlog.add(&batch.tenant, bytes);
+            payloads.push(batch.encode());
+            counts.push((batch.tenant, batch.source, batch.records.len() as u64, bytes));
         }
-        let now = Timestamp::now();
-        let bytes: usize = batch.records.iter().map(String::len).sum();
-        self.shared.health.received(&batch.tenant, &batch.source, batch.records.len() as u64, bytes as u64, now);
-        self.shared.backlog.add(&batch.tenant, bytes as u64);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.wal.append(
-            batch.encode(),
+        let shared = self.shared.clone();
+        self.wal.append_all(
+            payloads,
             Box::new(move |r| {
+                let now = Timestamp::now();
+                for (tenant, source, records, bytes) in &counts {
+                    match r {
+                        Ok(_) => shared.health.received(tenant, source, *records, *bytes, now),
+                        Err(_) => shared.backlog.done(tenant, *bytes),
+                    }
+                }
                 let _ = tx.send(r);
             }),
         );
@@ -557,6 +642,7 @@ impl Ingest {
         let end = self.wal.end();
         let processed = self.shared.processed.load(Ordering::Acquire);
         let indexed = Some(self.shared.indexed.load(Ordering::Acquire)).filter(|&i| i != u64::MAX);
+        let (problem, stopped) = self.shared.troubles.summary();
         Status {
             wal_end: end,
             processed,
@@ -566,7 +652,8 @@ impl Ingest {
             alerts: self.shared.alerts.load(Ordering::Relaxed),
             records: self.shared.records.load(Ordering::Relaxed),
             errors: self.shared.errors.load(Ordering::Relaxed),
-            problem: self.shared.problem.lock().ok().and_then(|p| p.clone()),
+            problem,
+            stopped,
             correlation: self.shared.correlation.lock().map(|s| *s).unwrap_or_default(),
         }
     }

@@ -40,6 +40,9 @@ pub trait AlertSink: Send {
     fn flush(&mut self) -> std::io::Result<()>;
     /// Makes it durable; the position is recorded in the checkpoint.
     fn sync(&mut self) -> std::io::Result<wal::JournalPos>;
+    /// Forgets what was written after `to` (a checkpointed position): the
+    /// pipeline writes it again after a failure.
+    fn rewind(&mut self, to: wal::JournalPos) -> std::io::Result<()>;
 }
 
 impl AlertSink for Journal {
@@ -54,6 +57,10 @@ impl AlertSink for Journal {
     fn sync(&mut self) -> std::io::Result<wal::JournalPos> {
         Journal::sync(self)
     }
+
+    fn rewind(&mut self, to: wal::JournalPos) -> std::io::Result<()> {
+        Journal::rewind(self, to)
+    }
 }
 
 impl Journals {
@@ -64,6 +71,14 @@ impl Journals {
             alerts: Box::new(Journal::open(data.join(JOURNALS[1]), at(JOURNALS[1]))?),
             dead: Journal::open(data.join(JOURNALS[2]), at(JOURNALS[2]))?,
         })
+    }
+
+    /// Cuts every journal back to the checkpoint, as opening them would.
+    fn rewind(&mut self, cp: &Checkpoint) -> std::io::Result<()> {
+        let at = |name: &str| cp.journals.get(name).copied().unwrap_or_default();
+        self.events.rewind(at(JOURNALS[0]))?;
+        self.alerts.rewind(at(JOURNALS[1]))?;
+        self.dead.rewind(at(JOURNALS[2]))
     }
 
     fn checkpoint(&mut self, wal: u64) -> std::io::Result<Checkpoint> {
@@ -94,33 +109,99 @@ struct Chunk {
     end: u64,
 }
 
+/// The first wait before a stopped pipeline tries again; it doubles on
+/// each failure, up to [`MAX_RETRY`].
+pub(crate) const FIRST_RETRY: Duration = Duration::from_millis(500);
+pub(crate) const MAX_RETRY: Duration = Duration::from_secs(10);
+
+/// How a run of the pipeline ended.
+enum Ended {
+    Stopped,
+    /// Writing the journals failed: the reason, and the journals to cut
+    /// back (`None` when the writer thread did not give them back).
+    Failed(String, Option<Journals>),
+}
+
+/// Runs the pipeline; after a failure to write the journals (a full disk,
+/// no file descriptors) waits, cuts them back to the last checkpoint and
+/// runs again from there: what a restart would do, without one. While it
+/// waits, detection counts as stopped and ingest refuses records.
+pub(crate) fn supervise(config: EngineConfig, wal: Wal, rules: Arc<RuleSet>, shared: Arc<Shared>, journals: Journals) {
+    let mut journals = Some(journals);
+    let mut start = shared.checkpointed.load(Ordering::Acquire);
+    let mut delay = FIRST_RETRY;
+    loop {
+        let began = Instant::now();
+        let Some(running) = journals.take() else { return };
+        let (mut why, mut back) = match run(&config, &wal, &rules, &shared, running, start) {
+            Ended::Stopped => return,
+            Ended::Failed(why, back) => (why, back),
+        };
+        shared.errors.fetch_add(1, Ordering::Relaxed);
+        if began.elapsed() > Duration::from_secs(60) {
+            delay = FIRST_RETRY;
+        }
+        loop {
+            let at = shared.checkpointed.load(Ordering::Acquire);
+            let why_now = format!(
+                "{why}; retrying in {:.1} s from log position {at} (nothing acknowledged is lost)",
+                delay.as_secs_f64()
+            );
+            shared.troubles.report("detection", why_now, true);
+            if crate::wait_unless_stopping(&shared, delay) {
+                return;
+            }
+            delay = (delay * 2).min(MAX_RETRY);
+            match rewind(&config, &mut back) {
+                Ok(cp) => {
+                    start = cp.wal;
+                    journals = back;
+                    break;
+                }
+                Err(e) => why = format!("cutting the journals back to the checkpoint failed: {e}"),
+            }
+        }
+        shared.processed.store(start, Ordering::Release);
+    }
+}
+
+/// Loads the last checkpoint and cuts the journals back to it, opening
+/// them again when the failed run did not give them back. On success
+/// `journals` holds them; on failure it keeps what it had.
+fn rewind(config: &EngineConfig, journals: &mut Option<Journals>) -> std::io::Result<Checkpoint> {
+    let cp = Checkpoint::load(&config.data.join("checkpoint.json"))?;
+    match journals {
+        Some(j) => j.rewind(&cp)?,
+        None => *journals = Some(Journals::open(&config.data, &cp)?),
+    }
+    Ok(cp)
+}
+
 /// Reads and processes; a writer thread writes the journals and
 /// checkpoints meanwhile, so both cores work on detection while the
 /// previous chunk is written out.
-pub(crate) fn run(
-    config: EngineConfig,
-    wal: Wal,
-    rules: Arc<RuleSet>,
-    shared: Arc<Shared>,
+fn run(
+    config: &EngineConfig,
+    wal: &Wal,
+    rules: &Arc<RuleSet>,
+    shared: &Arc<Shared>,
     journals: Journals,
     start: u64,
-) {
+) -> Ended {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
-    let correlations = crate::correlation::Correlations::open(&config.data, &rules, config.correlation, start);
+    let correlations = crate::correlation::Correlations::open(&config.data, rules, config.correlation, start);
     let needs = correlations.needs();
     let writer = {
         let (config, wal, shared, rules) = (config.clone(), wal.clone(), shared.clone(), rules.clone());
         std::thread::Builder::new().name("journal-writer".into()).spawn(move || {
             let mut out = Output { journals, correlations, rules };
-            write_loop(rx, config, wal, shared, &mut out, start)
+            let written = write_loop(rx, config, wal, shared, &mut out, start);
+            (written, out.journals)
         })
     };
     let writer = match writer {
         Ok(w) => w,
-        Err(e) => {
-            shared.set_problem(format!("cannot start the journal writer: {e}"));
-            return;
-        }
+        Err(e) => return Ended::Failed(format!("cannot start the journal writer: {e}"), None),
     };
     let mut reader = wal.reader(start);
     // Frame buffers are reused from chunk to chunk: frames are megabytes,
@@ -163,14 +244,19 @@ pub(crate) fn run(
             let span = tracing::debug_span!("batch", from = frames[0].0, frames = frames.len(), bytes);
             let _batch = span.enter();
             let started = Instant::now();
-            process(frames, &rules, &needs, &config, &shared, &mut outs);
+            process(frames, rules, &needs, config, shared, &mut outs);
             tracing::trace!(outputs = outs.len(), took_us = started.elapsed().as_micros() as u64, "detected");
             if !config.slow_down.is_zero() {
                 std::thread::sleep(config.slow_down);
             }
         }
+        // A writer that failed has given up: no chunk will tell.
+        if writer.is_finished() {
+            break;
+        }
         let stopping = shared.stop.load(Ordering::Acquire) && idle;
         if (!outs.is_empty() || !idle) && tx.send(Chunk { outs, end: reader.position() }).is_err() {
+            // The writer failed and gave up.
             break;
         }
         if stopping {
@@ -178,7 +264,11 @@ pub(crate) fn run(
         }
     }
     drop(tx);
-    let _ = writer.join();
+    match writer.join() {
+        Ok((Ok(()), _)) => Ended::Stopped,
+        Ok((Err(why), journals)) => Ended::Failed(why, Some(journals)),
+        Err(_) => Ended::Failed("the journal writer panicked".into(), None),
+    }
 }
 
 /// What the writer thread writes to: the journals and the correlations.
@@ -195,28 +285,18 @@ fn write_loop(
     shared: Arc<Shared>,
     output: &mut Output,
     start: u64,
-) {
+) -> Result<(), String> {
     let checkpoint_path = config.data.join("checkpoint.json");
     let mut last_checkpoint = Instant::now();
     let mut checkpointed = start;
     let mut end = start;
-    // Once a journal write fails, nothing after it may be checkpointed: the
-    // journals would have a hole the log no longer covers. Processing stops
-    // advancing (senders soon get "busy") and a restart replays from the
-    // last good checkpoint.
-    let mut broken = false;
+    let mut resolved = false;
     loop {
         let (chunk, closed) = match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(c) => (Some(c), false),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => (None, false),
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => (None, true),
         };
-        if broken {
-            if closed {
-                return;
-            }
-            continue;
-        }
         let written = (|| -> std::io::Result<()> {
             if let Some(chunk) = &chunk {
                 write_chunk(&chunk.outs, &shared, output)?;
@@ -229,15 +309,15 @@ fn write_loop(
             journals.alerts.flush()?;
             journals.dead.flush()
         })();
+        // Once a journal write fails, nothing after it may be checkpointed:
+        // the journals would have a hole the log no longer covers. The run
+        // ends; the supervisor cuts the journals back and replays.
         if let Err(e) = written {
-            broken = true;
-            shared.errors.fetch_add(1, Ordering::Relaxed);
-            let problem = format!(
-                "writing the journals failed: {e}; processing stopped at log position {checkpointed} \
-                 (nothing acknowledged is lost: fix the cause and restart to replay from there)"
-            );
-            shared.set_problem(problem);
-            continue;
+            return Err(format!("writing the journals failed: {e}"));
+        }
+        if !resolved && chunk.is_some() {
+            shared.troubles.resolve("detection");
+            resolved = true;
         }
         if let Some(chunk) = chunk {
             end = chunk.end;
@@ -256,17 +336,21 @@ fn write_loop(
                 Ok(()) => {
                     checkpointed = end;
                     shared.checkpointed.store(end, Ordering::Release);
+                    shared.troubles.resolve("checkpoint");
                     crate::trim_log(&wal, &shared);
                 }
                 Err(e) => {
+                    // Not fatal: the next checkpoint tries again, and until
+                    // one works a restart replays from the last.
                     shared.errors.fetch_add(1, Ordering::Relaxed);
-                    shared.set_problem(format!("checkpoint failed: {e}"));
+                    let why = format!("saving the checkpoint failed: {e} (the last is at log position {checkpointed})");
+                    shared.troubles.report("checkpoint", why, false);
                 }
             }
             last_checkpoint = Instant::now();
         }
         if closed {
-            return;
+            return Ok(());
         }
     }
 }

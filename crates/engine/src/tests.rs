@@ -1,5 +1,6 @@
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sigma::{CompileOptions, RuleSetBuilder};
@@ -126,48 +127,80 @@ fn replay_after_a_lost_checkpoint_writes_nothing_twice() {
     assert_eq!(unique.len(), 51);
 }
 
-/// An alert sink that fails from its second alert on, like a full disk.
-struct FailingSink(usize);
+/// The alert journal, failing every write while `full` is set, like a
+/// full disk.
+struct FillingSink {
+    journal: wal::Journal,
+    full: Arc<AtomicBool>,
+}
 
-impl AlertSink for FailingSink {
-    fn write(&mut self, _: &[u8]) -> std::io::Result<()> {
-        self.0 += 1;
-        if self.0 > 1 { Err(std::io::Error::other("no space left on device")) } else { Ok(()) }
+impl AlertSink for FillingSink {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<()> {
+        if self.full.load(Ordering::Acquire) {
+            return Err(std::io::Error::other("no space left on device"));
+        }
+        self.journal.write_line(line)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.journal.flush()
     }
 
     fn sync(&mut self) -> std::io::Result<wal::JournalPos> {
-        Ok(wal::JournalPos::default())
+        self.journal.sync()
+    }
+
+    fn rewind(&mut self, to: wal::JournalPos) -> std::io::Result<()> {
+        self.journal.rewind(to)
+    }
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < until, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 #[test]
-fn a_failed_journal_write_stops_checkpoints_and_a_restart_replays() {
+fn after_a_failed_journal_write_the_pipeline_refuses_records_and_resumes_by_itself() {
     let data = tempdir("broken");
-    let engine = Engine::start_with_alerts(EngineConfig::new(&data), rules(), Some(Box::new(FailingSink(0)))).unwrap();
-    let line = "<86>Nov 22 10:00:00 web01 sudo: a : USER=root ;";
-    engine.ingest().submit_blocking(batch(&[line])).unwrap();
+    let full = Arc::new(AtomicBool::new(false));
+    let sink = FillingSink {
+        journal: wal::Journal::open(data.join("alerts"), Default::default()).unwrap(),
+        full: full.clone(),
+    };
+    let engine = Engine::start_with_alerts(EngineConfig::new(&data), rules(), Some(Box::new(sink))).unwrap();
+    let ingest = engine.ingest();
+    let line = |n: u32| format!("<86>Nov 22 10:00:00 web01 sudo: u{n} : USER=root ;");
+    ingest.submit_blocking(batch(&[&line(1)])).unwrap();
     assert!(engine.drain(Duration::from_secs(10)));
-    let first = engine.status();
-    engine.ingest().submit_blocking(batch(&[line, line])).unwrap();
-    // The second batch's alerts fail: processing does not advance past it.
-    assert!(!engine.drain(Duration::from_millis(500)));
+    full.store(true, Ordering::Release);
+    ingest.submit_blocking(batch(&[&line(2), &line(3)])).unwrap();
+    // Detection stops at the failed write and says why; new records are
+    // refused while it is stopped rather than piled up.
+    wait_until("detection is stopped", || engine.status().stopped == ["detection"]);
     let status = engine.status();
-    assert_eq!(status.processed, first.processed);
     assert!(status.problem.as_deref().unwrap_or("").contains("no space left on device"), "{status:?}");
-    engine.shutdown();
-    // With a working sink again, the restart replays what was not checkpointed.
-    let engine = Engine::start(EngineConfig::new(&data), rules()).unwrap();
+    assert!(matches!(ingest.submit_blocking(batch(&[&line(4)])), Err(Refused::Stopped(_))));
+    assert!(!engine.drain(Duration::from_millis(300)), "nothing is processed past the failure");
+    // Space again: the pipeline cuts the journals back to the checkpoint,
+    // replays from there and takes records again, with no restart.
+    full.store(false, Ordering::Release);
+    wait_until("detection works again", || engine.status().stopped.is_empty());
+    ingest.submit_blocking(batch(&[&line(5)])).unwrap();
     assert!(engine.drain(Duration::from_secs(10)));
+    let status = engine.status();
+    assert_eq!(status.problem, None, "{status:?}");
     engine.shutdown();
-    let events = lines(&data.join("events"));
-    assert_eq!(events.len(), 3, "every record is stored once");
-    let mut ids = ids(&events);
-    ids.dedup();
-    assert_eq!(ids.len(), 3);
+    for journal in ["events", "alerts"] {
+        let mut ids = ids(&lines(&data.join(journal)));
+        assert_eq!(ids.len(), 4, "{journal}: each of the four accepted records once");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 4, "{journal}: none twice");
+    }
 }
 
 #[test]

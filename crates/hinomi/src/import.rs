@@ -266,6 +266,8 @@ fn send(sink: &Sink, client: &mut Option<std::net::TcpStream>, format: &str, rec
                     Ok(_) => return Ok(()),
                     Err(Refused::Busy) => std::thread::sleep(Duration::from_millis(50)),
                     Err(Refused::Failed(e)) => bail!("writing the log: {e}"),
+                    // An import is watched: say so rather than wait on a full disk.
+                    Err(Refused::Stopped(why)) => bail!("the pipeline stopped: {why}"),
                 }
             }
         }

@@ -243,6 +243,10 @@ async fn token_guard(g: &Guarded, action: Action, mut req: Request, next: Next) 
     if action != Action::Ingest {
         return next.run(req).await;
     }
+    // A request that will be refused is refused before its body is read.
+    if let Some(refused) = g.app.ingest.refusal(&token.tenant) {
+        return crate::ingest::drained(req, dialect.rejected(refused.into())).await;
+    }
     // Only so many bodies in memory at once, and a tenant only a share of
     // them: later requests wait for their turn with their bodies unread.
     let tenant = g.app.tenant_bodies(&token.tenant);

@@ -55,6 +55,15 @@ impl Journal {
         Ok(Journal { dir, segment: at.segment, len: at.len, out, segment_bytes: 256 << 20 })
     }
 
+    /// Cuts the journal back to `at`, as [`Journal::open`] does: after a
+    /// failed write, what the pipeline writes again replaces what is cut.
+    pub fn rewind(&mut self, at: JournalPos) -> io::Result<()> {
+        let segment_bytes = self.segment_bytes;
+        *self = Journal::open(self.dir.clone(), at)?;
+        self.segment_bytes = segment_bytes;
+        Ok(())
+    }
+
     /// Appends one line (a newline is added).
     pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
         if self.len > 0 && self.len + line.len() as u64 + 1 > self.segment_bytes {

@@ -14,6 +14,14 @@
 //! commit), then answers each sender. On open, the last segment is checked
 //! frame by frame and a torn tail (a frame cut short or with a bad CRC, as a
 //! crash mid-write leaves it) is cut off: nothing after it was acknowledged.
+//!
+//! An append of several frames is one transaction: the top bit of every
+//! length but the last says "more of this transaction follows". The frames
+//! are written in one write and published to readers together; a failed
+//! write is cut off the file before anything else is written, and on open
+//! a transaction without its last frame is cut off with the torn tail. So a
+//! request whose records fill several frames is stored whole or not at
+//! all, and a sender told "failed" may retry without storing anything twice.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
@@ -26,6 +34,10 @@ use std::time::Duration;
 /// must not make the reader allocate gigabytes.
 pub(crate) const MAX_FRAME: usize = 256 << 20;
 const HEADER: usize = 8;
+/// Set in a frame's length when the next frame belongs to its transaction.
+/// Lengths are below `MAX_FRAME`, so the bit is free; logs written before
+/// transactions never set it.
+const MORE: u32 = 1 << 31;
 
 /// How the log is kept.
 #[derive(Debug, Clone)]
@@ -46,11 +58,13 @@ impl WalConfig {
     }
 }
 
-/// Called once a frame is durable (`Ok(position)`) or could not be written.
+/// Called once an append is durable (`Ok(position)` of its last frame) or
+/// could not be written (then none of its frames was).
 pub type Done = Box<dyn FnOnce(Result<u64, String>) + Send>;
 
 struct Append {
-    payload: Vec<u8>,
+    /// The frames of one transaction, at least one.
+    payloads: Vec<Vec<u8>>,
     done: Done,
 }
 
@@ -105,7 +119,8 @@ impl Wal {
         file.seek(SeekFrom::End(0))?;
         let shared = Arc::new(Shared { end: Mutex::new(recovery.end), grew: Condvar::new(), dir: config.dir.clone() });
         let (tx, rx) = std::sync::mpsc::sync_channel(config.queue.max(1));
-        let writer = Writer { config, file, segment_start: start, end: recovery.end, shared: shared.clone() };
+        let writer =
+            Writer { config, file, segment_start: start, end: recovery.end, dirty: false, shared: shared.clone() };
         std::thread::Builder::new().name("wal-writer".into()).spawn(move || writer.run(rx))?;
         Ok((Wal { tx, shared }, recovery))
     }
@@ -113,16 +128,26 @@ impl Wal {
     /// Queues `payload`; `done` is called from the writer thread once it is
     /// durable. Blocks while the queue is full.
     pub fn append(&self, payload: Vec<u8>, done: Done) {
-        if let Err(e) = self.tx.send(Append { payload, done }) {
+        self.append_all(vec![payload], done);
+    }
+
+    /// Queues `payloads` as one transaction: `done` gets the position of
+    /// the last frame once all are durable, or an error and then none of
+    /// them is in the log, now or after a crash.
+    pub fn append_all(&self, payloads: Vec<Vec<u8>>, done: Done) {
+        if payloads.is_empty() {
+            return done(Ok(self.end()));
+        }
+        if let Err(e) = self.tx.send(Append { payloads, done }) {
             (e.0.done)(Err("the write-ahead log is closed".into()));
         }
     }
 
     /// Like [`Wal::append`] but gives the payload back when the queue is full.
     pub fn try_append(&self, payload: Vec<u8>, done: Done) -> Result<(), (Vec<u8>, Done)> {
-        match self.tx.try_send(Append { payload, done }) {
+        match self.tx.try_send(Append { payloads: vec![payload], done }) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(a)) => Err((a.payload, a.done)),
+            Err(TrySendError::Full(mut a)) => Err((a.payloads.pop().unwrap_or_default(), a.done)),
             Err(TrySendError::Disconnected(a)) => {
                 (a.done)(Err("the write-ahead log is closed".into()));
                 Ok(())
@@ -159,72 +184,91 @@ struct Writer {
     config: WalConfig,
     file: File,
     segment_start: u64,
+    /// Where the durable frames end.
     end: u64,
+    /// A write failed and what it left past `end` is not cut off yet.
+    dirty: bool,
     shared: Arc<Shared>,
 }
 
 impl Writer {
     fn run(mut self, rx: Receiver<Append>) {
         let mut buf = Vec::with_capacity(1 << 20);
-        let mut group: Vec<(u64, Done)> = Vec::new();
+        // Appends whose frames are in `buf`, answered at its flush.
+        let mut waiting: Vec<(u64, Done)> = Vec::new();
         while let Ok(first) = rx.recv() {
             let mut next = Some(first);
-            let mut failed: Option<String> = None;
             while let Some(append) = next.take() {
-                if append.payload.len() > MAX_FRAME {
-                    let len = append.payload.len();
-                    (append.done)(Err(format!("batch of {len} bytes is larger than the {MAX_FRAME}-byte frame limit")));
-                } else {
-                    // A frame never straddles two segments.
-                    let frame_len = (HEADER + append.payload.len()) as u64;
-                    let used = self.end - self.segment_start + buf.len() as u64;
-                    if used > 0
-                        && used + frame_len > self.config.segment_bytes
-                        && let Err(e) = self.flush(&mut buf).and_then(|()| self.rotate())
-                    {
-                        failed = Some(e.to_string());
-                    }
-                    let pos = self.end + buf.len() as u64;
-                    buf.extend_from_slice(&(append.payload.len() as u32).to_le_bytes());
-                    buf.extend_from_slice(&crc32fast::hash(&append.payload).to_le_bytes());
-                    buf.extend_from_slice(&append.payload);
-                    group.push((pos, append.done));
-                }
+                self.add(append, &mut buf, &mut waiting);
                 if buf.len() < 8 << 20 {
                     next = rx.try_recv().ok();
                 }
             }
-            if failed.is_none()
-                && let Err(e) = self.flush(&mut buf)
-            {
-                failed = Some(e.to_string());
-            }
-            for (pos, done) in group.drain(..) {
-                match &failed {
-                    None => done(Ok(pos)),
-                    Some(e) => done(Err(format!("write-ahead log: {e}"))),
-                }
-            }
-            if failed.is_some() {
-                // Whatever is on disk past `end` was not acknowledged; cut it
-                // so the next frame starts at a clean boundary.
-                buf.clear();
-                let _ = self.file.set_len(self.end - self.segment_start);
-                let _ = self.file.seek(SeekFrom::Start(self.end - self.segment_start));
+            self.flush_and_answer(&mut buf, &mut waiting);
+        }
+    }
+
+    /// Frames one append into `buf`.
+    fn add(&mut self, append: Append, buf: &mut Vec<u8>, waiting: &mut Vec<(u64, Done)>) {
+        if let Some(len) = append.payloads.iter().map(Vec::len).find(|&len| len > MAX_FRAME) {
+            return (append.done)(Err(format!("batch of {len} bytes is larger than the {MAX_FRAME}-byte frame limit")));
+        }
+        // A transaction never straddles two segments (a segment may grow
+        // past its size for one large transaction).
+        let size: u64 = append.payloads.iter().map(|p| (HEADER + p.len()) as u64).sum();
+        let used = self.end - self.segment_start + buf.len() as u64;
+        if used > 0 && used + size > self.config.segment_bytes && self.flush_and_answer(buf, waiting) {
+            // Not fatal: the current segment goes on, and the next append
+            // tries again (a descriptor may be free by then).
+            if let Err(e) = self.rotate() {
+                tracing::warn!(error = %e, "starting a new log segment failed; the current one grows");
             }
         }
+        let mut last = 0;
+        let n = append.payloads.len();
+        for (i, payload) in append.payloads.iter().enumerate() {
+            last = self.end + buf.len() as u64;
+            let more = if i + 1 < n { MORE } else { 0 };
+            buf.extend_from_slice(&(payload.len() as u32 | more).to_le_bytes());
+            buf.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+            buf.extend_from_slice(payload);
+        }
+        waiting.push((last, append.done));
+    }
+
+    /// Writes `buf` and answers every waiting append; whether it worked.
+    fn flush_and_answer(&mut self, buf: &mut Vec<u8>, waiting: &mut Vec<(u64, Done)>) -> bool {
+        let written = self.flush(buf);
+        for (pos, done) in waiting.drain(..) {
+            match &written {
+                Ok(()) => done(Ok(pos)),
+                Err(e) => done(Err(format!("write-ahead log: {e}"))),
+            }
+        }
+        written.is_ok()
     }
 
     fn flush(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
         if buf.is_empty() {
             return Ok(());
         }
-        self.file.write_all(buf)?;
-        if self.config.sync {
-            self.file.sync_data()?;
-        }
-        self.end += buf.len() as u64;
+        let written = self.repair().and_then(|()| {
+            self.file.write_all(buf)?;
+            if self.config.sync {
+                self.file.sync_data()?;
+            }
+            Ok(())
+        });
+        let len = buf.len() as u64;
         buf.clear();
+        if let Err(e) = written {
+            // Whatever reached the file past `end` was not acknowledged:
+            // cut it before anything else is written (the file appends).
+            self.dirty = true;
+            let _ = self.repair();
+            return Err(e);
+        }
+        self.end += len;
         if let Ok(mut end) = self.shared.end.lock() {
             *end = self.end;
         }
@@ -232,12 +276,28 @@ impl Writer {
         Ok(())
     }
 
-    fn rotate(&mut self) -> io::Result<()> {
-        self.file = create_segment(&self.config.dir, self.end)?;
-        self.segment_start = self.end;
-        if self.config.sync {
-            File::open(&self.config.dir)?.sync_all()?;
+    /// Cuts what a failed write left after `end`.
+    fn repair(&mut self) -> io::Result<()> {
+        if self.dirty {
+            self.file.set_len(self.end - self.segment_start)?;
+            self.file.sync_data()?;
+            self.dirty = false;
         }
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        let file = create_segment(&self.config.dir, self.end)?;
+        if self.config.sync
+            && let Err(e) = File::open(&self.config.dir).and_then(|d| d.sync_all())
+        {
+            // An empty segment at `end` beside a current one that goes on
+            // would mislead readers.
+            let _ = fs::remove_file(segment_path(&self.config.dir, self.end));
+            return Err(e);
+        }
+        self.file = file;
+        self.segment_start = self.end;
         Ok(())
     }
 }
@@ -263,22 +323,36 @@ fn segments(dir: &Path) -> io::Result<Vec<u64>> {
     Ok(out)
 }
 
-/// The length of the valid frames at the start of a segment.
+/// The length of the whole transactions at the start of a segment: a
+/// transaction cut short by a crash ends the valid part at its first frame.
 fn scan_valid(path: &Path) -> io::Result<u64> {
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
-    let mut valid = 0u64;
+    let (mut valid, mut read) = (0u64, 0u64);
     let mut payload = Vec::new();
     loop {
         match read_frame(&mut reader, &mut payload) {
-            Ok(Some(n)) => valid += n as u64,
+            Ok(Some(frame)) => {
+                read += frame.len as u64;
+                if !frame.more {
+                    valid = read;
+                }
+            }
             Ok(None) | Err(_) => return Ok(valid),
         }
     }
 }
 
+/// What [`read_frame`] found.
+struct FrameRead {
+    /// The frame's length in the log, header included.
+    len: usize,
+    /// The next frame belongs to this one's transaction.
+    more: bool,
+}
+
 /// Reads one frame into `payload`; `Ok(None)` at a clean end, an error for
-/// a cut or damaged frame. Returns the frame's length.
-fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Option<usize>> {
+/// a cut or damaged frame.
+fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Option<FrameRead>> {
     let mut header = [0u8; HEADER];
     let mut got = 0;
     while got < HEADER {
@@ -288,7 +362,8 @@ fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Optio
             n => got += n,
         }
     }
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let word = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let len = (word & !MORE) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     if len > MAX_FRAME {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame length {len} is beyond the limit")));
@@ -304,7 +379,7 @@ fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Optio
     if crc32fast::hash(payload) != crc {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "frame checksum mismatch"));
     }
-    Ok(Some(HEADER + len))
+    Ok(Some(FrameRead { len: HEADER + len, more: word & MORE != 0 }))
 }
 
 /// Reads frames in order from a position, waiting for the writer when it
@@ -356,9 +431,9 @@ impl WalReader {
         }
         let Some(file) = self.file.as_mut() else { return Ok(None) };
         match read_frame(file, payload) {
-            Ok(Some(n)) => {
+            Ok(Some(frame)) => {
                 let pos = self.pos;
-                self.pos += n as u64;
+                self.pos += frame.len as u64;
                 Ok(Some(pos))
             }
             Ok(None) => {

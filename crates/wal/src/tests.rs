@@ -90,6 +90,48 @@ fn a_torn_tail_is_cut_and_writing_goes_on_after_it() {
     assert_eq!(rec.truncated, 8 + 5);
 }
 
+/// Appends several frames as one transaction and waits for it.
+fn append_all(wal: &Wal, payloads: &[&[u8]]) -> u64 {
+    let (tx, rx) = mpsc::channel();
+    wal.append_all(payloads.iter().map(|p| p.to_vec()).collect(), Box::new(move |r| tx.send(r).unwrap()));
+    rx.recv().unwrap().unwrap()
+}
+
+#[test]
+fn a_transaction_is_kept_whole_or_cut_whole() {
+    let dir = tempdir("txn");
+    let mut config = WalConfig::new(&dir);
+    // Smaller than the transaction: it goes into one segment anyway.
+    config.segment_bytes = 24;
+    let (wal, _) = Wal::open(config.clone()).unwrap();
+    append(&wal, b"before");
+    let last = append_all(&wal, &[b"a1", b"a2", b"a3"]);
+    let frames = read_all(&wal, 0);
+    assert_eq!(frames.iter().map(|f| f.1.as_slice()).collect::<Vec<_>>(), [&b"before"[..], b"a1", b"a2", b"a3"]);
+    assert_eq!(frames[3].0, last, "the answer is the last frame's position");
+    let segment_of = |pos: u64| dir.join(format!("{pos:020}.wal"));
+    assert!(
+        segment_of(frames[1].0).exists() && !segment_of(frames[2].0).exists(),
+        "the transaction begins a new segment and stays in it"
+    );
+    let end = wal.end();
+    drop(wal);
+    // A crash after two of three frames of the next transaction: both are
+    // whole and their checksums good, and still both are cut.
+    let mut f = std::fs::OpenOptions::new().append(true).open(segment_of(frames[1].0)).unwrap();
+    for payload in [&b"b1"[..], b"b2"] {
+        f.write_all(&(payload.len() as u32 | 1 << 31).to_le_bytes()).unwrap();
+        f.write_all(&crc32fast::hash(payload).to_le_bytes()).unwrap();
+        f.write_all(payload).unwrap();
+    }
+    drop(f);
+    let (wal, rec) = Wal::open(config).unwrap();
+    assert_eq!(rec, Recovery { end, truncated: 2 * (8 + 2) });
+    append_all(&wal, &[b"c1", b"c2"]);
+    let after: Vec<Vec<u8>> = read_all(&wal, 0).into_iter().map(|f| f.1).collect();
+    assert_eq!(after, [&b"before"[..], b"a1", b"a2", b"a3", b"c1", b"c2"]);
+}
+
 #[test]
 fn many_senders_share_syncs() {
     let dir = tempdir("group");

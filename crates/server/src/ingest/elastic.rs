@@ -77,6 +77,10 @@ pub(super) fn rejected(r: Rejected) -> Response {
         Rejected::Busy => {
             error(StatusCode::TOO_MANY_REQUESTS, "es_rejected_execution_exception", "ingest is behind; retry")
         }
+        Rejected::Unavailable(why) => super::retry_after(
+            error(StatusCode::SERVICE_UNAVAILABLE, "cluster_block_exception", &format!("ingest is paused: {why}")),
+            super::PAUSED_RETRY,
+        ),
         Rejected::Failed(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "exception", "internal error"),
     }
 }

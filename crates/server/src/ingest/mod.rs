@@ -39,6 +39,9 @@ pub(crate) enum Rejected {
     Invalid(String),
     /// The pipeline is behind: retry later.
     Busy,
+    /// A part of the pipeline is stopped (a full disk) and retries by
+    /// itself: retry a little later.
+    Unavailable(String),
     /// The log failed: our error.
     Failed(String),
 }
@@ -88,6 +91,7 @@ impl Dialect {
             Dialect::Elasticsearch => elastic::rejected(r),
             Dialect::Hec => match r {
                 Rejected::Busy => hec::answer(&wire::hec::SERVER_BUSY),
+                Rejected::Unavailable(_) => retry_after(hec::answer(&wire::hec::SERVER_BUSY), PAUSED_RETRY),
                 Rejected::Body(status, why) => (status, why).into_response(),
                 Rejected::Invalid(why) => (StatusCode::BAD_REQUEST, why).into_response(),
                 Rejected::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response(),
@@ -96,6 +100,10 @@ impl Dialect {
                 Rejected::Busy => {
                     retry_later((StatusCode::TOO_MANY_REQUESTS, "ingest is behind; retry\n").into_response())
                 }
+                Rejected::Unavailable(why) => retry_after(
+                    (StatusCode::SERVICE_UNAVAILABLE, format!("ingest is paused: {why}\n")).into_response(),
+                    PAUSED_RETRY,
+                ),
                 Rejected::Body(status, why) => (status, format!("{why}\n")).into_response(),
                 Rejected::Invalid(why) => (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
                 Rejected::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response(),
@@ -105,9 +113,27 @@ impl Dialect {
 }
 
 /// Every "busy" answer tells the sender when to try again.
-pub(crate) fn retry_later(mut resp: Response) -> Response {
-    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+pub(crate) fn retry_later(resp: Response) -> Response {
+    retry_after(resp, "1")
+}
+
+/// Seconds a sender is told to wait while a part of the pipeline is
+/// stopped: its retries come about as often as the pipeline's own.
+pub(crate) const PAUSED_RETRY: &str = "5";
+
+pub(crate) fn retry_after(mut resp: Response, seconds: &'static str) -> Response {
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
     resp
+}
+
+impl From<Refused> for Rejected {
+    fn from(r: Refused) -> Rejected {
+        match r {
+            Refused::Busy => Rejected::Busy,
+            Refused::Stopped(why) => Rejected::Unavailable(why),
+            Refused::Failed(e) => Rejected::Failed(e),
+        }
+    }
 }
 
 /// How much of a refused request's body is read and thrown away (for at
@@ -252,9 +278,6 @@ impl Upload {
                 records: vec![record],
             });
         }
-        app.ingest.submit_all(pending).await.map_err(|e| match e {
-            Refused::Busy => Rejected::Busy,
-            Refused::Failed(e) => Rejected::Failed(e),
-        })
+        app.ingest.submit_all(pending).await.map_err(Rejected::from)
     }
 }

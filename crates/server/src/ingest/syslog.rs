@@ -206,7 +206,7 @@ async fn deliver(ingest: &Ingest, origin: &Origin, records: Vec<String>) -> bool
     loop {
         match ingest.submit(batch.clone()).await {
             Ok(_) => return true,
-            Err(Refused::Busy) => tokio::time::sleep(BUSY_WAIT).await,
+            Err(Refused::Busy | Refused::Stopped(_)) => tokio::time::sleep(BUSY_WAIT).await,
             Err(Refused::Failed(e)) => {
                 tracing::error!(error = %e, "syslog: the write-ahead log refused records");
                 return false;
