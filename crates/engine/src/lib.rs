@@ -551,6 +551,12 @@ impl Ingest {
         busy.then_some(Refused::Busy)
     }
 
+    /// Why processing is paused (a part of the pipeline stopped and
+    /// retries by itself), if it is.
+    pub fn paused(&self) -> Option<String> {
+        self.shared.troubles.stopped()
+    }
+
     fn lag(&self) -> u64 {
         self.wal.end().saturating_sub(self.shared.processed.load(Ordering::Acquire))
     }

@@ -107,13 +107,17 @@ impl App {
     /// the index reads only what was written since it last looked.
     /// Blocking: call it off the async threads.
     pub(crate) fn newest(&self, journal: Listed, tenant: &str, limit: usize) -> Result<Vec<Value>, ApiError> {
-        let index = match journal {
-            Listed::Detections => &self.alerts,
-            Listed::DeadLetters => &self.dead_letters,
+        let (index, name) = match journal {
+            Listed::Detections => (&self.alerts, "alerts"),
+            Listed::DeadLetters => (&self.dead_letters, "deadletter"),
         };
-        let mut index = index.lock().map_err(|_| ApiError::Internal("a journal index lock was poisoned".into()))?;
         let failed = |e: std::io::Error| ApiError::Internal(format!("reading the {journal:?} journal: {e}"));
-        index.refresh(tenant_of).map_err(failed)?;
+        // Only what the checkpoint covers: the lines after it may be cut
+        // and written again when the pipeline recovers from a failed write.
+        let checkpoint = wal::Checkpoint::load(&self.data.join("checkpoint.json")).map_err(failed)?;
+        let to = checkpoint.journals.get(name).copied().unwrap_or_default();
+        let mut index = index.lock().map_err(|_| ApiError::Internal("a journal index lock was poisoned".into()))?;
+        index.refresh(to, tenant_of).map_err(failed)?;
         let lines = index.newest(tenant, limit).map_err(failed)?;
         lines
             .iter()

@@ -325,6 +325,7 @@ async fn console_guard(g: &Guarded, action: Option<Action>, req: Request, next: 
         tenants: session.user.grants.iter().map(|(t, _)| t.clone()).collect(),
         csrf: session.csrf,
         here,
+        paused: g.app.ingest.paused(),
     };
     parts.extensions.insert(Viewer { ctx, soc });
     next.run(Request::from_parts(parts, axum::body::Body::empty())).await

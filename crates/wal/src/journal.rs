@@ -183,13 +183,17 @@ impl JournalIndex {
         JournalIndex { dir: dir.into(), at: JournalPos::default(), keep: keep.max(1), lines: HashMap::new() }
     }
 
-    /// Indexes the lines written since the last call; `key` says whose a
-    /// line is (lines it says nothing of are not indexed).
-    pub fn refresh(&mut self, key: impl Fn(&str) -> Option<String>) -> io::Result<()> {
-        let end = JournalPos { segment: u32::MAX, len: u64::MAX };
+    /// Indexes the lines written since the last call, up to `to`; `key`
+    /// says whose a line is (lines it says nothing of are not indexed).
+    ///
+    /// `to` is the journal's checkpointed position: lines past it may be
+    /// cut and written again (after a failed write the pipeline rewinds
+    /// to the checkpoint), so an index that took them would point into
+    /// lines that change under it.
+    pub fn refresh(&mut self, to: JournalPos, key: impl Fn(&str) -> Option<String>) -> io::Result<()> {
         let mut prev = self.at;
         let (keep, lines) = (self.keep, &mut self.lines);
-        read_range(&self.dir, self.at, end, |line, after| {
+        read_range(&self.dir, self.at, to, |line, after| {
             let at = if prev.segment == after.segment { prev } else { JournalPos { segment: after.segment, len: 0 } };
             prev = after;
             if let Some(k) = key(line) {

@@ -144,6 +144,7 @@ words! {
     Met: "Met", "達成";
     Name: "Name", "名前";
     NearBreach: "SLA at risk", "SLA超過間近";
+    ProcessingPaused: "Processing is paused: nothing new is detected and ingest refuses records (503, retry later) until it resumes by itself; nothing acknowledged is lost. Cause:", "処理が一時停止しています。自動で再開するまで新しい検知はなく、取り込みは拒否されます(503、後で再送)。受け付け済みのデータは失われません。原因:";
     NeedsTriage: "The console needs triage ([triage] enabled = true).", "コンソールにはトリアージ機能が必要です([triage] enabled = true)。";
     NewToken: "New token (shown only now)", "新しいトークン(表示は今回のみ)";
     NextPage: "Older", "次へ";

@@ -32,6 +32,9 @@ pub(crate) struct Ctx {
     pub(crate) csrf: String,
     /// The path and query of this page (forms come back here).
     pub(crate) here: String,
+    /// Why processing is paused, when it is: every page says so, since
+    /// until it resumes nothing new is detected and ingest refuses records.
+    pub(crate) paused: Option<String>,
 }
 
 impl Ctx {
@@ -147,6 +150,9 @@ pub(crate) fn layout(ctx: &Ctx, title: &str, active: T, body: Markup) -> Markup 
                     }
                 }
                 main #main {
+                    @if let Some(why) = &ctx.paused {
+                        p.alarm role="alert" { (ctx.t(T::ProcessingPaused)) " " (Shown(why)) }
+                    }
                     h1 { (Shown(title)) }
                     (body)
                 }

@@ -16,6 +16,7 @@ fn ctx(lang: Lang, role: Scope) -> Ctx {
         tenants: vec!["acme".into(), "globex".into()],
         csrf: "c5rf".into(),
         here: "/ui/acme/alerts?status=open".into(),
+        paused: None,
     }
 }
 
@@ -162,6 +163,10 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
         ("search", frame("t", T::Search, search(c, &search_view))),
         ("rules", frame("t", T::Rules, rules(c, &[("r1".into(), "R <1>".into(), Level::Low)], &[stats], Some(&test)))),
         ("sources", frame("t", T::Sources, sources(c, &[], &dead))),
+        ("paused", {
+            let c = Ctx { paused: Some("detection is stopped: <x> no space left on device".into()), ..c.clone() };
+            layout(&c, "t", T::Sources, sources(&c, &[], &[])).into_string()
+        }),
         ("settings", frame("t", T::Settings, settings(c, &[user], &[], &TenantConfig::default(), Some("tok"), None))),
         ("login", login(c.lang, Some("<e>"), "/ui/", "u\"x").into_string()),
         ("problem", problem(c.lang, 403, "<no>").into_string()),
