@@ -71,6 +71,7 @@ class Server:
         self.env = dict(os.environ, **(extra_env or {}))
         self.args = list(args)
         self.proc = None
+        self.preexec = None  # runs in the child before exec (limits)
         self.log = self.data.parent / (self.data.name + ".log")
         self.ingest_token = None
         self.read_token = None
@@ -84,6 +85,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=open(self.log, "ab"),
             env=self.env,
+            preexec_fn=self.preexec,
         )
         bound = wait_for(lambda: listeners.exists() and json.loads(listeners.read_text() or "[]"), 60, "listeners")
         self.addr = {b["protocol"]: b["address"] for b in bound}
