@@ -23,6 +23,7 @@ mod indexer;
 pub mod output;
 mod pipeline;
 pub mod retro;
+mod throttle;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ use wal::{Batch, Checkpoint, Wal, WalConfig};
 pub use crate::health::{Health, Silence, SourceStats};
 pub use crate::indexer::{Renormalize, Retention};
 pub use crate::pipeline::AlertSink;
+pub use crate::throttle::{RateLimit, RateLimited};
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -63,6 +65,8 @@ pub struct EngineConfig {
     pub events_journal: bool,
     /// Correlation rules: state bounds and allowed lateness.
     pub correlation: correlate::Config,
+    /// Alerts one rule may raise per tenant and window.
+    pub rate_limit: RateLimit,
     /// Geolocation of events' addresses; the fields it adds are stored
     /// with each event, so searches and retro-hunts see what detection saw.
     pub geo: Option<Arc<geo::Geo>>,
@@ -109,6 +113,7 @@ impl EngineConfig {
             store: None,
             events_journal: true,
             correlation: correlate::Config::default(),
+            rate_limit: RateLimit::default(),
             geo: None,
         }
     }
@@ -134,6 +139,8 @@ pub(crate) struct Shared {
     /// The correlator's counters, as of the last chunk written.
     correlation: Mutex<correlate::Stats>,
     pub(crate) backlog: Backlog,
+    /// Matches past a rule's rate limit, counted.
+    pub(crate) rate_limited: throttle::Suppressed,
 }
 
 /// Bytes of records each tenant has in the log that the pipeline has not
@@ -321,6 +328,9 @@ pub struct Status {
     pub stopped: Vec<&'static str>,
     /// Correlation state: groups held, results, evictions, late events.
     pub correlation: correlate::Stats,
+    /// Rules that reached their rate limit, with the matches counted and
+    /// not raised.
+    pub rate_limited: Vec<RateLimited>,
 }
 
 impl Engine {
@@ -368,6 +378,7 @@ impl Engine {
             system_alerts: Mutex::new(Vec::new()),
             troubles: Troubles::default(),
             correlation: Mutex::new(correlate::Stats::default()),
+            rate_limited: throttle::Suppressed::default(),
             backlog: Backlog::default(),
         });
         let thread = {
@@ -551,6 +562,12 @@ impl Ingest {
         busy.then_some(Refused::Busy)
     }
 
+    /// `tenant`'s rules that reached their rate limit, with the matches
+    /// counted and not raised.
+    pub fn rate_limited(&self, tenant: &str) -> Vec<RateLimited> {
+        self.shared.rate_limited.list(Some(tenant))
+    }
+
     /// Why processing is paused (a part of the pipeline stopped and
     /// retries by itself), if it is.
     pub fn paused(&self) -> Option<String> {
@@ -661,6 +678,7 @@ impl Ingest {
             problem,
             stopped,
             correlation: self.shared.correlation.lock().map(|s| *s).unwrap_or_default(),
+            rate_limited: self.shared.rate_limited.list(None),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! runs the rules over each record (in parallel, order kept), writes the
 //! journals and checkpoints.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use sigma::RuleSet;
 use wal::{Batch, Checkpoint, Journal, Wal};
 
 use crate::output::{Alert, DeadLetter, RuleRef, StoredEvent, event_id};
+use crate::throttle::{RateLimit, Throttle, Verdict};
 use crate::{EngineConfig, Shared};
 
 pub(crate) const JOURNALS: [&str; 3] = ["events", "alerts", "deadletter"];
@@ -94,7 +96,10 @@ impl Journals {
 #[derive(Default)]
 struct Out {
     event: Vec<u8>,
-    alerts: Vec<Vec<u8>>,
+    /// Each alert with the index of its rule, for the rate limits.
+    alerts: Vec<(usize, Vec<u8>)>,
+    /// The tenant and receive time (Unix ns) of a record with alerts.
+    alerted: Option<(String, i64)>,
     /// Matches correlations use, fed to them in log order by the writer.
     correlate: Vec<crate::correlation::Input>,
     dead: Vec<u8>,
@@ -194,7 +199,8 @@ fn run(
     let writer = {
         let (config, wal, shared, rules) = (config.clone(), wal.clone(), shared.clone(), rules.clone());
         std::thread::Builder::new().name("journal-writer".into()).spawn(move || {
-            let mut out = Output { journals, correlations, rules };
+            let throttle = Throttle::new(config.rate_limit);
+            let mut out = Output { journals, correlations, rules, throttle };
             let written = write_loop(rx, config, wal, shared, &mut out, start);
             (written, out.journals)
         })
@@ -276,6 +282,7 @@ struct Output {
     journals: Journals,
     correlations: crate::correlation::Correlations,
     rules: Arc<RuleSet>,
+    throttle: Throttle,
 }
 
 fn write_loop(
@@ -358,6 +365,9 @@ fn write_loop(
 fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::Result<()> {
     let journals = &mut output.journals;
     let mut correlated = false;
+    // Matches past a rule's rate limit, by tenant and rule, published once
+    // per chunk.
+    let mut limited: HashMap<(&str, usize), u64> = HashMap::new();
     shared.records.fetch_add(outs.len() as u64, Ordering::Relaxed);
     for out in outs {
         if !out.dead.is_empty() {
@@ -369,9 +379,24 @@ fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::R
         if !out.event.is_empty() {
             journals.events.write_line(&out.event)?;
         }
-        for a in &out.alerts {
-            shared.alerts.fetch_add(1, Ordering::Relaxed);
-            journals.alerts.write(a)?;
+        if let Some((tenant, received)) = &out.alerted {
+            for (rule, line) in &out.alerts {
+                match output.throttle.admit(tenant, *rule, *received) {
+                    Verdict::Raise => {
+                        shared.alerts.fetch_add(1, Ordering::Relaxed);
+                        journals.alerts.write(line)?;
+                    }
+                    Verdict::Limited { since, until } => {
+                        let r = &output.rules.rules()[*rule];
+                        *limited.entry((tenant, *rule)).or_default() += 1;
+                        if let Some(notice) = rate_limit_notice(line, r, output.throttle.limit(), since, until) {
+                            shared.alerts.fetch_add(1, Ordering::Relaxed);
+                            journals.alerts.write(&notice)?;
+                        }
+                    }
+                    Verdict::Suppressed => *limited.entry((tenant, *rule)).or_default() += 1,
+                }
+            }
         }
         if !out.correlate.is_empty() {
             correlated = true;
@@ -384,7 +409,34 @@ fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::R
     if correlated && let Ok(mut stats) = shared.correlation.lock() {
         *stats = output.correlations.stats();
     }
+    if !limited.is_empty() {
+        shared.rate_limited.add(&output.rules, limited);
+    }
     Ok(())
+}
+
+/// The one alert that says a rule reached its rate limit: the alert it
+/// would have raised (its event, for the entities), re-titled, without
+/// `rule` (so triage keeps it apart from the rule's own alerts) and with
+/// the rule under `limited_rule`.
+fn rate_limit_notice(line: &[u8], rule: &sigma::Rule, limit: RateLimit, since: i64, until: i64) -> Option<Vec<u8>> {
+    let mut alert: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line).ok()?;
+    let at = |ns: i64| Timestamp::from_nanosecond(i128::from(ns)).map(|t| t.to_string()).unwrap_or_default();
+    let title = format!(
+        "rate limit reached: rule \"{}\" raised {} alerts within {} s from {}; its matches until {} are counted, not raised",
+        rule.title,
+        limit.alerts,
+        limit.window.as_secs(),
+        at(since),
+        at(until),
+    );
+    let id = format!("{}.rate_limit", alert.get("id")?.as_str()?);
+    alert.insert("id".into(), id.into());
+    alert.insert("kind".into(), "rate_limit".into());
+    alert.insert("title".into(), title.into());
+    let rule_ref = alert.remove("rule")?;
+    alert.insert("limited_rule".into(), rule_ref);
+    serde_json::to_vec(&alert).ok()
 }
 
 fn dead_frame(position: u64, reason: &str) -> Out {
@@ -495,6 +547,9 @@ fn one(
     }
     let on = Detected { id: &id, timestamp, received, tenant: &batch.tenant, source: &batch.source, origin: None };
     out.alerts = alert_lines(rules, hits, &on, &fields);
+    if !out.alerts.is_empty() {
+        out.alerted = Some((batch.tenant.clone(), batch.received));
+    }
     out
 }
 
@@ -510,7 +565,7 @@ pub(crate) struct Detected<'a> {
 
 /// One alert line per rule hit; `fields` is the event's JSON. Stream and
 /// retro-hunt alerts are made here alike, with the same ids.
-pub(crate) fn alert_lines(rules: &RuleSet, hits: &[usize], on: &Detected<'_>, fields: &[u8]) -> Vec<Vec<u8>> {
+pub(crate) fn alert_lines(rules: &RuleSet, hits: &[usize], on: &Detected<'_>, fields: &[u8]) -> Vec<(usize, Vec<u8>)> {
     if hits.is_empty() {
         return Vec::new();
     }
@@ -534,7 +589,7 @@ pub(crate) fn alert_lines(rules: &RuleSet, hits: &[usize], on: &Detected<'_>, fi
                 rule: Some(RuleRef::of(rule)),
                 origin: on.origin,
             };
-            with_object(&alert, "event", fields)
+            (r, with_object(&alert, "event", fields))
         })
         .collect()
 }

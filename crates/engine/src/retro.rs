@@ -99,7 +99,7 @@ impl RetroHunt<'_> {
                     source: &stored.source,
                     origin: Some(ORIGIN),
                 };
-                for line in alert_lines(self.rules, hits, &on, &fields) {
+                for (_, line) in alert_lines(self.rules, hits, &on, &fields) {
                     alerts.fetch_add(1, Ordering::Relaxed);
                     found(line);
                 }

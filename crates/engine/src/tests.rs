@@ -127,6 +127,55 @@ fn replay_after_a_lost_checkpoint_writes_nothing_twice() {
     assert_eq!(unique.len(), 51);
 }
 
+#[test]
+fn a_rule_past_its_rate_limit_raises_one_notice_and_counts_the_rest() {
+    let data = tempdir("rate-limit");
+    let mut config = EngineConfig::new(&data);
+    config.rate_limit = RateLimit { alerts: 3, window: Duration::from_secs(60) };
+    let engine = Engine::start(config.clone(), rules()).unwrap();
+    let sudo: Vec<String> = (0..10).map(|i| format!("<86>Nov 22 10:00:00 web01 sudo: u{i} : USER=root ;")).collect();
+    let sudo: Vec<&str> = sudo.iter().map(String::as_str).collect();
+    engine.ingest().submit_blocking(batch(&sudo)).unwrap();
+    // Another tenant's matches have their own window.
+    engine.ingest().submit_blocking(Batch { tenant: "other".into(), ..batch(&sudo[..2]) }).unwrap();
+    // The next window raises again.
+    let later = Batch { received: batch(&[]).received + 61_000_000_000, ..batch(&sudo[..1]) };
+    engine.ingest().submit_blocking(later).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)));
+    let status = engine.ingest().status();
+    engine.shutdown();
+    let alerts = lines(&data.join("alerts"));
+    let seen: Vec<(&str, &str)> =
+        alerts.iter().map(|a| (a["tenant"].as_str().unwrap(), a["kind"].as_str().unwrap())).collect();
+    let mut want = vec![("default", "sigma"); 3];
+    want.push(("default", "rate_limit"));
+    want.extend([("other", "sigma"); 2]);
+    want.push(("default", "sigma"));
+    assert_eq!(seen, want);
+    let notice = &alerts[3];
+    assert_eq!(notice["limited_rule"]["id"], "00000000-0000-0000-0000-000000000001");
+    assert!(notice.get("rule").is_none(), "{notice}");
+    assert_eq!(notice["id"], format!("{}.rate_limit", sudo_alert_id(&alerts, 3)));
+    let title = notice["title"].as_str().unwrap();
+    assert!(title.starts_with("rate limit reached: rule \"Sudo to root\" raised 3 alerts within 60 s"), "{title}");
+    let counted: Vec<(&str, u64)> = status.rate_limited.iter().map(|r| (r.tenant.as_str(), r.suppressed)).collect();
+    assert_eq!(counted, [("default", 7)]);
+    // A replay of the whole log decides as the first run did.
+    std::fs::remove_file(data.join("checkpoint.json")).unwrap();
+    let engine = Engine::start(config, rules()).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)));
+    engine.shutdown();
+    assert_eq!(ids(&lines(&data.join("alerts"))), ids(&alerts));
+}
+
+/// The id of the rule alert the rate-limit notice at `at` was made from:
+/// the fourth record's.
+fn sudo_alert_id(alerts: &[serde_json::Value], at: usize) -> String {
+    let first = alerts[0]["id"].as_str().unwrap();
+    let (event, rule) = first.split_once('.').map(|(p, rest)| (p, rest.split_once('.').unwrap().1)).unwrap();
+    format!("{event}.{at}.{rule}")
+}
+
 /// The alert journal, failing every write while `full` is set, like a
 /// full disk.
 struct FillingSink {

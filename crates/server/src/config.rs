@@ -263,6 +263,10 @@ pub struct Engine {
     /// Groups one correlation rule may hold; past it the least recently
     /// active is evicted (counted in the status).
     pub correlation_max_groups: usize,
+    /// Alerts one rule may raise per tenant in `rule_window`; past that its
+    /// matches are counted, not raised, and one alert says so. 0: no limit.
+    pub rule_alerts: u32,
+    pub rule_window: Span,
 }
 
 impl Default for Engine {
@@ -276,6 +280,8 @@ impl Default for Engine {
             events_journal: None,
             correlation_lateness: Span(Duration::from_secs(60)),
             correlation_max_groups: 100_000,
+            rule_alerts: engine::RateLimit::default().alerts,
+            rule_window: Span(engine::RateLimit::default().window),
         }
     }
 }
@@ -578,6 +584,10 @@ impl Config {
         e.correlation.lateness_micros =
             i64::try_from(self.engine.correlation_lateness.0.as_micros()).unwrap_or(i64::MAX / 2);
         e.correlation.max_groups = self.engine.correlation_max_groups.max(1);
+        e.rate_limit = engine::RateLimit {
+            alerts: self.engine.rule_alerts,
+            window: self.engine.rule_window.0.max(Duration::from_secs(1)),
+        };
         e.geo = self.enrich.geo()?;
         for s in &self.sources {
             if s.product.is_some() || s.category.is_some() || s.service.is_some() {

@@ -1,19 +1,28 @@
 //! What a tenant's work adds up to: per-rule statistics, SLA
 //! notifications, the audit trail.
 
+use std::sync::Arc;
+
 use axum::Json;
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
 use super::Soc;
 use super::model::{AuditEntry, AuditParams, RuleStats};
+use crate::app::App;
 use crate::error::{ApiError, blocking};
 
-pub(crate) async fn rule_stats(Soc { state: soc, caller }: Soc) -> Result<Json<Value>, ApiError> {
+/// Triage's counts per rule, and the rules that reached their rate limit
+/// with the matches counted and not raised since the server started.
+pub(crate) async fn rule_stats(
+    State(app): State<Arc<App>>,
+    Soc { state: soc, caller }: Soc,
+) -> Result<Json<Value>, ApiError> {
+    let rate_limited = app.ingest.rate_limited(&caller.tenant);
     blocking(move || {
         let rules = soc.rule_stats(&caller.tenant)?;
         let rules: Vec<RuleStats> = rules.iter().map(RuleStats).collect();
-        Ok(Json(json!({"tenant": caller.tenant, "rules": rules})))
+        Ok(Json(json!({"tenant": caller.tenant, "rules": rules, "rate_limited": rate_limited})))
     })
     .await
 }

@@ -163,6 +163,7 @@ words! {
     Password: "Password", "パスワード";
     Paused: "Paused", "一時停止";
     Query: "Query", "クエリ";
+    RateLimited: "Counted past the rate limit", "レート制限で抑止";
     Reason: "Reason", "理由";
     Results: "Results", "結果";
     Revoke: "Revoke", "失効";

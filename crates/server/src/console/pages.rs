@@ -348,9 +348,10 @@ async fn rules_page(app: &App, v: Viewer, test: Option<view::RuleTest>) -> Respo
                 .map(|c| (c.def.id.clone(), format!("{} ({})", c.def.title, c.def.kind.as_str()), c.def.level)),
         )
         .collect();
+    let limited = app.ingest.rate_limited(&v.ctx.tenant);
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
     let stats = blocking(move || Ok(soc.rule_stats(&t)?)).await;
-    page(&v.ctx, T::Rules, stats.map(|s| view::rules(&v.ctx, &loaded, &s, test.as_ref())))
+    page(&v.ctx, T::Rules, stats.map(|s| view::rules(&v.ctx, &loaded, &s, &limited, test.as_ref())))
 }
 
 /// Sizes a rule test takes at most.

@@ -722,9 +722,17 @@ pub(crate) struct RuleTest {
 /// A rule the engine runs: id, title, level.
 pub(crate) type LoadedRule = (String, String, Level);
 
-pub(crate) fn rules(ctx: &Ctx, loaded: &[LoadedRule], stats: &[RuleStats], test: Option<&RuleTest>) -> Markup {
+/// The rules page: a rule test, then every rule with triage's counts and
+/// the matches its rate limit counted and did not raise.
+pub(crate) fn rules(
+    ctx: &Ctx,
+    loaded: &[LoadedRule],
+    stats: &[RuleStats],
+    limited: &[engine::RateLimited],
+    test: Option<&RuleTest>,
+) -> Markup {
     let (yaml, events) = test.map_or(("", ""), |t| (t.yaml.as_str(), t.events.as_str()));
-    let keys = [T::Rule, T::Level, T::Alerts, T::Detections, T::FalsePositiveRate].map(Some);
+    let keys = [T::Rule, T::Level, T::Alerts, T::Detections, T::RateLimited, T::FalsePositiveRate].map(Some);
     html! {
         section {
             h2 { (ctx.t(T::RuleTest)) }
@@ -750,15 +758,17 @@ pub(crate) fn rules(ctx: &Ctx, loaded: &[LoadedRule], stats: &[RuleStats], test:
                 tbody {
                     @for (id, title, level) in loaded.iter().take(2000) {
                         @let st = stats.iter().find(|r| &r.rule_id == id);
+                        @let held = limited.iter().find(|r| &r.rule_id == id).map_or(0, |r| r.suppressed);
                         tr {
                             td title=(id) { (Shown(title)) }
                             td { (badge(ctx, *level)) }
                             td { (st.map_or(0, |r| r.alerts)) }
                             td { (st.map_or(0, |r| r.detections)) }
+                            @if held > 0 { td.bad { (held) } } @else { td { "0" } }
                             td { (st.and_then(|r| r.false_positive_rate).map_or("-".into(), |x| format!("{:.0}%", x * 100.0))) }
                         }
                     }
-                    @if loaded.is_empty() { (empty_row(ctx, 5)) }
+                    @if loaded.is_empty() { (empty_row(ctx, 6)) }
                 }
             }
         }

@@ -161,7 +161,16 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
         ("overview", frame("t", T::Overview, overview(c, &overview_data))),
         ("alerts", frame("t", T::Alerts, alerts(c, &AlertFilter::default(), &[alert()], Some("x,1"), Some("n")))),
         ("search", frame("t", T::Search, search(c, &search_view))),
-        ("rules", frame("t", T::Rules, rules(c, &[("r1".into(), "R <1>".into(), Level::Low)], &[stats], Some(&test)))),
+        ("rules", {
+            let loaded = [("r1".into(), "R <1>".into(), Level::Low), ("r2".into(), "R2".into(), Level::High)];
+            let limited = [engine::RateLimited {
+                tenant: "acme".into(),
+                rule_id: "r2".into(),
+                title: "R2".into(),
+                suppressed: 41,
+            }];
+            frame("t", T::Rules, rules(c, &loaded, &[stats], &limited, Some(&test)))
+        }),
         ("sources", frame("t", T::Sources, sources(c, &[], &dead))),
         ("paused", {
             let c = Ctx { paused: Some("detection is stopped: <x> no space left on device".into()), ..c.clone() };
