@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use engine::Ingest;
 use eventstore::EventStore;
-use serde_json::Value;
 use state::State;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wal::JournalIndex;
 
 use crate::auth::Tokens;
@@ -21,6 +20,14 @@ use crate::error::ApiError;
 
 /// Searches that may run at once: each may use a core for its timeout.
 const MAX_SEARCHES: usize = 4;
+
+/// Journal listings (`/api/v1/detections`, `/api/v1/deadletter`) that may
+/// run at once; more get 429. Each reads up to [`MAX_LISTED_BYTES`].
+const MAX_LISTINGS: usize = 4;
+
+/// Bytes of lines one listing answers at most: the newest lines that fit,
+/// marked `truncated` when older ones were left out.
+pub(crate) const MAX_LISTED_BYTES: usize = 16 << 20;
 
 /// Ingest requests buffered at once; more wait, then get "busy". With the
 /// body limit this bounds the memory request bodies can take.
@@ -48,6 +55,8 @@ pub struct App {
     pub(crate) search_timeout: Duration,
     /// Searches running at once; more get 429.
     pub(crate) searches: Arc<Semaphore>,
+    /// Journal listings running at once; more get 429.
+    listings: Arc<Semaphore>,
     /// The SOC state store (alerts, incidents, users); `None` with triage off.
     pub(crate) soc: Option<Arc<State>>,
     pub(crate) console: Console,
@@ -90,6 +99,7 @@ impl App {
             rules,
             search_timeout: config.store.search_timeout.0.max(Duration::from_secs(1)),
             searches: Arc::new(Semaphore::new(MAX_SEARCHES)),
+            listings: Arc::new(Semaphore::new(MAX_LISTINGS)),
             soc,
             console: Console::new(&config.console, config.http.tls),
             alerts: Mutex::new(JournalIndex::new(data.join("alerts"), MAX_LISTED)),
@@ -103,10 +113,17 @@ impl App {
         map.entry(tenant.to_string()).or_insert_with(|| Arc::new(Semaphore::new(MAX_BODIES / 4))).clone()
     }
 
-    /// The newest `limit` lines of `tenant` in a journal, oldest first:
-    /// the index reads only what was written since it last looked.
-    /// Blocking: call it off the async threads.
-    pub(crate) fn newest(&self, journal: Listed, tenant: &str, limit: usize) -> Result<Vec<Value>, ApiError> {
+    /// The newest `limit` lines of `tenant` in a journal that fit in
+    /// `max_bytes`, oldest first, and whether older ones were left out for
+    /// the bytes: the index reads only what was written since it last
+    /// looked. Blocking: call it off the async threads.
+    pub(crate) fn newest(
+        &self,
+        journal: Listed,
+        tenant: &str,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<String>, bool), ApiError> {
         let (index, name) = match journal {
             Listed::Detections => (&self.alerts, "alerts"),
             Listed::DeadLetters => (&self.dead_letters, "deadletter"),
@@ -118,13 +135,7 @@ impl App {
         let to = checkpoint.journals.get(name).copied().unwrap_or_default();
         let mut index = index.lock().map_err(|_| ApiError::Internal("a journal index lock was poisoned".into()))?;
         index.refresh(to, tenant_of).map_err(failed)?;
-        let lines = index.newest(tenant, limit).map_err(failed)?;
-        lines
-            .iter()
-            .map(|l| {
-                serde_json::from_str(l).map_err(|e| ApiError::Internal(format!("a {journal:?} line is not JSON: {e}")))
-            })
-            .collect()
+        index.newest(tenant, limit, max_bytes).map_err(failed)
     }
 
     /// The state store, or 503 when triage is off.
@@ -140,11 +151,19 @@ impl App {
     }
 
     /// A slot among the searches that may run at once, or 429.
-    pub(crate) fn search_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    pub(crate) fn search_permit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         self.searches
             .clone()
             .try_acquire_owned()
             .map_err(|_| ApiError::Busy("too many searches at once; retry shortly"))
+    }
+
+    /// A slot among the journal listings that may run at once, or 429.
+    pub(crate) fn listing_permit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.listings
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::Busy("too many journal listings at once; retry shortly"))
     }
 }
 

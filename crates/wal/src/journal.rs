@@ -210,12 +210,22 @@ impl JournalIndex {
         Ok(())
     }
 
-    /// The newest `limit` lines of `key`, oldest first.
-    pub fn newest(&self, key: &str, limit: usize) -> io::Result<Vec<String>> {
-        let Some(list) = self.lines.get(key) else { return Ok(Vec::new()) };
-        let mut out = Vec::with_capacity(limit.min(list.len()));
+    /// The newest `limit` lines of `key`, oldest first, as many as fit in
+    /// `max_bytes`; `true` when lines were left out for the bytes (a
+    /// listing must not hold a whole journal of large lines in memory).
+    pub fn newest(&self, key: &str, limit: usize, max_bytes: usize) -> io::Result<(Vec<String>, bool)> {
+        let Some(list) = self.lines.get(key) else { return Ok((Vec::new(), false)) };
+        // Newest first, as long as they fit; then read oldest first.
+        let first = list.len().saturating_sub(limit);
+        let (mut start, mut total) = (list.len(), 0usize);
+        while start > first && total + list[start - 1].len as usize <= max_bytes {
+            start -= 1;
+            total += list[start].len as usize;
+        }
+        let cut = start > first;
+        let mut out = Vec::with_capacity(list.len() - start);
         let mut open: Option<(u32, File)> = None;
-        for span in list.iter().skip(list.len().saturating_sub(limit)) {
+        for span in list.range(start..) {
             let file = match &mut open {
                 Some((seg, file)) if *seg == span.at.segment => file,
                 _ => &mut open.insert((span.at.segment, File::open(segment_path(&self.dir, span.at.segment))?)).1,
@@ -227,6 +237,6 @@ impl JournalIndex {
                 String::from_utf8(bytes).map_err(|e| io::Error::other(format!("a journal line is not UTF-8: {e}")))?;
             out.push(text.trim_end().to_string());
         }
-        Ok(out)
+        Ok((out, cut))
     }
 }

@@ -222,11 +222,15 @@ fn the_index_finds_a_keys_newest_lines_reading_only_what_is_new() {
     let mut index = JournalIndex::new(&dir, 3);
     // Lines past the checkpoint may still be cut: they wait.
     index.refresh(checkpointed, key).unwrap();
-    assert_eq!(index.newest("a", 2).unwrap(), [line("a", 3), line("a", 6)]);
+    assert_eq!(index.newest("a", 2, usize::MAX).unwrap().0, [line("a", 3), line("a", 6)]);
     index.refresh(j.position(), key).unwrap();
-    assert_eq!(index.newest("a", 2).unwrap(), [line("a", 6), line("a", 9)]);
-    assert_eq!(index.newest("b", 100).unwrap(), [line("b", 5), line("b", 7), line("b", 8)], "at most `keep` per key");
-    assert!(index.newest("c", 5).unwrap().is_empty());
+    assert_eq!(index.newest("a", 2, usize::MAX).unwrap().0, [line("a", 6), line("a", 9)]);
+    assert_eq!(
+        index.newest("b", 100, usize::MAX).unwrap().0,
+        [line("b", 5), line("b", 7), line("b", 8)],
+        "at most `keep` per key"
+    );
+    assert!(index.newest("c", 5, usize::MAX).unwrap().0.is_empty());
     // A line half written is not indexed until it is whole.
     std::fs::OpenOptions::new()
         .append(true)
@@ -235,7 +239,7 @@ fn the_index_finds_a_keys_newest_lines_reading_only_what_is_new() {
         .write_all(b"{\"tenant\":\"a\",\"n\":")
         .unwrap();
     index.refresh(JournalPos { segment: u32::MAX, len: u64::MAX }, key).unwrap();
-    assert_eq!(index.newest("a", 1).unwrap(), [line("a", 9)]);
+    assert_eq!(index.newest("a", 1, usize::MAX).unwrap().0, [line("a", 9)]);
     // What is written later is found without reading the rest again:
     // the old segments may be gone by then.
     let mut j = Journal::open(&dir, j.position()).unwrap();
@@ -244,5 +248,11 @@ fn the_index_finds_a_keys_newest_lines_reading_only_what_is_new() {
     j.flush().unwrap();
     std::fs::remove_file(dir.join("000000.jsonl")).unwrap();
     index.refresh(j.position(), key).unwrap();
-    assert_eq!(index.newest("a", 1).unwrap(), [line("a", 10)]);
+    assert_eq!(index.newest("a", 1, usize::MAX).unwrap().0, [line("a", 10)]);
+    // A listing takes the newest lines that fit in its bytes, and says
+    // when it left older ones out.
+    let b = line("b", 5).len() + 1;
+    assert_eq!(index.newest("b", 3, 2 * b).unwrap(), (vec![line("b", 7), line("b", 8)], true));
+    assert_eq!(index.newest("b", 2, 2 * b).unwrap(), (vec![line("b", 7), line("b", 8)], false));
+    assert_eq!(index.newest("b", 3, b - 1).unwrap(), (vec![], true));
 }

@@ -6,8 +6,9 @@
 //! a field the store keeps is shown only once it is written here. The
 //! command line prints the same views.
 
-use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
+use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// Query of `GET /api/v1/alerts`.
 #[derive(Debug, Deserialize)]
@@ -192,4 +193,24 @@ answer! {
 answer! {
     /// One entry of the audit trail.
     AuditEntry(state::AuditEntry) { seq, at, actor, tenant, action, target, data, prev, hash }
+}
+
+/// A journal listing's answer: `{"tenant", "count", "truncated", <key>: [...]}`,
+/// the lines written out as they are.
+pub(crate) struct Listing {
+    pub(crate) tenant: String,
+    pub(crate) truncated: bool,
+    pub(crate) key: &'static str,
+    pub(crate) items: Vec<Box<RawValue>>,
+}
+
+impl Serialize for Listing {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("tenant", &self.tenant)?;
+        map.serialize_entry("count", &self.items.len())?;
+        map.serialize_entry("truncated", &self.truncated)?;
+        map.serialize_entry(self.key, &self.items)?;
+        map.end()
+    }
 }

@@ -394,13 +394,22 @@ pub(crate) async fn rule_test(State(app): State<Arc<App>>, v: Viewer, fields: Fi
     rules_page(&app, v, Some(view::RuleTest { yaml, events, result })).await
 }
 
-/// Dead letters the sources page shows.
+/// Dead letters the sources page shows, and the bytes they may take (a
+/// dead letter keeps its raw record, up to the body limit).
 const DEAD_LETTERS: usize = 50;
+const DEAD_LETTER_BYTES: usize = 8 << 20;
 
 pub(crate) async fn sources(State(app): State<Arc<App>>, v: Viewer) -> Response {
     let list = sources_of(&app, &v.ctx.tenant);
     let (app, t) = (app.clone(), v.ctx.tenant.clone());
-    let dead = blocking(move || app.newest(crate::app::Listed::DeadLetters, &t, DEAD_LETTERS)).await;
+    let dead = blocking(move || {
+        let (lines, _) = app.newest(crate::app::Listed::DeadLetters, &t, DEAD_LETTERS, DEAD_LETTER_BYTES)?;
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).map_err(|e| ApiError::Internal(format!("a dead letter is not JSON: {e}"))))
+            .collect::<Result<Vec<serde_json::Value>, _>>()
+    })
+    .await;
     page(&v.ctx, T::Sources, dead.map(|d| view::sources(&v.ctx, &list, &d)))
 }
 

@@ -4,6 +4,7 @@
 
 mod authz;
 mod errors;
+mod listings;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
