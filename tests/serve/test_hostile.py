@@ -199,3 +199,38 @@ def until_closed(sock):
     while chunk := sock.recv(4096):
         data += chunk
     return data
+
+
+def test_ingest_bodies_together_wait_for_room(tmp_path):
+    """`max_inflight` bounds the bytes of bodies held at once: while one
+    sender's announced megabyte takes all the room, another tenant's small
+    request waits for it (unread), and goes through once the room is free."""
+    config = '#full\n[http]\nlisten = ["127.0.0.1:0"]\nmax_body = "1 MiB"\nmax_inflight = "1 MiB"\n'
+    server = Server(tmp_path / "data", config).start()
+    held = None
+    try:
+        http = server.port("http")
+        big = server.token("ingest", tenant="big")
+        held = connect(http, "127.0.0.2")
+        held.sendall((f"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {big}\r\n"
+                      f"Content-Type: application/x-ndjson\r\nContent-Length: {1 << 20}\r\n\r\n").encode() + b'{"a":1')
+        time.sleep(0.5)  # its room is taken
+
+        answers = []
+        small = server.token("ingest", tenant="small")
+        marker = uuid.uuid4().hex
+        body = (json.dumps({"message": marker}) + "\n").encode() * 100
+        t = threading.Thread(target=lambda: answers.append(post(http, "/api/v1/ingest", small, body,
+                                                                    content_type="application/x-ndjson")))
+        t.start()
+        t.join(3)
+        assert t.is_alive() and not answers, "the second body was read while the first held all the room"
+        held.close()
+        held = None
+        t.join(10)
+        assert answers == [200]
+        wait_for(lambda: sum(marker in e["event.original"] for e in server.events()) == 100, what="the small request stored")
+    finally:
+        if held:
+            held.close()
+        server.kill()

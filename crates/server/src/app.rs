@@ -29,6 +29,12 @@ const MAX_LISTINGS: usize = 4;
 /// marked `truncated` when older ones were left out.
 pub(crate) const MAX_LISTED_BYTES: usize = 16 << 20;
 
+/// `[http] max_inflight` in KiB, at least `max_body`.
+fn inflight_kib(config: &Config) -> u32 {
+    let bytes = config.http.max_inflight.0.max(config.http.max_body.0);
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).min(Semaphore::MAX_PERMITS as u32)
+}
+
 /// Ingest requests buffered at once; more wait, then get "busy". With the
 /// body limit this bounds the memory request bodies can take.
 const MAX_BODIES: usize = 32;
@@ -45,6 +51,9 @@ pub struct App {
     /// The same, per tenant: a quarter of the whole each, so a tenant whose
     /// senders are slow (or hostile) cannot take the others' turns.
     tenant_bodies: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Room for ingest bodies, in KiB, over all requests.
+    pub(crate) inflight: Arc<Semaphore>,
+    pub(crate) inflight_kib: u32,
     /// How long an ingest body may take to arrive.
     pub(crate) body_timeout: Duration,
     /// Connections, over every stream listener.
@@ -93,6 +102,8 @@ impl App {
             max_body: usize::try_from(config.http.max_body.0).unwrap_or(usize::MAX),
             bodies: Arc::new(Semaphore::new(MAX_BODIES)),
             tenant_bodies: Mutex::new(HashMap::new()),
+            inflight: Arc::new(Semaphore::new(inflight_kib(config) as usize)),
+            inflight_kib: inflight_kib(config),
             body_timeout: config.connections.body_timeout.0,
             budget: Budget::new(connection_limit(config.connections.max), config.connections.per_address),
             store,
@@ -105,6 +116,19 @@ impl App {
             alerts: Mutex::new(JournalIndex::new(data.join("alerts"), MAX_LISTED)),
             dead_letters: Mutex::new(JournalIndex::new(data.join("deadletter"), MAX_LISTED)),
         }
+    }
+
+    /// KiB of the in-flight room a body of `announced` bytes takes: what
+    /// it will hold once read. Unknown lengths take room for the largest
+    /// body; gzip for what it may expand to (8 times, at most `max_body`).
+    pub(crate) fn room_for(&self, announced: Option<u64>, gzip: bool) -> u32 {
+        let max = self.max_body as u64;
+        let bytes = match announced {
+            None => max,
+            Some(n) if gzip => n.saturating_mul(8).min(max),
+            Some(n) => n.min(max),
+        };
+        u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, self.inflight_kib)
     }
 
     /// `tenant`'s share of the body slots.

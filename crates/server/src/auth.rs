@@ -248,17 +248,25 @@ async fn token_guard(g: &Guarded, action: Action, mut req: Request, next: Next) 
         return crate::ingest::drained(req, dialect.rejected(refused.into())).await;
     }
     // Only so many bodies in memory at once, and a tenant only a share of
-    // them: later requests wait for their turn with their bodies unread.
+    // them, and only so many bytes of them: later requests wait for their
+    // turn with their bodies unread.
     let tenant = g.app.tenant_bodies(&token.tenant);
+    let room = g.app.room_for(content_length(req.headers()), crate::ingest::gzipped(req.headers()));
     let permits = tokio::time::timeout(BODY_WAIT, async {
         let mine = tenant.acquire_owned().await?;
-        Ok::<_, tokio::sync::AcquireError>((mine, g.app.bodies.clone().acquire_owned().await?))
+        let slot = g.app.bodies.clone().acquire_owned().await?;
+        Ok::<_, tokio::sync::AcquireError>((mine, slot, g.app.inflight.clone().acquire_many_owned(room).await?))
     })
     .await;
     let Ok(Ok(_permits)) = permits else {
         return crate::ingest::drained(req, dialect.busy()).await;
     };
     next.run(req).await
+}
+
+/// The body length a request announces.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 async fn console_guard(g: &Guarded, action: Option<Action>, req: Request, next: Next) -> Response {

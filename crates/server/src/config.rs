@@ -163,6 +163,10 @@ pub struct Http {
     pub listen: Vec<SocketAddr>,
     /// Largest request body accepted (after decompression).
     pub max_body: Size,
+    /// Bytes of ingest bodies all requests together may hold at once; a
+    /// request waits for room before its body is read. Raised to
+    /// `max_body` when below it: one body of the largest size must fit.
+    pub max_inflight: Size,
     /// Serve HTTP (API, console, ingest) over TLS with `[tls]`'s
     /// certificate and key.
     pub tls: bool,
@@ -170,7 +174,12 @@ pub struct Http {
 
 impl Default for Http {
     fn default() -> Http {
-        Http { listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))], max_body: Size(100 << 20), tls: false }
+        Http {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+            max_body: Size(100 << 20),
+            max_inflight: Size(256 << 20),
+            tls: false,
+        }
     }
 }
 

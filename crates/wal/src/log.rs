@@ -38,6 +38,17 @@ const HEADER: usize = 8;
 /// Lengths are below `MAX_FRAME`, so the bit is free; logs written before
 /// transactions never set it.
 const MORE: u32 = 1 << 31;
+/// Transactions larger than this are written straight from their payloads
+/// rather than copied into the writer's buffer first.
+const DIRECT: usize = 8 << 20;
+
+/// A frame's header: length (with [`MORE`] when `more`) and CRC.
+fn header(payload: &[u8], more: bool) -> [u8; HEADER] {
+    let mut h = [0; HEADER];
+    h[..4].copy_from_slice(&(payload.len() as u32 | if more { MORE } else { 0 }).to_le_bytes());
+    h[4..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    h
+}
 
 /// How the log is kept.
 #[derive(Debug, Clone)]
@@ -200,7 +211,7 @@ impl Writer {
             let mut next = Some(first);
             while let Some(append) = next.take() {
                 self.add(append, &mut buf, &mut waiting);
-                if buf.len() < 8 << 20 {
+                if buf.len() < DIRECT {
                     next = rx.try_recv().ok();
                 }
             }
@@ -208,7 +219,8 @@ impl Writer {
         }
     }
 
-    /// Frames one append into `buf`.
+    /// Frames one append into `buf`; a large one is written straight from
+    /// its payloads instead, so a request's records are not held twice.
     fn add(&mut self, append: Append, buf: &mut Vec<u8>, waiting: &mut Vec<(u64, Done)>) {
         if let Some(len) = append.payloads.iter().map(Vec::len).find(|&len| len > MAX_FRAME) {
             return (append.done)(Err(format!("batch of {len} bytes is larger than the {MAX_FRAME}-byte frame limit")));
@@ -224,16 +236,41 @@ impl Writer {
                 tracing::warn!(error = %e, "starting a new log segment failed; the current one grows");
             }
         }
+        if size > DIRECT as u64 {
+            // What is waiting goes first, in log order; then this one alone.
+            self.flush_and_answer(buf, waiting);
+            let last = self.end + size - (HEADER + append.payloads.last().map_or(0, Vec::len)) as u64;
+            let written = self.write_frames(&append.payloads);
+            drop(append.payloads);
+            return (append.done)(written.map(|()| last).map_err(|e| format!("write-ahead log: {e}")));
+        }
         let mut last = 0;
         let n = append.payloads.len();
         for (i, payload) in append.payloads.iter().enumerate() {
             last = self.end + buf.len() as u64;
-            let more = if i + 1 < n { MORE } else { 0 };
-            buf.extend_from_slice(&(payload.len() as u32 | more).to_le_bytes());
-            buf.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+            buf.extend_from_slice(&header(payload, i + 1 < n));
             buf.extend_from_slice(payload);
         }
         waiting.push((last, append.done));
+    }
+
+    /// Writes one transaction's frames from its payloads, a frame at a
+    /// time, and syncs: what [`Writer::flush`] does for a buffer.
+    fn write_frames(&mut self, payloads: &[Vec<u8>]) -> io::Result<()> {
+        let n = payloads.len();
+        let mut len = 0;
+        let written = self.repair().and_then(|()| {
+            for (i, payload) in payloads.iter().enumerate() {
+                self.file.write_all(&header(payload, i + 1 < n))?;
+                self.file.write_all(payload)?;
+                len += (HEADER + payload.len()) as u64;
+            }
+            if self.config.sync {
+                self.file.sync_data()?;
+            }
+            Ok(())
+        });
+        self.published(written, len)
     }
 
     /// Writes `buf` and answers every waiting append; whether it worked.
@@ -261,6 +298,12 @@ impl Writer {
         });
         let len = buf.len() as u64;
         buf.clear();
+        self.published(written, len)
+    }
+
+    /// After a write of `len` bytes: publishes them to readers, or marks
+    /// what reached the file to be cut.
+    fn published(&mut self, written: io::Result<()>, len: u64) -> io::Result<()> {
         if let Err(e) = written {
             // Whatever reached the file past `end` was not acknowledged:
             // cut it before anything else is written (the file appends).

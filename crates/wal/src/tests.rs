@@ -133,6 +133,31 @@ fn a_transaction_is_kept_whole_or_cut_whole() {
 }
 
 #[test]
+fn a_large_transaction_is_written_from_its_payloads_in_log_order() {
+    let dir = tempdir("direct");
+    let config = WalConfig::new(&dir);
+    let (wal, _) = Wal::open(config.clone()).unwrap();
+    // Larger than the writer's buffer: written straight from the payloads,
+    // after what was queued before it and before what comes after.
+    let big: Vec<Vec<u8>> = (0..3u8).map(|i| vec![b'a' + i; 5 << 20]).collect();
+    let (tx, rx) = mpsc::channel();
+    let (done_small, small) = mpsc::channel();
+    let before = wal.clone();
+    before.append(b"before".to_vec(), Box::new(move |r| done_small.send(r).unwrap()));
+    wal.append_all(big.clone(), Box::new(move |r| tx.send(r).unwrap()));
+    let after = append(&wal, b"after");
+    let (first, last) = (small.recv().unwrap().unwrap(), rx.recv().unwrap().unwrap());
+    let frames = read_all(&wal, 0);
+    let payloads: Vec<&[u8]> = frames.iter().map(|f| f.1.as_slice()).collect();
+    assert_eq!(payloads, [&b"before"[..], &big[0], &big[1], &big[2], b"after"]);
+    assert_eq!((frames[0].0, frames[3].0, frames[4].0), (first, last, after));
+    let end = wal.end();
+    drop(wal);
+    let (_, rec) = Wal::open(config).unwrap();
+    assert_eq!(rec, Recovery { end, truncated: 0 });
+}
+
+#[test]
 fn many_senders_share_syncs() {
     let dir = tempdir("group");
     let (wal, _) = Wal::open(WalConfig::new(&dir)).unwrap();

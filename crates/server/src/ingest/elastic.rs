@@ -97,12 +97,14 @@ async fn take(mut upload: Upload, index: Option<String>) -> Response {
     let started = Instant::now();
     let parsed = upload
         .parse(move |body| {
-            let items = wire::bulk::parse(body, index.as_deref()).map_err(|e| Rejected::Invalid(e.0))?;
+            let mut items = wire::bulk::parse(body, index.as_deref()).map_err(|e| Rejected::Invalid(e.0))?;
+            // The documents move to the records: the answer needs only
+            // each item's action, id and error.
             let (mut records, mut refused) = (Vec::new(), Vec::new());
-            for item in &items {
-                match (&item.document, &item.error) {
-                    (Some(doc), None) => records.push(doc.clone()),
-                    (Some(doc), Some(why)) => refused.push((format!("bulk {why}"), doc.clone())),
+            for item in &mut items {
+                match (item.document.take(), &item.error) {
+                    (Some(doc), None) => records.push(doc),
+                    (Some(doc), Some(why)) => refused.push((format!("bulk {why}"), doc)),
                     (None, _) => {}
                 }
             }

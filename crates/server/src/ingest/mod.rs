@@ -160,7 +160,7 @@ pub(crate) async fn drained(req: axum::extract::Request, resp: Response) -> Resp
 }
 
 /// Whether the client gzipped the body.
-fn gzipped(headers: &HeaderMap) -> bool {
+pub(crate) fn gzipped(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"))
 }
 
@@ -200,10 +200,12 @@ impl FromRequest<Arc<App>> for Upload {
         let (mut parts, body) = req.into_parts();
         let caller = Caller::from_request_parts(&mut parts, app).await?;
         let headers = parts.headers.clone();
+        let announced =
+            headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
         // A body trickled in holds a body slot: it has a deadline.
-        let read = Bytes::from_request(Request::from_parts(parts, body), app);
+        let read = collect(body, announced, app.max_body);
         let body = match tokio::time::timeout(app.body_timeout, read).await {
-            Ok(body) => body.map_err(IntoResponse::into_response)?,
+            Ok(body) => body?,
             Err(_) => {
                 let why = format!("the body did not arrive within {} s", app.body_timeout.as_secs());
                 return Err((StatusCode::REQUEST_TIMEOUT, why).into_response());
@@ -211,6 +213,30 @@ impl FromRequest<Arc<App>> for Upload {
         };
         Ok(Upload { app: app.clone(), caller, headers, body })
     }
+}
+
+/// Reads a body into one buffer of its announced length, so it is held
+/// once (collecting the chunks and joining them would hold it twice, and
+/// a buffer that grows by doubling up to twice), and refuses it past `max`
+/// bytes.
+async fn collect(body: axum::body::Body, announced: Option<usize>, max: usize) -> Result<Bytes, Response> {
+    use http_body_util::BodyExt;
+    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, format!("body is over {max} bytes")).into_response();
+    if announced.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let mut out = Vec::with_capacity(announced.unwrap_or(0));
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| (StatusCode::BAD_REQUEST, format!("reading the body: {e}")).into_response())?;
+        if let Some(data) = frame.data_ref() {
+            if out.len() + data.len() > max {
+                return Err(too_large());
+            }
+            out.extend_from_slice(data);
+        }
+    }
+    Ok(Bytes::from(out))
 }
 
 /// Records in the log batches are cut at.
@@ -238,9 +264,8 @@ impl Upload {
     }
 
     /// [`Upload::submit`], with records refused on the way in (`(why,
-    /// record)`): submitted with the others as dead letters, admitted or
-    /// refused together. (That a log failure midway stores none of the
-    /// batches is issue 19's all-or-nothing work, not yet done.)
+    /// record)`): submitted with the others as dead letters, in the same
+    /// log transaction, so all are stored or none.
     pub(crate) async fn submit_rejecting(
         &self,
         source: &str,
