@@ -143,6 +143,11 @@ pub(crate) struct Shared {
     pub(crate) rate_limited: throttle::Suppressed,
 }
 
+/// Indexing may fall this many times `max_lag` behind the log before
+/// everyone is refused: it commits every few seconds, so it is always some
+/// way behind, and a log that grows without bound would fill the disk.
+const INDEX_LAG: u64 = 4;
+
 /// Bytes of records each tenant has in the log that the pipeline has not
 /// processed yet. When the pipeline is behind, a tenant holding at least
 /// its share of the backlog (the mean over the tenants that have one) is
@@ -539,7 +544,7 @@ pub struct Ingest {
 impl Ingest {
     /// Whether the pipeline is behind: some tenants' records are refused.
     pub fn busy(&self) -> bool {
-        self.lag() > self.max_lag
+        self.lag() > self.max_lag || self.index_lag() > self.max_lag.saturating_mul(INDEX_LAG)
     }
 
     /// Whether `tenant`'s new records would be refused now: the pipeline is
@@ -558,7 +563,9 @@ impl Ingest {
             return Some(Refused::Stopped(why));
         }
         let lag = self.lag();
-        let busy = lag > self.max_lag || (lag > self.max_lag / 8 && self.shared.backlog.at_least_its_share(tenant));
+        let busy = lag > self.max_lag
+            || (lag > self.max_lag / 8 && self.shared.backlog.at_least_its_share(tenant))
+            || self.index_lag() > self.max_lag.saturating_mul(INDEX_LAG);
         busy.then_some(Refused::Busy)
     }
 
@@ -576,6 +583,13 @@ impl Ingest {
 
     fn lag(&self) -> u64 {
         self.wal.end().saturating_sub(self.shared.processed.load(Ordering::Acquire))
+    }
+
+    /// How far indexing is behind the log (0 without an event store): the
+    /// log keeps what the indexer has not read, so this much of the disk
+    /// is waiting for it.
+    fn index_lag(&self) -> u64 {
+        self.wal.end().saturating_sub(self.shared.indexed.load(Ordering::Acquire))
     }
 
     /// Writes `batch` to the log and returns once it is durable: then, and

@@ -82,5 +82,25 @@ pub struct DeadLetter<'a> {
     pub source: &'a str,
     pub format: &'a str,
     pub reason: &'a str,
+    /// The record, or its first [`DEAD_RAW`] bytes: a sender of huge bad
+    /// records must not fill the disk with copies of them.
     pub raw: &'a str,
+    /// The whole record's length, when `raw` is cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_bytes: Option<usize>,
+}
+
+/// Bytes of a record a dead letter keeps.
+pub const DEAD_RAW: usize = 64 << 10;
+
+/// The part of `raw` a dead letter keeps, and the whole length when cut.
+pub fn dead_raw(raw: &str) -> (&str, Option<usize>) {
+    if raw.len() <= DEAD_RAW {
+        return (raw, None);
+    }
+    let mut end = DEAD_RAW;
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&raw[..end], Some(raw.len()))
 }

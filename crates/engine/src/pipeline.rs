@@ -441,7 +441,16 @@ fn rate_limit_notice(line: &[u8], rule: &sigma::Rule, limit: RateLimit, since: i
 
 fn dead_frame(position: u64, reason: &str) -> Out {
     let id = event_id(position, 0);
-    let line = DeadLetter { id: &id, received: Timestamp::now(), tenant: "", source: "", format: "", reason, raw: "" };
+    let line = DeadLetter {
+        id: &id,
+        received: Timestamp::now(),
+        tenant: "",
+        source: "",
+        format: "",
+        reason,
+        raw: "",
+        raw_bytes: None,
+    };
     Out { dead: serde_json::to_vec(&line).unwrap_or_default(), ..Out::default() }
 }
 
@@ -509,6 +518,7 @@ fn one(
     let event = match normalize(batch, index, view.as_ref(), config.geo.as_deref()) {
         Ok((e, _)) => e,
         Err(reason) => {
+            let (raw, raw_bytes) = crate::output::dead_raw(raw);
             let dead = DeadLetter {
                 id: &id,
                 received,
@@ -517,6 +527,7 @@ fn one(
                 format: &batch.format,
                 reason: &reason,
                 raw,
+                raw_bytes,
             };
             out.dead = serde_json::to_vec(&dead).unwrap_or_default();
             out.failed_source = Some((batch.tenant.clone(), batch.source.clone()));

@@ -177,8 +177,15 @@ fn records_past_the_limits_are_dead_letters_that_say_which_limit() {
     engine.ingest().submit_blocking(batch(&[&wide, &deep, &deep_in_syslog, &long, &braces_in_text])).unwrap();
     assert!(engine.drain(Duration::from_secs(30)));
     engine.shutdown();
-    let reasons: Vec<String> =
-        lines(&data.join("deadletter")).iter().map(|d| d["reason"].as_str().unwrap_or("").to_string()).collect();
+    let dead = lines(&data.join("deadletter"));
+    let reasons: Vec<String> = dead.iter().map(|d| d["reason"].as_str().unwrap_or("").to_string()).collect();
+    // A dead letter keeps the first 64 KiB of a huge record and says how
+    // long it was; a small one whole.
+    let kept: Vec<(usize, Option<u64>)> =
+        dead.iter().map(|d| (d["raw"].as_str().unwrap_or("").len(), d["raw_bytes"].as_u64())).collect();
+    assert_eq!(kept[1], (deep.len(), None));
+    assert_eq!(kept[3], (crate::output::DEAD_RAW, Some(long.len() as u64)));
+    assert!(long.starts_with(dead[3]["raw"].as_str().unwrap_or("-")));
     assert_eq!(
         reasons,
         [
