@@ -28,6 +28,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -50,6 +51,9 @@ from test_http_clients import winlogbeat_doc  # noqa: E402
 
 ROOT = hunt_bench.ROOT
 MARKER_RULES = os.path.join(ROOT, "tests", "serve", "rules")
+# The run stops when the disk has less than this left: what grows is a finding, not a reason
+# to fill the machine.
+MIN_FREE_GIB = 5
 # Shares of the load by route.
 MIX = {"bulk": 0.5, "syslog": 0.3, "hec": 0.2}
 
@@ -96,12 +100,22 @@ class Server:
 
 
 def post_until_taken(conn, path, body, headers):
-    """Posts until the server takes it; returns how many times it refused."""
+    """Posts until the server takes it, as a shipper does: a refusal (429,
+    503) or a connection the server closed is tried again after a pause.
+    Returns how many tries were refused."""
     refused = 0
     while True:
-        conn.request("POST", path, body=body, headers=headers)
-        resp = conn.getresponse()
-        resp.read()
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+        except (OSError, http.client.HTTPException):
+            # The server may answer a refusal early and close; so may its
+            # idle timeout between two requests.
+            conn.close()
+            refused += 1
+            time.sleep(0.2)
+            continue
         if resp.status == 200:
             return refused
         if resp.status not in (429, 503):
@@ -188,6 +202,7 @@ def calibrate(binary, rules, seconds):
         return sent.value / elapsed
     finally:
         server.stop()
+        shutil.rmtree(server.data, ignore_errors=True)
 
 
 def attack(server, stop, held):
@@ -307,6 +322,8 @@ def sample(server, t0):
         "wal_mib": dir_bytes(os.path.join(server.data, "wal")) / 2**20,
         "store_mib": dir_bytes(os.path.join(server.data, "store")) / 2**20,
         "alerts_mib": dir_bytes(os.path.join(server.data, "alerts")) / 2**20,
+        "deadletter_mib": dir_bytes(os.path.join(server.data, "deadletter")) / 2**20,
+        "disk_free_gib": shutil.disk_usage(server.data).free / 2**30,
         "lag_mib": status["lag_bytes"] / 2**20,
         "index_lag_mib": (status.get("index_lag_bytes") or 0) / 2**20,
         "records": status["records"],
@@ -336,7 +353,8 @@ def plot(samples, latencies, path, title):
         ("open descriptors", [("fds", [s["fds"] for s in samples]), ("connections", [s["connections"] for s in samples])]),
         ("log (MiB)", [("write-ahead log", [s["wal_mib"] for s in samples]), ("detection lag", [s["lag_mib"] for s in samples]),
                        ("index lag", [s["index_lag_mib"] for s in samples])]),
-        ("stored (MiB)", [("event store", [s["store_mib"] for s in samples]), ("alert journal", [s["alerts_mib"] for s in samples])]),
+        ("stored (MiB)", [("event store", [s["store_mib"] for s in samples]), ("alert journal", [s["alerts_mib"] for s in samples]),
+                          ("dead letters", [s["deadletter_mib"] for s in samples])]),
     ]
     for ax, (label, lines) in zip(axes, series):
         for name, ys in lines:
@@ -395,6 +413,8 @@ def main():
                 samples.append(s)
                 f.write(json.dumps(s) + "\n")
                 f.flush()
+                if s["disk_free_gib"] < MIN_FREE_GIB:
+                    raise SystemExit(f"stopped: {s['disk_free_gib']:.1f} GiB of disk left ({server.data})")
                 if len(samples) % 12 == 0:
                     print(f"{s['t'] / 60:5.1f} min  rss {s['rss_mib']:.0f} MiB  fds {s['fds']}  wal {s['wal_mib']:.0f} MiB"
                           f"  lag {s['lag_mib']:.1f} MiB  sent {s['sent']}  canaries {len(latencies)}"
@@ -402,10 +422,12 @@ def main():
                 time.sleep(5)
         if any(p.exitcode != 0 for p in procs):
             raise SystemExit(f"a sender failed; server log: {server.data}.log")
+        stop.set()  # the attack ends with the load; then the backlog drains
         final = drained(server, 600)
     finally:
         stop.set()
         server.stop()
+        shutil.rmtree(server.data, ignore_errors=True)
     elapsed = samples[-1]["t"] if samples else 0
     lines = [
         f"# bench/soak.py --minutes {args.minutes} --share {args.share} (saturated {saturated:.0f} events/s)",
@@ -416,7 +438,7 @@ def main():
         "",
         f"{'series':<28} {'first third':>12} {'last third':>12} {'ratio':>7}  (medians after {args.warmup:.0f} s)",
     ]
-    for key in ["rss_mib", "fds", "wal_mib", "lag_mib", "connections"]:
+    for key in ["rss_mib", "fds", "wal_mib", "lag_mib", "index_lag_mib", "connections"]:
         a, b = thirds([(s["t"], s[key]) for s in samples], args.warmup)
         lines.append(f"{key:<28} {a:>12.1f} {b:>12.1f} {b / a if a else float('nan'):>7.2f}")
     for i, name in [(1, "canary detected-received s"), (2, "canary sent->listed s")]:

@@ -124,7 +124,7 @@ fn index_until_stopped(
         let span = tracing::debug_span!("index_batch", from = frames.first().map_or(0, |f| f.0), frames = used, bytes);
         let _batch = span.enter();
         if used > 0 {
-            index(&frames[..used], config, &mut writer).map_err(|e| format!("indexing failed: {e}"))?;
+            index(&frames[..used], config, &mut writer, shared).map_err(|e| format!("indexing failed: {e}"))?;
         }
         if last_commit.elapsed() >= settings.commit_interval || stopping {
             writer.commit().map_err(|e| format!("committing the event store failed: {e}"))?;
@@ -155,9 +155,17 @@ fn index_until_stopped(
 }
 
 /// Normalizes the frames' records in parallel and adds them in log order.
-fn index(frames: &[(u64, u64, Vec<u8>)], config: &EngineConfig, writer: &mut StoreWriter) -> Result<(), String> {
+fn index(
+    frames: &[(u64, u64, Vec<u8>)],
+    config: &EngineConfig,
+    writer: &mut StoreWriter,
+    shared: &Shared,
+) -> Result<(), String> {
     let batches: Vec<(u64, u64, Batch)> =
         frames.iter().filter_map(|(pos, end, payload)| Batch::decode(payload).ok().map(|b| (*pos, *end, b))).collect();
+    for (_, _, b) in &batches {
+        shared.index_backlog.done(&b.tenant, b.records.iter().map(|r| r.len() as u64).sum());
+    }
     // Per batch: its configured log source (as text) and its records,
     // `None` for those the pipeline sends to the dead letter.
     // On this thread, not the shared pool: the pool's threads are

@@ -139,6 +139,9 @@ pub(crate) struct Shared {
     /// The correlator's counters, as of the last chunk written.
     correlation: Mutex<correlate::Stats>,
     pub(crate) backlog: Backlog,
+    /// The same for indexing: bytes of each tenant the indexer has not
+    /// read (empty without an event store).
+    pub(crate) index_backlog: Backlog,
     /// Matches past a rule's rate limit, counted.
     pub(crate) rate_limited: throttle::Suppressed,
 }
@@ -385,6 +388,7 @@ impl Engine {
             correlation: Mutex::new(correlate::Stats::default()),
             rate_limited: throttle::Suppressed::default(),
             backlog: Backlog::default(),
+            index_backlog: Backlog::default(),
         });
         let thread = {
             let (config, wal, shared) = (config.clone(), wal.clone(), shared.clone());
@@ -563,9 +567,13 @@ impl Ingest {
             return Some(Refused::Stopped(why));
         }
         let lag = self.lag();
+        // Indexing likewise, with more room: it commits every few seconds,
+        // so it is a commit's worth of records behind at full speed.
+        let (index_lag, max_index_lag) = (self.index_lag(), self.max_lag.saturating_mul(INDEX_LAG));
         let busy = lag > self.max_lag
             || (lag > self.max_lag / 8 && self.shared.backlog.at_least_its_share(tenant))
-            || self.index_lag() > self.max_lag.saturating_mul(INDEX_LAG);
+            || index_lag > max_index_lag
+            || (index_lag > max_index_lag / 2 && self.shared.index_backlog.at_least_its_share(tenant));
         busy.then_some(Refused::Busy)
     }
 
@@ -634,9 +642,13 @@ impl Ingest {
         // failed write takes them back, and only a written batch counts as
         // received.
         let mut counts = Vec::with_capacity(batches.len());
+        let indexing = self.shared.indexed.load(Ordering::Acquire) != u64::MAX;
         for batch in batches.into_iter().filter(|b| !b.records.is_empty()) {
             let bytes = batch.records.iter().map(|r| r.len() as u64).sum::<u64>();
             self.shared.backlog.add(&batch.tenant, bytes);
+            if indexing {
+                self.shared.index_backlog.add(&batch.tenant, bytes);
+            }
             payloads.push(batch.encode());
             counts.push((batch.tenant, batch.source, batch.records.len() as u64, bytes));
         }
@@ -649,7 +661,10 @@ impl Ingest {
                 for (tenant, source, records, bytes) in &counts {
                     match r {
                         Ok(_) => shared.health.received(tenant, source, *records, *bytes, now),
-                        Err(_) => shared.backlog.done(tenant, *bytes),
+                        Err(_) => {
+                            shared.backlog.done(tenant, *bytes);
+                            shared.index_backlog.done(tenant, *bytes);
+                        }
                     }
                 }
                 let _ = tx.send(r);
