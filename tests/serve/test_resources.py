@@ -127,7 +127,8 @@ def test_a_full_disk_refuses_requests_whole_and_processing_resumes_by_itself(tmp
     with tmpfs(data, "160m"):
         # A slow pipeline: the first requests are still to be detected and
         # indexed when the disk fills, so the journals and the index fail too.
-        config = "[engine]\nslow_down_ms = 1500\n[store]\ncommit_interval_ms = 200\n"
+        # Every acknowledged event must raise its alert: no rate limit.
+        config = "[engine]\nslow_down_ms = 1500\nrule_alerts = 0\n[store]\ncommit_interval_ms = 200\n"
         server = Server(data, config).start()
         try:
             admin = server.token("admin")
@@ -191,7 +192,7 @@ def test_a_connection_flood_under_a_low_descriptor_limit_leaves_the_log_its_file
     def low_nofile():
         resource.setrlimit(resource.RLIMIT_NOFILE, (640, 640))
 
-    config = "[connections]\nper_address = 48\n[store]\ncommit_interval_ms = 200\n"
+    config = "[connections]\nper_address = 48\n[engine]\nrule_alerts = 0\n[store]\ncommit_interval_ms = 200\n"
     server = Server(tmp_path / "data", config)
     server.preexec = low_nofile
     server.start()

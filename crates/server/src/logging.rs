@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -57,7 +57,10 @@ pub fn init(format: LogFormat) {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Runs a request in a span with its id, method and path; logs what it
-/// came to at debug level, and a server error at warn.
+/// came to at debug level, and a server error at warn. A 503 with
+/// `Retry-After` is back-pressure (HEC's "busy", a paused pipeline), not a
+/// failure: senders are told it many times a second under load, and the
+/// status page says why; warning each would grow the log without bound.
 pub(crate) async fn request_span(req: Request, next: Next) -> Response {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
@@ -66,7 +69,7 @@ pub(crate) async fn request_span(req: Request, next: Next) -> Response {
     let status = resp.status().as_u16();
     let took_ms = started.elapsed().as_millis() as u64;
     span.in_scope(|| {
-        if status >= 500 {
+        if status >= 500 && !resp.headers().contains_key(header::RETRY_AFTER) {
             tracing::warn!(status, took_ms, "answered with a server error");
         } else {
             tracing::debug!(status, took_ms, "answered");
