@@ -96,6 +96,10 @@ fn index_until_stopped(
     let mut last_commit = Instant::now();
     let mut last_retention: Option<Instant> = None;
     let mut resolved = false;
+    // Bytes of each tenant indexed since the last commit: they leave the
+    // tenant's indexing backlog only once committed, since the log is kept
+    // until then.
+    let mut uncommitted: HashMap<String, u64> = HashMap::new();
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
         // Gather frames: a chunk, or what came within 50 ms.
@@ -124,11 +128,15 @@ fn index_until_stopped(
         let span = tracing::debug_span!("index_batch", from = frames.first().map_or(0, |f| f.0), frames = used, bytes);
         let _batch = span.enter();
         if used > 0 {
-            index(&frames[..used], config, &mut writer, shared).map_err(|e| format!("indexing failed: {e}"))?;
+            index(&frames[..used], config, &mut writer, &mut uncommitted)
+                .map_err(|e| format!("indexing failed: {e}"))?;
         }
         if last_commit.elapsed() >= settings.commit_interval || stopping {
             writer.commit().map_err(|e| format!("committing the event store failed: {e}"))?;
             shared.indexed.store(writer.position(), Ordering::Release);
+            for (tenant, bytes) in uncommitted.drain() {
+                shared.index_backlog.done(&tenant, bytes);
+            }
             crate::trim_log(wal, shared);
             if !resolved {
                 shared.troubles.resolve("indexing");
@@ -159,12 +167,12 @@ fn index(
     frames: &[(u64, u64, Vec<u8>)],
     config: &EngineConfig,
     writer: &mut StoreWriter,
-    shared: &Shared,
+    uncommitted: &mut HashMap<String, u64>,
 ) -> Result<(), String> {
     let batches: Vec<(u64, u64, Batch)> =
         frames.iter().filter_map(|(pos, end, payload)| Batch::decode(payload).ok().map(|b| (*pos, *end, b))).collect();
     for (_, _, b) in &batches {
-        shared.index_backlog.done(&b.tenant, b.records.iter().map(|r| r.len() as u64).sum());
+        *uncommitted.entry(b.tenant.clone()).or_default() += b.records.iter().map(|r| r.len() as u64).sum::<u64>();
     }
     // Per batch: its configured log source (as text) and its records,
     // `None` for those the pipeline sends to the dead letter.

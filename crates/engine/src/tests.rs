@@ -310,6 +310,42 @@ fn a_flooding_tenant_is_refused_before_the_others() {
     assert!(!ingest.busy_for("flood"));
 }
 
+#[test]
+fn an_indexer_behind_refuses_the_tenant_holding_its_backlog_first() {
+    let data = tempdir("index-lag");
+    let mut config = with_store(&data);
+    // Indexing may be 256 KiB behind; from 128 KiB its share decides.
+    config.max_lag_bytes = 64 << 10;
+    // No commit within the test: what is indexed stays behind in the log.
+    if let Some(store) = config.store.as_mut() {
+        store.commit_interval = Duration::from_secs(600);
+    }
+    let engine = Engine::start(config, rules()).unwrap();
+    let ingest = engine.ingest();
+    let of = |tenant: &str, text: &str| Batch { tenant: tenant.into(), ..batch(&[text]) };
+    let mut accepted = 0;
+    loop {
+        // Detection keeps up: only indexing is behind.
+        assert!(engine.drain(Duration::from_secs(10)));
+        match ingest.submit_blocking(of("flood", &"x".repeat(16 << 10))) {
+            Ok(_) => accepted += 1,
+            Err(e) => {
+                assert_eq!(e, Refused::Busy);
+                break;
+            }
+        }
+        assert!(accepted < 20, "the flood is never refused");
+    }
+    assert!(accepted >= 7, "refused after {accepted} batches: before indexing was behind");
+    assert!(ingest.busy_for("flood") && !ingest.busy_for("quiet"));
+    ingest.submit_blocking(of("quiet", "USER=root")).unwrap();
+    // A commit takes the backlog away.
+    engine.shutdown();
+    let engine = Engine::start(with_store(&data), rules()).unwrap();
+    assert!(!engine.ingest().busy_for("flood"));
+    engine.shutdown();
+}
+
 fn with_store(data: &Path) -> EngineConfig {
     let mut config = EngineConfig::new(data);
     let mut store = StoreSettings::new(data.join("store"));
