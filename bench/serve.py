@@ -184,6 +184,31 @@ def search_loop(port, token, interval, stop, out):
     out.put(latencies)
 
 
+def post_until_taken(conn, path, body, headers):
+    """Posts until the server takes it, as a shipper does: a refusal (429,
+    503) or a connection the server closed is tried again after a pause.
+    Returns how many tries were refused."""
+    refused = 0
+    while True:
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+        except (OSError, http.client.HTTPException):
+            # The server may answer a refusal early and close; so may its
+            # idle timeout between two requests.
+            conn.close()
+            refused += 1
+            time.sleep(0.2)
+            continue
+        if resp.status == 200:
+            return refused
+        if resp.status not in (429, 503):
+            raise SystemExit(f"{path} answered {resp.status}")
+        refused += 1
+        time.sleep(0.2)
+
+
 def send_bulk(port, token, bodies, rate=0):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     headers = {"Authorization": f"ApiKey {token}", "Content-Type": "application/x-ndjson"}
@@ -191,15 +216,7 @@ def send_bulk(port, token, bodies, rate=0):
     for body in bodies:
         pace(start, done, rate)
         done += body.count(b"\n") // 2
-        while True:
-            conn.request("POST", "/_bulk", body=body, headers=headers)
-            resp = conn.getresponse()
-            resp.read()
-            if resp.status == 200:
-                break
-            if resp.status != 429:
-                raise SystemExit(f"_bulk answered {resp.status}")
-            time.sleep(float(resp.getheader("Retry-After", "1")) / 10)
+        post_until_taken(conn, "/_bulk", body, headers)
 
 
 def peak_rss_mib(pid):

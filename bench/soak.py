@@ -99,31 +99,6 @@ class Server:
         self.log.close()
 
 
-def post_until_taken(conn, path, body, headers):
-    """Posts until the server takes it, as a shipper does: a refusal (429,
-    503) or a connection the server closed is tried again after a pause.
-    Returns how many tries were refused."""
-    refused = 0
-    while True:
-        try:
-            conn.request("POST", path, body=body, headers=headers)
-            resp = conn.getresponse()
-            resp.read()
-        except (OSError, http.client.HTTPException):
-            # The server may answer a refusal early and close; so may its
-            # idle timeout between two requests.
-            conn.close()
-            refused += 1
-            time.sleep(0.2)
-            continue
-        if resp.status == 200:
-            return refused
-        if resp.status not in (429, 503):
-            raise SystemExit(f"{path} answered {resp.status}")
-        refused += 1
-        time.sleep(0.2)
-
-
 def http_sender(port, path, headers, bodies, per_body, rate, until, sent):
     """Loops over `bodies` (`per_body` events each) at `rate` events/s until `until`."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -133,7 +108,7 @@ def http_sender(port, path, headers, bodies, per_body, rate, until, sent):
             if time.time() >= until:
                 break
             serve_bench.pace(start, done, rate)
-            post_until_taken(conn, path, body, headers)
+            serve_bench.post_until_taken(conn, path, body, headers)
             done += per_body
             with sent.get_lock():
                 sent.value += per_body
@@ -278,7 +253,7 @@ def canaries(server, stop, out):
         body = json.dumps({"index": {"_index": "winlogbeat"}}) + "\n" + json.dumps(winlogbeat_doc(marker)) + "\n"
         try:
             conn = conn or http.client.HTTPConnection("127.0.0.1", server.http, timeout=30)
-            post_until_taken(conn, "/_bulk", body.encode(), {"Authorization": f"Bearer {ingest}",
+            serve_bench.post_until_taken(conn, "/_bulk", body.encode(), {"Authorization": f"Bearer {ingest}",
                                                               "Content-Type": "application/x-ndjson"})
             pending[marker] = time.time()
         except (OSError, http.client.HTTPException):

@@ -131,6 +131,7 @@ fn index_until_stopped(
             index(&frames[..used], config, &mut writer, &mut uncommitted)
                 .map_err(|e| format!("indexing failed: {e}"))?;
         }
+        crate::trim_buffers(frames.iter_mut().map(|f| &mut f.2), 2 * CHUNK_BYTES);
         if last_commit.elapsed() >= settings.commit_interval || stopping {
             writer.commit().map_err(|e| format!("committing the event store failed: {e}"))?;
             shared.indexed.store(writer.position(), Ordering::Release);

@@ -194,6 +194,23 @@ pub(crate) fn trim_log(wal: &Wal, shared: &Shared) {
     }
 }
 
+/// Lets go of frame buffers past `keep` bytes of capacity in all, keeping
+/// the first. The readers reuse their buffers from chunk to chunk (fresh
+/// ones would cost page faults for every frame), but a buffer keeps the
+/// largest frame it ever held: unbounded, the buffers of a long run grow
+/// towards the largest frames times the most frames a chunk ever had
+/// (hundreds of MiB in a soak with hostile records beside small ones).
+pub(crate) fn trim_buffers<'a>(buffers: impl Iterator<Item = &'a mut Vec<u8>>, keep: usize) {
+    let mut kept = 0;
+    for buffer in buffers {
+        if kept + buffer.capacity() > keep {
+            *buffer = Vec::new();
+        } else {
+            kept += buffer.capacity();
+        }
+    }
+}
+
 /// Sleeps `wait`, or less when the engine is told to stop; whether it was.
 pub(crate) fn wait_unless_stopping(shared: &Shared, wait: Duration) -> bool {
     let until = std::time::Instant::now() + wait;

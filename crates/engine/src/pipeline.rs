@@ -243,14 +243,14 @@ fn run(
                 break;
             }
         }
-        let frames = &frames[..used];
-        let idle = frames.is_empty();
+        let batch = &frames[..used];
+        let idle = batch.is_empty();
         if !idle {
             // One span per batch: whatever a batch logs names its log range.
-            let span = tracing::debug_span!("batch", from = frames[0].0, frames = frames.len(), bytes);
+            let span = tracing::debug_span!("batch", from = batch[0].0, frames = batch.len(), bytes);
             let _batch = span.enter();
             let started = Instant::now();
-            process(frames, rules, &needs, config, shared, &mut outs);
+            process(batch, rules, &needs, config, shared, &mut outs);
             tracing::trace!(outputs = outs.len(), took_us = started.elapsed().as_micros() as u64, "detected");
             if !config.slow_down.is_zero() {
                 std::thread::sleep(config.slow_down);
@@ -260,6 +260,7 @@ fn run(
         if writer.is_finished() {
             break;
         }
+        crate::trim_buffers(frames.iter_mut().map(|f| &mut f.1), 2 * CHUNK_BYTES);
         let stopping = shared.stop.load(Ordering::Acquire) && idle;
         if (!outs.is_empty() || !idle) && tx.send(Chunk { outs, end: reader.position() }).is_err() {
             // The writer failed and gave up.
@@ -387,9 +388,11 @@ fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::R
                         journals.alerts.write(line)?;
                     }
                     Verdict::Limited { since, until } => {
-                        let r = &output.rules.rules()[*rule];
                         *limited.entry((tenant, *rule)).or_default() += 1;
-                        if let Some(notice) = rate_limit_notice(line, r, output.throttle.limit(), since, until) {
+                        let r = output.rules.rules().get(*rule);
+                        if let Some(notice) =
+                            r.and_then(|r| rate_limit_notice(line, r, output.throttle.limit(), since, until))
+                        {
                             shared.alerts.fetch_add(1, Ordering::Relaxed);
                             journals.alerts.write(&notice)?;
                         }
@@ -583,9 +586,8 @@ pub(crate) fn alert_lines(rules: &RuleSet, hits: &[usize], on: &Detected<'_>, fi
     let detected = Timestamp::now();
     // A rule a correlation uses without `generate` is no alert of its own.
     hits.iter()
-        .filter(|&&r| rules.rules()[r].alerts)
-        .map(|&r| {
-            let rule = &rules.rules()[r];
+        .filter_map(|&r| Some((r, rules.rules().get(r).filter(|rule| rule.alerts)?)))
+        .map(|(r, rule)| {
             let alert = Alert {
                 id: format!("{}.{}", on.id, rule.id),
                 kind: "sigma",

@@ -448,7 +448,12 @@ fn retention_runs_in_the_indexer_and_the_journal_can_be_off() {
     let engine = Engine::start(config, rules()).unwrap();
     let now = jiff::Timestamp::now();
     let old = now - jiff::SignedDuration::from_hours(24 * 5);
-    let line = |t: jiff::Timestamp, who: &str| format!(r#"{{"@timestamp":"{t}","message":"sudo USER=root by {who}"}}"#);
+    // Syslog, so that the Linux rule applies (generic JSON is tried only
+    // against rules that name no product).
+    let line = |t: jiff::Timestamp, who: &str| {
+        let t = t.round(jiff::Unit::Second).unwrap();
+        format!("<86>1 {t} h1 sudo - - - {who} : TTY=pts/0 ; USER=root ; COMMAND=/bin/id")
+    };
     engine.ingest().submit_blocking(batch(&[&line(old, "old"), &line(now, "new")])).unwrap();
     assert!(engine.drain(Duration::from_secs(10)) && engine.drain_index(Duration::from_secs(10)));
     let store = engine.store().unwrap().clone();
@@ -471,13 +476,13 @@ const CORRELATION: &str = r#"
 title: Failed logon
 id: 00000000-0000-0000-0000-0000000000a1
 name: failed_logon
-logsource: {product: test}
+logsource: {category: test}
 detection: {sel: {event.action: logon-failed}, condition: sel}
 ---
 title: Logon
 id: 00000000-0000-0000-0000-0000000000a2
 name: logon
-logsource: {product: test}
+logsource: {category: test}
 detection: {sel: {event.action: logon}, condition: sel}
 ---
 title: Failed logons
@@ -584,7 +589,7 @@ const GEO_RULE: &str = r#"
 title: Sign-in from Japan
 id: 00000000-0000-0000-0000-0000000000b1
 level: medium
-logsource: {product: test}
+logsource: {category: test}
 detection: {sel: {source.geo.country_iso_code: JP, event.action: logon}, condition: sel}
 "#;
 
@@ -644,3 +649,11 @@ fn geolocation_is_detected_on_stored_and_seen_again_by_searches_and_retro_hunts(
 }
 
 mod hostile;
+
+#[test]
+fn frame_buffers_past_the_budget_are_let_go() {
+    let mut buffers: Vec<Vec<u8>> = [10, 30, 5, 50, 1].iter().map(|&n| Vec::with_capacity(n)).collect();
+    crate::trim_buffers(buffers.iter_mut(), 45);
+    let kept: Vec<bool> = buffers.iter().map(|b| b.capacity() > 0).collect();
+    assert_eq!(kept, [true, true, true, false, false]);
+}

@@ -8,6 +8,8 @@
 //! answer says which failed and why. An action line that cannot be read
 //! fails the whole request, since what follows it cannot be paired.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +35,9 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub action: Action,
-    pub index: String,
+    /// Shared by the items that name the same index in a row (all of a
+    /// shipper's, as a rule): a large body has hundreds of thousands.
+    pub index: Arc<str>,
     pub id: Option<String>,
     /// The document (`update`: its `doc` or the whole line), as JSON text.
     pub document: Option<String>,
@@ -67,10 +71,66 @@ enum IdValue {
 
 /// Parses a body. `default_index` comes from `/{index}/_bulk`.
 pub fn parse(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, BulkError> {
-    let mut lines = body.split(|&b| b == b'\n').enumerate().filter(|(_, l)| !l.trim_ascii().is_empty());
-    let mut items = Vec::new();
-    while let Some((n, line)) = lines.next() {
-        let line_no = n + 1;
+    let mut parser = Parser::new(default_index);
+    for (n, line) in body.split(|&b| b == b'\n').enumerate() {
+        parser.line(n + 1, line)?;
+    }
+    parser.finish()
+}
+
+/// A body read line by line as it arrives ([`parse`] for a body in one
+/// piece): the server reads large bodies this way, letting each part of
+/// the body go once its lines are parsed.
+pub struct Parser {
+    default_index: Option<String>,
+    /// An action waiting for its document line: the action, its index
+    /// and id, and the action line's number.
+    pending: Option<(Action, Arc<str>, Option<String>, usize)>,
+    items: Vec<Item>,
+    /// The index of the last action.
+    last_index: Option<Arc<str>>,
+}
+
+impl Parser {
+    pub fn new(default_index: Option<&str>) -> Parser {
+        Parser { default_index: default_index.map(str::to_string), pending: None, items: Vec::new(), last_index: None }
+    }
+
+    /// Takes line `line_no` (counted from 1, blank lines included),
+    /// without its `\n`.
+    pub fn line(&mut self, line_no: usize, line: &[u8]) -> Result<(), BulkError> {
+        if line.trim_ascii().is_empty() {
+            return Ok(());
+        }
+        if let Some((action, index, id, _)) = self.pending.take() {
+            let (document, error) = match document(&action, line) {
+                Ok(text) => (Some(text), None),
+                Err(why) => {
+                    let text = String::from_utf8_lossy(line).trim_end_matches('\r').to_string();
+                    (Some(text), Some(format!("document [{line_no}]: {why}")))
+                }
+            };
+            self.items.push(Item { action, index, id, document, error });
+            return Ok(());
+        }
+        let (action, index, id) = self.action(line_no, line)?;
+        if action == Action::Delete {
+            self.items.push(Item { action, index, id, document: None, error: None });
+        } else {
+            self.pending = Some((action, index, id, line_no));
+        }
+        Ok(())
+    }
+
+    /// The items, once every line is in.
+    pub fn finish(self) -> Result<Vec<Item>, BulkError> {
+        match self.pending {
+            Some((.., line_no)) => Err(BulkError(format!("action [{line_no}] is not followed by a document"))),
+            None => Ok(self.items),
+        }
+    }
+
+    fn action(&mut self, line_no: usize, line: &[u8]) -> Result<(Action, Arc<str>, Option<String>), BulkError> {
         let line = std::str::from_utf8(line)
             .map_err(|e| BulkError(format!("malformed action/metadata line [{line_no}]: not UTF-8: {e}")))?;
         // One action: a map with exactly one key, parsed without a tree.
@@ -90,30 +150,24 @@ pub fn parse(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, Bulk
             }
         };
         let meta = meta.unwrap_or_default();
-        let index = meta
+        let name = meta
             .index
-            .or_else(|| default_index.map(str::to_string))
+            .or_else(|| self.default_index.clone())
             .ok_or_else(|| BulkError(format!("action [{line_no}] has no index and the path names none")))?;
+        let index = match &self.last_index {
+            Some(last) if **last == *name => last.clone(),
+            _ => {
+                let index: Arc<str> = name.into();
+                self.last_index = Some(index.clone());
+                index
+            }
+        };
         let id = meta.id.map(|v| match v {
             IdValue::Text(s) => s,
             IdValue::Number(n) => n.to_string(),
         });
-        let (document, error) = if action == Action::Delete {
-            (None, None)
-        } else {
-            let (n, doc) =
-                lines.next().ok_or_else(|| BulkError(format!("action [{line_no}] is not followed by a document")))?;
-            match document(&action, doc) {
-                Ok(text) => (Some(text), None),
-                Err(why) => {
-                    let text = String::from_utf8_lossy(doc).trim_end_matches('\r').to_string();
-                    (Some(text), Some(format!("document [{}]: {why}", n + 1)))
-                }
-            }
-        };
-        items.push(Item { action, index, id, document, error });
+        Ok((action, index, id))
     }
-    Ok(items)
 }
 
 /// A document line as the record to store: checked to be one JSON object
@@ -152,7 +206,7 @@ pub fn response(items: &[Item], took_ms: u64, first_id: &str) -> String {
                 out,
                 r#"{{"{}":{{"_index":{},"_id":{id},"status":400,"error":{{"type":"document_parsing_exception","reason":{}}}}}}}"#,
                 item.action.as_str(),
-                Value::String(item.index.clone()),
+                Value::String(item.index.to_string()),
                 Value::String(why.clone()),
             );
             continue;
@@ -170,7 +224,7 @@ pub fn response(items: &[Item], took_ms: u64, first_id: &str) -> String {
             out,
             r#"{{"{}":{{"_index":{},"_id":{id},"_version":1,"result":"{result}","_shards":{{"total":1,"successful":1,"failed":0}},"_seq_no":{i},"_primary_term":1,"status":{status}}}}}"#,
             item.action.as_str(),
-            Value::String(item.index.clone()),
+            Value::String(item.index.to_string()),
         );
     }
     out.push_str("]}");
@@ -187,7 +241,7 @@ mod tests {
         let items = parse(body, Some("default-idx")).unwrap();
         assert_eq!(items.len(), 4);
         assert_eq!(items[0].document.as_deref(), Some("{\"a\":1}"));
-        assert_eq!(items[1].index, "default-idx");
+        assert_eq!(&*items[1].index, "default-idx");
         assert_eq!(items[2].document, None);
         assert_eq!(items[3].id.as_deref(), Some("3"));
         assert_eq!(items[3].document.as_deref(), Some("{\"c\":3}"));
@@ -206,6 +260,17 @@ mod tests {
         assert!(parse(b"{\"index\":{}}\n", Some("i")).unwrap_err().0.contains("not followed by a document"));
         assert!(parse(b"{\"frobnicate\":{}}\n{}\n", Some("i")).is_err());
         assert!(parse(b"{\"index\":{\"_id\":\"\xff\"}}\n{}\n", Some("i")).unwrap_err().0.contains("not UTF-8"));
+    }
+
+    #[test]
+    fn lines_fed_one_by_one_give_what_the_whole_body_gives() {
+        let body = b"{\"index\":{}}\n\n{\"a\":1}\r\n{\"delete\":{\"_id\":1}}\n{\"create\":{}}\n{\"b\":\"\xff\"}\n{\"index\":{}}";
+        let mut parser = Parser::new(Some("i"));
+        for (n, line) in body.split(|&b| b == b'\n').enumerate() {
+            parser.line(n + 1, line).unwrap();
+        }
+        assert_eq!(parser.finish(), parse(body, Some("i")));
+        assert_eq!(parse(body, Some("i")).unwrap_err().0, "action [7] is not followed by a document");
     }
 
     #[test]

@@ -57,28 +57,121 @@ pub struct Record {
 
 /// Records of an event-endpoint body, and the status to answer with.
 pub fn parse_events(body: &[u8]) -> (Vec<Record>, Status) {
-    let text = String::from_utf8_lossy(body);
-    if text.trim().is_empty() {
-        return (Vec::new(), NO_DATA);
-    }
-    let mut out = Vec::new();
-    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
-    let mut n = 0;
-    loop {
-        let at = stream.byte_offset();
-        match stream.next() {
-            None => return (out, SUCCESS),
-            Some(Err(_)) => {
-                out.push(Record { text: text[at..].trim().to_string(), format: "json" });
-                return (out, invalid(6, "Invalid data format", n));
+    let mut events = Events::default();
+    events.feed(body);
+    events.finish()
+}
+
+/// An event-endpoint body read in parts as it arrives ([`parse_events`]
+/// for one in one piece). The objects are cut apart by a scan that
+/// follows only strings and brackets, so each is parsed once, alone, and
+/// the work stays linear in the body however it is split.
+#[derive(Default)]
+pub struct Events {
+    /// The bytes of the object being read (it may span parts); after an
+    /// unreadable one, everything from its start.
+    value: Vec<u8>,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// Whether anything but whitespace came.
+    seen: bool,
+    /// Objects read.
+    n: usize,
+    out: Vec<Record>,
+    /// Set at the first invalid event; `true` when the rest of the body is
+    /// kept (it could not be read) rather than dropped.
+    ended: Option<(Status, bool)>,
+}
+
+impl Events {
+    /// Takes the next part of the body.
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match self.ended {
+                Some((_, true)) => return self.value.extend_from_slice(bytes),
+                Some((_, false)) => return,
+                None => {}
             }
-            Some(Ok(Value::Object(obj))) => match record(obj) {
-                Ok(r) => out.push(r),
-                Err(status) => return (out, Status { invalid_event: Some(n), ..status }),
-            },
-            Some(Ok(_)) => return (out, invalid(6, "Invalid data format", n)),
+            if self.depth == 0 {
+                let Some(at) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else { return };
+                self.seen = true;
+                bytes = &bytes[at..];
+                if bytes[0] != b'{' {
+                    self.ended = Some((invalid(6, "Invalid data format", self.n), true));
+                    continue;
+                }
+            }
+            let (taken, closed) = self.scan(bytes);
+            self.value.extend_from_slice(&bytes[..taken]);
+            bytes = &bytes[taken..];
+            if closed {
+                self.complete();
+            }
         }
-        n += 1;
+    }
+
+    /// How many bytes of `bytes` belong to the current object, and
+    /// whether they close it.
+    fn scan(&mut self, bytes: &[u8]) -> (usize, bool) {
+        for (i, &b) in bytes.iter().enumerate() {
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return (i + 1, true);
+                    }
+                }
+                _ => {}
+            }
+        }
+        (bytes.len(), false)
+    }
+
+    fn complete(&mut self) {
+        let text = String::from_utf8_lossy(&self.value);
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(obj)) => match record(obj) {
+                Ok(r) => {
+                    self.out.push(r);
+                    self.n += 1;
+                    self.value.clear();
+                }
+                Err(status) => self.ended = Some((Status { invalid_event: Some(self.n), ..status }, false)),
+            },
+            _ => self.ended = Some((invalid(6, "Invalid data format", self.n), true)),
+        }
+    }
+
+    /// The records, and the status to answer with, once the body is in.
+    pub fn finish(mut self) -> (Vec<Record>, Status) {
+        if !self.seen {
+            return (Vec::new(), NO_DATA);
+        }
+        if self.ended.is_none() && self.depth > 0 {
+            self.ended = Some((invalid(6, "Invalid data format", self.n), true));
+        }
+        match self.ended {
+            None => (self.out, SUCCESS),
+            Some((status, keep)) => {
+                if keep {
+                    let rest = String::from_utf8_lossy(&self.value);
+                    self.out.push(Record { text: rest.trim().to_string(), format: "json" });
+                }
+                (self.out, status)
+            }
+        }
     }
 }
 
@@ -129,12 +222,18 @@ fn json_record(mut event: Map<String, Value>, meta: Map<String, Value>) -> Recor
 
 /// Records of a raw-endpoint body: one per non-empty line.
 pub fn parse_raw(body: &[u8]) -> Vec<Record> {
-    String::from_utf8_lossy(body)
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| Record { text: l.to_string(), format: "auto" })
-        .collect()
+    body.split(|&b| b == b'\n').filter_map(raw_line).collect()
+}
+
+/// The record of one line of a raw-endpoint body (without its `\n`), if
+/// it is not blank.
+pub fn raw_line(line: &[u8]) -> Option<Record> {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end_matches('\r');
+    if text.trim().is_empty() {
+        return None;
+    }
+    Some(Record { text: text.to_string(), format: "auto" })
 }
 
 #[cfg(test)]
@@ -154,6 +253,26 @@ mod tests {
     }
 
     #[test]
+    fn a_body_in_parts_gives_what_it_gives_whole() {
+        let body = "{\"event\":\"a }{ \\\" ]\",\"fields\":{\"k\":[1,{\"x\":\"}\"}]}}\n {\"event\":{\"b\":\"\u{3042}\"}} {\"host\":1} {\"event\":2}";
+        let whole = parse_events(body.as_bytes());
+        assert_eq!((whole.0.len(), whole.1.invalid_event), (2, Some(2)));
+        for cut in 1..body.len() {
+            let mut events = Events::default();
+            for part in body.as_bytes().chunks(cut) {
+                events.feed(part);
+            }
+            assert_eq!(events.finish(), whole, "parts of {cut} bytes");
+        }
+    }
+
+    #[test]
+    fn raw_lines() {
+        let records: Vec<String> = parse_raw(b"a\r\n\n  \nb \xff\n").into_iter().map(|r| r.text).collect();
+        assert_eq!(records, ["a", "b \u{fffd}"]);
+    }
+
+    #[test]
     fn errors_name_the_event() {
         let (records, status) = parse_events(br#"{"event":"ok"}{"host":"x"}"#);
         assert_eq!((records.len(), status.code, status.invalid_event), (1, 12, Some(1)));
@@ -162,6 +281,8 @@ mod tests {
         assert_eq!(records[1], Record { text: "{broken".into(), format: "json" });
         assert_eq!(parse_events(b"  ").1, NO_DATA);
         assert_eq!(parse_events(br#"{"event":""}"#).1.code, 13);
+        assert_eq!(parse_events(br#"{"event":"ok"} [1] {"event":"x"}"#).0[1].text, r#"[1] {"event":"x"}"#);
+        assert_eq!(parse_events(br#"{"event":"ok"} {"event":"#).1.invalid_event, Some(1));
         assert_eq!(SERVER_BUSY.body().to_string(), r#"{"text":"Server is busy","code":9}"#);
     }
 }

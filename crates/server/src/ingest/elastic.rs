@@ -97,7 +97,9 @@ async fn take(mut upload: Upload, index: Option<String>) -> Response {
     let started = Instant::now();
     let parsed = upload
         .parse(move |body| {
-            let mut items = wire::bulk::parse(body, index.as_deref()).map_err(|e| Rejected::Invalid(e.0))?;
+            let mut bulk = wire::bulk::Parser::new(index.as_deref());
+            body.lines(|n, line| bulk.line(n, line).map_err(|e| Rejected::Invalid(e.0)))?;
+            let mut items = bulk.finish().map_err(|e| Rejected::Invalid(e.0))?;
             // The documents move to the records: the answer needs only
             // each item's action, id and error.
             let (mut records, mut refused) = (Vec::new(), Vec::new());

@@ -19,7 +19,9 @@ pub(crate) async fn health() -> Response {
 pub(crate) async fn event(mut upload: Upload) -> Response {
     let parsed = upload
         .parse(|body| {
-            let (records, status) = wire::hec::parse_events(body);
+            let mut events = wire::hec::Events::default();
+            body.parts(|part| events.feed(part))?;
+            let (records, status) = events.finish();
             // Records come as log lines (`auto`) or JSON; one batch per kind.
             let (json, lines): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| r.format == "json");
             let texts = |group: Vec<wire::hec::Record>| group.into_iter().map(|r| r.text).collect::<Vec<_>>();
@@ -42,8 +44,16 @@ pub(crate) async fn event(mut upload: Upload) -> Response {
 }
 
 pub(crate) async fn raw(mut upload: Upload) -> Response {
-    let parsed =
-        upload.parse(|body| Ok(wire::hec::parse_raw(body).into_iter().map(|r| r.text).collect::<Vec<String>>())).await;
+    let parsed = upload
+        .parse(|body| {
+            let mut records = Vec::new();
+            body.lines(|_, line| {
+                records.extend(wire::hec::raw_line(line).map(|r| r.text));
+                Ok(())
+            })?;
+            Ok(records)
+        })
+        .await;
     let records = match parsed {
         Ok(r) if r.is_empty() => return answer(&wire::hec::NO_DATA),
         Ok(r) => r,

@@ -9,17 +9,16 @@
 //! are gunzipped and parsed on blocking threads, not on the async workers
 //! that accept connections. Each answer speaks its protocol's dialect.
 
+pub(crate) mod body;
 pub(crate) mod elastic;
 pub(crate) mod hec;
 pub(crate) mod ndjson;
 pub(crate) mod otlp;
 pub(crate) mod syslog;
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -164,33 +163,13 @@ pub(crate) fn gzipped(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"))
 }
 
-/// The request body, gunzipped when the client compressed it; bounded so a
-/// small compressed body cannot expand without limit.
-fn unzip(gzip: bool, body: Bytes, max: usize) -> Result<Bytes, Rejected> {
-    if !gzip {
-        return Ok(body);
-    }
-    let mut out = Vec::new();
-    let mut reader = flate2::read::GzDecoder::new(&body[..]).take(max as u64 + 1);
-    reader
-        .read_to_end(&mut out)
-        .map_err(|e| Rejected::Body(StatusCode::BAD_REQUEST, format!("cannot gunzip the body: {e}")))?;
-    if out.len() > max {
-        return Err(Rejected::Body(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body is over {max} bytes once decompressed"),
-        ));
-    }
-    Ok(Bytes::from(out))
-}
-
 /// What an ingest route receives: the sender the guard let in, the
 /// request's headers, and its body (read up to the body limit).
 pub(crate) struct Upload {
     app: Arc<App>,
     caller: Caller,
     pub(crate) headers: HeaderMap,
-    body: Bytes,
+    body: body::Chunks,
 }
 
 impl FromRequest<Arc<App>> for Upload {
@@ -215,28 +194,26 @@ impl FromRequest<Arc<App>> for Upload {
     }
 }
 
-/// Reads a body into one buffer of its announced length, so it is held
-/// once (collecting the chunks and joining them would hold it twice, and
-/// a buffer that grows by doubling up to twice), and refuses it past `max`
-/// bytes.
-async fn collect(body: axum::body::Body, announced: Option<usize>, max: usize) -> Result<Bytes, Response> {
+/// Receives a body as the chunks it arrives in (joining them would hold
+/// it twice; see [`body`]), and refuses it past `max` bytes.
+async fn collect(body: axum::body::Body, announced: Option<usize>, max: usize) -> Result<body::Chunks, Response> {
     use http_body_util::BodyExt;
     let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, format!("body is over {max} bytes")).into_response();
     if announced.is_some_and(|n| n > max) {
         return Err(too_large());
     }
-    let mut out = Vec::with_capacity(announced.unwrap_or(0));
+    let mut out = body::Chunks::default();
     let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| (StatusCode::BAD_REQUEST, format!("reading the body: {e}")).into_response())?;
-        if let Some(data) = frame.data_ref() {
+        if let Ok(data) = frame.into_data() {
             if out.len() + data.len() > max {
                 return Err(too_large());
             }
-            out.extend_from_slice(data);
+            out.push(data);
         }
     }
-    Ok(Bytes::from(out))
+    Ok(out)
 }
 
 /// Records in the log batches are cut at.
@@ -248,10 +225,10 @@ impl Upload {
     /// connections need.
     pub(crate) async fn parse<T: Send + 'static>(
         &mut self,
-        parse: impl FnOnce(&[u8]) -> Result<T, Rejected> + Send + 'static,
+        parse: impl FnOnce(&mut body::Body) -> Result<T, Rejected> + Send + 'static,
     ) -> Result<T, Rejected> {
-        let (gzip, max, body) = (gzipped(&self.headers), self.app.max_body, std::mem::take(&mut self.body));
-        tokio::task::spawn_blocking(move || parse(&unzip(gzip, body, max)?))
+        let (gzip, max, chunks) = (gzipped(&self.headers), self.app.max_body, std::mem::take(&mut self.body));
+        tokio::task::spawn_blocking(move || parse(&mut body::Body::new(chunks, gzip, max)))
             .await
             .map_err(|e| Rejected::Failed(format!("a parsing task failed: {e}")))?
     }

@@ -22,15 +22,17 @@ pub(crate) async fn ingest(Query(q): Query<IngestQuery>, mut upload: Upload) -> 
             // One record per line; a line holding a CloudTrail envelope (or a
             // JSON array) gives one record per element.
             let mut records = Vec::new();
-            for line in String::from_utf8_lossy(body).lines().map(|l| l.trim_end_matches('\r')) {
-                if line.trim().is_empty() {
-                    continue;
+            body.lines(|_, line| {
+                let line = String::from_utf8_lossy(line);
+                let line = line.trim_end_matches('\r');
+                if !line.trim().is_empty() {
+                    match wire::envelope::unwrap_line(line) {
+                        Some(inner) => records.extend(inner),
+                        None => records.push(line.to_string()),
+                    }
                 }
-                match wire::envelope::unwrap_line(line) {
-                    Some(inner) => records.extend(inner),
-                    None => records.push(line.to_string()),
-                }
-            }
+                Ok(())
+            })?;
             Ok(records)
         })
         .await;

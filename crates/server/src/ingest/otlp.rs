@@ -13,7 +13,9 @@ pub(crate) async fn logs(mut upload: Upload) -> Response {
         .is_some_and(|v| v.starts_with("application/json"));
     let parsed = upload
         .parse(move |body| {
-            let records = if json_body { wire::otlp::decode_json(body) } else { wire::otlp::decode_protobuf(body) };
+            // One message: read whole.
+            let body = body.whole()?;
+            let records = if json_body { wire::otlp::decode_json(&body) } else { wire::otlp::decode_protobuf(&body) };
             records.map_err(|e| Rejected::Invalid(e.0))
         })
         .await;
