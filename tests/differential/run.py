@@ -217,7 +217,9 @@ def main():
         with open(ev_path, "w", encoding="utf-8") as f:
             for ev in events:
                 f.write(json.dumps(ev) + "\n")
-        cmd = [args.hinomi, "hunt", ev_path, "--format", "jsonl"]
+        # The events carry no log source (pySigma's SQL ignores it): every
+        # rule is tried on them, as in pySigma.
+        cmd = [args.hinomi, "hunt", ev_path, "--format", "jsonl", "--unknown-source", "every"]
         for path, rid, _, _ in converted:
             if rid in expected:
                 cmd += ["--rules", path]

@@ -45,11 +45,12 @@ pub(crate) struct HuntArgs {
     /// Only report rules of this level or above.
     #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
     min_level: Option<Level>,
-    /// Only events at or after this time (RFC 3339, or `YYYY-MM-DD[ HH:MM:SS]` in UTC).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    /// Only events at or after this time (RFC 3339, `YYYY-MM-DD[ HH:MM:SS]` in UTC, or an
+    /// offset from now such as -90d).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true)]
     from: Option<Timestamp>,
     /// Only events before this time.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true)]
     to: Option<Timestamp>,
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]
@@ -77,16 +78,9 @@ fn parse_level(s: &str) -> Result<Level, String> {
 }
 
 pub(crate) fn parse_time(s: &str) -> Result<Timestamp, String> {
-    if let Ok(t) = s.parse::<Timestamp>() {
-        return Ok(t);
-    }
-    if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
-        return dt.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string());
-    }
-    if let Ok(d) = s.parse::<jiff::civil::Date>() {
-        return d.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string());
-    }
-    Err(format!("`{s}` is not a time (use RFC 3339 or YYYY-MM-DD[ HH:MM:SS])"))
+    query::parse_time(s)
+        .or_else(|| query::time_arg(s, Timestamp::now()))
+        .ok_or_else(|| format!("`{s}` is not a time (use RFC 3339, YYYY-MM-DD[ HH:MM:SS], or an offset such as -24h)"))
 }
 
 /// A piece of work for one thread: a whole file, or a line-aligned byte

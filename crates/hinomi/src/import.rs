@@ -82,7 +82,11 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
             let rules = if args.rules.is_empty() {
                 sigma::RuleSetBuilder::new(sigma::CompileOptions::default()).build().0
             } else {
-                let ra = crate::rules::RuleArgs { rules: args.rules.clone(), placeholders: Vec::new() };
+                let ra = crate::rules::RuleArgs {
+                    rules: args.rules.clone(),
+                    placeholders: Vec::new(),
+                    unknown_source: crate::rules::UnknownSourceArg::Generic,
+                };
                 crate::rules::load(&ra)?.0
             };
             // Imported events are indexed like the server's, with the

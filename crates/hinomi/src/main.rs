@@ -105,3 +105,23 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README writes time ranges as offsets (`--from -24h`): they must
+    /// not be taken for flags.
+    #[test]
+    fn time_offsets_are_values_not_flags() {
+        let search = Cli::try_parse_from(["hinomi", "search", "--data", "d", "x", "--from", "-24h", "--to", "-1h"]);
+        assert!(search.is_ok(), "{:?}", search.err());
+        let hunt = Cli::try_parse_from(["hinomi", "hunt", "--store", "--data", "d", "--rules", "r", "--from", "-90d"]);
+        assert!(hunt.is_ok(), "{:?}", hunt.err());
+        let (now, ago) = (jiff::Timestamp::now(), hunt::parse_time("-90d").unwrap());
+        let days = now.duration_since(ago).as_hours() / 24;
+        assert!((89..=90).contains(&days), "{days}");
+        assert_eq!(hunt::parse_time("2026-11-01 10:00").unwrap().to_string(), "2026-11-01T10:00:00Z");
+        assert!(hunt::parse_time("yesterday").unwrap_err().contains("-24h"));
+    }
+}

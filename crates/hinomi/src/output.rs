@@ -47,10 +47,6 @@ impl EventSummary {
     }
 }
 
-/// Appends the record of one detection to `buf`: the whole output line for
-/// jsonl and CSV; for the table, its cells separated by `\x1f` (the column
-/// widths are only known at the end, see [`write_record`]), and `widths`
-/// grows to fit them.
 /// What an output line shows of a rule or correlation.
 pub(crate) struct RuleMeta<'a> {
     pub(crate) id: &'a str,
@@ -85,6 +81,10 @@ impl<'a> RuleMeta<'a> {
     }
 }
 
+/// Appends the record of one detection to `buf`: the whole output line for
+/// jsonl and CSV; for the table, its cells separated by `\x1f` and ended
+/// by `\n` (the column widths are only known at the end, see
+/// [`write_record`]), and `widths` grows to fit them.
 pub(crate) fn render(
     format: Format,
     rule: &RuleMeta<'_>,
@@ -148,6 +148,9 @@ pub(crate) fn render(
                 }
                 buf.extend_from_slice(cell.as_bytes());
             }
+            // One event's detections share a timeline record: each ends its
+            // line (cells hold no control characters).
+            buf.push(b'\n');
         }
     }
     Ok(())
@@ -175,7 +178,7 @@ pub(crate) fn write_record(
         Format::Jsonl | Format::Csv => out.write_all(record),
         Format::Table => {
             let text = String::from_utf8_lossy(record);
-            table_line(out, widths, text.split('\x1f'))
+            text.split_terminator('\n').try_for_each(|line| table_line(out, widths, line.split('\x1f')))
         }
     }
 }
@@ -262,6 +265,24 @@ pub(crate) fn level_counts(counts: &[u64; 5]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_detection_of_an_event_is_a_table_row_of_its_own() {
+        let mut event = Event::new();
+        event.push("Computer", model::Value::Str("ws-1".into()));
+        event.push("EventID", model::Value::Int(4625));
+        let ev = EventSummary::new(&event, Format::Table);
+        let (tags, mut widths, mut buf) = (Vec::new(), [0; 4], Vec::new());
+        for title in ["First rule", "Second\nrule"] {
+            let rule = RuleMeta { id: "i", title, level: Level::High, tags: &tags, author: None, path: "p" };
+            render(Format::Table, &rule, "f", &ev, &mut widths, &mut buf).unwrap();
+        }
+        let mut out = Vec::new();
+        write_record(&mut out, Format::Table, &widths, &buf).unwrap();
+        let lines: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].ends_with("First rule") && lines[1].ends_with("Second rule"), "{lines:?}");
+    }
 
     #[test]
     fn csv_cells_are_quoted_and_never_formulas() {

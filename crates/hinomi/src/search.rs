@@ -26,10 +26,10 @@ pub(crate) struct SearchArgs {
     #[arg(long, default_value = "default")]
     tenant: Vec<String>,
     /// Start of the time range: RFC 3339, a date, or an offset such as -24h.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     from: Option<String>,
     /// End of the time range (exclusive).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     to: Option<String>,
     /// Events shown by a search without pipes (newest first).
     #[arg(long, default_value_t = 100)]

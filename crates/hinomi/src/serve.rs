@@ -49,7 +49,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         tracing::warn!("no --rules given; events are stored but detection is off");
         sigma::RuleSetBuilder::new(sigma::CompileOptions::default()).build().0
     } else {
-        let rule_args = crate::rules::RuleArgs { rules: rule_paths, placeholders: args.placeholders.clone() };
+        let rule_args = crate::rules::RuleArgs {
+            rules: rule_paths,
+            placeholders: args.placeholders.clone(),
+            unknown_source: crate::rules::UnknownSourceArg::Generic,
+        };
         let (set, errors) = crate::rules::load(&rule_args)?;
         tracing::info!(
             loaded = set.len(),

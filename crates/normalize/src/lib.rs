@@ -14,6 +14,7 @@
 //! read (the caller passes the received time). It knows nothing about rules,
 //! listeners or storage.
 
+mod auth;
 pub mod cef;
 mod ecs;
 mod flat;

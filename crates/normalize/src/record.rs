@@ -225,6 +225,7 @@ fn syslog_event(text: &str, received: Timestamp) -> Result<Event, ParseError> {
     if msg.starts_with('{') {
         limits::depth(msg).map_err(err("limits"))?;
     }
+    crate::auth::apply(&mut event, line.app_name, msg);
     if msg.starts_with("CEF:") {
         push_device(&mut event, cef::parse_cef(msg).map_err(err("cef"))?, received);
         event.views.clear();

@@ -145,6 +145,7 @@ fn timestamp_of(value: &Value, received: Timestamp) -> Option<Timestamp> {
 /// Winlogbeat's `winlog.*` names to the names of the EVTX form.
 fn winlogbeat(event: &mut Event) {
     let mut add = Vec::new();
+    let empty = crate::windows::empty_data(event.text("winlog.channel").as_deref());
     for (name, value) in event.fields() {
         let sigma = match &**name {
             "winlog.event_id" => "EventID".to_string(),
@@ -161,6 +162,7 @@ fn winlogbeat(event: &mut Event) {
         // Winlogbeat writes the event id as a string.
         let value = match (&*sigma, value) {
             ("EventID", Value::Str(s)) => s.parse::<i64>().map_or_else(|_| value.clone(), Value::Int),
+            _ if name.starts_with("winlog.event_data.") => crate::windows::data_value(value.clone(), &empty),
             _ => value.clone(),
         };
         add.push((sigma, value));

@@ -25,7 +25,10 @@ pub fn from_json(record: &Json, routing: &WindowsRouting) -> Result<Event, Strin
     for (section, value) in event_obj {
         match section.as_str() {
             "System" | ATTRS => {}
-            "EventData" => event_data(&mut event, value),
+            "EventData" => {
+                let empty = empty_data(event.text("Channel").as_deref());
+                event_data(&mut event, value, &empty)
+            }
             // UserData, RenderingInfo, ProcessingErrorData, DebugData…:
             // their leaves by element name.
             _ => leaves(&mut event, value, section),
@@ -60,7 +63,37 @@ fn system_field(event: &mut Event, name: &str, value: &Json) {
     }
 }
 
-fn event_data(event: &mut Event, value: &Json) {
+/// Channels where an empty data element is a value, not "not set": the
+/// firewall log writes an empty `ApplicationPath` for a rule that applies
+/// to every application (SigmaHQ's firewall rules test `null` and `''`
+/// apart).
+const EMPTY_IS_A_VALUE: [&str; 1] = ["Microsoft-Windows-Windows Firewall With Advanced Security/Firewall"];
+
+/// What an empty data element of `channel` reads as. Windows logs write an
+/// element for every field of an event's schema and leave those not set
+/// empty (Sysmon's `StartModule` of a thread that starts outside any
+/// module, Security 4688's `CommandLine` without command-line auditing):
+/// that is Sigma's `null`, which `''` also matches. In the channels of
+/// [`EMPTY_IS_A_VALUE`], empty is the empty string, which only `''`
+/// matches. docs/sigma-semantics.md has the reasoning.
+pub(crate) fn empty_data(channel: Option<&str>) -> Value {
+    if channel.is_some_and(|c| EMPTY_IS_A_VALUE.iter().any(|e| e.eq_ignore_ascii_case(c))) {
+        Value::Str("".into())
+    } else {
+        Value::Null
+    }
+}
+
+/// An event-data value, with an empty one read as `empty` says.
+pub(crate) fn data_value(value: Value, empty: &Value) -> Value {
+    match &value {
+        Value::Null => empty.clone(),
+        Value::Str(s) if s.is_empty() => empty.clone(),
+        _ => value,
+    }
+}
+
+fn event_data(event: &mut Event, value: &Json, empty: &Value) {
     let Json::Object(obj) = value else {
         // `<EventData>text</EventData>` or null.
         if !value.is_null() {
@@ -74,19 +107,21 @@ fn event_data(event: &mut Event, value: &Json) {
             // Unnamed `<Data>` items, rendered as `Data` (a value or a list).
             "Data" => match v {
                 Json::Object(inner) => match inner.get(TEXT) {
-                    Some(t) => event.push("Data", scalar(t)),
+                    Some(t) => event.push("Data", data_value(scalar(t), empty)),
                     None => leaves(event, v, "Data"),
                 },
-                other => event.push("Data", scalar(other)),
+                other => event.push("Data", data_value(scalar(other), empty)),
             },
             _ => {
                 let field: String = name.chars().filter(|c| !c.is_whitespace()).collect();
                 match v {
+                    // An element with attributes and no text is empty too.
+                    Json::Object(inner) if inner.keys().all(|k| k == ATTRS) => event.push(field, empty.clone()),
                     Json::Object(inner) => match inner.get(TEXT) {
-                        Some(t) => event.push(field, scalar(t)),
+                        Some(t) => event.push(field, data_value(scalar(t), empty)),
                         None => leaves(event, v, &field),
                     },
-                    other => event.push(field, scalar(other)),
+                    other => event.push(field, data_value(scalar(other), empty)),
                 }
             }
         }

@@ -42,7 +42,7 @@ use crate::prefilter::{Anchors, Key, KeyFilter};
 
 pub use crate::correlation::{Baseline, Compare, Correlation, CorrelationType};
 pub use crate::matcher::TimePart;
-pub use crate::value::CompileOptions;
+pub use crate::value::{CompileOptions, UnknownSource};
 pub use crate::yaml::to_json as yaml_to_json;
 
 /// A compiled Sigma detection rule with the metadata alerts carry.
@@ -388,10 +388,13 @@ impl RuleSetBuilder {
             fields: self.fields,
             anchors,
             buckets: RwLock::new(HashMap::new()),
-            everything: Arc::new(Bucket::empty()),
+            unrouted: Arc::new(Bucket::empty()),
         };
-        let all: Vec<u32> = (0..set.rules.len() as u32).collect();
-        set.everything = Arc::new(set.make_bucket(all));
+        let every = self.options.unknown_source == UnknownSource::Every;
+        let generic: Vec<u32> = (0..set.rules.len() as u32)
+            .filter(|&i| every || set.rules[i as usize].logsource.product.is_none())
+            .collect();
+        set.unrouted = Arc::new(set.make_bucket(generic));
         (set, self.errors)
     }
 }
@@ -404,8 +407,14 @@ pub struct RuleSet {
     fields: FieldTable,
     anchors: Vec<Option<Anchors>>,
     buckets: RwLock<HashMap<SourceView, Arc<Bucket>>>,
-    /// For events of unknown log source: every rule.
-    everything: Arc<Bucket>,
+    /// For events of unknown log source: the rules that name no product
+    /// (or every rule, with [`UnknownSource::Every`])
+    /// (`category: webserver`, `proxy`, `dns`, ...), written for fields any
+    /// product of their kind has. A rule of one product reads that
+    /// product's fields, and tried on anything else it says nothing true:
+    /// a `not selection` rule (Zeek's "publicly accessible RDP") would
+    /// match every record that lacks its fields.
+    unrouted: Arc<Bucket>,
 }
 
 /// A filter of one tenant's own tuning: applied to that tenant's matches.
@@ -529,7 +538,7 @@ impl Matcher<'_> {
         self.hits.clear();
         self.bind(event);
         if event.views.is_empty() {
-            let bucket = self.set.everything.clone();
+            let bucket = self.set.unrouted.clone();
             self.run(event, &bucket);
         } else {
             for view in &event.views {

@@ -485,7 +485,7 @@ fn combine(groups: &[Vec<Leaf>], all: bool, mut test: impl FnMut(&Leaf) -> bool)
 fn test_field(leaf: &Leaf, idx: usize, fieldrefs: &[FieldId], ev: &mut EventView<'_, '_>) -> bool {
     let value = ev.value(idx);
     match (leaf, value) {
-        (Leaf::Null, v) => is_empty(v),
+        (Leaf::Null, v) => is_null(v),
         (_, Value::Null) => matches!(leaf, Leaf::Str { pat: StrPat::Exact(p), .. } if p.is_empty()),
         (_, Value::Array(items)) => items.iter().any(|v| test_value(leaf, v, fieldrefs, ev)),
         (Leaf::Str { pat, cased: false }, _) => ev.lower(idx).is_some_and(|t| pat.is_match(t)),
@@ -495,10 +495,12 @@ fn test_field(leaf: &Leaf, idx: usize, fieldrefs: &[FieldId], ev: &mut EventView
     }
 }
 
-fn is_empty(v: &Value) -> bool {
+/// Sigma's `null`: "not set". An absent field is tested before this; an
+/// empty string is a value (the normalizer turns the empty elements that
+/// mean "not set" into nulls: see `normalize::windows`).
+fn is_null(v: &Value) -> bool {
     match v {
         Value::Null => true,
-        Value::Str(s) => s.is_empty(),
         Value::Array(items) => items.is_empty(),
         _ => false,
     }
@@ -510,7 +512,7 @@ fn test_value(leaf: &Leaf, value: &Value, fieldrefs: &[FieldId], ev: &mut EventV
         return items.iter().any(|v| test_value(leaf, v, fieldrefs, ev));
     }
     match leaf {
-        Leaf::Null => is_empty(value),
+        Leaf::Null => is_null(value),
         Leaf::Str { pat, cased } => match value {
             Value::Null => matches!(pat, StrPat::Exact(p) if p.is_empty()),
             _ => value.as_text().is_some_and(|t| if *cased { pat.is_match(&t) } else { pat.is_match(&lowercase(&t)) }),

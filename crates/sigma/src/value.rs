@@ -225,6 +225,22 @@ pub struct CompileOptions {
     /// Values for `%placeholder%` names under the `expand` modifier. A rule
     /// that uses a placeholder with no values here is rejected.
     pub placeholders: HashMap<String, Vec<String>>,
+    /// Which rules events of unknown log source are tried against.
+    pub unknown_source: UnknownSource,
+}
+
+/// The rules an event of unknown log source (JSON that names no channel or
+/// product) is tried against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnknownSource {
+    /// The rules that name no product (`category: proxy`, ...): a product's
+    /// rule reads that product's fields, and its `not` conditions match
+    /// whatever lacks them.
+    #[default]
+    Generic,
+    /// Every rule, as the Sigma tools that ignore log sources do: for hunts
+    /// over exports that lost their channel or product.
+    Every,
 }
 
 /// Compiled values of one detection item, with the item-level flags.

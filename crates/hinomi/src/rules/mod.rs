@@ -24,6 +24,17 @@ pub(crate) struct RuleArgs {
     /// NAME=VALUE; repeat for several values.
     #[arg(long = "placeholder", value_name = "NAME=VALUE")]
     pub(crate) placeholders: Vec<String>,
+    /// Which rules events of unknown log source (JSON that names no Windows
+    /// channel or known product) meet: `generic`, the rules that name no
+    /// product; `every`, all of them, as tools that ignore log sources do.
+    #[arg(long, value_enum, value_name = "RULES", default_value = "generic")]
+    pub(crate) unknown_source: UnknownSourceArg,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum UnknownSourceArg {
+    Generic,
+    Every,
 }
 
 /// Rule directories given as arguments or with `--rules`.
@@ -47,7 +58,7 @@ impl RuleDirs {
         if rules.is_empty() {
             bail!("name a rule file or directory");
         }
-        Ok(RuleArgs { rules, placeholders: self.placeholders.clone() })
+        Ok(RuleArgs { rules, placeholders: self.placeholders.clone(), unknown_source: UnknownSourceArg::Generic })
     }
 }
 
@@ -176,7 +187,11 @@ pub(crate) fn load(args: &RuleArgs) -> Result<(RuleSet, Vec<LoadError>)> {
         };
         placeholders.entry(name.trim_matches('%').to_owned()).or_default().push(value.to_owned());
     }
-    let mut builder = RuleSetBuilder::new(CompileOptions { placeholders });
+    let unknown_source = match args.unknown_source {
+        UnknownSourceArg::Generic => sigma::UnknownSource::Generic,
+        UnknownSourceArg::Every => sigma::UnknownSource::Every,
+    };
+    let mut builder = RuleSetBuilder::new(CompileOptions { placeholders, unknown_source });
     let mut files = 0;
     let mut errors = Vec::new();
     for root in &args.rules {

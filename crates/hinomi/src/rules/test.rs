@@ -118,8 +118,13 @@ fn list(ids: &BTreeSet<String>) -> String {
 fn fire(set: &RuleSet, events: &[serde_json::Value]) -> Result<Vec<String>, String> {
     let mut timed = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
-        let Some(object) = e.as_object() else { return Err(format!("event {} is not a JSON object", i + 1)) };
-        let event = model::Event::from_json_flat(object);
+        if !e.is_object() {
+            return Err(format!("event {} is not a JSON object", i + 1));
+        }
+        // Read as ingest reads a JSON record, so that it has the log source
+        // the server would give it (a Windows event needs its `Channel`).
+        let event = normalize::parse_record(&e.to_string(), normalize::Format::Json, jiff::Timestamp::UNIX_EPOCH)
+            .map_err(|err| format!("event {}: {err}", i + 1))?;
         let at = event
             .text("@timestamp")
             .and_then(|t| t.parse::<jiff::Timestamp>().ok())

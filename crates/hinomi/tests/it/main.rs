@@ -4,6 +4,7 @@
 //! rule set, under the Detection Rule License; read in place, never copied).
 
 mod hunt_cli;
+mod null_and_empty;
 mod regression;
 mod retro_hunt;
 mod rule_pack;

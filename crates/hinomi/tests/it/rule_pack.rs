@@ -77,7 +77,7 @@ fn the_commands_fail_when_they_should() {
     // A wrong expectation fails the run and says what fired.
     std::fs::write(
         dir.join("whoami.test.yml"),
-        "tests:\n  - name: whoami\n    match: false\n    events: [{\"Image\": \"C:\\\\Windows\\\\System32\\\\whoami.exe\"}]\n",
+        "tests:\n  - name: whoami\n    match: false\n    events: [{\"EventID\": 1, \"Channel\": \"Microsoft-Windows-Sysmon/Operational\", \"Image\": \"C:\\\\Windows\\\\System32\\\\whoami.exe\"}]\n",
     )
     .unwrap();
     let out = hinomi(&["rules", "test", &dir.display().to_string()]);

@@ -26,9 +26,19 @@ fn set_with(filters: &str) -> RuleSet {
     set
 }
 
+/// A process creation of Windows or Linux, by the look of its image path
+/// (an event of no log source meets no rule of a product).
+fn process(event_json: &str) -> Event {
+    let mut ev = event(event_json);
+    let product = if ev.text("Image").is_some_and(|i| i.starts_with('/')) { "linux" } else { "windows" };
+    let logsource = LogSource::new(Some(product), Some("process_creation"), None);
+    ev.views = vec![std::sync::Arc::new(SourceView { logsource, aliases: Vec::new() })];
+    ev
+}
+
 /// Titles of the rules `event` matches, with and without the prefilter.
 fn titles(set: &RuleSet, event_json: &str) -> Vec<String> {
-    let ev = event(event_json);
+    let ev = process(event_json);
     let got: Vec<String> = set.matcher().matches(&ev).iter().map(|&i| set.rules()[i].title.clone()).collect();
     let unfiltered: Vec<String> =
         set.matcher().without_prefilter().matches(&ev).iter().map(|&i| set.rules()[i].title.clone()).collect();
@@ -85,12 +95,12 @@ filter:
     condition: not scanner
 ",
     );
-    let ev = event(r#"{"Image": "C:\\Windows\\whoami.exe", "Computer": "SCAN01"}"#);
+    let ev = process(r#"{"Image": "C:\\Windows\\whoami.exe", "Computer": "SCAN01"}"#);
     let mut m = set.matcher();
     assert!(m.matches_in("acme", &ev).is_empty());
     assert_eq!(m.matches_in("globex", &ev), [0]);
     assert_eq!(m.matches(&ev), [0], "matches without a tenant ignores tenant filters");
-    let other = event(r#"{"Image": "C:\\Windows\\whoami.exe", "Computer": "WS1"}"#);
+    let other = process(r#"{"Image": "C:\\Windows\\whoami.exe", "Computer": "WS1"}"#);
     assert_eq!(m.matches_in("acme", &other), [0]);
 }
 
