@@ -1,6 +1,7 @@
 //! Every ingest protocol decoder on arbitrary bytes: syslog stream framing
 //! (fed in two pieces), `_bulk`, HEC event and raw bodies, OTLP protobuf
-//! and JSON, JSON envelopes, HTML form bodies.
+//! and JSON, JSON envelopes, HTML form bodies. HEC event bodies fed in two
+//! pieces must read as they do whole (the server reads them in parts).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = framer.finish();
     let _ = wire::bulk::parse(data, Some("idx"));
-    let _ = wire::hec::parse_events(data);
+    let whole = wire::hec::parse_events(data);
+    let mut events = wire::hec::Events::default();
+    events.feed(&data[..cut]);
+    events.feed(&data[cut..]);
+    assert_eq!(events.finish(), whole, "HEC events read in two pieces differ from the whole");
     let _ = wire::hec::parse_raw(data);
     let _ = wire::otlp::decode_protobuf(data);
     let _ = wire::otlp::decode_json(data);
