@@ -8,13 +8,30 @@
 //! old benign alert, and the chain — a brute force on alice from the
 //! internet, her successful network logon, admin privileges, PsExec
 //! services on two servers, and a 700 MB upload through the proxy.
-//! The rules that catch them are Hinomi's own (`demo/rules.yml`).
+//! The rules that catch them are Hinomi's own (`demo/rules.yml`); without
+//! `--rules`, the rule pack of `rules/hinomi` runs beside them.
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 pub(crate) const TENANT: &str = "demo";
 pub(crate) const RULES: &str = include_str!("../demo/rules.yml");
+
+/// Hinomi's rule pack (`rules/hinomi`), built in: `serve --demo` without
+/// `--rules` runs it beside the demo's rules, so a fresh clone needs
+/// nothing else.
+pub(crate) const PACK: [(&str, &str); 10] = [
+    ("attack_chain.yml", include_str!("../../../rules/hinomi/attack_chain.yml")),
+    ("cloud_audit.yml", include_str!("../../../rules/hinomi/cloud_audit.yml")),
+    ("edr_spread.yml", include_str!("../../../rules/hinomi/edr_spread.yml")),
+    ("impossible_travel.yml", include_str!("../../../rules/hinomi/impossible_travel.yml")),
+    ("mail_to_execution.yml", include_str!("../../../rules/hinomi/mail_to_execution.yml")),
+    ("network.yml", include_str!("../../../rules/hinomi/network.yml")),
+    ("quiet_source.yml", include_str!("../../../rules/hinomi/quiet_source.yml")),
+    ("web_attacks.yml", include_str!("../../../rules/hinomi/web_attacks.yml")),
+    ("windows_accounts.yml", include_str!("../../../rules/hinomi/windows_accounts.yml")),
+    ("windows_logon.yml", include_str!("../../../rules/hinomi/windows_logon.yml")),
+];
 
 /// Assets of the demo company: the database server is critical.
 pub(crate) const ASSETS: &str = "kind,match,criticality,owner,business_unit\n\
@@ -152,6 +169,20 @@ pub(crate) fn records(now: Timestamp) -> Vec<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The built-in pack is the whole of `rules/hinomi`.
+    #[test]
+    fn the_built_in_pack_is_every_rule_file_of_the_pack() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/hinomi");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".yml") && !n.ends_with(".test.yml"))
+            .collect();
+        on_disk.sort();
+        let built_in: Vec<String> = PACK.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(built_in, on_disk);
+    }
 
     #[test]
     fn the_demo_is_a_day_and_an_attack() {

@@ -43,6 +43,13 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         let dir = args.data.join("demo");
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(dir.join("rules.yml"), crate::demo::RULES).context("writing the demo rules")?;
+        if args.rules.is_empty() {
+            let pack = dir.join("pack");
+            std::fs::create_dir_all(&pack).with_context(|| format!("creating {}", pack.display()))?;
+            for (name, text) in crate::demo::PACK {
+                std::fs::write(pack.join(name), text).with_context(|| format!("writing the rule pack's {name}"))?;
+            }
+        }
         rule_paths.push(dir);
     }
     let rules = if rule_paths.is_empty() {
