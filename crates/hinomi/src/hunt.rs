@@ -102,6 +102,7 @@ struct UnitResult {
     detections: u64,
     correlate: Vec<CorrelationInput>,
     levels: [u64; 5],
+    tally: output::Tally,
     widths: [usize; 4],
     record_errors: Vec<String>,
     failed: Option<String>,
@@ -177,12 +178,14 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
     let mut levels = [0u64; 5];
     let mut widths = correlated.widths;
     detections += correlated.detections;
+    let mut tally = correlated.tally;
     for (l, n) in levels.iter_mut().zip(correlated.levels) {
         *l += n;
     }
     let mut file_ok = vec![false; files.len()];
     let mut file_failure: Vec<Option<String>> = vec![None; files.len()];
-    for (unit, r) in units.iter().zip(&results) {
+    for (unit, r) in units.iter().zip(&mut results) {
+        tally.merge(std::mem::take(&mut r.tally));
         let f = unit.file as usize;
         events += r.events;
         detections += r.detections;
@@ -236,6 +239,9 @@ pub(crate) fn run(args: HuntArgs) -> Result<ExitCode> {
         errors.len(),
         events as f64 / scan_secs.max(1e-9),
     );
+    for line in tally.lines(5) {
+        eprintln!("hunt: {line}");
+    }
     Ok(if read_ok == 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
@@ -293,6 +299,7 @@ fn correlate_all(
         }
         out.detections += 1;
         out.levels[c.level as usize] += 1;
+        out.tally.add(&output::RuleMeta::of_correlation(c), &ev);
         let key = Key { no_time: false, nanos: i128::from(f.last) * 1000, file: u32::MAX, seq: n as u64 };
         batch.push((key, buf.into_boxed_slice()));
     }
@@ -467,6 +474,7 @@ fn hunt_unit(unit: &Unit, path: &Path, ctx: &Ctx<'_>, matcher: &mut sigma::Match
             }
             result.detections += 1;
             result.levels[rule.level as usize] += 1;
+            result.tally.add(&meta, ev);
         }
         if let Some(ev) = summary {
             let key = Key {

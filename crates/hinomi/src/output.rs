@@ -35,7 +35,8 @@ impl EventSummary {
         };
         EventSummary {
             timestamp: event.timestamp,
-            computer: text("Computer"),
+            // The Windows computer, else the ECS host of other logs.
+            computer: text("Computer").or_else(|| text("host.name")),
             channel: text("Channel"),
             event_id: event.get("EventID").cloned(),
             json,
@@ -257,6 +258,67 @@ pub(crate) fn csv_row(out: &mut dyn Write, cells: impl Iterator<Item = String>) 
     out.write_all(b"\r\n")
 }
 
+/// What a run's detections add up to, for the summary after the run: the
+/// rules that fired most, the hosts they fired on most, the first and the
+/// last hit.
+#[derive(Default)]
+pub(crate) struct Tally {
+    /// Rule id → (title, level, detections).
+    rules: std::collections::HashMap<String, (String, Level, u64)>,
+    hosts: std::collections::HashMap<String, u64>,
+    first: Option<model::Timestamp>,
+    last: Option<model::Timestamp>,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, rule: &RuleMeta<'_>, ev: &EventSummary) {
+        self.rules.entry(rule.id.to_owned()).or_insert_with(|| (rule.title.to_owned(), rule.level, 0)).2 += 1;
+        if let Some(host) = &ev.computer {
+            *self.hosts.entry(host.clone()).or_default() += 1;
+        }
+        if let Some(t) = ev.timestamp {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    pub(crate) fn merge(&mut self, other: Tally) {
+        for (id, (title, level, n)) in other.rules {
+            self.rules.entry(id).or_insert((title, level, 0)).2 += n;
+        }
+        for (host, n) in other.hosts {
+            *self.hosts.entry(host).or_default() += n;
+        }
+        self.first = [self.first, other.first].into_iter().flatten().min();
+        self.last = [self.last, other.last].into_iter().flatten().max();
+    }
+
+    /// The summary's lines (none without detections): the top `top` rules
+    /// and hosts, most detections first (then by name), and the span of
+    /// the hits.
+    pub(crate) fn lines(&self, top: usize) -> Vec<String> {
+        if self.rules.is_empty() {
+            return Vec::new();
+        }
+        let clean = |s: &str| -> String { s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect() };
+        let mut rules: Vec<_> = self.rules.values().collect();
+        rules.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        let rules: Vec<String> =
+            rules.iter().take(top).map(|(t, l, n)| format!("{n} {} ({})", clean(t), l.as_str())).collect();
+        let mut out = vec![format!("top rules: {}", rules.join("; "))];
+        let mut hosts: Vec<_> = self.hosts.iter().collect();
+        hosts.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        if !hosts.is_empty() {
+            let hosts: Vec<String> = hosts.iter().take(top).map(|(h, n)| format!("{n} {}", clean(h))).collect();
+            out.push(format!("top hosts: {}", hosts.join("; ")));
+        }
+        if let (Some(first), Some(last)) = (self.first, self.last) {
+            out.push(format!("hits from {first} to {last}"));
+        }
+        out
+    }
+}
+
 /// The summary's "N critical, N high, …" from counts indexed by level.
 pub(crate) fn level_counts(counts: &[u64; 5]) -> String {
     Level::ALL.iter().rev().map(|l| format!("{} {}", counts[*l as usize], l.as_str())).collect::<Vec<_>>().join(", ")
@@ -282,6 +344,32 @@ mod tests {
         let lines: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(lines[0].ends_with("First rule") && lines[1].ends_with("Second rule"), "{lines:?}");
+    }
+
+    #[test]
+    fn the_summary_names_the_top_rules_and_hosts_and_the_span() {
+        let tags = Vec::new();
+        let mut whole = Tally::default();
+        for (title, host, minute) in [("B", "ws-1", 3), ("A", "ws-2", 1), ("B", "ws-2", 2), ("C\nx", "ws-2", 9)] {
+            let mut event = Event::new();
+            event.push("host.name", model::Value::Str(host.into()));
+            event.timestamp = Some(format!("2026-11-30T10:0{minute}:00Z").parse().unwrap());
+            let ev = EventSummary::new(&event, Format::Table);
+            let rule = RuleMeta { id: title, title, level: Level::High, tags: &tags, author: None, path: "p" };
+            // Tallies of two workers, merged.
+            let mut part = Tally::default();
+            part.add(&rule, &ev);
+            whole.merge(part);
+        }
+        assert_eq!(
+            whole.lines(2),
+            [
+                "top rules: 2 B (high); 1 A (high)",
+                "top hosts: 3 ws-2; 1 ws-1",
+                "hits from 2026-11-30T10:01:00Z to 2026-11-30T10:09:00Z"
+            ]
+        );
+        assert!(Tally::default().lines(5).is_empty());
     }
 
     #[test]

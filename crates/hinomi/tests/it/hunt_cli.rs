@@ -59,6 +59,10 @@ fn jsonl_carries_every_documented_field() {
     assert!(stderr.contains("rules: 2 loaded, 1 rejected"), "{stderr}");
     assert!(stderr.contains("1 bad records"), "{stderr}");
     assert!(stderr.contains("broken.yml:7:9: unknown modifier `endswithh`"), "{stderr}");
+    // The summary after the run: top rules and hosts, the span of the hits.
+    assert!(stderr.contains("hunt: top rules: 2 Whoami Execution (low); 1 Encoded PowerShell (high)\n"), "{stderr}");
+    assert!(stderr.contains("hunt: top hosts: 2 WS1; 1 DC1\n"), "{stderr}");
+    assert!(stderr.contains("hunt: hits from 2026-01-01T10:00:00Z to 2026-01-03T10:00:00Z\n"), "{stderr}");
 }
 
 #[test]
