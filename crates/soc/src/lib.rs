@@ -2,6 +2,7 @@
 //! alert is about and the key that deduplicates it ([`Detection`]),
 //! severity from the rule's level and the asset inventory ([`assets`]),
 //! entity risk that fades ([`risk`]), suppressions ([`suppress`]), the
+//! rank of an incident's steps by ATT&CK tactic ([`attack`]), the
 //! incident life cycle ([`lifecycle`]) and SLA clocks on business
 //! calendars ([`sla`]).
 //!
@@ -10,6 +11,7 @@
 //! records or run rules; detections arrive as alert journal lines.
 
 pub mod assets;
+pub mod attack;
 mod detection;
 pub mod entity;
 pub mod lifecycle;

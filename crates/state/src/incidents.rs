@@ -584,7 +584,7 @@ impl State {
             let first = moved.iter().map(|a| a.first_seen).min().unwrap_or(now);
             let sev = moved.iter().map(|a| a.severity).max().unwrap_or(Level::Medium);
             let title = moved.first().map(|a| format!("{} (split from incident {id})", a.title)).unwrap_or_default();
-            let new = open_incident(db, tenant, "alerts", &title, sev, first, now)?;
+            let new = open_incident(db, tenant, "alerts", &title, 0, sev, first, now)?;
             for a in &moved {
                 db.exec("UPDATE alerts SET incident_id = $1 WHERE id = $2", &[Val::Int(new), Val::Int(a.id)])?;
                 for e in &a.entities {

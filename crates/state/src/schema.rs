@@ -224,6 +224,14 @@ INSERT INTO rule_counts (tenant, rule_id, title, alerts, detections)
     SELECT tenant, rule_id, MIN(title), COUNT(*), CAST(SUM(count) AS BIGINT) FROM alerts
     WHERE status <> 'suppressed' GROUP BY tenant, rule_id;
 "#,
+    // 5: the title Hinomi gave an incident and the rank of the step it
+    // names: a later, higher-ranked step renames it, unless a person has
+    // retitled it (its title then differs from `auto_title`).
+    r#"
+ALTER TABLE incidents ADD COLUMN auto_title TEXT;
+ALTER TABLE incidents ADD COLUMN title_rank BIGINT;
+UPDATE incidents SET auto_title = title, title_rank = 0;
+"#,
 ];
 
 /// Brings the schema up to date; returns the version it is at.

@@ -27,11 +27,16 @@ fn at(mins: i64) -> Timestamp {
 
 /// A detection as the engine writes it to the alert journal.
 fn detection(n: u32, rule: &str, level: &str, mins: i64, event: serde_json::Value) -> Detection {
+    tagged(n, rule, level, &["attack.t1110"], mins, event)
+}
+
+/// [`detection`] of a rule with these tags.
+fn tagged(n: u32, rule: &str, level: &str, tags: &[&str], mins: i64, event: serde_json::Value) -> Detection {
     let line = serde_json::json!({
         "id": format!("{n}.0.{rule}"), "kind": "sigma", "event_id": format!("{n}.0"),
         "@timestamp": at(mins).to_string(), "tenant": "acme", "source": "winlog", "level": level,
         "title": format!("Rule {rule}"),
-        "rule": {"id": rule, "title": format!("Rule {rule}"), "level": level, "tags": ["attack.t1110"], "author": "Hinomi tests", "path": "x.yml"},
+        "rule": {"id": rule, "title": format!("Rule {rule}"), "level": level, "tags": tags, "author": "Hinomi tests", "path": "x.yml"},
         "event": event,
     });
     Detection::from_alert_line(&serde_json::to_vec(&line).unwrap()).unwrap()
@@ -205,6 +210,30 @@ fn incident_of(acted: Result<Acted, StateError>) -> Incident {
         Acted::Incident(i) => *i,
         other => panic!("not an incident: {other:?}"),
     }
+}
+
+/// An incident is named by its most severe, most advanced step, until a
+/// person names it.
+fn check_incident_title(fresh: Fresh<'_>) {
+    let s = fresh("title");
+    let alice = || logon("alice", "WS-042", "203.0.113.7");
+    let title = |s: &State| incidents(s)[0].title.clone();
+    let steps = [
+        ("brute-force", "medium", "attack.credential_access", "Rule brute-force on ws-042"),
+        ("psexec", "high", "attack.lateral_movement", "Rule psexec on ws-042"),
+        ("upload", "high", "attack.exfiltration", "Rule upload on ws-042"),
+        // Less advanced than the upload: the title stays.
+        ("new-admin", "high", "attack.persistence", "Rule upload on ws-042"),
+    ];
+    for (n, (rule, level, tactic, want)) in steps.into_iter().enumerate() {
+        s.triage(&[tagged(n as u32, rule, level, &[tactic], n as i64, alice())], None, at(n as i64 + 1)).unwrap();
+        assert_eq!(title(&s), want, "after {rule}");
+    }
+    let i = incidents(&s)[0].clone();
+    let edit = serde_json::json!({"action": "edit", "version": i.version, "title": "Alice's account taken over"});
+    incident_of(act(&s, &by("erin", at(10)), i.id, edit));
+    s.triage(&[tagged(9, "ransom", "critical", &["attack.impact"], 11, alice())], None, at(12)).unwrap();
+    assert_eq!(title(&s), "Alice's account taken over", "a person's title is kept");
 }
 
 /// The life cycle, every step an [`IncidentAction`] read from JSON.
@@ -736,6 +765,7 @@ fn check_corrupt_rows(fresh: Fresh<'_>) {
 pub(super) fn suite(fresh: Fresh<'_>) {
     check_corrupt_rows(fresh);
     check_scenario(fresh);
+    check_incident_title(fresh);
     check_suppression(fresh);
     check_severity_and_risk(fresh);
     check_life_cycle(fresh);
@@ -802,7 +832,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 4);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 5);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

@@ -97,7 +97,8 @@ impl State {
                 }
                 None if sev >= Level::Medium => {
                     out.incidents_opened += 1;
-                    Some(open_incident(db, &d.tenant, "alerts", &incident_title(d), sev, d.at, now)?)
+                    let rank = soc::attack::step_rank(sev, &d.tags);
+                    Some(open_incident(db, &d.tenant, "alerts", &incident_title(d), rank, sev, d.at, now)?)
                 }
                 None => None,
             };
@@ -139,7 +140,7 @@ impl State {
                     Some(iid) => iid,
                     None => {
                         let title = format!("Risk threshold crossed by {e} ({score:.0} points)");
-                        let iid = open_incident(db, &d.tenant, "risk", &title, Level::High, d.at, now)?;
+                        let iid = open_incident(db, &d.tenant, "risk", &title, 0, Level::High, d.at, now)?;
                         add_entity(db, iid, &d.tenant, e, d.at)?;
                         out.risk_incidents += 1;
                         iid
@@ -441,19 +442,23 @@ fn incident_open(db: &mut dyn Db, id: Option<i64>) -> Result<bool> {
     }
 }
 
+/// Opens an incident titled `title`, the name of a step of rank `rank`
+/// (see [`soc::attack::step_rank`]; a higher-ranked step renames it).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn open_incident(
     db: &mut dyn Db,
     tenant: &str,
     kind: &str,
     title: &str,
+    rank: i64,
     sev: Level,
     first_seen: Timestamp,
     now: Timestamp,
 ) -> Result<i64> {
     let rows = db.rows(
-        "INSERT INTO incidents (tenant, kind, title, severity, status, created, updated, last_activity, first_seen, pauses, alert_count, version) \
-         VALUES ($1, $2, $3, $4, 'new', $5, $5, $6, $6, '[]', 0, 1) RETURNING id",
-        &[tenant.into(), kind.into(), title.into(), level_val(sev), micros(now), micros(first_seen)],
+        "INSERT INTO incidents (tenant, kind, title, auto_title, title_rank, severity, status, created, updated, last_activity, first_seen, pauses, alert_count, version) \
+         VALUES ($1, $2, $3, $3, $7, $4, 'new', $5, $5, $6, $6, '[]', 0, 1) RETURNING id",
+        &[tenant.into(), kind.into(), title.into(), level_val(sev), micros(now), micros(first_seen), Val::Int(rank)],
     )?;
     let id = returned_id(&rows)?;
     log(db, id, now, "hinomi", "opened", &serde_json::json!({"kind": kind, "title": title}))?;
@@ -477,6 +482,13 @@ pub(super) fn attach(
          last_activity = CASE WHEN last_activity < $3 THEN $3 ELSE last_activity END, \
          first_seen = CASE WHEN first_seen > $3 THEN $3 ELSE first_seen END, updated = $4 WHERE id = $1",
         &[Val::Int(incident), level_val(sev), micros(d.at), micros(now)],
+    )?;
+    // Named by its most severe, most advanced step, unless a person has
+    // retitled it.
+    db.exec(
+        "UPDATE incidents SET title = $2, auto_title = $2, title_rank = $3 \
+         WHERE id = $1 AND title = auto_title AND title_rank < $3",
+        &[Val::Int(incident), incident_title(d).into(), Val::Int(soc::attack::step_rank(sev, &d.tags))],
     )?;
     for e in &d.entities {
         add_entity(db, incident, &d.tenant, e, d.at)?;
