@@ -6,7 +6,9 @@
 //! own slot. What this module adds is that each chunk is let go as soon as
 //! the parser has read it, so the records parsed from a body replace it
 //! rather than join it: a request costs about its size once, not twice.
-//! A gzipped body is decompressed as it is read, never all at once.
+//! A gzipped body is decompressed as it is read, never all at once. Small
+//! chunks are joined into blocks as they arrive, so the overhead per chunk
+//! stays a small share of the body however the sender cuts it.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read};
@@ -16,10 +18,19 @@ use axum::http::StatusCode;
 
 use super::Rejected;
 
+/// Chunks smaller than this are copied together into blocks of
+/// [`BLOCK`] bytes: a sender that sends a body a byte per chunk (chunked
+/// encoding allows it) must not make the server hold a chunk header per
+/// byte.
+const SMALL: usize = 16 << 10;
+const BLOCK: usize = 64 << 10;
+
 /// The chunks of a received body, in order.
 #[derive(Default)]
 pub(crate) struct Chunks {
     chunks: VecDeque<Bytes>,
+    /// Small chunks joined, after everything in `chunks`.
+    tail: Vec<u8>,
     len: usize,
 }
 
@@ -30,9 +41,27 @@ impl Chunks {
     }
 
     pub(crate) fn push(&mut self, chunk: Bytes) {
-        if !chunk.is_empty() {
-            self.len += chunk.len();
+        if chunk.is_empty() {
+            return;
+        }
+        self.len += chunk.len();
+        if chunk.len() < SMALL {
+            if self.tail.capacity() == 0 {
+                self.tail.reserve_exact(BLOCK);
+            }
+            self.tail.extend_from_slice(&chunk);
+            if self.tail.len() >= BLOCK {
+                self.flush();
+            }
+        } else {
+            self.flush();
             self.chunks.push_back(chunk);
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(Bytes::from(std::mem::take(&mut self.tail)));
         }
     }
 }
@@ -49,6 +78,9 @@ impl Read for Chunks {
 
 impl BufRead for Chunks {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.chunks.is_empty() {
+            self.flush();
+        }
         Ok(self.chunks.front().map_or(&[][..], |c| &c[..]))
     }
 
@@ -212,17 +244,39 @@ mod tests {
 
     #[test]
     fn lines_across_chunks_are_joined_and_numbered() {
-        let body = Body::new(chunks(&[b"a\nb", b"c", b"\n\nd\n", b"e"]), false, 100);
-        let want = [(1, "a"), (2, "bc"), (3, ""), (4, "d"), (5, "e")].map(|(n, l)| (n, l.to_string()));
+        // Chunks large enough to be kept as they came: the second line
+        // spans the first two.
+        let (b, c) = ("b".repeat(SMALL), "c".repeat(SMALL));
+        let (first, second) = (format!("a\n{b}"), format!("{c}\n\nd\n"));
+        let body = Body::new(chunks(&[first.as_bytes(), second.as_bytes(), b"e"]), false, 4 * SMALL);
+        let want = [(1, "a".to_string()), (2, format!("{b}{c}")), (3, String::new()), (4, "d".into()), (5, "e".into())];
         assert_eq!(lines(body).ok(), Some(want.to_vec()));
     }
 
     #[test]
     fn chunks_go_as_they_are_read() {
-        let mut c = chunks(&[b"abc", b"de"]);
-        let mut out = [0u8; 2];
-        assert_eq!((c.read(&mut out).unwrap(), c.len(), c.chunks.len()), (2, 3, 2));
-        assert_eq!((c.read(&mut out).unwrap(), c.len(), c.chunks.len()), (1, 2, 1));
+        let big = |b: u8| vec![b; SMALL];
+        let mut c = chunks(&[&big(b'a'), &big(b'b')]);
+        let mut out = vec![0u8; SMALL - 1];
+        assert_eq!((c.read(&mut out).unwrap(), c.len(), c.chunks.len()), (SMALL - 1, SMALL + 1, 2));
+        assert_eq!((c.read(&mut out).unwrap(), c.len(), c.chunks.len()), (1, SMALL, 1));
+    }
+
+    #[test]
+    fn small_chunks_are_joined_into_blocks_in_order() {
+        let mut c = Chunks::default();
+        let big = vec![b'b'; SMALL];
+        for i in 0..(2 * BLOCK) {
+            c.push(Bytes::copy_from_slice(&[b'0' + (i % 10) as u8]));
+        }
+        c.push(Bytes::from(big.clone()));
+        c.push(Bytes::from_static(b"end"));
+        // Two blocks of one-byte chunks, the large chunk, the small tail.
+        assert_eq!((c.chunks.len(), c.tail.len(), c.len()), (3, 3, 2 * BLOCK + SMALL + 3));
+        let mut all = Vec::new();
+        c.read_to_end(&mut all).unwrap();
+        let want: Vec<u8> = (0..2 * BLOCK).map(|i| b'0' + (i % 10) as u8).chain(big).chain(*b"end").collect();
+        assert_eq!(all, want);
     }
 
     #[test]
