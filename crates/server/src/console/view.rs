@@ -481,16 +481,81 @@ fn clock(ctx: &Ctx, key: T, c: &soc::sla::Clock) -> Markup {
     }
 }
 
-/// A timeline entry's detail: a note's text, an action's change, an
-/// alert's title.
-fn detail(t: &state::TimelineEntry) -> Markup {
+/// A timeline entry's detail: a note's text, an action as a sentence in
+/// the reader's language, an alert's title.
+fn detail(ctx: &Ctx, t: &state::TimelineEntry) -> Markup {
     html! {
         @match (&t.data, t.kind) {
             (serde_json::Value::String(body), "note") => q { (Shown(body)) },
-            (data, "action") if data.as_object().is_some_and(|o| !o.is_empty()) => {
-                (Shown(&t.what)) " " code { (Shown(&data.to_string())) }
-            },
+            (data, "action") => (action(ctx, &t.what, data)),
             _ => (Shown(&t.what)),
+        }
+    }
+}
+
+/// An incident log entry as a sentence: what was done, with its values
+/// translated where they are words of the console (statuses, severities,
+/// dispositions). An action this version does not know shows its name
+/// and data.
+fn action(ctx: &Ctx, what: &str, data: &serde_json::Value) -> Markup {
+    let text = |key: &str| data.get(key).and_then(serde_json::Value::as_str);
+    let number = |key: &str| data.get(key).and_then(serde_json::Value::as_i64);
+    let status = |key: &str| match text(key).and_then(|s| s.parse::<soc::Status>().ok()) {
+        Some(s) => ctx.t(T::status(s)),
+        None => "-",
+    };
+    let incident = |id: Option<i64>| {
+        html! {
+            @if let Some(id) = id { a href=(ctx.url(&format!("incidents/{id}"))) { "#" (id) } }
+        }
+    };
+    html! {
+        @match what {
+            "opened" => (ctx.t(T::TlOpened)),
+            "alert" => {
+                (ctx.t(T::TlAlertJoined)) " " (Shown(text("title").unwrap_or("")))
+                @if let Some(sev) = text("severity").and_then(model::Level::parse) { " " (badge(ctx, sev)) }
+            },
+            "status" => {
+                (ctx.t(T::TlStatus)) " " (status("from")) " → " (status("to"))
+                @if let Some(d) = text("disposition").and_then(|d| d.parse::<soc::Disposition>().ok()) {
+                    " (" (ctx.t(T::disposition(d))) ")"
+                }
+            },
+            "assign" => @match text("to") {
+                Some(to) => { (ctx.t(T::TlAssigned)) " " (Shown(to)) },
+                None => (ctx.t(T::TlUnassigned)),
+            },
+            "edit" => {
+                (ctx.t(T::TlEdited))
+                @if let Some(title) = text("title") { " " q { (Shown(title)) } }
+                @if let Some(sev) = text("severity").and_then(model::Level::parse) { " " (badge(ctx, sev)) }
+            },
+            "waiting" => @if data.get("waiting").and_then(serde_json::Value::as_bool) == Some(false) {
+                (ctx.t(T::TlWaitingEnd))
+            } @else {
+                (ctx.t(T::TlWaiting))
+            },
+            "escalate" => { (ctx.t(T::TlEscalated)) " " (Shown(text("to").unwrap_or("-"))) },
+            "task" => { (ctx.t(T::TlTaskAdded)) " " (Shown(text("title").unwrap_or(""))) },
+            "task_done" => { (ctx.t(T::TlTaskDone)) (number("task").unwrap_or(0)) },
+            "merged_into" => { (ctx.t(T::TlMergedInto)) " " (incident(number("into"))) },
+            "split" => { (ctx.t(T::TlSplitInto)) " " (incident(number("into"))) },
+            "split_from" => { (ctx.t(T::TlSplitFrom)) " " (incident(number("from"))) },
+            "risk" => {
+                (ctx.t(T::TlRisk)) " "
+                // Scores are sums of fading weights: whole points are what
+                // an analyst compares.
+                (data.get("score").and_then(serde_json::Value::as_f64).map_or(0, |s| s.round() as i64))
+                @if let Some(value) = data.get("entity").and_then(|e| e.get("value")).and_then(serde_json::Value::as_str) {
+                    " (" (Shown(value)) ")"
+                }
+            },
+            "sla" => { (ctx.t(T::TlSla)) " " (Shown(text("kind").unwrap_or("-"))) },
+            _ => {
+                (Shown(what))
+                @if data.as_object().is_some_and(|o| !o.is_empty()) { " " code { (Shown(&data.to_string())) } }
+            },
         }
     }
 }
@@ -564,9 +629,12 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
         section {
             h2 { (ctx.t(T::Timeline)) }
             ol.timeline #timeline {
-                @for t in &e.timeline {
+                // Each alert is on the timeline at its first event's time;
+                // the log's note of triage adding it (at processing time)
+                // would show it twice.
+                @for t in e.timeline.iter().filter(|t| !(t.kind == "action" && t.what == "alert")) {
                     li class={ "tl-" (t.kind) } {
-                        time { (ctx.time(t.at)) } " " b { (ctx.t(T::timeline_kind(t.kind))) } " " (detail(t)) " "
+                        time { (ctx.time(t.at)) } " " b { (ctx.t(T::timeline_kind(t.kind))) } " " (detail(ctx, t)) " "
                         span.who { (Shown(&t.actor)) }
                     }
                 }

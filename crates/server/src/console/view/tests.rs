@@ -72,11 +72,11 @@ fn package() -> Escalation {
         entities: a.entities.clone(),
         version: 4,
     };
-    let entry = |kind: &'static str, data: serde_json::Value| TimelineEntry {
+    let entry = |kind: &'static str, what: &str, data: serde_json::Value| TimelineEntry {
         at: since(),
         kind,
         actor: "erin".into(),
-        what: kind.into(),
+        what: what.into(),
         data,
     };
     Escalation {
@@ -84,9 +84,25 @@ fn package() -> Escalation {
         summary: "s".into(),
         alerts: vec![a.clone()],
         timeline: vec![
-            entry("alert", serde_json::json!({})),
-            entry("action", serde_json::json!({"to": "<x>"})),
-            entry("note", serde_json::json!("called <script>")),
+            entry("alert", "Brute <b>force</b>", serde_json::json!({})),
+            entry("action", "opened", serde_json::json!({"kind": "alerts", "title": "t"})),
+            // Triage's note of adding the alert above: not shown twice.
+            entry("action", "alert", serde_json::json!({"alert": 1, "title": "Brute <b>force</b> again"})),
+            entry(
+                "action",
+                "status",
+                serde_json::json!({"from": "new", "to": "closed", "disposition": "true_positive"}),
+            ),
+            entry("action", "assign", serde_json::json!({"from": null, "to": "<x>"})),
+            entry(
+                "action",
+                "risk",
+                serde_json::json!({"entity": {"kind": "user", "value": "alice<x>"}, "score": 104.9999999992014}),
+            ),
+            entry("action", "split", serde_json::json!({"alerts": [1], "into": 8})),
+            entry("action", "escalate", serde_json::json!({"to": "<x>"})),
+            entry("action", "frobnicate", serde_json::json!({"to": "<x>"})),
+            entry("note", "note", serde_json::json!("called <script>")),
         ],
         entities: a.entities.clone(),
         scope: ImpactScope {
