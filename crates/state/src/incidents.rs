@@ -394,6 +394,12 @@ impl State {
             return Err(StateError::Invalid("say who receives the escalation".into()));
         }
         self.change(by, id, version, |i| {
+            if i.status.is_done() {
+                return Err(StateError::Invalid(format!(
+                    "incident {id} is {}: reopen it to investigating before escalating it",
+                    i.status.as_str()
+                )));
+            }
             i.escalated_to = Some(to.to_string());
             i.escalated = Some(now);
             Ok(("escalate", json!({"to": to})))

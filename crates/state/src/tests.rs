@@ -487,6 +487,11 @@ fn check_escalation(fresh: Fresh<'_>) {
     assert!(e.open_questions.iter().any(|q| q.contains("persistence")), "{:?}", e.open_questions);
     assert!(e.summary.contains("2 alert(s)"), "{}", e.summary);
     assert_eq!(e.evidence.len(), 2);
+    // A closed incident is not handed off; reopened, it can be.
+    let close = serde_json::json!({"action": "status", "version": e.incident.version, "status": "closed", "disposition": "true_positive"});
+    let closed = incident_of(act(&s, &by("erin", at(9)), i.id, close));
+    let refused = s.escalate(&by("erin", at(10)), i.id, closed.version, "csirt@example.org");
+    assert!(matches!(&refused, Err(StateError::Invalid(why)) if why.contains("reopen")), "{refused:?}");
 }
 
 fn check_queue_paging(fresh: Fresh<'_>) {

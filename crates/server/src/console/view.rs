@@ -588,8 +588,14 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
                     (ctx.csrf_field())
                     input type="hidden" name="version" value=(i.version);
                     label for="to-status" { (ctx.t(T::Status)) } " "
+                    // Only the moves the life cycle allows (a closed
+                    // incident can only be reopened).
                     select #to-status name="status" {
-                        @for st in soc::Status::ALL { option value=(st.as_str()) selected[st == i.status] { (ctx.t(T::status(st))) } }
+                        @for st in soc::Status::ALL.into_iter().filter(|&st| {
+                            st == i.status || soc::lifecycle::check_move(i.status, st, Some(soc::Disposition::TruePositive)).is_ok()
+                        }) {
+                            option value=(st.as_str()) selected[st == i.status] { (ctx.t(T::status(st))) }
+                        }
                     }
                     " " label for="disp" { (ctx.t(T::Disposition)) } " "
                     select #disp name="disposition" {
@@ -598,14 +604,16 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
                     }
                     " " button { (ctx.t(T::Save)) }
                 }
-                form method="post" action=(act("assign")) class="inline" {
-                    (ctx.csrf_field())
-                    input type="hidden" name="version" value=(i.version);
-                    label for="assignee" { (ctx.t(T::Assignee)) } " "
-                    input #assignee name="assignee" value=(i.assignee.as_deref().unwrap_or("")) size="12";
-                    " " button { (ctx.t(T::Assign)) }
+                @if !i.status.is_done() {
+                    form method="post" action=(act("assign")) class="inline" {
+                        (ctx.csrf_field())
+                        input type="hidden" name="version" value=(i.version);
+                        label for="assignee" { (ctx.t(T::Assignee)) } " "
+                        input #assignee name="assignee" value=(i.assignee.as_deref().unwrap_or("")) size="12";
+                        " " button { (ctx.t(T::Assign)) }
+                    }
                 }
-                @if ctx.can(Action::Escalate) {
+                @if ctx.can(Action::Escalate) && !i.status.is_done() {
                     form method="post" action=(act("escalate")) class="inline" {
                         (ctx.csrf_field())
                         input type="hidden" name="version" value=(i.version);

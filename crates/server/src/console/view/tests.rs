@@ -285,6 +285,22 @@ fn a_viewer_gets_no_forms_that_change_things() {
 }
 
 #[test]
+fn a_closed_incident_offers_only_reopening() {
+    let c = ctx(Lang::En, Scope::Admin);
+    let mut e = package();
+    e.incident.status = soc::Status::Closed;
+    let page = incident(&c, &e, None, None).into_string();
+    let options: Vec<&str> =
+        page.split("<option value=\"").skip(1).filter_map(|o| o.split('"').next()).filter(|v| !v.is_empty()).collect();
+    // The status choices, then the dispositions.
+    assert_eq!(&options[..2], ["investigating", "closed"], "{page}");
+    assert!(!page.contains("/escalate\"") && !page.contains("/assign\""), "{page}");
+    e.incident.status = soc::Status::Acknowledged;
+    let page = incident(&c, &e, None, None).into_string();
+    assert!(page.contains("/escalate\"") && page.contains("/assign\"") && !page.contains("value=\"new\""), "{page}");
+}
+
+#[test]
 fn times_are_shown_in_the_users_zone() {
     let c = ctx(Lang::En, Scope::Read);
     assert_eq!(c.time("2026-11-20T01:00:00Z".parse().unwrap()), "2026-11-20 10:00:00");
