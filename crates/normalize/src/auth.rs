@@ -251,30 +251,35 @@ mod tests {
 
     #[test]
     fn sudo_su_and_pam_lines() {
-        check(
-            "sudo",
-            "   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id",
-            "sudo success alice root - -",
-        );
-        check(
-            "sudo",
-            "bob : 3 incorrect password attempts ; TTY=pts/1 ; PWD=/tmp ; USER=root ; COMMAND=/bin/sh",
-            "sudo failure bob root - -",
-        );
-        check("su", "FAILED SU (to root) alice on pts/0", "su failure alice root - -");
-        check("su", "Successful su for root by alice", "su success alice root - -");
-        check(
-            "sshd",
-            "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.7  user=root",
-            "authentication failure root - 203.0.113.7 -",
-        );
-        check(
-            "su",
-            "pam_unix(su:session): session opened for user root(uid=0) by alice(uid=1000)",
-            "session_opened success alice root - -",
-        );
-        check("cron", "pam_unix(cron:session): session closed for user root", "session_closed success root root - -");
-        check("sudo", "a line of no known shape", "none");
+        let cases = [
+            (
+                "sudo",
+                "   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id",
+                "sudo success alice root - -",
+            ),
+            (
+                "sudo",
+                "bob : 3 incorrect password attempts ; TTY=pts/1 ; PWD=/tmp ; USER=root ; COMMAND=/bin/sh",
+                "sudo failure bob root - -",
+            ),
+            ("su", "FAILED SU (to root) alice on pts/0", "su failure alice root - -"),
+            ("su", "Successful su for root by alice", "su success alice root - -"),
+            (
+                "sshd",
+                "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.7  user=root",
+                "authentication failure root - 203.0.113.7 -",
+            ),
+            (
+                "su",
+                "pam_unix(su:session): session opened for user root(uid=0) by alice(uid=1000)",
+                "session_opened success alice root - -",
+            ),
+            ("cron", "pam_unix(cron:session): session closed for user root", "session_closed success root root - -"),
+            ("sudo", "a line of no known shape", "none"),
+        ];
+        for (app, line, want) in cases {
+            check(app, line, want);
+        }
     }
 
     #[test]
