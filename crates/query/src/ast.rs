@@ -278,3 +278,30 @@ impl fmt::Display for Expr {
         }
     }
 }
+
+/// What a query's rows are, for whoever shows them: events as stored, or
+/// a table the pipes made, with its columns in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Stored events (filtered, sorted or cut, but whole).
+    Events,
+    /// `stats` or `fields`: these columns, in this order.
+    Table(Vec<String>),
+    /// `timechart`: one row per bucket (and series, with `by`), `_time`
+    /// first; `values` are the aggregate columns.
+    Chart { by: Option<String>, values: Vec<String> },
+}
+
+impl Query {
+    /// The shape of the rows this query gives: the last pipe that makes
+    /// new columns decides it.
+    pub fn output(&self) -> Output {
+        let names = |aggs: &[Agg]| aggs.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
+        self.pipes.iter().fold(Output::Events, |out, pipe| match pipe {
+            Pipe::Stats { aggs, by } => Output::Table(by.iter().cloned().chain(names(aggs)).collect()),
+            Pipe::Timechart { aggs, by, .. } => Output::Chart { by: by.clone(), values: names(aggs) },
+            Pipe::Fields(list) => Output::Table(list.clone()),
+            Pipe::Where(_) | Pipe::Sort(_) | Pipe::Head(_) => out,
+        })
+    }
+}

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use model::Value;
 
 use crate::golden::{check, queries, records, render};
-use crate::{Filter, Limits, Record, parse, pipes};
+use crate::{Filter, Limits, Output, Record, parse, pipes};
 
 #[test]
 fn parser_golden() {
@@ -104,4 +104,30 @@ fn errors_never_panic_on_any_prefix() {
 fn filter_all_matches_everything() {
     assert!(matches!(parse("").unwrap().filter, Filter::All));
     assert!(matches!(parse("*").unwrap().filter, Filter::All));
+}
+
+#[test]
+fn the_last_reshaping_pipe_names_the_columns() {
+    let table = |cols: &[&str]| Output::Table(cols.iter().map(|c| c.to_string()).collect());
+    let cases = [
+        ("EventID:4625 | sort -@timestamp | head 5", Output::Events),
+        ("* | stats count() by host.name", table(&["host.name", "count()"])),
+        (
+            "* | stats dc(user.name) as users, count() by host.name, EventID",
+            table(&["host.name", "EventID", "users", "count()"]),
+        ),
+        ("* | fields EventID, ServiceName, host.name", table(&["EventID", "ServiceName", "host.name"])),
+        ("* | stats count() by host.name | fields count()", table(&["count()"])),
+        (
+            "* | timechart span=1h count() by host.name",
+            Output::Chart { by: Some("host.name".into()), values: vec!["count()".into()] },
+        ),
+        (
+            "* | timechart span=1h count() | where count() > 1",
+            Output::Chart { by: None, values: vec!["count()".into()] },
+        ),
+    ];
+    for (q, want) in cases {
+        assert_eq!(parse(q).unwrap().output(), want, "{q}");
+    }
 }

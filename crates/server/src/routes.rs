@@ -133,6 +133,8 @@ endpoints! {
     IncidentPageTask: POST "/ui/{tenant}/incidents/{id}/task", Role(Triage) => console::pages::incident_act;
     IncidentPageEscalate: POST "/ui/{tenant}/incidents/{id}/escalate", Role(Escalate) => console::pages::incident_act;
     SearchPage: GET "/ui/{tenant}/search", Role(Read) => console::pages::search;
+    SearchSave: POST "/ui/{tenant}/search", Role(Read) => console::pages::search_act;
+    EventPage: GET "/ui/{tenant}/events/{event}", Role(Read) => console::pages::event;
     RulesPage: GET "/ui/{tenant}/rules", Role(Read) => console::pages::rules;
     RuleTest: POST "/ui/{tenant}/rules", Role(Read) => console::pages::rule_test;
     SourcesPage: GET "/ui/{tenant}/sources", Role(Read) => console::pages::sources;

@@ -23,6 +23,7 @@ pub mod password;
 pub mod reader;
 mod row;
 mod schema;
+mod searches;
 pub mod tokens;
 mod triage;
 mod users;
@@ -40,6 +41,7 @@ pub use self::db::Postgres;
 pub use self::db::{Db, DbError, Dialect, Sqlite, Val};
 pub use self::incidents::{Escalation, RuleStats, Scope as ImpactScope, SlaReport, TimelineEntry};
 pub use self::row::Row;
+pub use self::searches::{NewSearch, SavedSearch};
 pub use self::triage::TriageOutcome;
 pub use self::users::{Lockout, LoginOutcome, Session, SessionLimits, User};
 

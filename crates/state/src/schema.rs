@@ -232,6 +232,22 @@ ALTER TABLE incidents ADD COLUMN auto_title TEXT;
 ALTER TABLE incidents ADD COLUMN title_rank BIGINT;
 UPDATE incidents SET auto_title = title, title_rank = 0;
 "#,
+    // 6: saved searches, an analyst's own or shared with the tenant.
+    r#"
+CREATE TABLE saved_searches (
+    id {id},
+    tenant TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    query TEXT NOT NULL,
+    range_from TEXT NOT NULL,
+    range_to TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    shared BIGINT NOT NULL,
+    saved BIGINT NOT NULL
+);
+CREATE INDEX saved_searches_owner ON saved_searches (tenant, owner, name);
+"#,
 ];
 
 /// Brings the schema up to date; returns the version it is at.

@@ -11,7 +11,7 @@ use soc::sla::{CalendarSpec, SlaState};
 use soc::suppress::Suppression;
 use soc::{Detection, Disposition, Entity, EntityKind, Status, TriagePolicy};
 
-use super::{Acted, AlertQuery, AuditSeal, By, Incident, IncidentAction, IncidentQuery, State, StateError};
+use super::{Acted, AlertQuery, AuditSeal, By, Incident, IncidentAction, IncidentQuery, NewSearch, State, StateError};
 
 /// Makes a fresh, empty state store (two calls with the same `name` give
 /// two handles on one database, for the concurrency case).
@@ -766,8 +766,47 @@ fn check_corrupt_rows(fresh: Fresh<'_>) {
     assert!(s.alerts("other", &AlertQuery { limit: 10, ..Default::default() }).unwrap().is_empty());
 }
 
+fn check_saved_searches(fresh: Fresh<'_>) {
+    let s = fresh("searches");
+    let (erin, bob) = (by("erin", at(0)), by("bob", at(1)));
+    let new = |name: &str, query: &str, shared: bool| NewSearch {
+        name: name.into(),
+        query: query.into(),
+        from: "-24h".into(),
+        shared,
+        ..Default::default()
+    };
+    let mine = s.save_search(&erin, &new("failed logons", "EventID:4625", false)).unwrap();
+    s.save_search(&erin, &new("team: rdp", "EventID:4624 LogonType:10", true)).unwrap();
+    // Saving under the same name replaces; names are trimmed.
+    s.save_search(&erin, &new(" failed logons ", "EventID:4625 | stats count() by host.name", false)).unwrap();
+    let names = |user: &str| -> Vec<(String, String)> {
+        s.saved_searches("acme", user).unwrap().into_iter().map(|x| (x.name, x.query)).collect()
+    };
+    assert_eq!(
+        names("erin"),
+        [
+            ("failed logons".to_string(), "EventID:4625 | stats count() by host.name".to_string()),
+            ("team: rdp".to_string(), "EventID:4624 LogonType:10".to_string())
+        ]
+    );
+    // Another analyst sees the shared one only; another tenant none.
+    assert_eq!(names("bob"), [("team: rdp".to_string(), "EventID:4624 LogonType:10".to_string())]);
+    assert!(s.saved_searches("other", "erin").unwrap().is_empty());
+    // Only the owner deletes; the old id is gone since it was replaced.
+    let shared = s.saved_searches("acme", "bob").unwrap()[0].id;
+    assert!(matches!(s.delete_search(&bob, shared), Err(StateError::NotFound(_))));
+    assert!(matches!(s.delete_search(&erin, mine.id), Err(StateError::NotFound(_))));
+    s.delete_search(&erin, shared).unwrap();
+    assert!(names("bob").is_empty());
+    for bad in [new("", "x", false), new("n", " ", false), new("a\nb", "x", false), new(&"n".repeat(121), "x", false)] {
+        assert!(matches!(s.save_search(&erin, &bad), Err(StateError::Invalid(_))), "{bad:?}");
+    }
+}
+
 /// Every case, for one backend.
 pub(super) fn suite(fresh: Fresh<'_>) {
+    check_saved_searches(fresh);
     check_corrupt_rows(fresh);
     check_scenario(fresh);
     check_incident_title(fresh);
@@ -837,7 +876,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 5);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 6);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

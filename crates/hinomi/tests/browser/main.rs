@@ -341,3 +341,111 @@ fn hostile_log_content_is_shown_as_text_on_every_page() {
     );
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Logs in as the admin the server printed.
+fn log_in(b: &Browser, base: &str, server: &Server) {
+    b.goto(&format!("{base}/ui/login"));
+    b.type_into("#user", "admin");
+    b.type_into("#password", &server.password);
+    b.click_to_load("#login");
+}
+
+/// The texts of the cells matched by `css`, in page order.
+fn texts(b: &Browser, css: &str) -> Vec<String> {
+    let found = b.script(&format!(
+        "return Array.from(document.querySelectorAll({})).map(e => e.textContent.trim());",
+        serde_json::to_string(css).unwrap()
+    ));
+    found.as_array().unwrap().iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect()
+}
+
+#[test]
+fn search_renders_each_pipes_shape_narrows_by_a_field_and_keeps_a_saved_search() {
+    let tmp = std::env::temp_dir().join(format!("hinomi-browser-search-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let server = start_server(&tmp);
+    send_scenario(&server);
+    // The scenario's events are searchable (not only detected).
+    wait_until("the events in the store", 60, || {
+        let auth = format!("Bearer {}", server.token);
+        let body = br#"{"query": "EventID:4625", "from": "2026-11-19T00:00:00Z"}"#;
+        let (status, out) = http(&server.http, "POST", "/api/v1/search", &[("Authorization", auth.as_str())], body);
+        (status == 200 && String::from_utf8_lossy(&out).matches("\"_id\"").count() >= 9).then_some(())
+    });
+    let (_driver, driver) = chromedriver();
+    let b = Browser::open(&driver);
+    let shots = artifacts();
+    let base = format!("http://{}", server.http);
+    log_in(&b, &base, &server);
+    let search = |q: &str| {
+        b.goto(&format!("{base}/ui/default/search?from=2026-11-19&q={}", webdriver::url_encode(q)));
+    };
+
+    // stats: its own columns, the count in each row.
+    search("EventID:4625 | stats count() by host.name");
+    assert_eq!(texts(&b, "#results th"), ["host.name", "count()"]);
+    assert_eq!(texts(&b, "#results tbody td"), ["WS-042.corp.example", "8", "WS-200.corp.example", "1"]);
+    b.screenshot(&shots.join("search-stats.png"));
+
+    // timechart: a chart and its table.
+    search("* | timechart span=1h count() by EventID");
+    assert_eq!(b.count("main svg.chart"), 1);
+    assert_eq!(texts(&b, "#results th"), ["_time", "EventID", "count()"]);
+    assert!(b.count("#results tbody tr") >= 2);
+    b.screenshot(&shots.join("search-timechart.png"));
+
+    // fields: the chosen columns, in their order.
+    search("* | fields EventID, TargetUserName, host.name");
+    assert_eq!(texts(&b, "#results th"), ["EventID", "TargetUserName", "host.name"]);
+    assert!(texts(&b, "#results tbody td").iter().any(|c| c == "alice"));
+    b.screenshot(&shots.join("search-fields.png"));
+
+    // Events: Windows columns; the sidebar's filter-in narrows to a value.
+    search("Channel:Security");
+    let all = b.count("#results tbody tr");
+    let heads = texts(&b, "#results th");
+    assert!(heads.contains(&"EventID".to_string()) && heads.contains(&"host.name".to_string()), "{heads:?}");
+    b.click("details[data-field='EventID'] summary");
+    b.screenshot(&shots.join("search-sidebar.png"));
+    b.click_to_load("details[data-field='EventID'] a.filter-in[aria-label$='= 4625']");
+    assert!(b.url().contains("EventID%3A%224625%22"), "{}", b.url());
+    let column = heads.iter().position(|h| h == "EventID").unwrap() + 1;
+    let ids = texts(&b, &format!("#results tbody td:nth-child({column})"));
+    assert!(!ids.is_empty() && ids.len() < all, "{} of {all}", ids.len());
+    assert!(ids.iter().all(|id| id == "4625"), "{ids:?}");
+    let failed = ids.len();
+    // Filter out: none of them is left, and all the others are.
+    search("Channel:Security");
+    b.click("details[data-field='EventID'] summary");
+    b.click_to_load("details[data-field='EventID'] a.filter-out[aria-label$='= 4625']");
+    let column = texts(&b, "#results th").iter().position(|h| h == "EventID").unwrap() + 1;
+    let ids = texts(&b, &format!("#results tbody td:nth-child({column})"));
+    assert_eq!(ids.len(), all - failed, "{ids:?}");
+    assert!(!ids.iter().any(|id| id == "4625"), "{ids:?}");
+
+    // A row opens the whole event and its raw record.
+    search("EventID:4625");
+    b.click_to_load("#results a.event-link");
+    wait_until("the event page", 10, || b.url().contains("/ui/default/events/").then_some(()));
+    assert!(b.text("#raw-record").contains("\"EventID\": 4625"), "{}", b.text("#raw-record"));
+    assert!(texts(&b, "#event-fields th").contains(&"host.name".to_string()));
+    b.screenshot(&shots.join("search-event.png"));
+
+    // A saved search reopens with its query and range.
+    search("EventID:4625 | stats count() by TargetUserName");
+    b.click("#saved summary");
+    b.type_into("#search-name", "failed logons by user");
+    b.click_to_load("#search-save");
+    // An empty search page shows the saved searches open.
+    b.goto(&format!("{base}/ui/default/search"));
+    b.click_to_load("a.saved-search");
+    assert_eq!(
+        b.script("return document.getElementById('q').value;"),
+        "EventID:4625 | stats count() by TargetUserName"
+    );
+    assert_eq!(texts(&b, "#results th"), ["TargetUserName", "count()"]);
+    assert_eq!(texts(&b, "#results tbody td"), ["alice", "8", "carol", "1"]);
+    b.screenshot(&shots.join("search-saved.png"));
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -217,3 +217,14 @@ impl Drop for Browser {
         }
     }
 }
+
+/// `text` percent-encoded for a URL's query (everything but unreserved
+/// characters).
+pub(crate) fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -90,6 +90,7 @@ words! {
     Ack: "Acknowledge", "確認";
     Action: "Action", "操作";
     Add: "Add", "追加";
+    AddColumn: "Show as a column", "列に表示";
     AddNote: "Add note", "メモを追加";
     AddTask: "Add task", "タスクを追加";
     AddUser: "Add user", "ユーザーを追加";
@@ -110,6 +111,8 @@ words! {
     CrossSite: "Cross-site request refused.", "クロスサイトのリクエストは拒否されました。";
     CsrfFailed: "The form is stale or forged (CSRF check failed); reload the page.", "フォームが古いか偽造されています(CSRFチェック失敗)。ページを再読み込みしてください。";
     DeadLetters: "Dead letters", "デッドレター";
+    DefaultColumns: "Back to the default columns", "既定の列に戻す";
+    Delete: "Delete", "削除";
     Detections: "Detections", "検知数";
     DispBenignTruePositive: "Benign true positive", "無害な真陽性";
     DispDuplicate: "Duplicate", "重複";
@@ -125,7 +128,12 @@ words! {
     Events: "Events", "イベント";
     Evidence: "Evidence", "証跡";
     FalsePositiveRate: "False-positive rate", "誤検知率";
+    Field: "Field", "フィールド";
+    Fields: "Fields", "フィールド";
+    FieldsHint: "Fields of the events shown, with their most frequent values: + keeps only a value, − leaves it out.", "表示中のイベントのフィールドと頻出値。+ でその値に絞り込み、− で除外します。";
     Filter: "Filter", "絞り込み";
+    FilterIn: "Only", "絞り込み";
+    FilterOut: "Leave out", "除外";
     FormTooLarge: "The form is too large.", "フォームが大きすぎます。";
     From: "From", "開始";
     Handoff: "Hand-off package", "引き継ぎパッケージ";
@@ -144,7 +152,6 @@ words! {
     Met: "Met", "達成";
     Name: "Name", "名前";
     NearBreach: "SLA at risk", "SLA超過間近";
-    ProcessingPaused: "Processing is paused: nothing new is detected and ingest refuses records (503, retry later) until it resumes by itself; nothing acknowledged is lost. Cause:", "処理が一時停止しています。自動で再開するまで新しい検知はなく、取り込みは拒否されます(503、後で再送)。受け付け済みのデータは失われません。原因:";
     NeedsTriage: "The console needs triage ([triage] enabled = true).", "コンソールにはトリアージ機能が必要です([triage] enabled = true)。";
     NewToken: "New token (shown only now)", "新しいトークン(表示は今回のみ)";
     NextPage: "Older", "次へ";
@@ -157,14 +164,18 @@ words! {
     Open: "Open", "未対応";
     OpenIncidents: "Open incidents", "対応中のインシデント";
     OpenTasks: "Open tasks", "未完了タスク";
+    Other: "other", "その他";
     Overview: "Overview", "概要";
     Owner: "Owner", "担当";
     ParseErrors: "Parse errors", "解析エラー";
     Password: "Password", "パスワード";
     Paused: "Paused", "一時停止";
+    ProcessingPaused: "Processing is paused: nothing new is detected and ingest refuses records (503, retry later) until it resumes by itself; nothing acknowledged is lost. Cause:", "処理が一時停止しています。自動で再開するまで新しい検知はなく、取り込みは拒否されます(503、後で再送)。受け付け済みのデータは失われません。原因:";
     Query: "Query", "クエリ";
     RateLimited: "Counted past the rate limit", "レート制限で抑止";
+    RawRecord: "Raw record", "元のレコード";
     Reason: "Reason", "理由";
+    RemoveColumn: "Hide the column", "列から外す";
     Results: "Results", "結果";
     Revoke: "Revoke", "失効";
     Revoked: "Revoked", "失効済み";
@@ -183,6 +194,8 @@ words! {
     Running: "Running", "計測中";
     SampleEvents: "Events (one JSON object per line)", "イベント(1行に1つのJSON)";
     Save: "Save", "保存";
+    SaveSearchAs: "Save this search as", "この検索を保存:";
+    SavedSearches: "Saved searches", "保存した検索";
     Scope: "Scope", "スコープ";
     Search: "Search", "検索";
     Select: "Select", "選択";
@@ -193,6 +206,8 @@ words! {
     SevLow: "Low", "低";
     SevMedium: "Medium", "中";
     Severity: "Severity", "重大度";
+    SharedMark: "shared", "共有";
+    SharedWithTenant: "shared with the tenant", "テナントで共有";
     SignedInAs: "Signed in as", "ログイン中:";
     Silent: "Silent", "無通信";
     Skip: "Skip to content", "本文へ移動";
@@ -212,15 +227,19 @@ words! {
     Status: "Status", "ステータス";
     Tenant: "Tenant", "テナント";
     Time: "Time", "時刻";
+    TimeHint: "-24h, -7d, or a date and time in your zone", "-24h、-7d、またはあなたのタイムゾーンでの日時";
     TimeZone: "Time zone", "タイムゾーン";
     Timeline: "Timeline", "タイムライン";
     Title: "Title", "タイトル";
     TlAction: "action", "操作";
+    TlAlert: "alert", "アラート";
     TlAlertJoined: "alert joined:", "アラート追加:";
     TlAssigned: "assigned to", "担当者:";
     TlEdited: "edited:", "編集:";
     TlEscalated: "escalated to", "エスカレーション先:";
+    TlEvent: "event", "イベント";
     TlMergedInto: "merged into incident", "統合先インシデント:";
+    TlNote: "note", "メモ";
     TlOpened: "opened the incident", "インシデントを作成";
     TlRisk: "risk score reached", "リスクスコア到達:";
     TlSla: "SLA target at risk or breached:", "SLA目標の超過または超過間近:";
@@ -232,15 +251,13 @@ words! {
     TlUnassigned: "unassigned", "担当者を解除";
     TlWaiting: "waiting on the customer", "顧客の回答待ち";
     TlWaitingEnd: "no longer waiting on the customer", "顧客の回答待ちを解除";
-    TlAlert: "alert", "アラート";
-    TlEvent: "event", "イベント";
-    TlNote: "note", "メモ";
     To: "To", "終了";
     Tokens: "API tokens", "APIトークン";
     TooManyLogins: "Too many login attempts from your address; wait a minute.", "このアドレスからのログイン試行が多すぎます。1分待ってください。";
     TopRules: "Top rules", "上位のルール";
     User: "User", "ユーザー";
     Users: "Users and roles", "ユーザーとロール";
+    Value: "Value", "値";
     VersionConflict: "Someone else changed this incident; the page shows it as it is now.", "他の人がこのインシデントを変更しました。最新の内容を表示しています。";
 }
 

@@ -245,25 +245,47 @@ pub(crate) struct SearchParams {
     q: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    cols: Option<String>,
 }
 
 /// Rows a console search shows.
 const SEARCH_ROWS: usize = 200;
 
 pub(crate) async fn search(State(app): State<Arc<App>>, v: Viewer, Query(p): Query<SearchParams>) -> Response {
+    search_page(&app, v, p, None).await
+}
+
+async fn search_page(app: &App, v: Viewer, p: SearchParams, notice: Option<String>) -> Response {
     let q = p.q.unwrap_or_default();
     let from = p.from.filter(|f| !f.is_empty()).unwrap_or_else(|| "-24h".into());
     let to = p.to.unwrap_or_default();
-    let mut out = SearchView { query: &q, from: &from, to: &to, rows: &[], buckets: Vec::new(), error: None };
+    let columns = p.cols.unwrap_or_default();
+    let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
+    let saved = match blocking(move || Ok(soc.saved_searches(&t, &user)?)).await {
+        Ok(saved) => saved,
+        Err(e) => return failed(v.ctx.lang, e),
+    };
+    let mut out = SearchView {
+        query: &q,
+        from: &from,
+        to: &to,
+        columns: &columns,
+        output: query::Output::Events,
+        rows: &[],
+        buckets: Vec::new(),
+        error: notice,
+        saved: &saved,
+    };
     if q.trim().is_empty() {
         return page(&v.ctx, T::Search, Ok(view::search(&v.ctx, &out)));
     }
-    let found = run_search(&app, &v.ctx, &q, &from, &to).await;
+    let found = run_search(app, &v.ctx, &q, &from, &to).await;
     let rows;
     match found {
-        Ok((r, buckets)) => {
+        Ok((output, r, buckets)) => {
             rows = r;
             out.rows = &rows;
+            out.output = output;
             out.buckets = buckets;
         }
         Err(e @ ApiError::Internal(_)) => return failed(v.ctx.lang, e),
@@ -272,33 +294,135 @@ pub(crate) async fn search(State(app): State<Arc<App>>, v: Viewer, Query(p): Que
     page(&v.ctx, T::Search, Ok(view::search(&v.ctx, &out)))
 }
 
+/// Saves the search on the page, or deletes one of the user's saved
+/// searches. Sharing with the tenant takes a role that may change things
+/// others see (triage).
+pub(crate) async fn search_act(State(app): State<Arc<App>>, v: Viewer, fields: Fields) -> Response {
+    let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
+    let may_share = v.ctx.can(access::Action::Triage);
+    let f = fields.clone();
+    let done = blocking(move || {
+        let by = state::By { tenant: &t, actor: &user, now: Timestamp::now() };
+        match f.text("action").as_str() {
+            "save" => {
+                let shared = f.text("shared") == "1";
+                if shared && !may_share {
+                    return Err(ApiError::Invalid("sharing a search with the tenant takes the analyst role".into()));
+                }
+                let get = |k: &str| f.get(k).unwrap_or("").to_string();
+                let new = state::NewSearch {
+                    name: get("name"),
+                    query: get("q"),
+                    from: get("from"),
+                    to: get("to"),
+                    columns: get("cols"),
+                    shared,
+                };
+                query::parse(&new.query)
+                    .map_err(|e| ApiError::Invalid(format!("column {}: {}", e.column, e.message)))?;
+                soc.save_search(&by, &new)?;
+                Ok(search_url(&new))
+            }
+            "delete" => {
+                let id = f.text("id").parse().map_err(|_| ApiError::Invalid("which saved search?".into()))?;
+                soc.delete_search(&by, id)?;
+                Ok(String::new())
+            }
+            other => Err(ApiError::Invalid(format!("unknown search action {other:?}"))),
+        }
+    })
+    .await;
+    let back = |p: &Fields| SearchParams {
+        q: p.get("q").map(str::to_string),
+        from: p.get("from").map(str::to_string),
+        to: p.get("to").map(str::to_string),
+        cols: p.get("cols").map(str::to_string),
+    };
+    match done {
+        Ok(rest) => redirect(&v.ctx.url(&rest)),
+        Err(e @ ApiError::Internal(_)) => failed(v.ctx.lang, e),
+        Err(e) => search_page(&app, v, back(&fields), Some(e.message())).await,
+    }
+}
+
+/// `search?…` for a saved search, relative to the tenant's console.
+fn search_url(s: &state::NewSearch) -> String {
+    let enc = crate::enc::query_value;
+    let mut url = format!("search?q={}&from={}", enc(&s.query), enc(&s.from));
+    if !s.to.is_empty() {
+        url.push_str(&format!("&to={}", enc(&s.to)));
+    }
+    if !s.columns.is_empty() {
+        url.push_str(&format!("&cols={}", enc(&s.columns)));
+    }
+    url
+}
+
+/// One stored event, found by its id in any partition of the tenant.
+pub(crate) async fn event(State(app): State<Arc<App>>, v: Viewer, Path((_, id)): Path<(String, String)>) -> Response {
+    let q = match view::term("_id", &id) {
+        Some(q) => q,
+        None => return failed(v.ctx.lang, ApiError::NotFound(format!("event {id:?}"))),
+    };
+    let found = run_search(&app, &v.ctx, &q, "", "").await;
+    match found {
+        Ok((_, rows, _)) => match rows.first() {
+            Some(row) => {
+                let title = format!("{} {id}", v.ctx.t(T::Event));
+                html(StatusCode::OK, view::layout(&v.ctx, &title, T::Search, view::event(&v.ctx, row)))
+            }
+            None => failed(v.ctx.lang, ApiError::NotFound(format!("event {id:?}"))),
+        },
+        Err(e) => failed(v.ctx.lang, e),
+    }
+}
+
 type Rows = Vec<serde_json::Map<String, serde_json::Value>>;
 
-/// The rows of a search, and its histogram (about 48 columns over the
-/// window) when the query has no pipes of its own.
+/// A time bound as the console takes it: an offset such as `-24h`, an
+/// RFC 3339 time, or a date and time in the user's zone.
+fn bound(text: &str, tz: &jiff::tz::TimeZone, now: Timestamp) -> Result<Option<Timestamp>, ApiError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let civil = text
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .or_else(|| text.parse::<jiff::civil::Date>().ok().map(|d| d.to_datetime(jiff::civil::Time::midnight())));
+    // A civil time names no offset: it is the user's.
+    if let Some(dt) = civil.filter(|_| text.parse::<Timestamp>().is_err())
+        && let Ok(z) = dt.to_zoned(tz.clone())
+    {
+        return Ok(Some(z.timestamp()));
+    }
+    query::time_arg(text, now)
+        .map(Some)
+        .ok_or_else(|| ApiError::Invalid(format!("{text:?}: expected a time or an offset such as -24h")))
+}
+
+/// The shape of a search's rows, the rows, and its histogram (about 48
+/// columns over the window) when it finds events.
 async fn run_search(
     app: &App,
     ctx: &Ctx,
     q: &str,
     from: &str,
     to: &str,
-) -> Result<(Rows, Vec<(String, i64)>), ApiError> {
+) -> Result<(query::Output, Rows, Vec<(String, i64)>), ApiError> {
     let store = app.store()?;
     let now = Timestamp::now();
-    let bound = |t: &str| -> Result<Option<Timestamp>, ApiError> {
-        if t.is_empty() {
-            return Ok(None);
-        }
-        query::time_arg(t, now)
-            .map(Some)
-            .ok_or_else(|| ApiError::Invalid(format!("{t:?}: expected a time or an offset such as -24h")))
-    };
-    let (start, end) = (bound(from)?, bound(to)?);
+    let (start, end) = (bound(from, &ctx.tz, now)?, bound(to, &ctx.tz, now)?);
     let parsed = query::parse(q).map_err(|e| ApiError::Invalid(format!("column {}: {}", e.column, e.message)))?;
+    let output = parsed.output();
     let span_secs = (end.unwrap_or(now).as_second() - start.unwrap_or(now).as_second()).max(3600) / 48;
     let span = [60, 300, 900, 1800, 3600, 10800, 21600, 86400].into_iter().find(|s| *s >= span_secs).unwrap_or(86400);
-    let chart =
-        (!q.contains('|')).then(|| query::parse(&format!("{q} | timechart span={span}s count()")).ok()).flatten();
+    let chart = (output == query::Output::Events && start.is_some())
+        .then(|| {
+            let at = view::pipes_at(q);
+            query::parse(&format!("{} | timechart span={span}s count()", &q[..at])).ok()
+        })
+        .flatten();
     let permit = app.search_permit()?;
     let search = Search { tenant: ctx.tenant.clone(), from: start, to: end, now, timeout: app.search_timeout };
     let tz = ctx.tz.clone();
@@ -322,7 +446,7 @@ async fn run_search(
                     true
                 })?;
             }
-            Ok((rows, buckets))
+            Ok((output, rows, buckets))
         })
     })
     .await

@@ -19,6 +19,9 @@ use super::i18n::{Lang, T};
 use super::svg::Stacked;
 use crate::enc::{Shown, query_value};
 
+mod search;
+pub(crate) use self::search::{SearchView, event, pipes_at, search, term};
+
 /// Who looks at a page, in which tenant: what every page is rendered for.
 #[derive(Clone)]
 pub(crate) struct Ctx {
@@ -697,91 +700,6 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
                         (ev["kind"].as_str().unwrap_or("")) ": "
                         a href=(ctx.url(&format!("search?q={}", query_value(&format!("_id:{reference}"))))) { (Shown(reference)) }
                     }
-                }
-            }
-        }
-    }
-}
-
-/// A search as asked and what it found.
-pub(crate) struct SearchView<'a> {
-    pub(crate) query: &'a str,
-    pub(crate) from: &'a str,
-    pub(crate) to: &'a str,
-    pub(crate) rows: &'a [serde_json::Map<String, serde_json::Value>],
-    pub(crate) buckets: Vec<(String, i64)>,
-    pub(crate) error: Option<String>,
-}
-
-/// Fields a results table shows first, when the rows have them.
-const SEARCH_COLUMNS: &[&str] = &["@timestamp", "host.name", "user.name", "source.ip", "event.action", "message"];
-
-/// Values longer than this get no pivot link (it would be a URL as long).
-const MAX_PIVOT: usize = 256;
-
-/// A value as a results cell shows it.
-fn cell(v: Option<&serde_json::Value>) -> String {
-    v.map_or(String::new(), |x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
-}
-
-pub(crate) fn search(ctx: &Ctx, v: &SearchView<'_>) -> Markup {
-    let present: Vec<&str> =
-        SEARCH_COLUMNS.iter().copied().filter(|c| v.rows.iter().any(|r| r.contains_key(*c))).collect();
-    // The record as it came, for every field the columns leave out.
-    let raw = v.rows.iter().any(|r| r.contains_key("_raw"));
-    let chart = (!v.buckets.is_empty()).then(|| {
-        let every = (v.buckets.len() / 8).max(1);
-        let columns = v
-            .buckets
-            .iter()
-            .enumerate()
-            .map(|(i, (l, n))| (if i % every == 0 { l.clone() } else { String::new() }, vec![*n]))
-            .collect();
-        Stacked { title: ctx.t(T::Events), series: &[(ctx.t(T::Events), "#1f5f8b")], columns }.render()
-    });
-    // Pivot: every value but times, messages and long values is a search
-    // for itself.
-    let pivot = |c: &str, value: &str| -> Option<String> {
-        if value.is_empty() || c == "@timestamp" || c == "message" || value.len() > MAX_PIVOT {
-            return None;
-        }
-        let q = format!("{c}:\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""));
-        Some(ctx.url(&format!("search?q={}&from={}", query_value(&q), query_value(v.from))))
-    };
-    html! {
-        form method="get" class="filters" {
-            label for="q" { (ctx.t(T::Query)) } " " input #q name="q" size="60" value=(v.query);
-            " " label for="from" { (ctx.t(T::From)) } " " input #from name="from" size="8" value=(v.from);
-            " " label for="to" { (ctx.t(T::To)) } " " input #to name="to" size="8" value=(v.to);
-            " " button #search-go { (ctx.t(T::Search)) }
-        }
-        @if let Some(e) = &v.error { p.error role="alert" { (e) } }
-        @if let Some(chart) = chart { (chart) }
-        @if !v.query.is_empty() {
-            h2 { (ctx.t(T::Results)) " (" (v.rows.len()) ")" }
-            table.results {
-                thead {
-                    tr {
-                        @for c in &present { th scope="col" { (c) } }
-                        @if raw { th scope="col" { (ctx.t(T::Event)) } }
-                    }
-                }
-                tbody {
-                    @for row in v.rows {
-                        tr {
-                            @for c in &present {
-                                @let value = cell(row.get(*c));
-                                td {
-                                    @match pivot(c, &value) {
-                                        Some(href) => a href=(href) { (Shown(&value)) },
-                                        None => (Shown(&preview(&value))),
-                                    }
-                                }
-                            }
-                            @if raw { td { (record(&cell(row.get("_raw")))) } }
-                        }
-                    }
-                    @if v.rows.is_empty() { (empty_row(ctx, present.len().max(1) + usize::from(raw))) }
                 }
             }
         }

@@ -75,7 +75,8 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         E::Prefs => form("lang=en&tz=UTC&back=/ui/"),
         E::Overview | E::AlertQueue | E::IncidentQueue | E::IncidentPage => None,
         E::IncidentHandoff => None,
-        E::SearchPage | E::RulesPage | E::SourcesPage | E::SettingsPage => None,
+        E::SearchPage | E::RulesPage | E::SourcesPage | E::SettingsPage | E::EventPage => None,
+        E::SearchSave => form("action=save&name=probe&q=authz"),
         E::AlertsBulk => form("action=assign&assignee=probe&alert=999999"),
         E::IncidentPageStatus => form("version=1&status=investigating"),
         E::IncidentPageAssign => form("version=1&assignee=probe"),
@@ -96,7 +97,8 @@ fn path(r: &Route, f: &Fixture, tenant: &str) -> String {
         .replace("{tenant}", tenant)
         .replace("{id}", &id.to_string())
         .replace("{index}", "logs")
-        .replace("{task}", "1");
+        .replace("{task}", "1")
+        .replace("{event}", "0.1");
     if r.e == Endpoint::Switch { format!("{path}?tenant={tenant}") } else { path }
 }
 

@@ -144,19 +144,53 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
         sources: vec![],
     };
     let rows = vec![
-        serde_json::json!({"@timestamp": "2026-11-20T01:00:00Z", "user.name": "a\"<x>", "message": "<script>alert(1)</script>", "_raw": "{\"user\": \"<img src=x onerror=alert(1)>\"}"})
+        serde_json::json!({"@timestamp": "2026-11-20T01:00:00Z", "_id": "17.2", "_source": "fw<1>", "_logsource": ["linux/*/auth"], "user.name": "a\"<x>", "message": "<script>alert(1)</script>", "_raw": "{\"user\": \"<img src=x onerror=alert(1)>\"}"})
             .as_object()
             .unwrap()
             .clone(),
     ];
-    let search_view = SearchView {
-        query: "user.name:\"<x>\"",
+    let saved = [state::SavedSearch {
+        id: 4,
+        owner: "bob".into(),
+        name: "shared <b>rdp</b>".into(),
+        query: "EventID:4624".into(),
+        from: "-7d".into(),
+        to: "".into(),
+        columns: "".into(),
+        shared: true,
+        saved: since(),
+    }];
+    let view = |query, output, rows| SearchView {
+        query,
         from: "-24h",
         to: "",
-        rows: &rows,
-        buckets: vec![("01:00".into(), 2)],
-        error: Some("column 3: <bad>".into()),
+        columns: "",
+        output,
+        rows,
+        buckets: vec![],
+        error: None,
+        saved: &saved,
     };
+    let search_view =
+        SearchView { buckets: vec![("01:00".into(), 2)], ..view("user.name:\"<x>\"", query::Output::Events, &rows) };
+    let stats_rows = vec![
+        serde_json::json!({"host.name": "ws-<1>", "count()": 3, "avg(x)": 104.9999999992014})
+            .as_object()
+            .unwrap()
+            .clone(),
+    ];
+    let columns = ["host.name", "count()", "avg(x)"].map(String::from).to_vec();
+    let stats_view = view("* | stats count(), avg(x) by host.name", query::Output::Table(columns), &stats_rows);
+    let chart_rows: Vec<_> = ["2026-11-20T01:00:00Z", "2026-11-20T02:00:00Z"]
+        .iter()
+        .flat_map(|t| {
+            ["ws-1", "<ws-2>"]
+                .map(|h| serde_json::json!({"_time": t, "host.name": h, "count()": 2}).as_object().unwrap().clone())
+        })
+        .collect();
+    let chart = query::Output::Chart { by: Some("host.name".into()), values: vec!["count()".into()] };
+    let chart_view = view("* | timechart span=1h count() by host.name", chart, &chart_rows);
+    let failed_view = SearchView { error: Some("column 3: <bad>".into()), ..view("a:(", query::Output::Events, &[]) };
     let test = RuleTest { yaml: "</textarea><script>".into(), events: "{}".into(), result: Ok(vec![1]) };
     let user = User {
         name: "bob".into(),
@@ -177,6 +211,10 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
         ("overview", frame("t", T::Overview, overview(c, &overview_data))),
         ("alerts", frame("t", T::Alerts, alerts(c, &AlertFilter::default(), &[alert()], Some("x,1"), Some("n")))),
         ("search", frame("t", T::Search, search(c, &search_view))),
+        ("search-stats", frame("t", T::Search, search(c, &stats_view))),
+        ("search-timechart", frame("t", T::Search, search(c, &chart_view))),
+        ("search-error", frame("t", T::Search, search(c, &failed_view))),
+        ("event", frame("t", T::Search, event(c, &rows[0]))),
         ("rules", {
             let loaded = [("r1".into(), "R <1>".into(), Level::Low), ("r2".into(), "R2".into(), Level::High)];
             let limited = [engine::RateLimited {
