@@ -90,6 +90,7 @@ def pages(incident):
         ("read", "GET", "/ui/{t}/search?q=user.name%3Aalice", None),
         ("read", "POST", "/ui/{t}/search", {"action": "save", "name": "authz probe", "q": "user.name:alice"}),
         ("read", "GET", "/ui/{t}/events/0.1", None),
+        ("read", "GET", "/ui/{t}/entities/user?value=alice", None),
         ("read", "GET", "/ui/{t}/rules", None),
         ("read", "POST", "/ui/{t}/rules", {"rule": "title: x", "events": "{}"}),
         ("read", "GET", "/ui/{t}/sources", None),
@@ -121,7 +122,7 @@ def test_every_page_every_role_every_tenant(tmp_path):
         subprocess.run([BIN, "user", "grant", "--data", str(server.data), "mssp", "--tenant", "acme", "--role", "viewer"],
                        check=True)
         table = pages(incident)
-        assert len(table) >= 19
+        assert len(table) >= 20
 
         def check(user, tenant, role_here):
             b = Browser(server)

@@ -124,6 +124,8 @@ endpoints! {
     Overview: GET "/ui/{tenant}" | "/ui/{tenant}/", Role(Read) => console::pages::overview;
     AlertQueue: GET "/ui/{tenant}/alerts", Role(Read) => console::pages::alerts;
     AlertsBulk: POST "/ui/{tenant}/alerts", Role(Triage) => console::pages::alerts_bulk;
+    AlertPage: GET "/ui/{tenant}/alerts/{id}", Role(Read) => console::pages::alert;
+    EntityPage: GET "/ui/{tenant}/entities/{kind}", Role(Read) => console::pages::entity;
     IncidentQueue: GET "/ui/{tenant}/incidents", Role(Read) => console::pages::incidents;
     IncidentPage: GET "/ui/{tenant}/incidents/{id}", Role(Read) => console::pages::incident;
     IncidentHandoff: GET "/ui/{tenant}/incidents/{id}/handoff", Role(Read) => console::pages::handoff;

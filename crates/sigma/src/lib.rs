@@ -445,6 +445,29 @@ impl RuleSet {
         &self.rules
     }
 
+    /// The fields rule `index` looks for, by name, sorted: those of the
+    /// selections its condition requires (not of the filters it negates).
+    /// An alert page marks them in the matched event.
+    pub fn fields_of(&self, index: usize) -> Vec<&str> {
+        let Some(rule) = self.rules.get(index) else { return Vec::new() };
+        let m = &rule.matchable;
+        let mut wanted = Vec::new();
+        m.positive_detections(&m.condition, false, &mut wanted);
+        let mut ids: Vec<FieldId> = wanted
+            .iter()
+            .filter_map(|d| m.detections.get(*d as usize))
+            .flat_map(|d| d.alternatives.iter().flatten())
+            .filter(|item| !item.negate)
+            .filter_map(|item| item.field)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut names: Vec<&str> =
+            self.fields.ids.iter().filter(|(_, id)| ids.binary_search(id).is_ok()).map(|(n, _)| &**n).collect();
+        names.sort_unstable();
+        names
+    }
+
     /// Correlation rules with their references resolved.
     pub fn correlations(&self) -> &[ResolvedCorrelation] {
         &self.correlations

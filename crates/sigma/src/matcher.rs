@@ -328,6 +328,17 @@ pub(crate) struct Matchable {
 }
 
 impl Matchable {
+    /// The detections the condition needs to be true (under an even
+    /// number of `not`s), into `out`.
+    pub(crate) fn positive_detections(&self, e: &Expr, negated: bool, out: &mut Vec<u32>) {
+        match e {
+            Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| self.positive_detections(x, negated, out)),
+            Expr::Not(x) => self.positive_detections(x, !negated, out),
+            Expr::Det(d) if !negated => out.push(*d),
+            Expr::Det(_) => {}
+        }
+    }
+
     pub(crate) fn eval(&self, ev: &mut EventView<'_, '_>) -> bool {
         self.eval_expr(&self.condition, ev)
     }

@@ -12,6 +12,7 @@
 
 pub mod assets;
 pub mod attack;
+pub mod details;
 mod detection;
 pub mod entity;
 pub mod lifecycle;

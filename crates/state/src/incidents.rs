@@ -15,18 +15,18 @@ use super::row::{Json, Row, corrupt, returned_id};
 use super::triage::{add_entity, log, open_incident};
 use super::{Alert, AlertQuery, By, Incident, IncidentQuery, Result, State, StateError, json, level_val, micros};
 
-const INCIDENT_COLUMNS: &str = "id, tenant, kind, title, severity, status, disposition, assignee, created, updated, \
+pub(crate) const INCIDENT_COLUMNS: &str = "id, tenant, kind, title, severity, status, disposition, assignee, created, updated, \
      last_activity, first_seen, acknowledged, resolved, pauses, escalated_to, escalated, alert_count, version";
 
 /// Entities an incident shows in a list.
 const LIST_ENTITIES: usize = 20;
 
-const ALERT_COLUMNS: &str = "id, tenant, rule_id, title, level, severity, tags, author, entities, evidence, \
+pub(crate) const ALERT_COLUMNS: &str = "id, tenant, rule_id, title, level, severity, tags, author, entities, evidence, \
      first_seen, last_seen, count, status, suppression_id, incident_id, origin, version";
 
 impl Incident {
     /// An incident row (without its entities, which have their own table).
-    fn from_row(r: &Row) -> Result<Incident> {
+    pub(crate) fn from_row(r: &Row) -> Result<Incident> {
         let pauses: Vec<(Timestamp, Option<Timestamp>)> = r
             .get::<Json<Vec<(i64, Option<i64>)>>>("pauses")?
             .0
@@ -64,7 +64,7 @@ impl Incident {
 }
 
 impl Alert {
-    fn from_row(r: &Row) -> Result<Alert> {
+    pub(crate) fn from_row(r: &Row) -> Result<Alert> {
         Ok(Alert {
             id: r.get("id")?,
             tenant: r.get("tenant")?,

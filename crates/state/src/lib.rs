@@ -18,6 +18,7 @@
 mod actions;
 mod audit;
 mod db;
+mod entities;
 mod incidents;
 pub mod password;
 pub mod reader;
@@ -39,6 +40,7 @@ pub use self::actions::{Acted, EvidenceKind, IncidentAction};
 pub use self::audit::{AuditEntry, AuditReport, AuditSeal};
 pub use self::db::Postgres;
 pub use self::db::{Db, DbError, Dialect, Sqlite, Val};
+pub use self::entities::EntityReport;
 pub use self::incidents::{Escalation, RuleStats, Scope as ImpactScope, SlaReport, TimelineEntry};
 pub use self::row::Row;
 pub use self::searches::{NewSearch, SavedSearch};

@@ -112,9 +112,21 @@ fn check_scenario(fresh: Fresh<'_>) {
     let want = [("brute-force", 3, 8), ("logon-after-failures", 1, 1), ("privilege-escalation", 1, 1)];
     assert_eq!(stats, want.map(|(r, a, d)| (r.to_string(), a, d)));
     assert!(s.rule_stats("other").unwrap().is_empty());
+    // The entity page's view of alice: her incident, the alerts naming
+    // her (not bob's), first and last seen, who she appears with.
+    let alice = s.entity("acme", &e(EntityKind::User, "alice"), at(121)).unwrap();
+    assert_eq!(alice.incidents.iter().map(|i| i.id).collect::<Vec<_>>(), [i.id]);
+    let rules: Vec<&str> = alice.alerts.iter().map(|a| a.rule_id.as_str()).collect();
+    // Newest activity first: the first brute force was last seen at 30.
+    assert_eq!(rules, ["brute-force", "brute-force", "privilege-escalation", "logon-after-failures"]);
+    assert_eq!((alice.first_seen, alice.last_seen), (Some(at(0)), Some(at(120))));
+    assert!(alice.risk > 0.0);
+    assert_eq!(alice.related[0], (e(EntityKind::Host, "ws-042"), 4));
+    assert!(!alice.related.iter().any(|(r, _)| r.value == "bob"));
     // Another tenant sees none of it.
     assert!(s.incidents("other", &IncidentQuery { limit: 10, ..Default::default() }).unwrap().is_empty());
     assert!(matches!(s.incident("other", i.id), Err(StateError::NotFound(_))));
+    assert!(s.entity("other", &e(EntityKind::User, "alice"), at(121)).unwrap().alerts.is_empty());
 }
 
 fn check_suppression(fresh: Fresh<'_>) {

@@ -67,7 +67,12 @@ struct Server {
 }
 
 fn start_server(dir: &Path) -> Server {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/triage/rules");
+    start_server_with(dir, &["--rules".as_ref(), rules.as_os_str()])
+}
+
+/// A server with these arguments after `serve --data --config`.
+fn start_server_with(dir: &Path, args: &[&std::ffi::OsStr]) -> Server {
     let config = dir.join("hinomi.toml");
     std::fs::write(
         &config,
@@ -81,8 +86,7 @@ fn start_server(dir: &Path) -> Server {
         .arg(dir.join("data"))
         .arg("--config")
         .arg(&config)
-        .arg("--rules")
-        .arg(root.join("tests/data/triage/rules"))
+        .args(args)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -310,10 +314,18 @@ fn hostile_log_content_is_shown_as_text_on_every_page() {
     // The evidence: from the incident page to the event in search, and a
     // search over the events with every column the page shows.
     b.goto(&format!("{base}/ui/default/incidents/{incident}"));
-    b.click_to_load("section a[href*='search?q=_id']");
-    wait_until("the evidence event", 30, || (b.count("tbody tr td") > 1).then_some(()));
+    b.click_to_load("#evidence a.evidence-link");
+    wait_until("the evidence event", 30, || (b.count("#raw-record") == 1).then_some(()));
     check_page(&b, "evidence", &["<script>window.pwned=1</script>"]);
     b.screenshot(&shots.join("hostile-evidence.png"));
+    // The alert, with its matched event, and the user's entity page.
+    b.goto(&format!("{base}/ui/default/incidents/{incident}"));
+    b.click_to_load("#story a.step-title");
+    check_page(&b, "alert", &[user, "<script>window.pwned=1</script>"]);
+    b.screenshot(&shots.join("hostile-alert.png"));
+    b.click_to_load("#alert-facts a.ent[href*='entities/user']");
+    check_page(&b, "entity", &[user]);
+    b.screenshot(&shots.join("hostile-entity.png"));
     b.goto(&format!("{base}/ui/default/search?q=EventID%3A4625&from=-24h"));
     check_page(&b, "search", &[user, "<svg onload=", "ad⟨U+200B⟩min", "caf\u{fffd}"]);
     b.screenshot(&shots.join("hostile-search.png"));
@@ -447,5 +459,117 @@ fn search_renders_each_pipes_shape_narrows_by_a_field_and_keeps_a_saved_search()
     assert_eq!(texts(&b, "#results th"), ["TargetUserName", "count()"]);
     assert_eq!(texts(&b, "#results tbody td"), ["alice", "8", "carol", "1"]);
     b.screenshot(&shots.join("search-saved.png"));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// The titles of the incident story's steps, in the order shown.
+fn story_steps(b: &Browser) -> Vec<String> {
+    texts(b, "#story li.step a.step-title")
+}
+
+/// The demo's attack, from the overview to the hand-off package, in one
+/// language: the story shows the chain in order with its key fields, an
+/// alert shows its matched event, the event its raw record, the user's
+/// entity page her alerts.
+fn walk_the_demo_story(b: &Browser, base: &str, lang: &str, words: &[&str]) {
+    let shots = artifacts();
+    let shot = |name: &str| b.screenshot(&shots.join(format!("story-{lang}-{name}.png")));
+    b.goto(&format!("{base}/ui/demo/"));
+    shot("01-overview");
+    b.goto(&format!("{base}/ui/demo/incidents"));
+    b.click_to_load("tr:has(.sev-critical) a[href*='/incidents/']");
+    wait_until("the critical incident", 10, || b.url().contains("/ui/demo/incidents/").then_some(()));
+    let incident = b.url();
+    // The story: the chain in event-time order, grouped by tactic.
+    let steps = story_steps(b);
+    let chain = [
+        "Failed Logon From The Internet",
+        "Network Logon From Outside",
+        "Special Privileges Assigned To A User",
+        "Remote Service Installed Over An Admin Share",
+        "Large Upload Through The Proxy",
+    ];
+    let at = |title: &str| steps.iter().position(|s| s == title).unwrap_or_else(|| panic!("{title} not in {steps:?}"));
+    for w in chain.windows(2) {
+        assert!(at(w[0]) < at(w[1]), "{} comes before {}: {steps:?}", w[0], w[1]);
+    }
+    assert_eq!(steps.iter().filter(|s| *s == "Remote Service Installed Over An Admin Share").count(), 2, "{steps:?}");
+    let story = b.text("#story");
+    for key in
+        ["203.0.113.66", "alice", "srv-db-01", "srv-file-02", "PSEXESVC", "files.transfer-example.net", "734003200"]
+    {
+        assert!(story.to_lowercase().contains(&key.to_lowercase()), "{key} not in the story: {story}");
+    }
+    for w in words {
+        assert!(b.page_text().contains(w), "{w:?} not on the incident page");
+    }
+    assert!(!b.page_text().contains("⟦"), "a word without a translation");
+    // Evidence: each event once.
+    let evidence = texts(b, "#evidence a.evidence-link");
+    let mut unique = evidence.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), evidence.len(), "{evidence:?}");
+    shot("02-incident");
+
+    // An alert: the PsExec service, its rule and matched event.
+    let psexec = b.script(
+        "return Array.from(document.querySelectorAll('#story a.step-title')).find(a => a.textContent.includes('Remote Service')).href;",
+    );
+    b.goto(psexec.as_str().unwrap());
+    wait_until("the alert page", 10, || b.url().contains("/ui/demo/alerts/").then_some(()));
+    assert!(b.count("#matched tr.matched") >= 1, "no field of the rule marked");
+    assert!(b.text("#rule").contains("T1021"), "{}", b.text("#rule"));
+    shot("03-alert");
+
+    // Its event, whole, with the raw record.
+    b.click_to_load("#matched a.event-link");
+    wait_until("the event page", 10, || b.url().contains("/ui/demo/events/").then_some(()));
+    assert!(b.text("#raw-record").contains("\"EventID\": 7045"), "{}", b.text("#raw-record"));
+    shot("04-event-raw");
+
+    // alice's entity page: her alerts and incident.
+    b.goto(&format!("{base}/ui/demo/entities/user?value=alice"));
+    assert!(b.count("#entity-alerts tbody tr") >= 4, "{}", b.text("#entity-alerts"));
+    assert!(b.text("#related-entities").contains("203.0.113.66"));
+    shot("05-entity-alice");
+
+    // The hand-off package (escalated in the first walk).
+    b.goto(&incident);
+    if b.count("#handoff") == 0 {
+        b.type_into("#escalate-to", "CSIRT");
+        b.click_to_load("#escalate");
+    }
+    b.click_to_load("#handoff");
+    let text = b.page_text();
+    assert!(text.contains("alice") && text.contains("203.0.113.66"), "{text}");
+    shot("06-handoff");
+}
+
+#[test]
+fn the_demo_story_from_overview_to_handoff_in_english_and_japanese() {
+    let tmp = std::env::temp_dir().join(format!("hinomi-browser-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let server = start_server_with(&tmp, &["--demo".as_ref()]);
+    let (_driver, driver) = chromedriver();
+    let b = Browser::open(&driver);
+    let base = format!("http://{}", server.http);
+    log_in(&b, &base, &server);
+    // The demo's chain is triaged and its events searchable.
+    wait_until("the attack chain's incident", 90, || {
+        b.goto(&format!("{base}/ui/demo/incidents"));
+        if b.count("tr:has(.sev-critical)") == 0 {
+            return None;
+        }
+        b.click_to_load("tr:has(.sev-critical) a[href*='/incidents/']");
+        (story_steps(&b).iter().any(|s| s == "Large Upload Through The Proxy") && b.count("#evidence .kv") > 0)
+            .then_some(())
+    });
+    walk_the_demo_story(&b, &base, "en", &["What happened, step by step", "Lateral movement", "Exfiltration"]);
+    b.goto(&format!("{base}/ui/demo/"));
+    b.click("#lang option[value=ja]");
+    b.click_to_load("#lang-save");
+    walk_the_demo_story(&b, &base, "ja", &["攻撃の流れ", "水平展開", "持ち出し", "認証情報アクセス"]);
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -169,21 +169,135 @@ pub(crate) async fn incidents(v: Viewer, Query(p): Query<IncidentsParams>) -> Re
     page(&v.ctx, T::Incidents, body)
 }
 
-pub(crate) async fn incident(v: Viewer, Path((_, id)): Path<(String, i64)>) -> Response {
-    incident_page(v, id, None, StatusCode::OK).await
+pub(crate) async fn incident(State(app): State<Arc<App>>, v: Viewer, Path((_, id)): Path<(String, i64)>) -> Response {
+    incident_page(&app, v, id, None, StatusCode::OK).await
 }
 
-async fn incident_page(v: Viewer, id: i64, notice: Option<String>, code: StatusCode) -> Response {
+async fn incident_page(app: &App, v: Viewer, id: i64, notice: Option<String>, code: StatusCode) -> Response {
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
     let data = blocking(move || Ok((soc.escalation(&t, id)?, soc.sla(&t, id, Timestamp::now())?))).await;
     match data {
         Ok((e, sla)) => {
+            // The story's steps and the evidence list show their events'
+            // key fields: the first event of each alert, then the evidence.
+            let mut ids: Vec<String> = e.alerts.iter().filter_map(|a| a.evidence.first().cloned()).collect();
+            ids.extend(e.evidence.iter().filter_map(|x| x["ref"].as_str().map(str::to_string)));
+            let events = events_by_id(app, &v.ctx, ids).await;
             let title = format!("{} #{id}: {}", v.ctx.t(T::Incident), e.incident.title);
-            let body = view::incident(&v.ctx, &e, sla.as_ref(), notice.as_deref());
+            let body = view::incident(&v.ctx, &e, &events, sla.as_ref(), notice.as_deref());
             html(code, view::layout(&v.ctx, &title, T::Incidents, body))
         }
         Err(e) => failed(v.ctx.lang, e),
     }
+}
+
+/// Events a page looks up by id at most.
+const MAX_LOOKUP: usize = 200;
+
+/// Stored events by id, for pages that show an event's key fields. The
+/// page is still shown when the store cannot answer (it is off, or busy):
+/// without the fields, with its links.
+async fn events_by_id(app: &App, ctx: &Ctx, mut ids: Vec<String>) -> view::Events {
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
+    ids.truncate(MAX_LOOKUP);
+    let terms: Vec<String> = ids.iter().filter_map(|id| view::term("_id", id)).collect();
+    if terms.is_empty() {
+        return view::Events::new();
+    }
+    match run_search(app, ctx, &terms.join(" OR "), "", "").await {
+        Ok((_, rows, _)) => rows.into_iter().filter_map(|r| Some((r.get("_id")?.as_str()?.to_string(), r))).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e.message(), "looking up events for a console page");
+            view::Events::new()
+        }
+    }
+}
+
+/// One alert: its rule, its events with the rule's fields marked, and the
+/// alerts that share its entities.
+pub(crate) async fn alert(State(app): State<Arc<App>>, v: Viewer, Path((_, id)): Path<(String, i64)>) -> Response {
+    let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
+    let found = blocking(move || {
+        let a = soc.alert(&t, id)?;
+        let now = Timestamp::now();
+        let mut related: Vec<state::Alert> = Vec::new();
+        for e in a.entities.iter().filter(|e| e.kind.groups()).take(4) {
+            for other in soc.entity(&t, e, now)?.alerts {
+                if other.id != a.id && !related.iter().any(|r| r.id == other.id) {
+                    related.push(other);
+                }
+            }
+        }
+        related.sort_by_key(|x| std::cmp::Reverse(x.last_seen));
+        related.truncate(50);
+        Ok((a, related))
+    })
+    .await;
+    let (a, related) = match found {
+        Ok(found) => found,
+        Err(e) => return failed(v.ctx.lang, e),
+    };
+    let rules = app.rules.clone();
+    let rule = rules.rules().iter().position(|r| r.id == a.rule_id).map(|at| {
+        let r = &rules.rules()[at];
+        view::RuleInfo {
+            description: r.description.clone(),
+            status: r.status.clone(),
+            references: r.references.clone(),
+            falsepositives: r.falsepositives.clone(),
+            path: r.path.clone(),
+            fields: rules.fields_of(at).into_iter().map(str::to_string).collect(),
+        }
+    });
+    let events = events_by_id(&app, &v.ctx, a.evidence.iter().take(20).cloned().collect()).await;
+    let mut shown: Vec<&serde_json::Map<String, serde_json::Value>> =
+        a.evidence.iter().filter_map(|id| events.get(id)).collect();
+    shown.sort_by_key(|r| r.get("@timestamp").and_then(|t| t.as_str()).unwrap_or("").to_string());
+    let view = view::AlertView { alert: &a, rule, events: shown, related: &related };
+    let title = format!("{} #{id}: {}", v.ctx.t(T::Alert), a.title);
+    html(StatusCode::OK, view::layout(&v.ctx, &title, T::Alerts, view::alert(&v.ctx, &view)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EntityParams {
+    value: Option<String>,
+}
+
+/// Events an entity page lists.
+const ENTITY_EVENTS: usize = 20;
+
+/// One entity: its incidents and alerts, who it was seen with, its risk
+/// and its recent events.
+pub(crate) async fn entity(
+    State(app): State<Arc<App>>,
+    v: Viewer,
+    Path((_, kind)): Path<(String, String)>,
+    Query(p): Query<EntityParams>,
+) -> Response {
+    let Some(kind) = soc::EntityKind::ALL.into_iter().find(|k| k.as_str() == kind) else {
+        return failed(v.ctx.lang, ApiError::NotFound(format!("entity kind {kind:?}")));
+    };
+    let Some(e) = soc::Entity::new(kind, p.value.as_deref().unwrap_or("")) else {
+        return failed(v.ctx.lang, ApiError::Invalid("an entity page needs a value (?value=)".into()));
+    };
+    let (soc, t, entity) = (v.soc.clone(), v.ctx.tenant.clone(), e.clone());
+    let report = match blocking(move || Ok(soc.entity(&t, &entity, Timestamp::now())?)).await {
+        Ok(r) => r,
+        Err(e) => return failed(v.ctx.lang, e),
+    };
+    let events = match view::entity_query(&e) {
+        Some(q) => match run_search(&app, &v.ctx, &format!("{q} | head {ENTITY_EVENTS}"), "-7d", "").await {
+            Ok((_, rows, _)) => rows,
+            Err(err) => {
+                tracing::warn!(error = %err.message(), "an entity page's events");
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
+    let title = format!("{}: {}", e.kind.as_str(), e.value);
+    html(StatusCode::OK, view::layout(&v.ctx, &title, T::Alerts, view::entity(&v.ctx, &report, &events)))
 }
 
 /// The CSIRT hand-off package as a page to read, print or save: the
@@ -219,7 +333,13 @@ fn form_action(name: &str, f: &Fields) -> Result<IncidentAction, ApiError> {
 }
 
 /// One change from the incident page's forms.
-pub(crate) async fn incident_act(v: Viewer, fields: Fields, Path((_, id)): Path<(String, i64)>, uri: Uri) -> Response {
+pub(crate) async fn incident_act(
+    State(app): State<Arc<App>>,
+    v: Viewer,
+    fields: Fields,
+    Path((_, id)): Path<(String, i64)>,
+    uri: Uri,
+) -> Response {
     let name = uri.path().rsplit('/').next().unwrap_or("").to_string();
     let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
     let done = blocking(move || {
@@ -233,10 +353,10 @@ pub(crate) async fn incident_act(v: Viewer, fields: Fields, Path((_, id)): Path<
         Ok(_) => redirect(&back),
         Err(ApiError::Conflict { .. }) => {
             let notice = v.ctx.t(T::VersionConflict).to_string();
-            incident_page(v, id, Some(notice), StatusCode::CONFLICT).await
+            incident_page(&app, v, id, Some(notice), StatusCode::CONFLICT).await
         }
         Err(e @ (ApiError::NotFound(_) | ApiError::Internal(_))) => failed(v.ctx.lang, e),
-        Err(e) => incident_page(v, id, Some(e.message()), StatusCode::BAD_REQUEST).await,
+        Err(e) => incident_page(&app, v, id, Some(e.message()), StatusCode::BAD_REQUEST).await,
     }
 }
 

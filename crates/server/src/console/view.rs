@@ -19,7 +19,10 @@ use super::i18n::{Lang, T};
 use super::svg::Stacked;
 use crate::enc::{Shown, query_value};
 
+mod investigate;
 mod search;
+pub(crate) use self::investigate::{AlertView, Events, RuleInfo, alert, entity, entity_query};
+use self::investigate::{entity_links, evidence, story};
 pub(crate) use self::search::{SearchView, event, pipes_at, search, term};
 
 /// Who looks at a page, in which tenant: what every page is rendered for.
@@ -219,13 +222,6 @@ fn empty_row(ctx: &Ctx, cols: usize) -> Markup {
     html! { tr { td colspan=(cols) { (ctx.t(T::NoRows)) } } }
 }
 
-fn entities(list: &[soc::Entity], max: usize) -> Markup {
-    html! {
-        @for e in list.iter().take(max) { span.ent { (e.kind.as_str()) ": " (Shown(&e.value)) } " " }
-        @if list.len() > max { "… (+" (list.len() - max) ")" }
-    }
-}
-
 fn notice(text: Option<&str>) -> Markup {
     html! { @if let Some(n) = text { p.notice role="status" { (n) } } }
 }
@@ -360,8 +356,8 @@ pub(crate) fn alerts(ctx: &Ctx, f: &AlertFilter, list: &[Alert], next: Option<&s
                             }
                         }
                         td { (badge(ctx, a.severity)) }
-                        td { (Shown(&a.title)) }
-                        td { (entities(&a.entities, 4)) }
+                        td { a.alert-link href=(ctx.url(&format!("alerts/{}", a.id))) { (Shown(&a.title)) } }
+                        td { (entity_links(ctx, &a.entities, 4)) }
                         td { (a.count) }
                         td { (ctx.time(a.last_seen)) }
                         td {
@@ -565,7 +561,13 @@ fn action(ctx: &Ctx, what: &str, data: &serde_json::Value) -> Markup {
 
 /// The incident page: what it is, its clocks, what can be done, what
 /// happened, and the evidence.
-pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note: Option<&str>) -> Markup {
+pub(crate) fn incident(
+    ctx: &Ctx,
+    e: &Escalation,
+    events: &Events,
+    sla: Option<&SlaReport>,
+    note: Option<&str>,
+) -> Markup {
     let i = &e.incident;
     let base = ctx.url(&format!("incidents/{}", i.id));
     let act = |name: &str| format!("{base}/{name}");
@@ -630,9 +632,10 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
         @if i.escalated.is_some() {
             p { a #handoff href=(act("handoff")) { (ctx.t(T::Handoff)) } }
         }
+        (story(ctx, &e.alerts, events))
         section {
             h2 { (ctx.t(T::Entities)) }
-            p { (entities(&e.entities, 50)) }
+            p { (entity_links(ctx, &e.entities, 50)) }
             @if !e.scope.spread.is_empty() {
                 p.warn { (ctx.t(T::LateralMovement)) ": " (Shown(&e.scope.spread.join(", "))) }
             }
@@ -651,9 +654,19 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
                 }
             }
         }
-        @if ctx.can(Action::Triage) {
-            section {
-                h2 { (ctx.t(T::Notes)) }
+        section {
+            h2 { (ctx.t(T::Notes)) }
+            // Notes are shown as written, as text: line breaks kept,
+            // nothing in them rendered as markup.
+            ul.notes #notes {
+                @for t in e.timeline.iter().filter(|t| t.kind == "note") {
+                    li {
+                        p.note-body { (Shown(t.data.as_str().unwrap_or(&t.what))) }
+                        span.who { (Shown(&t.actor)) " · " (ctx.time(t.at)) }
+                    }
+                }
+            }
+            @if ctx.can(Action::Triage) {
                 form method="post" action=(act("note")) {
                     (ctx.csrf_field())
                     label for="note-body" { (ctx.t(T::Note)) } br;
@@ -682,8 +695,8 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
                     @for a in &e.alerts {
                         tr {
                             td { (badge(ctx, a.severity)) }
-                            td { (Shown(&a.title)) }
-                            td { (entities(&a.entities, 6)) }
+                            td { a href=(ctx.url(&format!("alerts/{}", a.id))) { (Shown(&a.title)) } }
+                            td { (entity_links(ctx, &a.entities, 6)) }
                             td { (a.count) }
                             td { (ctx.time(a.last_seen)) }
                         }
@@ -691,18 +704,7 @@ pub(crate) fn incident(ctx: &Ctx, e: &Escalation, sla: Option<&SlaReport>, note:
                 }
             }
         }
-        section {
-            h2 { (ctx.t(T::Evidence)) }
-            ul {
-                @for ev in e.evidence.iter().take(100) {
-                    @let reference = ev["ref"].as_str().unwrap_or("");
-                    li {
-                        (ev["kind"].as_str().unwrap_or("")) ": "
-                        a href=(ctx.url(&format!("search?q={}", query_value(&format!("_id:{reference}"))))) { (Shown(reference)) }
-                    }
-                }
-            }
-        }
+        (evidence(ctx, &e.evidence, events))
     }
 }
 

@@ -76,6 +76,7 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         E::Overview | E::AlertQueue | E::IncidentQueue | E::IncidentPage => None,
         E::IncidentHandoff => None,
         E::SearchPage | E::RulesPage | E::SourcesPage | E::SettingsPage | E::EventPage => None,
+        E::AlertPage | E::EntityPage => None,
         E::SearchSave => form("action=save&name=probe&q=authz"),
         E::AlertsBulk => form("action=assign&assignee=probe&alert=999999"),
         E::IncidentPageStatus => form("version=1&status=investigating"),
@@ -91,14 +92,19 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
 /// The route's path for a request in `tenant`, naming tenant `a`'s
 /// incident or alert: another tenant must not reach them.
 fn path(r: &Route, f: &Fixture, tenant: &str) -> String {
-    let id = if r.path.starts_with("/api/v1/alerts/") { f.alert } else { f.incident };
+    let id = if r.path.starts_with("/api/v1/alerts/") || r.path.starts_with("/ui/{tenant}/alerts/") {
+        f.alert
+    } else {
+        f.incident
+    };
     let path = r
         .path
         .replace("{tenant}", tenant)
         .replace("{id}", &id.to_string())
         .replace("{index}", "logs")
         .replace("{task}", "1")
-        .replace("{event}", "0.1");
+        .replace("{event}", "0.1")
+        .replace("{kind}", "user");
     if r.e == Endpoint::Switch { format!("{path}?tenant={tenant}") } else { path }
 }
 

@@ -1,6 +1,7 @@
 //! The condition grammar: precedence, quantifiers, `them`, and errors.
 
-use super::{check, check_error, rule};
+use super::{check, check_error, load_with, rule};
+use crate::CompileOptions;
 
 /// Detections a..d each test field `a`..`d` for the value `1`; `_p` tests `p`.
 fn dets(condition: &str) -> String {
@@ -80,4 +81,15 @@ fn condition_errors_point_at_the_column() {
     check_error(&rule(&dets("sel_*")), "16:16: condition: pattern `sel_*` needs `1 of` or `all of` before it");
     check_error(&rule(&dets("2 of sel_*")), "16:16: condition: `2 of` is not a quantifier; use `1 of` or `all of`");
     check_error(&rule(&dets("'sel_a or'")), "16:25: condition: condition ends where an identifier or `(` was expected");
+}
+
+#[test]
+fn a_rules_fields_are_those_its_condition_requires() {
+    let text = rule(
+        "    sel:\n        Image|endswith: '\\psexec.exe'\n        CommandLine|contains: '-s'\n    other:\n        - ParentImage: x\n    filter:\n        User: SYSTEM\n    condition: (sel or other) and not filter",
+    );
+    let (set, errors) = load_with(&text, CompileOptions::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(set.fields_of(0), ["CommandLine", "Image", "ParentImage"]);
+    assert!(set.fields_of(1).is_empty());
 }

@@ -79,10 +79,18 @@ fn package() -> Escalation {
         what: what.into(),
         data,
     };
+    let psexec = Alert {
+        id: 9,
+        title: "PsExec <service>".into(),
+        tags: vec!["attack.lateral_movement".into(), "attack.t1021.002".into(), "attack.t1569.002".into()],
+        evidence: vec!["1.0\"><script>".into()],
+        first_seen: "2026-11-20T01:30:00Z".parse().unwrap(),
+        ..a.clone()
+    };
     Escalation {
         incident,
         summary: "s".into(),
-        alerts: vec![a.clone()],
+        alerts: vec![a.clone(), psexec],
         timeline: vec![
             entry("alert", "Brute <b>force</b>", serde_json::json!({})),
             entry("action", "opened", serde_json::json!({"kind": "alerts", "title": "t"})),
@@ -117,6 +125,16 @@ fn package() -> Escalation {
         open_tasks: vec![serde_json::json!({"title": "reset <b>password</b>"})],
         open_questions: vec![],
     }
+}
+
+/// The stored events the pages look up, by id: one PsExec service
+/// install, written by an attacker.
+fn events() -> Events {
+    let row = serde_json::json!({"@timestamp": "2026-11-20T01:30:00Z", "_id": "1.0\"><script>", "EventID": 7045,
+        "ServiceName": "PSEXESVC<script>", "ImagePath": "%SystemRoot%\\PSEXESVC.exe", "host.name": "srv-<1>",
+        "_raw": "{\"x\": \"<img src=x>\"}"});
+    let row = row.as_object().unwrap().clone();
+    Events::from([(row["_id"].as_str().unwrap().to_string(), row)])
 }
 
 /// Every page, named, for one viewer.
@@ -206,7 +224,39 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
     let e = package();
     let frame = |title: &str, active: T, body: Markup| layout(c, title, active, body).into_string();
     vec![
-        ("incident", frame("t", T::Incidents, incident(c, &e, None, Some("conflict")))),
+        ("incident", frame("t", T::Incidents, incident(c, &e, &events(), None, Some("conflict")))),
+        ("alert", {
+            let rule = RuleInfo {
+                description: Some("Detects <b>PsExec</b>".into()),
+                status: Some("test".into()),
+                references: vec!["https://example.com/<x>".into(), "javascript:alert(1)".into()],
+                falsepositives: vec!["Admins <x>".into()],
+                path: "rules/<x>.yml".into(),
+                fields: vec!["ServiceName".into()],
+            };
+            let found = events();
+            let view = AlertView {
+                alert: &e.alerts[1],
+                rule: Some(rule),
+                events: found.values().collect(),
+                related: std::slice::from_ref(&e.alerts[0]),
+            };
+            frame("t", T::Alerts, super::alert(c, &view))
+        }),
+        ("entity", {
+            let report = state::EntityReport {
+                entity: e.entities[0].clone(),
+                incidents: vec![e.incident.clone()],
+                alerts: e.alerts.clone(),
+                first_seen: Some(since()),
+                last_seen: Some(since()),
+                risk: 104.9999999992014,
+                related: vec![(soc::Entity::new(soc::EntityKind::Host, "ws-<9>").unwrap(), 2)],
+            };
+            let found = events();
+            let rows: Vec<_> = found.into_values().collect();
+            frame("t", T::Alerts, entity(c, &report, &rows))
+        }),
         ("incidents", frame("t", T::Incidents, incidents(c, "open", std::slice::from_ref(&e.incident), Some("x,1")))),
         ("overview", frame("t", T::Overview, overview(c, &overview_data))),
         ("alerts", frame("t", T::Alerts, alerts(c, &AlertFilter::default(), &[alert()], Some("x,1"), Some("n")))),
@@ -315,7 +365,7 @@ fn a_viewer_gets_no_forms_that_change_things() {
     for page in [
         alerts(&c, &AlertFilter::default(), &[alert()], None, None),
         settings(&c, &[], &[], &TenantConfig::default(), None, None),
-        incident(&c, &package(), None, None),
+        incident(&c, &package(), &events(), None, None),
     ] {
         let page = page.into_string();
         assert!(!page.contains("method=\"post\""), "{page}");
@@ -327,14 +377,14 @@ fn a_closed_incident_offers_only_reopening() {
     let c = ctx(Lang::En, Scope::Admin);
     let mut e = package();
     e.incident.status = soc::Status::Closed;
-    let page = incident(&c, &e, None, None).into_string();
+    let page = incident(&c, &e, &events(), None, None).into_string();
     let options: Vec<&str> =
         page.split("<option value=\"").skip(1).filter_map(|o| o.split('"').next()).filter(|v| !v.is_empty()).collect();
     // The status choices, then the dispositions.
     assert_eq!(&options[..2], ["investigating", "closed"], "{page}");
     assert!(!page.contains("/escalate\"") && !page.contains("/assign\""), "{page}");
     e.incident.status = soc::Status::Acknowledged;
-    let page = incident(&c, &e, None, None).into_string();
+    let page = incident(&c, &e, &events(), None, None).into_string();
     assert!(page.contains("/escalate\"") && page.contains("/assign\"") && !page.contains("value=\"new\""), "{page}");
 }
 
