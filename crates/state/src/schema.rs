@@ -250,14 +250,36 @@ CREATE INDEX saved_searches_owner ON saved_searches (tenant, owner, name);
 "#,
 ];
 
+/// Serializes migrations between processes, inside a transaction. SQLite's
+/// `BEGIN IMMEDIATE` has taken the write lock already; PostgreSQL takes a
+/// transaction-scoped advisory lock (released at commit or rollback).
+fn lock_migrations(db: &mut dyn Db) -> Result<(), DbError> {
+    match db.dialect() {
+        super::db::Dialect::Sqlite => Ok(()),
+        // "hinomi" in ASCII, as the lock's key.
+        super::db::Dialect::Postgres => db.batch("SELECT pg_advisory_xact_lock(115910555116905)"),
+    }
+}
+
+/// The version the schema is at, as recorded.
+fn recorded(db: &mut dyn Db) -> Result<i64, DbError> {
+    let current = db.rows("SELECT COALESCE(MAX(version), 0) AS version FROM schema_version", &[])?;
+    match current.first() {
+        Some(r) => r.get("version").map_err(|e| DbError(e.to_string())),
+        None => Ok(0),
+    }
+}
+
 /// Brings the schema up to date; returns the version it is at.
+///
+/// Several processes may open one store at once (the server and a
+/// command on its data directory): each migration is applied in a
+/// transaction that first takes the store's write lock (SQLite's
+/// `BEGIN IMMEDIATE`, a PostgreSQL advisory lock) and reads the version
+/// again, so one of them applies it and the others see it applied.
 pub(crate) fn migrate(db: &mut dyn Db) -> Result<i64, DbError> {
     db.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
-    let current = db.rows("SELECT COALESCE(MAX(version), 0) AS version FROM schema_version", &[])?;
-    let mut version: i64 = match current.first() {
-        Some(r) => r.get("version").map_err(|e| DbError(e.to_string()))?,
-        None => 0,
-    };
+    let mut version = recorded(db)?;
     let id = db.dialect().id_column();
     for (n, sql) in MIGRATIONS.iter().enumerate() {
         let n = n as i64 + 1;
@@ -265,11 +287,19 @@ pub(crate) fn migrate(db: &mut dyn Db) -> Result<i64, DbError> {
             continue;
         }
         db.batch(db.dialect().begin())?;
-        let applied = db
-            .batch(&sql.replace("{id}", id))
-            .and_then(|()| db.exec("INSERT INTO schema_version (version) VALUES ($1)", &[Val::Int(n)]));
+        let applied = lock_migrations(db).and_then(|()| recorded(db)).and_then(|now| {
+            if now >= n {
+                return Ok(now);
+            }
+            db.batch(&sql.replace("{id}", id))?;
+            db.exec("INSERT INTO schema_version (version) VALUES ($1)", &[Val::Int(n)])?;
+            Ok(n)
+        });
         match applied {
-            Ok(_) => db.batch("COMMIT")?,
+            Ok(now) => {
+                db.batch("COMMIT")?;
+                version = now;
+            }
             Err(e) => {
                 // The transaction's error is the one to report; a failed
                 // rollback too means the connection is unusable: say so.
@@ -279,7 +309,6 @@ pub(crate) fn migrate(db: &mut dyn Db) -> Result<i64, DbError> {
                 return Err(DbError(format!("migration {n}: {e}")));
             }
         }
-        version = n;
     }
     if version > MIGRATIONS.len() as i64 {
         return Err(DbError(format!(

@@ -889,6 +889,19 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
     assert_eq!(rows[0].get::<i64>("n").unwrap(), 6);
+    // Several processes opening a new store at once (the server and a
+    // command on its data directory): one migrates, the others wait and
+    // see it done.
+    let fresh = dir.join("raced.db");
+    let opened: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            (0..6).map(|_| s.spawn(|| State::sqlite(&fresh, TriagePolicy::default()).is_ok())).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(opened.iter().all(|ok| *ok), "{opened:?}");
+    let mut raced = super::Sqlite::open(&fresh).unwrap();
+    let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 6);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");
