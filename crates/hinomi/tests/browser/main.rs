@@ -573,3 +573,86 @@ fn the_demo_story_from_overview_to_handoff_in_english_and_japanese() {
     walk_the_demo_story(&b, &base, "ja", &["攻撃の流れ", "水平展開", "持ち出し", "認証情報アクセス"]);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// axe-core's browser build: `target/axe/axe.min.js`, which `scripts/test`
+/// (and `scripts/fetch-axe`) fetch from the npm registry and verify, or
+/// the file `HINOMI_AXE` names.
+fn axe_source() -> String {
+    let path = std::env::var_os("HINOMI_AXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/axe/axe.min.js"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("axe-core is needed for the accessibility test: run scripts/fetch-axe ({}: {e})", path.display())
+    })
+}
+
+/// The critical and serious accessibility violations axe-core finds on
+/// the page shown: rule, help and the first elements.
+fn axe_violations(b: &Browser, axe: &str) -> Vec<String> {
+    let js = format!(
+        "{axe}\nconst done = arguments[arguments.length - 1];\n\
+         axe.run(document, {{resultTypes: ['violations']}})\n\
+           .then(r => done(r.violations.filter(v => v.impact === 'critical' || v.impact === 'serious')\n\
+             .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' @ ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))))\n\
+           .catch(e => done(['axe did not run: ' + e]));"
+    );
+    let found = b.script_async(&js, 120);
+    found.as_array().unwrap_or_else(|| panic!("axe answered {found}")).iter().map(|v| v.to_string()).collect()
+}
+
+#[test]
+fn no_console_page_has_a_critical_or_serious_accessibility_violation() {
+    let axe = axe_source();
+    let tmp = std::env::temp_dir().join(format!("hinomi-browser-axe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let server = start_server_with(&tmp, &["--demo".as_ref()]);
+    let (_driver, driver) = chromedriver();
+    let b = Browser::open(&driver);
+    let base = format!("http://{}", server.http);
+    // axe runs and reports: a page with an image without a text and a
+    // field without a label has critical violations.
+    b.goto("data:text/html,<html lang=en><title>t</title><main><img src=x><input></main></html>");
+    let control = axe_violations(&b, &axe);
+    assert!(control.iter().any(|v| v.contains("image-alt")), "{control:?}");
+    let mut problems = Vec::new();
+    b.goto(&format!("{base}/ui/login"));
+    problems.extend(axe_violations(&b, &axe).into_iter().map(|v| format!("login: {v}")));
+    log_in(&b, &base, &server);
+    // Pages with the demo's data in them: its incident, an alert, an event.
+    let (incident, alert, event) = wait_until("the demo's incident", 90, || {
+        b.goto(&format!("{base}/ui/demo/incidents"));
+        if b.count("tr:has(.sev-critical)") == 0 {
+            return None;
+        }
+        b.click_to_load("tr:has(.sev-critical) a[href*='/incidents/']");
+        let incident = b.url();
+        let alert = b.script("const a = document.querySelector('#story a.step-title'); return a && a.href;");
+        let event = b.script("const a = document.querySelector('#evidence a.evidence-link'); return a && a.href;");
+        Some((incident, alert.as_str()?.to_string(), event.as_str()?.to_string()))
+    });
+    let q = |query: &str| format!("{base}/ui/demo/search?from=-2d&q={}", webdriver::url_encode(query));
+    let pages = [
+        ("overview", format!("{base}/ui/demo/")),
+        ("alerts", format!("{base}/ui/demo/alerts")),
+        ("alert", alert),
+        ("incidents", format!("{base}/ui/demo/incidents")),
+        ("incident", incident.clone()),
+        ("handoff", format!("{incident}/handoff")),
+        ("search-empty", format!("{base}/ui/demo/search")),
+        ("search-events", q("alice")),
+        ("search-stats", q("* | stats count() by host.name")),
+        ("search-timechart", q("* | timechart span=1h count() by EventID")),
+        ("event", event),
+        ("entity", format!("{base}/ui/demo/entities/user?value=alice")),
+        ("rules", format!("{base}/ui/demo/rules")),
+        ("sources", format!("{base}/ui/demo/sources")),
+        ("settings", format!("{base}/ui/demo/settings")),
+    ];
+    for (name, url) in &pages {
+        b.goto(url);
+        problems.extend(axe_violations(&b, &axe).into_iter().map(|v| format!("{name}: {v}")));
+    }
+    assert!(problems.is_empty(), "{} violations:\n{}", problems.len(), problems.join("\n"));
+    let _ = std::fs::remove_dir_all(&tmp);
+}

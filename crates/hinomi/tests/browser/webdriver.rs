@@ -200,6 +200,13 @@ impl Browser {
         self.call("POST", "/execute/sync", Some(json!({ "script": js, "args": [] })))
     }
 
+    /// Runs a script that calls its last argument with the answer (for
+    /// promises), within `secs` seconds.
+    pub(crate) fn script_async(&self, js: &str, secs: u64) -> Value {
+        self.call("POST", "/timeouts", Some(json!({ "script": secs * 1000 })));
+        self.call("POST", "/execute/async", Some(json!({ "script": js, "args": [] })))
+    }
+
     /// Saves a PNG screenshot.
     pub(crate) fn screenshot(&self, path: &std::path::Path) {
         let b64 = self.call("GET", "/screenshot", None);
