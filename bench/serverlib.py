@@ -8,7 +8,7 @@ import urllib.request
 
 
 @contextlib.contextmanager
-def running_server(binary, data, config_text=""):
+def running_server(binary, data, config_text="", args=()):
     """Starts `hinomi serve` on `data` (HTTP on an ephemeral loopback port);
     yields (address, read token); stops it on exit."""
     token = subprocess.run([binary, "token", "create", "--data", str(data), "--scope", "read"],
@@ -18,7 +18,7 @@ def running_server(binary, data, config_text=""):
     listeners = data / "run" / "listeners.json"
     if listeners.exists():
         listeners.unlink()
-    proc = subprocess.Popen([binary, "serve", "--data", str(data), "--config", str(config)],
+    proc = subprocess.Popen([binary, "serve", "--data", str(data), "--config", str(config), *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 60

@@ -122,13 +122,14 @@ def nxlog_envelope(doc, i, received):
                 "EventReceivedTime": received, "SourceModuleName": "eventlog", "SourceModuleType": "im_msvistalog"})
 
 
-def generate(path, n, seed=7, windows="full"):
+def generate(path, n, seed=7, windows="full", start=1_793_491_200):
     """Writes n JSON lines: 40% Windows (Sysmon and Security), 25% syslog
     as a shipper sends it, 20% firewall, 15% web proxy, over DAYS days, with
     a few hundred hosts and users; NEEDLE_IP and NEEDLE_USER occur ~50 times.
     Windows events are as NXLog sends them, with the rendered `Message` and
     NXLog's envelope (`windows="full"`), or their data fields alone
-    (`"compact"`, the shape measured before 2026-11-23)."""
+    (`"compact"`, the shape measured before 2026-11-23). The events start at
+    `start` (seconds; 2026-11-01T00:00:00Z unless told)."""
     rng = random.Random(seed)
     hosts = [f"ws-{i:04d}" for i in range(300)] + [f"srv-{i:03d}" for i in range(60)]
     users = [f"user{i:04d}" for i in range(800)] + ["administrator", "svc_backup", "svc_sql"]
@@ -140,7 +141,6 @@ def generate(path, n, seed=7, windows="full"):
               "C:\\Windows\\System32\\conhost.exe", "C:\\Windows\\System32\\taskhostw.exe", "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe"]
     cmds = ["{img} -k netsvcs -p -s Schedule", "\"{img}\"", "{img} /c echo ok > nul", "{img} -NoProfile -Command Get-Date",
             "\"{img}\" --type=renderer --field-trial-handle={n}", "{img} -Embedding"]
-    start = 1_793_491_200  # 2026-11-01T00:00:00Z
     span = DAYS * 86400
     needle_every = max(n // 50, 1)
     guids = [f"{{{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4a5b-{rng.getrandbits(16):04x}-{rng.getrandbits(48):012x}}}"

@@ -124,6 +124,7 @@ endpoints! {
     Overview: GET "/ui/{tenant}" | "/ui/{tenant}/", Role(Read) => console::pages::overview;
     AlertQueue: GET "/ui/{tenant}/alerts", Role(Read) => console::pages::alerts;
     AlertsBulk: POST "/ui/{tenant}/alerts", Role(Triage) => console::pages::alerts_bulk;
+    AlertNews: GET "/ui/{tenant}/alerts/news", Role(Read) => console::pages::alerts_news;
     AlertPage: GET "/ui/{tenant}/alerts/{id}", Role(Read) => console::pages::alert;
     EntityPage: GET "/ui/{tenant}/entities/{kind}", Role(Read) => console::pages::entity;
     IncidentQueue: GET "/ui/{tenant}/incidents", Role(Read) => console::pages::incidents;

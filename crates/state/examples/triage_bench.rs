@@ -54,14 +54,20 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::path::PathBuf::from(std::env::args().nth(1).ok_or("usage: triage_bench DB_PATH [ALERTS]")?);
+    let usage = "usage: triage_bench DB_PATH [ALERTS] [START_SECOND STEP_MS]";
+    let path = std::path::PathBuf::from(std::env::args().nth(1).ok_or(usage)?);
     let target: u64 = std::env::args().nth(2).map(|a| a.parse()).transpose()?.unwrap_or(1_000_000);
+    // Where event time starts and how far it moves per detection: by
+    // default 10 ms from a fixed instant in 2026-11; the console benchmark
+    // ends the alerts at its own start so that the last 24 hours are full.
+    let start: i64 = std::env::args().nth(3).map(|a| a.parse()).transpose()?.unwrap_or(1_795_000_000);
+    let step: i64 = std::env::args().nth(4).map(|a| a.parse()).transpose()?.unwrap_or(10);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     let state = State::sqlite(&path, TriagePolicy::default())?;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let start = Timestamp::from_second(1_795_000_000)?;
+    let start = Timestamp::from_second(start)?;
     let mut n = 0u64;
     let mut recent: Vec<Detection> = Vec::new();
     let mut open = 0u64;
@@ -73,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut batch = Vec::with_capacity(1000);
         for _ in 0..1000 {
             n += 1;
-            let at = start + SignedDuration::from_millis(10 * n as i64);
+            let at = start + SignedDuration::from_millis(step * n as i64);
             let d = if !recent.is_empty() && rng.below(5) == 0 {
                 let mut d = recent[rng.below(recent.len() as u64) as usize].clone();
                 d.at = at;
@@ -89,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             batch.push(d);
         }
-        let out = state.triage(&batch, Some(("bench", n)), start + SignedDuration::from_millis(10 * n as i64))?;
+        let out = state.triage(&batch, Some(("bench", n)), start + SignedDuration::from_millis(step * n as i64))?;
         open += out.new_alerts;
         if open / 100_000 != (open - out.new_alerts) / 100_000 {
             let secs = mark.0.elapsed().as_secs_f64();
@@ -113,7 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut batch = Vec::new();
         for _ in 0..10_000 {
             n += 1;
-            let at = start + SignedDuration::from_millis(10 * n as i64);
+            let at = start + SignedDuration::from_millis(step * n as i64);
             let d = if rng.below(2) == 0 {
                 let mut d = recent[rng.below(recent.len() as u64) as usize].clone();
                 d.at = at;
@@ -125,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let t = Instant::now();
         for chunk in batch.chunks(1000) {
-            state.triage(chunk, Some(("bench", n)), start + SignedDuration::from_millis(10 * n as i64))?;
+            state.triage(chunk, Some(("bench", n)), start + SignedDuration::from_millis(step * n as i64))?;
         }
         rates.push(10_000.0 / t.elapsed().as_secs_f64());
     }

@@ -202,10 +202,12 @@ impl State {
         rows.first().map(Alert::from_row).unwrap_or_else(|| Err(StateError::NotFound(format!("alert {id}"))))
     }
 
-    /// The alert queue: newest activity first, keyset-paged.
+    /// The alert queue: newest activity first (or most severe first),
+    /// keyset-paged.
     pub fn alerts(&self, tenant: &str, q: &AlertQuery) -> Result<Vec<Alert>> {
         let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant = $1");
         let mut params: Vec<Val> = vec![tenant.into()];
+        let mut db = self.reader()?;
         if let Some(s) = &q.status {
             params.push(s.as_str().into());
             sql.push_str(&format!(" AND status = ${}", params.len()));
@@ -218,14 +220,58 @@ impl State {
             params.push(r.as_str().into());
             sql.push_str(&format!(" AND rule_id = ${}", params.len()));
         }
+        if let Some(title) = q.rule_title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            // The rules of that title, from the per-rule counts (one row
+            // per rule): the queue's index then does the rest.
+            let pattern =
+                format!("%{}%", title.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let ids: Vec<String> = db
+                .rows(
+                    "SELECT rule_id FROM rule_counts WHERE tenant = $1 AND (LOWER(title) LIKE $2 ESCAPE '\\' OR rule_id = $3) \
+                     ORDER BY rule_id LIMIT 500",
+                    &[tenant.into(), pattern.as_str().into(), title.into()],
+                )?
+                .iter()
+                .map(|r| r.get::<String>("rule_id"))
+                .collect::<Result<_>>()?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let first = params.len() + 1;
+            params.extend(ids.iter().map(|id| Val::from(id.as_str())));
+            let list: Vec<String> = (first..params.len() + 1).map(|n| format!("${n}")).collect();
+            sql.push_str(&format!(" AND rule_id IN ({})", list.join(", ")));
+        }
         if let Some(i) = q.incident_id {
             params.push(Val::Int(i));
             sql.push_str(&format!(" AND incident_id = ${}", params.len()));
         }
-        keyset(&mut sql, &mut params, q.before, "last_seen");
-        sql.push_str(&format!(" ORDER BY last_seen DESC, id DESC LIMIT {}", q.limit.clamp(1, 1000)));
-        let rows = self.reader()?.rows(&sql, &params)?;
+        if q.by_severity {
+            if let (Some(sev), Some((t, id))) = (q.before_severity, q.before) {
+                params.extend([level_val(sev), micros(t), Val::Int(id)]);
+                let (s, t, i) = (params.len() - 2, params.len() - 1, params.len());
+                sql.push_str(&format!(
+                    " AND (severity < ${s} OR (severity = ${s} AND (last_seen < ${t} OR (last_seen = ${t} AND id < ${i}))))"
+                ));
+            }
+            sql.push_str(&format!(" ORDER BY severity DESC, last_seen DESC, id DESC LIMIT {}", q.limit.clamp(1, 1000)));
+        } else {
+            keyset(&mut sql, &mut params, q.before, "last_seen");
+            sql.push_str(&format!(" ORDER BY last_seen DESC, id DESC LIMIT {}", q.limit.clamp(1, 1000)));
+        }
+        let rows = db.rows(&sql, &params)?;
         rows.iter().map(Alert::from_row).collect()
+    }
+
+    /// Open alerts triage raised after `since` (processing time, not
+    /// event time: a late event's alert is news too): what a queue left
+    /// open counts to say that there is news.
+    pub fn alerts_since(&self, tenant: &str, since: Timestamp) -> Result<i64> {
+        let rows = self.reader()?.rows(
+            "SELECT COUNT(*) AS n FROM alerts WHERE tenant = $1 AND created > $2 AND status = 'open'",
+            &[tenant.into(), micros(since)],
+        )?;
+        rows.first().map_or(Ok(0), |r| r.get("n"))
     }
 
     /// Counts of a tenant's alerts by status.

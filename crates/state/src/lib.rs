@@ -151,15 +151,22 @@ pub struct By<'a> {
     pub now: Timestamp,
 }
 
-/// Which alerts a queue shows, newest activity first.
+/// Which alerts a queue shows, newest activity first (or most severe
+/// first).
 #[derive(Debug, Clone, Default)]
 pub struct AlertQuery {
     pub status: Option<String>,
     pub min_severity: Option<Level>,
     pub rule_id: Option<String>,
+    /// Only alerts of rules whose title contains this, in any case.
+    pub rule_title: Option<String>,
     pub incident_id: Option<i64>,
-    /// Keyset paging: rows strictly older than this `(last_seen, id)`.
+    /// Most severe first, then newest activity.
+    pub by_severity: bool,
+    /// Keyset paging: rows strictly after this `(last_seen, id)` in the
+    /// queue's order; by severity, after `(before_severity, last_seen, id)`.
     pub before: Option<(Timestamp, i64)>,
+    pub before_severity: Option<Level>,
     pub limit: usize,
 }
 

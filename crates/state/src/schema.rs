@@ -248,6 +248,12 @@ CREATE TABLE saved_searches (
 );
 CREATE INDEX saved_searches_owner ON saved_searches (tenant, owner, name);
 "#,
+    // 7: the alert queue by severity, and the count of new alerts a
+    // queue left open asks for.
+    r#"
+CREATE INDEX alerts_by_severity ON alerts (tenant, status, severity, last_seen, id);
+CREATE INDEX alerts_created ON alerts (tenant, created);
+"#,
 ];
 
 /// Serializes migrations between processes, inside a transaction. SQLite's

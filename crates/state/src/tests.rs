@@ -524,6 +524,34 @@ fn check_queue_paging(fresh: Fresh<'_>) {
     let want: Vec<String> = (0..25).rev().map(|i| format!("r{i}")).collect();
     assert_eq!(seen, want);
     assert_eq!(s.alert_counts("acme").unwrap(), [("open".to_string(), 25)]);
+
+    // Most severe first, paged by (severity, last seen, id): r1 and r2
+    // raised again as high, newest of them first.
+    let ds =
+        [1, 2].map(|i| detection(30 + i, &format!("r{i}-high"), "high", 30 + i as i64, logon("u", "h", "10.0.0.1")));
+    s.triage(&ds, None, at(40)).unwrap();
+    let (mut seen, mut before, mut before_severity) = (Vec::new(), None, None);
+    loop {
+        let q = AlertQuery { by_severity: true, before, before_severity, limit: 2, ..Default::default() };
+        let page = s.alerts("acme", &q).unwrap();
+        let Some(last) = page.last() else { break };
+        (before, before_severity) = (Some((last.last_seen, last.id)), Some(last.severity));
+        seen.extend(page.into_iter().map(|a| a.rule_id));
+    }
+    assert_eq!(seen.len(), 27);
+    assert_eq!(&seen[..4], ["r2-high", "r1-high", "r24", "r23"]);
+    // A rule by part of its title, in any case; `_` and `%` are letters.
+    let titled = |t: &str| -> Vec<String> {
+        let q = AlertQuery { rule_title: Some(t.into()), limit: 50, ..Default::default() };
+        s.alerts("acme", &q).unwrap().into_iter().map(|a| a.rule_id).collect()
+    };
+    assert_eq!(titled("RULE R1-"), ["r1-high"]);
+    assert_eq!(titled("r2"), ["r2-high", "r24", "r23", "r22", "r21", "r20", "r2"]);
+    assert!(titled("%").is_empty() && titled("_").is_empty());
+    // News since a moment: the two triage raised after it (at 40).
+    assert_eq!(s.alerts_since("acme", at(35)).unwrap(), 2);
+    assert_eq!(s.alerts_since("acme", at(40)).unwrap(), 0);
+    assert_eq!(s.alerts_since("other", at(0)).unwrap(), 0);
 }
 
 fn check_audit(fresh: Fresh<'_>) {
@@ -888,7 +916,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 6);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 7);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -901,7 +929,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(|ok| *ok), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 6);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 7);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

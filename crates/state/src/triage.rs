@@ -75,13 +75,13 @@ impl State {
         if let Some(s) = cache.suppressions(db, &d.tenant, now)?.iter().find(|s| s.applies(d, now)) {
             db.exec("UPDATE suppressions SET hits = hits + 1 WHERE id = $1", &[Val::Int(s.id)])?;
             let id = s.id;
-            upsert_alert(db, d, d.level, "suppressed", Some(id), policy, out)?;
+            upsert_alert(db, d, now, d.level, ("suppressed", Some(id)), policy, out)?;
             out.suppressed += 1;
             return Ok(());
         }
         let inventory = cache.inventory(db, &d.tenant)?;
         let sev = severity(d.level, inventory.most_critical(&d.entities).map(|a| a.criticality));
-        let (alert_id, incident) = upsert_alert(db, d, sev, "open", None, policy, out)?;
+        let (alert_id, incident) = upsert_alert(db, d, now, sev, ("open", None), policy, out)?;
         if let Some(iid) = incident {
             db.exec(
                 "UPDATE incidents SET last_activity = CASE WHEN last_activity < $2 THEN $2 ELSE last_activity END WHERE id = $1",
@@ -302,15 +302,18 @@ fn load_inventory(db: &mut dyn Db, tenant: &str) -> Result<Inventory> {
 
 /// Counts `d` into the open alert with its key, or creates one. Returns
 /// the alert's id and its incident (a new alert has none yet).
+/// `filed`: the status it is filed under, and the suppression that holds
+/// it back (when suppressed).
 fn upsert_alert(
     db: &mut dyn Db,
     d: &Detection,
+    now: Timestamp,
     sev: Level,
-    status: &str,
-    suppression: Option<i64>,
+    filed: (&str, Option<i64>),
     policy: &soc::TriagePolicy,
     out: &mut TriageOutcome,
 ) -> Result<(i64, Option<i64>)> {
+    let (status, suppression) = filed;
     let key = d.dedup_key();
     let since = d.at.checked_sub(policy.dedup_window).unwrap_or(Timestamp::MIN);
     let found = db.rows(
@@ -359,7 +362,8 @@ fn upsert_alert(
             suppression.into(),
             Val::Null,
             d.origin.clone().into(),
-            micros(d.at),
+            // When triage raised it (the queue's news), not the event's time.
+            micros(now),
         ],
     )?;
     if status == "open" {

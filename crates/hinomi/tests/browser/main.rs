@@ -656,3 +656,82 @@ fn no_console_page_has_a_critical_or_serious_accessibility_violation() {
     assert!(problems.is_empty(), "{} violations:\n{}", problems.len(), problems.join("\n"));
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn queues_filter_by_rule_title_sort_assign_to_me_and_count_new_alerts() {
+    let tmp = std::env::temp_dir().join(format!("hinomi-browser-queues-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let server = start_server(&tmp);
+    send_scenario(&server);
+    let (_driver, driver) = chromedriver();
+    let b = Browser::open(&driver);
+    let shots = artifacts();
+    let base = format!("http://{}", server.http);
+    log_in(&b, &base, &server);
+    wait_until("alerts in the queue", 60, || {
+        b.goto(&format!("{base}/ui/default/alerts"));
+        (b.count("tr.alert-row") >= 3).then_some(())
+    });
+    let all = b.count("tr.alert-row");
+
+    // The rule filter takes part of a title, in any case.
+    b.type_into("#f-rule", "failed LOGON");
+    b.click_to_load("form.filters button");
+    let titles = texts(&b, "tr.alert-row a.alert-link");
+    assert!(!titles.is_empty() && titles.len() < all, "{titles:?}");
+    assert!(titles.iter().all(|t| t.to_lowercase().contains("failed logon")), "{titles:?}");
+
+    // Most severe first: the severities never rise down the page.
+    b.goto(&format!("{base}/ui/default/alerts"));
+    b.click_to_load("#alert-queue th a.sort[href*='sort=severity']");
+    let rank = |s: &str| ["Info", "Low", "Medium", "High", "Critical"].iter().position(|x| *x == s).unwrap();
+    let severities: Vec<usize> = texts(&b, "tr.alert-row .sev").iter().map(|s| rank(s)).collect();
+    assert!(severities.windows(2).all(|w| w[0] >= w[1]), "{severities:?}");
+    assert_eq!(b.script("return document.querySelector('th[aria-sort=descending]').textContent.trim();"), "Severity ▼");
+    shot_to(&b, &shots, "queue-by-severity");
+
+    // Closing without a disposition is refused with the reason.
+    b.click("tr.alert-row input[name=alert]");
+    b.click_to_load("button[value=close]");
+    assert!(b.page_text().contains("closing needs a disposition"), "{}", b.page_text());
+    // Assign to me: the incident is in "mine".
+    b.goto(&format!("{base}/ui/default/alerts"));
+    b.click("tr.alert-row input[name=alert]");
+    b.click_to_load("#bulk-mine");
+    b.goto(&format!("{base}/ui/default/incidents?assignee=me"));
+    assert!(b.count("#incident-list tbody tr a") >= 1, "{}", b.text("#incident-list"));
+    assert!(texts(&b, "#incident-list tbody td:nth-child(5)").iter().all(|a| a == "admin"));
+    // Every status can be listed, closed ones too.
+    b.goto(&format!("{base}/ui/default/incidents"));
+    b.click("#i-status option[value=all]");
+    b.click_to_load("form.filters button");
+    assert!(b.url().contains("status=all"), "{}", b.url());
+
+    // A queue left open learns of new alerts without a reload.
+    b.goto(&format!("{base}/ui/default/alerts"));
+    assert_eq!(b.script("return document.getElementById('new-alerts').hidden;"), true);
+    let now = jiff::Timestamp::now().to_string();
+    let event = serde_json::json!({"EventTime": now, "Channel": "Security", "Computer": "WS-777.corp.example",
+        "Provider_Name": "Microsoft-Windows-Security-Auditing", "EventID": 4625, "LogonType": 3,
+        "TargetUserName": "mallory", "IpAddress": "198.51.100.77", "Status": "0xc000006d"});
+    let auth = format!("Bearer {}", server.token);
+    let (status, out) = http(
+        &server.http,
+        "POST",
+        "/api/v1/ingest?format=json",
+        &[("Authorization", auth.as_str())],
+        format!("{event}\n").as_bytes(),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&out));
+    wait_until("the news on the open queue", 60, || {
+        (b.script("return document.getElementById('new-alerts').hidden;") == false).then_some(())
+    });
+    assert!(b.text("#new-alerts-count").parse::<u32>().unwrap() >= 1);
+    shot_to(&b, &shots, "queue-news");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+fn shot_to(b: &Browser, dir: &Path, name: &str) {
+    b.screenshot(&dir.join(format!("{name}.png")));
+}

@@ -17,7 +17,15 @@ pub(crate) async fn list(
     let (before, limit) = paging(p.before.as_deref(), p.limit)?;
     let status = p.status.filter(|s| !s.is_empty()).or(Some("open".into())).filter(|s| s != "all");
     let min_severity = level(p.min_severity.as_deref())?;
-    let q = AlertQuery { status, min_severity, rule_id: p.rule, incident_id: p.incident, before, limit };
+    let q = AlertQuery {
+        status,
+        min_severity,
+        rule_id: p.rule,
+        incident_id: p.incident,
+        before,
+        limit,
+        ..Default::default()
+    };
     blocking(move || {
         let alerts = soc.alerts(&caller.tenant, &q)?;
         Ok(Json(page(&caller.tenant, "alerts", &alerts, q.limit, Alert, |a| (a.last_seen, a.id))))

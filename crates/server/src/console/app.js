@@ -11,3 +11,23 @@ document.addEventListener("DOMContentLoaded", () => {
   all.addEventListener("change", () => boxes.forEach((b) => { b.checked = all.checked; }));
   head.appendChild(all);
 });
+
+// The alert queue: every ten seconds, how many open alerts saw activity
+// since the page was shown; the notice offers to show them.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("new-alerts");
+  const count = document.getElementById("new-alerts-count");
+  if (!box || !count) return;
+  const url = `${box.dataset.url}?since=${encodeURIComponent(box.dataset.since)}`;
+  const ask = () =>
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((v) => {
+        if (v && v.count > 0) {
+          count.textContent = String(v.count);
+          box.hidden = false;
+        }
+      })
+      .catch(() => {});
+  setInterval(ask, 10000);
+});

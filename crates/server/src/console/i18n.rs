@@ -102,6 +102,7 @@ words! {
     Apply: "Apply", "適用";
     Assets: "Assets", "資産";
     Assign: "Assign", "担当者を設定";
+    AssignToMe: "Assign to me", "自分に割り当て";
     Assignee: "Assignee", "担当者";
     AttackStory: "What happened, step by step", "攻撃の流れ";
     Author: "Author", "作成者";
@@ -161,14 +162,17 @@ words! {
     MatchedHint: "✓ marks the fields the rule looks at.", "✓ はルールが検査するフィールドです。";
     Matches: "Matches", "一致";
     Met: "Met", "達成";
+    Mine: "Mine", "自分の担当";
     Name: "Name", "名前";
     NearBreach: "SLA at risk", "SLA超過間近";
     NeedsTriage: "The console needs triage ([triage] enabled = true).", "コンソールにはトリアージ機能が必要です([triage] enabled = true)。";
+    NewAlerts: "alerts with new activity since this page was shown.", "件のアラートに、このページの表示後に新しい動きがあります。";
     NewToken: "New token (shown only now)", "新しいトークン(表示は今回のみ)";
     NextPage: "Older", "次へ";
     NoRows: "Nothing here.", "該当なし";
     NoTenantAccess: "You have no access to this tenant.", "このテナントへのアクセス権がありません。";
     NoTenantGranted: "No tenant is granted to you yet.", "まだどのテナントも割り当てられていません。";
+    Nobody: "(nobody)", "(なし)";
     NotFound: "Not found.", "見つかりません。";
     Note: "Note", "メモ";
     Notes: "Notes", "メモ";
@@ -207,6 +211,7 @@ words! {
     RuleFile: "Rule file", "ルールファイル";
     RuleNotLoaded: "The rule is no longer loaded.", "このルールは現在読み込まれていません。";
     RuleTest: "Test a rule against sample events", "サンプルイベントでルールをテスト";
+    RuleTitle: "Rule title", "ルール名";
     RuleYaml: "Rule (Sigma YAML)", "ルール(Sigma YAML)";
     Rules: "Rules", "ルール";
     Running: "Running", "計測中";
@@ -226,6 +231,7 @@ words! {
     Severity: "Severity", "重大度";
     SharedMark: "shared", "共有";
     SharedWithTenant: "shared with the tenant", "テナントで共有";
+    ShowThem: "Show them", "表示する";
     SignedInAs: "Signed in as", "ログイン中:";
     Silent: "Silent", "無通信";
     Skip: "Skip to content", "本文へ移動";

@@ -87,7 +87,7 @@ impl Console {
 
 /// The content security policy of every console answer: nothing inline,
 /// nothing from elsewhere, no framing.
-pub(crate) const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
+pub(crate) const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Headers every console answer carries: no caching of tenant data, no

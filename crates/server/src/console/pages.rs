@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use maud::Markup;
 use model::Level;
@@ -74,6 +74,7 @@ pub(crate) struct AlertsParams {
     status: Option<String>,
     min_severity: Option<String>,
     rule: Option<String>,
+    sort: Option<String>,
     before: Option<String>,
 }
 
@@ -81,34 +82,92 @@ pub(crate) async fn alerts(v: Viewer, Query(p): Query<AlertsParams>) -> Response
     alerts_page(v, p, None).await
 }
 
+/// `SEVERITY,TIME,ID` of a page's last row, when the queue is by severity.
+fn severity_cursor(text: Option<&str>) -> Option<(Level, (Timestamp, i64))> {
+    let (sev, rest) = text?.split_once(',')?;
+    Some((Level::parse(sev)?, cursor(Some(rest))?))
+}
+
 async fn alerts_page(v: Viewer, p: AlertsParams, notice: Option<String>) -> Response {
     let f = AlertFilter {
         status: p.status.filter(|s| !s.is_empty()).unwrap_or_else(|| "open".into()),
         min_severity: p.min_severity.unwrap_or_default(),
         rule: p.rule.unwrap_or_default(),
+        by_severity: p.sort.as_deref() == Some("severity"),
+    };
+    let (before_severity, before) = match f.by_severity {
+        true => severity_cursor(p.before.as_deref()).map_or((None, None), |(s, c)| (Some(s), Some(c))),
+        false => (None, cursor(p.before.as_deref())),
     };
     let q = AlertQuery {
         status: Some(f.status.clone()).filter(|s| s != "all"),
         min_severity: Level::parse(&f.min_severity),
-        rule_id: Some(f.rule.clone()).filter(|r| !r.is_empty()),
-        incident_id: None,
-        before: cursor(p.before.as_deref()),
+        rule_title: Some(f.rule.clone()).filter(|r| !r.trim().is_empty()),
+        by_severity: f.by_severity,
+        before,
+        before_severity,
         limit: PAGE,
+        ..Default::default()
     };
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
-    let list = blocking(move || Ok(soc.alerts(&t, &q)?)).await;
-    let body = list.map(|list| {
-        let next = (list.len() == PAGE).then(|| list.last().map(|a| format!("{},{}", a.last_seen, a.id))).flatten();
-        view::alerts(&v.ctx, &f, &list, next.as_deref(), notice.as_deref())
+    let found = blocking(move || {
+        let list = soc.alerts(&t, &q)?;
+        // The people an alert's incident can be given to, and the rule
+        // titles the filter suggests.
+        let users = soc.users(Some(&t))?.into_iter().filter(|u| !u.disabled).map(|u| u.name).collect::<Vec<_>>();
+        let mut titles: Vec<String> = soc.rule_stats(&t)?.into_iter().map(|r| r.title).collect();
+        titles.sort();
+        titles.dedup();
+        titles.truncate(500);
+        Ok((list, users, titles))
+    })
+    .await;
+    let body = found.map(|(list, users, titles)| {
+        let next = (list.len() == PAGE)
+            .then(|| {
+                list.last().map(|a| match f.by_severity {
+                    true => format!("{},{},{}", a.severity.as_str(), a.last_seen, a.id),
+                    false => format!("{},{}", a.last_seen, a.id),
+                })
+            })
+            .flatten();
+        let page = view::AlertPage {
+            list: &list,
+            next: next.as_deref(),
+            users: &users,
+            titles: &titles,
+            now: Timestamp::now(),
+        };
+        view::alerts(&v.ctx, &f, &page, notice.as_deref())
     });
     page(&v.ctx, T::Alerts, body)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewsParams {
+    since: Option<String>,
+}
+
+/// How many open alerts saw activity since the queue was shown: the
+/// queue's script asks every few seconds and offers to reload.
+pub(crate) async fn alerts_news(v: Viewer, Query(p): Query<NewsParams>) -> Response {
+    let Some(since) = p.since.as_deref().and_then(|s| s.parse::<Timestamp>().ok()) else {
+        return ApiError::Invalid("`since` must be an RFC 3339 time".into()).into_response();
+    };
+    let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
+    match blocking(move || Ok(soc.alerts_since(&t, since)?)).await {
+        Ok(n) => axum::Json(serde_json::json!({ "count": n })).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Bulk acknowledge, assign or close: applied to the incidents of the
 /// selected alerts, each at its current version.
 pub(crate) async fn alerts_bulk(v: Viewer, fields: Fields) -> Response {
     let ids: Vec<i64> = fields.all("alert").filter_map(|id| id.parse().ok()).collect();
-    let (action, assignee, disposition) = (fields.text("action"), fields.text("assignee"), fields.text("disposition"));
+    let (action, disposition) = (fields.text("action"), fields.text("disposition"));
+    // "Assign to me" names the person signed in, not a typed name.
+    let assignee = if action == "assign_me" { v.ctx.user.clone() } else { fields.text("assignee") };
     let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
     let done = blocking(move || {
         let by = state::By { tenant: &t, actor: &user, now: Timestamp::now() };
@@ -116,6 +175,11 @@ pub(crate) async fn alerts_bulk(v: Viewer, fields: Fields) -> Response {
         incidents.sort_unstable();
         incidents.dedup();
         let disposition = match action.as_str() {
+            "close" if disposition.is_empty() => {
+                return Err(ApiError::Invalid(
+                    "closing needs a disposition (true positive, false positive, ...)".into(),
+                ));
+            }
             "close" => Some(disposition.parse::<soc::Disposition>().map_err(ApiError::Invalid)?),
             _ => None,
         };
@@ -125,7 +189,10 @@ pub(crate) async fn alerts_bulk(v: Viewer, fields: Fields) -> Response {
                 "ack" if i.status == soc::Status::New => {
                     IncidentAction::Status { version: i.version, status: soc::Status::Acknowledged, disposition: None }
                 }
-                "assign" => IncidentAction::Assign { version: i.version, assignee: Some(assignee.clone()) },
+                "assign" | "assign_me" => IncidentAction::Assign {
+                    version: i.version,
+                    assignee: Some(assignee.clone()).filter(|a| !a.is_empty()),
+                },
                 "close" if !i.status.is_done() => {
                     IncidentAction::Status { version: i.version, status: soc::Status::Closed, disposition }
                 }
@@ -146,16 +213,19 @@ pub(crate) async fn alerts_bulk(v: Viewer, fields: Fields) -> Response {
 #[derive(Deserialize)]
 pub(crate) struct IncidentsParams {
     status: Option<String>,
+    /// `me`: only the signed-in analyst's.
+    assignee: Option<String>,
     before: Option<String>,
 }
 
 pub(crate) async fn incidents(v: Viewer, Query(p): Query<IncidentsParams>) -> Response {
     let status = p.status.filter(|s| !s.is_empty()).unwrap_or_else(|| "open".into());
-    let (soc, t, st) = (v.soc.clone(), v.ctx.tenant.clone(), status.clone());
+    let mine = p.assignee.as_deref() == Some("me");
+    let (soc, t, st, user) = (v.soc.clone(), v.ctx.tenant.clone(), status.clone(), v.ctx.user.clone());
     let list = blocking(move || {
         let q = IncidentQuery {
             statuses: soc::Status::filter(&st).map_err(ApiError::Invalid)?,
-            assignee: None,
+            assignee: mine.then_some(user),
             before: cursor(p.before.as_deref()),
             limit: PAGE,
         };
@@ -164,7 +234,7 @@ pub(crate) async fn incidents(v: Viewer, Query(p): Query<IncidentsParams>) -> Re
     .await;
     let body = list.map(|list| {
         let next = (list.len() == PAGE).then(|| list.last().map(|i| format!("{},{}", i.last_activity, i.id))).flatten();
-        view::incidents(&v.ctx, &status, &list, next.as_deref())
+        view::incidents(&v.ctx, &view::IncidentFilter { status, mine }, &list, next.as_deref())
     });
     page(&v.ctx, T::Incidents, body)
 }
@@ -175,16 +245,20 @@ pub(crate) async fn incident(State(app): State<Arc<App>>, v: Viewer, Path((_, id
 
 async fn incident_page(app: &App, v: Viewer, id: i64, notice: Option<String>, code: StatusCode) -> Response {
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
-    let data = blocking(move || Ok((soc.escalation(&t, id)?, soc.sla(&t, id, Timestamp::now())?))).await;
+    let data = blocking(move || {
+        let users = soc.users(Some(&t))?.into_iter().filter(|u| !u.disabled).map(|u| u.name).collect::<Vec<_>>();
+        Ok((soc.escalation(&t, id)?, soc.sla(&t, id, Timestamp::now())?, users))
+    })
+    .await;
     match data {
-        Ok((e, sla)) => {
+        Ok((e, sla, users)) => {
             // The story's steps and the evidence list show their events'
             // key fields: the first event of each alert, then the evidence.
             let mut ids: Vec<String> = e.alerts.iter().filter_map(|a| a.evidence.first().cloned()).collect();
             ids.extend(e.evidence.iter().filter_map(|x| x["ref"].as_str().map(str::to_string)));
             let events = events_by_id(app, &v.ctx, ids).await;
             let title = format!("{} #{id}: {}", v.ctx.t(T::Incident), e.incident.title);
-            let body = view::incident(&v.ctx, &e, &events, sla.as_ref(), notice.as_deref());
+            let body = view::incident(&v.ctx, &e, &events, &users, sla.as_ref(), notice.as_deref());
             html(code, view::layout(&v.ctx, &title, T::Incidents, body))
         }
         Err(e) => failed(v.ctx.lang, e),

@@ -337,15 +337,84 @@ fn sources_table(ctx: &Ctx, sources: &[engine::SourceStats]) -> Markup {
 pub(crate) struct AlertFilter {
     pub(crate) status: String,
     pub(crate) min_severity: String,
+    /// Part of a rule's title (or its id).
     pub(crate) rule: String,
+    /// Most severe first instead of newest first.
+    pub(crate) by_severity: bool,
 }
 
-pub(crate) fn alerts(ctx: &Ctx, f: &AlertFilter, list: &[Alert], next: Option<&str>, note: Option<&str>) -> Markup {
+impl AlertFilter {
+    /// The queue with this filter, in `order` (`severity` or newest), from
+    /// the cursor `before`.
+    fn url(&self, ctx: &Ctx, by_severity: bool, before: Option<&str>) -> String {
+        let mut url = format!(
+            "alerts?status={}&min_severity={}&rule={}",
+            query_value(&self.status),
+            query_value(&self.min_severity),
+            query_value(&self.rule)
+        );
+        if by_severity {
+            url.push_str("&sort=severity");
+        }
+        if let Some(b) = before {
+            url.push_str(&format!("&before={}", query_value(b)));
+        }
+        ctx.url(&url)
+    }
+}
+
+/// One page of the alert queue, with what its forms offer.
+pub(crate) struct AlertPage<'a> {
+    pub(crate) list: &'a [Alert],
+    /// The cursor of the next page, when there is one.
+    pub(crate) next: Option<&'a str>,
+    /// People an incident can be assigned to.
+    pub(crate) users: &'a [String],
+    /// Rule titles the filter suggests.
+    pub(crate) titles: &'a [String],
+    /// When the page was made: the queue's script counts news after it.
+    pub(crate) now: Timestamp,
+}
+
+/// A column heading that sorts the queue: the current order is marked
+/// for screen readers (`aria-sort`).
+fn sort_head(ctx: &Ctx, f: &AlertFilter, key: T, by_severity: bool) -> Markup {
+    let current = f.by_severity == by_severity;
+    html! {
+        th scope="col" aria-sort=(if current { "descending" } else { "none" }) {
+            a.sort href=(f.url(ctx, by_severity, None)) { (ctx.t(key)) @if current { " ▼" } }
+        }
+    }
+}
+
+/// A select of the tenant's people (assignees).
+fn user_select(ctx: &Ctx, id: &str, current: Option<&str>, users: &[String]) -> Markup {
+    html! {
+        select id=(id) name="assignee" {
+            option value="" { (ctx.t(T::Nobody)) }
+            @for u in users { option value=(u) selected[current == Some(u.as_str())] { (Shown(u)) } }
+            // Someone no longer among the tenant's people keeps the incident.
+            @if let Some(c) = current.filter(|c| !users.iter().any(|u| u == c)) { option value=(c) selected { (Shown(c)) } }
+        }
+    }
+}
+
+pub(crate) fn alerts(ctx: &Ctx, f: &AlertFilter, p: &AlertPage<'_>, note: Option<&str>) -> Markup {
     let bulk = ctx.can(Action::Triage);
-    let head = [None, Some(T::Severity), Some(T::Title), Some(T::Entities), Some(T::Count), Some(T::LastSeen)];
+    let list = p.list;
     let rows = html! {
-        table {
-            (table_head(ctx, &[&head[..], &[Some(T::Incident)]].concat()))
+        table #alert-queue {
+            thead {
+                tr {
+                    th {}
+                    (sort_head(ctx, f, T::Severity, true))
+                    th scope="col" { (ctx.t(T::Title)) }
+                    th scope="col" { (ctx.t(T::Entities)) }
+                    th scope="col" { (ctx.t(T::Count)) }
+                    (sort_head(ctx, f, T::LastSeen, false))
+                    th scope="col" { (ctx.t(T::Incident)) }
+                }
+            }
             tbody {
                 @for a in list {
                     tr.alert-row {
@@ -374,10 +443,14 @@ pub(crate) fn alerts(ctx: &Ctx, f: &AlertFilter, list: &[Alert], next: Option<&s
     };
     html! {
         (notice(note))
+        p #new-alerts hidden data-since=(p.now.to_string()) data-url=(ctx.url("alerts/news")) role="status" {
+            span #new-alerts-count {} " " (ctx.t(T::NewAlerts)) " "
+            a href=(f.url(ctx, f.by_severity, None)) { (ctx.t(T::ShowThem)) }
+        }
         form method="get" class="filters" {
             label for="f-status" { (ctx.t(T::Status)) } " "
             select #f-status name="status" {
-                @for (v, k) in [("open", T::Open), ("all", T::All)] {
+                @for (v, k) in [("open", T::Open), ("suppressed", T::Suppressed), ("closed", T::StClosed), ("all", T::All)] {
                     option value=(v) selected[f.status == v] { (ctx.t(k)) }
                 }
             }
@@ -388,8 +461,10 @@ pub(crate) fn alerts(ctx: &Ctx, f: &AlertFilter, list: &[Alert], next: Option<&s
                     option value=(l.as_str()) selected[f.min_severity == l.as_str()] { (ctx.t(T::severity(l))) }
                 }
             }
-            " " label for="f-rule" { (ctx.t(T::Rule)) } " "
-            input #f-rule name="rule" value=(f.rule);
+            " " label for="f-rule" { (ctx.t(T::RuleTitle)) } " "
+            input #f-rule name="rule" value=(f.rule) list="rule-titles" size="30";
+            datalist #rule-titles { @for t in p.titles { option value=(t) {} } }
+            @if f.by_severity { input type="hidden" name="sort" value="severity"; }
             " " button { (ctx.t(T::Filter)) }
         }
         @if bulk {
@@ -399,11 +474,14 @@ pub(crate) fn alerts(ctx: &Ctx, f: &AlertFilter, list: &[Alert], next: Option<&s
                 fieldset {
                     legend { (ctx.t(T::BulkHint)) }
                     button name="action" value="ack" #bulk-ack { (ctx.t(T::Ack)) } " "
+                    button name="action" value="assign_me" #bulk-mine { (ctx.t(T::AssignToMe)) } " "
                     label for="b-assignee" { (ctx.t(T::Assignee)) } " "
-                    input #b-assignee name="assignee" size="12";
+                    (user_select(ctx, "b-assignee", None, p.users))
                     " " button name="action" value="assign" { (ctx.t(T::Assign)) } " "
                     label for="b-disp" { (ctx.t(T::Disposition)) } " "
+                    // No disposition is chosen for the analyst: closing asks for one.
                     select #b-disp name="disposition" {
+                        option value="" { "-" }
                         @for d in soc::Disposition::ALL { option value=(d.as_str()) { (ctx.t(T::disposition(d))) } }
                     }
                     " " button name="action" value="close" { (ctx.t(T::Close)) }
@@ -412,18 +490,21 @@ pub(crate) fn alerts(ctx: &Ctx, f: &AlertFilter, list: &[Alert], next: Option<&s
         } @else {
             (rows)
         }
-        @if let Some(n) = next {
-            p {
-                a rel="next" href=(ctx.url(&format!(
-                    "alerts?status={}&min_severity={}&rule={}&before={}",
-                    query_value(&f.status), query_value(&f.min_severity), query_value(&f.rule), query_value(n)
-                ))) { (ctx.t(T::NextPage)) }
-            }
+        @if let Some(n) = p.next {
+            p { a rel="next" href=(f.url(ctx, f.by_severity, Some(n))) { (ctx.t(T::NextPage)) } }
         }
     }
 }
 
-pub(crate) fn incidents(ctx: &Ctx, status: &str, list: &[Incident], next: Option<&str>) -> Markup {
+/// Which incidents the list shows.
+pub(crate) struct IncidentFilter {
+    /// `open`, `all`, or one status.
+    pub(crate) status: String,
+    /// Only the signed-in analyst's.
+    pub(crate) mine: bool,
+}
+
+pub(crate) fn incidents(ctx: &Ctx, f: &IncidentFilter, list: &[Incident], next: Option<&str>) -> Markup {
     let keys = [
         None,
         Some(T::Severity),
@@ -433,15 +514,29 @@ pub(crate) fn incidents(ctx: &Ctx, status: &str, list: &[Incident], next: Option
         Some(T::Alerts),
         Some(T::LastSeen),
     ];
+    let mine = if f.mine { "&assignee=me" } else { "" };
     html! {
-        table {
+        form method="get" class="filters" {
+            label for="i-status" { (ctx.t(T::Status)) } " "
+            select #i-status name="status" {
+                option value="open" selected[f.status == "open"] { (ctx.t(T::Open)) }
+                @for st in soc::Status::ALL {
+                    option value=(st.as_str()) selected[f.status == st.as_str()] { (ctx.t(T::status(st))) }
+                }
+                option value="all" selected[f.status == "all"] { (ctx.t(T::All)) }
+            }
+            " " input #i-mine type="checkbox" name="assignee" value="me" checked[f.mine];
+            " " label for="i-mine" { (ctx.t(T::Mine)) }
+            " " button { (ctx.t(T::Filter)) }
+        }
+        table #incident-list {
             (table_head(ctx, &keys))
             tbody {
                 @for i in list {
                     tr {
                         td { a href=(ctx.url(&format!("incidents/{}", i.id))) { "#" (i.id) } }
                         td { (badge(ctx, i.severity)) }
-                        td { (Shown(&i.title)) }
+                        td { a href=(ctx.url(&format!("incidents/{}", i.id))) { (Shown(&i.title)) } }
                         td { (ctx.t(T::status(i.status))) }
                         td { (Shown(i.assignee.as_deref().unwrap_or("-"))) }
                         td { (i.alert_count) }
@@ -453,7 +548,7 @@ pub(crate) fn incidents(ctx: &Ctx, status: &str, list: &[Incident], next: Option
         }
         @if let Some(n) = next {
             p {
-                a rel="next" href=(ctx.url(&format!("incidents?status={}&before={}", query_value(status), query_value(n)))) {
+                a rel="next" href=(ctx.url(&format!("incidents?status={}{mine}&before={}", query_value(&f.status), query_value(n)))) {
                     (ctx.t(T::NextPage))
                 }
             }
@@ -565,6 +660,7 @@ pub(crate) fn incident(
     ctx: &Ctx,
     e: &Escalation,
     events: &Events,
+    users: &[String],
     sla: Option<&SlaReport>,
     note: Option<&str>,
 ) -> Markup {
@@ -614,8 +710,14 @@ pub(crate) fn incident(
                         (ctx.csrf_field())
                         input type="hidden" name="version" value=(i.version);
                         label for="assignee" { (ctx.t(T::Assignee)) } " "
-                        input #assignee name="assignee" value=(i.assignee.as_deref().unwrap_or("")) size="12";
+                        (user_select(ctx, "assignee", i.assignee.as_deref(), users))
                         " " button { (ctx.t(T::Assign)) }
+                    }
+                    form method="post" action=(act("assign")) class="inline" {
+                        (ctx.csrf_field())
+                        input type="hidden" name="version" value=(i.version);
+                        input type="hidden" name="assignee" value=(ctx.user);
+                        button #assign-me { (ctx.t(T::AssignToMe)) }
                     }
                 }
                 @if ctx.can(Action::Escalate) && !i.status.is_done() {

@@ -76,7 +76,7 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         E::Overview | E::AlertQueue | E::IncidentQueue | E::IncidentPage => None,
         E::IncidentHandoff => None,
         E::SearchPage | E::RulesPage | E::SourcesPage | E::SettingsPage | E::EventPage => None,
-        E::AlertPage | E::EntityPage => None,
+        E::AlertPage | E::EntityPage | E::AlertNews => None,
         E::SearchSave => form("action=save&name=probe&q=authz"),
         E::AlertsBulk => form("action=assign&assignee=probe&alert=999999"),
         E::IncidentPageStatus => form("version=1&status=investigating"),

@@ -137,6 +137,11 @@ fn events() -> Events {
     Events::from([(row["_id"].as_str().unwrap().to_string(), row)])
 }
 
+/// The tenant's people, as the assignee pickers list them.
+fn people() -> Vec<String> {
+    vec!["bob".into(), "erin<script>".into()]
+}
+
 /// Every page, named, for one viewer.
 fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
     let stats = RuleStats {
@@ -224,7 +229,7 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
     let e = package();
     let frame = |title: &str, active: T, body: Markup| layout(c, title, active, body).into_string();
     vec![
-        ("incident", frame("t", T::Incidents, incident(c, &e, &events(), None, Some("conflict")))),
+        ("incident", frame("t", T::Incidents, incident(c, &e, &events(), &people(), None, Some("conflict")))),
         ("alert", {
             let rule = RuleInfo {
                 description: Some("Detects <b>PsExec</b>".into()),
@@ -257,9 +262,23 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
             let rows: Vec<_> = found.into_values().collect();
             frame("t", T::Alerts, entity(c, &report, &rows))
         }),
-        ("incidents", frame("t", T::Incidents, incidents(c, "open", std::slice::from_ref(&e.incident), Some("x,1")))),
+        ("incidents", {
+            let f = IncidentFilter { status: "open".into(), mine: true };
+            frame("t", T::Incidents, incidents(c, &f, std::slice::from_ref(&e.incident), Some("x,1")))
+        }),
         ("overview", frame("t", T::Overview, overview(c, &overview_data))),
-        ("alerts", frame("t", T::Alerts, alerts(c, &AlertFilter::default(), &[alert()], Some("x,1"), Some("n")))),
+        ("alerts", {
+            let f = AlertFilter {
+                status: "open".into(),
+                rule: "brute <x>".into(),
+                by_severity: true,
+                ..Default::default()
+            };
+            let titles = ["Brute <b>force</b>".to_string()];
+            let page =
+                AlertPage { list: &[alert()], next: Some("high,x,1"), users: &people(), titles: &titles, now: since() };
+            frame("t", T::Alerts, alerts(c, &f, &page, Some("n")))
+        }),
         ("search", frame("t", T::Search, search(c, &search_view))),
         ("search-stats", frame("t", T::Search, search(c, &stats_view))),
         ("search-timechart", frame("t", T::Search, search(c, &chart_view))),
@@ -362,10 +381,11 @@ fn every_control_has_a_label(name: &str, page: &str) {
 #[test]
 fn a_viewer_gets_no_forms_that_change_things() {
     let c = ctx(Lang::En, Scope::Read);
+    let queue = AlertPage { list: &[alert()], next: None, users: &people(), titles: &[], now: since() };
     for page in [
-        alerts(&c, &AlertFilter::default(), &[alert()], None, None),
+        alerts(&c, &AlertFilter::default(), &queue, None),
         settings(&c, &[], &[], &TenantConfig::default(), None, None),
-        incident(&c, &package(), &events(), None, None),
+        incident(&c, &package(), &events(), &people(), None, None),
     ] {
         let page = page.into_string();
         assert!(!page.contains("method=\"post\""), "{page}");
@@ -377,14 +397,14 @@ fn a_closed_incident_offers_only_reopening() {
     let c = ctx(Lang::En, Scope::Admin);
     let mut e = package();
     e.incident.status = soc::Status::Closed;
-    let page = incident(&c, &e, &events(), None, None).into_string();
+    let page = incident(&c, &e, &events(), &people(), None, None).into_string();
     let options: Vec<&str> =
         page.split("<option value=\"").skip(1).filter_map(|o| o.split('"').next()).filter(|v| !v.is_empty()).collect();
     // The status choices, then the dispositions.
     assert_eq!(&options[..2], ["investigating", "closed"], "{page}");
     assert!(!page.contains("/escalate\"") && !page.contains("/assign\""), "{page}");
     e.incident.status = soc::Status::Acknowledged;
-    let page = incident(&c, &e, &events(), None, None).into_string();
+    let page = incident(&c, &e, &events(), &people(), None, None).into_string();
     assert!(page.contains("/escalate\"") && page.contains("/assign\"") && !page.contains("value=\"new\""), "{page}");
 }
 
