@@ -25,10 +25,10 @@ mod pipeline;
 pub mod retro;
 mod throttle;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -70,6 +70,9 @@ pub struct EngineConfig {
     /// Geolocation of events' addresses; the fields it adds are stored
     /// with each event, so searches and retro-hunts see what detection saw.
     pub geo: Option<Arc<geo::Geo>>,
+    /// Rules each tenant has switched off (by id), from the start: records
+    /// replayed from the log meet the same rules they would now.
+    pub disabled_rules: HashMap<String, HashSet<String>>,
 }
 
 /// The event store and how the indexer runs it.
@@ -115,6 +118,7 @@ impl EngineConfig {
             correlation: correlate::Config::default(),
             rate_limit: RateLimit::default(),
             geo: None,
+            disabled_rules: HashMap::new(),
         }
     }
 }
@@ -144,6 +148,9 @@ pub(crate) struct Shared {
     pub(crate) index_backlog: Backlog,
     /// Matches past a rule's rate limit, counted.
     pub(crate) rate_limited: throttle::Suppressed,
+    /// Rules each tenant has switched off: their matches raise nothing
+    /// and feed no correlation.
+    pub(crate) disabled: RwLock<HashMap<String, Arc<HashSet<String>>>>,
 }
 
 /// Indexing may fall this many times `max_lag` behind the log before
@@ -406,6 +413,9 @@ impl Engine {
             rate_limited: throttle::Suppressed::default(),
             backlog: Backlog::default(),
             index_backlog: Backlog::default(),
+            disabled: RwLock::new(
+                config.disabled_rules.iter().map(|(t, ids)| (t.clone(), Arc::new(ids.clone()))).collect(),
+            ),
         });
         let thread = {
             let (config, wal, shared) = (config.clone(), wal.clone(), shared.clone());
@@ -592,6 +602,18 @@ impl Ingest {
             || index_lag > max_index_lag
             || (index_lag > max_index_lag / 2 && self.shared.index_backlog.at_least_its_share(tenant));
         busy.then_some(Refused::Busy)
+    }
+
+    /// Switches `tenant`'s rules `ids` off (and every other on): from the
+    /// next chunk the pipeline processes, their matches raise nothing.
+    pub fn set_disabled_rules(&self, tenant: &str, ids: HashSet<String>) {
+        if let Ok(mut map) = self.shared.disabled.write() {
+            if ids.is_empty() {
+                map.remove(tenant);
+            } else {
+                map.insert(tenant.to_string(), Arc::new(ids));
+            }
+        }
     }
 
     /// `tenant`'s rules that reached their rate limit, with the matches

@@ -2,7 +2,7 @@
 //! runs the rules over each record (in parallel, order kept), writes the
 //! journals and checkpoints.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -478,12 +478,17 @@ fn process(
     for (_, b) in &batches {
         shared.backlog.done(&b.tenant, b.records.iter().map(|r| r.len() as u64).sum());
     }
-    // A configured log source is looked up once per batch, not per record.
+    // A configured log source, and the rules the tenant switched off, are
+    // looked up once per batch, not per record.
     let views: Vec<Option<Arc<model::SourceView>>> = batches.iter().map(|(_, b)| configured_view(config, b)).collect();
+    let off: Vec<Option<Arc<HashSet<String>>>> = match shared.disabled.read() {
+        Ok(map) if !map.is_empty() => batches.iter().map(|(_, b)| map.get(&b.tenant).cloned()).collect(),
+        _ => vec![None; batches.len()],
+    };
     let items: Vec<Item<'_>> = batches
         .iter()
-        .zip(&views)
-        .flat_map(|((pos, b), view)| (0..b.records.len()).map(move |i| (*pos, i, b, view)))
+        .zip(views.iter().zip(&off))
+        .flat_map(|((pos, b), (view, off))| (0..b.records.len()).map(move |i| (*pos, i, b, view, off.as_deref())))
         .collect();
     let made: Vec<Out> = items
         .par_chunks(256)
@@ -491,16 +496,17 @@ fn process(
             let mut matcher = rules.matcher();
             chunk
                 .iter()
-                .map(move |&(pos, i, b, view)| one(rules, needs, &mut matcher, pos, i, b, view, config))
+                .map(move |&(pos, i, b, view, off)| one(rules, needs, &mut matcher, pos, i, b, (view, off), config))
                 .collect::<Vec<_>>()
         })
         .collect();
     outs.extend(made);
 }
 
-/// One record: its log position, index in the batch, batch, and the log
-/// source configured for the batch's source.
-type Item<'a> = (u64, usize, &'a Batch, &'a Option<Arc<model::SourceView>>);
+/// One record: its log position, index in the batch, batch, the log
+/// source configured for the batch's source, and the rules its tenant
+/// switched off.
+type Item<'a> = (u64, usize, &'a Batch, &'a Option<Arc<model::SourceView>>, Option<&'a HashSet<String>>);
 
 #[allow(clippy::too_many_arguments)]
 fn one(
@@ -510,7 +516,7 @@ fn one(
     pos: u64,
     index: usize,
     batch: &Batch,
-    view: &Option<Arc<model::SourceView>>,
+    (view, off): (&Option<Arc<model::SourceView>>, Option<&HashSet<String>>),
     config: &EngineConfig,
 ) -> Out {
     let events_journal = config.events_journal;
@@ -539,6 +545,17 @@ fn one(
     };
     let timestamp = event.timestamp.unwrap_or(received);
     let hits = matcher.matches_in(&batch.tenant, &event);
+    // Matches of rules the tenant switched off are dropped here, before
+    // alerts and correlations see them.
+    let kept: Vec<usize>;
+    let hits = match off {
+        Some(off) if hits.iter().any(|h| rules.rules().get(*h).is_some_and(|r| off.contains(&r.id))) => {
+            kept =
+                hits.iter().copied().filter(|h| rules.rules().get(*h).is_none_or(|r| !off.contains(&r.id))).collect();
+            &kept[..]
+        }
+        _ => hits,
+    };
     if !needs.is_empty() {
         out.correlate = crate::correlation::inputs(needs, hits, &event, timestamp, &id, &batch.tenant);
     }

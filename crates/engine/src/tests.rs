@@ -92,6 +92,35 @@ fn records_become_events_alerts_and_dead_letters() {
 }
 
 #[test]
+fn a_rule_a_tenant_switched_off_raises_nothing_for_it_and_for_the_others_still() {
+    let data = tempdir("disabled");
+    let rules = rules();
+    let id = rules.rules()[0].id.clone();
+    let mut config = EngineConfig::new(&data);
+    config.disabled_rules.insert("acme".into(), [id.clone()].into());
+    let engine = Engine::start(config, rules).unwrap();
+    let ingest = engine.ingest();
+    let sudo = "<86>Nov 22 10:00:00 web01 sudo:    alice : TTY=pts/0 ; USER=root ; COMMAND=/bin/bash";
+    let of = |tenant: &str| Batch { tenant: tenant.into(), ..batch(&[sudo]) };
+    ingest.submit_blocking(of("acme")).unwrap();
+    ingest.submit_blocking(of("globex")).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)));
+    // Switched on again without a restart: the next record alerts.
+    ingest.set_disabled_rules("acme", Default::default());
+    ingest.submit_blocking(of("acme")).unwrap();
+    // And off for globex.
+    ingest.set_disabled_rules("globex", [id].into());
+    ingest.submit_blocking(of("globex")).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)));
+    engine.shutdown();
+    let alerts = lines(&data.join("alerts"));
+    let tenants: Vec<&str> = alerts.iter().map(|a| a["tenant"].as_str().unwrap()).collect();
+    assert_eq!(tenants, ["globex", "acme"]);
+    // The events are kept all the same.
+    assert_eq!(lines(&data.join("events")).len(), 4);
+}
+
+#[test]
 fn replay_after_a_lost_checkpoint_writes_nothing_twice() {
     let data = tempdir("replay");
     let engine = Engine::start(EngineConfig::new(&data), rules()).unwrap();

@@ -75,13 +75,23 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         engine_config.log_sources.insert((crate::demo::TENANT.into(), "proxy".into()), proxy);
     }
     let rules = Arc::new(rules);
+    // The SOC state first: the rules tenants switched off hold from the
+    // first record the pipeline processes (replayed ones too).
+    let soc_state = match config.triage.enabled {
+        true => Some(Arc::new(config.triage.open(&args.data)?)),
+        false => None,
+    };
+    if let Some(soc) = &soc_state {
+        for (tenant, rule) in soc.disabled_rules(None)? {
+            engine_config.disabled_rules.entry(tenant).or_default().insert(rule);
+        }
+    }
     let engine = Engine::start(engine_config, rules.clone()).context("starting the pipeline")?;
     if engine.recovery.truncated > 0 {
         tracing::warn!(bytes = engine.recovery.truncated, "cut a torn write-ahead-log tail (never acknowledged)");
     }
     tracing::info!(position = engine.resumed_from, end = engine.recovery.end, "resuming the log");
-    let (soc, triage) = if config.triage.enabled {
-        let soc_state = Arc::new(config.triage.open(&args.data)?);
+    let (soc, triage) = if let Some(soc_state) = soc_state {
         server::first_user(&soc_state)?;
         if args.demo {
             demo(&args.data, &soc_state, &engine.ingest())?;

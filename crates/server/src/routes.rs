@@ -140,6 +140,7 @@ endpoints! {
     EventPage: GET "/ui/{tenant}/events/{event}", Role(Read) => console::pages::event;
     RulesPage: GET "/ui/{tenant}/rules", Role(Read) => console::pages::rules;
     RuleTest: POST "/ui/{tenant}/rules", Role(Read) => console::pages::rule_test;
+    RuleSwitch: POST "/ui/{tenant}/rules/switch", Role(Configure) => console::pages::rule_switch;
     SourcesPage: GET "/ui/{tenant}/sources", Role(Read) => console::pages::sources;
     SettingsPage: GET "/ui/{tenant}/settings", Role(Configure) => console::pages::settings;
     SettingsChange: POST "/ui/{tenant}/settings", Role(Administer) => console::pages::settings_act;

@@ -254,6 +254,17 @@ CREATE INDEX saved_searches_owner ON saved_searches (tenant, owner, name);
 CREATE INDEX alerts_by_severity ON alerts (tenant, status, severity, last_seen, id);
 CREATE INDEX alerts_created ON alerts (tenant, created);
 "#,
+    // 8: rules a tenant switched off (or on again), who did and when.
+    r#"
+CREATE TABLE rule_settings (
+    tenant TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    enabled BIGINT NOT NULL,
+    changed_by TEXT NOT NULL,
+    changed BIGINT NOT NULL,
+    PRIMARY KEY (tenant, rule_id)
+);
+"#,
 ];
 
 /// Serializes migrations between processes, inside a transaction. SQLite's

@@ -1,7 +1,8 @@
-//! Saved searches: a query with its time range and columns under a name,
-//! kept for the analyst who saved it or shared with the whole tenant.
-//! Saving under a name one already has replaces it; only the owner
-//! deletes one.
+//! What analysts keep per tenant beside the incidents: saved searches (a
+//! query with its time range and columns under a name, kept for the
+//! analyst who saved it or shared with the whole tenant; saving under a
+//! name one already has replaces it; only the owner deletes one), and the
+//! rules the tenant switched off.
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -165,5 +166,41 @@ impl State {
             }
             super::audit::append(db, by, "search.delete", &format!("search:{id}"), &json!({}))
         })
+    }
+}
+
+impl State {
+    /// Switches rule `rule_id` off or on for `by.tenant`; audited.
+    pub fn set_rule_enabled(&self, by: &By<'_>, rule_id: &str, enabled: bool) -> Result<()> {
+        if rule_id.is_empty() || rule_id.len() > 256 {
+            return Err(StateError::Invalid("which rule? (its id, at most 256 bytes)".into()));
+        }
+        self.tx(|db| {
+            db.exec(
+                "DELETE FROM rule_settings WHERE tenant = $1 AND rule_id = $2",
+                &[by.tenant.into(), rule_id.into()],
+            )?;
+            db.exec(
+                "INSERT INTO rule_settings (tenant, rule_id, enabled, changed_by, changed) VALUES ($1, $2, $3, $4, $5)",
+                &[by.tenant.into(), rule_id.into(), Val::Int(i64::from(enabled)), by.actor.into(), micros(by.now)],
+            )?;
+            let action = if enabled { "rule.enable" } else { "rule.disable" };
+            super::audit::append(db, by, action, &format!("rule:{rule_id}"), &json!({}))
+        })
+    }
+
+    /// `(tenant, rule id)` of every rule switched off: one tenant's, or
+    /// all (what the pipeline starts with).
+    pub fn disabled_rules(&self, tenant: Option<&str>) -> Result<Vec<(String, String)>> {
+        let rows = match tenant {
+            Some(t) => self.reader()?.rows(
+                "SELECT tenant, rule_id FROM rule_settings WHERE enabled = 0 AND tenant = $1 ORDER BY rule_id",
+                &[t.into()],
+            )?,
+            None => self
+                .reader()?
+                .rows("SELECT tenant, rule_id FROM rule_settings WHERE enabled = 0 ORDER BY tenant, rule_id", &[])?,
+        };
+        rows.iter().map(|r| Ok((r.get("tenant")?, r.get("rule_id")?))).collect()
     }
 }

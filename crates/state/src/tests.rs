@@ -806,6 +806,22 @@ fn check_corrupt_rows(fresh: Fresh<'_>) {
     assert!(s.alerts("other", &AlertQuery { limit: 10, ..Default::default() }).unwrap().is_empty());
 }
 
+fn check_rule_switches(fresh: Fresh<'_>) {
+    let s = fresh("rule_switches");
+    let (erin, now) = (by("erin", at(0)), at(0));
+    s.set_rule_enabled(&erin, "r1", false).unwrap();
+    s.set_rule_enabled(&erin, "r2", false).unwrap();
+    s.set_rule_enabled(&erin, "r2", true).unwrap();
+    s.set_rule_enabled(&By { tenant: "other", actor: "bob", now }, "r3", false).unwrap();
+    assert_eq!(s.disabled_rules(Some("acme")).unwrap(), [("acme".to_string(), "r1".to_string())]);
+    assert_eq!(s.disabled_rules(None).unwrap().len(), 2);
+    assert!(s.set_rule_enabled(&erin, "", false).is_err());
+    // Each switch is in the audit trail.
+    let trail = s.audit_entries(Some("acme"), 0, 100).unwrap();
+    let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).filter(|a| a.starts_with("rule.")).collect();
+    assert_eq!(actions, ["rule.disable", "rule.disable", "rule.enable"]);
+}
+
 fn check_saved_searches(fresh: Fresh<'_>) {
     let s = fresh("searches");
     let (erin, bob) = (by("erin", at(0)), by("bob", at(1)));
@@ -847,6 +863,7 @@ fn check_saved_searches(fresh: Fresh<'_>) {
 /// Every case, for one backend.
 pub(super) fn suite(fresh: Fresh<'_>) {
     check_saved_searches(fresh);
+    check_rule_switches(fresh);
     check_corrupt_rows(fresh);
     check_scenario(fresh);
     check_incident_title(fresh);
@@ -916,7 +933,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 7);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 8);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -929,7 +946,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(|ok| *ok), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 7);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 8);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

@@ -735,3 +735,67 @@ fn queues_filter_by_rule_title_sort_assign_to_me_and_count_new_alerts() {
 fn shot_to(b: &Browser, dir: &Path, name: &str) {
     b.screenshot(&dir.join(format!("{name}.png")));
 }
+
+/// Failed and successful network logons of `user` now, in one request.
+fn send_logons(s: &Server, user: &str) {
+    let now = jiff::Timestamp::now().to_string();
+    let logon = |id: u32| {
+        serde_json::json!({"EventTime": now, "Channel": "Security", "Computer": "WS-900.corp.example",
+            "Provider_Name": "Microsoft-Windows-Security-Auditing", "EventID": id, "LogonType": 3,
+            "TargetUserName": user, "IpAddress": "198.51.100.90", "Status": "0xc000006d"})
+    };
+    let body = format!("{}\n{}\n", logon(4625), logon(4624));
+    let auth = format!("Bearer {}", s.token);
+    let (status, out) =
+        http(&s.http, "POST", "/api/v1/ingest?format=json", &[("Authorization", auth.as_str())], body.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&out));
+}
+
+/// The rule titles of `user`'s alerts, once the network logon's is there.
+fn alerts_of(s: &Server, user: &str) -> Vec<String> {
+    wait_until("the network logon's alert", 60, || {
+        let list = api(s, "/api/v1/alerts?status=all&limit=1000");
+        let titles: Vec<String> = list["alerts"]
+            .as_array()?
+            .iter()
+            .filter(|a| a["entities"].as_array().is_some_and(|e| e.iter().any(|e| e["value"] == user)))
+            .filter_map(|a| a["title"].as_str().map(str::to_string))
+            .collect();
+        titles.iter().any(|t| t == "Network Logon From Outside").then_some(titles)
+    })
+}
+
+#[test]
+fn rules_are_found_paged_and_switched_off_for_the_tenant_without_a_restart() {
+    let tmp = std::env::temp_dir().join(format!("hinomi-browser-rules-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let server = start_server(&tmp);
+    let (_driver, driver) = chromedriver();
+    let b = Browser::open(&driver);
+    let base = format!("http://{}", server.http);
+    log_in(&b, &base, &server);
+    b.goto(&format!("{base}/ui/default/rules"));
+    assert_eq!(b.count("tr.rule-row"), 3);
+    b.type_into("#r-q", "FAILED");
+    b.click_to_load("form.filters button");
+    assert_eq!(texts(&b, "tr.rule-row td:first-child"), ["Failed Logon"]);
+    b.click_to_load("button.switch[aria-label='Switch off Failed Logon']");
+    assert!(b.url().contains("q=FAILED"), "back to the same list: {}", b.url());
+    assert_eq!(texts(&b, "tr.rule-row td:nth-child(7)")[0], "off Switch on");
+    b.screenshot(&artifacts().join("rules-switched-off.png"));
+    // Off: the failed logon raises nothing; the other rule still does.
+    send_logons(&server, "zed");
+    assert_eq!(alerts_of(&server, "zed"), ["Network Logon From Outside"]);
+    // On again, at once.
+    b.click_to_load("button.switch[aria-label='Switch on Failed Logon']");
+    send_logons(&server, "yan");
+    let mut titles = alerts_of(&server, "yan");
+    titles.sort();
+    assert_eq!(titles, ["Failed Logon", "Network Logon From Outside"]);
+    // Both switches are in the tenant's audit trail.
+    let trail = api(&server, "/api/v1/audit?limit=100");
+    let text = trail.to_string();
+    assert!(text.contains("rule.disable") && text.contains("rule.enable"), "{text}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -125,6 +125,7 @@ words! {
     DispFalsePositive: "False positive", "誤検知";
     DispTruePositive: "True positive", "真陽性";
     Disposition: "Disposition", "判定";
+    Enabled: "On for this tenant", "このテナントで有効";
     Entities: "Entities", "エンティティ";
     Eps: "Events per second", "毎秒イベント数";
     Error: "Error", "エラー";
@@ -141,6 +142,7 @@ words! {
     Filter: "Filter", "絞り込み";
     FilterIn: "Only", "絞り込み";
     FilterOut: "Leave out", "除外";
+    Find: "Find", "検索";
     FirstSeen: "First seen", "初回検知";
     FormTooLarge: "The form is too large.", "フォームが大きすぎます。";
     From: "From", "開始";
@@ -176,15 +178,20 @@ words! {
     NotFound: "Not found.", "見つかりません。";
     Note: "Note", "メモ";
     Notes: "Notes", "メモ";
+    Off: "off", "無効";
+    On: "on", "有効";
     Open: "Open", "未対応";
     OpenIncidents: "Open incidents", "対応中のインシデント";
     OpenTasks: "Open tasks", "未完了タスク";
     Other: "other", "その他";
     Overview: "Overview", "概要";
     Owner: "Owner", "担当";
+    PageOf: "page", "ページ";
     ParseErrors: "Parse errors", "解析エラー";
     Password: "Password", "パスワード";
     Paused: "Paused", "一時停止";
+    PagePrev: "Previous page", "前のページ";
+    PageNext: "Next page", "次のページ";
     ProcessingPaused: "Processing is paused: nothing new is detected and ingest refuses records (503, retry later) until it resumes by itself; nothing acknowledged is lost. Cause:", "処理が一時停止しています。自動で再開するまで新しい検知はなく、取り込みは拒否されます(503、後で再送)。受け付け済みのデータは失われません。原因:";
     Query: "Query", "クエリ";
     RateLimited: "Counted past the rate limit", "レート制限で抑止";
@@ -214,6 +221,7 @@ words! {
     RuleTitle: "Rule title", "ルール名";
     RuleYaml: "Rule (Sigma YAML)", "ルール(Sigma YAML)";
     Rules: "Rules", "ルール";
+    RulesMatching: "rules match", "件のルールが該当";
     Running: "Running", "計測中";
     SampleEvents: "Events (one JSON object per line)", "イベント(1行に1つのJSON)";
     Save: "Save", "保存";
@@ -250,6 +258,8 @@ words! {
     StResolved: "Resolved", "解決済み";
     Status: "Status", "ステータス";
     Suppressed: "Suppressed", "抑制済み";
+    SwitchOff: "Switch off", "無効にする";
+    SwitchOn: "Switch on", "有効にする";
     TacCollection: "Collection", "収集";
     TacCommandAndControl: "Command and control", "コマンド&コントロール";
     TacCredentialAccess: "Credential access", "認証情報アクセス";

@@ -646,30 +646,77 @@ async fn run_search(
     .await
 }
 
-pub(crate) async fn rules(State(app): State<Arc<App>>, v: Viewer) -> Response {
-    rules_page(&app, v, None).await
+#[derive(Deserialize, Default)]
+pub(crate) struct RulesParams {
+    q: Option<String>,
+    sort: Option<String>,
+    state: Option<String>,
+    page: Option<usize>,
 }
 
-async fn rules_page(app: &App, v: Viewer, test: Option<view::RuleTest>) -> Response {
+pub(crate) async fn rules(State(app): State<Arc<App>>, v: Viewer, Query(p): Query<RulesParams>) -> Response {
+    rules_page(&app, v, p, None).await
+}
+
+async fn rules_page(app: &App, v: Viewer, p: RulesParams, test: Option<view::RuleTest>) -> Response {
     // Rules that alert on their own, then correlations that do.
-    let loaded: Vec<view::LoadedRule> = app
-        .rules
-        .rules()
-        .iter()
-        .filter(|r| r.alerts)
-        .map(|r| (r.id.clone(), r.title.clone(), r.level))
-        .chain(
-            app.rules
-                .correlations()
-                .iter()
-                .filter(|c| c.alerts)
-                .map(|c| (c.def.id.clone(), format!("{} ({})", c.def.title, c.def.kind.as_str()), c.def.level)),
-        )
-        .collect();
+    let loaded: Vec<view::LoadedRule> =
+        app.rules
+            .rules()
+            .iter()
+            .filter(|r| r.alerts)
+            .map(|r| (r.id.clone(), r.title.clone(), r.level, true))
+            .chain(
+                app.rules.correlations().iter().filter(|c| c.alerts).map(|c| {
+                    (c.def.id.clone(), format!("{} ({})", c.def.title, c.def.kind.as_str()), c.def.level, false)
+                }),
+            )
+            .collect();
     let limited = app.ingest.rate_limited(&v.ctx.tenant);
+    let f = view::RulesFilter {
+        q: p.q.unwrap_or_default(),
+        sort: p.sort.unwrap_or_default(),
+        state: p.state.unwrap_or_default(),
+        page: p.page.unwrap_or(0).min(100_000),
+    };
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
-    let stats = blocking(move || Ok(soc.rule_stats(&t)?)).await;
-    page(&v.ctx, T::Rules, stats.map(|s| view::rules(&v.ctx, &loaded, &s, &limited, test.as_ref())))
+    let found = blocking(move || {
+        let off: Vec<String> = soc.disabled_rules(Some(&t))?.into_iter().map(|(_, r)| r).collect();
+        Ok((soc.rule_stats(&t)?, off))
+    })
+    .await;
+    let body = found.map(|(stats, off)| {
+        let (rows, matching) = view::rule_rows(&loaded, &stats, &limited, &off, &f);
+        view::rules(&v.ctx, &f, &rows, matching, loaded.len(), test.as_ref())
+    });
+    page(&v.ctx, T::Rules, body)
+}
+
+/// Switches one rule off or on for the tenant: recorded (and audited) in
+/// the state store, then handed to the pipeline, which applies it from
+/// its next chunk; no restart.
+pub(crate) async fn rule_switch(State(app): State<Arc<App>>, v: Viewer, fields: Fields) -> Response {
+    let rule = fields.text("rule");
+    let enabled = fields.text("enabled") == "1";
+    if !app.rules.rules().iter().any(|r| r.id == rule && r.alerts) {
+        return failed(v.ctx.lang, ApiError::NotFound(format!("rule {rule:?}")));
+    }
+    let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
+    let done = blocking(move || {
+        let by = state::By { tenant: &t, actor: &user, now: Timestamp::now() };
+        soc.set_rule_enabled(&by, &rule, enabled)?;
+        Ok(soc.disabled_rules(Some(&t))?.into_iter().map(|(_, r)| r).collect::<std::collections::HashSet<_>>())
+    })
+    .await;
+    match done {
+        Ok(off) => {
+            app.ingest.set_disabled_rules(&v.ctx.tenant, off);
+            let back = fields.text("back");
+            let prefix = v.ctx.url("rules");
+            redirect(if back.starts_with(&prefix) { &back } else { &prefix })
+        }
+        Err(e) => failed(v.ctx.lang, e),
+    }
 }
 
 /// Sizes a rule test takes at most.
@@ -715,7 +762,7 @@ pub(crate) async fn rule_test(State(app): State<Arc<App>>, v: Viewer, fields: Fi
     let events = fields.get("events").unwrap_or("").to_string();
     let (y, e) = (yaml.clone(), events.clone());
     let result = blocking(move || Ok(test_rule(&y, &e))).await.unwrap_or_else(|e| Err(e.message()));
-    rules_page(&app, v, Some(view::RuleTest { yaml, events, result })).await
+    rules_page(&app, v, RulesParams::default(), Some(view::RuleTest { yaml, events, result })).await
 }
 
 /// Dead letters the sources page shows, and the bytes they may take (a

@@ -13,16 +13,18 @@ use jiff::tz::TimeZone;
 use maud::{DOCTYPE, Markup, html};
 use model::Level;
 use state::tokens::TokenRecord;
-use state::{Alert, Escalation, Incident, RuleStats, SlaReport, User};
+use state::{Alert, Escalation, Incident, SlaReport, User};
 
 use super::i18n::{Lang, T};
 use super::svg::Stacked;
 use crate::enc::{Shown, query_value};
 
 mod investigate;
+mod rules;
 mod search;
 pub(crate) use self::investigate::{AlertView, Events, RuleInfo, alert, entity, entity_query};
 use self::investigate::{entity_links, evidence, story};
+pub(crate) use self::rules::{LoadedRule, RuleTest, RulesFilter, rule_rows, rules};
 pub(crate) use self::search::{SearchView, event, pipes_at, search, term};
 
 /// Who looks at a page, in which tenant: what every page is rendered for.
@@ -807,69 +809,6 @@ pub(crate) fn incident(
             }
         }
         (evidence(ctx, &e.evidence, events))
-    }
-}
-
-/// A rule test as asked, and its answer: the matching event lines.
-pub(crate) struct RuleTest {
-    pub(crate) yaml: String,
-    pub(crate) events: String,
-    pub(crate) result: Result<Vec<usize>, String>,
-}
-
-/// A rule the engine runs: id, title, level.
-pub(crate) type LoadedRule = (String, String, Level);
-
-/// The rules page: a rule test, then every rule with triage's counts and
-/// the matches its rate limit counted and did not raise.
-pub(crate) fn rules(
-    ctx: &Ctx,
-    loaded: &[LoadedRule],
-    stats: &[RuleStats],
-    limited: &[engine::RateLimited],
-    test: Option<&RuleTest>,
-) -> Markup {
-    let (yaml, events) = test.map_or(("", ""), |t| (t.yaml.as_str(), t.events.as_str()));
-    let keys = [T::Rule, T::Level, T::Alerts, T::Detections, T::RateLimited, T::FalsePositiveRate].map(Some);
-    html! {
-        section {
-            h2 { (ctx.t(T::RuleTest)) }
-            form method="post" action=(ctx.url("rules")) {
-                (ctx.csrf_field())
-                p { label for="rule-yaml" { (ctx.t(T::RuleYaml)) } br; textarea #rule-yaml name="rule" rows="10" cols="80" { (yaml) } }
-                p { label for="rule-events" { (ctx.t(T::SampleEvents)) } br; textarea #rule-events name="events" rows="6" cols="80" { (events) } }
-                button #rule-test { (ctx.t(T::RuleTest)) }
-            }
-            @match test.map(|t| &t.result) {
-                Some(Ok(lines)) => p.notice role="status" #rule-result {
-                    (ctx.t(T::Matches)) ": " (lines.len()) " ("
-                    (lines.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) ")"
-                },
-                Some(Err(e)) => p.error role="alert" #rule-result { (e) },
-                None => {},
-            }
-        }
-        section {
-            h2 { (ctx.t(T::Rules)) " (" (loaded.len()) ")" }
-            table {
-                (table_head(ctx, &keys))
-                tbody {
-                    @for (id, title, level) in loaded.iter().take(2000) {
-                        @let st = stats.iter().find(|r| &r.rule_id == id);
-                        @let held = limited.iter().find(|r| &r.rule_id == id).map_or(0, |r| r.suppressed);
-                        tr {
-                            td title=(id) { (Shown(title)) }
-                            td { (badge(ctx, *level)) }
-                            td { (st.map_or(0, |r| r.alerts)) }
-                            td { (st.map_or(0, |r| r.detections)) }
-                            @if held > 0 { td.bad { (held) } } @else { td { "0" } }
-                            td { (st.and_then(|r| r.false_positive_rate).map_or("-".into(), |x| format!("{:.0}%", x * 100.0))) }
-                        }
-                    }
-                    @if loaded.is_empty() { (empty_row(ctx, 6)) }
-                }
-            }
-        }
     }
 }
 

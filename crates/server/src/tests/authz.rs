@@ -85,6 +85,7 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         E::IncidentPageTask => form("title=authz+probe"),
         E::IncidentPageEscalate => form("version=1&to=probe"),
         E::RuleTest => form("rule=title%3A+x&events=%7B%7D"),
+        E::RuleSwitch => form("rule=no-such-rule&enabled=0"),
         E::SettingsChange => form("action=grant&user=nobody&role=viewer"),
     }
 }

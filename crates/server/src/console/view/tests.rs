@@ -4,7 +4,7 @@
 //! what attackers write into logs, and every page is checked for it.
 
 use super::*;
-use state::{ImpactScope, TimelineEntry};
+use state::{ImpactScope, RuleStats, TimelineEntry};
 
 fn ctx(lang: Lang, role: Scope) -> Ctx {
     Ctx {
@@ -285,14 +285,21 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
         ("search-error", frame("t", T::Search, search(c, &failed_view))),
         ("event", frame("t", T::Search, event(c, &rows[0]))),
         ("rules", {
-            let loaded = [("r1".into(), "R <1>".into(), Level::Low), ("r2".into(), "R2".into(), Level::High)];
+            let loaded: [LoadedRule; 3] = [
+                ("r1".into(), "R <1>".into(), Level::Low, true),
+                ("r2".into(), "R2".into(), Level::High, true),
+                ("c1".into(), "C <1> (temporal)".into(), Level::High, false),
+            ];
             let limited = [engine::RateLimited {
                 tenant: "acme".into(),
                 rule_id: "r2".into(),
                 title: "R2".into(),
                 suppressed: 41,
             }];
-            frame("t", T::Rules, rules(c, &loaded, &[stats], &limited, Some(&test)))
+            let stats = [stats];
+            let f = RulesFilter { sort: "alerts".into(), ..Default::default() };
+            let (rows, matching) = rule_rows(&loaded, &stats, &limited, &["r2".to_string()], &f);
+            frame("t", T::Rules, rules(c, &f, &rows, matching, loaded.len(), Some(&test)))
         }),
         ("sources", frame("t", T::Sources, sources(c, &[], &dead))),
         ("paused", {
