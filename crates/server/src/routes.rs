@@ -144,6 +144,7 @@ endpoints! {
     SourcesPage: GET "/ui/{tenant}/sources", Role(Read) => console::pages::sources;
     SettingsPage: GET "/ui/{tenant}/settings", Role(Configure) => console::pages::settings;
     SettingsChange: POST "/ui/{tenant}/settings", Role(Administer) => console::pages::settings_act;
+    SettingsConfig: POST "/ui/{tenant}/settings/config", Role(Configure) => console::pages::settings_config;
 }
 
 /// The server's router: every endpoint of the table behind its guard.

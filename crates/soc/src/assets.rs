@@ -185,6 +185,35 @@ impl Inventory {
         Ok(Inventory { assets })
     }
 
+    /// The inventory as the CSV [`Inventory::from_csv`] reads back.
+    pub fn to_csv(&self) -> String {
+        let field = |v: &str| {
+            if v.contains([',', '"']) || v.starts_with(' ') || v.ends_with(' ') {
+                format!("\"{}\"", v.replace('"', "\"\""))
+            } else {
+                v.to_string()
+            }
+        };
+        let mut out = String::from("kind,match,criticality,owner,business_unit\n");
+        for a in &self.assets {
+            let (kind, pattern) = match &a.matches {
+                AssetMatch::Host(h) => ("host", h.clone()),
+                AssetMatch::User(u) => ("user", u.clone()),
+                AssetMatch::Ip(net) => ("ip", net.to_string()),
+            };
+            let row = [
+                kind,
+                &pattern,
+                a.criticality.as_str(),
+                a.owner.as_deref().unwrap_or(""),
+                a.business_unit.as_deref().unwrap_or(""),
+            ];
+            out.push_str(&row.map(field).join(","));
+            out.push('\n');
+        }
+        out
+    }
+
     /// Reads a JSON array of `{"kind", "match", "criticality", "owner",
     /// "business_unit"}`. Errors name the entry.
     pub fn from_json(text: &str) -> Result<Inventory, String> {

@@ -200,6 +200,8 @@ fn severity_follows_asset_criticality() {
     )
     .unwrap();
     assert_eq!(inv.assets[0].owner.as_deref(), Some("Infra, AD team"));
+    // Written out and read back, it is the same inventory.
+    assert_eq!(Inventory::from_csv(&inv.to_csv()).unwrap(), inv);
     let host = |h: &str| vec![Entity::new(EntityKind::Host, h).unwrap()];
     let crit = |e: &[Entity]| inv.most_critical(e).map(|a| a.criticality);
     assert_eq!(crit(&host("DC-01")), Some(Criticality::Critical));

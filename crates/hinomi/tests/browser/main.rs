@@ -799,3 +799,42 @@ fn rules_are_found_paged_and_switched_off_for_the_tenant_without_a_restart() {
     assert!(text.contains("rule.disable") && text.contains("rule.enable"), "{text}");
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn a_lead_edits_sla_targets_and_assets_and_picks_a_time_zone() {
+    let tmp = std::env::temp_dir().join(format!("hinomi-browser-settings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let server = start_server(&tmp);
+    let (_driver, driver) = chromedriver();
+    let b = Browser::open(&driver);
+    let base = format!("http://{}", server.http);
+    log_in(&b, &base, &server);
+    b.goto(&format!("{base}/ui/default/settings"));
+    b.click("#sla-sev option[value=high]");
+    b.type_into("#sla-ack", "30");
+    b.type_into("#sla-resolve", "240");
+    b.click_to_load("#sla-save");
+    let row = texts(&b, "#sla-policies tbody tr").join(" | ");
+    assert!(row.contains("High") && row.contains("30 min") && row.contains("240 min"), "{row}");
+    b.script("document.getElementById('assets-csv').value = '';");
+    b.type_into(
+        "#assets-csv",
+        "kind,match,criticality,owner,business_unit\nhost,srv-db-*,critical,\"DBA, team\",finance\n",
+    );
+    b.click_to_load("#assets-save");
+    assert_eq!(texts(&b, "#assets tbody td"), ["host srv-db-*", "critical", "DBA, team", "finance"]);
+    // A bad inventory is refused with its line, and nothing changes.
+    b.script("document.getElementById('assets-csv').value = 'kind,match,criticality\\nhost,x,urgent\\n';");
+    b.click_to_load("#assets-save");
+    assert!(b.page_text().contains("line 2"), "{}", b.page_text());
+    assert_eq!(texts(&b, "#assets tbody td")[0], "host srv-db-*");
+    // The time zone is picked, and times follow it.
+    b.click("#tz option[value='Asia/Tokyo']");
+    b.click_to_load("#lang-save");
+    assert_eq!(b.script("return document.getElementById('tz').value;"), "Asia/Tokyo");
+    let api_sla = api(&server, "/api/v1/audit?limit=100").to_string();
+    assert!(api_sla.contains("sla_policy") && api_sla.contains("assets"), "{api_sla}");
+    b.screenshot(&artifacts().join("settings-edited.png"));
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -101,6 +101,7 @@ words! {
     AllInSearch: "All of them in search", "検索ですべて表示";
     Apply: "Apply", "適用";
     Assets: "Assets", "資産";
+    AssetsCsv: "The inventory as CSV (kind: host, user or ip; match: a name, a * pattern or a network; criticality: low, medium, high or critical). Saving replaces it.", "資産一覧(CSV。kind: host・user・ip、match: 名前・*パターン・ネットワーク、criticality: low・medium・high・critical)。保存すると置き換えます。";
     Assign: "Assign", "担当者を設定";
     AssignToMe: "Assign to me", "自分に割り当て";
     Assignee: "Assignee", "担当者";
@@ -165,6 +166,7 @@ words! {
     Matches: "Matches", "一致";
     Met: "Met", "達成";
     Mine: "Mine", "自分の担当";
+    Minutes: "min", "分";
     Name: "Name", "名前";
     NearBreach: "SLA at risk", "SLA超過間近";
     NeedsTriage: "The console needs triage ([triage] enabled = true).", "コンソールにはトリアージ機能が必要です([triage] enabled = true)。";
@@ -186,12 +188,12 @@ words! {
     Other: "other", "その他";
     Overview: "Overview", "概要";
     Owner: "Owner", "担当";
+    PageNext: "Next page", "次のページ";
     PageOf: "page", "ページ";
+    PagePrev: "Previous page", "前のページ";
     ParseErrors: "Parse errors", "解析エラー";
     Password: "Password", "パスワード";
     Paused: "Paused", "一時停止";
-    PagePrev: "Previous page", "前のページ";
-    PageNext: "Next page", "次のページ";
     ProcessingPaused: "Processing is paused: nothing new is detected and ingest refuses records (503, retry later) until it resumes by itself; nothing acknowledged is lost. Cause:", "処理が一時停止しています。自動で再開するまで新しい検知はなく、取り込みは拒否されます(503、後で再送)。受け付け済みのデータは失われません。原因:";
     Query: "Query", "クエリ";
     RateLimited: "Counted past the rate limit", "レート制限で抑止";
@@ -245,6 +247,7 @@ words! {
     Skip: "Skip to content", "本文へ移動";
     Sla: "SLA", "SLA";
     SlaAcknowledge: "Acknowledge within", "確認期限";
+    SlaHint: "Targets count round the clock; business-hours calendars are set through the API (PUT /api/v1/sla-policies).", "目標時間は24時間で数えます。営業時間のカレンダーはAPI(PUT /api/v1/sla-policies)で設定します。";
     SlaPolicies: "SLA policies", "SLAポリシー";
     SlaResolve: "Resolve within", "解決期限";
     Source: "Source", "ソース";

@@ -271,9 +271,28 @@ pub(crate) async fn logout(s: Signed, headers: HeaderMap) -> Response {
 }
 
 /// The user's language and time zone, then back to the page.
+/// An IANA time zone from what a person typed: the name in any case, or
+/// its city (`tokyo`, `new york`); `None` when nothing fits.
+pub(crate) fn zone_named(text: &str) -> Option<String> {
+    let want = text.trim().replace(' ', "_").to_lowercase();
+    if want.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = jiff::tz::db().available().map(|n| n.as_str().to_string()).collect();
+    names
+        .iter()
+        .find(|n| n.to_lowercase() == want)
+        .or_else(|| names.iter().find(|n| n.rsplit('/').next().is_some_and(|city| city.to_lowercase() == want)))
+        .cloned()
+}
+
 pub(crate) async fn prefs(s: Signed, fields: Fields, headers: HeaderMap) -> Response {
     let lang = fields.get("lang").unwrap_or(&s.session.user.lang).to_string();
-    let tz = fields.get("tz").unwrap_or(&s.session.user.tz).to_string();
+    let typed = fields.get("tz").unwrap_or(&s.session.user.tz).to_string();
+    let Some(tz) = zone_named(&typed) else {
+        let why = format!("unknown time zone {typed:?}: give an IANA name such as Asia/Tokyo, or its city (Tokyo)");
+        return failed(Lang::choose(&lang, &headers), ApiError::Invalid(why));
+    };
     let back = fields.get("back").filter(|b| local_path(b)).unwrap_or("/ui/").to_string();
     let (soc, name) = (s.soc, s.session.user.name);
     match blocking(move || Ok(soc.set_prefs(&name, &lang, &tz)?)).await {
@@ -315,6 +334,19 @@ pub fn first_user(soc: &state::State) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_zones_are_taken_by_name_or_city() {
+        assert_eq!(zone_named("Asia/Tokyo").as_deref(), Some("Asia/Tokyo"));
+        assert_eq!(zone_named(" tokyo ").as_deref(), Some("Asia/Tokyo"));
+        assert_eq!(zone_named("new york").as_deref(), Some("America/New_York"));
+        assert_eq!(zone_named("utc").as_deref(), Some("UTC"));
+        assert_eq!(zone_named("Atlantis"), None);
+        assert_eq!(zone_named(""), None);
+        for z in view::COMMON_ZONES {
+            assert_eq!(zone_named(z).as_deref(), Some(*z));
+        }
+    }
 
     #[test]
     fn redirects_stay_on_the_console() {

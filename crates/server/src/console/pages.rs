@@ -801,6 +801,42 @@ async fn settings_page(app: &App, v: Viewer, new_token: Option<String>, notice: 
     page(&v.ctx, T::Settings, body)
 }
 
+/// SLA targets and the asset inventory (leads and admins).
+pub(crate) async fn settings_config(State(app): State<Arc<App>>, mut v: Viewer, fields: Fields) -> Response {
+    // A refusal shows the settings page, whose forms come back there.
+    v.ctx.here = v.ctx.url("settings");
+    let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
+    let done = blocking(move || {
+        let by = state::By { tenant: &t, actor: &user, now: Timestamp::now() };
+        match fields.text("action").as_str() {
+            "sla" => {
+                let severity = Level::parse(&fields.text("severity"))
+                    .ok_or_else(|| ApiError::Invalid("which severity?".into()))?;
+                let minutes = |k: &str| -> Result<SignedDuration, ApiError> {
+                    let n: i64 =
+                        fields.text(k).parse().map_err(|_| ApiError::Invalid(format!("{k}: a number of minutes")))?;
+                    Ok(SignedDuration::from_mins(n))
+                };
+                let always = soc::sla::CalendarSpec { always: true, ..Default::default() };
+                soc.set_sla_policy(&by, severity, minutes("ack")?, minutes("resolve")?, &always)?;
+            }
+            "assets" => {
+                let inventory = soc::assets::Inventory::from_csv(fields.get("csv").unwrap_or(""))
+                    .map_err(|e| ApiError::Invalid(format!("asset inventory: {e}")))?;
+                soc.replace_assets(&by, &inventory)?;
+            }
+            other => return Err(ApiError::Invalid(format!("unknown settings action {other:?}"))),
+        }
+        Ok(())
+    })
+    .await;
+    match done {
+        Ok(()) => redirect(&v.ctx.url("settings")),
+        Err(e @ ApiError::Internal(_)) => failed(v.ctx.lang, e),
+        Err(e) => settings_page(&app, v, None, Some(e.message())).await,
+    }
+}
+
 /// People and tokens of the tenant (admins only).
 pub(crate) async fn settings_act(State(app): State<Arc<App>>, v: Viewer, fields: Fields) -> Response {
     let (soc, t, user, data) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone(), app.data.clone());

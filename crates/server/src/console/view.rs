@@ -27,6 +27,44 @@ use self::investigate::{entity_links, evidence, story};
 pub(crate) use self::rules::{LoadedRule, RuleTest, RulesFilter, rule_rows, rules};
 pub(crate) use self::search::{SearchView, event, pipes_at, search, term};
 
+/// The time zones the header offers (any other IANA name, or a city of
+/// one, is taken by the preferences form too): where SOCs and the people
+/// they watch over work.
+pub(crate) const COMMON_ZONES: &[&str] = &[
+    "UTC",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Bangkok",
+    "Asia/Jakarta",
+    "Asia/Kolkata",
+    "Asia/Dubai",
+    "Australia/Sydney",
+    "Australia/Perth",
+    "Pacific/Auckland",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Amsterdam",
+    "Europe/Madrid",
+    "Europe/Warsaw",
+    "Europe/Helsinki",
+    "Europe/Istanbul",
+    "Europe/Moscow",
+    "Africa/Johannesburg",
+    "America/Sao_Paulo",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+];
+
 /// Who looks at a page, in which tenant: what every page is rendered for.
 #[derive(Clone)]
 pub(crate) struct Ctx {
@@ -147,7 +185,11 @@ pub(crate) fn layout(ctx: &Ctx, title: &str, active: T, body: Markup) -> Markup 
                                 }
                             }
                             " " label for="tz" { (ctx.t(T::TimeZone)) } " "
-                            input #tz name="tz" size="14" value=(ctx.tz.iana_name().unwrap_or("UTC"));
+                            @let current = ctx.tz.iana_name().unwrap_or("UTC");
+                            select #tz name="tz" {
+                                @if !COMMON_ZONES.contains(&current) { option value=(current) selected { (current) } }
+                                @for z in COMMON_ZONES { option value=(z) selected[*z == current] { (z) } }
+                            }
                             " " input type="hidden" name="back" value=(ctx.here);
                             button #lang-save { (ctx.t(T::Save)) }
                         }
@@ -878,6 +920,7 @@ pub(crate) fn settings(
     note: Option<&str>,
 ) -> Markup {
     let admin = ctx.can(Action::Administer);
+    let configure = ctx.can(Action::Configure);
     let roles = html! { @for r in ROLES { option value=(r.as_str()) { (ctx.t(T::role(r))) } } };
     let asset_name = |a: &soc::assets::Asset| match &a.matches {
         soc::assets::AssetMatch::Host(h) => format!("host {h}"),
@@ -966,35 +1009,63 @@ pub(crate) fn settings(
                 }
             }
         }
-        // SLA targets and assets are set through the API (`PUT
-        // /api/v1/sla-policies`, `/api/v1/assets`) or `hinomi assets
-        // import`; shown here.
+        // SLA targets and the asset inventory: leads edit them here (or
+        // through the API, `PUT /api/v1/sla-policies`, `/api/v1/assets`).
         section {
             h2 { (ctx.t(T::SlaPolicies)) }
-            table {
+            table #sla-policies {
                 (table_head(ctx, &[Some(T::Severity), Some(T::SlaAcknowledge), Some(T::SlaResolve)]))
                 tbody {
                     @for (level, ack, resolve) in &config.sla {
-                        tr { td { (badge(ctx, *level)) } td { (ack.as_mins()) " min" } td { (resolve.as_mins()) " min" } }
+                        tr { td { (badge(ctx, *level)) } td { (ack.as_mins()) " " (ctx.t(T::Minutes)) } td { (resolve.as_mins()) " " (ctx.t(T::Minutes)) } }
                     }
                     @if config.sla.is_empty() { (empty_row(ctx, 3)) }
                 }
             }
+            @if configure {
+                form method="post" action=(ctx.url("settings/config")) class="inline" {
+                    (ctx.csrf_field())
+                    input type="hidden" name="action" value="sla";
+                    label for="sla-sev" { (ctx.t(T::Severity)) } " "
+                    select #sla-sev name="severity" {
+                        @for l in Level::ALL.iter().rev() { option value=(l.as_str()) { (ctx.t(T::severity(*l))) } }
+                    }
+                    " " label for="sla-ack" { (ctx.t(T::SlaAcknowledge)) } " "
+                    input #sla-ack name="ack" type="number" min="1" max="525600" required size="6";
+                    " " label for="sla-resolve" { (ctx.t(T::SlaResolve)) } " "
+                    input #sla-resolve name="resolve" type="number" min="1" max="5256000" required size="7";
+                    " " (ctx.t(T::Minutes)) " " button #sla-save { (ctx.t(T::Save)) }
+                }
+                p.hint { (ctx.t(T::SlaHint)) }
+            }
         }
         section {
             h2 { (ctx.t(T::Assets)) }
-            table {
+            table #assets {
                 (table_head(ctx, &[Some(T::Name), Some(T::Criticality), Some(T::Owner), Some(T::BusinessUnit)]))
                 tbody {
                     @for a in &config.assets {
                         tr {
-                            td { (asset_name(a)) }
+                            td { (Shown(&asset_name(a))) }
                             td { (a.criticality.as_str()) }
-                            td { (a.owner.as_deref().unwrap_or("-")) }
-                            td { (a.business_unit.as_deref().unwrap_or("-")) }
+                            td { (Shown(a.owner.as_deref().unwrap_or("-"))) }
+                            td { (Shown(a.business_unit.as_deref().unwrap_or("-"))) }
                         }
                     }
                     @if config.assets.is_empty() { (empty_row(ctx, 4)) }
+                }
+            }
+            @if configure {
+                form method="post" action=(ctx.url("settings/config")) {
+                    (ctx.csrf_field())
+                    input type="hidden" name="action" value="assets";
+                    p {
+                        label for="assets-csv" { (ctx.t(T::AssetsCsv)) } br;
+                        textarea #assets-csv name="csv" rows="8" cols="90" {
+                            (soc::assets::Inventory { assets: config.assets.clone() }.to_csv())
+                        }
+                    }
+                    button #assets-save { (ctx.t(T::Save)) }
                 }
             }
         }

@@ -87,6 +87,7 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         E::RuleTest => form("rule=title%3A+x&events=%7B%7D"),
         E::RuleSwitch => form("rule=no-such-rule&enabled=0"),
         E::SettingsChange => form("action=grant&user=nobody&role=viewer"),
+        E::SettingsConfig => form("action=sla&severity=low&ack=60&resolve=600"),
     }
 }
 
