@@ -103,7 +103,7 @@ struct UnitResult {
     correlate: Vec<CorrelationInput>,
     levels: [u64; 5],
     tally: output::Tally,
-    widths: [usize; 4],
+    widths: [usize; 5],
     record_errors: Vec<String>,
     failed: Option<String>,
 }

@@ -22,6 +22,9 @@ pub(crate) struct EventSummary {
     computer: Option<String>,
     channel: Option<String>,
     event_id: Option<model::Value>,
+    /// The fields that say what the event did (`soc::details`), as one
+    /// line: `TargetUserName: alice ¦ IpAddress: 203.0.113.7`.
+    details: String,
     json: Option<Box<serde_json::value::RawValue>>,
 }
 
@@ -39,6 +42,13 @@ impl EventSummary {
             computer: text("Computer").or_else(|| text("host.name")),
             channel: text("Channel"),
             event_id: event.get("EventID").cloned(),
+            // The host is in its own column already.
+            details: soc::details::key_fields(text)
+                .into_iter()
+                .filter(|(k, _)| *k != "host.name")
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(" ¦ "),
             json,
         }
     }
@@ -91,7 +101,7 @@ pub(crate) fn render(
     rule: &RuleMeta<'_>,
     source: &str,
     ev: &EventSummary,
-    widths: &mut [usize; 4],
+    widths: &mut [usize; 5],
     buf: &mut Vec<u8>,
 ) -> std::io::Result<()> {
     let timestamp = ev.timestamp.map(|t| t.to_string());
@@ -109,6 +119,7 @@ pub(crate) fn render(
                 computer: ev.computer.as_deref(),
                 channel: ev.channel.as_deref(),
                 event_id: ev.event_id.as_ref(),
+                details: &ev.details,
                 event: ev.json.as_deref(),
             };
             serde_json::to_writer(&mut *buf, &record)?;
@@ -127,6 +138,7 @@ pub(crate) fn render(
                 ev.computer.clone().unwrap_or_default(),
                 ev.channel.clone().unwrap_or_default(),
                 ev.event_id_text(),
+                ev.details.clone(),
                 ev.json.as_ref().map(|j| j.get().to_owned()).unwrap_or_default(),
             ]
             .into_iter(),
@@ -138,11 +150,12 @@ pub(crate) fn render(
                 ev.computer.clone().unwrap_or_default(),
                 ev.event_id_text(),
                 rule.title.to_owned(),
+                ev.details.clone(),
             ];
             for (i, cell) in cells.iter().enumerate() {
                 let cell: String = cell.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
                 if let Some(w) = widths.get_mut(i) {
-                    *w = (*w).max(cell.chars().count()).min(40);
+                    *w = (*w).max(cell.chars().count()).min(MAX_WIDTHS[i]);
                 }
                 if i > 0 {
                     buf.push(0x1f);
@@ -157,10 +170,13 @@ pub(crate) fn render(
     Ok(())
 }
 
-const TABLE_HEAD: [&str; 5] = ["TIMESTAMP", "LEVEL", "COMPUTER", "EVENT", "RULE"];
+const TABLE_HEAD: [&str; 6] = ["TIMESTAMP", "LEVEL", "COMPUTER", "EVENT", "RULE", "DETAILS"];
+
+/// The widest each column but the last may grow; longer cells end in `…`.
+const MAX_WIDTHS: [usize; 5] = [40, 13, 40, 12, 64];
 
 /// Writes what comes before the records: the CSV header or the table head.
-pub(crate) fn write_header(out: &mut dyn Write, format: Format, widths: &[usize; 4]) -> std::io::Result<()> {
+pub(crate) fn write_header(out: &mut dyn Write, format: Format, widths: &[usize; 5]) -> std::io::Result<()> {
     match format {
         Format::Jsonl => Ok(()),
         Format::Csv => csv_row(out, CSV_HEADER.iter().map(|s| s.to_string())),
@@ -172,7 +188,7 @@ pub(crate) fn write_header(out: &mut dyn Write, format: Format, widths: &[usize;
 pub(crate) fn write_record(
     out: &mut dyn Write,
     format: Format,
-    widths: &[usize; 4],
+    widths: &[usize; 5],
     record: &[u8],
 ) -> std::io::Result<()> {
     match format {
@@ -186,7 +202,7 @@ pub(crate) fn write_record(
 
 fn table_line<'a>(
     out: &mut dyn Write,
-    widths: &[usize; 4],
+    widths: &[usize; 5],
     cells: impl Iterator<Item = &'a str>,
 ) -> std::io::Result<()> {
     let mut line = String::new();
@@ -216,10 +232,11 @@ struct JsonRecord<'a> {
     computer: Option<&'a str>,
     channel: Option<&'a str>,
     event_id: Option<&'a model::Value>,
+    details: &'a str,
     event: Option<&'a serde_json::value::RawValue>,
 }
 
-const CSV_HEADER: [&str; 11] = [
+const CSV_HEADER: [&str; 12] = [
     "timestamp",
     "rule_id",
     "rule_title",
@@ -230,6 +247,7 @@ const CSV_HEADER: [&str; 11] = [
     "computer",
     "channel",
     "event_id",
+    "details",
     "event",
 ];
 

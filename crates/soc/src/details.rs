@@ -16,6 +16,7 @@ const KEY_FIELDS: &[&str] = &[
     "LogonType",
     "WorkstationName",
     "Image",
+    "NewProcessName",
     "CommandLine",
     "ParentImage",
     "ServiceName",

@@ -70,7 +70,10 @@ fn csv_and_table_have_a_header_and_one_row_per_detection() {
     let (code, stdout, _) = hunt(&["--format", "csv"]);
     assert_eq!(code, 0);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines[0], "timestamp,rule_id,rule_title,level,tags,author,source,computer,channel,event_id,event");
+    assert_eq!(
+        lines[0],
+        "timestamp,rule_id,rule_title,level,tags,author,source,computer,channel,event_id,details,event"
+    );
     assert_eq!(lines.len(), 4);
     assert!(
         lines[2].contains(",high,attack.execution attack.t1059.001,\"Hinomi developers, Second Author\","),
@@ -80,9 +83,11 @@ fn csv_and_table_have_a_header_and_one_row_per_detection() {
     let (code, stdout, _) = hunt(&["--format", "table"]);
     assert_eq!(code, 0);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[0].starts_with("TIMESTAMP"), "{stdout}");
+    assert!(lines[0].starts_with("TIMESTAMP") && lines[0].ends_with("DETAILS"), "{stdout}");
     assert_eq!(lines.len(), 4);
     assert!(lines[2].contains("Encoded PowerShell"));
+    // The details column: what ran, as Hayabusa's details say it.
+    assert!(lines[1].contains("Image: ") && lines[1].contains("CommandLine: whoami /all"), "{stdout}");
 }
 
 #[test]
