@@ -352,7 +352,7 @@ mod tests {
         event.push("Computer", model::Value::Str("ws-1".into()));
         event.push("EventID", model::Value::Int(4625));
         let ev = EventSummary::new(&event, Format::Table);
-        let (tags, mut widths, mut buf) = (Vec::new(), [0; 4], Vec::new());
+        let (tags, mut widths, mut buf) = (Vec::new(), [0; 5], Vec::new());
         for title in ["First rule", "Second\nrule"] {
             let rule = RuleMeta { id: "i", title, level: Level::High, tags: &tags, author: None, path: "p" };
             render(Format::Table, &rule, "f", &ev, &mut widths, &mut buf).unwrap();
