@@ -205,6 +205,13 @@ impl Event {
         self.fields.push((name, value));
     }
 
+    /// Changes values in place (names stay, so lookups stay right).
+    pub fn map_values(&mut self, mut f: impl FnMut(&str, &mut Value)) {
+        for (name, value) in &mut self.fields {
+            f(name, value);
+        }
+    }
+
     /// The position in [`Event::fields`] of `name`'s first field.
     pub fn position(&self, name: &str) -> Option<usize> {
         match &self.index {

@@ -79,6 +79,16 @@ pub(crate) fn classify_json(event: &mut Event, received: Timestamp) {
             "windows"
         }
         Kind::FlatWindows => {
+            // NXLog writes event data beside the record's own fields, and
+            // an element left empty as an empty string: read it as the
+            // EVTX form's empty element is (`windows::empty_data`).
+            if let Value::Null = crate::windows::empty_data(event.text("Channel").as_deref()) {
+                event.map_values(|_, v| {
+                    if matches!(v, Value::Str(s) if s.is_empty()) {
+                        *v = Value::Null;
+                    }
+                });
+            }
             if event.get("Provider_Name").is_none()
                 && let Some(source) = event.get("SourceName").cloned()
             {

@@ -31,6 +31,14 @@ fn winlogbeat_form() -> String {
     format!("{sysmon}\n{firewall}\n")
 }
 
+/// The same two events as NXLog's `im_msvistalog` with `to_json()` sends
+/// them: event data beside the record's own fields.
+fn nxlog_form() -> String {
+    let sysmon = r#"{"EventTime":"2026-11-30 10:00:00","Hostname":"ws-1","EventID":8,"SourceName":"Microsoft-Windows-Sysmon","Channel":"Microsoft-Windows-Sysmon/Operational","SourceImage":"C:\\Windows\\System32\\wscript.exe","TargetImage":"C:\\Windows\\SysWOW64\\rundll32.exe","StartAddress":"0x0000000000A10000","StartModule":"","StartFunction":"","EventReceivedTime":"2026-11-30 10:00:01","SourceModuleName":"eventlog","SourceModuleType":"im_msvistalog"}"#;
+    let firewall = r#"{"EventTime":"2026-11-30 10:01:00","Hostname":"ws-1","EventID":2004,"SourceName":"Microsoft-Windows-Windows Firewall With Advanced Security","Channel":"Microsoft-Windows-Windows Firewall With Advanced Security/Firewall","RuleId":"{6a5e}","RuleName":"fwtool allow","Action":3,"ApplicationPath":"","ModifyingApplication":"C:\\Tools\\fwtool.exe","SourceModuleType":"im_msvistalog"}"#;
+    format!("{sysmon}\n{firewall}\n")
+}
+
 fn fired(records: &str, name: &str) -> Vec<String> {
     let dir = std::env::temp_dir().join(format!("hinomi-null-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -57,6 +65,7 @@ fn an_empty_sysmon_element_is_null_and_an_empty_firewall_path_is_a_value() {
         assert_eq!(fired(&evtx_form(empty), name), both, "EVTX form, empty written as {empty}");
     }
     assert_eq!(fired(&winlogbeat_form(), "winlogbeat"), both, "Winlogbeat form");
+    assert_eq!(fired(&nxlog_form(), "nxlog"), both, "NXLog's flat form");
 }
 
 #[test]
