@@ -5,6 +5,7 @@
 mod coverage;
 mod lint;
 mod test;
+mod update;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -87,6 +88,20 @@ pub(crate) enum RulesCommand {
         #[arg(long, value_name = "FILE")]
         navigator: Option<PathBuf>,
     },
+    /// Fetch a rule set (`.tar.gz`, a SigmaHQ release or a mirror), check
+    /// its SHA-256, unpack it beside the set in use, load it, and switch
+    /// `--dir` (a link this command keeps) to it in one rename.
+    Update {
+        /// The link to the set in use; versions go to `DIR.versions/`.
+        #[arg(long, value_name = "DIR", default_value = "./sigma")]
+        dir: PathBuf,
+        #[arg(long, default_value = update::DEFAULT_URL)]
+        url: String,
+        /// The archive's SHA-256 (hex). Without it, `URL.sha256` is fetched
+        /// and must be there.
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+    },
 }
 
 fn print(format: crate::output::Format, rows: Vec<serde_json::Value>) -> Result<()> {
@@ -150,6 +165,10 @@ pub(crate) fn run(cmd: RulesCommand) -> Result<ExitCode> {
                 outcomes.len() - failed
             );
             Ok(if failed == 0 && files > 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        RulesCommand::Update { dir, url, sha256 } => {
+            update::run(&update::Update { dir, url, sha256 })?;
+            Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Coverage { rules, navigator } => {
             let (set, errors) = load(&rules.args()?)?;

@@ -9,6 +9,7 @@ mod readme;
 mod regression;
 mod retro_hunt;
 mod rule_pack;
+mod rules_update;
 mod triage;
 
 use std::path::{Path, PathBuf};
