@@ -127,6 +127,13 @@ words! {
     DispTruePositive: "True positive", "真陽性";
     Disposition: "Disposition", "判定";
     Enabled: "On for this tenant", "このテナントで有効";
+    EntDomain: "domain", "ドメイン";
+    EntFile: "file", "ファイル";
+    EntHash: "hash", "ハッシュ";
+    EntHost: "host", "ホスト";
+    EntIp: "address", "アドレス";
+    EntProcess: "process", "プロセス";
+    EntUser: "user", "ユーザー";
     Entities: "Entities", "エンティティ";
     Eps: "Events per second", "毎秒イベント数";
     Error: "Error", "エラー";
@@ -342,6 +349,18 @@ impl T {
             soc::Disposition::BenignTruePositive => T::DispBenignTruePositive,
             soc::Disposition::FalsePositive => T::DispFalsePositive,
             soc::Disposition::Duplicate => T::DispDuplicate,
+        }
+    }
+
+    pub(crate) fn entity(k: soc::EntityKind) -> T {
+        match k {
+            soc::EntityKind::Host => T::EntHost,
+            soc::EntityKind::User => T::EntUser,
+            soc::EntityKind::Ip => T::EntIp,
+            soc::EntityKind::Process => T::EntProcess,
+            soc::EntityKind::File => T::EntFile,
+            soc::EntityKind::Hash => T::EntHash,
+            soc::EntityKind::Domain => T::EntDomain,
         }
     }
 

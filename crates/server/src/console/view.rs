@@ -976,7 +976,7 @@ pub(crate) fn settings(
                     @for t in tokens {
                         tr {
                             td { (t.id) }
-                            td { (t.scope.as_str()) }
+                            td { (ctx.t(T::role(t.scope))) }
                             td { (t.source.as_deref().unwrap_or("-")) }
                             td { (t.created) }
                             td {
@@ -1002,8 +1002,8 @@ pub(crate) fn settings(
                     input type="hidden" name="action" value="token_create";
                     label for="t-scope" { (ctx.t(T::Scope)) } " "
                     select #t-scope name="scope" {
-                        option value="ingest" { "ingest" }
-                        @for r in ROLES { option value=(r.as_str()) { (r.as_str()) } }
+                        option value="ingest" { (ctx.t(T::RoleIngest)) }
+                        @for r in ROLES { option value=(r.as_str()) { (ctx.t(T::role(r))) } }
                     }
                     " " button { (ctx.t(T::Add)) }
                 }

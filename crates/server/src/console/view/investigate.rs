@@ -54,7 +54,7 @@ pub(crate) fn entity_url(ctx: &Ctx, e: &soc::Entity) -> String {
 pub(crate) fn entity_links(ctx: &Ctx, list: &[soc::Entity], max: usize) -> Markup {
     html! {
         @for e in list.iter().take(max) {
-            a.ent href=(entity_url(ctx, e)) { (e.kind.as_str()) ": " (Shown(&e.value)) } " "
+            a.ent href=(entity_url(ctx, e)) { (ctx.t(T::entity(e.kind))) ": " (Shown(&e.value)) } " "
         }
     }
 }
@@ -333,7 +333,7 @@ pub(crate) fn entity(ctx: &Ctx, r: &EntityReport, events: &[Row]) -> Markup {
     let query = entity_query(e);
     html! {
         dl.facts #entity-facts {
-            dt { (ctx.t(T::Kind)) } dd { (e.kind.as_str()) }
+            dt { (ctx.t(T::Kind)) } dd { (ctx.t(T::entity(e.kind))) }
             dt { (ctx.t(T::FirstSeen)) } dd { (r.first_seen.map(|t| ctx.time(t)).unwrap_or_else(|| "-".into())) }
             dt { (ctx.t(T::LastSeen)) } dd { (r.last_seen.map(|t| ctx.time(t)).unwrap_or_else(|| "-".into())) }
             dt { (ctx.t(T::RiskNow)) } dd #entity-risk { (format!("{:.0}", r.risk)) }
@@ -365,7 +365,7 @@ pub(crate) fn entity(ctx: &Ctx, r: &EntityReport, events: &[Row]) -> Markup {
             h2 { (ctx.t(T::RelatedEntities)) }
             p #related-entities {
                 @for (other, n) in &r.related {
-                    a.ent href=(entity_url(ctx, other)) { (other.kind.as_str()) ": " (Shown(&other.value)) } " ×" (n) " "
+                    a.ent href=(entity_url(ctx, other)) { (ctx.t(T::entity(other.kind))) ": " (Shown(&other.value)) } " ×" (n) " "
                 }
                 @if r.related.is_empty() { (ctx.t(T::NoRows)) }
             }
