@@ -182,6 +182,9 @@ fn an_analyst_works_an_incident_in_the_console() {
     b.type_into("#note-body", "Called alice: she did not log in at 03:00. Resetting her password.");
     b.click_to_load("#add-note");
     wait_until("the note in the timeline", 10, || b.text("#timeline").contains("Resetting her password").then_some(()));
+    // The change is confirmed, and the note is listed with its author.
+    assert_eq!(b.text("p.notice"), "The note is added.");
+    assert!(b.text("#notes").contains("Resetting her password") && b.text("#notes").contains("admin"));
     shot("04-note");
 
     // Escalate to the CSIRT.

@@ -126,6 +126,11 @@ words! {
     DispFalsePositive: "False positive", "誤検知";
     DispTruePositive: "True positive", "真陽性";
     Disposition: "Disposition", "判定";
+    DoneAssign: "The assignee is changed.", "担当者を変更しました。";
+    DoneEscalate: "Escalated: the hand-off package is ready.", "エスカレーションしました。引き継ぎパッケージを用意しました。";
+    DoneNote: "The note is added.", "メモを追加しました。";
+    DoneStatus: "The status is changed.", "ステータスを変更しました。";
+    DoneTask: "The task is added.", "タスクを追加しました。";
     Enabled: "On for this tenant", "このテナントで有効";
     EntDomain: "domain", "ドメイン";
     EntFile: "file", "ファイル";

@@ -17,7 +17,7 @@ use state::{AlertQuery, IncidentAction, IncidentQuery};
 
 use super::i18n::T;
 use super::view::{self, AlertFilter, Ctx, Overview, SearchView};
-use super::{failed, html, redirect};
+use super::{failed, html, redirect, url_enc as query_value};
 use crate::app::App;
 use crate::auth::{Fields, Viewer};
 use crate::error::{ApiError, blocking};
@@ -239,8 +239,33 @@ pub(crate) async fn incidents(v: Viewer, Query(p): Query<IncidentsParams>) -> Re
     page(&v.ctx, T::Incidents, body)
 }
 
-pub(crate) async fn incident(State(app): State<Arc<App>>, v: Viewer, Path((_, id)): Path<(String, i64)>) -> Response {
-    incident_page(&app, v, id, None, StatusCode::OK).await
+#[derive(Deserialize)]
+pub(crate) struct DoneParams {
+    /// What the form before this page did (post/redirect/get), to confirm.
+    done: Option<String>,
+}
+
+/// The confirmation of an incident form's change, in the reader's words.
+fn confirmation(ctx: &Ctx, done: Option<&str>) -> Option<String> {
+    let key = match done? {
+        "status" => T::DoneStatus,
+        "assign" => T::DoneAssign,
+        "note" => T::DoneNote,
+        "task" => T::DoneTask,
+        "escalate" => T::DoneEscalate,
+        _ => return None,
+    };
+    Some(ctx.t(key).to_string())
+}
+
+pub(crate) async fn incident(
+    State(app): State<Arc<App>>,
+    v: Viewer,
+    Path((_, id)): Path<(String, i64)>,
+    Query(p): Query<DoneParams>,
+) -> Response {
+    let notice = confirmation(&v.ctx, p.done.as_deref());
+    incident_page(&app, v, id, notice, StatusCode::OK).await
 }
 
 async fn incident_page(app: &App, v: Viewer, id: i64, notice: Option<String>, code: StatusCode) -> Response {
@@ -415,6 +440,7 @@ pub(crate) async fn incident_act(
     uri: Uri,
 ) -> Response {
     let name = uri.path().rsplit('/').next().unwrap_or("").to_string();
+    let what = query_value(&name);
     let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
     let done = blocking(move || {
         let action = form_action(&name, &fields)?;
@@ -422,7 +448,7 @@ pub(crate) async fn incident_act(
         Ok(soc.act(&by, id, &action)?)
     })
     .await;
-    let back = v.ctx.url(&format!("incidents/{id}"));
+    let back = v.ctx.url(&format!("incidents/{id}?done={what}"));
     match done {
         Ok(_) => redirect(&back),
         Err(ApiError::Conflict { .. }) => {
