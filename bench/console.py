@@ -88,7 +88,8 @@ def fill(args, work, data):
     generate(raw, args.events, start=now - 10 * DAY)
     gen_secs = time.perf_counter() - t
     t = time.perf_counter()
-    subprocess.run([args.bin, "import", "--data", str(data), str(raw)], check=True, stderr=subprocess.DEVNULL)
+    with open(work / "import.log", "w") as log:
+        subprocess.run([args.bin, "import", "--data", str(data), str(raw)], check=True, stderr=log)
     import_secs = time.perf_counter() - t
     raw.unlink()
     filled = {"now": now, "alert_secs": alert_secs, "generate_secs": gen_secs, "import_secs": import_secs}
@@ -124,13 +125,13 @@ def main():
           f"--rules {args.rules}, {os.uname().nodename}, {os.cpu_count()} cores", flush=True)
     print(f"# filled {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(filled['now']))}: alerts in "
           f"{filled['alert_secs']:.0f} s, events generated in {filled['generate_secs']:.0f} s and imported "
-          f"(searchable) in {filled['import_secs']:.0f} s", flush=True)
+          f"(searchable) in {filled['import_secs']:.0f} s{filled.get('note', '')}", flush=True)
     print(f"open alerts: {open_alerts}; seen in the last 24 hours: {last_day}; "
           f"largest incident: #{biggest[0]} with {biggest[1]} alerts", flush=True)
     with running_server(args.bin, data, args=["--rules", args.rules]) as (addr, _token):
         cookie = login(addr, "bench-analyst")
         rules_page = page(addr, cookie, "/ui/default/rules")
-        loaded = re.search(r"<h2>Rules \((\d+)\)</h2>", rules_page)
+        loaded = re.search(r'<h2 id="rules-title">Rules \((\d+)\)</h2>', rules_page)
         print(f"rules loaded: {loaded.group(1) if loaded else '?'}", flush=True)
         queue = page(addr, cookie, "/ui/default/alerts")
         older = re.search(r'href="(/ui/default/alerts\?[^"]*before=[^"]+)"', queue).group(1).replace("&amp;", "&")

@@ -27,8 +27,11 @@ pub struct EntityReport {
     pub related: Vec<(Entity, usize)>,
 }
 
-/// Incidents and alerts an entity page reads at most.
-const MAX_INCIDENTS: usize = 100;
+/// Incidents an entity page reads at most (the newest), alerts of each,
+/// and alerts in all: an address shared by thousands of alerts costs the
+/// same as a rare one.
+const MAX_INCIDENTS: usize = 25;
+const PER_INCIDENT: usize = 50;
 const MAX_ALERTS: usize = 200;
 const MAX_RELATED: usize = 30;
 
@@ -54,7 +57,7 @@ impl State {
             let rows = db.rows(
                 &format!(
                     "SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant = $1 AND incident_id = $2 \
-                     ORDER BY last_seen DESC, id DESC LIMIT {MAX_ALERTS}"
+                     ORDER BY last_seen DESC, id DESC LIMIT {PER_INCIDENT}"
                 ),
                 &[tenant.into(), Val::Int(i.id)],
             )?;

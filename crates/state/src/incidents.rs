@@ -214,7 +214,11 @@ impl State {
         }
         if let Some(l) = q.min_severity {
             params.push(level_val(l));
-            sql.push_str(&format!(" AND severity >= ${}", params.len()));
+            // Newest first, the queue's index (by last seen) reads in order
+            // and skips the less severe; `+` keeps the planner from ranging
+            // over the by-severity index and sorting what it finds.
+            let column = if q.by_severity { "severity" } else { "+severity" };
+            sql.push_str(&format!(" AND {column} >= ${}", params.len()));
         }
         if let Some(r) = &q.rule_id {
             params.push(r.as_str().into());
@@ -807,6 +811,19 @@ impl State {
     /// detections come from the counts triage keeps; dispositions and the
     /// time to triage from the incidents analysts have worked, so neither
     /// reads every alert.
+    /// The titles of the rules that raised alerts in `tenant`, sorted: what
+    /// the queue's rule filter suggests (one row per rule, no alert read).
+    pub fn rule_titles(&self, tenant: &str, limit: usize) -> Result<Vec<String>> {
+        let rows = self.reader()?.rows(
+            &format!(
+                "SELECT DISTINCT title FROM rule_counts WHERE tenant = $1 ORDER BY title LIMIT {}",
+                limit.clamp(1, 10_000)
+            ),
+            &[tenant.into()],
+        )?;
+        rows.iter().map(|r| r.get("title")).collect()
+    }
+
     pub fn rule_stats(&self, tenant: &str) -> Result<Vec<RuleStats>> {
         let mut guard = self.reader()?;
         let db: &mut dyn Db = &mut **guard;

@@ -540,6 +540,12 @@ fn check_queue_paging(fresh: Fresh<'_>) {
     }
     assert_eq!(seen.len(), 27);
     assert_eq!(&seen[..4], ["r2-high", "r1-high", "r24", "r23"]);
+    // High and above, newest first, and by severity.
+    for by_severity in [false, true] {
+        let q = AlertQuery { min_severity: Some(Level::High), by_severity, limit: 50, ..Default::default() };
+        let ids: Vec<String> = s.alerts("acme", &q).unwrap().into_iter().map(|a| a.rule_id).collect();
+        assert_eq!(ids, ["r2-high", "r1-high"]);
+    }
     // A rule by part of its title, in any case; `_` and `%` are letters.
     let titled = |t: &str| -> Vec<String> {
         let q = AlertQuery { rule_title: Some(t.into()), limit: 50, ..Default::default() };

@@ -115,11 +115,7 @@ async fn alerts_page(v: Viewer, p: AlertsParams, notice: Option<String>) -> Resp
         // The people an alert's incident can be given to, and the rule
         // titles the filter suggests.
         let users = soc.users(Some(&t))?.into_iter().filter(|u| !u.disabled).map(|u| u.name).collect::<Vec<_>>();
-        let mut titles: Vec<String> = soc.rule_stats(&t)?.into_iter().map(|r| r.title).collect();
-        titles.sort();
-        titles.dedup();
-        titles.truncate(500);
-        Ok((list, users, titles))
+        Ok((list, users, soc.rule_titles(&t, 500)?))
     })
     .await;
     let body = found.map(|(list, users, titles)| {
@@ -319,17 +315,17 @@ pub(crate) async fn alert(State(app): State<Arc<App>>, v: Viewer, Path((_, id)):
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
     let found = blocking(move || {
         let a = soc.alert(&t, id)?;
-        let now = Timestamp::now();
-        let mut related: Vec<state::Alert> = Vec::new();
-        for e in a.entities.iter().filter(|e| e.kind.groups()).take(4) {
-            for other in soc.entity(&t, e, now)?.alerts {
-                if other.id != a.id && !related.iter().any(|r| r.id == other.id) {
-                    related.push(other);
-                }
-            }
-        }
-        related.sort_by_key(|x| std::cmp::Reverse(x.last_seen));
-        related.truncate(50);
+        // Related: the alerts triage grouped with it (they share an
+        // entity), newest first.
+        let related = match a.incident_id {
+            Some(i) => soc
+                .alerts(&t, &AlertQuery { incident_id: Some(i), limit: 51, ..Default::default() })?
+                .into_iter()
+                .filter(|x| x.id != a.id)
+                .take(50)
+                .collect(),
+            None => Vec::new(),
+        };
         Ok((a, related))
     })
     .await;
