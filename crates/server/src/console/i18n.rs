@@ -161,6 +161,7 @@ words! {
     From: "From", "開始";
     Handoff: "Hand-off package", "引き継ぎパッケージ";
     Healthy: "OK", "正常";
+    HistogramSkipped: "The histogram is left out: this filter is checked event by event, and counting them all would hold the results back. A field the index answers (event.code instead of EventID, for one) draws it.", "ヒストグラムは省略しました。この条件はイベントを1件ずつ確認するため、すべて数えると結果の表示が遅れます。インデックスで答えられるフィールド(EventIDの代わりにevent.codeなど)なら描画できます。";
     Incident: "Incident", "インシデント";
     Incidents: "Incidents", "インシデント一覧";
     InternalError: "Something failed on the server; the log has the details under this request's id.", "サーバーでエラーが発生しました。詳細はこのリクエストのIDでログに記録されています。";

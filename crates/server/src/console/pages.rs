@@ -277,7 +277,9 @@ async fn incident_page(app: &App, v: Viewer, id: i64, notice: Option<String>, co
             // key fields: the first event of each alert, then the evidence.
             let mut ids: Vec<String> = e.alerts.iter().filter_map(|a| a.evidence.first().cloned()).collect();
             ids.extend(e.evidence.iter().filter_map(|x| x["ref"].as_str().map(str::to_string)));
-            let events = events_by_id(app, &v.ctx, ids).await;
+            let first = e.alerts.iter().map(|a| a.first_seen).min();
+            let last = e.alerts.iter().map(|a| a.last_seen).max();
+            let events = events_by_id(app, &v.ctx, ids, first.zip(last)).await;
             let title = format!("{} #{id}: {}", v.ctx.t(T::Incident), e.incident.title);
             let body = view::incident(&v.ctx, &e, &events, &users, sla.as_ref(), notice.as_deref());
             html(code, view::layout(&v.ctx, &title, T::Incidents, body))
@@ -292,7 +294,12 @@ const MAX_LOOKUP: usize = 200;
 /// Stored events by id, for pages that show an event's key fields. The
 /// page is still shown when the store cannot answer (it is off, or busy):
 /// without the fields, with its links.
-async fn events_by_id(app: &App, ctx: &Ctx, mut ids: Vec<String>) -> view::Events {
+async fn events_by_id(
+    app: &App,
+    ctx: &Ctx,
+    mut ids: Vec<String>,
+    window: Option<(Timestamp, Timestamp)>,
+) -> view::Events {
     let mut seen = std::collections::HashSet::new();
     ids.retain(|id| seen.insert(id.clone()));
     ids.truncate(MAX_LOOKUP);
@@ -300,7 +307,13 @@ async fn events_by_id(app: &App, ctx: &Ctx, mut ids: Vec<String>) -> view::Event
     if terms.is_empty() {
         return view::Events::new();
     }
-    match run_search(app, ctx, &terms.join(" OR "), "", "").await {
+    // The events happened between the alerts' first and last sight: only
+    // those partitions are opened (an hour's margin for clock skew).
+    let hour = SignedDuration::from_hours(1);
+    let (from, to) = window.map_or((String::new(), String::new()), |(a, b)| {
+        (a.checked_sub(hour).unwrap_or(a).to_string(), b.checked_add(hour).unwrap_or(b).to_string())
+    });
+    match run_search(app, ctx, &terms.join(" OR "), &from, &to).await {
         Ok((_, rows, _)) => rows.into_iter().filter_map(|r| Some((r.get("_id")?.as_str()?.to_string(), r))).collect(),
         Err(e) => {
             tracing::warn!(error = %e.message(), "looking up events for a console page");
@@ -345,7 +358,8 @@ pub(crate) async fn alert(State(app): State<Arc<App>>, v: Viewer, Path((_, id)):
             fields: rules.fields_of(at).into_iter().map(str::to_string).collect(),
         }
     });
-    let events = events_by_id(&app, &v.ctx, a.evidence.iter().take(20).cloned().collect()).await;
+    let ids = a.evidence.iter().take(20).cloned().collect();
+    let events = events_by_id(&app, &v.ctx, ids, Some((a.first_seen, a.last_seen))).await;
     let mut shown: Vec<&serde_json::Map<String, serde_json::Value>> =
         a.evidence.iter().filter_map(|id| events.get(id)).collect();
     shown.sort_by_key(|r| r.get("@timestamp").and_then(|t| t.as_str()).unwrap_or("").to_string());
@@ -489,6 +503,7 @@ async fn search_page(app: &App, v: Viewer, p: SearchParams, notice: Option<Strin
         output: query::Output::Events,
         rows: &[],
         buckets: Vec::new(),
+        histogram_skipped: false,
         error: notice,
         saved: &saved,
     };
@@ -502,7 +517,8 @@ async fn search_page(app: &App, v: Viewer, p: SearchParams, notice: Option<Strin
             rows = r;
             out.rows = &rows;
             out.output = output;
-            out.buckets = buckets;
+            out.histogram_skipped = buckets.is_none();
+            out.buckets = buckets.unwrap_or_default();
         }
         Err(e @ ApiError::Internal(_)) => return failed(v.ctx.lang, e),
         Err(e) => out.error = Some(e.message()),
@@ -617,15 +633,19 @@ fn bound(text: &str, tz: &jiff::tz::TimeZone, now: Timestamp) -> Result<Option<T
         .ok_or_else(|| ApiError::Invalid(format!("{text:?}: expected a time or an offset such as -24h")))
 }
 
+/// How long a search page's histogram may take.
+const CHART_BUDGET: std::time::Duration = std::time::Duration::from_millis(80);
+
 /// The shape of a search's rows, the rows, and its histogram (about 48
-/// columns over the window) when it finds events.
+/// columns over the window) when it finds events: `None` when it was
+/// over its budget.
 async fn run_search(
     app: &App,
     ctx: &Ctx,
     q: &str,
     from: &str,
     to: &str,
-) -> Result<(query::Output, Rows, Vec<(String, i64)>), ApiError> {
+) -> Result<(query::Output, Rows, Option<Vec<(String, i64)>>), ApiError> {
     let store = app.store()?;
     let now = Timestamp::now();
     let (start, end) = (bound(from, &ctx.tz, now)?, bound(to, &ctx.tz, now)?);
@@ -650,17 +670,27 @@ async fn run_search(
                 rows.push(row);
                 true
             })?;
-            let mut buckets = Vec::new();
+            let mut buckets = Some(Vec::new());
             if let Some(chart) = chart {
-                search.run(&store, &chart, 1000, &mut |row| {
+                // The histogram is an extra: past its budget (a filter the
+                // index cannot answer reads every candidate) it is left out
+                // and the page says so, rather than hold the rows back.
+                let budgeted = Search { timeout: CHART_BUDGET, ..search };
+                let mut got = Vec::new();
+                let drawn = budgeted.run(&store, &chart, 1000, &mut |row| {
                     let at = row.get("_time").or_else(|| row.get("@timestamp")).and_then(|v| v.as_str()).unwrap_or("");
                     let label = at
                         .parse::<Timestamp>()
                         .map(|t| t.to_zoned(tz.clone()).strftime("%m-%d %H:%M").to_string())
                         .unwrap_or_else(|_| at.to_string());
-                    buckets.push((label, row.get("count()").and_then(|v| v.as_i64()).unwrap_or(0)));
+                    got.push((label, row.get("count()").and_then(|v| v.as_i64()).unwrap_or(0)));
                     true
-                })?;
+                });
+                buckets = match drawn {
+                    Ok(_) => Some(got),
+                    Err(ApiError::Unavailable(_)) => None,
+                    Err(e) => return Err(e),
+                };
             }
             Ok((output, rows, buckets))
         })

@@ -30,6 +30,8 @@ pub(crate) struct SearchView<'a> {
     pub(crate) rows: &'a [Row],
     /// The histogram of an event search: label and count per column.
     pub(crate) buckets: Vec<(String, i64)>,
+    /// The histogram took longer than its budget and is left out.
+    pub(crate) histogram_skipped: bool,
     pub(crate) error: Option<String>,
     /// The analyst's saved searches and those shared in the tenant.
     pub(crate) saved: &'a [SavedSearch],
@@ -462,6 +464,7 @@ pub(crate) fn search(ctx: &Ctx, v: &SearchView<'_>) -> Markup {
         @if !v.query.is_empty() && v.error.is_none() {
             @match &v.output {
                 Output::Events => {
+                    @if v.histogram_skipped { p.hint #histogram-skipped { (ctx.t(T::HistogramSkipped)) } }
                     @if !v.buckets.is_empty() {
                         @let every = (v.buckets.len() / 8).max(1);
                         @let columns = v.buckets.iter().enumerate()

@@ -191,6 +191,7 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
         output,
         rows,
         buckets: vec![],
+        histogram_skipped: false,
         error: None,
         saved: &saved,
     };
