@@ -1,7 +1,8 @@
 //! The CSIRT hand-off package as a page a person reads: summary, scope,
-//! timeline, entities, evidence, actions taken and open questions. Plain
-//! HTML with its style inline, so it can be mailed or archived as one
-//! file. A maud template: everything from the incident is escaped.
+//! timeline, entities, evidence, actions taken and open questions, in
+//! English or Japanese (the console's words). Plain HTML with its style
+//! inline, so it can be mailed or archived as one file. A maud template:
+//! everything from the incident is escaped.
 
 use std::sync::LazyLock;
 
@@ -10,6 +11,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
 use state::Escalation;
 
+use crate::console::i18n::{Lang, T};
 use crate::enc::Shown;
 
 /// The page's style: a constant, the only markup not escaped.
@@ -20,10 +22,10 @@ th{background:#eee}h2{border-bottom:2px solid #333;margin-top:2rem}";
 /// The page as an answer, with the console's headers (no caching, no
 /// framing, no sniffing) and the page's own policy: the console and the
 /// API serve it alike, from the same origin.
-pub(crate) fn answer(package: &Escalation) -> axum::response::Response {
+pub(crate) fn answer(package: &Escalation, lang: Lang) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let page =
-        (axum::http::StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], html(package));
+    let body = html_in(package, lang);
+    let page = (axum::http::StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], body);
     crate::console::with_policy(page.into_response(), csp())
 }
 
@@ -39,9 +41,9 @@ pub fn csp() -> &'static str {
     &CSP
 }
 
-fn list(items: &[String]) -> Markup {
+fn list(lang: Lang, items: &[String]) -> Markup {
     html! {
-        @if items.is_empty() { p { "none" } } @else { ul { @for i in items { li { (Shown(i)) } } } }
+        @if items.is_empty() { p { (lang.t(T::NoneYet)) } } @else { ul { @for i in items { li { (Shown(i)) } } } }
     }
 }
 
@@ -54,60 +56,67 @@ fn detail(data: &serde_json::Value) -> String {
     }
 }
 
+/// The package in English (the API's default and `hinomi incident
+/// escalate --html`).
 pub fn html(e: &Escalation) -> String {
+    html_in(e, Lang::En)
+}
+
+pub(crate) fn html_in(e: &Escalation, lang: Lang) -> String {
+    let t = |k: T| lang.t(k);
     let i = &e.incident;
-    let title = format!("Incident {}: {}", i.id, i.title);
+    let title = format!("{} {}: {}", t(T::Incident), i.id, i.title);
     let page = html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(lang.code()) {
             head { meta charset="utf-8"; title { (title) } style { (PreEscaped(STYLE)) } }
             body {
                 h1 { (Shown(&title)) }
                 p { strong { (Shown(&e.summary)) } }
                 table {
-                    tr { th scope="row" { "Severity" } td { (i.severity) } }
-                    tr { th scope="row" { "Status" } td { (i.status) } }
-                    tr { th scope="row" { "Disposition" } td { (i.disposition.map_or("none yet".to_string(), |d| d.to_string())) } }
-                    tr { th scope="row" { "Assignee" } td { (Shown(i.assignee.as_deref().unwrap_or("nobody"))) } }
+                    tr { th scope="row" { (t(T::Severity)) } td { (t(T::severity(i.severity))) } }
+                    tr { th scope="row" { (t(T::Status)) } td { (t(T::status(i.status))) } }
+                    tr { th scope="row" { (t(T::Disposition)) } td { (i.disposition.map_or(t(T::NoneYet), |d| t(T::disposition(d)))) } }
+                    tr { th scope="row" { (t(T::Assignee)) } td { (Shown(i.assignee.as_deref().unwrap_or(t(T::Nobody)))) } }
                     tr {
-                        th scope="row" { "Escalated to" }
-                        td { (Shown(i.escalated_to.as_deref().unwrap_or("not escalated"))) " at " (i.escalated.map(|t| t.to_string()).unwrap_or_default()) }
+                        th scope="row" { (t(T::EscalatedTo)) }
+                        td { (Shown(i.escalated_to.as_deref().unwrap_or("-"))) " " (i.escalated.map(|t| t.to_string()).unwrap_or_default()) }
                     }
-                    tr { th scope="row" { "First sign" } td { (e.scope.first_sign) } }
+                    tr { th scope="row" { (t(T::FirstSign)) } td { (e.scope.first_sign) } }
                 }
-                h2 { "Scope" }
-                h3 { "Hosts" } (list(&e.scope.hosts))
-                h3 { "Accounts" } (list(&e.scope.users))
-                h3 { "Addresses" } (list(&e.scope.addresses))
-                h3 { "Spread to more than one host" } (list(&e.scope.spread))
-                h2 { "Timeline" }
+                h2 { (t(T::Scope)) }
+                h3 { (t(T::Hosts)) } (list(lang, &e.scope.hosts))
+                h3 { (t(T::Accounts)) } (list(lang, &e.scope.users))
+                h3 { (t(T::Addresses)) } (list(lang, &e.scope.addresses))
+                h3 { (t(T::LateralMovement)) } (list(lang, &e.scope.spread))
+                h2 { (t(T::Timeline)) }
                 table {
-                    tr { th { "Time" } th { "Kind" } th { "Who" } th { "What" } }
-                    @for t in &e.timeline {
-                        tr { td { (t.at) } td { (t.kind) } td { (Shown(&t.actor)) } td { (Shown(&t.what)) br; small { (Shown(&detail(&t.data))) } } }
+                    tr { th { (t(T::Time)) } th { (t(T::Kind)) } th { (t(T::Who)) } th { (t(T::What)) } }
+                    @for x in &e.timeline {
+                        tr { td { (x.at) } td { (t(T::timeline_kind(x.kind))) } td { (Shown(&x.actor)) } td { (Shown(&x.what)) br; small { (Shown(&detail(&x.data))) } } }
                     }
                 }
-                h2 { "Alerts" }
+                h2 { (t(T::Alerts)) }
                 table {
-                    tr { th { "Rule" } th { "Severity" } th { "Count" } th { "First / last seen" } th { "Author" } }
+                    tr { th { (t(T::Rule)) } th { (t(T::Severity)) } th { (t(T::Count)) } th { (t(T::FirstSeen)) " / " (t(T::LastSeen)) } th { (t(T::Author)) } }
                     @for a in &e.alerts {
                         tr {
                             td { (Shown(&a.title)) " " small { "(" (Shown(&a.rule_id)) ")" } }
-                            td { (a.severity) }
+                            td { (t(T::severity(a.severity))) }
                             td { (a.count) }
                             td { (a.first_seen) br; (a.last_seen) }
                             td { (Shown(a.author.as_deref().unwrap_or(""))) }
                         }
                     }
                 }
-                h2 { "Entities" }
-                (list(&e.entities.iter().map(ToString::to_string).collect::<Vec<_>>()))
-                h2 { "Evidence" }
-                (list(&e.evidence.iter().map(|v| v.to_string()).collect::<Vec<_>>()))
-                h2 { "Actions taken" }
-                (list(&e.actions_taken.iter().map(|a| format!("{} {}: {} {}", a.at, a.actor, a.what, a.data)).collect::<Vec<_>>()))
-                h2 { "Open questions" }
-                (list(&e.open_questions))
+                h2 { (t(T::Entities)) }
+                (list(lang, &e.entities.iter().map(ToString::to_string).collect::<Vec<_>>()))
+                h2 { (t(T::Evidence)) }
+                (list(lang, &e.evidence.iter().map(|v| v.to_string()).collect::<Vec<_>>()))
+                h2 { (t(T::ActionsTaken)) }
+                (list(lang, &e.actions_taken.iter().map(|a| format!("{} {}: {} {}", a.at, a.actor, a.what, a.data)).collect::<Vec<_>>()))
+                h2 { (t(T::OpenQuestions)) }
+                (list(lang, &e.open_questions))
             }
         }
     };

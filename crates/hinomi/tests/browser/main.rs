@@ -474,7 +474,7 @@ fn story_steps(b: &Browser) -> Vec<String> {
 /// language: the story shows the chain in order with its key fields, an
 /// alert shows its matched event, the event its raw record, the user's
 /// entity page her alerts.
-fn walk_the_demo_story(b: &Browser, base: &str, lang: &str, words: &[&str]) {
+fn walk_the_demo_story(b: &Browser, base: &str, lang: &str, words: &[&str], handoff_word: &str) {
     let shots = artifacts();
     let shot = |name: &str| b.screenshot(&shots.join(format!("story-{lang}-{name}.png")));
     b.goto(&format!("{base}/ui/demo/"));
@@ -546,6 +546,8 @@ fn walk_the_demo_story(b: &Browser, base: &str, lang: &str, words: &[&str]) {
     b.click_to_load("#handoff");
     let text = b.page_text();
     assert!(text.contains("alice") && text.contains("203.0.113.66"), "{text}");
+    // In the reader's language too.
+    assert!(text.contains(handoff_word), "{handoff_word:?} not in the hand-off package: {text}");
     shot("06-handoff");
 }
 
@@ -569,11 +571,17 @@ fn the_demo_story_from_overview_to_handoff_in_english_and_japanese() {
         (story_steps(&b).iter().any(|s| s == "Large Upload Through The Proxy") && b.count("#evidence .kv") > 0)
             .then_some(())
     });
-    walk_the_demo_story(&b, &base, "en", &["What happened, step by step", "Lateral movement", "Exfiltration"]);
+    walk_the_demo_story(
+        &b,
+        &base,
+        "en",
+        &["What happened, step by step", "Lateral movement", "Exfiltration"],
+        "Actions taken",
+    );
     b.goto(&format!("{base}/ui/demo/"));
     b.click("#lang option[value=ja]");
     b.click_to_load("#lang-save");
-    walk_the_demo_story(&b, &base, "ja", &["攻撃の流れ", "水平展開", "持ち出し", "認証情報アクセス"]);
+    walk_the_demo_story(&b, &base, "ja", &["攻撃の流れ", "水平展開", "持ち出し", "認証情報アクセス"], "実施済みの対応");
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

@@ -21,6 +21,7 @@ use super::Soc;
 use super::model::{Alert, Escalation, FormatParam, Incident, IncidentParams, Sla, TimelineEntry};
 use super::{page, paging};
 use crate::app::App;
+use crate::console::i18n::Lang;
 use crate::error::{ApiError, blocking};
 use crate::search::Search;
 
@@ -115,7 +116,8 @@ fn evidence_events(
     Ok(out)
 }
 
-/// The CSIRT hand-off package: JSON, or a readable page with `?format=html`.
+/// The CSIRT hand-off package: JSON, or a readable page with `?format=html`
+/// (in Japanese with `&lang=ja`).
 pub(crate) async fn escalation(
     Soc { state: soc, caller }: Soc,
     Path(id): Path<i64>,
@@ -123,7 +125,8 @@ pub(crate) async fn escalation(
 ) -> Result<Response, ApiError> {
     let package = blocking(move || Ok(soc.escalation(&caller.tenant, id)?)).await?;
     if f.format.as_deref() == Some("html") {
-        return Ok(crate::handoff::answer(&package));
+        let lang = if f.lang.as_deref() == Some("ja") { Lang::Ja } else { Lang::En };
+        return Ok(crate::handoff::answer(&package, lang));
     }
     Ok(Json(Escalation(&package)).into_response())
 }

@@ -44,6 +44,8 @@ pub(crate) struct ListParams {
 pub(crate) struct FormatParam {
     /// `html` for the readable page; JSON otherwise.
     pub(crate) format: Option<String>,
+    /// The page's language: `ja`, or English.
+    pub(crate) lang: Option<String>,
 }
 
 /// Query of `GET /api/v1/audit`.

@@ -87,13 +87,16 @@ macro_rules! words {
 }
 
 words! {
+    Accounts: "Accounts", "アカウント";
     Ack: "Acknowledge", "確認";
     Action: "Action", "操作";
+    ActionsTaken: "Actions taken", "実施済みの対応";
     Add: "Add", "追加";
     AddColumn: "Show as a column", "列に表示";
     AddNote: "Add note", "メモを追加";
     AddTask: "Add task", "タスクを追加";
     AddUser: "Add user", "ユーザーを追加";
+    Addresses: "Addresses", "アドレス";
     Alert: "Alert", "アラート";
     Alerts: "Alerts", "アラート";
     AlertsOverTime: "Alerts over the last 24 hours by severity", "過去24時間のアラート(重大度別)";
@@ -157,11 +160,13 @@ words! {
     FilterOut: "Leave out", "除外";
     Find: "Find", "検索";
     FirstSeen: "First seen", "初回検知";
+    FirstSign: "First sign", "最初の兆候";
     FormTooLarge: "The form is too large.", "フォームが大きすぎます。";
     From: "From", "開始";
     Handoff: "Hand-off package", "引き継ぎパッケージ";
     Healthy: "OK", "正常";
     HistogramSkipped: "The histogram is left out: this filter is checked event by event, and counting them all would hold the results back. A field the index answers (event.code instead of EventID, for one) draws it.", "ヒストグラムは省略しました。この条件はイベントを1件ずつ確認するため、すべて数えると結果の表示が遅れます。インデックスで答えられるフィールド(EventIDの代わりにevent.codeなど)なら描画できます。";
+    Hosts: "Hosts", "ホスト";
     Incident: "Incident", "インシデント";
     Incidents: "Incidents", "インシデント一覧";
     InternalError: "Something failed on the server; the log has the details under this request's id.", "サーバーでエラーが発生しました。詳細はこのリクエストのIDでログに記録されています。";
@@ -190,6 +195,7 @@ words! {
     NoTenantAccess: "You have no access to this tenant.", "このテナントへのアクセス権がありません。";
     NoTenantGranted: "No tenant is granted to you yet.", "まだどのテナントも割り当てられていません。";
     Nobody: "(nobody)", "(なし)";
+    NoneYet: "none yet", "なし";
     NotFound: "Not found.", "見つかりません。";
     Note: "Note", "メモ";
     Notes: "Notes", "メモ";
@@ -197,6 +203,7 @@ words! {
     On: "on", "有効";
     Open: "Open", "未対応";
     OpenIncidents: "Open incidents", "対応中のインシデント";
+    OpenQuestions: "Open questions", "未解決の疑問";
     OpenTasks: "Open tasks", "未完了タスク";
     Other: "other", "その他";
     Overview: "Overview", "概要";
@@ -325,6 +332,8 @@ words! {
     Users: "Users and roles", "ユーザーとロール";
     Value: "Value", "値";
     VersionConflict: "Someone else changed this incident; the page shows it as it is now.", "他の人がこのインシデントを変更しました。最新の内容を表示しています。";
+    What: "What", "内容";
+    Who: "Who", "実施者";
 }
 
 impl T {

@@ -415,7 +415,7 @@ pub(crate) async fn entity(
 pub(crate) async fn handoff(v: Viewer, Path((_, id)): Path<(String, i64)>) -> Response {
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
     match blocking(move || Ok(soc.escalation(&t, id)?)).await {
-        Ok(package) => crate::handoff::answer(&package),
+        Ok(package) => crate::handoff::answer(&package, v.ctx.lang),
         Err(e) => failed(v.ctx.lang, e),
     }
 }

@@ -310,7 +310,7 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
         ("settings", frame("t", T::Settings, settings(c, &[user], &[], &TenantConfig::default(), Some("tok"), None))),
         ("login", login(c.lang, Some("<e>"), "/ui/", "u\"x").into_string()),
         ("problem", problem(c.lang, 403, "<no>").into_string()),
-        ("handoff", crate::handoff::html(&e)),
+        ("handoff", crate::handoff::html_in(&e, c.lang)),
     ]
 }
 
