@@ -32,6 +32,14 @@ fn wait_until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// An empty directory of this test's own under the system's temp dir.
+fn fresh_dir(name: &str) -> PathBuf {
+    let tmp = std::env::temp_dir().join(format!("hinomi-browser-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    tmp
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -137,9 +145,7 @@ fn artifacts() -> PathBuf {
 
 #[test]
 fn an_analyst_works_an_incident_in_the_console() {
-    let tmp = std::env::temp_dir().join(format!("hinomi-browser-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = fresh_dir("first");
     let server = start_server(&tmp);
     let (_driver, driver) = chromedriver();
     let b = Browser::open(&driver);
@@ -268,9 +274,7 @@ fn check_page(b: &Browser, what: &str, shows: &[&str]) {
 
 #[test]
 fn hostile_log_content_is_shown_as_text_on_every_page() {
-    let tmp = std::env::temp_dir().join(format!("hinomi-browser-hostile-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = fresh_dir("hostile-");
     let server = start_server(&tmp);
     let auth = format!("Bearer {}", server.token);
     let send = |format: &str, body: &[u8]| {
@@ -376,9 +380,7 @@ fn texts(b: &Browser, css: &str) -> Vec<String> {
 
 #[test]
 fn search_renders_each_pipes_shape_narrows_by_a_field_and_keeps_a_saved_search() {
-    let tmp = std::env::temp_dir().join(format!("hinomi-browser-search-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = fresh_dir("search-");
     let server = start_server(&tmp);
     send_scenario(&server);
     // The scenario's events are searchable (not only detected).
@@ -553,9 +555,7 @@ fn walk_the_demo_story(b: &Browser, base: &str, lang: &str, words: &[&str], hand
 
 #[test]
 fn the_demo_story_from_overview_to_handoff_in_english_and_japanese() {
-    let tmp = std::env::temp_dir().join(format!("hinomi-browser-demo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = fresh_dir("demo-");
     let server = start_server_with(&tmp, &["--demo".as_ref()]);
     let (_driver, driver) = chromedriver();
     let b = Browser::open(&driver);
@@ -614,9 +614,7 @@ fn axe_violations(b: &Browser, axe: &str) -> Vec<String> {
 #[test]
 fn no_console_page_has_a_critical_or_serious_accessibility_violation() {
     let axe = axe_source();
-    let tmp = std::env::temp_dir().join(format!("hinomi-browser-axe-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = fresh_dir("axe-");
     let server = start_server_with(&tmp, &["--demo".as_ref()]);
     let (_driver, driver) = chromedriver();
     let b = Browser::open(&driver);
@@ -670,9 +668,7 @@ fn no_console_page_has_a_critical_or_serious_accessibility_violation() {
 
 #[test]
 fn queues_filter_by_rule_title_sort_assign_to_me_and_count_new_alerts() {
-    let tmp = std::env::temp_dir().join(format!("hinomi-browser-queues-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = fresh_dir("queues-");
     let server = start_server(&tmp);
     send_scenario(&server);
     let (_driver, driver) = chromedriver();
@@ -778,9 +774,7 @@ fn alerts_of(s: &Server, user: &str) -> Vec<String> {
 
 #[test]
 fn rules_are_found_paged_and_switched_off_for_the_tenant_without_a_restart() {
-    let tmp = std::env::temp_dir().join(format!("hinomi-browser-rules-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = fresh_dir("rules-");
     let server = start_server(&tmp);
     let (_driver, driver) = chromedriver();
     let b = Browser::open(&driver);
@@ -813,9 +807,7 @@ fn rules_are_found_paged_and_switched_off_for_the_tenant_without_a_restart() {
 
 #[test]
 fn a_lead_edits_sla_targets_and_assets_and_picks_a_time_zone() {
-    let tmp = std::env::temp_dir().join(format!("hinomi-browser-settings-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = fresh_dir("settings-");
     let server = start_server(&tmp);
     let (_driver, driver) = chromedriver();
     let b = Browser::open(&driver);
