@@ -103,6 +103,7 @@ def pages(incident):
         ("escalate", "POST", f"{i}/escalate", {"version": "1", "to": "probe"}),
         ("administer", "POST", "/ui/{t}/settings", {"action": "grant", "user": "nobody", "role": "viewer"}),
         ("administer", "POST", "/ui/{t}/settings", {"action": "token_create", "scope": "read"}),
+        ("administer", "POST", "/ui/{t}/settings", {"action": "tenant_rename", "display": "authz probe"}),
     ]
 
 
@@ -266,6 +267,70 @@ def test_sessions_csrf_lockout_and_revocation(tmp_path):
         server.kill()
         server.start()
         assert server.log.read_text().count("console user `admin` created") == 1
+    finally:
+        server.kill()
+
+
+def test_tenant_administration(tmp_path):
+    """An admin creates, renames, disables and enables tenants from the
+    settings page; a disabled tenant's tokens are refused in every ingest
+    dialect and its console is open to admins only, until it is on again."""
+    server = Server(tmp_path / "data", "[console]\nlogins_per_minute = 1000\n").start()
+    try:
+        add_user(server, "ada", "default", "admin")
+        add_user(server, "erin", "default", "analyst")
+        ingest = server.token("ingest")
+        # A tenant only an ingest token names (made with the CLI) is taken.
+        server.token("ingest", tenant="initech")
+        ada, erin = Browser(server), Browser(server)
+        assert ada.login("ada")[0] == 303 and erin.login("erin")[0] == 303
+        settings = lambda form: ada.post("/ui/default/settings", dict(form, csrf=ada.csrf("default")))
+
+        status, _, _ = settings({"action": "tenant_create", "name": "globex", "display": "Globex <Corp>"})
+        assert status == 303
+        status, _, body = ada.get("/ui/globex/settings")
+        assert status == 200, body[:300]
+        # The display name shows in the switcher, escaped.
+        assert "Globex &lt;Corp&gt;" in body and "<Corp>" not in body
+        for name, why in [("globex", "exists already"), ("default", "exists already"), ("initech", "exists already"),
+                          ("Big Co", "must be 1-64")]:
+            status, _, body = settings({"action": "tenant_create", "name": name})
+            assert status == 400 and why in body, (name, status, body[:300])
+        # Only an admin may: an analyst is refused and nothing is made.
+        status, _, _ = erin.post("/ui/default/settings", {"csrf": erin.csrf("default"), "action": "tenant_create",
+                                                          "name": "rogue"})
+        assert status == 403
+        assert ada.get("/ui/rogue/")[0] == 403
+
+        assert settings({"action": "tenant_rename", "display": "ACME Inc."})[0] == 303
+        assert "ACME Inc." in erin.get("/ui/default/")[2]
+
+        def ingest_statuses():
+            bulk = call(server, "POST", "/_bulk", ingest, b'{"index":{"_index":"logs"}}\n{"message":"x"}\n', "application/x-ndjson")
+            hec = call(server, "POST", "/services/collector/event", ingest, {"event": "x"})
+            ndjson = call(server, "POST", "/api/v1/ingest", ingest, b'{"message":"x"}\n', "application/x-ndjson")
+            return bulk, hec, ndjson
+
+        assert [s for s, _ in ingest_statuses()] == [200, 200, 200]
+        assert settings({"action": "tenant_disable"})[0] == 303
+        bulk, hec, ndjson = ingest_statuses()
+        assert (bulk[0], hec[0], ndjson[0]) == (403, 403, 403), (bulk, hec, ndjson)
+        assert "disabled" in bulk[1]["error"]["reason"] and hec[1] == {"text": "Token disabled", "code": 1}
+        # The analyst is shut out; the admin sees why and can switch it on.
+        status, _, body = erin.get("/ui/default/")
+        assert status == 403 and "disabled" in body
+        status, _, body = ada.get("/ui/default/settings")
+        assert status == 200 and "This tenant is disabled" in body and 'id="tenant-enable"' in body
+        # Another tenant is untouched.
+        assert ada.get("/ui/globex/")[0] == 200
+        assert settings({"action": "tenant_enable"})[0] == 303
+        assert [s for s, _ in ingest_statuses()] == [200, 200, 200]
+        assert erin.get("/ui/default/")[0] == 200
+
+        audit = subprocess.run([BIN, "audit", "list", "--data", str(server.data), "--all", "--limit", "1000",
+                                "--format", "jsonl"], check=True, capture_output=True, text=True).stdout
+        for action in ["tenant.create", "tenant.rename", "tenant.disable", "tenant.enable"]:
+            assert f'"{action}"' in audit, action
     finally:
         server.kill()
 

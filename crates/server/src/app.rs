@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use engine::Ingest;
@@ -72,6 +72,11 @@ pub struct App {
     /// The alert and dead-letter journals, indexed by tenant.
     alerts: Mutex<JournalIndex>,
     dead_letters: Mutex<JournalIndex>,
+    /// Tenants' display names and which are switched off, as the state
+    /// store says: reloaded on every change here and at every health check,
+    /// so a change made by another process sharing the store takes hold
+    /// within seconds.
+    tenants: RwLock<Arc<HashMap<String, state::Tenant>>>,
 }
 
 /// A journal the API lists from.
@@ -115,7 +120,26 @@ impl App {
             console: Console::new(&config.console, config.http.tls),
             alerts: Mutex::new(JournalIndex::new(data.join("alerts"), MAX_LISTED)),
             dead_letters: Mutex::new(JournalIndex::new(data.join("deadletter"), MAX_LISTED)),
+            tenants: RwLock::new(Arc::new(HashMap::new())),
         }
+    }
+
+    /// Reads the tenants' settings from the state store again. Blocking.
+    pub(crate) fn reload_tenants(&self) -> Result<(), ApiError> {
+        let Some(soc) = &self.soc else { return Ok(()) };
+        let all = soc.tenants()?.into_iter().map(|t| (t.name.clone(), t)).collect();
+        *self.tenants.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(all);
+        Ok(())
+    }
+
+    /// `name`'s settings, if it has any beyond its name.
+    pub(crate) fn tenant(&self, name: &str) -> Option<state::Tenant> {
+        self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    /// What people see for tenant `name`.
+    pub(crate) fn display_name(&self, name: &str) -> String {
+        self.tenant(name).map_or_else(|| name.to_string(), |t| t.display)
     }
 
     /// KiB of the in-flight room a body of `announced` bytes takes: what

@@ -68,6 +68,8 @@ pub(crate) enum Denied {
     Invalid,
     /// A token without the needed scope: 403.
     Forbidden,
+    /// A token of a tenant switched off: 403.
+    TenantDisabled,
 }
 
 impl Tokens {
@@ -104,6 +106,11 @@ impl Tokens {
         let all = self.current();
         let record = tokens::find(&all, &presented).ok_or(Denied::Invalid)?;
         if record.scope.allows(need) { Ok(record.clone()) } else { Err(Denied::Forbidden) }
+    }
+
+    /// Every token of every tenant.
+    pub(crate) fn all(&self) -> Arc<Vec<TokenRecord>> {
+        self.current()
     }
 
     /// The tenant's tokens (for the settings page).
@@ -228,7 +235,10 @@ pub(crate) async fn guard(State(g): State<Guarded>, req: Request, next: Next) ->
 
 async fn token_guard(g: &Guarded, action: Action, mut req: Request, next: Next) -> Response {
     let dialect = Dialect::of(g.endpoint);
-    let token = match g.app.tokens.check(req.headers(), action) {
+    let checked = g.app.tokens.check(req.headers(), action).and_then(|t| {
+        if g.app.tenant(&t.tenant).is_some_and(|t| t.disabled) { Err(Denied::TenantDisabled) } else { Ok(t) }
+    });
+    let token = match checked {
         Ok(t) => t,
         // A refused sender's body is read only so far that its client
         // sees the refusal instead of a broken connection.
@@ -320,6 +330,12 @@ async fn console_guard(g: &Guarded, action: Option<Action>, req: Request, next: 
     let Some(role) = session.user.role(&tenant) else {
         return console::problem(StatusCode::FORBIDDEN, lang, lang.t(T::NoTenantAccess));
     };
+    // A tenant switched off is open only to its admins, to switch it on.
+    let settings = g.app.tenant(&tenant);
+    let off = settings.as_ref().is_some_and(|t| t.disabled);
+    if off && role != access::Scope::Admin {
+        return console::problem(StatusCode::FORBIDDEN, lang, lang.t(T::TenantDisabled));
+    }
     if !role.allows(action) {
         return console::problem(StatusCode::FORBIDDEN, lang, lang.t(T::RoleForbids));
     }
@@ -330,7 +346,8 @@ async fn console_guard(g: &Guarded, action: Option<Action>, req: Request, next: 
         user: session.user.name.clone(),
         tenant,
         role,
-        tenants: session.user.grants.iter().map(|(t, _)| t.clone()).collect(),
+        tenants: session.user.grants.iter().map(|(t, _)| (t.clone(), g.app.display_name(t))).collect(),
+        tenant_off: off,
         csrf: session.csrf,
         here,
         paused: g.app.ingest.paused(),

@@ -62,6 +62,12 @@ pub async fn serve(
     }
     let mut bound = Vec::new();
     let app = Arc::new(App::new(config, data, handle.clone(), engine.store().cloned(), rules, soc));
+    // Before any listener: a disabled tenant's tokens are never accepted.
+    // (The state store's clients block: off the async threads.)
+    let loading = app.clone();
+    tokio::task::spawn_blocking(move || loading.reload_tenants())
+        .await?
+        .map_err(|e| anyhow::anyhow!("reading the tenants' settings: {}", e.message()))?;
     let acceptor = match (config.http.tls, &config.tls.cert, &config.tls.key) {
         (false, _, _) => None,
         (true, Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
@@ -114,6 +120,12 @@ pub async fn serve(
     loop {
         tokio::select! {
             _ = ticker.tick() => {
+                let tenants = app.clone();
+                match tokio::task::spawn_blocking(move || tenants.reload_tenants()).await {
+                    Ok(Err(e)) => tracing::warn!(error = %e.message(), "reading the tenants' settings"),
+                    Err(e) => tracing::warn!(error = %e, "reading the tenants' settings"),
+                    Ok(Ok(())) => {}
+                }
                 for s in engine.check_silence(jiff::Timestamp::now()) {
                     tracing::warn!(tenant = %s.tenant, source = %s.source, limit_secs = s.limit.as_secs(), "source is silent");
                 }

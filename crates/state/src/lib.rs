@@ -25,6 +25,7 @@ pub mod reader;
 mod row;
 mod schema;
 mod searches;
+mod tenants;
 pub mod tokens;
 mod triage;
 mod users;
@@ -44,6 +45,7 @@ pub use self::entities::EntityReport;
 pub use self::incidents::{Escalation, RuleStats, Scope as ImpactScope, SlaReport, TimelineEntry};
 pub use self::row::Row;
 pub use self::searches::{NewSearch, SavedSearch};
+pub use self::tenants::Tenant;
 pub use self::triage::TriageOutcome;
 pub use self::users::{Lockout, LoginOutcome, Session, SessionLimits, User};
 

@@ -265,6 +265,20 @@ CREATE TABLE rule_settings (
     PRIMARY KEY (tenant, rule_id)
 );
 "#,
+    // 9: tenants administered from the console: a display name and
+    // whether the tenant is switched off. A tenant named only in grants
+    // and tokens has no row and is enabled under its own name.
+    r#"
+CREATE TABLE tenants (
+    name TEXT PRIMARY KEY,
+    display TEXT NOT NULL,
+    disabled BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    changed BIGINT NOT NULL,
+    changed_by TEXT NOT NULL
+);
+"#,
 ];
 
 /// Serializes migrations between processes, inside a transaction. SQLite's

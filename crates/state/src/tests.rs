@@ -828,6 +828,50 @@ fn check_rule_switches(fresh: Fresh<'_>) {
     assert_eq!(actions, ["rule.disable", "rule.disable", "rule.enable"]);
 }
 
+fn check_tenants(fresh: Fresh<'_>) {
+    use access::Scope;
+    let s = fresh("tenants");
+    let sys = By { tenant: "", actor: "setup", now: at(0) };
+    s.add_user(&sys, "erin", "$argon2id$stored", "", "UTC").unwrap();
+    s.grant(&by("setup", at(0)), "erin", Some(Scope::Admin)).unwrap();
+    // A tenant only grants name is listed, enabled, under its own name.
+    let names =
+        |s: &State| s.tenants().unwrap().into_iter().map(|t| (t.name, t.display, t.disabled)).collect::<Vec<_>>();
+    assert_eq!(names(&s), [("acme".into(), "acme".into(), false)]);
+    // Erin creates a tenant from acme's console and is its admin.
+    let globex = s.create_tenant(&by("erin", at(1)), "globex", "  Globex Corp. ").unwrap();
+    assert_eq!((globex.display.as_str(), globex.disabled, globex.created), ("Globex Corp.", false, Some(at(1))));
+    assert_eq!(s.user("erin").unwrap().unwrap().role("globex"), Some(Scope::Admin));
+    // Names already used are taken; bad names and display names refused.
+    for (name, display) in [("globex", ""), ("acme", ""), ("Big Co", ""), ("ok", "a\u{7}b"), ("ok", &"x".repeat(101))] {
+        assert!(matches!(s.create_tenant(&by("erin", at(2)), name, display), Err(StateError::Invalid(_))), "{name}");
+    }
+    // Rename and switch off and on: acme gets a row of its own.
+    let in_acme = by("erin", at(3));
+    s.change_tenant(&in_acme, Some("ACME Inc."), None).unwrap();
+    let acme = s.change_tenant(&in_acme, None, Some(true)).unwrap();
+    assert_eq!((acme.display.as_str(), acme.disabled), ("ACME Inc.", true));
+    assert!(s.tenant("acme").unwrap().disabled);
+    assert!(!s.change_tenant(&in_acme, None, Some(false)).unwrap().disabled);
+    assert!(s.change_tenant(&in_acme, Some(" "), None).is_err());
+    assert_eq!(
+        names(&s),
+        [("acme".into(), "ACME Inc.".into(), false), ("globex".into(), "Globex Corp.".into(), false)]
+    );
+    assert_eq!(s.tenant("nowhere").unwrap().display, "nowhere");
+    // Every change is in the tenant's trail; a creation in both.
+    let trail = |t: &str| -> Vec<String> {
+        s.audit_entries(Some(t), 0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .filter(|a| a.starts_with("tenant."))
+            .collect()
+    };
+    assert_eq!(trail("acme"), ["tenant.create", "tenant.rename", "tenant.disable", "tenant.enable"]);
+    assert_eq!(trail("globex"), ["tenant.create"]);
+}
+
 fn check_saved_searches(fresh: Fresh<'_>) {
     let s = fresh("searches");
     let (erin, bob) = (by("erin", at(0)), by("bob", at(1)));
@@ -870,6 +914,7 @@ fn check_saved_searches(fresh: Fresh<'_>) {
 pub(super) fn suite(fresh: Fresh<'_>) {
     check_saved_searches(fresh);
     check_rule_switches(fresh);
+    check_tenants(fresh);
     check_corrupt_rows(fresh);
     check_scenario(fresh);
     check_incident_title(fresh);
@@ -939,7 +984,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 8);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 9);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -952,7 +997,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(|ok| *ok), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 8);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 9);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

@@ -27,6 +27,7 @@ pub const SUCCESS: Status = Status { http: 200, code: 0, text: "Success", invali
 pub const TOKEN_REQUIRED: Status = Status { http: 401, code: 2, text: "Token is required", invalid_event: None };
 pub const INVALID_AUTHORIZATION: Status =
     Status { http: 401, code: 3, text: "Invalid authorization", invalid_event: None };
+pub const TOKEN_DISABLED: Status = Status { http: 403, code: 1, text: "Token disabled", invalid_event: None };
 pub const INVALID_TOKEN: Status = Status { http: 403, code: 4, text: "Invalid token", invalid_event: None };
 pub const NO_DATA: Status = Status { http: 400, code: 5, text: "No data", invalid_event: None };
 pub const SERVER_BUSY: Status = Status { http: 503, code: 9, text: "Server is busy", invalid_event: None };

@@ -193,6 +193,17 @@ words! {
     NextPage: "Older", "次へ";
     NoRows: "Nothing here.", "該当なし";
     NoTenantAccess: "You have no access to this tenant.", "このテナントへのアクセス権がありません。";
+    TenantDisabled: "This tenant is disabled; only its admins can open it.", "このテナントは無効化されています。開けるのは管理者だけです。";
+    DisplayName: "Display name", "表示名";
+    Rename: "Rename", "名前を変更";
+    TenantOn: "On: tokens accepted, console open", "有効: トークン受付中、コンソール利用可";
+    TenantOff: "Off: tokens refused, console for admins only", "無効: トークン拒否、コンソールは管理者のみ";
+    DisableTenant: "Disable this tenant", "このテナントを無効にする";
+    EnableTenant: "Enable this tenant", "このテナントを有効にする";
+    NewTenant: "New tenant", "新しいテナント";
+    NewTenantHelp: "The name is permanent (a-z, 0-9, - and _; it is in URLs and stored events); the display name can change. You become the new tenant's admin.", "名前は変更できません(a-z、0-9、-、_。URLと保存イベントに使われます)。表示名は後から変えられます。作成したあなたが新しいテナントの管理者になります。";
+    CreateTenant: "Create tenant", "テナントを作成";
+    TenantOffBanner: "This tenant is disabled: its tokens are refused (403) and only admins can open its console. Switch it on again in Settings.", "このテナントは無効化されています。トークンは拒否され(403)、コンソールを開けるのは管理者だけです。設定から再び有効にできます。";
     NoTenantGranted: "No tenant is granted to you yet.", "まだどのテナントも割り当てられていません。";
     Nobody: "(nobody)", "(なし)";
     NoneYet: "none yet", "なし";

@@ -853,6 +853,15 @@ async fn settings_page(app: &App, v: Viewer, new_token: Option<String>, notice: 
     page(&v.ctx, T::Settings, body)
 }
 
+/// A form's page shown again with why it was refused, under the
+/// refusal's status: the change was not made.
+fn refused(status: StatusCode, mut page: Response) -> Response {
+    if page.status().is_success() {
+        *page.status_mut() = status;
+    }
+    page
+}
+
 /// SLA targets and the asset inventory (leads and admins).
 pub(crate) async fn settings_config(State(app): State<Arc<App>>, mut v: Viewer, fields: Fields) -> Response {
     // A refusal shows the settings page, whose forms come back there.
@@ -885,7 +894,7 @@ pub(crate) async fn settings_config(State(app): State<Arc<App>>, mut v: Viewer, 
     match done {
         Ok(()) => redirect(&v.ctx.url("settings")),
         Err(e @ ApiError::Internal(_)) => failed(v.ctx.lang, e),
-        Err(e) => settings_page(&app, v, None, Some(e.message())).await,
+        Err(e) => refused(e.status(), settings_page(&app, v, None, Some(e.message())).await),
     }
 }
 
@@ -893,6 +902,8 @@ pub(crate) async fn settings_config(State(app): State<Arc<App>>, mut v: Viewer, 
 pub(crate) async fn settings_act(State(app): State<Arc<App>>, v: Viewer, fields: Fields) -> Response {
     let (soc, t, user, data) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone(), app.data.clone());
     let mine = app.tokens.of_tenant(&t);
+    let tokens_of_new = app.tokens.all();
+    let action = fields.text("action");
     let done = blocking(move || {
         let now = Timestamp::now();
         let by = state::By { tenant: &t, actor: &user, now };
@@ -936,16 +947,42 @@ pub(crate) async fn settings_act(State(app): State<Arc<App>>, v: Viewer, fields:
                 soc.audit(&by, "token_revoke", &format!("token:{id}"), &serde_json::json!({}))?;
                 Ok(None)
             }
+            "tenant_rename" => {
+                soc.change_tenant(&by, Some(&fields.text("display")), None)?;
+                Ok(None)
+            }
+            "tenant_disable" | "tenant_enable" => {
+                soc.change_tenant(&by, None, Some(fields.text("action") == "tenant_disable"))?;
+                Ok(None)
+            }
+            "tenant_create" => {
+                let name = fields.text("name");
+                // A tenant whose only trace is a token (an ingest-only tenant
+                // made with the CLI) is taken: creating it would hand its
+                // events to whoever did.
+                if tokens_of_new.iter().any(|k| k.tenant == name) {
+                    return Err(ApiError::Invalid(format!("tenant {name:?} exists already")));
+                }
+                soc.create_tenant(&by, &name, &fields.text("display"))?;
+                Ok(None)
+            }
             other => Err(ApiError::Invalid(format!("unknown settings action {other:?}"))),
         }
     })
     .await;
+    // Every process sees a tenant change within a health check; this one now.
+    if done.is_ok() && action.starts_with("tenant_") {
+        let again = app.clone();
+        if let Err(e) = blocking(move || again.reload_tenants()).await {
+            return failed(v.ctx.lang, e);
+        }
+    }
     match done {
         Ok(None) => redirect(&v.ctx.here),
         // A new token is shown once, on this answer; never in a URL.
         Ok(Some(token)) => settings_page(&app, v, Some(token), None).await,
         Err(e @ ApiError::Internal(_)) => failed(v.ctx.lang, e),
-        Err(e) => settings_page(&app, v, None, Some(e.message())).await,
+        Err(e) => refused(e.status(), settings_page(&app, v, None, Some(e.message())).await),
     }
 }
 

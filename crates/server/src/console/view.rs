@@ -73,8 +73,11 @@ pub(crate) struct Ctx {
     pub(crate) user: String,
     pub(crate) tenant: String,
     pub(crate) role: Scope,
-    /// Every tenant the user holds a role in (the switcher).
-    pub(crate) tenants: Vec<String>,
+    /// Every tenant the user holds a role in (the switcher): name and
+    /// display name.
+    pub(crate) tenants: Vec<(String, String)>,
+    /// This tenant is switched off (only its admins see it, to switch it on).
+    pub(crate) tenant_off: bool,
     pub(crate) csrf: String,
     /// The path and query of this page (forms come back here).
     pub(crate) here: String,
@@ -86,6 +89,11 @@ pub(crate) struct Ctx {
 impl Ctx {
     pub(crate) fn t(&self, key: T) -> &'static str {
         self.lang.t(key)
+    }
+
+    /// This tenant's display name.
+    pub(crate) fn tenant_display(&self) -> &str {
+        self.tenants.iter().find(|(t, _)| *t == self.tenant).map_or(self.tenant.as_str(), |(_, d)| d.as_str())
     }
 
     pub(crate) fn can(&self, action: Action) -> bool {
@@ -168,12 +176,12 @@ pub(crate) fn layout(ctx: &Ctx, title: &str, active: T, body: Markup) -> Markup 
                             form method="get" action="/ui/switch" {
                                 label for="tenant-switch" { (ctx.t(T::Tenant)) } " "
                                 select #tenant-switch name="tenant" {
-                                    @for t in &ctx.tenants { option selected[*t == ctx.tenant] { (t) } }
+                                    @for (t, shown) in &ctx.tenants { option value=(t) selected[*t == ctx.tenant] { (Shown(shown)) } }
                                 }
                                 " " button { (ctx.t(T::Apply)) }
                             }
                         } @else {
-                            span { (ctx.t(T::Tenant)) ": " (ctx.tenant) }
+                            span { (ctx.t(T::Tenant)) ": " (Shown(ctx.tenant_display())) }
                         }
                         span { (ctx.t(T::SignedInAs)) " " b { (ctx.user) } " (" (ctx.t(roles_here)) ")" }
                         form method="post" action="/ui/prefs" class="inline" {
@@ -200,6 +208,9 @@ pub(crate) fn layout(ctx: &Ctx, title: &str, active: T, body: Markup) -> Markup 
                     }
                 }
                 main #main {
+                    @if ctx.tenant_off {
+                        p.alarm role="alert" { (ctx.t(T::TenantOffBanner)) }
+                    }
                     @if let Some(why) = &ctx.paused {
                         p.alarm role="alert" { (ctx.t(T::ProcessingPaused)) " " (Shown(why)) }
                     }
@@ -911,6 +922,44 @@ pub(crate) struct TenantConfig {
 /// The roles people can hold.
 const ROLES: [Scope; 5] = [Scope::Read, Scope::Analyst, Scope::Responder, Scope::Lead, Scope::Admin];
 
+/// The tenant itself: its display name, on or off, and new tenants.
+fn tenant_admin(ctx: &Ctx) -> Markup {
+    let form = |action: &str, body: Markup| {
+        html! {
+            form method="post" action=(ctx.url("settings")) class="inline" {
+                (ctx.csrf_field())
+                input type="hidden" name="action" value=(action);
+                (body)
+            }
+        }
+    };
+    html! {
+        section #tenant {
+            h2 { (ctx.t(T::Tenant)) ": " code { (ctx.tenant) } }
+            p { (ctx.t(if ctx.tenant_off { T::TenantOff } else { T::TenantOn })) }
+            (form("tenant_rename", html! {
+                label for="t-display" { (ctx.t(T::DisplayName)) } " "
+                input #t-display name="display" required maxlength="100" value=(ctx.tenant_display());
+                " " button { (ctx.t(T::Rename)) }
+            }))
+            @if ctx.tenant_off {
+                (form("tenant_enable", html! { button #tenant-enable { (ctx.t(T::EnableTenant)) } }))
+            } @else {
+                (form("tenant_disable", html! { button #tenant-disable { (ctx.t(T::DisableTenant)) } }))
+            }
+            h3 { (ctx.t(T::NewTenant)) }
+            p.hint { (ctx.t(T::NewTenantHelp)) }
+            (form("tenant_create", html! {
+                label for="nt-name" { (ctx.t(T::Name)) } " "
+                input #nt-name name="name" required size="16" maxlength="64" pattern="[a-z0-9_-]+";
+                " " label for="nt-display" { (ctx.t(T::DisplayName)) } " "
+                input #nt-display name="display" size="24" maxlength="100";
+                " " button #tenant-create { (ctx.t(T::CreateTenant)) }
+            }))
+        }
+    }
+}
+
 pub(crate) fn settings(
     ctx: &Ctx,
     users: &[User],
@@ -932,6 +981,7 @@ pub(crate) fn settings(
         @if let Some(t) = new_token {
             p.notice role="status" { (ctx.t(T::NewToken)) ": " code #new-token { (t) } }
         }
+        @if admin { (tenant_admin(ctx)) }
         section {
             h2 { (ctx.t(T::Users)) }
             table {

@@ -67,6 +67,7 @@ pub(super) fn denied(d: Denied) -> Response {
             error(StatusCode::UNAUTHORIZED, "security_exception", "unable to authenticate with the provided token")
         }
         Denied::Forbidden => error(StatusCode::FORBIDDEN, "security_exception", "the token may not send events"),
+        Denied::TenantDisabled => error(StatusCode::FORBIDDEN, "security_exception", "the token's tenant is disabled"),
     }
 }
 

@@ -69,11 +69,13 @@ impl Dialect {
                 Denied::Missing => &wire::hec::TOKEN_REQUIRED,
                 Denied::Invalid => &wire::hec::INVALID_TOKEN,
                 Denied::Forbidden => &wire::hec::INVALID_AUTHORIZATION,
+                Denied::TenantDisabled => &wire::hec::TOKEN_DISABLED,
             }),
             Dialect::Plain => match d {
                 Denied::Missing => (StatusCode::UNAUTHORIZED, "missing token\n").into_response(),
                 Denied::Invalid => (StatusCode::FORBIDDEN, "invalid token\n").into_response(),
                 Denied::Forbidden => (StatusCode::FORBIDDEN, "the token does not allow this\n").into_response(),
+                Denied::TenantDisabled => (StatusCode::FORBIDDEN, "the token's tenant is disabled\n").into_response(),
             },
         }
     }

@@ -64,6 +64,7 @@ impl Fixture {
         let alerts = soc.alerts("a", &state::AlertQuery { limit: 10, ..Default::default() }).unwrap();
         let config = Config::default();
         let app = Arc::new(App::new(&config, &dir, engine.ingest(), None, rules, Some(soc.clone())));
+        app.reload_tenants().unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         Fixture { dir, engine: Some(engine), app, soc, runtime, incident: incidents[0].id, alert: alerts[0].id }
     }
