@@ -184,13 +184,18 @@ fn an_analyst_works_an_incident_in_the_console() {
     shot("03-incident");
     let id: i64 = b.url().rsplit('/').next().unwrap().parse().unwrap();
 
-    // A note.
-    b.type_into("#note-body", "Called alice: she did not log in at 03:00. Resetting her password.");
+    // A note, in Markdown, with markup it must not run.
+    b.type_into(
+        "#note-body",
+        "Called **alice**: she did not log in at 03:00.\n\n- Resetting her password\n- <script>alert(1)</script>",
+    );
     b.click_to_load("#add-note");
     wait_until("the note in the timeline", 10, || b.text("#timeline").contains("Resetting her password").then_some(()));
     // The change is confirmed, and the note is listed with its author.
     assert_eq!(b.text("p.notice"), "The note is added.");
     assert!(b.text("#notes").contains("Resetting her password") && b.text("#notes").contains("admin"));
+    assert_eq!((b.count("#notes strong"), b.count("#notes li li"), b.count("#notes script")), (1, 2, 0));
+    assert!(b.text("#notes").contains("<script>alert(1)</script>"));
     shot("04-note");
 
     // Escalate to the CSIRT.

@@ -208,7 +208,7 @@ words! {
     Nobody: "(nobody)", "(なし)";
     NoneYet: "none yet", "なし";
     NotFound: "Not found.", "見つかりません。";
-    Note: "Note", "メモ";
+    Note: "Note (Markdown)", "メモ(Markdown)";
     Notes: "Notes", "メモ";
     Off: "off", "無効";
     On: "on", "有効";

@@ -12,6 +12,7 @@
 //! construction.
 
 pub(crate) mod i18n;
+mod markdown;
 pub(crate) mod pages;
 mod svg;
 mod view;

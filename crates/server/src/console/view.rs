@@ -813,12 +813,12 @@ pub(crate) fn incident(
         }
         section {
             h2 { (ctx.t(T::Notes)) }
-            // Notes are shown as written, as text: line breaks kept,
-            // nothing in them rendered as markup.
+            // Notes are Markdown, rendered from a closed set of elements
+            // with every text escaped (`markdown`); line breaks kept.
             ul.notes #notes {
                 @for t in e.timeline.iter().filter(|t| t.kind == "note") {
                     li {
-                        p.note-body { (Shown(t.data.as_str().unwrap_or(&t.what))) }
+                        div.note-body { (super::markdown::note(t.data.as_str().unwrap_or(&t.what))) }
                         span.who { (Shown(&t.actor)) " · " (ctx.time(t.at)) }
                     }
                 }

@@ -111,7 +111,13 @@ fn package() -> Escalation {
             entry("action", "split", serde_json::json!({"alerts": [1], "into": 8})),
             entry("action", "escalate", serde_json::json!({"to": "<x>"})),
             entry("action", "frobnicate", serde_json::json!({"to": "<x>"})),
-            entry("note", "note", serde_json::json!("called <script>")),
+            entry(
+                "note",
+                "note",
+                serde_json::json!(
+                    "called <script> **twice**\n\n- [ticket](https://t.example/1)\n- [bad](javascript:alert(1))"
+                ),
+            ),
         ],
         entities: a.entities.clone(),
         scope: ImpactScope {
