@@ -1,6 +1,6 @@
 //! What the state store knows of one entity (a host, a user, an address,
 //! a hash, a domain): the incidents it is in, their alerts that name it,
-//! when it was first and last seen in them, its risk now, and the other
+//! when it was first and last seen in them, its risk now and over time, and the other
 //! entities it appears with. The entity page reads this; the events come
 //! from the event store.
 
@@ -23,6 +23,11 @@ pub struct EntityReport {
     pub last_seen: Option<Timestamp>,
     /// The risk score now (decayed).
     pub risk: f64,
+    /// When "now" was: the report's time.
+    pub as_of: Timestamp,
+    /// The peak risk of each hour the entity had alerts in, oldest first
+    /// (`State::risk_history`).
+    pub risk_history: Vec<(Timestamp, f64)>,
     /// Entities named by the same alerts, with how many alerts name both.
     pub related: Vec<(Entity, usize)>,
 }
@@ -86,6 +91,8 @@ impl State {
             first_seen: alerts.iter().map(|a| a.first_seen).min(),
             last_seen: alerts.iter().map(|a| a.last_seen).max(),
             risk: self.risk(tenant, entity, now)?,
+            as_of: now,
+            risk_history: self.risk_history(tenant, entity)?,
             incidents,
             alerts,
             related,

@@ -46,7 +46,7 @@ pub use self::incidents::{Escalation, RuleStats, Scope as ImpactScope, SlaReport
 pub use self::row::Row;
 pub use self::searches::{NewSearch, SavedSearch};
 pub use self::tenants::Tenant;
-pub use self::triage::TriageOutcome;
+pub use self::triage::{RISK_HISTORY_HOURS, TriageOutcome};
 pub use self::users::{Lockout, LoginOutcome, Session, SessionLimits, User};
 
 /// What went wrong, typed for the edge: the caller's mistakes

@@ -279,6 +279,22 @@ CREATE TABLE tenants (
     changed_by TEXT NOT NULL
 );
 "#,
+    // 10: entity risk over time: the current hour's peak rides on the
+    // entity's row; when an entity's next alert comes in a later hour, the
+    // finished hour's peak moves to the history (one insert per entity
+    // per active hour, not one per alert).
+    r#"
+ALTER TABLE entity_risk ADD COLUMN peak_hour BIGINT;
+ALTER TABLE entity_risk ADD COLUMN peak DOUBLE PRECISION;
+CREATE TABLE entity_risk_history (
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    hour BIGINT NOT NULL,
+    peak DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (tenant, kind, value, hour)
+);
+"#,
 ];
 
 /// Serializes migrations between processes, inside a transaction. SQLite's

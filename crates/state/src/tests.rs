@@ -205,6 +205,14 @@ fn check_severity_and_risk(fresh: Fresh<'_>) {
     let dave = Entity::new(EntityKind::User, "dave").unwrap();
     assert!(s.risk("acme", &dave, at(30)).unwrap() >= 100.0);
     assert!(s.risk("acme", &dave, at(30 + 24 * 60 * 3)).unwrap() < 20.0, "risk fades");
+    // Risk over time: each active hour's peak; a later alert moves the
+    // finished hour to the history.
+    let peak_then = s.risk("acme", &dave, at(30)).unwrap();
+    assert_eq!(s.risk_history("acme", &dave).unwrap(), [(at(0), peak_then)]);
+    s.triage(&[detection(40, "low-late", "low", 200, logon("dave", "ws-1", "10.1.0.1"))], None, at(200)).unwrap();
+    let now = s.risk("acme", &dave, at(200)).unwrap();
+    assert_eq!(s.risk_history("acme", &dave).unwrap(), [(at(0), peak_then), (at(180), now)]);
+    assert!(s.risk_history("acme", &Entity::new(EntityKind::User, "nobody").unwrap()).unwrap().is_empty());
     let risk = incidents(&s);
     let r = risk.iter().find(|i| i.kind == "risk").unwrap();
     assert_eq!((r.severity, r.entities.clone()), (Level::High, vec![dave]));
@@ -984,7 +992,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 9);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 10);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -997,7 +1005,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(|ok| *ok), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 9);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 10);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

@@ -38,6 +38,9 @@ pub struct TriageOutcome {
     pub risk_incidents: u64,
 }
 
+/// Hours of risk history an entity keeps: 90 days.
+pub const RISK_HISTORY_HOURS: i64 = 90 * 24;
+
 impl State {
     /// Applies detections; `position` (reader name, position) is stored in
     /// the same transaction.
@@ -124,14 +127,40 @@ impl State {
         for e in d.entities.iter().filter(|e| e.kind.groups()) {
             let key = [d.tenant.as_str().into(), e.kind.as_str().into(), e.value.as_str().into()];
             let row = db.rows(
-                "SELECT score, updated, incident_id FROM entity_risk WHERE tenant = $1 AND kind = $2 AND value = $3",
+                "SELECT score, updated, incident_id, peak_hour, peak FROM entity_risk \
+                 WHERE tenant = $1 AND kind = $2 AND value = $3",
                 &key,
             )?;
-            let (score, since, incident) = match row.first() {
-                Some(r) => (r.get("score")?, r.get("updated")?, r.get("incident_id")?),
-                None => (0.0, now, None),
+            let (score, since, incident, peak) = match row.first() {
+                Some(r) => {
+                    let peak = match (r.get::<Option<i64>>("peak_hour")?, r.get::<Option<f64>>("peak")?) {
+                        (Some(h), Some(p)) => Some((h, p)),
+                        _ => None,
+                    };
+                    (r.get("score")?, r.get("updated")?, r.get("incident_id")?, peak)
+                }
+                None => (0.0, now, None, None),
             };
             let score = risk.add(score, since, now, sev);
+            let hour = now.as_second().div_euclid(3600);
+            let peak = match peak {
+                Some((h, p)) if h == hour => p.max(score),
+                Some((h, p)) => {
+                    // A finished hour goes to the history, and what is
+                    // older than the history keeps goes.
+                    db.exec(
+                        "INSERT INTO entity_risk_history (tenant, kind, value, hour, peak) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (tenant, kind, value, hour) DO UPDATE SET peak = $5",
+                        &[key[0].clone(), key[1].clone(), key[2].clone(), Val::Int(h), Val::Real(p)],
+                    )?;
+                    db.exec(
+                        "DELETE FROM entity_risk_history WHERE tenant = $1 AND kind = $2 AND value = $3 AND hour < $4",
+                        &[key[0].clone(), key[1].clone(), key[2].clone(), Val::Int(hour - RISK_HISTORY_HOURS)],
+                    )?;
+                    score
+                }
+                None => score,
+            };
             let mut incident = incident;
             if score >= risk.threshold && !incident_open(db, incident)? {
                 // An open incident already about the entity hears of it;
@@ -150,12 +179,54 @@ impl State {
                 incident = Some(iid);
             }
             db.exec(
-                "INSERT INTO entity_risk (tenant, kind, value, score, updated, incident_id) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (tenant, kind, value) DO UPDATE SET score = $4, updated = $5, incident_id = $6",
-                &[key[0].clone(), key[1].clone(), key[2].clone(), Val::Real(score), micros(now), incident.into()],
+                "INSERT INTO entity_risk (tenant, kind, value, score, updated, incident_id, peak_hour, peak) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant, kind, value) \
+                 DO UPDATE SET score = $4, updated = $5, incident_id = $6, peak_hour = $7, peak = $8",
+                &[
+                    key[0].clone(),
+                    key[1].clone(),
+                    key[2].clone(),
+                    Val::Real(score),
+                    micros(now),
+                    incident.into(),
+                    Val::Int(hour),
+                    Val::Real(peak),
+                ],
             )?;
         }
         Ok(())
+    }
+
+    /// An entity's risk over time: the peak of each hour it had alerts in
+    /// (the hour as seconds since the epoch), oldest first, over the
+    /// history's [`RISK_HISTORY_HOURS`].
+    pub fn risk_history(&self, tenant: &str, e: &Entity) -> Result<Vec<(Timestamp, f64)>> {
+        let key = [tenant.into(), e.kind.as_str().into(), e.value.as_str().into()];
+        let mut db = self.reader()?;
+        let mut hours: Vec<(i64, f64)> = db
+            .rows(
+                "SELECT hour, peak FROM entity_risk_history WHERE tenant = $1 AND kind = $2 AND value = $3 ORDER BY hour",
+                &key,
+            )?
+            .iter()
+            .map(|r| Ok((r.get("hour")?, r.get("peak")?)))
+            .collect::<Result<_>>()?;
+        let current =
+            db.rows("SELECT peak_hour, peak FROM entity_risk WHERE tenant = $1 AND kind = $2 AND value = $3", &key)?;
+        if let Some(r) = current.first()
+            && let (Some(h), Some(p)) = (r.get::<Option<i64>>("peak_hour")?, r.get::<Option<f64>>("peak")?)
+        {
+            hours.retain(|(x, _)| *x != h);
+            hours.push((h, p));
+        }
+        hours
+            .into_iter()
+            .map(|(h, p)| {
+                let at = Timestamp::from_second(h.saturating_mul(3600))
+                    .map_err(|e| super::row::corrupt("entity_risk_history", e))?;
+                Ok((at, p))
+            })
+            .collect()
     }
 
     /// An entity's risk score at `now`.

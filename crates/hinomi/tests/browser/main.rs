@@ -542,6 +542,8 @@ fn walk_the_demo_story(b: &Browser, base: &str, lang: &str, words: &[&str], hand
     b.goto(&format!("{base}/ui/demo/entities/user?value=alice"));
     assert!(b.count("#entity-alerts tbody tr") >= 4, "{}", b.text("#entity-alerts"));
     assert!(b.text("#related-entities").contains("203.0.113.66"));
+    // Her risk over time: today's peak, as a bar.
+    assert!(b.count("#entity-risk-chart rect[fill='#b3261e']") >= 1);
     shot("05-entity-alice");
 
     // The hand-off package (escalated in the first walk).

@@ -239,6 +239,8 @@ words! {
     Revoke: "Revoke", "失効";
     Revoked: "Revoked", "失効済み";
     RiskNow: "Risk score now", "現在のリスクスコア";
+    RiskOverTime: "Risk over the last 30 days (each day's peak)", "過去30日のリスク(日ごとの最大値)";
+    RiskPeak: "Peak risk score", "リスクスコアの最大値";
     Role: "Role", "ロール";
     RoleAdmin: "Admin", "管理者";
     RoleAnalyst: "Analyst", "アナリスト";

@@ -47,14 +47,21 @@ impl Stacked<'_> {
         out
     }
 
+    /// The chart, summarized for screen readers by its total.
     pub(crate) fn render(&self) -> Markup {
+        let total: i64 = self.columns.iter().flat_map(|(_, v)| v).sum();
+        self.render_with(&total.to_string())
+    }
+
+    /// The chart, summarized for screen readers by `summary` (where a
+    /// total means nothing, as for a score's peaks).
+    pub(crate) fn render_with(&self, summary: &str) -> Markup {
         let max = self.columns.iter().map(|(_, v)| v.iter().sum::<i64>()).max().unwrap_or(0).max(1);
         let slot = (W - LEFT) / self.columns.len().max(1) as f64;
         let width = (slot * 0.8).max(1.0);
-        let total: i64 = self.columns.iter().flat_map(|(_, v)| v).sum();
         let f = |v: f64| format!("{v:.1}");
         html! {
-            svg.chart viewBox={ "0 0 " (W) " " (H) } role="img" aria-label={ (self.title) ": " (total) } {
+            svg.chart viewBox={ "0 0 " (W) " " (H) } role="img" aria-label={ (self.title) ": " (summary) } {
                 title { (self.title) }
                 // Axis: zero and the maximum.
                 line x1=(LEFT) y1=(H - BOTTOM) x2=(W) y2=(H - BOTTOM) stroke="#555" {}

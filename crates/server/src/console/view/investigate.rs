@@ -328,9 +328,40 @@ pub(crate) fn entity_query(e: &soc::Entity) -> Option<String> {
     }
 }
 
+/// Days the entity page's risk chart covers.
+const RISK_DAYS: i64 = 30;
+
+/// The entity's peak risk per day over the last [`RISK_DAYS`], days in
+/// the user's zone, oldest first: a label every week and the day's peak.
+fn risk_days(ctx: &Ctx, r: &EntityReport) -> Vec<(String, i64)> {
+    let today = r.as_of.to_zoned(ctx.tz.clone()).date();
+    (0..RISK_DAYS)
+        .rev()
+        .map(|back| {
+            let day = today.checked_sub(jiff::Span::new().days(back)).unwrap_or(today);
+            let peak = r
+                .risk_history
+                .iter()
+                .filter(|(at, _)| at.to_zoned(ctx.tz.clone()).date() == day)
+                .map(|(_, p)| *p)
+                .fold(0.0_f64, f64::max);
+            let label = if back % 7 == 0 { day.strftime("%m-%d").to_string() } else { String::new() };
+            (label, peak.round() as i64)
+        })
+        .collect()
+}
+
 pub(crate) fn entity(ctx: &Ctx, r: &EntityReport, events: &[Row]) -> Markup {
     let e = &r.entity;
     let query = entity_query(e);
+    let days = risk_days(ctx, r);
+    let highest = days.iter().map(|(_, p)| *p).max().unwrap_or(0);
+    let series = [(ctx.t(T::RiskPeak), "#b3261e")];
+    let chart = super::super::svg::Stacked {
+        title: ctx.t(T::RiskOverTime),
+        series: &series,
+        columns: days.into_iter().map(|(label, peak)| (label, vec![peak])).collect(),
+    };
     html! {
         dl.facts #entity-facts {
             dt { (ctx.t(T::Kind)) } dd { (ctx.t(T::entity(e.kind))) }
@@ -339,6 +370,10 @@ pub(crate) fn entity(ctx: &Ctx, r: &EntityReport, events: &[Row]) -> Markup {
             dt { (ctx.t(T::RiskNow)) } dd #entity-risk { (format!("{:.0}", r.risk)) }
             dt { (ctx.t(T::Incidents)) } dd { (r.incidents.len()) }
             dt { (ctx.t(T::Alerts)) } dd { (r.alerts.len()) }
+        }
+        section #entity-risk-chart {
+            h2 { (ctx.t(T::RiskOverTime)) }
+            (chart.render_with(&format!("{} {highest}", ctx.t(T::RiskPeak))))
         }
         section {
             h2 { (ctx.t(T::Incidents)) }

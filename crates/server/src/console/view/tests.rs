@@ -264,6 +264,12 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
                 first_seen: Some(since()),
                 last_seen: Some(since()),
                 risk: 104.9999999992014,
+                as_of: since() + jiff::SignedDuration::from_hours(30),
+                risk_history: vec![
+                    (since() - jiff::SignedDuration::from_hours(72), 40.0),
+                    (since(), 80.4),
+                    (since() + jiff::SignedDuration::from_hours(1), 104.9),
+                ],
                 related: vec![(soc::Entity::new(soc::EntityKind::Host, "ws-<9>").unwrap(), 2)],
             };
             let found = events();
