@@ -165,7 +165,11 @@ impl Correlations {
     }
 
     /// Feeds matches in log order; returns the alert lines of what fired.
-    pub(crate) fn feed(&mut self, inputs: &[Input], rules: &RuleSet) -> Vec<Vec<u8>> {
+    /// Feeds matches in log order; returns the alert lines of the
+    /// correlations that fired, but for those `off` says the tenant
+    /// switched off (their state still runs: a chain built on one still
+    /// sees it fire).
+    pub(crate) fn feed(&mut self, inputs: &[Input], rules: &RuleSet, off: &dyn Fn(&str, &str) -> bool) -> Vec<Vec<u8>> {
         if inputs.is_empty() {
             return Vec::new();
         }
@@ -175,7 +179,11 @@ impl Correlations {
             let read = |name: &str| i.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
             self.correlator.observe(&i.tenant, i.rule, i.at.as_microsecond(), &i.event, &read, &mut fired);
         }
-        fired.iter().filter(|f| f.alerts).map(|f| alert_line(rules, f, None)).collect()
+        fired
+            .iter()
+            .filter(|f| f.alerts && !rules.correlations().get(f.correlation).is_some_and(|c| off(&f.tenant, &c.def.id)))
+            .map(|f| alert_line(rules, f, None))
+            .collect()
     }
 
     /// Before the checkpoint at log position `position`: a changed state

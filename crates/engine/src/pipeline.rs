@@ -403,7 +403,11 @@ fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::R
         }
         if !out.correlate.is_empty() {
             correlated = true;
-            for a in output.correlations.feed(&out.correlate, &output.rules) {
+            // Correlations the tenant switched off raise nothing.
+            let off = |tenant: &str, id: &str| {
+                shared.disabled.read().is_ok_and(|map| map.get(tenant).is_some_and(|ids| ids.contains(id)))
+            };
+            for a in output.correlations.feed(&out.correlate, &output.rules, &off) {
                 shared.alerts.fetch_add(1, Ordering::Relaxed);
                 journals.alerts.write(&a)?;
             }

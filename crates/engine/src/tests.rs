@@ -589,6 +589,38 @@ fn a_correlation_spanning_a_restart_fires_once() {
 }
 
 #[test]
+fn a_correlation_a_tenant_switched_off_raises_nothing_for_it() {
+    let data = tempdir("correlation-off");
+    let chain = "00000000-0000-0000-0000-0000000000a4";
+    let mut config = EngineConfig::new(&data);
+    config.disabled_rules.insert("acme".into(), [chain.to_string()].into());
+    let engine = Engine::start(config, rules_from(CORRELATION)).unwrap();
+    let mut events: Vec<_> = (0..3).map(|i| logon("logon-failed", "alice", i * 10)).collect();
+    events.push(logon("logon", "alice", 50));
+    for tenant in ["acme", "globex"] {
+        engine.ingest().submit_blocking(Batch { tenant: tenant.into(), ..json_batch(&events) }).unwrap();
+    }
+    assert!(engine.drain(Duration::from_secs(10)));
+    // On again without a restart: acme's next chain alerts.
+    engine.ingest().set_disabled_rules("acme", Default::default());
+    let later: Vec<_> = events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e["user.name"] = "bob".into();
+            e
+        })
+        .collect();
+    engine.ingest().submit_blocking(Batch { tenant: "acme".into(), ..json_batch(&later) }).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)));
+    engine.shutdown();
+    let alerts = lines(&data.join("alerts"));
+    let who: Vec<(&str, &str)> =
+        alerts.iter().map(|a| (a["tenant"].as_str().unwrap(), a["event"]["user.name"].as_str().unwrap())).collect();
+    assert_eq!(who, [("globex", "alice"), ("acme", "bob")]);
+}
+
+#[test]
 fn a_retro_hunt_runs_the_correlations_and_agrees_with_the_stream() {
     let data = tempdir("retro-correlation");
     let rules = rules_from(CORRELATION);

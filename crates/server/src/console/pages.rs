@@ -712,18 +712,20 @@ pub(crate) async fn rules(State(app): State<Arc<App>>, v: Viewer, Query(p): Quer
 
 async fn rules_page(app: &App, v: Viewer, p: RulesParams, test: Option<view::RuleTest>) -> Response {
     // Rules that alert on their own, then correlations that do.
-    let loaded: Vec<view::LoadedRule> =
-        app.rules
-            .rules()
-            .iter()
-            .filter(|r| r.alerts)
-            .map(|r| (r.id.clone(), r.title.clone(), r.level, true))
-            .chain(
-                app.rules.correlations().iter().filter(|c| c.alerts).map(|c| {
-                    (c.def.id.clone(), format!("{} ({})", c.def.title, c.def.kind.as_str()), c.def.level, false)
-                }),
-            )
-            .collect();
+    let loaded: Vec<view::LoadedRule> = app
+        .rules
+        .rules()
+        .iter()
+        .filter(|r| r.alerts)
+        .map(|r| (r.id.clone(), r.title.clone(), r.level))
+        .chain(
+            app.rules
+                .correlations()
+                .iter()
+                .filter(|c| c.alerts)
+                .map(|c| (c.def.id.clone(), format!("{} ({})", c.def.title, c.def.kind.as_str()), c.def.level)),
+        )
+        .collect();
     let limited = app.ingest.rate_limited(&v.ctx.tenant);
     let f = view::RulesFilter {
         q: p.q.unwrap_or_default(),
@@ -750,7 +752,9 @@ async fn rules_page(app: &App, v: Viewer, p: RulesParams, test: Option<view::Rul
 pub(crate) async fn rule_switch(State(app): State<Arc<App>>, v: Viewer, fields: Fields) -> Response {
     let rule = fields.text("rule");
     let enabled = fields.text("enabled") == "1";
-    if !app.rules.rules().iter().any(|r| r.id == rule && r.alerts) {
+    let known = app.rules.rules().iter().any(|r| r.id == rule && r.alerts)
+        || app.rules.correlations().iter().any(|c| c.def.id == rule && c.alerts);
+    if !known {
         return failed(v.ctx.lang, ApiError::NotFound(format!("rule {rule:?}")));
     }
     let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());

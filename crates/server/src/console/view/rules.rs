@@ -20,9 +20,9 @@ pub(crate) struct RuleTest {
     pub(crate) result: Result<Vec<usize>, String>,
 }
 
-/// A rule the engine runs: id, title, level, and whether a tenant may
-/// switch it off (detection rules; correlations are not switched).
-pub(crate) type LoadedRule = (String, String, Level, bool);
+/// A rule or correlation the engine runs that alerts: id, title, level.
+/// A tenant may switch each off.
+pub(crate) type LoadedRule = (String, String, Level);
 
 /// Which rules the page lists, in which order, from where.
 #[derive(Debug, Clone, Default)]
@@ -171,7 +171,7 @@ pub(crate) fn rules(
                 }
                 tbody {
                     @for r in rows {
-                        @let (id, title, level, switchable) = r.rule;
+                        @let (id, title, level) = r.rule;
                         tr.rule-row class=[(!r.enabled).then_some("off")] {
                             td title=(id) { (Shown(title)) }
                             td { (badge(ctx, *level)) }
@@ -181,7 +181,7 @@ pub(crate) fn rules(
                             td { (r.stats.and_then(|s| s.false_positive_rate).map_or("-".into(), |x| format!("{:.0}%", x * 100.0))) }
                             td {
                                 (ctx.t(if r.enabled { T::On } else { T::Off }))
-                                @if switch && *switchable {
+                                @if switch {
                                     form method="post" action=(ctx.url("rules/switch")) class="inline" {
                                         (ctx.csrf_field())
                                         input type="hidden" name="rule" value=(id);
@@ -229,12 +229,7 @@ mod tests {
     fn rules_are_found_sorted_and_paged() {
         let loaded: Vec<LoadedRule> = (0..250)
             .map(|i| {
-                (
-                    format!("id-{i:03}"),
-                    format!("Rule {i:03}{}", if i % 50 == 0 { " PsExec" } else { "" }),
-                    Level::Low,
-                    true,
-                )
+                (format!("id-{i:03}"), format!("Rule {i:03}{}", if i % 50 == 0 { " PsExec" } else { "" }), Level::Low)
             })
             .collect();
         let st = [stats("id-007", 5, Some(0.5)), stats("id-100", 9, Some(0.9)), stats("id-200", 1, None)];

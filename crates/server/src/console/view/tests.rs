@@ -300,9 +300,9 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
         ("event", frame("t", T::Search, event(c, &rows[0]))),
         ("rules", {
             let loaded: [LoadedRule; 3] = [
-                ("r1".into(), "R <1>".into(), Level::Low, true),
-                ("r2".into(), "R2".into(), Level::High, true),
-                ("c1".into(), "C <1> (temporal)".into(), Level::High, false),
+                ("r1".into(), "R <1>".into(), Level::Low),
+                ("r2".into(), "R2".into(), Level::High),
+                ("c1".into(), "C <1> (temporal)".into(), Level::High),
             ];
             let limited = [engine::RateLimited {
                 tenant: "acme".into(),
