@@ -846,20 +846,7 @@ pub(crate) fn incident(
         }
         section {
             h2 { (ctx.t(T::Alerts)) }
-            table {
-                (table_head(ctx, &[Some(T::Severity), Some(T::Title), Some(T::Entities), Some(T::Count), Some(T::LastSeen)]))
-                tbody {
-                    @for a in &e.alerts {
-                        tr {
-                            td { (badge(ctx, a.severity)) }
-                            td { a href=(ctx.url(&format!("alerts/{}", a.id))) { (Shown(&a.title)) } }
-                            td { (entity_links(ctx, &a.entities, 6)) }
-                            td { (a.count) }
-                            td { (ctx.time(a.last_seen)) }
-                        }
-                    }
-                }
-            }
+            (investigate::alert_table(ctx, &e.alerts, false))
         }
         (evidence(ctx, &e.evidence, events))
     }

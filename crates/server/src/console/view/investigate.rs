@@ -285,16 +285,21 @@ pub(crate) fn alert(ctx: &Ctx, v: &AlertView<'_>) -> Markup {
         }
         section #related {
             h2 { (ctx.t(T::RelatedAlerts)) }
-            (alert_table(ctx, v.related))
+            (alert_table(ctx, v.related, true))
         }
     }
 }
 
-/// Alerts as a table: severity, title (a link), entities, count, last seen.
-fn alert_table(ctx: &Ctx, list: &[Alert]) -> Markup {
+/// Alerts as a table: severity, title (a link), entities, count, last
+/// seen, and (outside an incident's page) the incident.
+pub(crate) fn alert_table(ctx: &Ctx, list: &[Alert], with_incident: bool) -> Markup {
+    let mut head = vec![Some(T::Severity), Some(T::Title), Some(T::Entities), Some(T::Count), Some(T::LastSeen)];
+    if with_incident {
+        head.push(Some(T::Incident));
+    }
     html! {
         table {
-            (table_head(ctx, &[Some(T::Severity), Some(T::Title), Some(T::Entities), Some(T::Count), Some(T::LastSeen), Some(T::Incident)]))
+            (table_head(ctx, &head))
             tbody {
                 @for a in list {
                     tr {
@@ -303,10 +308,12 @@ fn alert_table(ctx: &Ctx, list: &[Alert]) -> Markup {
                         td { (entity_links(ctx, &a.entities, 6)) }
                         td { (a.count) }
                         td { (ctx.time(a.last_seen)) }
-                        td { @if let Some(i) = a.incident_id { a href=(ctx.url(&format!("incidents/{i}"))) { "#" (i) } } }
+                        @if with_incident {
+                            td { @if let Some(i) = a.incident_id { a href=(ctx.url(&format!("incidents/{i}"))) { "#" (i) } } }
+                        }
                     }
                 }
-                @if list.is_empty() { (empty_row(ctx, 6)) }
+                @if list.is_empty() { (empty_row(ctx, head.len())) }
             }
         }
     }
@@ -394,7 +401,7 @@ pub(crate) fn entity(ctx: &Ctx, r: &EntityReport, events: &[Row]) -> Markup {
         }
         section #entity-alerts {
             h2 { (ctx.t(T::Alerts)) }
-            (alert_table(ctx, &r.alerts))
+            (alert_table(ctx, &r.alerts, true))
         }
         section {
             h2 { (ctx.t(T::RelatedEntities)) }
