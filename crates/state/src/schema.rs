@@ -295,6 +295,38 @@ CREATE TABLE entity_risk_history (
     PRIMARY KEY (tenant, kind, value, hour)
 );
 "#,
+    // 11: the notification outbox. Notices are made from the incident log
+    // past a cursor, which starts at the log's end: an upgrade does not
+    // announce every incident there was. Incidents remember the severity
+    // they were last announced at.
+    r#"
+ALTER TABLE incidents ADD COLUMN notified_severity BIGINT;
+UPDATE incidents SET notified_severity = severity;
+INSERT INTO positions (name, position) SELECT 'notify.log', COALESCE(MAX(id), 0) FROM incident_log;
+CREATE TABLE notices (
+    id {id},
+    tenant TEXT NOT NULL,
+    key TEXT NOT NULL UNIQUE,
+    notice TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    routed BIGINT NOT NULL
+);
+CREATE INDEX notices_unrouted ON notices (routed, id);
+CREATE TABLE deliveries (
+    id {id},
+    notice_id BIGINT NOT NULL,
+    tenant TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    due BIGINT NOT NULL,
+    last_error TEXT,
+    sent BIGINT,
+    UNIQUE (notice_id, channel)
+);
+CREATE INDEX deliveries_due ON deliveries (status, due);
+CREATE INDEX deliveries_tenant ON deliveries (tenant, id);
+"#,
 ];
 
 /// Serializes migrations between processes, inside a transaction. SQLite's

@@ -880,6 +880,91 @@ fn check_tenants(fresh: Fresh<'_>) {
     assert_eq!(trail("globex"), ["tenant.create"]);
 }
 
+fn check_outbox(fresh: Fresh<'_>) {
+    use notify::Trigger;
+    let s = fresh("outbox");
+    let made = |s: &State, now| s.make_notices(now).unwrap();
+    // Nothing happened yet: no notice.
+    assert_eq!(made(&s, at(0)), 0);
+    let brute = |n, level, mins| detection(n, "brute-force", level, mins, logon("alice", "WS-042", "203.0.113.7"));
+    s.triage(&[brute(1, "high", 0)], None, at(0)).unwrap();
+    assert_eq!(made(&s, at(1)), 1, "a new incident");
+    // A storm of alerts at the same severity on it: nothing more.
+    let storm: Vec<Detection> = (2..200).map(|n| brute(n, "high", 1)).collect();
+    s.triage(&storm, None, at(1)).unwrap();
+    assert_eq!(made(&s, at(2)), 0);
+    // Raised to critical: one notice; escalated: one.
+    let worse = detection(300, "logon-after-failures", "critical", 2, logon("alice", "WS-042", "203.0.113.7"));
+    s.triage(&[worse], None, at(2)).unwrap();
+    let i = &incidents(&s)[0];
+    s.escalate(&by("erin", at(3)), i.id, i.version, "csirt").unwrap();
+    assert_eq!(made(&s, at(3)), 2);
+    let routes = |n: &notify::Notice| -> Vec<String> {
+        let mut c = vec!["mail".to_string()];
+        if n.trigger != Trigger::IncidentEscalated {
+            c.push("hook".into());
+        }
+        c
+    };
+    assert_eq!(s.route_notices(at(3), &routes).unwrap(), 5);
+    assert_eq!(s.route_notices(at(3), &routes).unwrap(), 0, "each notice is routed once");
+
+    // Claimed with a lease: a second claimer gets nothing until it ends.
+    let lease = SignedDuration::from_mins(2);
+    let claimed = s.claim_deliveries(at(4), lease, 10).unwrap();
+    assert_eq!(claimed.len(), 5);
+    let triggers: Vec<(Trigger, &str)> = claimed.iter().map(|d| (d.notice.trigger, d.channel.as_str())).collect();
+    assert_eq!(
+        triggers,
+        [
+            (Trigger::IncidentOpened, "mail"),
+            (Trigger::IncidentOpened, "hook"),
+            (Trigger::IncidentRaised, "mail"),
+            (Trigger::IncidentRaised, "hook"),
+            (Trigger::IncidentEscalated, "mail"),
+        ]
+    );
+    assert_eq!(claimed[0].notice.severity, Level::High);
+    assert_eq!(claimed[2].notice.severity, Level::Critical);
+    assert!(claimed[0].notice.facts.iter().any(|(k, v)| k == "user" && v == "alice"), "{:?}", claimed[0].notice);
+    assert_eq!(claimed[0].key, format!("acme:incident:{}:incident_opened:high", i.id));
+    assert!(s.claim_deliveries(at(5), lease, 10).unwrap().is_empty());
+    // Sent; failed and tried again; failed for good.
+    s.delivered(&claimed[0], at(5)).unwrap();
+    for d in &claimed[1..4] {
+        s.delivered(d, at(5)).unwrap();
+    }
+    s.delivery_failed(&claimed[4], at(5), "mx answered 451", Some(SignedDuration::from_mins(1))).unwrap();
+    assert!(s.claim_deliveries(at(5), lease, 10).unwrap().is_empty(), "not due yet");
+    let again = s.claim_deliveries(at(6), lease, 10).unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 2));
+    s.delivery_failed(&again[0], at(6), "mx answered 550", None).unwrap();
+    assert!(s.claim_deliveries(at(60), lease, 10).unwrap().is_empty(), "dead is dead");
+    let dead = s.deliveries("acme", Some("dead"), 10).unwrap();
+    assert_eq!((dead.len(), dead[0].last_error.as_deref()), (1, Some("mx answered 550")));
+    assert_eq!(s.deliveries("acme", Some("sent"), 10).unwrap().len(), 4);
+    assert!(s.deliveries("other", None, 10).unwrap().is_empty());
+    // The incident's timeline tells both.
+    let told: Vec<String> =
+        s.timeline("acme", i.id).unwrap().into_iter().filter(|e| e.what.starts_with("notif")).map(|e| e.what).collect();
+    assert_eq!(told.iter().filter(|w| *w == "notified").count(), 4);
+    assert_eq!(told.iter().filter(|w| *w == "notify_failed").count(), 1);
+    // A notice added twice (a silent source) is one.
+    let silent = notify::Notice {
+        tenant: "acme".into(),
+        trigger: Trigger::SourceSilent,
+        incident: None,
+        severity: Level::Medium,
+        title: "fw".into(),
+        at: at(7),
+        facts: vec![],
+    };
+    assert!(s.add_notice(&silent, at(7)).unwrap());
+    assert!(!s.add_notice(&silent, at(8)).unwrap());
+    // The notices the timeline's own entries would make: none.
+    assert_eq!(made(&s, at(9)), 0);
+}
+
 fn check_saved_searches(fresh: Fresh<'_>) {
     let s = fresh("searches");
     let (erin, bob) = (by("erin", at(0)), by("bob", at(1)));
@@ -923,6 +1008,7 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_saved_searches(fresh);
     check_rule_switches(fresh);
     check_tenants(fresh);
+    check_outbox(fresh);
     check_corrupt_rows(fresh);
     check_scenario(fresh);
     check_incident_title(fresh);
@@ -992,7 +1078,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 10);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 11);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -1005,7 +1091,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(|ok| *ok), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 10);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 11);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

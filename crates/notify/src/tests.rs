@@ -1,0 +1,178 @@
+use jiff::{SignedDuration, Timestamp};
+use model::Level;
+use serde_json::json;
+
+use super::*;
+
+fn notice(title: &str) -> Notice {
+    Notice {
+        tenant: "acme".into(),
+        trigger: Trigger::IncidentOpened,
+        incident: Some(12),
+        severity: Level::Critical,
+        title: title.into(),
+        at: "2026-11-20T03:00:00Z".parse::<Timestamp>().unwrap(),
+        facts: vec![("host.name".into(), "ws-042".into()), ("user.name".into(), "alice".into())],
+    }
+}
+
+fn channels(toml_text: &str) -> (Vec<Channel>, Vec<Route>) {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        #[serde(default)]
+        channels: Vec<Channel>,
+        #[serde(default)]
+        routes: Vec<Route>,
+    }
+    let c: Config = toml::from_str(toml_text).unwrap();
+    (c.channels, c.routes)
+}
+
+const CONFIG: &str = r#"
+[[channels]]
+name = "soc-mail"
+kind = "email"
+server = "127.0.0.1:2525"
+from = "hinomi@soc.example"
+to = ["oncall@soc.example"]
+starttls = "never"
+
+[[channels]]
+name = "hook"
+kind = "webhook"
+url = "http://127.0.0.1:9/hook"
+body = { text = "{{title}} on {{tenant}}", incident = "{{incident}}", fixed = 3 }
+
+[[channels]]
+name = "pd"
+kind = "pagerduty"
+routing_key_env = "PD_KEY"
+
+[[routes]]
+min_severity = "high"
+channels = ["soc-mail", "pd"]
+
+[[routes]]
+tenants = ["acme"]
+triggers = ["sla_breached", "incident_opened"]
+channels = ["hook", "soc-mail"]
+"#;
+
+#[test]
+fn routes_pick_channels_by_tenant_trigger_and_severity() {
+    let (chans, routes) = channels(CONFIG);
+    check(&chans, &routes).unwrap();
+    let n = notice("Brute force");
+    assert_eq!(channels_for(&routes, &n), ["soc-mail", "pd", "hook"]);
+    let low = Notice { severity: Level::Low, ..n.clone() };
+    assert_eq!(channels_for(&routes, &low), ["hook", "soc-mail"]);
+    let other = Notice { tenant: "globex".into(), severity: Level::Medium, ..n.clone() };
+    assert!(channels_for(&routes, &other).is_empty());
+    let raised = Notice { trigger: Trigger::IncidentRaised, severity: Level::Medium, ..n };
+    assert!(channels_for(&routes, &raised).is_empty());
+}
+
+#[test]
+fn bad_settings_are_refused_with_the_channel_named() {
+    let (chans, mut routes) = channels(CONFIG);
+    routes[0].channels.push("nowhere".into());
+    assert!(check(&chans, &routes).unwrap_err().contains("\"nowhere\""));
+    for (bad, why) in [
+        ("kind = \"email\"\nserver = \"mx\"\nfrom = \"a@b\"\nto = [\"c@d\"]", "needs a port"),
+        ("kind = \"email\"\nserver = \"mx:25\"\nfrom = \"a@b\"\nto = [\"x <c@d>\"]", "not an email address"),
+        ("kind = \"email\"\nserver = \"mx:25\"\nfrom = \"a@b\"\nto = []", "at least one"),
+        ("kind = \"slack\"", "one of `url` and `url_env`"),
+        ("kind = \"teams\"\nurl = \"file:///etc/passwd\"", "not http(s)"),
+        ("kind = \"syslog\"\naddress = \"siem\"", "needs a port"),
+    ] {
+        let (chans, _) = channels(&format!("[[channels]]\nname = \"c\"\n{bad}\n"));
+        let err = check(&chans, &[]).unwrap_err();
+        assert!(err.contains("channel \"c\"") && err.contains(why), "{err}");
+    }
+    let twice = format!("{CONFIG}\n[[channels]]\nname = \"hook\"\nkind = \"slack\"\nurl_env = \"X\"\n");
+    let (chans, routes) = channels(&twice);
+    assert!(check(&chans, &routes).unwrap_err().contains("unique"));
+    // A field no channel has is refused, not ignored.
+    assert!(
+        toml::from_str::<Channel>("name = \"c\"\nkind = \"slack\"\nurl = \"https://x\"\npassword = \"p\"\n").is_err()
+    );
+}
+
+#[test]
+fn one_message_per_incident_trigger_and_severity() {
+    let n = notice("Brute force");
+    assert_eq!(n.key(), "acme:incident:12:incident_opened:critical");
+    let again = Notice { title: "other title".into(), facts: vec![], ..n.clone() };
+    assert_eq!(again.key(), n.key(), "a storm on one incident is one message");
+    assert_ne!(Notice { severity: Level::High, ..n.clone() }.key(), n.key());
+    let silent = Notice { trigger: Trigger::SourceSilent, incident: None, title: "fw".into(), ..n };
+    assert_eq!(silent.key(), format!("acme:source_silent:fw:{}", silent.at.as_second()));
+}
+
+#[test]
+fn each_channel_gets_its_shape_and_hostile_text_stays_data() {
+    let (chans, _) = channels(CONFIG);
+    let hostile = notice("<!channel> *pwn*\r\nBcc: evil@x | x=1 \\");
+    let link = Some("https://soc.example/ui/acme/incidents/12");
+    let Payload::Email { subject, body } = render(&chans[0].kind, &hostile, link, None) else { panic!() };
+    assert_eq!(subject, "[Hinomi] CRITICAL New incident #12: <!channel> *pwn*  Bcc: evil@x | x=1 \\ (acme)");
+    assert!(!subject.contains('\n') && body.contains("host.name: ws-042\r\n") && body.contains("Open: https://"));
+
+    let Payload::Json(hook) = render(&chans[1].kind, &hostile, link, None) else { panic!() };
+    assert_eq!(hook, json!({"text": format!("{} on acme", hostile.title), "incident": 12, "fixed": 3}));
+
+    let Payload::Json(pd) = render(&chans[2].kind, &hostile, link, Some("R0UT1NG")) else { panic!() };
+    assert_eq!(pd["routing_key"], "R0UT1NG");
+    assert_eq!(pd["dedup_key"], "hinomi:acme:incident:12");
+    assert_eq!(pd["payload"]["severity"], "critical");
+    assert_eq!(pd["payload"]["custom_details"]["user.name"], "alice");
+    assert_eq!(pd["links"][0]["href"], "https://soc.example/ui/acme/incidents/12");
+
+    let slack = ChannelKind::Slack { url: Some("https://hooks.example".into()), url_env: None };
+    let Payload::Json(s) = render(&slack, &hostile, link, None) else { panic!() };
+    let text = s["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(text.contains("&lt;!channel&gt;") && !text.contains("<!channel>"), "{text}");
+
+    let teams = ChannelKind::Teams { url: Some("https://hooks.example".into()), url_env: None };
+    let Payload::Json(t) = render(&teams, &hostile, link, None) else { panic!() };
+    assert!(t["text"].as_str().unwrap().contains("&lt;\\!channel&gt; \\*pwn\\*"), "{t}");
+    assert_eq!(t["themeColor"], "6B1F8F");
+
+    let syslog = ChannelKind::Syslog { address: "127.0.0.1:514".into(), tcp: false };
+    let Payload::Line(line) = render(&syslog, &hostile, link, None) else { panic!() };
+    assert!(line.starts_with("<162>1 2026-11-20T03:00:00Z - hinomi - notice - CEF:0|Hinomi|Hinomi|1|incident_opened|"));
+    assert!(
+        line.contains(
+            "*pwn*  Bcc: evil@x \\| x=1 \\\\|10|rt=1795143600000 cs1Label=tenant cs1=acme cn1Label=incident cn1=12"
+        ),
+        "{line}"
+    );
+    assert!(line.contains("request=https://soc.example/ui/acme/incidents/12 msg=host.name: ws-042; user.name: alice"));
+    assert!(!line.contains('\n'));
+    let equals = Notice { facts: vec![("cmd".into(), "a=b\nc\\d".into())], ..notice("t") };
+    let Payload::Line(line) = render(&syslog, &equals, None, None) else { panic!() };
+    assert!(line.ends_with("msg=cmd: a\\=b\\nc\\\\d"), "{line}");
+}
+
+#[test]
+fn webhook_templates_fill_strings_and_keep_types() {
+    let values = json!({"a": "x\"y", "n": 3, "none": null});
+    let filled = fill_for_test(
+        &json!({"s": "<{{a}}> {{ n }} {{none}} {{missing}} {{open", "n": "{{n}}", "l": ["{{a}}", 1]}),
+        &values,
+    );
+    assert_eq!(filled, json!({"s": "<x\"y> 3   {{open", "n": 3, "l": ["x\"y", 1]}));
+}
+
+fn fill_for_test(t: &serde_json::Value, v: &serde_json::Value) -> serde_json::Value {
+    render::fill_values(t, v)
+}
+
+#[test]
+fn retries_back_off_then_give_up() {
+    let p = RetryPolicy::default();
+    let waits: Vec<Option<i64>> = (1..=8).map(|n| p.after(n).map(|d| d.as_secs())).collect();
+    assert_eq!(waits, [Some(15), Some(30), Some(60), Some(120), Some(240), Some(480), Some(960), None]);
+    let long = RetryPolicy { attempts: 100, ..p };
+    assert_eq!(long.after(60), Some(SignedDuration::from_mins(30)));
+}

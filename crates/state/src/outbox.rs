@@ -1,0 +1,329 @@
+//! The notification outbox: notices made from what happened to incidents,
+//! and their deliveries to channels, kept before anything is sent.
+//!
+//! Notices come from the incident log, read from a cursor in one
+//! transaction with the notices they make ([`State::make_notices`]), so
+//! each happening makes its notice exactly once, whichever code path
+//! logged it: a new incident, a higher severity (one notice per incident
+//! and severity: a storm of alerts on one incident is one notice), an
+//! SLA near-breach or breach, a hand-off to the CSIRT. Other notices (a
+//! silent source) are added directly ([`State::add_notice`]). A notice's
+//! key is unique: adding it again changes nothing.
+//!
+//! Deliveries are a notice for one channel. The delivery worker claims
+//! due ones with a lease (a worker that dies mid-send leaves them to be
+//! claimed again when the lease ends: delivery is at least once, with the
+//! notice's key as the receiver's idempotency key), then records each as
+//! sent, failed with a time to retry, or dead. Sent and dead deliveries
+//! are on the incident's timeline.
+
+use jiff::{SignedDuration, Timestamp};
+use model::Level;
+use notify::{Notice, Trigger};
+use serde_json::json;
+
+use super::db::{Db, Val};
+use super::row::Row;
+use super::triage::log;
+use super::{Result, State, StateError, micros};
+
+/// The cursor over the incident log.
+const CURSOR: &str = "notify.log";
+
+/// Log entries one sweep reads at most.
+const SWEEP: usize = 2000;
+
+/// One delivery as the worker sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub channel: String,
+    /// Tries so far, this one included.
+    pub attempts: i64,
+    pub notice: Notice,
+    pub key: String,
+}
+
+/// One delivery as a listing shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub channel: String,
+    pub status: String,
+    pub attempts: i64,
+    pub due: Timestamp,
+    pub sent: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub notice: Notice,
+}
+
+pub(crate) fn add(db: &mut dyn Db, n: &Notice, now: Timestamp) -> Result<bool> {
+    let text = serde_json::to_string(n).map_err(|e| StateError::Internal(format!("a notice as JSON: {e}")))?;
+    let added = db.exec(
+        "INSERT INTO notices (tenant, key, notice, created, routed) VALUES ($1, $2, $3, $4, 0) \
+         ON CONFLICT (key) DO NOTHING",
+        &[n.tenant.as_str().into(), n.key().into(), Val::Text(text), micros(now)],
+    )?;
+    Ok(added > 0)
+}
+
+fn notice_of(r: &Row) -> Result<Notice> {
+    let text: String = r.get("notice")?;
+    serde_json::from_str(&text).map_err(|e| super::row::corrupt("notices", e))
+}
+
+/// What an incident's notice says beside its title.
+fn incident_facts(db: &mut dyn Db, id: i64) -> Result<Vec<(String, String)>> {
+    let rows = db.rows(
+        "SELECT kind, value FROM incident_entities WHERE incident_id = $1 ORDER BY first_seen, kind, value LIMIT 8",
+        &[Val::Int(id)],
+    )?;
+    let mut facts = Vec::new();
+    for r in rows {
+        facts.push((r.get::<String>("kind")?, r.get::<String>("value")?));
+    }
+    Ok(facts)
+}
+
+impl State {
+    /// Adds a notice made elsewhere (a silent source); `false` if its key
+    /// was there already.
+    pub fn add_notice(&self, n: &Notice, now: Timestamp) -> Result<bool> {
+        self.tx(|db| add(db, n, now))
+    }
+
+    /// Reads the incident log past the cursor and makes the notices it
+    /// calls for, moving the cursor in the same transaction. Returns how
+    /// many notices were made.
+    pub fn make_notices(&self, now: Timestamp) -> Result<usize> {
+        self.tx(|db| {
+            let cursor: i64 = db
+                .rows("SELECT position FROM positions WHERE name = $1", &[CURSOR.into()])?
+                .first()
+                .map_or(Ok(0), |r| r.get("position"))?;
+            let entries = db.rows(
+                &format!(
+                    "SELECT id, incident_id, action, data FROM incident_log WHERE id > $1 ORDER BY id LIMIT {SWEEP}"
+                ),
+                &[Val::Int(cursor)],
+            )?;
+            let Some(last) = entries.last() else { return Ok(0) };
+            let last: i64 = last.get("id")?;
+            // Per incident, in log order: whether it was escalated and
+            // which SLA notes it got.
+            let mut touched: Vec<(i64, bool, Vec<String>)> = Vec::new();
+            for e in &entries {
+                let (incident, action): (i64, String) = (e.get("incident_id")?, e.get("action")?);
+                let at = match touched.iter().position(|(i, ..)| *i == incident) {
+                    Some(at) => at,
+                    None => {
+                        touched.push((incident, false, Vec::new()));
+                        touched.len() - 1
+                    }
+                };
+                match action.as_str() {
+                    "escalate" => touched[at].1 = true,
+                    "sla" => {
+                        let data: serde_json::Value =
+                            serde_json::from_str(&e.get::<String>("data")?).unwrap_or_default();
+                        if let Some(kind) = data["kind"].as_str() {
+                            touched[at].2.push(kind.to_string());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let mut made = 0;
+            for (id, escalated, sla) in touched {
+                let rows = db.rows(
+                    "SELECT tenant, title, severity, status, notified_severity, escalated_to FROM incidents WHERE id = $1",
+                    &[Val::Int(id)],
+                )?;
+                let Some(r) = rows.first() else { continue };
+                let severity: Level = r.get("severity")?;
+                let notified: Option<Level> = r.get("notified_severity")?;
+                let status: String = r.get("status")?;
+                let closed = status == "resolved" || status == "closed";
+                let base = Notice {
+                    tenant: r.get("tenant")?,
+                    trigger: Trigger::IncidentOpened,
+                    incident: Some(id),
+                    severity,
+                    title: r.get("title")?,
+                    at: now,
+                    facts: incident_facts(db, id)?,
+                };
+                let mut notices = Vec::new();
+                let trigger = match notified {
+                    _ if closed => None,
+                    None => Some(Trigger::IncidentOpened),
+                    Some(n) if severity > n => Some(Trigger::IncidentRaised),
+                    Some(_) => None,
+                };
+                if let Some(trigger) = trigger {
+                    notices.push(Notice { trigger, ..base.clone() });
+                    db.exec(
+                        "UPDATE incidents SET notified_severity = $2 WHERE id = $1",
+                        &[Val::Int(id), super::level_val(severity)],
+                    )?;
+                }
+                if escalated {
+                    let to: Option<String> = r.get("escalated_to")?;
+                    let mut n = Notice { trigger: Trigger::IncidentEscalated, ..base.clone() };
+                    n.facts.insert(0, ("escalated to".into(), to.unwrap_or_default()));
+                    notices.push(n);
+                }
+                for kind in sla {
+                    let trigger = if kind.ends_with("near_breach") { Trigger::SlaNearBreach } else { Trigger::SlaBreached };
+                    let mut n = Notice { trigger, ..base.clone() };
+                    n.facts.insert(0, ("SLA".into(), kind.replace('_', " ")));
+                    notices.push(n);
+                }
+                for n in &notices {
+                    if add(db, n, now)? {
+                        made += 1;
+                    }
+                }
+            }
+            db.exec(
+                "INSERT INTO positions (name, position) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET position = $2",
+                &[CURSOR.into(), Val::Int(last)],
+            )?;
+            Ok(made)
+        })
+    }
+
+    /// Makes each unrouted notice's deliveries: `channels` says which
+    /// channels a notice goes to. Returns how many deliveries were made.
+    pub fn route_notices(&self, now: Timestamp, channels: &dyn Fn(&Notice) -> Vec<String>) -> Result<usize> {
+        self.tx(|db| {
+            let rows = db.rows("SELECT id, notice FROM notices WHERE routed = 0 ORDER BY id LIMIT 1000", &[])?;
+            let mut made = 0;
+            for r in &rows {
+                let id: i64 = r.get("id")?;
+                let notice = notice_of(r)?;
+                for c in channels(&notice) {
+                    made += db.exec(
+                        "INSERT INTO deliveries (notice_id, tenant, channel, status, attempts, due) \
+                         VALUES ($1, $2, $3, 'pending', 0, $4) ON CONFLICT (notice_id, channel) DO NOTHING",
+                        &[Val::Int(id), notice.tenant.as_str().into(), c.as_str().into(), micros(now)],
+                    )?;
+                }
+                db.exec("UPDATE notices SET routed = 1 WHERE id = $1", &[Val::Int(id)])?;
+            }
+            Ok(made as usize)
+        })
+    }
+
+    /// Claims up to `limit` due deliveries for `lease`: nobody else claims
+    /// them until it ends; each claim counts as a try.
+    pub fn claim_deliveries(&self, now: Timestamp, lease: SignedDuration, limit: usize) -> Result<Vec<Delivery>> {
+        let until = now.checked_add(lease).unwrap_or(now);
+        self.tx(|db| {
+            // One statement: a concurrent claimer waits on each row and
+            // then finds it no longer due.
+            let claimed = db.rows(
+                &format!(
+                    "UPDATE deliveries SET due = $1, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND due <= $2 ORDER BY due, id LIMIT {limit}) \
+                     AND status = 'pending' AND due <= $2 RETURNING id"
+                ),
+                &[micros(until), micros(now)],
+            )?;
+            let mut out = Vec::new();
+            for c in claimed {
+                let id: i64 = c.get("id")?;
+                let rows = db.rows(
+                    "SELECT d.id AS id, d.channel AS channel, d.attempts AS attempts, n.notice AS notice, n.key AS key \
+                     FROM deliveries d JOIN notices n ON n.id = d.notice_id WHERE d.id = $1",
+                    &[Val::Int(id)],
+                )?;
+                if let Some(r) = rows.first() {
+                    out.push(Delivery {
+                        id,
+                        channel: r.get("channel")?,
+                        attempts: r.get("attempts")?,
+                        notice: notice_of(r)?,
+                        key: r.get("key")?,
+                    });
+                }
+            }
+            out.sort_by_key(|d| d.id);
+            Ok(out)
+        })
+    }
+
+    /// Records a delivery as sent; an incident's timeline says so.
+    pub fn delivered(&self, d: &Delivery, now: Timestamp) -> Result<()> {
+        self.tx(|db| {
+            db.exec(
+                "UPDATE deliveries SET status = 'sent', sent = $2, last_error = NULL WHERE id = $1",
+                &[Val::Int(d.id), micros(now)],
+            )?;
+            if let Some(i) = d.notice.incident {
+                let data = json!({"channel": d.channel, "trigger": d.notice.trigger.as_str()});
+                log(db, i, now, "hinomi", "notified", &data)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Records a failed try: tried again after `retry`, or dead (`None`),
+    /// which the incident's timeline says.
+    pub fn delivery_failed(
+        &self,
+        d: &Delivery,
+        now: Timestamp,
+        error: &str,
+        retry: Option<SignedDuration>,
+    ) -> Result<()> {
+        let error: String = error.chars().take(1000).collect();
+        self.tx(|db| {
+            match retry {
+                Some(wait) => db.exec(
+                    "UPDATE deliveries SET due = $2, last_error = $3 WHERE id = $1",
+                    &[Val::Int(d.id), micros(now.checked_add(wait).unwrap_or(now)), error.as_str().into()],
+                )?,
+                None => db.exec(
+                    "UPDATE deliveries SET status = 'dead', last_error = $2 WHERE id = $1",
+                    &[Val::Int(d.id), error.as_str().into()],
+                )?,
+            };
+            if retry.is_none()
+                && let Some(i) = d.notice.incident
+            {
+                let data = json!({"channel": d.channel, "trigger": d.notice.trigger.as_str(), "error": error});
+                log(db, i, now, "hinomi", "notify_failed", &data)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A tenant's deliveries, newest first; `status` narrows (`pending`,
+    /// `sent`, `dead`).
+    pub fn deliveries(&self, tenant: &str, status: Option<&str>, limit: usize) -> Result<Vec<DeliveryRow>> {
+        let limit = limit.min(1000);
+        let sql = format!(
+            "SELECT d.id AS id, d.channel AS channel, d.status AS status, d.attempts AS attempts, d.due AS due, \
+             d.sent AS sent, d.last_error AS last_error, n.notice AS notice \
+             FROM deliveries d JOIN notices n ON n.id = d.notice_id \
+             WHERE d.tenant = $1 AND ($2 = '' OR d.status = $2) ORDER BY d.id DESC LIMIT {limit}"
+        );
+        let rows = self.reader()?.rows(&sql, &[tenant.into(), status.unwrap_or("").into()])?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryRow {
+                    id: r.get("id")?,
+                    channel: r.get("channel")?,
+                    status: r.get("status")?,
+                    attempts: r.get("attempts")?,
+                    due: r.get("due")?,
+                    sent: r.get("sent")?,
+                    last_error: r.get("last_error")?,
+                    notice: notice_of(r)?,
+                })
+            })
+            .collect()
+    }
+}
