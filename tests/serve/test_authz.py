@@ -46,6 +46,7 @@ def routes(incident, alert):
         ("read", "GET", "/api/v1/assets", None),
         ("read", "GET", "/api/v1/rules/stats", None),
         ("read", "GET", "/api/v1/notifications", None),
+        ("read", "GET", "/api/v1/deliveries", None),
         ("triage", "POST", f"{i}/notes", {"body": "authz probe"}),
         ("triage", "POST", f"{i}/tasks", {"title": "authz probe"}),
         ("triage", "POST", f"{i}/tasks/1/done", None),

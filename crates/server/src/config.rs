@@ -154,6 +154,52 @@ pub struct Config {
     pub console: ConsoleConfig,
     /// Sources with settings of their own (silence limits).
     pub sources: Vec<Source>,
+    pub notify: NotifyConfig,
+}
+
+/// `[notify]`: the channels notifications go out on, the routes that pick
+/// them, and how a delivery is tried (docs/notify.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// The console's address as its users reach it: messages link to the
+    /// incident's page there. No links without it.
+    pub console_url: Option<String>,
+    /// How long one send may take.
+    pub timeout: Span,
+    /// The wait after a first failure, doubled after each.
+    pub retry_first: Span,
+    pub retry_longest: Span,
+    /// Tries in all before a delivery is dead.
+    pub attempts: u32,
+    pub channels: Vec<notify::Channel>,
+    pub routes: Vec<notify::Route>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> NotifyConfig {
+        let retry = notify::RetryPolicy::default();
+        NotifyConfig {
+            console_url: None,
+            timeout: Span(Duration::from_secs(10)),
+            retry_first: Span(retry.first.unsigned_abs()),
+            retry_longest: Span(retry.longest.unsigned_abs()),
+            attempts: retry.attempts,
+            channels: Vec::new(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+impl NotifyConfig {
+    pub fn retry(&self) -> notify::RetryPolicy {
+        let span = |s: Span| jiff::SignedDuration::try_from(s.0).unwrap_or(jiff::SignedDuration::MAX);
+        notify::RetryPolicy {
+            first: span(self.retry_first),
+            longest: span(self.retry_longest),
+            attempts: self.attempts.max(1),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -676,6 +722,12 @@ impl Config {
         }
         if self.http.max_body.0 < 1024 {
             bail!("[http] max_body must be at least 1 KiB");
+        }
+        notify::check(&self.notify.channels, &self.notify.routes).map_err(anyhow::Error::msg)?;
+        if let Some(url) = &self.notify.console_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!("[notify] console_url {url:?} is not an http(s) address");
         }
         if !(1..=19).contains(&self.store.zstd_level) {
             bail!("[store] zstd_level must be 1 to 19, not {}", self.store.zstd_level);

@@ -10,6 +10,7 @@
 pub mod api;
 mod app;
 mod auth;
+mod bell;
 mod budget;
 pub mod config;
 mod console;
@@ -113,6 +114,13 @@ pub async fn serve(
     let run = data.join("run");
     std::fs::create_dir_all(&run)?;
     std::fs::write(run.join("listeners.json"), serde_json::to_vec_pretty(&bound)?)?;
+    // The bell: notifications from the state store's outbox, when any
+    // channel is configured.
+    let stop_bell = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bell = match (&app.soc, config.notify.channels.is_empty()) {
+        (Some(soc), false) => Some(bell::start(soc.clone(), config.notify.clone(), stop_bell.clone())?),
+        _ => None,
+    };
     let every = config.engine.health_check.0.max(Duration::from_secs(1));
     let mut ticker = tokio::time::interval(every);
     let stop = shutdown_signal();
@@ -126,11 +134,34 @@ pub async fn serve(
                     Err(e) => tracing::warn!(error = %e, "reading the tenants' settings"),
                     Ok(Ok(())) => {}
                 }
-                for s in engine.check_silence(jiff::Timestamp::now()) {
+                let now = jiff::Timestamp::now();
+                for s in engine.check_silence(now) {
                     tracing::warn!(tenant = %s.tenant, source = %s.source, limit_secs = s.limit.as_secs(), "source is silent");
+                    if let Some(soc) = app.soc.clone() {
+                        let notice = notify::Notice {
+                            tenant: s.tenant.clone(),
+                            trigger: notify::Trigger::SourceSilent,
+                            incident: None,
+                            severity: model::Level::High,
+                            title: s.source.clone(),
+                            at: now,
+                            facts: vec![("silent for more than".into(), format!("{} s", s.limit.as_secs()))],
+                        };
+                        match tokio::task::spawn_blocking(move || soc.add_notice(&notice, now)).await {
+                            Ok(Ok(_)) => {}
+                            Ok(Err(e)) => tracing::error!(error = %e, "recording a silent source's notice"),
+                            Err(e) => tracing::error!(error = %e, "recording a silent source's notice"),
+                        }
+                    }
                 }
             }
-            () = &mut stop => return Ok(()),
+            () = &mut stop => {
+                stop_bell.store(true, std::sync::atomic::Ordering::Release);
+                if let Some(b) = bell {
+                    let _ = tokio::task::spawn_blocking(move || b.join()).await;
+                }
+                return Ok(());
+            }
         }
     }
 }

@@ -108,6 +108,7 @@ endpoints! {
     SlaPolicies: PUT "/api/v1/sla-policies", Token(Configure) => api::config::put_sla;
     RuleStats: GET "/api/v1/rules/stats", Token(Read) => api::reports::rule_stats;
     Notifications: GET "/api/v1/notifications", Token(Read) => api::reports::notifications;
+    Deliveries: GET "/api/v1/deliveries", Token(Read) => api::reports::deliveries;
     AuditTrail: GET "/api/v1/audit", Token(Audit) => api::reports::audit;
     Search: POST "/api/v1/search", Token(Read) => api::search::search;
     RetroHunt: POST "/api/v1/hunt", Token(Hunt) => api::search::hunt;

@@ -35,6 +35,48 @@ pub(crate) async fn notifications(Soc { state: soc, caller }: Soc) -> Result<Jso
     .await
 }
 
+#[derive(serde::Deserialize)]
+pub(crate) struct DeliveryParams {
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The tenant's notification deliveries, newest first: `?status=dead` is
+/// the dead letter.
+pub(crate) async fn deliveries(
+    Soc { state: soc, caller }: Soc,
+    Query(p): Query<DeliveryParams>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(s) = p.status.as_deref()
+        && !matches!(s, "pending" | "sent" | "dead")
+    {
+        return Err(ApiError::Invalid(format!("status {s:?}: pending, sent or dead")));
+    }
+    blocking(move || {
+        let rows = soc.deliveries(&caller.tenant, p.status.as_deref(), p.limit.unwrap_or(200))?;
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|d| {
+                json!({
+                    "id": d.id,
+                    "channel": d.channel,
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "due": d.due.to_string(),
+                    "sent": d.sent.map(|t| t.to_string()),
+                    "last_error": d.last_error,
+                    "trigger": d.notice.trigger.as_str(),
+                    "incident": d.notice.incident,
+                    "severity": d.notice.severity.as_str(),
+                    "title": d.notice.title,
+                })
+            })
+            .collect();
+        Ok(Json(json!({"tenant": caller.tenant, "deliveries": list})))
+    })
+    .await
+}
+
 /// The tenant's audit trail, oldest first from `after`.
 pub(crate) async fn audit(
     Soc { state: soc, caller }: Soc,

@@ -61,7 +61,7 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         E::IncidentMerge => json(serde_json::json!({"from": 999_999})),
         E::IncidentSplit => json(serde_json::json!({"alerts": [999_999]})),
         E::IncidentEscalate => json(serde_json::json!({"version": 1, "to": "csirt"})),
-        E::Suppressions | E::Assets | E::RuleStats | E::Notifications | E::AuditTrail => None,
+        E::Suppressions | E::Assets | E::RuleStats | E::Notifications | E::Deliveries | E::AuditTrail => None,
         E::SuppressionAdd => json(serde_json::json!({"rule": "x", "reason": "probe", "expires": "+1h"})),
         E::AssetsReplace => json(serde_json::json!([])),
         E::SlaPolicies => {

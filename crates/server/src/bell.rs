@@ -1,0 +1,283 @@
+//! The bell: makes notices from the incident log, routes them to
+//! channels, and sends them (SMTP, webhooks, Slack, Teams, PagerDuty,
+//! syslog/CEF) from the state store's outbox.
+//!
+//! One claimer thread takes due deliveries from the outbox with a lease
+//! and hands them to a few sender threads; each send has a timeout, so a
+//! receiver that hangs holds one sender for at most that long and the
+//! others go on. A failure is retried on `notify::RetryPolicy`'s schedule;
+//! a refusal that will not change (a 4xx other than 408 and 429, a secret
+//! that is not set) and the last try make the delivery dead, which the
+//! incident's timeline and `GET /api/v1/deliveries?status=dead` show.
+//! Secrets are read from the environment at each send and never logged.
+
+use std::io::Write;
+use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use notify::{Channel, ChannelKind, Payload, RetryPolicy, StartTls};
+use state::{Delivery, State};
+
+use crate::config::NotifyConfig;
+
+/// Sends running at once.
+const SENDERS: usize = 8;
+
+/// How long a claimed delivery is its claimer's: longer than a send's
+/// timeout and the wait in the queue before it.
+const LEASE: SignedDuration = SignedDuration::from_secs(120);
+
+/// Why a send failed, and whether trying again can help.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) why: String,
+    pub(crate) permanent: bool,
+}
+
+fn failed(why: impl Into<String>) -> Failed {
+    Failed { why: why.into(), permanent: false }
+}
+
+fn refused(why: impl Into<String>) -> Failed {
+    Failed { why: why.into(), permanent: true }
+}
+
+/// A secret from the environment variable `name`.
+fn secret(name: &str) -> Result<String, Failed> {
+    std::env::var(name).map_err(|_| refused(format!("environment variable {name} is not set")))
+}
+
+fn url_of(url: &Option<String>, url_env: &Option<String>) -> Result<String, Failed> {
+    match (url, url_env) {
+        (Some(u), _) => Ok(u.clone()),
+        (None, Some(env)) => secret(env),
+        (None, None) => Err(refused("no url")),
+    }
+}
+
+/// The console's page of the notice's incident.
+fn link(config: &NotifyConfig, d: &Delivery) -> Option<String> {
+    let base = config.console_url.as_deref()?.trim_end_matches('/');
+    d.notice.incident.map(|i| format!("{base}/ui/{}/incidents/{i}", d.notice.tenant))
+}
+
+/// Sends one delivery on its channel.
+pub(crate) fn send(config: &NotifyConfig, channel: &Channel, d: &Delivery) -> Result<(), Failed> {
+    let link = link(config, d);
+    let timeout = config.timeout.0;
+    let routing_key = match &channel.kind {
+        ChannelKind::Pagerduty { routing_key_env, .. } => Some(secret(routing_key_env)?),
+        _ => None,
+    };
+    let payload = notify::render(&channel.kind, &d.notice, link.as_deref(), routing_key.as_deref());
+    match (&channel.kind, payload) {
+        (ChannelKind::Email { server, from, to, starttls, user, password_env }, Payload::Email { subject, body }) => {
+            let password = password_env.as_deref().map(secret).transpose()?;
+            email(
+                server,
+                from,
+                to,
+                *starttls,
+                user.as_deref().zip(password.as_deref()),
+                &subject,
+                &body,
+                &d.key,
+                timeout,
+            )
+        }
+        (ChannelKind::Webhook { url, url_env, token_env, .. }, Payload::Json(body)) => {
+            let token = token_env.as_deref().map(secret).transpose()?;
+            post(&url_of(url, url_env)?, &body, &d.key, token.as_deref(), timeout)
+        }
+        (ChannelKind::Slack { url, url_env } | ChannelKind::Teams { url, url_env }, Payload::Json(body)) => {
+            post(&url_of(url, url_env)?, &body, &d.key, None, timeout)
+        }
+        (ChannelKind::Pagerduty { url, .. }, Payload::Json(body)) => post(url, &body, &d.key, None, timeout),
+        (ChannelKind::Syslog { address, tcp }, Payload::Line(line)) => syslog(address, *tcp, &line, timeout),
+        _ => Err(refused("the channel and its message do not fit")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn email(
+    server: &str,
+    from: &str,
+    to: &[String],
+    starttls: StartTls,
+    login: Option<(&str, &str)>,
+    subject: &str,
+    body: &str,
+    key: &str,
+    timeout: Duration,
+) -> Result<(), Failed> {
+    use lettre::message::header::ContentType;
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::transport::smtp::client::{Tls, TlsParameters};
+    use lettre::{Message, SmtpTransport, Transport};
+    let (host, port) = server.rsplit_once(':').ok_or_else(|| refused(format!("server {server:?} has no port")))?;
+    let port: u16 = port.parse().map_err(|_| refused(format!("server {server:?}: bad port")))?;
+    let address = |a: &str| a.parse().map_err(|e| refused(format!("address {a:?}: {e}")));
+    let mut message = Message::builder()
+        .from(address(from)?)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN)
+        // The same notice has the same id, so a mail sent twice (a worker
+        // killed between sending and recording) is known as one.
+        .message_id(Some(format!("<{}@hinomi>", hex_digest(key))));
+    for t in to {
+        message = message.to(address(t)?);
+    }
+    let message = message.body(body.to_string()).map_err(|e| refused(format!("building the mail: {e}")))?;
+    let parameters = || TlsParameters::new(host.to_string()).map_err(|e| refused(format!("TLS: {e}")));
+    let tls = match starttls {
+        StartTls::Required => Tls::Required(parameters()?),
+        StartTls::Opportunistic => Tls::Opportunistic(parameters()?),
+        StartTls::Never => Tls::None,
+    };
+    let mut transport = SmtpTransport::builder_dangerous(host).port(port).tls(tls).timeout(Some(timeout));
+    if let Some((user, password)) = login {
+        transport = transport.credentials(Credentials::new(user.to_string(), password.to_string()));
+    }
+    match transport.build().send(&message) {
+        Ok(_) => Ok(()),
+        // A permanent SMTP answer (5xx) will not change by trying again.
+        Err(e) if e.is_permanent() => Err(refused(format!("the mail server refused: {e}"))),
+        Err(e) => Err(failed(format!("sending mail through {server}: {e}"))),
+    }
+}
+
+fn hex_digest(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+fn post(url: &str, body: &serde_json::Value, key: &str, token: Option<&str>, timeout: Duration) -> Result<(), Failed> {
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).build().into();
+    let mut request = agent.post(url).header("Content-Type", "application/json").header("Idempotency-Key", key);
+    if let Some(t) = token {
+        request = request.header("Authorization", &format!("Bearer {t}"));
+    }
+    // The URL may hold a secret (Slack's does): errors name the host only.
+    let host = url.split("://").nth(1).and_then(|r| r.split(['/', '?']).next()).unwrap_or("?").to_string();
+    match request.send(body.to_string()) {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let why = format!("{host} answered {status}");
+            if matches!(status, 408 | 429) || status >= 500 { Err(failed(why)) } else { Err(refused(why)) }
+        }
+        Err(e) => Err(failed(format!("posting to {host}: {}", scrub(&e.to_string(), url)))),
+    }
+}
+
+/// `text` without `secret_url` in it.
+fn scrub(text: &str, secret_url: &str) -> String {
+    text.replace(secret_url, "<url>")
+}
+
+fn syslog(address: &str, tcp: bool, line: &str, timeout: Duration) -> Result<(), Failed> {
+    let to = address
+        .to_socket_addrs()
+        .map_err(|e| failed(format!("resolving {address}: {e}")))?
+        .next()
+        .ok_or_else(|| failed(format!("{address} resolves to nothing")))?;
+    let io = |e: std::io::Error| failed(format!("syslog to {address}: {e}"));
+    if tcp {
+        let mut stream = TcpStream::connect_timeout(&to, timeout).map_err(io)?;
+        stream.set_write_timeout(Some(timeout)).map_err(io)?;
+        stream.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
+    } else {
+        let socket = UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }).map_err(io)?;
+        socket.send_to(line.as_bytes(), to).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Records a send's outcome.
+fn record(state: &State, retry: &RetryPolicy, d: &Delivery, outcome: Result<(), Failed>) {
+    let now = Timestamp::now();
+    let done = match outcome {
+        Ok(()) => state.delivered(d, now),
+        Err(f) => {
+            let tried = u32::try_from(d.attempts).unwrap_or(u32::MAX);
+            let again = if f.permanent { None } else { retry.after(tried) };
+            tracing::warn!(channel = %d.channel, delivery = d.id, attempts = d.attempts, error = %f.why,
+                retry = again.is_some(), "a notification was not delivered");
+            state.delivery_failed(d, now, &f.why, again)
+        }
+    };
+    if let Err(e) = done {
+        tracing::error!(error = %e, delivery = d.id, "recording a delivery");
+    }
+}
+
+/// Starts the worker; it stops when `stop` is set.
+pub(crate) fn start(state: Arc<State>, config: NotifyConfig, stop: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name("notify".into()).spawn(move || run(&state, &config, &stop))
+}
+
+fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
+    let config = Arc::new(config.clone());
+    let (tx, rx) = sync_channel::<Delivery>(SENDERS);
+    let rx = Arc::new(Mutex::new(rx));
+    let senders: Vec<JoinHandle<()>> = (0..SENDERS)
+        .filter_map(|i| {
+            let (state, config, rx) = (state.clone(), config.clone(), rx.clone());
+            std::thread::Builder::new()
+                .name(format!("notify-send-{i}"))
+                .spawn(move || sender(&state, &config, &rx))
+                .ok()
+        })
+        .collect();
+    while !stop.load(Ordering::Acquire) {
+        let now = Timestamp::now();
+        let routes = &config.routes;
+        let work = state
+            .make_notices(now)
+            .and_then(|_| {
+                state.route_notices(now, &|n| notify::channels_for(routes, n).into_iter().map(String::from).collect())
+            })
+            .and_then(|_| state.claim_deliveries(now, LEASE, SENDERS));
+        match work {
+            Ok(batch) if !batch.is_empty() => {
+                for d in batch {
+                    if tx.send(d).is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(_) => std::thread::sleep(Duration::from_millis(250)),
+            Err(e) => {
+                tracing::error!(error = %e, "the notification outbox");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+    drop(tx);
+    for s in senders {
+        let _ = s.join();
+    }
+}
+
+fn sender(state: &State, config: &NotifyConfig, rx: &Mutex<Receiver<Delivery>>) {
+    let retry = config.retry();
+    loop {
+        let next = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(d) = next else { return };
+        let outcome = match config.channels.iter().find(|c| c.name == d.channel) {
+            Some(channel) => send(config, channel, &d),
+            // Configured before, gone since: nothing will send it.
+            None => Err(refused(format!("channel {:?} is no longer configured", d.channel))),
+        };
+        record(state, &retry, &d, outcome);
+    }
+}
