@@ -27,16 +27,20 @@ class Mailbox:
 
 
 class Receiver(http.server.ThreadingHTTPServer):
-    """Records every POST by path; `/fail` answers 503."""
+    """Records every POST by path; `/fail` answers 503, `/hang` answers
+    nothing until the test ends."""
 
     def __init__(self):
         self.calls = []
+        self.release = threading.Event()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.calls.append((self.path, {k.lower(): v for k, v in self.headers.items()}, json.loads(body)))
+                if self.path == "/hang":
+                    outer.release.wait(60)
                 status = 503 if self.path == "/fail" else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -71,7 +75,7 @@ sla_check_seconds = 1
 console_url = "https://soc.example"
 retry_first = "200ms"
 attempts = 3
-timeout = "5s"
+timeout = "10s"
 [[notify.channels]]
 name = "mail"
 kind = "email"
@@ -97,10 +101,14 @@ routing_key_env = "TEST_PD_KEY"
 name = "broken"
 kind = "webhook"
 url = "{receiver.url('/fail')}"
+[[notify.channels]]
+name = "slow"
+kind = "webhook"
+url = "{receiver.url('/hang')}"
 [[notify.routes]]
 triggers = ["incident_opened", "incident_raised"]
 min_severity = "high"
-channels = ["mail", "hook", "slack", "pd", "broken"]
+channels = ["slow", "mail", "hook", "slack", "pd", "broken"]
 """
         env = {"TEST_SLACK_URL": receiver.url("/slack"), "TEST_PD_KEY": "pd-secret-key"}
         server = Server(tmp_path / "data", config, rules=TRIAGE / "rules", extra_env=env).start()
@@ -111,6 +119,8 @@ channels = ["mail", "hook", "slack", "pd", "broken"]
                 and len(l) == 2 and l, what="two incidents")
             alice = next(i for i in incidents if any(e["value"] == "alice" for e in i["entities"]))
             assert alice["severity"] == "high"
+            # A receiver that hangs holds one sender; the others go on.
+            wait_for(lambda: receiver.at("/hang"), 30, "the hanging receiver called")
             mails = wait_for(lambda: box.messages, 30, "a mail at the SMTP server")
             sender, rcpts, msg = mails[0]
             assert (sender, rcpts) == ("hinomi@soc.example", ["oncall@soc.example"])
@@ -135,6 +145,14 @@ channels = ["mail", "hook", "slack", "pd", "broken"]
             assert dead[0]["channel"] == "broken" and dead[0]["attempts"] == 3, dead
             assert "503" in dead[0]["last_error"]
             assert len(receiver.at("/fail")) == 3
+            # The hanging receiver was still hanging while all that was sent.
+            admin_list = call(server, "GET", "/api/v1/deliveries", admin)[1]["deliveries"]
+            slow = [d for d in admin_list if d["channel"] == "slow"]
+            assert slow and slow[0]["status"] == "pending", slow
+            # Then its send times out and is tried again.
+            timed_out = wait_for(lambda: [d for d in call(server, "GET", "/api/v1/deliveries", admin)[1]["deliveries"]
+                                          if d["channel"] == "slow" and d["last_error"]], 30, "the send timing out")
+            assert "posting to 127.0.0.1" in timed_out[0]["last_error"], timed_out
             timeline = call(server, "GET", f"/api/v1/incidents/{alice['id']}/timeline", server.read_token)[1]
             kinds = [e["what"] for e in timeline if e["kind"] == "action"]
             assert "notified" in kinds and "notify_failed" in kinds, kinds
@@ -150,5 +168,6 @@ channels = ["mail", "hook", "slack", "pd", "broken"]
         finally:
             server.kill()
     finally:
+        receiver.release.set()
         smtp.stop()
         receiver.shutdown()

@@ -235,6 +235,8 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
                 .ok()
         })
         .collect();
+    // The same failure (a database away) is logged once, not every second.
+    let mut last_error = String::new();
     while !stop.load(Ordering::Acquire) {
         let now = Timestamp::now();
         let routes = &config.routes;
@@ -252,9 +254,16 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
                     }
                 }
             }
-            Ok(_) => std::thread::sleep(Duration::from_millis(250)),
+            Ok(_) => {
+                last_error.clear();
+                std::thread::sleep(Duration::from_millis(250));
+            }
             Err(e) => {
-                tracing::error!(error = %e, "the notification outbox");
+                let e = e.to_string();
+                if e != last_error {
+                    tracing::error!(error = %e, "the notification outbox; retrying");
+                    last_error = e;
+                }
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
