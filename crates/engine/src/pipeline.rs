@@ -369,6 +369,8 @@ fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::R
     // Matches past a rule's rate limit, by tenant and rule, published once
     // per chunk.
     let mut limited: HashMap<(&str, usize), u64> = HashMap::new();
+    // The correlations tenants switched off, looked up once per chunk.
+    let disabled = shared.disabled.read().ok();
     shared.records.fetch_add(outs.len() as u64, Ordering::Relaxed);
     for out in outs {
         if !out.dead.is_empty() {
@@ -405,7 +407,7 @@ fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::R
             correlated = true;
             // Correlations the tenant switched off raise nothing.
             let off = |tenant: &str, id: &str| {
-                shared.disabled.read().is_ok_and(|map| map.get(tenant).is_some_and(|ids| ids.contains(id)))
+                disabled.as_ref().is_some_and(|map| map.get(tenant).is_some_and(|ids| ids.contains(id)))
             };
             for a in output.correlations.feed(&out.correlate, &output.rules, &off) {
                 shared.alerts.fetch_add(1, Ordering::Relaxed);

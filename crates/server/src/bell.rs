@@ -67,7 +67,7 @@ fn link(config: &NotifyConfig, d: &Delivery) -> Option<String> {
 }
 
 /// Sends one delivery on its channel.
-pub(crate) fn send(config: &NotifyConfig, channel: &Channel, d: &Delivery) -> Result<(), Failed> {
+pub(crate) fn send(config: &NotifyConfig, http: &ureq::Agent, channel: &Channel, d: &Delivery) -> Result<(), Failed> {
     let link = link(config, d);
     let timeout = config.timeout.0;
     let routing_key = match &channel.kind {
@@ -92,12 +92,12 @@ pub(crate) fn send(config: &NotifyConfig, channel: &Channel, d: &Delivery) -> Re
         }
         (ChannelKind::Webhook { url, url_env, token_env, .. }, Payload::Json(body)) => {
             let token = token_env.as_deref().map(secret).transpose()?;
-            post(&url_of(url, url_env)?, &body, &d.key, token.as_deref(), timeout)
+            post(http, &url_of(url, url_env)?, &body, &d.key, token.as_deref())
         }
         (ChannelKind::Slack { url, url_env } | ChannelKind::Teams { url, url_env }, Payload::Json(body)) => {
-            post(&url_of(url, url_env)?, &body, &d.key, None, timeout)
+            post(http, &url_of(url, url_env)?, &body, &d.key, None)
         }
-        (ChannelKind::Pagerduty { url, .. }, Payload::Json(body)) => post(url, &body, &d.key, None, timeout),
+        (ChannelKind::Pagerduty { url, .. }, Payload::Json(body)) => post(http, url, &body, &d.key, None),
         (ChannelKind::Syslog { address, tcp }, Payload::Line(line)) => syslog(address, *tcp, &line, timeout),
         _ => Err(refused("the channel and its message do not fit")),
     }
@@ -156,10 +156,13 @@ fn hex_digest(text: &str) -> String {
     sha2::Sha256::digest(text.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-fn post(url: &str, body: &serde_json::Value, key: &str, token: Option<&str>, timeout: Duration) -> Result<(), Failed> {
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).build().into();
-    let mut request = agent.post(url).header("Content-Type", "application/json").header("Idempotency-Key", key);
+/// One HTTP client for every sender: its connections are pooled.
+fn http_client(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).build().into()
+}
+
+fn post(http: &ureq::Agent, url: &str, body: &serde_json::Value, key: &str, token: Option<&str>) -> Result<(), Failed> {
+    let mut request = http.post(url).header("Content-Type", "application/json").header("Idempotency-Key", key);
     if let Some(t) = token {
         request = request.header("Authorization", &format!("Bearer {t}"));
     }
@@ -226,12 +229,13 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
     let config = Arc::new(config.clone());
     let (tx, rx) = sync_channel::<Delivery>(SENDERS);
     let rx = Arc::new(Mutex::new(rx));
+    let http = http_client(config.timeout.0);
     let senders: Vec<JoinHandle<()>> = (0..SENDERS)
         .filter_map(|i| {
-            let (state, config, rx) = (state.clone(), config.clone(), rx.clone());
+            let (state, config, rx, http) = (state.clone(), config.clone(), rx.clone(), http.clone());
             std::thread::Builder::new()
                 .name(format!("notify-send-{i}"))
-                .spawn(move || sender(&state, &config, &rx))
+                .spawn(move || sender(&state, &config, &http, &rx))
                 .ok()
         })
         .collect();
@@ -274,7 +278,7 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
     }
 }
 
-fn sender(state: &State, config: &NotifyConfig, rx: &Mutex<Receiver<Delivery>>) {
+fn sender(state: &State, config: &NotifyConfig, http: &ureq::Agent, rx: &Mutex<Receiver<Delivery>>) {
     let retry = config.retry();
     loop {
         let next = match rx.lock() {
@@ -283,7 +287,7 @@ fn sender(state: &State, config: &NotifyConfig, rx: &Mutex<Receiver<Delivery>>) 
         };
         let Ok(d) = next else { return };
         let outcome = match config.channels.iter().find(|c| c.name == d.channel) {
-            Some(channel) => send(config, channel, &d),
+            Some(channel) => send(config, http, channel, &d),
             // Configured before, gone since: nothing will send it.
             None => Err(refused(format!("channel {:?} is no longer configured", d.channel))),
         };
