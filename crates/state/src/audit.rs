@@ -111,13 +111,22 @@ impl AuditSeal {
     }
 }
 
+/// Writes `text` to a new file at `path`, readable by the owner only, and
+/// whole or not at all: it is written beside and linked into place, so a
+/// process reading `path` meanwhile never sees it half written (AlreadyExists
+/// when another process linked first).
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
+    let beside = path.with_extension(format!("new-{}", std::process::id()));
+    let _ = std::fs::remove_file(&beside);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(text.as_bytes())
+    let written = options.open(&beside).and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()));
+    let linked = written.and_then(|()| std::fs::hard_link(&beside, path));
+    let _ = std::fs::remove_file(&beside);
+    linked
 }
 
 fn hex(bytes: &[u8]) -> String {
