@@ -6,9 +6,13 @@ one incident sends one message per channel."""
 import email
 import http.server
 import json
+import re
 import socket
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 from aiosmtpd.controller import Controller
 
@@ -19,10 +23,12 @@ from test_triage import TRIAGE, call, send_scenario
 class Mailbox:
     def __init__(self):
         self.messages = []
+        self.timed = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                              email.message_from_bytes(envelope.content)))
+        message = (envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content))
+        self.messages.append(message)
+        self.timed.append((time.monotonic(), message))
         return "250 OK"
 
 
@@ -171,3 +177,110 @@ channels = ["slow", "mail", "hook", "slack", "pd", "broken"]
         receiver.release.set()
         smtp.stop()
         receiver.shutdown()
+
+
+def smtp_server():
+    """An aiosmtpd server on a free loopback port, and its mailbox."""
+    box = Mailbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(box, hostname="127.0.0.1", port=port)
+    smtp.start()
+    return box, smtp, port
+
+
+def form(server, path, fields):
+    """POSTs a form without a session, as a browser opening a mailed link does."""
+    req = urllib.request.Request(server.http + path, data=urllib.parse.urlencode(fields).encode(), method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_on_call_pages_escalate_until_the_mailed_link_is_used(tmp_path):
+    """The critical demo incident pages the person on call by mail; with
+    no acknowledgement the next person is paged after the configured
+    delay; the link in the mail stops the chain before the lead."""
+    box, smtp, smtp_port = smtp_server()
+    delay = 6
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    config = f"""
+[notify]
+console_url = "https://soc.example"
+[[notify.channels]]
+name = "mail"
+kind = "email"
+server = "127.0.0.1:{smtp_port}"
+from = "hinomi@soc.example"
+to = ["soc@soc.example"]
+starttls = "never"
+[[notify.rotas]]
+name = "tier1"
+tenant = "demo"
+time_zone = "UTC"
+handover = "00:00"
+shift_days = 1
+start = "{today}"
+people = [{{ name = "aiko", email = "aiko@soc.example" }}, {{ name = "ben", email = "ben@soc.example" }}]
+lead = {{ name = "dana", email = "dana@soc.example" }}
+escalate_after = "{delay}s"
+channel = "mail"
+min_severity = "critical"
+"""
+    server = Server(tmp_path / "data", config, args=["--demo"]).start()
+    try:
+        read = server.token("read", tenant="demo")
+        incidents = wait_for(lambda: [i for i in call(server, "GET", "/api/v1/incidents", read)[1]["incidents"]
+                                      if i["severity"] == "critical"], 60, "the critical demo incident")
+        assert len(incidents) == 1, incidents
+        critical = incidents[0]
+
+        def to(person):
+            return [(when, m) for when, (_, rcpts, m) in box.timed if rcpts == [f"{person}@soc.example"]]
+
+        # Today's shift is aiko's: she is paged first, alone.
+        first = wait_for(lambda: to("aiko"), 60, "aiko's page")
+        paged_at, mail = first[0]
+        assert mail["Subject"].startswith(f"[PAGE] [Hinomi] CRITICAL New incident #{critical['id']}:"), mail["Subject"]
+        body = mail.get_payload(decode=True).decode()
+        assert "aiko, you are paged as on call for tier1 (1 of 3)" in body, body
+        link = re.search(r"Acknowledge: https://soc\.example(/ui/ack\?t=(\S+)) ", body)
+        assert link, body
+        path, token = link.group(1), link.group(2)
+        # Nobody acknowledges: ben is paged after the delay, not before.
+        second = wait_for(lambda: to("ben"), delay + 30, "ben's page")
+        assert second[0][0] - paged_at >= delay - 1, (second[0][0], paged_at)
+        # Opening the link only asks (mail scanners open links too).
+        with urllib.request.urlopen(server.http + path, timeout=10) as resp:
+            assert resp.status == 200 and 'name="t"' in resp.read().decode()
+        pages = call(server, "GET", f"/api/v1/pages?incident={critical['id']}", read)[1]["pages"]
+        assert {p["person"]: p["status"] for p in pages}["dana"] == "pending", pages
+        # The link's button: acknowledged, the chain stops before dana.
+        status, answer = form(server, "/ui/ack", {"t": token})
+        assert status == 200 and 'id="ack-outcome"' in answer, answer
+        time.sleep(delay + 3)
+        assert not to("dana"), "the lead was paged after the acknowledgement"
+        pages = call(server, "GET", f"/api/v1/pages?incident={critical['id']}", read)[1]["pages"]
+        assert {p["person"]: p["status"] for p in pages} == {"aiko": "sent", "ben": "sent", "dana": "stopped"}, pages
+        # The incident is taken up in aiko's name; its timeline tells it.
+        now = call(server, "GET", f"/api/v1/incidents/{critical['id']}", read)[1]["incident"]
+        assert now["status"] == "acknowledged", now
+        timeline = call(server, "GET", f"/api/v1/incidents/{critical['id']}/timeline", read)[1]
+        said = [(e["what"], e["actor"]) for e in timeline if e["kind"] == "action"]
+        assert ("page_acknowledged", "aiko") in said and ("status", "aiko (on call)") in said, said
+        assert [w for w, _ in said].count("paged") == 2, said
+        # Single use; a forged token does nothing.
+        status, answer = form(server, "/ui/ack", {"t": token})
+        assert status == 409 and "aiko" in answer, answer
+        page_id, until, mac = token.split(".")
+        forged = f"{page_id}.{int(until) + 3600}.{mac}"
+        assert form(server, "/ui/ack", {"t": forged})[0] == 404
+        # Nothing in the team's mailbox: the rota's pages go to people only.
+        assert all(rcpts != ["soc@soc.example"] for _, rcpts, _ in box.messages)
+    finally:
+        server.kill()
+        smtp.stop()

@@ -16,11 +16,13 @@ use model::Level;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+mod oncall;
 mod render;
 #[cfg(test)]
 mod tests;
 
-pub use render::{Payload, render};
+pub use oncall::{Person, Rota, RotaSpec, Shift, Step};
+pub use render::{PageView, Payload, render, render_page};
 
 /// What happened that someone should hear of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -207,6 +209,10 @@ pub struct Route {
     #[serde(default)]
     pub min_severity: Level,
     pub channels: Vec<String>,
+    /// Notices below this severity wait for the tenant's business hours
+    /// (its SLA calendar).
+    #[serde(default)]
+    pub quiet_below: Option<Level>,
 }
 
 impl Route {
@@ -217,12 +223,18 @@ impl Route {
     }
 }
 
-/// The channels `n` goes to, each once, in route order.
-pub fn channels_for<'a>(routes: &'a [Route], n: &Notice) -> Vec<&'a str> {
-    let mut out: Vec<&str> = Vec::new();
-    for c in routes.iter().filter(|r| r.applies(n)).flat_map(|r| &r.channels) {
-        if !out.contains(&c.as_str()) {
-            out.push(c);
+/// The channels `n` goes to, each once, in route order, each with
+/// whether it waits for business hours (only if every route that names
+/// it says so).
+pub fn channels_for<'a>(routes: &'a [Route], n: &Notice) -> Vec<(&'a str, bool)> {
+    let mut out: Vec<(&str, bool)> = Vec::new();
+    for r in routes.iter().filter(|r| r.applies(n)) {
+        let quiet = r.quiet_below.is_some_and(|q| n.severity < q);
+        for c in &r.channels {
+            match out.iter_mut().find(|(name, _)| name == c) {
+                Some((_, q)) => *q &= quiet,
+                None => out.push((c, quiet)),
+            }
         }
     }
     out
@@ -271,6 +283,27 @@ pub fn check(channels: &[Channel], routes: &[Route]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Checks rotas against the channels: names unique, each channel an
+/// email channel that is configured.
+pub fn check_rotas(channels: &[Channel], specs: &[RotaSpec]) -> Result<Vec<Rota>, String> {
+    let mut rotas: Vec<Rota> = Vec::new();
+    for spec in specs {
+        let rota = Rota::new(spec)?;
+        if rotas.iter().any(|r| r.name == rota.name) {
+            return Err(format!("on-call rota {:?}: names must be unique", rota.name));
+        }
+        match channels.iter().find(|c| c.name == rota.channel) {
+            Some(Channel { kind: ChannelKind::Email { .. }, .. }) => {}
+            Some(_) => {
+                return Err(format!("on-call rota {:?}: channel {:?} is not an email channel", rota.name, rota.channel));
+            }
+            None => return Err(format!("on-call rota {:?}: channel {:?} is not configured", rota.name, rota.channel)),
+        }
+        rotas.push(rota);
+    }
+    Ok(rotas)
 }
 
 /// One `@`, something on each side, no spaces or angle brackets.

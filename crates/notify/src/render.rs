@@ -1,5 +1,6 @@
 //! Each channel's message, made from a notice.
 
+use jiff::{SignedDuration, Timestamp};
 use model::Level;
 use serde_json::{Value, json};
 
@@ -243,4 +244,46 @@ pub fn render(kind: &ChannelKind, n: &Notice, link: Option<&str>, secret: Option
         }
         ChannelKind::Syslog { .. } => Payload::Line(syslog_line(n, link)),
     }
+}
+
+/// What a page says beside the notice: whom it is for, where it stands
+/// in the chain, and the link that acknowledges it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageView<'a> {
+    pub person: &'a str,
+    pub rota: &'a str,
+    /// 1 for the person on call.
+    pub step: usize,
+    pub steps: usize,
+    pub ack: Option<&'a str>,
+    pub ack_until: Timestamp,
+    pub next_after: Option<SignedDuration>,
+}
+
+/// A page's mail: the notice's, addressed to one person, with the
+/// acknowledge link and what happens without it.
+pub fn render_page(n: &Notice, link: Option<&str>, page: &PageView<'_>) -> Payload {
+    let mut out = vec![
+        format!(
+            "{}, you are paged as on call for {} ({} of {}).",
+            one_line(page.person, 100),
+            one_line(page.rota, 100),
+            page.step,
+            page.steps
+        ),
+        String::new(),
+    ];
+    out.extend(lines(n, link));
+    out.push(String::new());
+    match page.ack {
+        Some(ack) => out.push(format!("Acknowledge: {ack} (once, until {})", page.ack_until)),
+        None => out.push("Acknowledge the incident in the console.".into()),
+    }
+    match page.next_after {
+        Some(wait) => out.push(format!("Without an acknowledgement the next person is paged in {wait:#}.")),
+        None => out.push("You are the last in the chain.".into()),
+    }
+    let mut body = out.join("\r\n");
+    body.push_str("\r\n");
+    Payload::Email { subject: one_line(&format!("[PAGE] {}", subject(n)), 200), body }
 }

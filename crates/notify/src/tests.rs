@@ -62,10 +62,11 @@ channels = ["hook", "soc-mail"]
 fn routes_pick_channels_by_tenant_trigger_and_severity() {
     let (chans, routes) = channels(CONFIG);
     check(&chans, &routes).unwrap();
+    let names = |n: &Notice| channels_for(&routes, n).into_iter().map(|(c, _)| c).collect::<Vec<_>>();
     let n = notice("Brute force");
-    assert_eq!(channels_for(&routes, &n), ["soc-mail", "pd", "hook"]);
+    assert_eq!(names(&n), ["soc-mail", "pd", "hook"]);
     let low = Notice { severity: Level::Low, ..n.clone() };
-    assert_eq!(channels_for(&routes, &low), ["hook", "soc-mail"]);
+    assert_eq!(names(&low), ["hook", "soc-mail"]);
     let other = Notice { tenant: "globex".into(), severity: Level::Medium, ..n.clone() };
     assert!(channels_for(&routes, &other).is_empty());
     let raised = Notice { trigger: Trigger::IncidentRaised, severity: Level::Medium, ..n };
@@ -175,4 +176,135 @@ fn retries_back_off_then_give_up() {
     assert_eq!(waits, [Some(15), Some(30), Some(60), Some(120), Some(240), Some(480), Some(960), None]);
     let long = RetryPolicy { attempts: 100, ..p };
     assert_eq!(long.after(60), Some(SignedDuration::from_mins(30)));
+}
+
+#[test]
+fn a_channel_waits_for_business_hours_only_if_every_route_naming_it_says_so() {
+    let (_, mut routes) = channels(CONFIG);
+    let low = Notice { severity: Level::Low, ..notice("x") };
+    routes[1].quiet_below = Some(Level::High);
+    assert_eq!(channels_for(&routes, &low), [("hook", true), ("soc-mail", true)]);
+    // A critical one does not wait; a route that does not wait wins.
+    assert_eq!(channels_for(&routes, &notice("x"))[2], ("hook", false));
+    routes[0].min_severity = Level::Low;
+    assert_eq!(channels_for(&routes, &low), [("soc-mail", false), ("pd", false), ("hook", true)]);
+}
+
+const ROTA: &str = r#"
+name = "tier1"
+tenant = "acme"
+time_zone = "Asia/Tokyo"
+handover = "09:00"
+shift_days = 7
+start = "2026-11-16"
+people = [{ name = "aiko", email = "aiko@soc.example" }, { name = "ben", email = "ben@soc.example" }, { name = "chen", email = "chen@soc.example" }]
+lead = { name = "dana", email = "dana@soc.example" }
+escalate_after = "15m"
+channel = "soc-mail"
+"#;
+
+/// [`ROTA`] with `extra`'s `key = value` lines in place of its own.
+fn rota_spec(extra: &str) -> RotaSpec {
+    let key = |l: &str| l.split(" = ").next().unwrap_or("").to_string();
+    let replaced: Vec<String> = extra.lines().map(key).collect();
+    let kept: Vec<&str> = ROTA.lines().filter(|l| !replaced.contains(&key(l))).collect();
+    toml::from_str(&format!("{}\n{extra}", kept.join("\n"))).unwrap()
+}
+
+#[test]
+fn the_person_on_call_changes_at_the_local_hand_over() {
+    let rota = Rota::new(&rota_spec("")).unwrap();
+    let on = |at: &str| rota.on_call(at.parse().unwrap()).name.clone();
+    // Week one from Monday 2026-11-16 09:00 JST is aiko's, to the minute.
+    assert_eq!(on("2026-11-16T09:00:00+09:00"), "aiko");
+    assert_eq!(on("2026-11-23T08:59:00+09:00"), "aiko");
+    assert_eq!(on("2026-11-23T09:00:00+09:00"), "ben");
+    assert_eq!(on("2026-11-30T09:00:00+09:00"), "chen");
+    // The rota repeats, and runs backwards before its start.
+    assert_eq!(on("2026-12-07T09:00:00+09:00"), "aiko");
+    assert_eq!(on("2026-11-16T08:00:00+09:00"), "chen");
+    let shifts = rota.shifts("2026-11-25T12:00:00+09:00".parse().unwrap(), 3);
+    let shown: Vec<(String, String)> = shifts.iter().map(|s| (s.person.name.clone(), s.from.to_string())).collect();
+    assert_eq!(
+        shown,
+        [
+            ("ben".to_string(), "2026-11-23T00:00:00Z".to_string()),
+            ("chen".to_string(), "2026-11-30T00:00:00Z".to_string()),
+            ("aiko".to_string(), "2026-12-07T00:00:00Z".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn the_chain_pages_the_next_person_then_the_lead() {
+    let rota = Rota::new(&rota_spec("")).unwrap();
+    let chain = rota.chain("2026-11-23T10:00:00+09:00".parse().unwrap());
+    let steps: Vec<(&str, i64)> = chain.iter().map(|s| (s.person.name.as_str(), s.after.as_mins())).collect();
+    assert_eq!(steps, [("ben", 0), ("chen", 15), ("dana", 30)]);
+    // One person and a lead who is that person: paged once.
+    let mut alone = rota_spec("");
+    alone.people.truncate(1);
+    alone.lead = alone.people[0].clone();
+    assert_eq!(Rota::new(&alone).unwrap().chain("2026-11-23T10:00:00+09:00".parse().unwrap()).len(), 1);
+    // Which notices page it.
+    assert!(rota.applies(&notice("x")));
+    assert!(!rota.applies(&Notice { severity: Level::Medium, ..notice("x") }));
+    assert!(!rota.applies(&Notice { tenant: "globex".into(), ..notice("x") }));
+    assert!(!rota.applies(&Notice { trigger: Trigger::SourceSilent, ..notice("x") }));
+    let quiet = Rota::new(&rota_spec("quiet_below = \"critical\"")).unwrap();
+    assert!(quiet.quiet(&Notice { severity: Level::High, ..notice("x") }) && !quiet.quiet(&notice("x")));
+}
+
+#[test]
+fn bad_rotas_are_refused_with_the_rota_and_field_named() {
+    let (chans, _) = channels(CONFIG);
+    assert_eq!(check_rotas(&chans, &[rota_spec("")]).unwrap().len(), 1);
+    for (extra, why) in [
+        ("time_zone = \"Mars/Olympus\"", "time zone"),
+        ("handover = \"9am\"", "handover"),
+        ("start = \"next monday\"", "start"),
+        ("shift_days = 0", "shift_days"),
+        ("escalate_after = \"soon\"", "escalate_after"),
+        ("escalate_after = \"0s\"", "escalate_after"),
+    ] {
+        let spec = rota_spec(extra);
+        let err = check_rotas(&chans, &[spec]).unwrap_err();
+        assert!(err.contains("\"tier1\"") && err.contains(why), "{extra}: {err}");
+    }
+    let mut nobody = rota_spec("");
+    nobody.people.clear();
+    assert!(check_rotas(&chans, &[nobody]).unwrap_err().contains("people"));
+    let mut bad_mail = rota_spec("");
+    bad_mail.lead.email = "dana".into();
+    assert!(check_rotas(&chans, &[bad_mail]).unwrap_err().contains("\"dana\""));
+    for (channel, why) in [("hook", "not an email channel"), ("nowhere", "not configured")] {
+        let mut spec = rota_spec("");
+        spec.channel = channel.into();
+        assert!(check_rotas(&chans, &[spec]).unwrap_err().contains(why), "{channel}");
+    }
+    assert!(check_rotas(&chans, &[rota_spec(""), rota_spec("")]).unwrap_err().contains("unique"));
+}
+
+#[test]
+fn a_page_names_its_person_its_step_and_its_link() {
+    let page = PageView {
+        person: "aiko",
+        rota: "tier1",
+        step: 1,
+        steps: 3,
+        ack: Some("https://soc.example/ack/1.2.ab"),
+        ack_until: "2026-11-21T03:00:00Z".parse().unwrap(),
+        next_after: Some(SignedDuration::from_mins(15)),
+    };
+    let Payload::Email { subject, body } = render_page(&notice("Brute force\r\nBcc: x"), Some("https://l"), &page)
+    else {
+        panic!("not a mail")
+    };
+    assert!(subject.starts_with("[PAGE] [Hinomi] CRITICAL New incident #12") && !subject.contains('\n'), "{subject}");
+    assert!(body.contains("aiko, you are paged as on call for tier1 (1 of 3)"), "{body}");
+    assert!(body.contains("Acknowledge: https://soc.example/ack/1.2.ab (once, until 2026-11-21T03:00:00Z)"), "{body}");
+    assert!(body.contains("the next person is paged in 15m"), "{body}");
+    let last = PageView { step: 3, next_after: None, ack: None, ..page };
+    let Payload::Email { body, .. } = render_page(&notice("x"), None, &last) else { panic!("not a mail") };
+    assert!(body.contains("You are the last in the chain") && body.contains("in the console"), "{body}");
 }

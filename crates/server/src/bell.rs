@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use notify::{Channel, ChannelKind, Payload, RetryPolicy, StartTls};
+use notify::{Channel, ChannelKind, PageView, Payload, RetryPolicy, Rota, StartTls};
 use state::{Delivery, State};
 
 use crate::config::NotifyConfig;
@@ -66,6 +66,12 @@ fn link(config: &NotifyConfig, d: &Delivery) -> Option<String> {
     d.notice.incident.map(|i| format!("{base}/ui/{}/incidents/{i}", d.notice.tenant))
 }
 
+/// The link that acknowledges a page.
+fn ack_link(config: &NotifyConfig, token: &str) -> Option<String> {
+    let base = config.console_url.as_deref()?.trim_end_matches('/');
+    Some(format!("{base}/ui/ack?t={token}"))
+}
+
 /// Sends one delivery on its channel.
 pub(crate) fn send(config: &NotifyConfig, http: &ureq::Agent, channel: &Channel, d: &Delivery) -> Result<(), Failed> {
     let link = link(config, d);
@@ -74,14 +80,34 @@ pub(crate) fn send(config: &NotifyConfig, http: &ureq::Agent, channel: &Channel,
         ChannelKind::Pagerduty { routing_key_env, .. } => Some(secret(routing_key_env)?),
         _ => None,
     };
-    let payload = notify::render(&channel.kind, &d.notice, link.as_deref(), routing_key.as_deref());
+    let (payload, page_to);
+    match &d.page {
+        Some(page) => {
+            let ack = ack_link(config, &page.token);
+            let view = PageView {
+                person: &page.person,
+                rota: &page.rota,
+                step: usize::try_from(page.step).unwrap_or(0),
+                steps: usize::try_from(page.steps).unwrap_or(0),
+                ack: ack.as_deref(),
+                ack_until: page.until,
+                next_after: page.next_after,
+            };
+            payload = notify::render_page(&d.notice, link.as_deref(), &view);
+            page_to = Some(vec![page.address.clone()]);
+        }
+        None => {
+            payload = notify::render(&channel.kind, &d.notice, link.as_deref(), routing_key.as_deref());
+            page_to = None;
+        }
+    }
     match (&channel.kind, payload) {
         (ChannelKind::Email { server, from, to, starttls, user, password_env }, Payload::Email { subject, body }) => {
             let password = password_env.as_deref().map(secret).transpose()?;
             email(
                 server,
                 from,
-                to,
+                page_to.as_deref().unwrap_or(to),
                 *starttls,
                 user.as_deref().zip(password.as_deref()),
                 &subject,
@@ -227,6 +253,9 @@ pub(crate) fn start(state: Arc<State>, config: NotifyConfig, stop: Arc<AtomicBoo
 
 fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
     let config = Arc::new(config.clone());
+    // Checked when the configuration was read.
+    let rotas: Vec<Rota> = config.rotas().unwrap_or_default();
+    let ack_valid = SignedDuration::try_from(config.ack_valid.0).unwrap_or(SignedDuration::from_hours(24));
     let (tx, rx) = sync_channel::<Delivery>(SENDERS);
     let rx = Arc::new(Mutex::new(rx));
     let http = http_client(config.timeout.0);
@@ -243,13 +272,10 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
     let mut last_error = String::new();
     while !stop.load(Ordering::Acquire) {
         let now = Timestamp::now();
-        let routes = &config.routes;
         let work = state
             .make_notices(now)
-            .and_then(|_| {
-                state.route_notices(now, &|n| notify::channels_for(routes, n).into_iter().map(String::from).collect())
-            })
-            .and_then(|_| state.claim_deliveries(now, LEASE, SENDERS));
+            .and_then(|_| state.route_notices(now, &config.routes, &rotas))
+            .and_then(|_| state.claim_deliveries(now, LEASE, SENDERS, ack_valid));
         match work {
             Ok(batch) if !batch.is_empty() => {
                 for d in batch {

@@ -174,6 +174,10 @@ pub struct NotifyConfig {
     pub attempts: u32,
     pub channels: Vec<notify::Channel>,
     pub routes: Vec<notify::Route>,
+    /// On-call rotas and their escalation chains.
+    pub rotas: Vec<notify::RotaSpec>,
+    /// How long a page's acknowledge link is good.
+    pub ack_valid: Span,
 }
 
 impl Default for NotifyConfig {
@@ -187,6 +191,8 @@ impl Default for NotifyConfig {
             attempts: retry.attempts,
             channels: Vec::new(),
             routes: Vec::new(),
+            rotas: Vec::new(),
+            ack_valid: Span(Duration::from_secs(24 * 3600)),
         }
     }
 }
@@ -199,6 +205,11 @@ impl NotifyConfig {
             longest: span(self.retry_longest),
             attempts: self.attempts.max(1),
         }
+    }
+
+    /// The rotas, checked against the channels.
+    pub fn rotas(&self) -> anyhow::Result<Vec<notify::Rota>> {
+        notify::check_rotas(&self.channels, &self.rotas).map_err(anyhow::Error::msg)
     }
 }
 
@@ -724,6 +735,7 @@ impl Config {
             bail!("[http] max_body must be at least 1 KiB");
         }
         notify::check(&self.notify.channels, &self.notify.routes).map_err(anyhow::Error::msg)?;
+        self.notify.rotas()?;
         if let Some(url) = &self.notify.console_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {

@@ -101,6 +101,7 @@ endpoints! {
     IncidentMerge: POST "/api/v1/incidents/{id}/merge", Token(Triage) => api::incidents::act;
     IncidentSplit: POST "/api/v1/incidents/{id}/split", Token(Triage) => api::incidents::act;
     IncidentEscalate: POST "/api/v1/incidents/{id}/escalate", Token(Escalate) => api::incidents::act;
+    IncidentPagesAck: POST "/api/v1/incidents/{id}/pages/ack", Token(Triage) => api::incidents::act;
     Suppressions: GET "/api/v1/suppressions", Token(Read) => api::config::suppressions;
     SuppressionAdd: POST "/api/v1/suppressions", Token(Suppress) => api::config::add_suppression;
     Assets: GET "/api/v1/assets", Token(Read) => api::config::assets;
@@ -109,6 +110,7 @@ endpoints! {
     RuleStats: GET "/api/v1/rules/stats", Token(Read) => api::reports::rule_stats;
     Notifications: GET "/api/v1/notifications", Token(Read) => api::reports::notifications;
     Deliveries: GET "/api/v1/deliveries", Token(Read) => api::reports::deliveries;
+    Pages: GET "/api/v1/pages", Token(Read) => api::reports::pages;
     AuditTrail: GET "/api/v1/audit", Token(Audit) => api::reports::audit;
     Search: POST "/api/v1/search", Token(Read) => api::search::search;
     RetroHunt: POST "/api/v1/hunt", Token(Hunt) => api::search::hunt;
@@ -122,6 +124,10 @@ endpoints! {
     Switch: GET "/ui/switch", Public => console::switch;
     Css: GET "/ui/assets/app.css", Public => console::css;
     Js: GET "/ui/assets/app.js", Public => console::js;
+    // An on-call page's acknowledge link: its signed token is the
+    // credential (no session: the person may not have a console account).
+    PageAckForm: GET "/ui/ack", Public => console::ack_form;
+    PageAck: POST "/ui/ack", Public => console::ack;
     Overview: GET "/ui/{tenant}" | "/ui/{tenant}/", Role(Read) => console::pages::overview;
     AlertQueue: GET "/ui/{tenant}/alerts", Role(Read) => console::pages::alerts;
     AlertsBulk: POST "/ui/{tenant}/alerts", Role(Triage) => console::pages::alerts_bulk;
@@ -136,6 +142,7 @@ endpoints! {
     IncidentPageNote: POST "/ui/{tenant}/incidents/{id}/note", Role(Triage) => console::pages::incident_act;
     IncidentPageTask: POST "/ui/{tenant}/incidents/{id}/task", Role(Triage) => console::pages::incident_act;
     IncidentPageEscalate: POST "/ui/{tenant}/incidents/{id}/escalate", Role(Escalate) => console::pages::incident_act;
+    IncidentPagePages: POST "/ui/{tenant}/incidents/{id}/pages", Role(Triage) => console::pages::incident_act;
     SearchPage: GET "/ui/{tenant}/search", Role(Read) => console::pages::search;
     SearchSave: POST "/ui/{tenant}/search", Role(Read) => console::pages::search_act;
     EventPage: GET "/ui/{tenant}/events/{event}", Role(Read) => console::pages::event;

@@ -103,6 +103,18 @@ impl Calendar {
         }
     }
 
+    /// The first working instant at or after `from`: `from` itself in
+    /// working time (or around the clock), else the next opening.
+    pub fn next_open(&self, from: Timestamp) -> Timestamp {
+        let far = from.checked_add(SignedDuration::from_hours(24 * MAX_DAYS)).unwrap_or(Timestamp::MAX);
+        let mut found = from;
+        self.working(from, far, &mut |a, _| {
+            found = a;
+            true
+        });
+        found
+    }
+
     /// Working time between `from` and `to`, less the paused time.
     pub fn elapsed(&self, from: Timestamp, to: Timestamp, pauses: &Pauses) -> SignedDuration {
         let pauses = merged(pauses, to);

@@ -42,6 +42,18 @@ fn around_the_clock_counts_every_hour() {
 }
 
 #[test]
+fn quiet_notices_wait_for_the_next_opening() {
+    let c = tokyo();
+    // In working time: at once.
+    assert_eq!(c.next_open(t("2026-11-24T10:00:00+09:00")), t("2026-11-24T10:00:00+09:00"));
+    // Friday night: past the weekend and Monday's holiday.
+    assert_eq!(c.next_open(t("2026-11-20T22:00:00+09:00")), t("2026-11-24T09:00:00+09:00"));
+    // Early morning: that day's opening.
+    assert_eq!(c.next_open(t("2026-11-25T03:00:00+09:00")), t("2026-11-25T09:00:00+09:00"));
+    assert_eq!(Calendar::Always.next_open(t("2026-11-21T03:00:00Z")), t("2026-11-21T03:00:00Z"));
+}
+
+#[test]
 fn business_hours_skip_nights_weekends_and_holidays() {
     let c = tokyo();
     // Friday 17:00 JST: one hour on Friday, the weekend and Monday's

@@ -78,6 +78,9 @@ pub enum IncidentAction {
     Split {
         alerts: Vec<i64>,
     },
+    /// Acknowledges the on-call pages still waiting for it: nobody else
+    /// is paged, and the incident is taken up if nobody had.
+    AcknowledgePages {},
 }
 
 fn yes() -> bool {
@@ -116,6 +119,8 @@ pub enum Acted {
     Task(i64),
     TaskDone(i64),
     Evidence(i64),
+    /// How many notices' pages were acknowledged.
+    Pages(usize),
 }
 
 impl IncidentAction {
@@ -133,6 +138,7 @@ impl IncidentAction {
             IncidentAction::Evidence { .. } => "evidence",
             IncidentAction::Merge { .. } => "merge",
             IncidentAction::Split { .. } => "split",
+            IncidentAction::AcknowledgePages {} => "acknowledge_pages",
         }
     }
 }
@@ -167,6 +173,10 @@ impl State {
             }
             A::Merge { from } => Acted::Incident(Box::new(self.merge(by, id, *from)?)),
             A::Split { alerts } => Acted::Incident(Box::new(self.split(by, id, alerts)?)),
+            A::AcknowledgePages {} => {
+                self.incident(by.tenant, id)?;
+                Acted::Pages(self.acknowledge_pages(by, id)?)
+            }
         })
     }
 }

@@ -16,16 +16,22 @@
 //! notice's key as the receiver's idempotency key), then records each as
 //! sent, failed with a time to retry, or dead. Sent and dead deliveries
 //! are on the incident's timeline.
+//!
+//! Pages are deliveries to one person of an on-call rota's escalation
+//! chain, each due when its step comes. They stop when the notice is
+//! acknowledged (its signed link, see `pages.rs`) or when somebody moves
+//! the incident's status after the notice was made.
 
 use jiff::{SignedDuration, Timestamp};
 use model::Level;
-use notify::{Notice, Trigger};
+use notify::{Notice, Rota, Route, Trigger};
 use serde_json::json;
+use soc::sla::CalendarSpec;
 
 use super::db::{Db, Val};
 use super::row::Row;
 use super::triage::log;
-use super::{Result, State, StateError, micros};
+use super::{Result, State, StateError, level_val, micros};
 
 /// The cursor over the incident log.
 const CURSOR: &str = "notify.log";
@@ -42,6 +48,24 @@ pub struct Delivery {
     pub attempts: i64,
     pub notice: Notice,
     pub key: String,
+    /// Set when this is a page to one person of a rota.
+    pub page: Option<Page>,
+}
+
+/// Whom a page is for, and the link that acknowledges it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub rota: String,
+    pub person: String,
+    pub address: String,
+    /// 1 for the person on call.
+    pub step: i64,
+    pub steps: i64,
+    /// How long until the next step is paged, if there is one.
+    pub next_after: Option<SignedDuration>,
+    /// The acknowledge link's token, and until when it is good.
+    pub token: String,
+    pub until: Timestamp,
 }
 
 /// One delivery as a listing shows it.
@@ -57,14 +81,51 @@ pub struct DeliveryRow {
     pub notice: Notice,
 }
 
-pub(crate) fn add(db: &mut dyn Db, n: &Notice, now: Timestamp) -> Result<bool> {
+/// Adds a notice; `since_log` is the incident log's position it was made
+/// at: a status change past it stops its pages.
+pub(crate) fn add(db: &mut dyn Db, n: &Notice, now: Timestamp, since_log: Option<i64>) -> Result<bool> {
     let text = serde_json::to_string(n).map_err(|e| StateError::Internal(format!("a notice as JSON: {e}")))?;
     let added = db.exec(
-        "INSERT INTO notices (tenant, key, notice, created, routed) VALUES ($1, $2, $3, $4, 0) \
+        "INSERT INTO notices (tenant, key, notice, created, routed, since_log) VALUES ($1, $2, $3, $4, 0, $5) \
          ON CONFLICT (key) DO NOTHING",
-        &[n.tenant.as_str().into(), n.key().into(), Val::Text(text), micros(now)],
+        &[n.tenant.as_str().into(), n.key().into(), Val::Text(text), micros(now), since_log.into()],
     )?;
     Ok(added > 0)
+}
+
+/// When a notice that waits for business hours may go: the next opening
+/// of the tenant's SLA calendar for its severity; at once without one.
+fn quiet_until(db: &mut dyn Db, n: &Notice, now: Timestamp) -> Result<Timestamp> {
+    let rows = db.rows(
+        "SELECT calendar FROM sla_policies WHERE tenant = $1 AND severity = $2",
+        &[n.tenant.as_str().into(), level_val(n.severity)],
+    )?;
+    let Some(r) = rows.first() else { return Ok(now) };
+    let spec: CalendarSpec = r.get::<super::row::Json<CalendarSpec>>("calendar")?.0;
+    Ok(spec.calendar().map_or(now, |c| c.next_open(now)))
+}
+
+/// The ids of up to `limit` due rows of `table` (`deliveries` or
+/// `pages`), claimed until `until`; each claim counts as a try.
+fn claim_ids(db: &mut dyn Db, table: &str, now: Timestamp, until: Timestamp, limit: usize) -> Result<Vec<i64>> {
+    // One statement: a concurrent claimer waits on each row and then
+    // finds it no longer due.
+    let claimed = db.rows(
+        &format!(
+            "UPDATE {table} SET due = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM {table} WHERE status = 'pending' AND due <= $2 ORDER BY due, id LIMIT {limit}) \
+             AND status = 'pending' AND due <= $2 RETURNING id"
+        ),
+        &[micros(until), micros(now)],
+    )?;
+    let mut ids = claimed.iter().map(|r| r.get("id")).collect::<Result<Vec<i64>>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// The table a delivery is kept in.
+fn table(d: &Delivery) -> &'static str {
+    if d.page.is_some() { "pages" } else { "deliveries" }
 }
 
 fn notice_of(r: &Row) -> Result<Notice> {
@@ -89,7 +150,7 @@ impl State {
     /// Adds a notice made elsewhere (a silent source); `false` if its key
     /// was there already.
     pub fn add_notice(&self, n: &Notice, now: Timestamp) -> Result<bool> {
-        self.tx(|db| add(db, n, now))
+        self.tx(|db| add(db, n, now, None))
     }
 
     /// Reads the incident log past the cursor and makes the notices it
@@ -180,7 +241,7 @@ impl State {
                     notices.push(n);
                 }
                 for n in &notices {
-                    if add(db, n, now)? {
+                    if add(db, n, now, Some(cursor))? {
                         made += 1;
                     }
                 }
@@ -194,21 +255,52 @@ impl State {
         })
     }
 
-    /// Makes each unrouted notice's deliveries: `channels` says which
-    /// channels a notice goes to. Returns how many deliveries were made.
-    pub fn route_notices(&self, now: Timestamp, channels: &dyn Fn(&Notice) -> Vec<String>) -> Result<usize> {
+    /// Makes each unrouted notice's deliveries (one per channel its routes
+    /// name) and pages (one per person of each rota's chain it applies
+    /// to, each due at its step). Returns how many were made.
+    pub fn route_notices(&self, now: Timestamp, routes: &[Route], rotas: &[Rota]) -> Result<usize> {
         self.tx(|db| {
             let rows = db.rows("SELECT id, notice FROM notices WHERE routed = 0 ORDER BY id LIMIT 1000", &[])?;
             let mut made = 0;
             for r in &rows {
                 let id: i64 = r.get("id")?;
                 let notice = notice_of(r)?;
-                for c in channels(&notice) {
+                let tenant: Val = notice.tenant.as_str().into();
+                for (channel, quiet) in notify::channels_for(routes, &notice) {
+                    let due = if quiet { quiet_until(db, &notice, now)? } else { now };
                     made += db.exec(
                         "INSERT INTO deliveries (notice_id, tenant, channel, status, attempts, due) \
                          VALUES ($1, $2, $3, 'pending', 0, $4) ON CONFLICT (notice_id, channel) DO NOTHING",
-                        &[Val::Int(id), notice.tenant.as_str().into(), c.as_str().into(), micros(now)],
+                        &[Val::Int(id), tenant.clone(), channel.into(), micros(due)],
                     )?;
+                }
+                for rota in rotas.iter().filter(|r| r.applies(&notice)) {
+                    let start = if rota.quiet(&notice) { quiet_until(db, &notice, now)? } else { now };
+                    // Who is on call when paging starts.
+                    let chain = rota.chain(start);
+                    for (k, step) in chain.iter().enumerate() {
+                        let due = start.checked_add(step.after).unwrap_or(start);
+                        let next = chain.get(k + 1).map(|n| (n.after - step.after).as_secs());
+                        made += db.exec(
+                            "INSERT INTO pages (notice_id, tenant, incident, rota, step, steps, person, address, channel, \
+                             next_after, status, attempts, due) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11) \
+                             ON CONFLICT (notice_id, rota, step) DO NOTHING",
+                            &[
+                                Val::Int(id),
+                                tenant.clone(),
+                                notice.incident.into(),
+                                rota.name.as_str().into(),
+                                Val::Int(k as i64 + 1),
+                                Val::Int(chain.len() as i64),
+                                step.person.name.as_str().into(),
+                                step.person.email.as_str().into(),
+                                rota.channel.as_str().into(),
+                                next.into(),
+                                micros(due),
+                            ],
+                        )?;
+                    }
                 }
                 db.exec("UPDATE notices SET routed = 1 WHERE id = $1", &[Val::Int(id)])?;
             }
@@ -216,26 +308,30 @@ impl State {
         })
     }
 
-    /// Claims up to `limit` due deliveries for `lease`: nobody else claims
-    /// them until it ends; each claim counts as a try.
-    pub fn claim_deliveries(&self, now: Timestamp, lease: SignedDuration, limit: usize) -> Result<Vec<Delivery>> {
+    /// Claims up to `limit` due deliveries and pages for `lease`: nobody
+    /// else claims them until it ends; each claim counts as a try. Pages
+    /// whose incident somebody moved since their notice stop first; a
+    /// claimed page's acknowledge link is good for `ack_valid`.
+    pub fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: usize,
+        ack_valid: SignedDuration,
+    ) -> Result<Vec<Delivery>> {
         let until = now.checked_add(lease).unwrap_or(now);
         self.tx(|db| {
-            // One statement: a concurrent claimer waits on each row and
-            // then finds it no longer due.
-            let claimed = db.rows(
-                &format!(
-                    "UPDATE deliveries SET due = $1, attempts = attempts + 1 \
-                     WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND due <= $2 ORDER BY due, id LIMIT {limit}) \
-                     AND status = 'pending' AND due <= $2 RETURNING id"
-                ),
-                &[micros(until), micros(now)],
+            db.exec(
+                "UPDATE pages SET status = 'stopped', last_error = 'the incident was taken up' \
+                 WHERE status = 'pending' AND due <= $1 AND incident IS NOT NULL AND EXISTS ( \
+                 SELECT 1 FROM incident_log l JOIN notices n ON n.id = pages.notice_id \
+                 WHERE l.incident_id = pages.incident AND l.id > n.since_log AND l.action = 'status')",
+                &[micros(now)],
             )?;
             let mut out = Vec::new();
-            for c in claimed {
-                let id: i64 = c.get("id")?;
+            for id in claim_ids(db, "deliveries", now, until, limit)? {
                 let rows = db.rows(
-                    "SELECT d.id AS id, d.channel AS channel, d.attempts AS attempts, n.notice AS notice, n.key AS key \
+                    "SELECT d.channel AS channel, d.attempts AS attempts, n.notice AS notice, n.key AS key \
                      FROM deliveries d JOIN notices n ON n.id = d.notice_id WHERE d.id = $1",
                     &[Val::Int(id)],
                 )?;
@@ -246,24 +342,65 @@ impl State {
                         attempts: r.get("attempts")?,
                         notice: notice_of(r)?,
                         key: r.get("key")?,
+                        page: None,
                     });
                 }
             }
-            out.sort_by_key(|d| d.id);
+            let left = limit.saturating_sub(out.len());
+            if left == 0 {
+                return Ok(out);
+            }
+            let ids = claim_ids(db, "pages", now, until, left)?;
+            if ids.is_empty() {
+                return Ok(out);
+            }
+            let key = super::pages::ack_key(db)?;
+            let token_until = now.checked_add(ack_valid).unwrap_or(now);
+            for id in ids {
+                let rows = db.rows(
+                    "SELECT p.channel AS channel, p.attempts AS attempts, p.rota AS rota, p.person AS person, \
+                     p.address AS address, p.step AS step, p.steps AS steps, p.next_after AS next_after, \
+                     n.notice AS notice, n.key AS key FROM pages p JOIN notices n ON n.id = p.notice_id WHERE p.id = $1",
+                    &[Val::Int(id)],
+                )?;
+                let Some(r) = rows.first() else { continue };
+                let (rota, step): (String, i64) = (r.get("rota")?, r.get("step")?);
+                let notice_key: String = r.get("key")?;
+                out.push(Delivery {
+                    id,
+                    channel: r.get("channel")?,
+                    attempts: r.get("attempts")?,
+                    notice: notice_of(r)?,
+                    key: format!("{notice_key}:page:{rota}:{step}"),
+                    page: Some(Page {
+                        person: r.get("person")?,
+                        address: r.get("address")?,
+                        step,
+                        steps: r.get("steps")?,
+                        next_after: r.get::<Option<i64>>("next_after")?.map(SignedDuration::from_secs),
+                        token: super::pages::sign(&key, id, token_until),
+                        until: token_until,
+                        rota,
+                    }),
+                });
+            }
             Ok(out)
         })
     }
 
-    /// Records a delivery as sent; an incident's timeline says so.
+    /// Records a delivery or page as sent; an incident's timeline says so.
     pub fn delivered(&self, d: &Delivery, now: Timestamp) -> Result<()> {
         self.tx(|db| {
             db.exec(
-                "UPDATE deliveries SET status = 'sent', sent = $2, last_error = NULL WHERE id = $1",
+                &format!("UPDATE {} SET status = 'sent', sent = $2, last_error = NULL WHERE id = $1", table(d)),
                 &[Val::Int(d.id), micros(now)],
             )?;
             if let Some(i) = d.notice.incident {
-                let data = json!({"channel": d.channel, "trigger": d.notice.trigger.as_str()});
-                log(db, i, now, "hinomi", "notified", &data)?;
+                let (action, data) = match &d.page {
+                    Some(p) => ("paged", json!({"person": p.person, "rota": p.rota, "step": p.step, "steps": p.steps})),
+                    None => ("notified", json!({"channel": d.channel, "trigger": d.notice.trigger.as_str()})),
+                };
+                log(db, i, now, "hinomi", action, &data)?;
             }
             Ok(())
         })
@@ -279,22 +416,26 @@ impl State {
         retry: Option<SignedDuration>,
     ) -> Result<()> {
         let error: String = error.chars().take(1000).collect();
+        let table = table(d);
         self.tx(|db| {
             match retry {
                 Some(wait) => db.exec(
-                    "UPDATE deliveries SET due = $2, last_error = $3 WHERE id = $1",
+                    &format!("UPDATE {table} SET due = $2, last_error = $3 WHERE id = $1"),
                     &[Val::Int(d.id), micros(now.checked_add(wait).unwrap_or(now)), error.as_str().into()],
                 )?,
                 None => db.exec(
-                    "UPDATE deliveries SET status = 'dead', last_error = $2 WHERE id = $1",
+                    &format!("UPDATE {table} SET status = 'dead', last_error = $2 WHERE id = $1"),
                     &[Val::Int(d.id), error.as_str().into()],
                 )?,
             };
             if retry.is_none()
                 && let Some(i) = d.notice.incident
             {
-                let data = json!({"channel": d.channel, "trigger": d.notice.trigger.as_str(), "error": error});
-                log(db, i, now, "hinomi", "notify_failed", &data)?;
+                let data = match &d.page {
+                    Some(p) => json!({"person": p.person, "rota": p.rota, "error": error}),
+                    None => json!({"channel": d.channel, "trigger": d.notice.trigger.as_str(), "error": error}),
+                };
+                log(db, i, now, "hinomi", if d.page.is_some() { "page_failed" } else { "notify_failed" }, &data)?;
             }
             Ok(())
         })

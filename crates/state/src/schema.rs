@@ -327,6 +327,42 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (status, due);
 CREATE INDEX deliveries_tenant ON deliveries (tenant, id);
 "#,
+    // 12: on-call pages. A page is a notice for one person of a rota's
+    // escalation chain, due when its step comes; acknowledging a notice
+    // (its link, or a status change on its incident after `since_log`)
+    // stops the pages still pending. `secrets` holds the key that signs
+    // acknowledge links, shared by every process on the store.
+    r#"
+ALTER TABLE notices ADD COLUMN since_log BIGINT;
+ALTER TABLE notices ADD COLUMN acked BIGINT;
+ALTER TABLE notices ADD COLUMN acked_by TEXT;
+CREATE TABLE pages (
+    id {id},
+    notice_id BIGINT NOT NULL,
+    tenant TEXT NOT NULL,
+    incident BIGINT,
+    rota TEXT NOT NULL,
+    step BIGINT NOT NULL,
+    steps BIGINT NOT NULL,
+    person TEXT NOT NULL,
+    address TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    next_after BIGINT,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    due BIGINT NOT NULL,
+    last_error TEXT,
+    sent BIGINT,
+    UNIQUE (notice_id, rota, step)
+);
+CREATE INDEX pages_due ON pages (status, due);
+CREATE INDEX pages_notice ON pages (notice_id);
+CREATE INDEX pages_tenant ON pages (tenant, id);
+CREATE TABLE secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#,
 ];
 
 /// Serializes migrations between processes, inside a transaction. SQLite's

@@ -11,7 +11,9 @@ use soc::sla::{CalendarSpec, SlaState};
 use soc::suppress::Suppression;
 use soc::{Detection, Disposition, Entity, EntityKind, Status, TriagePolicy};
 
-use super::{Acted, AlertQuery, AuditSeal, By, Incident, IncidentAction, IncidentQuery, NewSearch, State, StateError};
+use super::{
+    Acted, AlertQuery, AuditSeal, By, Incident, IncidentAction, IncidentQuery, NewSearch, PageAck, State, StateError,
+};
 
 /// Makes a fresh, empty state store (two calls with the same `name` give
 /// two handles on one database, for the concurrency case).
@@ -899,19 +901,17 @@ fn check_outbox(fresh: Fresh<'_>) {
     let i = &incidents(&s)[0];
     s.escalate(&by("erin", at(3)), i.id, i.version, "csirt").unwrap();
     assert_eq!(made(&s, at(3)), 2);
-    let routes = |n: &notify::Notice| -> Vec<String> {
-        let mut c = vec!["mail".to_string()];
-        if n.trigger != Trigger::IncidentEscalated {
-            c.push("hook".into());
-        }
-        c
-    };
-    assert_eq!(s.route_notices(at(3), &routes).unwrap(), 5);
-    assert_eq!(s.route_notices(at(3), &routes).unwrap(), 0, "each notice is routed once");
+    let routes = [
+        route(&[], &["mail"]),
+        route(&[Trigger::IncidentOpened, Trigger::IncidentRaised, Trigger::SourceSilent], &["hook"]),
+    ];
+    assert_eq!(s.route_notices(at(3), &routes, &[]).unwrap(), 5);
+    assert_eq!(s.route_notices(at(3), &routes, &[]).unwrap(), 0, "each notice is routed once");
 
     // Claimed with a lease: a second claimer gets nothing until it ends.
     let lease = SignedDuration::from_mins(2);
-    let claimed = s.claim_deliveries(at(4), lease, 10).unwrap();
+    let claim = |s: &State, now| s.claim_deliveries(now, lease, 10, SignedDuration::from_hours(1)).unwrap();
+    let claimed = claim(&s, at(4));
     assert_eq!(claimed.len(), 5);
     let triggers: Vec<(Trigger, &str)> = claimed.iter().map(|d| (d.notice.trigger, d.channel.as_str())).collect();
     assert_eq!(
@@ -928,18 +928,18 @@ fn check_outbox(fresh: Fresh<'_>) {
     assert_eq!(claimed[2].notice.severity, Level::Critical);
     assert!(claimed[0].notice.facts.iter().any(|(k, v)| k == "user" && v == "alice"), "{:?}", claimed[0].notice);
     assert_eq!(claimed[0].key, format!("acme:incident:{}:incident_opened:high", i.id));
-    assert!(s.claim_deliveries(at(5), lease, 10).unwrap().is_empty());
+    assert!(claim(&s, at(5)).is_empty());
     // Sent; failed and tried again; failed for good.
     s.delivered(&claimed[0], at(5)).unwrap();
     for d in &claimed[1..4] {
         s.delivered(d, at(5)).unwrap();
     }
     s.delivery_failed(&claimed[4], at(5), "mx answered 451", Some(SignedDuration::from_mins(1))).unwrap();
-    assert!(s.claim_deliveries(at(5), lease, 10).unwrap().is_empty(), "not due yet");
-    let again = s.claim_deliveries(at(6), lease, 10).unwrap();
+    assert!(claim(&s, at(5)).is_empty(), "not due yet");
+    let again = claim(&s, at(6));
     assert_eq!((again.len(), again[0].attempts), (1, 2));
     s.delivery_failed(&again[0], at(6), "mx answered 550", None).unwrap();
-    assert!(s.claim_deliveries(at(60), lease, 10).unwrap().is_empty(), "dead is dead");
+    assert!(claim(&s, at(60)).is_empty(), "dead is dead");
     let dead = s.deliveries("acme", Some("dead"), 10).unwrap();
     assert_eq!((dead.len(), dead[0].last_error.as_deref()), (1, Some("mx answered 550")));
     assert_eq!(s.deliveries("acme", Some("sent"), 10).unwrap().len(), 4);
@@ -963,6 +963,134 @@ fn check_outbox(fresh: Fresh<'_>) {
     assert!(!s.add_notice(&silent, at(8)).unwrap());
     // The notices the timeline's own entries would make: none.
     assert_eq!(made(&s, at(9)), 0);
+    // Below `quiet_below`, a notice waits for the tenant's business hours
+    // (Friday 22:00 in Tokyo: Monday 09:00).
+    let hours = CalendarSpec { tz: Some("Asia/Tokyo".into()), ..Default::default() };
+    let day = SignedDuration::from_hours(24);
+    s.set_sla_policy(&by("lead", at(9)), Level::Medium, day, day, &hours).unwrap();
+    let friday_night = t("2026-11-20T22:00:00+09:00");
+    let quiet = notify::Route { quiet_below: Some(Level::High), ..route(&[Trigger::SourceSilent], &["mail"]) };
+    s.add_notice(&notify::Notice { title: "proxy".into(), at: friday_night, ..silent.clone() }, friday_night).unwrap();
+    s.route_notices(friday_night, &[quiet], &[]).unwrap();
+    let waiting = s.deliveries("acme", Some("pending"), 10).unwrap();
+    assert_eq!(waiting[0].notice.title, "proxy");
+    assert_eq!(waiting[0].due, t("2026-11-23T09:00:00+09:00"));
+}
+
+fn route(triggers: &[notify::Trigger], channels: &[&str]) -> notify::Route {
+    notify::Route {
+        tenants: vec!["acme".into()],
+        triggers: triggers.to_vec(),
+        min_severity: Level::Informational,
+        channels: channels.iter().map(|c| c.to_string()).collect(),
+        quiet_below: None,
+    }
+}
+
+/// A rota of acme's: aiko, then ben, a day each from 2026-11-19 09:00
+/// UTC; dana leads; ten minutes to acknowledge.
+fn rota() -> notify::Rota {
+    let person = |name: &str| notify::Person { name: name.into(), email: format!("{name}@soc.example") };
+    notify::Rota::new(&notify::RotaSpec {
+        name: "tier1".into(),
+        tenant: "acme".into(),
+        time_zone: "UTC".into(),
+        handover: "09:00".into(),
+        shift_days: 1,
+        start: "2026-11-19".into(),
+        people: vec![person("aiko"), person("ben")],
+        lead: person("dana"),
+        escalate_after: "10m".into(),
+        channel: "mail".into(),
+        triggers: vec![],
+        min_severity: Level::High,
+        quiet_below: None,
+    })
+    .unwrap()
+}
+
+fn check_pages(fresh: Fresh<'_>) {
+    let s = fresh("pages");
+    let rotas = [rota()];
+    let lease = SignedDuration::from_mins(2);
+    let claim = |now| s.claim_deliveries(now, lease, 10, SignedDuration::from_hours(1)).unwrap();
+    let open = |n: u32, user: &str, mins| {
+        let ip = format!("198.51.100.{n}");
+        s.triage(
+            &[detection(n, "brute-force", "critical", mins, logon(user, &format!("ws-{n}"), &ip))],
+            None,
+            at(mins),
+        )
+        .unwrap();
+        s.make_notices(at(mins)).unwrap();
+        s.route_notices(at(mins), &[], &rotas).unwrap();
+    };
+    // 2026-11-20 01:00 UTC is before the hand-over: the 19th's shift,
+    // aiko's. The chain: aiko now, ben after ten minutes, dana after twenty.
+    open(1, "alice", 0);
+    let first = claim(at(0));
+    let page = |d: &super::Delivery| d.page.clone().unwrap();
+    assert_eq!(first.len(), 1);
+    let aiko = page(&first[0]);
+    assert_eq!(
+        (aiko.person.as_str(), aiko.address.as_str(), aiko.step, aiko.steps),
+        ("aiko", "aiko@soc.example", 1, 3)
+    );
+    assert_eq!(aiko.next_after, Some(SignedDuration::from_mins(10)));
+    s.delivered(&first[0], at(0)).unwrap();
+    assert!(claim(at(9)).is_empty(), "ben's turn has not come");
+    let second = claim(at(10));
+    assert_eq!(page(&second[0]).person, "ben");
+    s.delivered(&second[0], at(10)).unwrap();
+    // Aiko acknowledges from her link: the chain stops before dana, the
+    // incident is taken up in her name, the timeline says so.
+    let ack = s.acknowledge_page(&aiko.token, at(12)).unwrap();
+    let id = incidents(&s)[0].id;
+    assert_eq!(ack, PageAck::Acknowledged { tenant: "acme".into(), incident: Some(id), person: "aiko".into() });
+    assert!(claim(at(30)).is_empty(), "dana is not paged");
+    let i = s.incident("acme", id).unwrap();
+    assert_eq!(i.status, Status::Acknowledged);
+    let timeline: Vec<(String, String)> =
+        s.timeline("acme", id).unwrap().into_iter().map(|e| (e.what, e.actor)).collect();
+    assert!(timeline.contains(&("page_acknowledged".into(), "aiko".into())), "{timeline:?}");
+    assert!(timeline.contains(&("status".into(), "aiko (on call)".into())), "{timeline:?}");
+    assert_eq!(timeline.iter().filter(|(w, _)| w == "paged").count(), 2);
+    let statuses: Vec<(String, String)> =
+        s.pages("acme", Some(id), 10).unwrap().into_iter().map(|p| (p.person, p.status)).collect();
+    assert_eq!(
+        statuses,
+        [("dana".into(), "stopped".into()), ("ben".into(), "sent".into()), ("aiko".into(), "sent".into())]
+    );
+    // Single use: the second click says who did it; ben's link too.
+    assert!(matches!(s.acknowledge_page(&aiko.token, at(13)).unwrap(), PageAck::Already { by, .. } if by == "aiko"));
+    assert!(matches!(s.acknowledge_page(&page(&second[0]).token, at(13)).unwrap(), PageAck::Already { .. }));
+    // Past its time, or not signed by us: nothing.
+    let (ben, mut forged) = (page(&second[0]).token, aiko.token.clone());
+    assert_eq!(s.acknowledge_page(&ben, at(10 + 61)).unwrap(), PageAck::Expired);
+    forged.replace_range(0..aiko.token.find('.').unwrap(), &second[0].id.to_string());
+    for bad in [forged.as_str(), "", "1.2.3", "x.y.zz", &format!("{}.99999999999.{}", first[0].id, "0".repeat(32))] {
+        assert_eq!(s.acknowledge_page(bad, at(12)).unwrap(), PageAck::Invalid, "{bad:?}");
+    }
+    // Somebody moves the next incident in the console: its chain stops
+    // without a link; the page already sent stays sent.
+    open(2, "carol", 40);
+    let sent = claim(at(40));
+    assert_eq!(page(&sent[0]).person, "aiko");
+    s.delivered(&sent[0], at(40)).unwrap();
+    let other = incidents(&s).into_iter().find(|i| i.id != id).unwrap();
+    s.transition(&by("erin", at(41)), other.id, other.version, Status::Acknowledged, None).unwrap();
+    assert!(claim(at(60)).is_empty());
+    // Acknowledging from the console stops a chain too (a raised incident
+    // someone had taken up already pages again).
+    let raised = detection(3, "logon-after-failures", "critical", 61, logon("bob", "WS-099", "203.0.113.9"));
+    s.triage(&[raised], None, at(61)).unwrap();
+    s.make_notices(at(61)).unwrap();
+    s.route_notices(at(61), &[], &rotas).unwrap();
+    let third = incidents(&s).into_iter().find(|i| i.id != id && i.id != other.id).unwrap();
+    assert_eq!(s.acknowledge_pages(&by("erin", at(62)), third.id).unwrap(), 1);
+    assert_eq!(s.acknowledge_pages(&by("erin", at(62)), third.id).unwrap(), 0);
+    assert!(claim(at(90)).is_empty());
+    assert_eq!(s.incident("acme", third.id).unwrap().status, Status::Acknowledged);
 }
 
 fn check_saved_searches(fresh: Fresh<'_>) {
@@ -1009,6 +1137,7 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_rule_switches(fresh);
     check_tenants(fresh);
     check_outbox(fresh);
+    check_pages(fresh);
     check_corrupt_rows(fresh);
     check_scenario(fresh);
     check_incident_title(fresh);
@@ -1078,7 +1207,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 11);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 12);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -1091,7 +1220,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(|ok| *ok), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 11);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 12);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

@@ -137,6 +137,7 @@ fn tag_of(name: &str) -> &str {
     match name {
         "notes" => "note",
         "tasks" => "task",
+        "ack" => "acknowledge_pages",
         other => other,
     }
 }
@@ -170,6 +171,7 @@ async fn apply(soc: Soc, id: i64, action: IncidentAction) -> Result<Json<Value>,
         Acted::Task(t) => json!({"task": t}),
         Acted::TaskDone(t) => json!({"task": t, "done": true}),
         Acted::Evidence(e) => json!({"evidence": e}),
+        Acted::Pages(n) => json!({"acknowledged": n}),
     };
     Ok(Json(answer))
 }

@@ -77,6 +77,41 @@ pub(crate) async fn deliveries(
     .await
 }
 
+#[derive(serde::Deserialize)]
+pub(crate) struct PageParams {
+    incident: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// The tenant's on-call pages, newest first; `?incident=` narrows.
+pub(crate) async fn pages(
+    Soc { state: soc, caller }: Soc,
+    Query(p): Query<PageParams>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let rows = soc.pages(&caller.tenant, p.incident, p.limit.unwrap_or(200))?;
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.id,
+                    "incident": r.incident,
+                    "rota": r.rota,
+                    "step": r.step,
+                    "steps": r.steps,
+                    "person": r.person,
+                    "status": r.status,
+                    "due": r.due.to_string(),
+                    "sent": r.sent.map(|t| t.to_string()),
+                    "last_error": r.last_error,
+                })
+            })
+            .collect();
+        Ok(Json(json!({"tenant": caller.tenant, "pages": list})))
+    })
+    .await
+}
+
 /// The tenant's audit trail, oldest first from `after`.
 pub(crate) async fn audit(
     Soc { state: soc, caller }: Soc,

@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use maud::Markup;
 use serde::Deserialize;
-use state::{By, Lockout, LoginOutcome, SessionLimits};
+use state::{By, Lockout, LoginOutcome, PageAck, SessionLimits};
 
 use self::i18n::{Lang, T};
 pub(crate) use self::view::Ctx;
@@ -191,6 +191,56 @@ pub(crate) struct LoginParams {
 pub(crate) async fn login_page(headers: HeaderMap, Query(p): Query<LoginParams>) -> Response {
     let next = p.next.filter(|n| local_path(n)).unwrap_or_else(|| "/ui/".into());
     html(StatusCode::OK, view::login(Lang::choose("", &headers), None, &next, ""))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AckParams {
+    t: Option<String>,
+}
+
+/// `GET /ui/ack?t=`: an on-call page's link asks before it acknowledges
+/// (mail scanners and previews open links; a GET changes nothing).
+pub(crate) async fn ack_form(headers: HeaderMap, Query(p): Query<AckParams>) -> Response {
+    let lang = Lang::choose("", &headers);
+    let token = p.t.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN);
+    html(
+        if token.is_some() { StatusCode::OK } else { StatusCode::BAD_REQUEST },
+        view::ack(lang, token.as_deref(), None, None),
+    )
+}
+
+/// Longest acknowledge token read: `<page>.<until>.<32 hex digits>`.
+const MAX_TOKEN: usize = 80;
+
+/// `POST /ui/ack`: uses the link. Acknowledged (200), already (409, with
+/// who did), past its time (410) or not a link of ours (404).
+pub(crate) async fn ack(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Body) -> Response {
+    let lang = Lang::choose("", &headers);
+    let Ok(body) = axum::body::to_bytes(body, 4 << 10).await else {
+        return problem(StatusCode::PAYLOAD_TOO_LARGE, lang, lang.t(T::FormTooLarge));
+    };
+    let token = Fields(wire::form::fields(&body)).text("t");
+    let Ok(soc) = app.soc() else {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, lang, lang.t(T::NeedsTriage));
+    };
+    if token.len() > MAX_TOKEN {
+        return html(StatusCode::NOT_FOUND, view::ack(lang, None, Some((false, lang.t(T::AckInvalid).into())), None));
+    }
+    let outcome = blocking(move || Ok(soc.acknowledge_page(&token, Timestamp::now())?)).await;
+    let incident = |tenant: &str, id: Option<i64>| id.map(|i| format!("/ui/{tenant}/incidents/{i}"));
+    let (code, ok, text, link) = match outcome {
+        Ok(PageAck::Acknowledged { tenant, incident: id, .. }) => {
+            (StatusCode::OK, true, lang.t(T::AckDone).to_string(), incident(&tenant, id))
+        }
+        Ok(PageAck::Already { tenant, incident: id, by, at }) => {
+            let text = format!("{} {by} ({at})", lang.t(T::AckAlready));
+            (StatusCode::CONFLICT, false, text, incident(&tenant, id))
+        }
+        Ok(PageAck::Expired) => (StatusCode::GONE, false, lang.t(T::AckExpired).to_string(), None),
+        Ok(PageAck::Invalid) => (StatusCode::NOT_FOUND, false, lang.t(T::AckInvalid).to_string(), None),
+        Err(e) => return failed(lang, e),
+    };
+    html(code, view::ack(lang, None, Some((ok, text)), link.as_deref()))
 }
 
 /// Largest login form.

@@ -249,6 +249,7 @@ fn confirmation(ctx: &Ctx, done: Option<&str>) -> Option<String> {
         "note" => T::DoneNote,
         "task" => T::DoneTask,
         "escalate" => T::DoneEscalate,
+        "pages" => T::DoneAckPages,
         _ => return None,
     };
     Some(ctx.t(key).to_string())
@@ -268,11 +269,11 @@ async fn incident_page(app: &App, v: Viewer, id: i64, notice: Option<String>, co
     let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
     let data = blocking(move || {
         let users = soc.users(Some(&t))?.into_iter().filter(|u| !u.disabled).map(|u| u.name).collect::<Vec<_>>();
-        Ok((soc.escalation(&t, id)?, soc.sla(&t, id, Timestamp::now())?, users))
+        Ok((soc.escalation(&t, id)?, soc.sla(&t, id, Timestamp::now())?, users, soc.pages(&t, Some(id), 50)?))
     })
     .await;
     match data {
-        Ok((e, sla, users)) => {
+        Ok((e, sla, users, pages)) => {
             // The story's steps and the evidence list show their events'
             // key fields: the first event of each alert, then the evidence.
             let mut ids: Vec<String> = e.alerts.iter().filter_map(|a| a.evidence.first().cloned()).collect();
@@ -281,7 +282,7 @@ async fn incident_page(app: &App, v: Viewer, id: i64, notice: Option<String>, co
             let last = e.alerts.iter().map(|a| a.last_seen).max();
             let events = events_by_id(app, &v.ctx, ids, first.zip(last)).await;
             let title = format!("{} #{id}: {}", v.ctx.t(T::Incident), e.incident.title);
-            let body = view::incident(&v.ctx, &e, &events, &users, sla.as_ref(), notice.as_deref());
+            let body = view::incident(&v.ctx, &e, &events, &users, sla.as_ref(), &pages, notice.as_deref());
             html(code, view::layout(&v.ctx, &title, T::Incidents, body))
         }
         Err(e) => failed(v.ctx.lang, e),
@@ -437,6 +438,7 @@ fn form_action(name: &str, f: &Fields) -> Result<IncidentAction, ApiError> {
         "escalate" => IncidentAction::Escalate { version: version()?, to: f.text("to") },
         "note" => IncidentAction::Note { body: f.text("body") },
         "task" => IncidentAction::Task { title: f.text("title"), owner: None },
+        "pages" => IncidentAction::AcknowledgePages {},
         other => return Err(ApiError::NotFound(format!("incident action {other:?}"))),
     })
 }

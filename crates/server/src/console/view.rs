@@ -250,6 +250,37 @@ pub(crate) fn login(lang: Lang, error: Option<&str>, next: &str, user: &str) -> 
     }
 }
 
+/// The page an on-call acknowledge link opens: a question and a button
+/// (mail scanners open links; only the button's POST acknowledges), or
+/// the outcome of pressing it.
+pub(crate) fn ack(lang: Lang, token: Option<&str>, outcome: Option<(bool, String)>, link: Option<&str>) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            (head(lang.t(T::AckTitle), false))
+            body.login {
+                main #main {
+                    h1 { (lang.t(T::AckTitle)) }
+                    @match (&outcome, token) {
+                        (Some((ok, text)), _) => {
+                            p #ack-outcome class=(if *ok { "ok" } else { "error" }) role="alert" { (text) }
+                            @if let Some(l) = link { p { a #ack-incident href=(l) { (lang.t(T::Incident)) } } }
+                        },
+                        (None, Some(t)) => {
+                            p { (lang.t(T::AckAsk)) }
+                            form method="post" action="/ui/ack" {
+                                input type="hidden" name="t" value=(t);
+                                button #ack { (lang.t(T::AckButton)) }
+                            }
+                        },
+                        (None, None) => p.error role="alert" { (lang.t(T::AckInvalid)) },
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A page for a refusal or an error, outside the signed-in frame.
 pub(crate) fn problem(lang: Lang, code: u16, text: &str) -> Markup {
     html! {
@@ -701,6 +732,20 @@ fn action(ctx: &Ctx, what: &str, data: &serde_json::Value) -> Markup {
                 }
             },
             "sla" => { (ctx.t(T::TlSla)) " " (Shown(text("kind").unwrap_or("-"))) },
+            "notified" => { (ctx.t(T::TlNotified)) " " (Shown(text("channel").unwrap_or("-"))) },
+            "notify_failed" => {
+                (ctx.t(T::TlNotifyFailed)) " " (Shown(text("channel").unwrap_or("-")))
+                ": " (Shown(text("error").unwrap_or("")))
+            },
+            "paged" => {
+                (ctx.t(T::TlPaged)) " " (Shown(text("person").unwrap_or("-")))
+                " (" (Shown(text("rota").unwrap_or(""))) " " (number("step").unwrap_or(0)) "/" (number("steps").unwrap_or(0)) ")"
+            },
+            "page_failed" => {
+                (ctx.t(T::TlPageFailed)) " " (Shown(text("person").unwrap_or("-")))
+                ": " (Shown(text("error").unwrap_or("")))
+            },
+            "page_acknowledged" => { (ctx.t(T::TlPageAcked)) " " (Shown(text("person").unwrap_or("-"))) },
             _ => {
                 (Shown(what))
                 @if data.as_object().is_some_and(|o| !o.is_empty()) { " " code { (Shown(&data.to_string())) } }
@@ -717,6 +762,7 @@ pub(crate) fn incident(
     events: &Events,
     users: &[String],
     sla: Option<&SlaReport>,
+    pages: &[state::PageRow],
     note: Option<&str>,
 ) -> Markup {
     let i = &e.incident;
@@ -789,6 +835,9 @@ pub(crate) fn incident(
         @if i.escalated.is_some() {
             p { a #handoff href=(act("handoff")) { (ctx.t(T::Handoff)) } }
         }
+        @if !pages.is_empty() {
+            (incident_pages(ctx, pages, &act("pages")))
+        }
         (story(ctx, &e.alerts, events))
         section {
             h2 { (ctx.t(T::Entities)) }
@@ -849,6 +898,42 @@ pub(crate) fn incident(
             (investigate::alert_table(ctx, &e.alerts, false))
         }
         (evidence(ctx, &e.evidence, events))
+    }
+}
+
+/// Who was paged for an incident, and the button that stops the chain
+/// while someone is still to be paged.
+fn incident_pages(ctx: &Ctx, pages: &[state::PageRow], action: &str) -> Markup {
+    let status = |s: &str| match s {
+        "pending" => ctx.t(T::PagePending),
+        "sent" => ctx.t(T::PageSent),
+        "stopped" => ctx.t(T::PageStopped),
+        _ => ctx.t(T::PageDead),
+    };
+    html! {
+        section #pages {
+            h2 { (ctx.t(T::Pages)) }
+            table {
+                (table_head(ctx, &[Some(T::Rota), Some(T::OnCall), Some(T::Status), Some(T::Time)]))
+                tbody {
+                    // Oldest first: the chain's order.
+                    @for p in pages.iter().rev() {
+                        tr {
+                            td { (Shown(&p.rota)) " " (p.step) "/" (p.steps) }
+                            td { (Shown(&p.person)) }
+                            td class={ "page-" (p.status) } { (status(&p.status)) }
+                            td { (ctx.time(p.sent.unwrap_or(p.due))) }
+                        }
+                    }
+                }
+            }
+            @if ctx.can(Action::Triage) && pages.iter().any(|p| p.status == "pending") {
+                form method="post" action=(action) {
+                    (ctx.csrf_field())
+                    button #ack-pages { (ctx.t(T::AckPages)) }
+                }
+            }
+        }
     }
 }
 

@@ -61,7 +61,10 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         E::IncidentMerge => json(serde_json::json!({"from": 999_999})),
         E::IncidentSplit => json(serde_json::json!({"alerts": [999_999]})),
         E::IncidentEscalate => json(serde_json::json!({"version": 1, "to": "csirt"})),
-        E::Suppressions | E::Assets | E::RuleStats | E::Notifications | E::Deliveries | E::AuditTrail => None,
+        E::IncidentPagesAck => json(serde_json::json!({})),
+        E::Suppressions | E::Assets | E::RuleStats | E::Notifications | E::Deliveries | E::Pages | E::AuditTrail => {
+            None
+        }
         E::SuppressionAdd => json(serde_json::json!({"rule": "x", "reason": "probe", "expires": "+1h"})),
         E::AssetsReplace => json(serde_json::json!([])),
         E::SlaPolicies => {
@@ -69,7 +72,8 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         }
         E::Search => json(serde_json::json!({"query": "authz"})),
         E::RetroHunt => json(serde_json::json!({"from": "-1h"})),
-        E::Console | E::LoginPage | E::Switch | E::Css | E::Js => None,
+        E::Console | E::LoginPage | E::Switch | E::Css | E::Js | E::PageAckForm => None,
+        E::PageAck => form("t=1.2.3"),
         E::Login => form("user=nobody&password=wrong&next=/ui/"),
         E::Logout => form(""),
         E::Prefs => form("lang=en&tz=UTC&back=/ui/"),
@@ -84,6 +88,7 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         E::IncidentPageNote => form("body=authz+probe"),
         E::IncidentPageTask => form("title=authz+probe"),
         E::IncidentPageEscalate => form("version=1&to=probe"),
+        E::IncidentPagePages => form(""),
         E::RuleTest => form("rule=title%3A+x&events=%7B%7D"),
         E::RuleSwitch => form("rule=no-such-rule&enabled=0"),
         E::SettingsChange => form("action=grant&user=nobody&role=viewer"),

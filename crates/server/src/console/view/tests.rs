@@ -136,6 +136,24 @@ fn package() -> Escalation {
 
 /// The stored events the pages look up, by id: one PsExec service
 /// install, written by an attacker.
+/// An incident's on-call chain: the first page sent, the second waiting,
+/// the lead's stopped; a person's name as hostile as any text.
+fn on_call_pages() -> Vec<state::PageRow> {
+    let page = |id: i64, step: i64, person: &str, status: &str| state::PageRow {
+        id,
+        incident: Some(7),
+        rota: "tier1".into(),
+        step,
+        steps: 3,
+        person: person.into(),
+        status: status.into(),
+        due: since(),
+        sent: (status == "sent").then(since),
+        last_error: None,
+    };
+    vec![page(3, 3, "dana", "stopped"), page(2, 2, "ben", "pending"), page(1, 1, "<b>aiko</b>", "sent")]
+}
+
 fn events() -> Events {
     let row = serde_json::json!({"@timestamp": "2026-11-20T01:30:00Z", "_id": "1.0\"><script>", "EventID": 7045,
         "ServiceName": "PSEXESVC<script>", "ImagePath": "%SystemRoot%\\PSEXESVC.exe", "host.name": "srv-<1>",
@@ -237,7 +255,10 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
     let e = package();
     let frame = |title: &str, active: T, body: Markup| layout(c, title, active, body).into_string();
     vec![
-        ("incident", frame("t", T::Incidents, incident(c, &e, &events(), &people(), None, Some("conflict")))),
+        (
+            "incident",
+            frame("t", T::Incidents, incident(c, &e, &events(), &people(), None, &on_call_pages(), Some("conflict"))),
+        ),
         ("alert", {
             let rule = RuleInfo {
                 description: Some("Detects <b>PsExec</b>".into()),
@@ -406,7 +427,7 @@ fn a_viewer_gets_no_forms_that_change_things() {
     for page in [
         alerts(&c, &AlertFilter::default(), &queue, None),
         settings(&c, &[], &[], &TenantConfig::default(), None, None),
-        incident(&c, &package(), &events(), &people(), None, None),
+        incident(&c, &package(), &events(), &people(), None, &on_call_pages(), None),
     ] {
         let page = page.into_string();
         assert!(!page.contains("method=\"post\""), "{page}");
@@ -418,14 +439,14 @@ fn a_closed_incident_offers_only_reopening() {
     let c = ctx(Lang::En, Scope::Admin);
     let mut e = package();
     e.incident.status = soc::Status::Closed;
-    let page = incident(&c, &e, &events(), &people(), None, None).into_string();
+    let page = incident(&c, &e, &events(), &people(), None, &[], None).into_string();
     let options: Vec<&str> =
         page.split("<option value=\"").skip(1).filter_map(|o| o.split('"').next()).filter(|v| !v.is_empty()).collect();
     // The status choices, then the dispositions.
     assert_eq!(&options[..2], ["investigating", "closed"], "{page}");
     assert!(!page.contains("/escalate\"") && !page.contains("/assign\""), "{page}");
     e.incident.status = soc::Status::Acknowledged;
-    let page = incident(&c, &e, &events(), &people(), None, None).into_string();
+    let page = incident(&c, &e, &events(), &people(), None, &[], None).into_string();
     assert!(page.contains("/escalate\"") && page.contains("/assign\"") && !page.contains("value=\"new\""), "{page}");
 }
 
