@@ -9,7 +9,7 @@
 use model::Level;
 
 use crate::rule::{DocError, err};
-use crate::yaml::Node;
+use yamltree::Node;
 
 /// What a correlation measures per group within its timespan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,7 +29,6 @@ mod matcher;
 mod prefilter;
 mod rule;
 mod value;
-mod yaml;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -43,7 +42,7 @@ use crate::prefilter::{Anchors, Key, KeyFilter};
 pub use crate::correlation::{Baseline, Compare, Correlation, CorrelationType};
 pub use crate::matcher::TimePart;
 pub use crate::value::{CompileOptions, UnknownSource};
-pub use crate::yaml::to_json as yaml_to_json;
+pub use yamltree::to_json as yaml_to_json;
 
 /// A compiled Sigma detection rule with the metadata alerts carry.
 #[derive(Debug)]
@@ -159,7 +158,7 @@ impl RuleSetBuilder {
     /// Parses every YAML document of one file. `path` is only used in
     /// errors and in [`Rule::path`].
     pub fn add_file(&mut self, path: &str, text: &str) {
-        let docs = match yaml::parse_documents(text) {
+        let docs = match yamltree::parse_documents(text) {
             Ok(docs) => docs,
             Err(e) => {
                 self.errors.push(LoadError {

@@ -6,7 +6,7 @@ use model::{Level, LogSource};
 use crate::condition;
 use crate::matcher::{Detection, Expr, Item, ItemTest, Matchable};
 use crate::value::{CompileOptions, Modifier, RawValue, Values, compile_values};
-use crate::yaml::{Node, Pos};
+use yamltree::{Node, Pos};
 use crate::{FieldTable, Rule};
 
 /// A problem in one document, before the file name is attached.

@@ -1,18 +1,21 @@
-//! A YAML tree that keeps what Sigma needs and serde-style loaders lose: the
-//! raw text of every scalar with its quoting style, and the line and column
-//! of every node.
+//! A YAML tree that keeps what serde-style loaders lose: the raw text of
+//! every scalar with its quoting style, and the line and column of every
+//! node, so a loader can type scalars itself and name the place of every
+//! mistake.
 //!
-//! Sigma types scalars itself (see `value.rs`): a YAML 1.2 resolver reads the
-//! plain scalar `00000429` as the integer 429, but a rule that says
-//! `Details|contains: 00000429` means the text.
+//! Sigma rules need both: a YAML 1.2 resolver reads the plain scalar
+//! `00000429` as the integer 429, but a rule that says
+//! `Details|contains: 00000429` means the text. Response playbooks need the
+//! positions. Not a serializer, and not a full YAML model: tags are dropped,
+//! aliases are expanded (within a node budget), duplicate keys refused.
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 /// A position in a rule file, 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Pos {
-    pub(crate) line: u32,
-    pub(crate) col: u32,
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
 }
 
 impl Pos {
@@ -22,21 +25,21 @@ impl Pos {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Node {
+pub enum Node {
     Scalar { text: String, plain: bool, pos: Pos },
     Seq { items: Vec<Node>, pos: Pos },
     Map { entries: Vec<(Node, Node)>, pos: Pos },
 }
 
 impl Node {
-    pub(crate) fn pos(&self) -> Pos {
+    pub fn pos(&self) -> Pos {
         match self {
             Node::Scalar { pos, .. } | Node::Seq { pos, .. } | Node::Map { pos, .. } => *pos,
         }
     }
 
     /// The scalar's text, whatever its YAML type.
-    pub(crate) fn as_str(&self) -> Option<&str> {
+    pub fn as_str(&self) -> Option<&str> {
         match self {
             Node::Scalar { text, .. } => Some(text),
             _ => None,
@@ -44,7 +47,7 @@ impl Node {
     }
 
     /// A map entry by key.
-    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
+    pub fn get(&self, key: &str) -> Option<&Node> {
         match self {
             Node::Map { entries, .. } => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
             _ => None,
@@ -52,12 +55,12 @@ impl Node {
     }
 
     /// Whether this is a plain scalar that YAML reads as null (`null`, `~` or nothing).
-    pub(crate) fn is_null(&self) -> bool {
+    pub fn is_null(&self) -> bool {
         matches!(self, Node::Scalar { text, plain: true, .. } if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
     }
 
     /// A scalar, or each scalar of a sequence, as strings.
-    pub(crate) fn string_list(&self) -> Vec<String> {
+    pub fn string_list(&self) -> Vec<String> {
         match self {
             Node::Scalar { .. } if self.is_null() => Vec::new(),
             Node::Scalar { text, .. } => vec![text.clone()],
@@ -66,7 +69,7 @@ impl Node {
         }
     }
 
-    pub(crate) fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &'static str {
         match self {
             Node::Scalar { .. } => "a scalar",
             Node::Seq { .. } => "a list",
@@ -77,9 +80,9 @@ impl Node {
 
 /// A YAML syntax error with its position.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct YamlError {
-    pub(crate) pos: Pos,
-    pub(crate) message: String,
+pub struct YamlError {
+    pub pos: Pos,
+    pub message: String,
 }
 
 /// Aliases may expand a small file into a huge tree ("billion laughs"); no
@@ -89,7 +92,7 @@ const MAX_NODES: usize = 1_000_000;
 const MAX_DEPTH: usize = 128;
 
 /// Parses every document of a YAML stream.
-pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut builder = Builder { anchors: Vec::new(), stack: Vec::new(), docs: Vec::new(), nodes: 0 };
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| YamlError {
