@@ -297,7 +297,10 @@ pub fn check_rotas(channels: &[Channel], specs: &[RotaSpec]) -> Result<Vec<Rota>
         match channels.iter().find(|c| c.name == rota.channel) {
             Some(Channel { kind: ChannelKind::Email { .. }, .. }) => {}
             Some(_) => {
-                return Err(format!("on-call rota {:?}: channel {:?} is not an email channel", rota.name, rota.channel));
+                return Err(format!(
+                    "on-call rota {:?}: channel {:?} is not an email channel",
+                    rota.name, rota.channel
+                ));
             }
             None => return Err(format!("on-call rota {:?}: channel {:?} is not configured", rota.name, rota.channel)),
         }

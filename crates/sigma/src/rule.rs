@@ -6,8 +6,8 @@ use model::{Level, LogSource};
 use crate::condition;
 use crate::matcher::{Detection, Expr, Item, ItemTest, Matchable};
 use crate::value::{CompileOptions, Modifier, RawValue, Values, compile_values};
-use yamltree::{Node, Pos};
 use crate::{FieldTable, Rule};
+use yamltree::{Node, Pos};
 
 /// A problem in one document, before the file name is attached.
 #[derive(Debug)]
