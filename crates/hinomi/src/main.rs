@@ -12,6 +12,7 @@ mod export;
 mod hunt;
 mod import;
 mod output;
+mod playbooks;
 mod retro;
 mod rules;
 mod search;
@@ -47,6 +48,9 @@ enum Command {
     /// Work with rule sets.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Response playbooks as code: check them, run their tests dry.
+    #[command(subcommand)]
+    Playbook(playbooks::PlaybookCommand),
     /// Import log files into a data directory or a running server.
     Import(import::ImportArgs),
     /// Run the server: listeners, pipeline and API on one data directory.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
         Command::Rules(cmd) => rules::run(cmd),
+        Command::Playbook(cmd) => playbooks::run(cmd),
         Command::Import(args) => import::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Search(args) => search::run(args),

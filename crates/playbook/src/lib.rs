@@ -38,7 +38,7 @@ pub use action::{
     ActionDef, ActionKind, Authority, Call, Decide, Decision, HttpCall, check_actions, check_authority, decide,
 };
 pub use load::{LoadError, load};
-pub use run::{Facts, Next, Value, context, describe, inputs, next, render_call, render_text};
+pub use run::{Facts, Next, Planned, Value, context, describe, dry_run, inputs, next, render_call, render_text};
 
 /// A checked playbook.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,7 @@ use serde_json::json;
 use soc::EntityKind;
 use soc::assets::Criticality;
 
-use super::{ActionDef, Call, Playbook, StepKind, Trigger};
+use super::{ActionDef, ActionKind, Authority, Call, Decision, Playbook, StepKind, Trigger, decide};
 
 /// What a playbook knows of its incident.
 #[derive(Debug, Clone, PartialEq)]
@@ -253,4 +253,49 @@ pub fn describe(call: &Call) -> serde_json::Value {
         }
         Call::Command { argv } => json!({"command": argv}),
     }
+}
+
+/// One step of a dry run: what the policy says of it, and the call it
+/// would make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub step: String,
+    pub decision: Decision,
+    pub call: Option<Call>,
+}
+
+/// Walks a playbook without doing anything: the steps it takes for an
+/// incident with `facts`, given what enrich and action steps would
+/// answer (`outputs`, by step id), each with the policy's decision and
+/// the exact call an action would make.
+pub fn dry_run(
+    p: &Playbook,
+    facts: &Facts,
+    given: &BTreeMap<String, String>,
+    outputs: &BTreeMap<String, serde_json::Value>,
+    actions: &[ActionDef],
+    authority: &[Authority],
+) -> Result<Vec<Planned>, String> {
+    let inputs = inputs(p, facts, given)?;
+    let values = context(facts, &inputs, outputs);
+    let mut out = Vec::new();
+    let mut at = Next::Step(0);
+    while let Next::Step(index) = at {
+        let step = &p.steps[index];
+        let (kind, destructive, call) = match &step.kind {
+            StepKind::Action { action, with } => {
+                let def = actions.iter().find(|a| a.name == *action).ok_or_else(|| format!("no action {action:?}"))?;
+                let with: BTreeMap<String, String> =
+                    with.iter().map(|(k, v)| (k.clone(), render_text(v, &values))).collect();
+                (def.kind, def.destructive, render_call(def, &with, false)?)
+            }
+            StepKind::Enrich { .. } => (ActionKind::Enrich, false, None),
+            StepKind::Notify { .. } => (ActionKind::Notify, false, None),
+            StepKind::Wait { .. } | StepKind::Branch { .. } => (ActionKind::Enrich, false, None),
+        };
+        let decision = decide(authority, &facts.tenant, kind, facts.severity, destructive);
+        out.push(Planned { step: step.id.clone(), decision, call });
+        at = next(p, index, &values);
+    }
+    Ok(out)
 }

@@ -292,3 +292,21 @@ fn branches_go_by_the_value_and_every_run_ends() {
     assert_eq!(next(&p, 2, &values), Next::Step(3));
     assert_eq!(next(&p, 5, &values), Next::End);
 }
+
+#[test]
+fn a_dry_run_shows_each_step_its_decision_and_its_exact_call() {
+    let p = load(CONTAIN).unwrap();
+    let outputs = BTreeMap::from([("asset".to_string(), serde_json::json!({"criticality": "low"}))]);
+    let plan = dry_run(&p, &facts(), &BTreeMap::new(), &outputs, &actions(), &[]).unwrap();
+    let steps: Vec<&str> = plan.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(steps, ["asset", "tell", "critical", "isolate", "settle", "block"]);
+    // No policy line: enrich and notify run, actions are only proposed.
+    assert_eq!(plan[0].decision, Decision::Auto);
+    assert_eq!(plan[3].decision, Decision::Propose);
+    let Some(Call::Http { url, .. }) = &plan[3].call else { panic!("{plan:?}") };
+    assert_eq!(url, "https://edr.example/api/hosts/ws-042/isolate");
+    assert_eq!(
+        describe(plan[5].call.as_ref().unwrap()),
+        serde_json::json!({"command": ["/usr/sbin/nft", "add", "element", "inet", "hinomi", "blocked", "{ 192.0.2.7 }"]})
+    );
+}

@@ -155,6 +155,44 @@ pub struct Config {
     /// Sources with settings of their own (silence limits).
     pub sources: Vec<Source>,
     pub notify: NotifyConfig,
+    pub respond: RespondConfig,
+}
+
+/// `[respond]`: the response playbooks, the actions they may take, and
+/// who must agree first (docs/respond.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RespondConfig {
+    /// The directory of playbook files (`*.yml`, tests `*.test.yml` beside
+    /// them); empty: `playbooks/` in the data directory.
+    pub playbooks: PathBuf,
+    /// What playbooks may do: the allow-list of HTTP calls and commands.
+    pub actions: Vec<playbook::ActionDef>,
+    /// Per tenant, action kind and severity: act, ask, or only propose.
+    pub authority: Vec<playbook::Authority>,
+    /// How long one action call or command may take.
+    pub timeout: Span,
+    /// Tries of a failing action step; then it is dead.
+    pub attempts: u32,
+}
+
+impl Default for RespondConfig {
+    fn default() -> RespondConfig {
+        RespondConfig {
+            playbooks: PathBuf::new(),
+            actions: Vec::new(),
+            authority: Vec::new(),
+            timeout: Span(Duration::from_secs(30)),
+            attempts: 3,
+        }
+    }
+}
+
+impl RespondConfig {
+    /// The playbook directory for data directory `data`.
+    pub fn playbook_dir(&self, data: &Path) -> PathBuf {
+        if self.playbooks.as_os_str().is_empty() { data.join("playbooks") } else { self.playbooks.clone() }
+    }
 }
 
 /// `[notify]`: the channels notifications go out on, the routes that pick
@@ -736,6 +774,9 @@ impl Config {
         }
         notify::check(&self.notify.channels, &self.notify.routes).map_err(anyhow::Error::msg)?;
         self.notify.rotas()?;
+        let channels: Vec<&str> = self.notify.channels.iter().map(|c| c.name.as_str()).collect();
+        playbook::check_actions(&self.respond.actions, &channels, &[]).map_err(anyhow::Error::msg)?;
+        playbook::check_authority(&self.respond.authority).map_err(anyhow::Error::msg)?;
         if let Some(url) = &self.notify.console_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {

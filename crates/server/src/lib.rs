@@ -20,6 +20,7 @@ pub mod handoff;
 mod ingest;
 mod listen;
 pub mod logging;
+pub mod respond;
 mod routes;
 mod search;
 pub mod tls;

@@ -104,7 +104,7 @@ pub(crate) enum RulesCommand {
     },
 }
 
-fn print(format: crate::output::Format, rows: Vec<serde_json::Value>) -> Result<()> {
+pub(crate) fn print(format: crate::output::Format, rows: Vec<serde_json::Value>) -> Result<()> {
     let rows: Vec<serde_json::Map<String, serde_json::Value>> =
         rows.into_iter().filter_map(|r| if let serde_json::Value::Object(m) = r { Some(m) } else { None }).collect();
     let mut out = std::io::stdout().lock();

@@ -5,6 +5,7 @@
 
 mod hunt_cli;
 mod null_and_empty;
+mod playbooks;
 mod readme;
 mod regression;
 mod retro_hunt;
