@@ -40,6 +40,9 @@ pub enum Action {
     Triage,
     /// Hand an incident to the CSIRT.
     Escalate,
+    /// Start a response playbook by hand, approve or deny its actions (as
+    /// far as the policy's role allows), roll an action back.
+    Respond,
     /// Run a retro-hunt over stored events.
     Hunt,
     /// Add suppressions.
@@ -55,11 +58,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::Ingest,
         Action::Read,
         Action::Triage,
         Action::Escalate,
+        Action::Respond,
         Action::Hunt,
         Action::Suppress,
         Action::Configure,
@@ -74,6 +78,7 @@ impl Action {
             Action::Read => "read",
             Action::Triage => "triage",
             Action::Escalate => "escalate",
+            Action::Respond => "respond",
             Action::Hunt => "hunt",
             Action::Suppress => "suppress",
             Action::Configure => "configure",
@@ -121,7 +126,7 @@ impl Scope {
             A::Ingest => matches!(self, S::Ingest | S::Admin),
             A::Read => self >= S::Read,
             A::Triage => self >= S::Analyst,
-            A::Escalate | A::Hunt => self >= S::Responder,
+            A::Escalate | A::Hunt | A::Respond => self >= S::Responder,
             A::Suppress | A::Configure | A::Audit => self >= S::Lead,
             A::Operate | A::Administer => self == S::Admin,
         }

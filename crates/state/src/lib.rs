@@ -25,6 +25,7 @@ mod pages;
 pub mod password;
 pub mod reader;
 mod row;
+mod runs;
 mod schema;
 mod searches;
 mod tenants;
@@ -48,6 +49,7 @@ pub use self::incidents::{Escalation, RuleStats, Scope as ImpactScope, SlaReport
 pub use self::outbox::{Delivery, DeliveryRow, Page};
 pub use self::pages::{PageAck, PageRow};
 pub use self::row::Row;
+pub use self::runs::{Judged, NewRun, NewStep, Run, RunStep, Verdict};
 pub use self::searches::{NewSearch, SavedSearch};
 pub use self::tenants::Tenant;
 pub use self::triage::{RISK_HISTORY_HOURS, TriageOutcome};

@@ -363,6 +363,64 @@ CREATE TABLE secrets (
     value TEXT NOT NULL
 );
 "#,
+    // 13: playbook runs, their steps, and the verdicts on steps that wait
+    // for approval. A run keeps its playbook's text as it started.
+    r#"
+CREATE TABLE runs (
+    id {id},
+    tenant TEXT NOT NULL,
+    incident BIGINT NOT NULL,
+    playbook TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    started_by TEXT NOT NULL,
+    key TEXT UNIQUE,
+    status TEXT NOT NULL,
+    step BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    outputs TEXT NOT NULL,
+    reason TEXT,
+    due BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL
+);
+CREATE INDEX runs_due ON runs (status, due);
+CREATE INDEX runs_tenant ON runs (tenant, incident, id);
+CREATE TABLE run_steps (
+    id {id},
+    run_id BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    step TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    call TEXT,
+    response TEXT,
+    error TEXT,
+    need_role TEXT,
+    need_count BIGINT NOT NULL,
+    expires BIGINT,
+    until BIGINT,
+    started BIGINT,
+    finished BIGINT,
+    rolled_back BIGINT,
+    rollback TEXT,
+    UNIQUE (run_id, seq)
+);
+CREATE INDEX run_steps_approval ON run_steps (status, expires);
+CREATE TABLE approvals (
+    id {id},
+    run_step BIGINT NOT NULL,
+    tenant TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    approve BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    UNIQUE (run_step, user_name)
+);
+"#,
 ];
 
 /// Serializes migrations between processes, inside a transaction. SQLite's

@@ -1093,6 +1093,126 @@ fn check_pages(fresh: Fresh<'_>) {
     assert_eq!(s.incident("acme", third.id).unwrap().status, Status::Acknowledged);
 }
 
+fn check_runs(fresh: Fresh<'_>) {
+    use super::{Judged, NewRun, NewStep};
+    use access::Scope;
+    let s = fresh("runs");
+    s.triage(&[detection(1, "psexec", "critical", 0, logon("alice", "ws-042", "192.0.2.7"))], None, at(0)).unwrap();
+    let incident = incidents(&s)[0].id;
+    let new = |key: Option<&str>, by: &str| NewRun {
+        tenant: "acme".into(),
+        incident,
+        playbook: "contain".into(),
+        version: 2,
+        source: "id: contain".into(),
+        inputs: serde_json::json!({"host": "ws-042"}),
+        started_by: by.into(),
+        key: key.map(String::from),
+    };
+    let lease = SignedDuration::from_mins(2);
+    // A trigger seen twice starts one run.
+    let run = s.start_run(&new(Some("auto:acme:contain"), "hinomi"), at(1)).unwrap().unwrap();
+    assert!(s.start_run(&new(Some("auto:acme:contain"), "hinomi"), at(1)).unwrap().is_none());
+    let claimed = s.claim_runs(at(1), lease, 10).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(s.claim_runs(at(1), lease, 10).unwrap().is_empty(), "leased");
+    // An automatic step: ready, running (committed before the call), done.
+    let auto = || NewStep {
+        step: "ticket".into(),
+        kind: "action".into(),
+        decision: "auto".into(),
+        call: Some(serde_json::json!({"http": {}})),
+        need: None,
+    };
+    let step = s.current_step(&run, &auto, at(1)).unwrap();
+    assert_eq!((step.status.as_str(), step.seq), ("ready", 1));
+    assert_eq!(s.current_step(&run, &auto, at(1)).unwrap().id, step.id, "written once");
+    s.step_running(&step, at(1)).unwrap();
+    // Failed and tried again, then done.
+    s.step_outcome(&run, &step, Err(("edr answered 503", Some(at(2)))), at(1)).unwrap();
+    assert!(s.claim_runs(at(1), lease, 10).unwrap().is_empty() && s.claim_runs(at(3), lease, 10).unwrap().len() == 1);
+    s.step_outcome(&run, &step, Ok(&serde_json::json!({"status": 200})), at(3)).unwrap();
+    let run = s.advance(&run, Some(("ticket", &serde_json::json!({"id": 7}))), Some(1), at(3)).unwrap();
+    assert_eq!((run.step, run.seq, run.outputs["ticket"]["id"].as_i64()), (1, 2, Some(7)));
+    // A step that needs two responders.
+    let ask = || NewStep {
+        step: "isolate".into(),
+        kind: "action".into(),
+        decision: "approve".into(),
+        call: None,
+        need: Some((Scope::Responder, 2, at(30))),
+    };
+    let step = s.current_step(&run, &ask, at(3)).unwrap();
+    assert_eq!(step.status, "approval");
+    assert_eq!(s.run("acme", run.id).unwrap().status, "waiting");
+    assert!(s.claim_runs(at(10), lease, 10).unwrap().is_empty(), "a waiting run is not claimed");
+    let judge = |who: &str, role, approve, when| {
+        s.judge_step(&by(who, at(when)), role, step.id, approve, "contained per runbook")
+    };
+    assert!(matches!(judge("carol", Scope::Analyst, true, 4), Err(StateError::Invalid(e)) if e.contains("responder")));
+    assert!(matches!(judge("hinomi", Scope::Admin, true, 4), Err(StateError::Invalid(_))), "the starter");
+    assert_eq!(judge("erin", Scope::Responder, true, 4).unwrap(), Judged::Waiting(1));
+    assert!(matches!(judge("erin", Scope::Responder, true, 5), Err(StateError::Invalid(e)) if e.contains("already")));
+    assert!(s.judge_step(&by("bob", at(5)), Scope::Lead, step.id, true, " ").is_err(), "a reason");
+    assert_eq!(judge("bob", Scope::Lead, true, 5).unwrap(), Judged::Approved);
+    assert_eq!(s.run_step("acme", step.id).unwrap().1.status, "ready");
+    assert!(s.run_step("globex", step.id).is_err(), "another tenant's step");
+    assert_eq!(s.claim_runs(at(6), lease, 10).unwrap().len(), 1);
+    s.step_running(&step, at(6)).unwrap();
+    s.step_outcome(&run, &step, Ok(&serde_json::json!({"status": 202})), at(6)).unwrap();
+    let done = s.run_steps(run.id).unwrap();
+    assert_eq!(done[1].verdicts.len(), 2);
+    // Rolled back once, beside the action.
+    s.rolled_back(&by("erin", at(7)), &done[1], &serde_json::json!({"http": {}}), &serde_json::json!({"status": 200}))
+        .unwrap();
+    assert!(s.rolled_back(&by("erin", at(7)), &done[1], &serde_json::json!({}), &serde_json::json!({})).is_err());
+    let run = s.advance(&run, None, None, at(7)).unwrap();
+    assert_eq!(run.status, "done");
+    // Denied: the run stops. Unanswered: it expires.
+    for (key, deny) in [("manual-1", true), ("manual-2", false)] {
+        let other = s.start_run(&new(Some(key), "erin"), at(10)).unwrap().unwrap();
+        let step = s.current_step(&other, &ask, at(10)).unwrap();
+        if deny {
+            assert_eq!(
+                s.judge_step(&by("bob", at(11)), Scope::Lead, step.id, false, "not this host").unwrap(),
+                Judged::Denied
+            );
+        } else {
+            let expired = s.expire_approvals(at(31)).unwrap();
+            assert_eq!(expired.len(), 1);
+            assert!(s.judge_step(&by("bob", at(32)), Scope::Lead, step.id, true, "late").is_err());
+        }
+        assert_eq!(s.run("acme", other.id).unwrap().status, "stopped");
+    }
+    // A dead step fails its run.
+    let last = s.start_run(&new(None, "erin"), at(40)).unwrap().unwrap();
+    let step = s.current_step(&last, &auto, at(40)).unwrap();
+    s.step_outcome(&last, &step, Err(("refused", None)), at(40)).unwrap();
+    assert_eq!(s.run("acme", last.id).unwrap().status, "failed");
+    // Each happening is on the incident's timeline and in the audit trail.
+    let said: Vec<String> = s.timeline("acme", incident).unwrap().into_iter().map(|e| e.what).collect();
+    for what in [
+        "started",
+        "approval_requested",
+        "approved",
+        "executed",
+        "rolled_back",
+        "finished",
+        "denied",
+        "approval_expired",
+        "failed",
+    ] {
+        assert!(said.iter().any(|w| w == what), "{what} not in {said:?}");
+    }
+    let audit: Vec<String> = s.audit_entries(Some("acme"), 0, 1000).unwrap().into_iter().map(|e| e.action).collect();
+    assert!(
+        audit.iter().any(|a| a == "playbook.approved") && audit.iter().any(|a| a == "playbook.denied"),
+        "{audit:?}"
+    );
+    assert_eq!(s.runs("acme", Some(incident), None, 10).unwrap().len(), 4);
+    assert_eq!(s.runs("acme", None, Some("stopped"), 10).unwrap().len(), 2);
+}
+
 fn check_saved_searches(fresh: Fresh<'_>) {
     let s = fresh("searches");
     let (erin, bob) = (by("erin", at(0)), by("bob", at(1)));
@@ -1138,6 +1258,7 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_tenants(fresh);
     check_outbox(fresh);
     check_pages(fresh);
+    check_runs(fresh);
     check_corrupt_rows(fresh);
     check_scenario(fresh);
     check_incident_title(fresh);
@@ -1207,7 +1328,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 12);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 13);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -1220,7 +1341,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(|ok| *ok), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 12);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 13);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");
