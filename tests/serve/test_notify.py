@@ -44,7 +44,7 @@ class Receiver(http.server.ThreadingHTTPServer):
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.calls.append((self.path, {k.lower(): v for k, v in self.headers.items()}, json.loads(body)))
+                outer.calls.append((self.path, {k.lower(): v for k, v in self.headers.items()}, json.loads(body) if body else None))
                 if self.path == "/hang":
                     outer.release.wait(60)
                 status = 503 if self.path == "/fail" else 200

@@ -40,16 +40,28 @@ pub enum Trigger {
     SlaBreached,
     /// A log source stopped sending.
     SourceSilent,
+    /// A playbook step waits for people to approve it.
+    ApprovalWaiting,
+    /// A request for approval expired unanswered.
+    ApprovalExpired,
+    /// A playbook action failed for good.
+    ActionFailed,
+    /// A playbook's notify step.
+    PlaybookMessage,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 6] = [
+    pub const ALL: [Trigger; 10] = [
         Trigger::IncidentOpened,
         Trigger::IncidentRaised,
         Trigger::IncidentEscalated,
         Trigger::SlaNearBreach,
         Trigger::SlaBreached,
         Trigger::SourceSilent,
+        Trigger::ApprovalWaiting,
+        Trigger::ApprovalExpired,
+        Trigger::ActionFailed,
+        Trigger::PlaybookMessage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +72,10 @@ impl Trigger {
             Trigger::SlaNearBreach => "sla_near_breach",
             Trigger::SlaBreached => "sla_breached",
             Trigger::SourceSilent => "source_silent",
+            Trigger::ApprovalWaiting => "approval_waiting",
+            Trigger::ApprovalExpired => "approval_expired",
+            Trigger::ActionFailed => "action_failed",
+            Trigger::PlaybookMessage => "playbook_message",
         }
     }
 
@@ -77,6 +93,10 @@ impl Trigger {
             Trigger::SlaNearBreach => "SLA target near",
             Trigger::SlaBreached => "SLA target breached",
             Trigger::SourceSilent => "Log source silent",
+            Trigger::ApprovalWaiting => "Approval needed",
+            Trigger::ApprovalExpired => "Approval request expired",
+            Trigger::ActionFailed => "Response action failed",
+            Trigger::PlaybookMessage => "Playbook",
         }
     }
 }
@@ -96,6 +116,10 @@ pub struct Notice {
     /// Lines of detail: key fields, the SLA target, the silence.
     #[serde(default)]
     pub facts: Vec<(String, String)>,
+    /// What within the incident it is about, when an incident has many
+    /// of its kind (a playbook run's step): part of the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl Notice {
@@ -104,9 +128,13 @@ impl Notice {
     /// incident raised to critical is another), per source and time for
     /// silence.
     pub fn key(&self) -> String {
-        match self.incident {
+        let key = match self.incident {
             Some(id) => format!("{}:incident:{id}:{}:{}", self.tenant, self.trigger.as_str(), self.severity.as_str()),
             None => format!("{}:{}:{}:{}", self.tenant, self.trigger.as_str(), self.title, self.at.as_second()),
+        };
+        match &self.subject {
+            Some(s) => format!("{key}:{s}"),
+            None => key,
         }
     }
 }

@@ -48,7 +48,8 @@ pub struct RotaSpec {
     /// The email channel pages go out on (its server and sender; the
     /// recipient is the person).
     pub channel: String,
-    /// Triggers that page; empty: new and raised incidents, SLA breaches.
+    /// Triggers that page; empty: new and raised incidents, SLA breaches,
+    /// requests for approval that expired.
     #[serde(default)]
     pub triggers: Vec<Trigger>,
     #[serde(default = "high")]
@@ -138,7 +139,7 @@ impl Rota {
             return Err(bad("escalate_after must be at least a second".into()));
         }
         let triggers = if spec.triggers.is_empty() {
-            vec![Trigger::IncidentOpened, Trigger::IncidentRaised, Trigger::SlaBreached]
+            vec![Trigger::IncidentOpened, Trigger::IncidentRaised, Trigger::SlaBreached, Trigger::ApprovalExpired]
         } else {
             spec.triggers.clone()
         };

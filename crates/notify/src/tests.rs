@@ -13,6 +13,7 @@ fn notice(title: &str) -> Notice {
         title: title.into(),
         at: "2026-11-20T03:00:00Z".parse::<Timestamp>().unwrap(),
         facts: vec![("host.name".into(), "ws-042".into()), ("user.name".into(), "alice".into())],
+        subject: None,
     }
 }
 

@@ -77,6 +77,9 @@ pub struct App {
     /// so a change made by another process sharing the store takes hold
     /// within seconds.
     tenants: RwLock<Arc<HashMap<String, state::Tenant>>>,
+    /// The playbook responder, once serve has started it (runs by hand,
+    /// dry runs and rollbacks go through it).
+    pub(crate) responder: std::sync::OnceLock<Arc<crate::respond::Responder>>,
 }
 
 /// A journal the API lists from.
@@ -121,6 +124,7 @@ impl App {
             alerts: Mutex::new(JournalIndex::new(data.join("alerts"), MAX_LISTED)),
             dead_letters: Mutex::new(JournalIndex::new(data.join("deadletter"), MAX_LISTED)),
             tenants: RwLock::new(Arc::new(HashMap::new())),
+            responder: std::sync::OnceLock::new(),
         }
     }
 

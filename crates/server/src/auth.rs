@@ -145,6 +145,8 @@ pub(crate) struct Caller {
     pub(crate) id: String,
     /// The source events sent with this token are attributed to.
     pub(crate) source: Option<String>,
+    /// The token's role: what a step's approval is weighed against.
+    pub(crate) scope: access::Scope,
 }
 
 impl Caller {
@@ -249,6 +251,7 @@ async fn token_guard(g: &Guarded, action: Action, mut req: Request, next: Next) 
         tenant: token.tenant.clone(),
         id: token.id.clone(),
         source: token.source.clone(),
+        scope: token.scope,
     });
     if action != Action::Ingest {
         return next.run(req).await;

@@ -174,6 +174,9 @@ pub struct RespondConfig {
     pub timeout: Span,
     /// Tries of a failing action step; then it is dead.
     pub attempts: u32,
+    /// How long a worker holds a run it drives; a run whose worker died
+    /// is taken up again after it. Longer than twice `timeout`.
+    pub lease: Span,
 }
 
 impl Default for RespondConfig {
@@ -184,6 +187,7 @@ impl Default for RespondConfig {
             authority: Vec::new(),
             timeout: Span(Duration::from_secs(30)),
             attempts: 3,
+            lease: Span(Duration::from_secs(300)),
         }
     }
 }
@@ -777,6 +781,9 @@ impl Config {
         let channels: Vec<&str> = self.notify.channels.iter().map(|c| c.name.as_str()).collect();
         playbook::check_actions(&self.respond.actions, &channels, &[]).map_err(anyhow::Error::msg)?;
         playbook::check_authority(&self.respond.authority).map_err(anyhow::Error::msg)?;
+        if self.respond.lease.0 < self.respond.timeout.0 * 2 {
+            bail!("[respond] lease must be at least twice timeout: a call must end within the lease");
+        }
         if let Some(url) = &self.notify.console_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {

@@ -122,6 +122,17 @@ pub async fn serve(
         (Some(soc), false) => Some(bell::start(soc.clone(), config.notify.clone(), stop_bell.clone())?),
         _ => None,
     };
+    // The responder: playbook runs from the state store.
+    let responder = match &app.soc {
+        Some(soc) => {
+            let geo = config.enrich.geo()?;
+            let r =
+                Arc::new(respond::Responder::new(soc.clone(), &config.respond, data, engine.store().cloned(), geo)?);
+            let _ = app.responder.set(r.clone());
+            Some(respond::start(r, stop_bell.clone())?)
+        }
+        None => None,
+    };
     let every = config.engine.health_check.0.max(Duration::from_secs(1));
     let mut ticker = tokio::time::interval(every);
     let stop = shutdown_signal();
@@ -147,6 +158,7 @@ pub async fn serve(
                             title: s.source.clone(),
                             at: now,
                             facts: vec![("silent for more than".into(), format!("{} s", s.limit.as_secs()))],
+                            subject: None,
                         };
                         match tokio::task::spawn_blocking(move || soc.add_notice(&notice, now)).await {
                             Ok(Ok(_)) => {}
@@ -158,8 +170,8 @@ pub async fn serve(
             }
             () = &mut stop => {
                 stop_bell.store(true, std::sync::atomic::Ordering::Release);
-                if let Some(b) = bell {
-                    let _ = tokio::task::spawn_blocking(move || b.join()).await;
+                for t in bell.into_iter().chain(responder) {
+                    let _ = tokio::task::spawn_blocking(move || t.join()).await;
                 }
                 return Ok(());
             }

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::auth::{Guarded, Need, guard};
 use crate::{api, console, ingest};
 
-use access::Action::{Administer, Audit, Configure, Escalate, Hunt, Ingest, Operate, Read, Suppress, Triage};
+use access::Action::{Administer, Audit, Configure, Escalate, Hunt, Ingest, Operate, Read, Respond, Suppress, Triage};
 #[cfg(test)]
 use axum::http::Method;
 
@@ -102,6 +102,12 @@ endpoints! {
     IncidentSplit: POST "/api/v1/incidents/{id}/split", Token(Triage) => api::incidents::act;
     IncidentEscalate: POST "/api/v1/incidents/{id}/escalate", Token(Escalate) => api::incidents::act;
     IncidentPagesAck: POST "/api/v1/incidents/{id}/pages/ack", Token(Triage) => api::incidents::act;
+    PlaybookStart: POST "/api/v1/incidents/{id}/playbooks/{playbook}", Token(Respond) => api::respond::start;
+    Playbooks: GET "/api/v1/playbooks", Token(Read) => api::respond::playbooks;
+    Runs: GET "/api/v1/runs", Token(Read) => api::respond::runs;
+    Run: GET "/api/v1/runs/{id}", Token(Read) => api::respond::run;
+    RunStepAct: POST "/api/v1/runs/{id}/steps/{step}/{verdict}", Token(Respond) => api::respond::step_act;
+    RunStop: POST "/api/v1/runs/{id}/stop", Token(Respond) => api::respond::stop;
     Suppressions: GET "/api/v1/suppressions", Token(Read) => api::config::suppressions;
     SuppressionAdd: POST "/api/v1/suppressions", Token(Suppress) => api::config::add_suppression;
     Assets: GET "/api/v1/assets", Token(Read) => api::config::assets;

@@ -115,8 +115,10 @@ impl Sqlite {
         let conn = rusqlite::Connection::open(path).map_err(|e| DbError(format!("open {}: {e}", path.display())))?;
         // WAL: readers do not block the writer; NORMAL sync is durable at
         // each checkpoint of the WAL and safe against corruption.
+        // The wait for a lock first: switching a new file to WAL takes one,
+        // and another process opening the store at the same moment holds it.
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+            "PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         )
         .map_err(|e| DbError(format!("set up {}: {e}", path.display())))?;
         Ok(Sqlite { conn })

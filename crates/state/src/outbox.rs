@@ -153,6 +153,23 @@ impl State {
         self.tx(|db| add(db, n, now, None))
     }
 
+    /// Adds a notice for one channel only, whatever the routes say (a
+    /// playbook's notify step); `false` if its key was there already.
+    pub fn add_notice_for(&self, n: &Notice, channel: &str, now: Timestamp) -> Result<bool> {
+        self.tx(|db| {
+            if !add(db, n, now, None)? {
+                return Ok(false);
+            }
+            db.exec("UPDATE notices SET routed = 1 WHERE key = $1", &[n.key().into()])?;
+            db.exec(
+                "INSERT INTO deliveries (notice_id, tenant, channel, status, attempts, due) \
+                 SELECT id, tenant, $2, 'pending', 0, $3 FROM notices WHERE key = $1",
+                &[n.key().into(), channel.into(), micros(now)],
+            )?;
+            Ok(true)
+        })
+    }
+
     /// Reads the incident log past the cursor and makes the notices it
     /// calls for, moving the cursor in the same transaction. Returns how
     /// many notices were made.
@@ -213,6 +230,7 @@ impl State {
                     title: r.get("title")?,
                     at: now,
                     facts: incident_facts(db, id)?,
+                    subject: None,
                 };
                 let mut notices = Vec::new();
                 let trigger = match notified {

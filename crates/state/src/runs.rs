@@ -415,8 +415,16 @@ impl State {
     }
 
     /// Moves a run past its current step: to step `next` (`None`: the run
-    /// is done), keeping `output` as the step's.
-    pub fn advance(&self, run: &Run, output: Option<(&str, &Value)>, next: Option<i64>, now: Timestamp) -> Result<Run> {
+    /// is done), keeping `output` as the step's. The worker driving it
+    /// keeps it until `hold`.
+    pub fn advance(
+        &self,
+        run: &Run,
+        output: Option<(&str, &Value)>,
+        next: Option<i64>,
+        now: Timestamp,
+        hold: Timestamp,
+    ) -> Result<Run> {
         self.tx(|db| {
             let mut outputs = run.outputs.clone();
             if let (Some((step, value)), Some(map)) = (output, outputs.as_object_mut()) {
@@ -424,7 +432,7 @@ impl State {
             }
             let status = if next.is_some() { "running" } else { "done" };
             db.exec(
-                "UPDATE runs SET step = $2, seq = seq + 1, outputs = $3, status = $4, due = $5, updated = $5 \
+                "UPDATE runs SET step = $2, seq = seq + 1, outputs = $3, status = $4, due = $7, updated = $5 \
                  WHERE id = $1 AND seq = $6",
                 &[
                     Val::Int(run.id),
@@ -433,6 +441,7 @@ impl State {
                     status.into(),
                     micros(now),
                     Val::Int(run.seq),
+                    micros(hold),
                 ],
             )?;
             if next.is_none() {
@@ -440,6 +449,14 @@ impl State {
                 tell(db, run, &by, "finished", &json!({}))?;
             }
             load_run(db, run.id)
+        })
+    }
+
+    /// Lets a run go before its lease ends: it is due at once.
+    pub fn release_run(&self, run: &Run) -> Result<()> {
+        self.tx(|db| {
+            db.exec("UPDATE runs SET due = updated WHERE id = $1 AND status = 'running'", &[Val::Int(run.id)])?;
+            Ok(())
         })
     }
 
@@ -586,6 +603,56 @@ impl State {
                 &[Val::Int(id)],
             )?;
             tell(db, &run, by, "stopped", &json!({"reason": reason}))
+        })
+    }
+
+    /// The incidents the incident log touched past cursor `name`, each
+    /// once, as `(tenant, incident)`, and the position to move the cursor
+    /// to once they are handled ([`State::move_cursor`]). A cursor that
+    /// does not exist yet starts at the log's end: an upgrade does not act
+    /// on every incident there was.
+    pub fn touched_incidents(&self, name: &str, limit: usize) -> Result<(Vec<(String, i64)>, i64)> {
+        self.tx(|db| {
+            let rows = db.rows("SELECT position FROM positions WHERE name = $1", &[name.into()])?;
+            let cursor: i64 = match rows.first() {
+                Some(r) => r.get("position")?,
+                None => {
+                    let end: i64 = db
+                        .rows("SELECT COALESCE(MAX(id), 0) AS id FROM incident_log", &[])?
+                        .first()
+                        .map_or(Ok(0), |r| r.get("id"))?;
+                    db.exec("INSERT INTO positions (name, position) VALUES ($1, $2)", &[name.into(), Val::Int(end)])?;
+                    return Ok((Vec::new(), end));
+                }
+            };
+            let entries = db.rows(
+                &format!(
+                    "SELECT l.id AS id, l.incident_id AS incident, i.tenant AS tenant FROM incident_log l \
+                     JOIN incidents i ON i.id = l.incident_id WHERE l.id > $1 ORDER BY l.id LIMIT {limit}"
+                ),
+                &[Val::Int(cursor)],
+            )?;
+            let mut out: Vec<(String, i64)> = Vec::new();
+            let mut last = cursor;
+            for e in &entries {
+                last = e.get("id")?;
+                let touched = (e.get::<String>("tenant")?, e.get::<i64>("incident")?);
+                if !out.contains(&touched) {
+                    out.push(touched);
+                }
+            }
+            Ok((out, last))
+        })
+    }
+
+    /// Moves cursor `name` to `position`.
+    pub fn move_cursor(&self, name: &str, position: i64) -> Result<()> {
+        self.tx(|db| {
+            db.exec(
+                "INSERT INTO positions (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = $2",
+                &[name.into(), Val::Int(position)],
+            )?;
+            Ok(())
         })
     }
 

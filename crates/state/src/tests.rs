@@ -958,6 +958,7 @@ fn check_outbox(fresh: Fresh<'_>) {
         title: "fw".into(),
         at: at(7),
         facts: vec![],
+        subject: None,
     };
     assert!(s.add_notice(&silent, at(7)).unwrap());
     assert!(!s.add_notice(&silent, at(8)).unwrap());
@@ -1132,7 +1133,7 @@ fn check_runs(fresh: Fresh<'_>) {
     s.step_outcome(&run, &step, Err(("edr answered 503", Some(at(2)))), at(1)).unwrap();
     assert!(s.claim_runs(at(1), lease, 10).unwrap().is_empty() && s.claim_runs(at(3), lease, 10).unwrap().len() == 1);
     s.step_outcome(&run, &step, Ok(&serde_json::json!({"status": 200})), at(3)).unwrap();
-    let run = s.advance(&run, Some(("ticket", &serde_json::json!({"id": 7}))), Some(1), at(3)).unwrap();
+    let run = s.advance(&run, Some(("ticket", &serde_json::json!({"id": 7}))), Some(1), at(3), at(3)).unwrap();
     assert_eq!((run.step, run.seq, run.outputs["ticket"]["id"].as_i64()), (1, 2, Some(7)));
     // A step that needs two responders.
     let ask = || NewStep {
@@ -1166,7 +1167,7 @@ fn check_runs(fresh: Fresh<'_>) {
     s.rolled_back(&by("erin", at(7)), &done[1], &serde_json::json!({"http": {}}), &serde_json::json!({"status": 200}))
         .unwrap();
     assert!(s.rolled_back(&by("erin", at(7)), &done[1], &serde_json::json!({}), &serde_json::json!({})).is_err());
-    let run = s.advance(&run, None, None, at(7)).unwrap();
+    let run = s.advance(&run, None, None, at(7), at(7)).unwrap();
     assert_eq!(run.status, "done");
     // Denied: the run stops. Unanswered: it expires.
     for (key, deny) in [("manual-1", true), ("manual-2", false)] {
@@ -1333,12 +1334,13 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     // command on its data directory): one migrates, the others wait and
     // see it done.
     let fresh = dir.join("raced.db");
-    let opened: Vec<bool> = std::thread::scope(|s| {
-        let handles: Vec<_> =
-            (0..6).map(|_| s.spawn(|| State::sqlite(&fresh, TriagePolicy::default()).is_ok())).collect();
+    let opened: Vec<Option<String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| s.spawn(|| State::sqlite(&fresh, TriagePolicy::default()).err().map(|e| e.to_string())))
+            .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(opened.iter().all(|ok| *ok), "{opened:?}");
+    assert!(opened.iter().all(Option::is_none), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
     assert_eq!(rows[0].get::<i64>("n").unwrap(), 13);

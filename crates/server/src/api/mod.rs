@@ -9,6 +9,7 @@ pub(crate) mod incidents;
 pub(crate) mod journals;
 pub mod model;
 pub(crate) mod reports;
+pub(crate) mod respond;
 pub(crate) mod search;
 
 use std::sync::Arc;

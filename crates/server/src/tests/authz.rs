@@ -62,6 +62,9 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         E::IncidentSplit => json(serde_json::json!({"alerts": [999_999]})),
         E::IncidentEscalate => json(serde_json::json!({"version": 1, "to": "csirt"})),
         E::IncidentPagesAck => json(serde_json::json!({})),
+        E::PlaybookStart => json(serde_json::json!({"dry_run": true})),
+        E::Playbooks | E::Runs | E::Run => None,
+        E::RunStepAct | E::RunStop => json(serde_json::json!({"reason": "authz probe"})),
         E::Suppressions | E::Assets | E::RuleStats | E::Notifications | E::Deliveries | E::Pages | E::AuditTrail => {
             None
         }
@@ -111,7 +114,10 @@ fn path(r: &Route, f: &Fixture, tenant: &str) -> String {
         .replace("{index}", "logs")
         .replace("{task}", "1")
         .replace("{event}", "0.1")
-        .replace("{kind}", "user");
+        .replace("{kind}", "user")
+        .replace("{playbook}", "probe")
+        .replace("{step}", "1")
+        .replace("{verdict}", "approve");
     if r.e == Endpoint::Switch { format!("{path}?tenant={tenant}") } else { path }
 }
 
