@@ -284,3 +284,54 @@ min_severity = "critical"
     finally:
         server.kill()
         smtp.stop()
+
+
+def test_an_alert_storm_on_one_incident_sends_one_message(tmp_path):
+    """10,000 failed logons of one account on one host: one incident, one
+    mail, however many alerts pile onto it."""
+    from elasticsearch import Elasticsearch, helpers
+
+    box, smtp, smtp_port = smtp_server()
+    try:
+        # The engine's own cap on one rule's alerts is raised past the
+        # storm: every detection reaches triage and the outbox.
+        config = f"""
+[engine]
+rule_alerts = 20000
+[notify]
+[[notify.channels]]
+name = "mail"
+kind = "email"
+server = "127.0.0.1:{smtp_port}"
+from = "hinomi@soc.example"
+to = ["soc@soc.example"]
+starttls = "never"
+[[notify.routes]]
+channels = ["mail"]
+"""
+        server = Server(tmp_path / "data", config, rules=TRIAGE / "rules").start()
+        try:
+            es = Elasticsearch(server.http, api_key=server.ingest_token, request_timeout=60)
+            base = {"Channel": "Security", "Computer": "WS-042.corp.example",
+                    "Provider_Name": "Microsoft-Windows-Security-Auditing", "EventID": 4625, "LogonType": 3,
+                    "TargetUserName": "alice", "IpAddress": "203.0.113.7", "Status": "0xc000006d"}
+            docs = ({"_index": "winlogbeat", "_source": dict(base, EventTime=f"2026-11-20T01:{i // 600 % 60:02d}:{i // 10 % 60:02d}.{i % 10}00Z")}
+                    for i in range(10_000))
+            ok, _ = helpers.bulk(es, docs, chunk_size=2000)
+            assert ok == 10_000
+
+            def storm():
+                incidents = call(server, "GET", "/api/v1/incidents", server.read_token)[1]["incidents"]
+                counted = sum(a["count"] for i in incidents
+                              for a in call(server, "GET", f"/api/v1/incidents/{i['id']}", server.read_token)[1]["alerts"])
+                return counted >= 10_000 and incidents
+            incidents = wait_for(storm, 120, "10,000 detections triaged")
+            assert len(incidents) == 1, [(i["id"], i["title"]) for i in incidents]
+            wait_for(lambda: box.messages, 30, "the mail")
+            time.sleep(3)
+            subjects = [m["Subject"] for _, _, m in box.messages]
+            assert len(subjects) == 1, subjects
+        finally:
+            server.kill()
+    finally:
+        smtp.stop()

@@ -229,3 +229,173 @@ def test_playbooks_act_within_the_authority_policy(tmp_path):
         receiver.release.set()
         receiver.shutdown()
         smtp.stop()
+
+
+def one_step(name, action):
+    return f"""id: {name}
+title: {name}
+tenant: default
+version: 1
+steps:
+  - id: call
+    action: {action}
+    with: {{ incident: "{{{{incident.id}}}}" }}
+"""
+
+
+def incident_of(server):
+    send_scenario(server)
+    return wait_for(lambda: call(server, "GET", "/api/v1/incidents", server.read_token)[1]["incidents"], 30,
+                    "an incident")[0]
+
+
+def test_a_hanging_or_failing_receiver_never_blocks_other_runs(tmp_path):
+    """100 runs at once: 20 call a receiver that hangs, 40 one that fails,
+    40 one that answers. The answered ones all finish while the hanging
+    one still holds its calls; the failing and hanging ones are tried
+    again, time out, and land in the dead letter (failed runs)."""
+    ok, bad, hang = Receiver(), Receiver(), Receiver()
+    try:
+        data = tmp_path / "data"
+        (data / "playbooks").mkdir(parents=True)
+        for name in ("ok", "bad", "hang"):
+            (data / "playbooks" / f"{name}.yml").write_text(one_step(f"call-{name}", name))
+        actions = "".join(f"""
+[[respond.actions]]
+name = "{name}"
+kind = "ticket"
+http = {{ url = "{r.url(path)}", body = {{ incident = "{{{{incident}}}}" }} }}
+""" for name, r, path in (("ok", ok, "/ok"), ("bad", bad, "/fail"), ("hang", hang, "/hang")))
+        config = f"""
+[respond]
+timeout = "2s"
+lease = "10s"
+attempts = 2
+{actions}
+[[respond.authority]]
+decide = "auto"
+"""
+        server = Server(data, config, rules=TRIAGE / "rules").start()
+        try:
+            responder = server.token("responder")
+            incident = incident_of(server)
+            plan = ["hang"] * 20 + ["bad"] * 40 + ["ok"] * 40
+            import concurrent.futures
+            with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                started = list(pool.map(lambda name: call(
+                    server, "POST", f"/api/v1/incidents/{incident['id']}/playbooks/call-{name}", responder, {}), plan))
+            assert all(status == 200 for status, _ in started), [s for s in started if s[0] != 200][:3]
+            began = time.monotonic()
+
+            def runs(status):
+                return call(server, "GET", f"/api/v1/runs?status={status}&limit=200", responder)[1]["runs"]
+
+            done = wait_for(lambda: len(d := runs("done")) == 40 and d, 60, "every answered run done")
+            took = time.monotonic() - began
+            assert {r["playbook"] for r in done} == {"call-ok"}
+            # The hanging receiver still holds calls: it did not hold the others up.
+            assert len(hang.at("/hang")) < 20 * 2 and took < 30, (len(hang.at("/hang")), took)
+            keys = {c[1]["idempotency-key"] for c in ok.at("/ok")}
+            assert len(ok.at("/ok")) == 40 and len(keys) == 40
+            # Failing ones: tried twice, then dead, with the receiver's answer.
+            failed = wait_for(lambda: len(f := [r for r in runs("failed") if r["playbook"] == "call-bad"]) == 40 and f,
+                              60, "the failing runs dead")
+            assert all("answered 503" in r["reason"] for r in failed), failed[0]
+            assert len(bad.at("/fail")) == 80
+            # Hanging ones: each call times out; tried twice, then dead.
+            hung = wait_for(lambda: len(h := [r for r in runs("failed") if r["playbook"] == "call-hang"]) == 20 and h,
+                            120, "the hanging runs dead")
+            assert all("calling 127.0.0.1" in r["reason"] for r in hung), hung[0]
+        finally:
+            server.kill()
+    finally:
+        for r in (ok, bad, hang):
+            r.release.set()
+            r.shutdown()
+
+
+def test_a_run_killed_midway_resumes_without_repeating_a_step(tmp_path):
+    """SIGKILL while a run waits between two actions: after the restart it
+    goes on from where it was; the first action and the message it sent
+    are not repeated. SIGKILL during a call: the call is made again with
+    the same idempotency key, for the receiver to drop the repeat."""
+    box, smtp, smtp_port = smtp_server()
+    receiver = Receiver()
+    try:
+        data = tmp_path / "data"
+        (data / "playbooks").mkdir(parents=True)
+        (data / "playbooks" / "steps.yml").write_text("""id: steps
+title: two calls around a wait
+tenant: default
+version: 1
+steps:
+  - id: first
+    action: first
+    with: { incident: "{{incident.id}}" }
+  - id: tell
+    notify: mail
+    text: "first call made for {{incident.id}}"
+  - id: pause
+    wait: 4s
+  - id: second
+    action: slow
+    with: { incident: "{{incident.id}}" }
+""")
+        config = f"""
+[notify]
+[[notify.channels]]
+name = "mail"
+kind = "email"
+server = "127.0.0.1:{smtp_port}"
+from = "hinomi@soc.example"
+to = ["soc@soc.example"]
+starttls = "never"
+[respond]
+timeout = "20s"
+lease = "40s"
+attempts = 3
+[[respond.actions]]
+name = "first"
+kind = "ticket"
+http = {{ url = "{receiver.url('/first')}" }}
+[[respond.actions]]
+name = "slow"
+kind = "ticket"
+http = {{ url = "{receiver.url('/hang')}" }}
+[[respond.authority]]
+decide = "auto"
+"""
+        server = Server(data, config, rules=TRIAGE / "rules").start()
+        try:
+            responder = server.token("responder")
+            incident = incident_of(server)
+            status, run = call(server, "POST", f"/api/v1/incidents/{incident['id']}/playbooks/steps", responder, {})
+            assert status == 200, run
+            wait_for(lambda: receiver.at("/first") and box.messages, 30, "the first call and the message")
+            wait_for(lambda: call(server, "GET", f"/api/v1/runs/{run['id']}", responder)[1]["steps"][-1]["status"] == "waiting",
+                     30, "the run waiting")
+            server.kill()
+            server.start()
+            # Resumed: the second call comes; the first is not made again.
+            second = wait_for(lambda: receiver.at("/hang"), 60, "the second call after the restart")
+            key = second[0][1]["idempotency-key"]
+            # Killed again while the second call hangs: the lease runs out and
+            # the call is made again, with the same key.
+            server.kill()
+            receiver.release.set()
+            server.start()
+            again = wait_for(lambda: len(receiver.at("/hang")) >= 2 and receiver.at("/hang"), 90, "the call made again")
+            assert again[1][1]["idempotency-key"] == key
+            done = wait_for(lambda: (r := call(server, "GET", f"/api/v1/runs/{run['id']}", responder)[1])["status"] == "done" and r,
+                            60, "the run done")
+            assert [s["step"] for s in done["steps"]] == ["first", "tell", "pause", "second"]
+            assert len(receiver.at("/first")) == 1, receiver.at("/first")
+            time.sleep(2)
+            told = [m for _, _, m in box.messages if "first call made" in m["Subject"]]
+            assert len(told) == 1, [m["Subject"] for _, _, m in box.messages]
+        finally:
+            server.kill()
+    finally:
+        receiver.release.set()
+        receiver.shutdown()
+        smtp.stop()

@@ -24,9 +24,13 @@ use notify::{Channel, ChannelKind, PageView, Payload, RetryPolicy, Rota, StartTl
 use state::{Delivery, State};
 
 use crate::config::NotifyConfig;
+use crate::lanes::Lanes;
 
 /// Sends running at once.
 const SENDERS: usize = 8;
+
+/// Sends to one channel at once.
+const PER_CHANNEL: usize = 3;
 
 /// How long a claimed delivery is its claimer's: longer than a send's
 /// timeout and the wait in the queue before it.
@@ -259,12 +263,14 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
     let (tx, rx) = sync_channel::<Delivery>(SENDERS);
     let rx = Arc::new(Mutex::new(rx));
     let http = http_client(config.timeout.0);
+    let lanes = Arc::new(Lanes::new(PER_CHANNEL));
     let senders: Vec<JoinHandle<()>> = (0..SENDERS)
         .filter_map(|i| {
-            let (state, config, rx, http) = (state.clone(), config.clone(), rx.clone(), http.clone());
+            let (state, config, rx, http, lanes) =
+                (state.clone(), config.clone(), rx.clone(), http.clone(), lanes.clone());
             std::thread::Builder::new()
                 .name(format!("notify-send-{i}"))
-                .spawn(move || sender(&state, &config, &http, &rx))
+                .spawn(move || sender(&state, &config, &http, &lanes, &rx))
                 .ok()
         })
         .collect();
@@ -304,7 +310,7 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
     }
 }
 
-fn sender(state: &State, config: &NotifyConfig, http: &ureq::Agent, rx: &Mutex<Receiver<Delivery>>) {
+fn sender(state: &State, config: &NotifyConfig, http: &ureq::Agent, lanes: &Lanes, rx: &Mutex<Receiver<Delivery>>) {
     let retry = config.retry();
     loop {
         let next = match rx.lock() {
@@ -312,6 +318,14 @@ fn sender(state: &State, config: &NotifyConfig, http: &ureq::Agent, rx: &Mutex<R
             Err(_) => return,
         };
         let Ok(d) = next else { return };
+        // A channel whose receiver hangs holds a few senders, not all.
+        let Some(_lane) = lanes.try_take(&d.channel) else {
+            let later = Timestamp::now().checked_add(SignedDuration::from_secs(1)).unwrap_or(Timestamp::now());
+            if let Err(e) = state.delivery_deferred(&d, later) {
+                tracing::error!(error = %e, delivery = d.id, "giving a delivery back");
+            }
+            continue;
+        };
         let outcome = match config.channels.iter().find(|c| c.name == d.channel) {
             Some(channel) => send(config, http, channel, &d),
             // Configured before, gone since: nothing will send it.

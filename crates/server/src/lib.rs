@@ -18,6 +18,7 @@ mod enc;
 mod error;
 pub mod handoff;
 mod ingest;
+mod lanes;
 mod listen;
 pub mod logging;
 pub mod respond;

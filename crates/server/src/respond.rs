@@ -104,7 +104,10 @@ pub fn load_playbooks(paths: &[PathBuf]) -> std::io::Result<(Loaded, Vec<LoadFai
 const CURSOR: &str = "respond.log";
 
 /// Runs driven at once.
-const WORKERS: usize = 8;
+const WORKERS: usize = 16;
+
+/// Calls to one destination at once (a host and port, or a program).
+const PER_DESTINATION: usize = 4;
 
 /// The most output of a call kept with its step.
 const MAX_OUTPUT: usize = 64 << 10;
@@ -135,6 +138,7 @@ pub struct Responder {
     geo: Option<Arc<geo::Geo>>,
     http: ureq::Agent,
     lease: SignedDuration,
+    lanes: crate::lanes::Lanes,
 }
 
 impl Responder {
@@ -159,7 +163,8 @@ impl Responder {
             .build()
             .into();
         let lease = SignedDuration::try_from(config.lease.0).unwrap_or(SignedDuration::from_mins(5));
-        Ok(Responder { state, config: config.clone(), playbooks, store, geo, http, lease })
+        let lanes = crate::lanes::Lanes::new(PER_DESTINATION);
+        Ok(Responder { state, config: config.clone(), playbooks, store, geo, http, lease, lanes })
     }
 
     /// The playbooks of a tenant.
@@ -419,6 +424,17 @@ impl Responder {
             if let StepKind::Wait { duration } = &step.kind {
                 return self.state.step_wait(&run, &row, now.checked_add(*duration).unwrap_or(now), now);
             }
+            // An action waits for a place in its destination's lane: a
+            // receiver that hangs holds a few workers, not all.
+            let _lane = match self.destination(&row) {
+                Some(d) => match self.lanes.try_take(&d) {
+                    Some(lane) => Some(lane),
+                    None => {
+                        return self.state.defer_run(&run, now.checked_add(SignedDuration::from_secs(1)).unwrap_or(now));
+                    }
+                },
+                None => None,
+            };
             if row.kind == "action" {
                 self.state.step_running(&row, now)?;
             }
@@ -451,6 +467,16 @@ impl Responder {
         }
         // Out of time for now: another turn soon, by whoever claims it.
         self.state.release_run(&run)
+    }
+
+    /// Where an action step's call goes: its URL's host and port, or its
+    /// program.
+    fn destination(&self, row: &state::RunStep) -> Option<String> {
+        let call = row.call.as_ref()?;
+        if let Some(url) = call.get("http").and_then(|h| h.get("url")).and_then(serde_json::Value::as_str) {
+            return Some(crate::lanes::destination(url));
+        }
+        call.get("command").and_then(|c| c.get(0)).and_then(serde_json::Value::as_str).map(str::to_string)
     }
 
     /// The lease kept while a worker goes on driving a run.

@@ -459,6 +459,18 @@ impl State {
         })
     }
 
+    /// Gives a claimed delivery back untried: it goes at `until` (its
+    /// channel had no room), and the claim does not count as a try.
+    pub fn delivery_deferred(&self, d: &Delivery, until: Timestamp) -> Result<()> {
+        self.tx(|db| {
+            db.exec(
+                &format!("UPDATE {} SET due = $2, attempts = attempts - 1 WHERE id = $1 AND attempts > 0", table(d)),
+                &[Val::Int(d.id), micros(until)],
+            )?;
+            Ok(())
+        })
+    }
+
     /// A tenant's deliveries, newest first; `status` narrows (`pending`,
     /// `sent`, `dead`).
     pub fn deliveries(&self, tenant: &str, status: Option<&str>, limit: usize) -> Result<Vec<DeliveryRow>> {

@@ -460,6 +460,17 @@ impl State {
         })
     }
 
+    /// Lets a run go until `until` (its next step waits for room).
+    pub fn defer_run(&self, run: &Run, until: Timestamp) -> Result<()> {
+        self.tx(|db| {
+            db.exec(
+                "UPDATE runs SET due = $2 WHERE id = $1 AND status = 'running'",
+                &[Val::Int(run.id), micros(until)],
+            )?;
+            Ok(())
+        })
+    }
+
     /// A person's verdict on a step waiting for approval. `role` is the
     /// role they hold in the run's tenant. Refused: a role below the
     /// step's, a second verdict of the same person, the person who
