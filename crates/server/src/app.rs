@@ -80,6 +80,8 @@ pub struct App {
     /// The playbook responder, once serve has started it (runs by hand,
     /// dry runs and rollbacks go through it).
     pub(crate) responder: std::sync::OnceLock<Arc<crate::respond::Responder>>,
+    /// The on-call rotas (the response page shows who is on call).
+    pub(crate) rotas: Vec<notify::Rota>,
 }
 
 /// A journal the API lists from.
@@ -125,6 +127,8 @@ impl App {
             dead_letters: Mutex::new(JournalIndex::new(data.join("deadletter"), MAX_LISTED)),
             tenants: RwLock::new(Arc::new(HashMap::new())),
             responder: std::sync::OnceLock::new(),
+            // Checked when the configuration was read.
+            rotas: config.notify.rotas().unwrap_or_default(),
         }
     }
 

@@ -430,7 +430,9 @@ impl Responder {
                 Some(d) => match self.lanes.try_take(&d) {
                     Some(lane) => Some(lane),
                     None => {
-                        return self.state.defer_run(&run, now.checked_add(SignedDuration::from_secs(1)).unwrap_or(now));
+                        return self
+                            .state
+                            .defer_run(&run, now.checked_add(SignedDuration::from_secs(1)).unwrap_or(now));
                     }
                 },
                 None => None,

@@ -149,6 +149,9 @@ endpoints! {
     IncidentPageTask: POST "/ui/{tenant}/incidents/{id}/task", Role(Triage) => console::pages::incident_act;
     IncidentPageEscalate: POST "/ui/{tenant}/incidents/{id}/escalate", Role(Escalate) => console::pages::incident_act;
     IncidentPagePages: POST "/ui/{tenant}/incidents/{id}/pages", Role(Triage) => console::pages::incident_act;
+    IncidentPagePlaybook: POST "/ui/{tenant}/incidents/{id}/playbook", Role(Respond) => console::pages::incident_playbook;
+    ResponsePage: GET "/ui/{tenant}/response", Role(Read) => console::pages::response;
+    RunPageAct: POST "/ui/{tenant}/runs/{id}", Role(Respond) => console::pages::run_act;
     SearchPage: GET "/ui/{tenant}/search", Role(Read) => console::pages::search;
     SearchSave: POST "/ui/{tenant}/search", Role(Read) => console::pages::search_act;
     EventPage: GET "/ui/{tenant}/events/{event}", Role(Read) => console::pages::event;

@@ -282,7 +282,20 @@ async fn incident_page(app: &App, v: Viewer, id: i64, notice: Option<String>, co
             let last = e.alerts.iter().map(|a| a.last_seen).max();
             let events = events_by_id(app, &v.ctx, ids, first.zip(last)).await;
             let title = format!("{} #{id}: {}", v.ctx.t(T::Incident), e.incident.title);
-            let body = view::incident(&v.ctx, &e, &events, &users, sla.as_ref(), &pages, notice.as_deref());
+            let playbooks: Vec<(String, String)> = app
+                .responder
+                .get()
+                .map(|r| {
+                    r.playbooks(&v.ctx.tenant)
+                        .filter(|p| p.trigger.manual)
+                        .map(|p| (p.id.clone(), p.title.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let body = maud::html! {
+                (view::incident(&v.ctx, &e, &events, &users, sla.as_ref(), &pages, notice.as_deref()))
+                (view::start_form(&v.ctx, id, &playbooks))
+            };
             html(code, view::layout(&v.ctx, &title, T::Incidents, body))
         }
         Err(e) => failed(v.ctx.lang, e),
@@ -1028,5 +1041,113 @@ mod tests {
         // A form without its version is refused, never taken as version 0.
         assert!(matches!(form_action("assign", &f(&[("assignee", "erin")])), Err(ApiError::Invalid(_))));
         assert!(matches!(form_action("merge", &f(&[])), Err(ApiError::NotFound(_))));
+    }
+}
+
+/// The response page: on call, the approvals inbox, the runs.
+pub(crate) async fn response(State(app): State<Arc<App>>, v: Viewer, Query(p): Query<DoneParams>) -> Response {
+    let note = p.done.as_deref().map(|_| v.ctx.t(T::DoneRun).to_string());
+    response_page(&app, v, note, StatusCode::OK).await
+}
+
+async fn response_page(app: &App, v: Viewer, note: Option<String>, code: StatusCode) -> Response {
+    let now = Timestamp::now();
+    let rotas: Vec<view::RotaShifts> = app
+        .rotas
+        .iter()
+        .filter(|r| r.tenant == v.ctx.tenant)
+        .map(|r| (r.name.clone(), r.shifts(now, 4).into_iter().map(|s| (s.person.name.clone(), s.from)).collect()))
+        .collect();
+    let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
+    let runs = blocking(move || {
+        let mut out = Vec::new();
+        for run in soc.runs(&t, None, None, 50)? {
+            let steps = soc.run_steps(run.id)?;
+            out.push((run, steps));
+        }
+        Ok(out)
+    })
+    .await;
+    match runs {
+        Ok(runs) => {
+            let body = view::response(&v.ctx, &runs, &rotas, note.as_deref());
+            html(code, view::layout(&v.ctx, v.ctx.t(T::Response), T::Response, body))
+        }
+        Err(e) => failed(v.ctx.lang, e),
+    }
+}
+
+/// A verdict, a rollback or a stop from the response page.
+pub(crate) async fn run_act(
+    State(app): State<Arc<App>>,
+    v: Viewer,
+    fields: Fields,
+    Path((_, run)): Path<(String, i64)>,
+) -> Response {
+    let responder = app.responder.get().cloned();
+    let (soc, t, user, role) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone(), v.ctx.role);
+    let done = blocking(move || {
+        let by = state::By { tenant: &t, actor: &user, now: Timestamp::now() };
+        let step = fields.text("step").parse::<i64>().ok();
+        let reason = fields.text("reason");
+        let of_run = |step: i64| -> Result<(), ApiError> {
+            let (r, _) = soc.run_step(&t, step)?;
+            if r.id == run { Ok(()) } else { Err(ApiError::NotFound(format!("run {run} has no step {step}"))) }
+        };
+        match (fields.text("action").as_str(), step) {
+            (verdict @ ("approve" | "deny"), Some(step)) => {
+                of_run(step)?;
+                soc.judge_step(&by, role, step, verdict == "approve", &reason)?;
+            }
+            ("rollback", Some(step)) => {
+                of_run(step)?;
+                let r =
+                    responder.ok_or_else(|| ApiError::Unavailable("the playbook responder is not running".into()))?;
+                r.rollback(&by, step)?;
+            }
+            ("stop", _) => {
+                soc.stop_run(&by, run, if reason.trim().is_empty() { "no reason given" } else { &reason })?
+            }
+            (other, _) => return Err(ApiError::Invalid(format!("run action {other:?}"))),
+        }
+        Ok(())
+    })
+    .await;
+    match done {
+        Ok(()) => redirect(&v.ctx.url(&format!("response?done=1#run-{run}"))),
+        Err(e @ (ApiError::NotFound(_) | ApiError::Internal(_))) => failed(v.ctx.lang, e),
+        Err(e) => response_page(&app, v, Some(e.message()), StatusCode::BAD_REQUEST).await,
+    }
+}
+
+/// Starts a playbook on an incident by hand, or shows its dry run.
+pub(crate) async fn incident_playbook(
+    State(app): State<Arc<App>>,
+    v: Viewer,
+    fields: Fields,
+    Path((_, id)): Path<(String, i64)>,
+) -> Response {
+    let Some(responder) = app.responder.get().cloned() else {
+        return failed(v.ctx.lang, ApiError::Unavailable("the playbook responder is not running".into()));
+    };
+    let (t, user, playbook) = (v.ctx.tenant.clone(), v.ctx.user.clone(), fields.text("playbook"));
+    let dry = fields.text("mode") == "dry";
+    let name = playbook.clone();
+    let outcome = blocking(move || {
+        let none = std::collections::BTreeMap::new();
+        if dry {
+            return Ok(Err(responder.dry_run(&t, id, &name, &none)?));
+        }
+        Ok(Ok(responder.start(&t, id, &name, &none, &user, None)?))
+    })
+    .await;
+    match outcome {
+        Ok(Err(plan)) => {
+            let body = view::plan(&v.ctx, id, &playbook, &plan);
+            html(StatusCode::OK, view::layout(&v.ctx, v.ctx.t(T::DryRun), T::Response, body))
+        }
+        Ok(Ok(_)) => redirect(&v.ctx.url("response?done=1")),
+        Err(e @ (ApiError::NotFound(_) | ApiError::Internal(_))) => failed(v.ctx.lang, e),
+        Err(e) => incident_page(&app, v, id, Some(e.message()), StatusCode::BAD_REQUEST).await,
     }
 }

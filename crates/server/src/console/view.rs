@@ -20,10 +20,12 @@ use super::svg::Stacked;
 use crate::enc::{Shown, query_value};
 
 mod investigate;
+mod response;
 mod rules;
 mod search;
 pub(crate) use self::investigate::{AlertView, Events, RuleInfo, alert, entity, entity_query};
 use self::investigate::{entity_links, evidence, story};
+pub(crate) use self::response::{RotaShifts, plan, response, start_form};
 pub(crate) use self::rules::{LoadedRule, RuleTest, RulesFilter, rule_rows, rules};
 pub(crate) use self::search::{SearchView, event, pipes_at, search, term};
 
@@ -137,6 +139,7 @@ const NAV: &[(&str, T)] = &[
     ("search", T::Search),
     ("rules", T::Rules),
     ("sources", T::Sources),
+    ("response", T::Response),
     ("settings", T::Settings),
 ];
 

@@ -154,6 +154,69 @@ fn on_call_pages() -> Vec<state::PageRow> {
     vec![page(3, 3, "dana", "stopped"), page(2, 2, "ben", "pending"), page(1, 1, "<b>aiko</b>", "sent")]
 }
 
+/// A run of a playbook: a ticket made, an isolation waiting for a second
+/// responder (one has approved), hostile text in a step's call and in a
+/// reason.
+fn runs() -> Vec<(state::Run, Vec<state::RunStep>)> {
+    let run = state::Run {
+        id: 4,
+        tenant: "acme".into(),
+        incident: 7,
+        playbook: "contain".into(),
+        version: 2,
+        source: String::new(),
+        inputs: serde_json::json!({"host": "ws-042"}),
+        started_by: "erin".into(),
+        status: "waiting".into(),
+        step: 1,
+        seq: 2,
+        outputs: serde_json::json!({}),
+        reason: None,
+        created: since(),
+        updated: since(),
+    };
+    let step = |id: i64, name: &str, status: &str, decision: &str, call: serde_json::Value| state::RunStep {
+        id,
+        run: 4,
+        seq: id,
+        step: name.into(),
+        kind: "action".into(),
+        decision: decision.into(),
+        status: status.into(),
+        attempts: 1,
+        call: Some(call),
+        response: None,
+        error: None,
+        need_role: (decision == "approve").then_some(Scope::Responder),
+        need_count: 2,
+        expires: Some(since()),
+        until: None,
+        rolled_back: None,
+        rollback: None,
+        verdicts: vec![],
+    };
+    let mut isolate = step(
+        2,
+        "isolate",
+        "approval",
+        "approve",
+        serde_json::json!({"http": {"method": "POST", "url": "https://edr/<script>"}}),
+    );
+    isolate.verdicts.push(state::Verdict {
+        user: "bob".into(),
+        approve: true,
+        reason: "<b>ok</b>".into(),
+        at: since(),
+    });
+    let ticket =
+        step(1, "ticket", "done", "auto", serde_json::json!({"command": ["/usr/sbin/nft", "add", "{ 192.0.2.7 }"]}));
+    vec![(run, vec![ticket, isolate])]
+}
+
+fn rotas() -> Vec<RotaShifts> {
+    vec![("tier1".into(), vec![("aiko".into(), since()), ("<b>ben</b>".into(), since())])]
+}
+
 fn events() -> Events {
     let row = serde_json::json!({"@timestamp": "2026-11-20T01:30:00Z", "_id": "1.0\"><script>", "EventID": 7045,
         "ServiceName": "PSEXESVC<script>", "ImagePath": "%SystemRoot%\\PSEXESVC.exe", "host.name": "srv-<1>",
@@ -259,6 +322,7 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
             "incident",
             frame("t", T::Incidents, incident(c, &e, &events(), &people(), None, &on_call_pages(), Some("conflict"))),
         ),
+        ("response", frame("t", T::Response, response(c, &runs(), &rotas(), None))),
         ("alert", {
             let rule = RuleInfo {
                 description: Some("Detects <b>PsExec</b>".into()),
