@@ -1005,45 +1005,6 @@ pub(crate) async fn settings_act(State(app): State<Arc<App>>, v: Viewer, fields:
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_rule_is_tested_against_sample_events() {
-        let rule = "title: t\nid: 11111111-1111-1111-1111-111111111111\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 4625}\n  condition: sel\nlevel: low\n";
-        let events = "{\"EventID\": 4625, \"Channel\": \"Security\"}\n{\"EventID\": 4624, \"Channel\": \"Security\"}\n\n\
-                      {\"EventID\": 4625, \"Channel\": \"Security\", \"x\": 1}\n{\"EventID\": 4625}\n";
-        // The last has no channel: no log source, so no Windows rule applies.
-        assert_eq!(test_rule(rule, events).unwrap(), [1, 4]);
-        assert!(test_rule(rule, "[1]").unwrap_err().contains("line 1"));
-        assert!(test_rule(rule, "{").unwrap_err().contains("line 1"));
-        assert!(test_rule("title: [", "").unwrap_err().contains("does not load"));
-        assert!(test_rule(&"x".repeat(MAX_RULE_BYTES + 1), "").is_err());
-    }
-
-    #[test]
-    fn incident_forms_become_typed_actions() {
-        let f = |pairs: &[(&str, &str)]| Fields(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
-        assert_eq!(
-            form_action("status", &f(&[("version", "3"), ("status", "closed"), ("disposition", "false_positive")]))
-                .unwrap(),
-            IncidentAction::Status {
-                version: 3,
-                status: soc::Status::Closed,
-                disposition: Some(soc::Disposition::FalsePositive)
-            }
-        );
-        assert_eq!(
-            form_action("assign", &f(&[("version", "2"), ("assignee", " ")])).unwrap(),
-            IncidentAction::Assign { version: 2, assignee: None }
-        );
-        // A form without its version is refused, never taken as version 0.
-        assert!(matches!(form_action("assign", &f(&[("assignee", "erin")])), Err(ApiError::Invalid(_))));
-        assert!(matches!(form_action("merge", &f(&[])), Err(ApiError::NotFound(_))));
-    }
-}
-
 /// The response page: on call, the approvals inbox, the runs.
 pub(crate) async fn response(State(app): State<Arc<App>>, v: Viewer, Query(p): Query<DoneParams>) -> Response {
     let note = p.done.as_deref().map(|_| v.ctx.t(T::DoneRun).to_string());
@@ -1149,5 +1110,44 @@ pub(crate) async fn incident_playbook(
         Ok(Ok(_)) => redirect(&v.ctx.url("response?done=1")),
         Err(e @ (ApiError::NotFound(_) | ApiError::Internal(_))) => failed(v.ctx.lang, e),
         Err(e) => incident_page(&app, v, id, Some(e.message()), StatusCode::BAD_REQUEST).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_is_tested_against_sample_events() {
+        let rule = "title: t\nid: 11111111-1111-1111-1111-111111111111\nlogsource: {product: windows}\ndetection:\n  sel: {EventID: 4625}\n  condition: sel\nlevel: low\n";
+        let events = "{\"EventID\": 4625, \"Channel\": \"Security\"}\n{\"EventID\": 4624, \"Channel\": \"Security\"}\n\n\
+                      {\"EventID\": 4625, \"Channel\": \"Security\", \"x\": 1}\n{\"EventID\": 4625}\n";
+        // The last has no channel: no log source, so no Windows rule applies.
+        assert_eq!(test_rule(rule, events).unwrap(), [1, 4]);
+        assert!(test_rule(rule, "[1]").unwrap_err().contains("line 1"));
+        assert!(test_rule(rule, "{").unwrap_err().contains("line 1"));
+        assert!(test_rule("title: [", "").unwrap_err().contains("does not load"));
+        assert!(test_rule(&"x".repeat(MAX_RULE_BYTES + 1), "").is_err());
+    }
+
+    #[test]
+    fn incident_forms_become_typed_actions() {
+        let f = |pairs: &[(&str, &str)]| Fields(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        assert_eq!(
+            form_action("status", &f(&[("version", "3"), ("status", "closed"), ("disposition", "false_positive")]))
+                .unwrap(),
+            IncidentAction::Status {
+                version: 3,
+                status: soc::Status::Closed,
+                disposition: Some(soc::Disposition::FalsePositive)
+            }
+        );
+        assert_eq!(
+            form_action("assign", &f(&[("version", "2"), ("assignee", " ")])).unwrap(),
+            IncidentAction::Assign { version: 2, assignee: None }
+        );
+        // A form without its version is refused, never taken as version 0.
+        assert!(matches!(form_action("assign", &f(&[("assignee", "erin")])), Err(ApiError::Invalid(_))));
+        assert!(matches!(form_action("merge", &f(&[])), Err(ApiError::NotFound(_))));
     }
 }
