@@ -335,3 +335,48 @@ channels = ["mail"]
             server.kill()
     finally:
         smtp.stop()
+
+
+def test_a_lead_routes_the_tenants_notifications_in_the_console(tmp_path):
+    """No route in the configuration: a lead adds one on the settings page
+    (new incidents to the mail channel), and the next incident is mailed;
+    a channel the operator did not configure is refused."""
+    from test_console import Browser, add_user
+
+    box, smtp, smtp_port = smtp_server()
+    try:
+        config = f"""
+[notify]
+[[notify.channels]]
+name = "mail"
+kind = "email"
+server = "127.0.0.1:{smtp_port}"
+from = "hinomi@soc.example"
+to = ["soc@soc.example"]
+starttls = "never"
+"""
+        server = Server(tmp_path / "data", config, rules=TRIAGE / "rules").start()
+        try:
+            add_user(server, "lena", "default", "lead")
+            b = Browser(server)
+            assert b.login("lena")[0] == 303
+            token = b.csrf("default")
+            form = {"csrf": token, "action": "route_add", "trigger": ["incident_opened"], "channel": ["elsewhere"],
+                    "min_severity": "low", "quiet_below": ""}
+            status, _, body = b.post("/ui/default/settings/config", form)
+            assert status == 400 and "not configured" in body, (status, body[:200])
+            status, _, _ = b.post("/ui/default/settings/config", dict(form, channel=["mail"]))
+            assert status == 303
+            page = b.get("/ui/default/settings")[2]
+            assert "incident_opened" in page and "<td>mail</td>" in page, page
+            # The bell reads tenants' routes every few seconds.
+            time.sleep(6)
+            send_scenario(server)
+            mails = wait_for(lambda: box.messages, 30, "the mail the route asked for")
+            assert mails[0][2]["Subject"].startswith("[Hinomi] "), mails[0][2]["Subject"]
+            audit = [e["action"] for e in call(server, "GET", "/api/v1/audit", server.token("lead"))[1]["entries"]]
+            assert "notify.route_add" in audit, audit
+        finally:
+            server.kill()
+    finally:
+        smtp.stop()

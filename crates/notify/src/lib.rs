@@ -224,7 +224,7 @@ pub struct Channel {
 }
 
 /// Which channels hear of which notices.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     /// Tenants it applies to; empty or `*`: every tenant.

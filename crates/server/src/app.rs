@@ -82,6 +82,8 @@ pub struct App {
     pub(crate) responder: std::sync::OnceLock<Arc<crate::respond::Responder>>,
     /// The on-call rotas (the response page shows who is on call).
     pub(crate) rotas: Vec<notify::Rota>,
+    /// The notification channels' names (tenants' routes may name them).
+    pub(crate) channels: Vec<String>,
 }
 
 /// A journal the API lists from.
@@ -129,6 +131,7 @@ impl App {
             responder: std::sync::OnceLock::new(),
             // Checked when the configuration was read.
             rotas: config.notify.rotas().unwrap_or_default(),
+            channels: config.notify.channels.iter().map(|c| c.name.clone()).collect(),
         }
     }
 

@@ -276,11 +276,24 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
         .collect();
     // The same failure (a database away) is logged once, not every second.
     let mut last_error = String::new();
+    // The configuration's routes, then the ones tenants set in the
+    // console (read again every few seconds).
+    let mut routes = config.routes.clone();
+    let mut routes_read: Option<std::time::Instant> = None;
     while !stop.load(Ordering::Acquire) {
         let now = Timestamp::now();
+        if routes_read.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+            match state.tenant_routes(None) {
+                Ok(theirs) => {
+                    routes = config.routes.iter().cloned().chain(theirs.into_iter().map(|(_, r)| r)).collect();
+                    routes_read = Some(std::time::Instant::now());
+                }
+                Err(e) => tracing::warn!(error = %e, "reading the tenants' notification routes"),
+            }
+        }
         let work = state
             .make_notices(now)
-            .and_then(|_| state.route_notices(now, &config.routes, &rotas))
+            .and_then(|_| state.route_notices(now, &routes, &rotas))
             .and_then(|_| state.claim_deliveries(now, LEASE, SENDERS, ack_valid));
         match work {
             Ok(batch) if !batch.is_empty() => {

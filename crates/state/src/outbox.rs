@@ -170,6 +170,59 @@ impl State {
         })
     }
 
+    /// The notification routes tenants set themselves: `(id, route)`,
+    /// each route's `tenants` its own tenant; one tenant's or all.
+    pub fn tenant_routes(&self, tenant: Option<&str>) -> Result<Vec<(i64, Route)>> {
+        let rows = self.reader()?.rows(
+            "SELECT id, tenant, route FROM tenant_routes WHERE ($1 = '' OR tenant = $1) ORDER BY id",
+            &[tenant.unwrap_or("").into()],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let mut route: Route = r.get::<super::row::Json<Route>>("route")?.0;
+                route.tenants = vec![r.get("tenant")?];
+                Ok((r.get("id")?, route))
+            })
+            .collect()
+    }
+
+    /// Adds a route for `by.tenant` (its `tenants` are ignored); audited.
+    pub fn add_tenant_route(&self, by: &super::By<'_>, route: &Route) -> Result<i64> {
+        if route.channels.is_empty() {
+            return Err(StateError::Invalid("a route needs at least one channel".into()));
+        }
+        let mut route = route.clone();
+        route.tenants = Vec::new();
+        let text = serde_json::to_string(&route).map_err(|e| StateError::Internal(e.to_string()))?;
+        self.tx(|db| {
+            let rows = db.rows(
+                "INSERT INTO tenant_routes (tenant, route, created, created_by) VALUES ($1, $2, $3, $4) RETURNING id",
+                &[by.tenant.into(), text.as_str().into(), micros(by.now), by.actor.into()],
+            )?;
+            let id: i64 = rows.first().map_or(Ok(0), |r| r.get("id"))?;
+            super::audit::append(
+                db,
+                by,
+                "notify.route_add",
+                &format!("route:{id}"),
+                &serde_json::to_value(&route).unwrap_or_default(),
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// Removes one of `by.tenant`'s routes; audited.
+    pub fn remove_tenant_route(&self, by: &super::By<'_>, id: i64) -> Result<()> {
+        self.tx(|db| {
+            let n =
+                db.exec("DELETE FROM tenant_routes WHERE id = $1 AND tenant = $2", &[Val::Int(id), by.tenant.into()])?;
+            if n == 0 {
+                return Err(StateError::NotFound(format!("route {id}")));
+            }
+            super::audit::append(db, by, "notify.route_remove", &format!("route:{id}"), &json!({}))
+        })
+    }
+
     /// Reads the incident log past the cursor and makes the notices it
     /// calls for, moving the cursor in the same transaction. Returns how
     /// many notices were made.

@@ -421,6 +421,18 @@ CREATE TABLE approvals (
     UNIQUE (run_step, user_name)
 );
 "#,
+    // 14: notification routes a tenant's leads set in the console, beside
+    // the ones in the configuration.
+    r#"
+CREATE TABLE tenant_routes (
+    id {id},
+    tenant TEXT NOT NULL,
+    route TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX tenant_routes_tenant ON tenant_routes (tenant, id);
+"#,
 ];
 
 /// Serializes migrations between processes, inside a transaction. SQLite's

@@ -978,6 +978,26 @@ fn check_outbox(fresh: Fresh<'_>) {
     assert_eq!(waiting[0].due, t("2026-11-23T09:00:00+09:00"));
 }
 
+fn check_tenant_routes(fresh: Fresh<'_>) {
+    let s = fresh("tenant_routes");
+    let mine = route(&[notify::Trigger::IncidentOpened], &["mail"]);
+    let id =
+        s.add_tenant_route(&by("lead", at(0)), &notify::Route { tenants: vec!["*".into()], ..mine.clone() }).unwrap();
+    let other = By { tenant: "globex", actor: "gina", now: at(0) };
+    s.add_tenant_route(&other, &route(&[], &["hook"])).unwrap();
+    // A route is its tenant's alone, whatever it said.
+    let listed = s.tenant_routes(Some("acme")).unwrap();
+    assert_eq!(listed, [(id, notify::Route { tenants: vec!["acme".into()], ..mine.clone() })]);
+    assert_eq!(s.tenant_routes(None).unwrap().len(), 2);
+    assert!(matches!(s.add_tenant_route(&by("lead", at(1)), &route(&[], &[])), Err(StateError::Invalid(_))));
+    // Another tenant cannot remove it.
+    assert!(matches!(s.remove_tenant_route(&other, id), Err(StateError::NotFound(_))));
+    s.remove_tenant_route(&by("lead", at(2)), id).unwrap();
+    assert!(s.tenant_routes(Some("acme")).unwrap().is_empty());
+    let audit: Vec<String> = s.audit_entries(Some("acme"), 0, 100).unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(audit, ["notify.route_add", "notify.route_remove"]);
+}
+
 fn route(triggers: &[notify::Trigger], channels: &[&str]) -> notify::Route {
     notify::Route {
         tenants: vec!["acme".into()],
@@ -1260,6 +1280,7 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_outbox(fresh);
     check_pages(fresh);
     check_runs(fresh);
+    check_tenant_routes(fresh);
     check_corrupt_rows(fresh);
     check_scenario(fresh);
     check_incident_title(fresh);
@@ -1329,7 +1350,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 13);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 14);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -1343,7 +1364,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(Option::is_none), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 13);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 14);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");

@@ -384,6 +384,11 @@ words! {
     DryRun: "Dry run", "ドライラン";
     StartPlaybook: "Start", "開始";
     DoneRun: "Done.", "完了しました。";
+    NotifyRoutes: "Notifications", "通知";
+    Triggers: "Triggers", "契機";
+    Channels: "Channels", "チャネル";
+    QuietBelow: "Wait for business hours below", "営業時間まで待つ重大度(未満)";
+    NotifyRoutesHint: "Empty triggers: every trigger. Channels are configured by the operator ([notify] in the server configuration).", "契機が空ならすべての契機です。チャネルは運用者がサーバー設定([notify])で定義します。";
     TlTaskDone: "task done: #", "タスク完了: #";
     TlUnassigned: "unassigned", "担当者を解除";
     TlWaiting: "waiting on the customer", "顧客の回答待ち";

@@ -860,11 +860,16 @@ pub(crate) async fn settings(State(app): State<Arc<App>>, v: Viewer) -> Response
 }
 
 async fn settings_page(app: &App, v: Viewer, new_token: Option<String>, notice: Option<String>) -> Response {
-    let (soc, t) = (v.soc.clone(), v.ctx.tenant.clone());
+    let (soc, t, channels) = (v.soc.clone(), v.ctx.tenant.clone(), app.channels.clone());
     let tokens = app.tokens.of_tenant(&t);
     let found = blocking(move || {
         let users = soc.users(Some(&t))?;
-        let config = view::TenantConfig { sla: soc.sla_policies(&t)?, assets: soc.assets(&t)?.assets };
+        let config = view::TenantConfig {
+            sla: soc.sla_policies(&t)?,
+            assets: soc.assets(&t)?.assets,
+            routes: soc.tenant_routes(Some(&t))?,
+            channels: channels.clone(),
+        };
         Ok((users, config))
     })
     .await;
@@ -885,7 +890,7 @@ fn refused(status: StatusCode, mut page: Response) -> Response {
 pub(crate) async fn settings_config(State(app): State<Arc<App>>, mut v: Viewer, fields: Fields) -> Response {
     // A refusal shows the settings page, whose forms come back there.
     v.ctx.here = v.ctx.url("settings");
-    let (soc, t, user) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone());
+    let (soc, t, user, channels) = (v.soc.clone(), v.ctx.tenant.clone(), v.ctx.user.clone(), app.channels.clone());
     let done = blocking(move || {
         let by = state::By { tenant: &t, actor: &user, now: Timestamp::now() };
         match fields.text("action").as_str() {
@@ -904,6 +909,34 @@ pub(crate) async fn settings_config(State(app): State<Arc<App>>, mut v: Viewer, 
                 let inventory = soc::assets::Inventory::from_csv(fields.get("csv").unwrap_or(""))
                     .map_err(|e| ApiError::Invalid(format!("asset inventory: {e}")))?;
                 soc.replace_assets(&by, &inventory)?;
+            }
+            "route_add" => {
+                let triggers = fields
+                    .all("trigger")
+                    .map(|t| notify::Trigger::parse(t).ok_or_else(|| ApiError::Invalid(format!("trigger {t:?}"))))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let chosen: Vec<String> = fields.all("channel").map(str::to_string).collect();
+                if let Some(unknown) = chosen.iter().find(|c| !channels.contains(c)) {
+                    return Err(ApiError::Invalid(format!("channel {unknown:?} is not configured")));
+                }
+                let level = |k: &str| -> Result<Option<Level>, ApiError> {
+                    match fields.text(k).as_str() {
+                        "" => Ok(None),
+                        l => Level::parse(l).map(Some).ok_or_else(|| ApiError::Invalid(format!("{k}: {l:?}"))),
+                    }
+                };
+                let route = notify::Route {
+                    tenants: Vec::new(),
+                    triggers,
+                    min_severity: level("min_severity")?.unwrap_or_default(),
+                    channels: chosen,
+                    quiet_below: level("quiet_below")?,
+                };
+                soc.add_tenant_route(&by, &route)?;
+            }
+            "route_remove" => {
+                let id = fields.text("route").parse().map_err(|_| ApiError::Invalid("which route?".into()))?;
+                soc.remove_tenant_route(&by, id)?;
             }
             other => return Err(ApiError::Invalid(format!("unknown settings action {other:?}"))),
         }

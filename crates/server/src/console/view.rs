@@ -987,11 +987,83 @@ fn record(text: &str) -> Markup {
     }
 }
 
-/// What a tenant has configured: SLA targets and the asset inventory.
+/// What a tenant has configured: SLA targets, the asset inventory, its
+/// own notification routes (and the channels they may name).
 #[derive(Default)]
 pub(crate) struct TenantConfig {
     pub(crate) sla: Vec<(Level, jiff::SignedDuration, jiff::SignedDuration)>,
     pub(crate) assets: Vec<soc::assets::Asset>,
+    pub(crate) routes: Vec<(i64, notify::Route)>,
+    pub(crate) channels: Vec<String>,
+}
+
+/// The tenant's own notification routes: which triggers, from which
+/// severity, to which channels; leads add and remove them.
+fn routes(ctx: &Ctx, config: &TenantConfig, configure: bool) -> Markup {
+    let level = |l: Option<Level>| l.map_or_else(|| "-".to_string(), |l| ctx.t(T::severity(l)).to_string());
+    html! {
+        section #notify-routes {
+            h2 { (ctx.t(T::NotifyRoutes)) }
+            table {
+                (table_head(ctx, &[Some(T::Triggers), Some(T::Severity), Some(T::Channels), Some(T::QuietBelow), None]))
+                tbody {
+                    @if config.routes.is_empty() { (empty_row(ctx, 5)) }
+                    @for (id, r) in &config.routes {
+                        tr {
+                            td {
+                                @if r.triggers.is_empty() { (ctx.t(T::All)) }
+                                (r.triggers.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", "))
+                            }
+                            td { (level(Some(r.min_severity))) }
+                            td { (Shown(&r.channels.join(", "))) }
+                            td { (level(r.quiet_below)) }
+                            td {
+                                @if configure {
+                                    form method="post" action=(ctx.url("settings/config")) class="inline" {
+                                        (ctx.csrf_field())
+                                        input type="hidden" name="action" value="route_remove";
+                                        input type="hidden" name="route" value=(id);
+                                        button { (ctx.t(T::Delete)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if configure && !config.channels.is_empty() {
+                form method="post" action=(ctx.url("settings/config")) {
+                    (ctx.csrf_field())
+                    input type="hidden" name="action" value="route_add";
+                    fieldset {
+                        legend { (ctx.t(T::Triggers)) }
+                        @for t in notify::Trigger::ALL {
+                            input type="checkbox" name="trigger" value=(t.as_str()) id={ "route-trigger-" (t.as_str()) };
+                            " " label for={ "route-trigger-" (t.as_str()) } { (t.as_str()) } " "
+                        }
+                    }
+                    fieldset {
+                        legend { (ctx.t(T::Channels)) }
+                        @for (i, c) in config.channels.iter().enumerate() {
+                            input type="checkbox" name="channel" value=(c) id={ "route-channel-" (i) };
+                            " " label for={ "route-channel-" (i) } { (Shown(c)) } " "
+                        }
+                    }
+                    label for="route-sev" { (ctx.t(T::Severity)) } " "
+                    select #route-sev name="min_severity" {
+                        @for l in Level::ALL.iter().rev() { option value=(l.as_str()) { (ctx.t(T::severity(*l))) } }
+                    }
+                    " " label for="route-quiet" { (ctx.t(T::QuietBelow)) } " "
+                    select #route-quiet name="quiet_below" {
+                        option value="" { "-" }
+                        @for l in Level::ALL.iter().rev() { option value=(l.as_str()) { (ctx.t(T::severity(*l))) } }
+                    }
+                    " " button #route-save { (ctx.t(T::Add)) }
+                }
+                p.hint { (ctx.t(T::NotifyRoutesHint)) }
+            }
+        }
+    }
 }
 
 /// The roles people can hold.
@@ -1164,6 +1236,7 @@ pub(crate) fn settings(
                 p.hint { (ctx.t(T::SlaHint)) }
             }
         }
+        (routes(ctx, config, configure))
         section {
             h2 { (ctx.t(T::Assets)) }
             table #assets {

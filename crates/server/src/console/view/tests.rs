@@ -405,7 +405,21 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
             let c = Ctx { paused: Some("detection is stopped: <x> no space left on device".into()), ..c.clone() };
             layout(&c, "t", T::Sources, sources(&c, &[], &[])).into_string()
         }),
-        ("settings", frame("t", T::Settings, settings(c, &[user], &[], &TenantConfig::default(), Some("tok"), None))),
+        ("settings", {
+            let route = notify::Route {
+                tenants: vec!["acme".into()],
+                triggers: vec![notify::Trigger::IncidentOpened, notify::Trigger::ApprovalWaiting],
+                min_severity: Level::High,
+                channels: vec!["soc<mail>".into()],
+                quiet_below: Some(Level::Critical),
+            };
+            let config = TenantConfig {
+                routes: vec![(3, route)],
+                channels: vec!["soc<mail>".into()],
+                ..TenantConfig::default()
+            };
+            frame("t", T::Settings, settings(c, &[user], &[], &config, Some("tok"), None))
+        }),
         ("login", login(c.lang, Some("<e>"), "/ui/", "u\"x").into_string()),
         ("problem", problem(c.lang, 403, "<no>").into_string()),
         ("handoff", crate::handoff::html_in(&e, c.lang)),
