@@ -59,6 +59,19 @@ steps:
     with: {{ ip: "{{{{ip}}}}" }}
 """
 
+AUTO = """id: auto-ticket
+title: A ticket for every credential attack
+tenant: default
+version: 1
+trigger:
+  tactics: [credential-access]
+  severity: low
+steps:
+  - id: ticket
+    action: auto-ticket
+    with: { incident: "{{incident.id}}" }
+"""
+
 DISABLE = """id: disable-account
 title: Disable the account
 tenant: default
@@ -104,6 +117,10 @@ name = "ticket"
 kind = "ticket"
 http = {{ url = "{receiver.url('/tickets')}", body = {{ title = "{{{{title}}}}", incident = "{{{{incident}}}}" }} }}
 [[respond.actions]]
+name = "auto-ticket"
+kind = "ticket"
+http = {{ url = "{receiver.url('/auto')}", body = {{ incident = "{{{{incident}}}}" }} }}
+[[respond.actions]]
 name = "edr-isolate"
 kind = "contain"
 destructive = true
@@ -143,6 +160,7 @@ def test_playbooks_act_within_the_authority_policy(tmp_path):
         (data / "playbooks").mkdir(parents=True)
         (data / "playbooks" / "contain.yml").write_text(PLAYBOOK.format())
         (data / "playbooks" / "disable.yml").write_text(DISABLE)
+        (data / "playbooks" / "auto.yml").write_text(AUTO)
         server = Server(data, config(ns, receiver, smtp_port), rules=TRIAGE / "rules",
                         extra_env={"TEST_EDR_TOKEN": "edr-secret"}).start()
         try:
@@ -154,6 +172,20 @@ def test_playbooks_act_within_the_authority_policy(tmp_path):
             ip = next(e["value"] for e in incident["entities"] if e["kind"] == "ip")
             start = f"/api/v1/incidents/{incident['id']}/playbooks/contain-brute-force"
 
+            # The trigger: the credential attack's incident starts its run by
+            # itself, once, however often the incident is touched again.
+            wait_for(lambda: receiver.at("/auto"), 30, "the automatic run's call")
+            time.sleep(2)
+            first = len(receiver.at("/auto"))
+            send_scenario(server)
+            time.sleep(2)
+            auto = receiver.at("/auto")
+            assert len(auto) == first, auto
+            runs = call(server, "GET", "/api/v1/runs", responder)[1]["runs"]
+            assert {(r["playbook"], r["started_by"], r["status"]) for r in runs} == {("auto-ticket", "hinomi", "done")}, runs
+            # One run per incident, each called once.
+            assert sorted(str(r["incident"]) for r in runs) == sorted(c[2]["incident"] for c in auto), (runs, auto)
+            assert len({r["incident"] for r in runs}) == len(runs)
             # A dry run shows the exact calls and stores nothing.
             status, plan = call(server, "POST", start, responder, {"dry_run": True})
             assert status == 200, plan
@@ -161,7 +193,7 @@ def test_playbooks_act_within_the_authority_policy(tmp_path):
             assert steps["ticket"]["decision"]["decide"] == "auto"
             assert steps["isolate"]["decision"] == {"decide": "approve", "role": "responder", "approvers": 2, "expires_secs": 3600}
             assert steps["block"]["call"]["command"][-1] == "{ " + ip + " }"
-            assert call(server, "GET", "/api/v1/runs", responder)[1]["runs"] == []
+            assert {r["playbook"] for r in call(server, "GET", "/api/v1/runs", responder)[1]["runs"]} == {"auto-ticket"}
             # Hostile inputs are refused before anything runs; an analyst may not start one.
             status, why = call(server, "POST", start, responder, {"inputs": {"ip": ip + " }; flush ruleset; {"}})
             assert status == 400 and "not an IP address" in why["error"], why

@@ -248,11 +248,14 @@ impl Responder {
     fn trigger(&self) -> Result<(), state::StateError> {
         let (touched, last) = self.state.touched_incidents(CURSOR, 2000)?;
         for (tenant, incident) in touched {
-            let facts = match self.facts(&tenant, incident) {
-                Ok(f) => f,
+            // A closed incident starts nothing (closing it touched it too).
+            match self.state.incident(&tenant, incident) {
+                Ok(i) if i.status.is_done() => continue,
+                Ok(_) => {}
                 Err(state::StateError::NotFound(_)) => continue,
                 Err(e) => return Err(e),
-            };
+            }
+            let facts = self.facts(&tenant, incident)?;
             for p in self.playbooks(&tenant).filter(|p| p.trigger.fits(&facts)) {
                 let key = format!("auto:{tenant}:{incident}:{}", p.id);
                 match self.start(&tenant, incident, &p.id, &BTreeMap::new(), "hinomi", Some(key.clone())) {
@@ -437,9 +440,9 @@ impl Responder {
                 },
                 None => None,
             };
-            if row.kind == "action" {
-                self.state.step_running(&row, now)?;
-            }
+            // Committed before the work: a restart knows it may have
+            // happened (an action's call), and every try counts.
+            self.state.step_running(&row, now)?;
             let outcome = self.execute(&run, &row, step, &values);
             let now = Timestamp::now();
             match outcome {
@@ -448,7 +451,7 @@ impl Responder {
                     run = self.state.advance(&run, Some((&row.step, &output)), next, now, self.hold(now))?;
                 }
                 Err(f) => {
-                    let tried = row.attempts + i64::from(row.kind == "action");
+                    let tried = row.attempts + 1;
                     let again = (!f.permanent && tried < i64::from(self.config.attempts)).then(|| {
                         let wait = SignedDuration::from_secs(
                             2_i64.saturating_pow(u32::try_from(tried).unwrap_or(10)).min(300),
