@@ -54,10 +54,13 @@ class Box:
         return "250 OK"
 
 
-def event(account, host):
+def event(account, host, n):
+    """A failed logon; account, host and source address all its own, so
+    that triage makes each its own incident."""
+    ip = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
     return {"EventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "Channel": "Security",
             "Computer": f"{host}.corp.example", "Provider_Name": "Microsoft-Windows-Security-Auditing",
-            "EventID": 4625, "LogonType": 3, "TargetUserName": account, "IpAddress": "203.0.113.7",
+            "EventID": 4625, "LogonType": 3, "TargetUserName": account, "IpAddress": ip,
             "Status": "0xc000006d"}
 
 
@@ -71,13 +74,14 @@ def bulk(addr, token, docs):
         assert not answer.get("errors"), answer
 
 
-def wait(predicate, timeout, what):
+def wait(predicate, timeout, what, box=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.01)
-    raise SystemExit(f"timed out waiting for {what}")
+    got = f" ({len(box.arrived)} accounts mailed, {box.count} mails)" if box else ""
+    raise SystemExit(f"timed out waiting for {what}{got}")
 
 
 def main():
@@ -118,10 +122,10 @@ triggers = ["incident_opened"]
     try:
         with running_server(a.binary, data, config, args=["--rules", str(RULES)]) as (addr, _read):
             # Phase 1: many incidents at once.
-            docs = [event(f"bench-{i:06d}", f"ws-{i:06d}") for i in range(a.incidents)]
+            docs = [event(f"bench-{i:06d}", f"ws-{i:06d}", i) for i in range(a.incidents)]
             sent = time.monotonic()
             bulk(addr, ingest, docs)
-            wait(lambda: len(box.arrived) >= a.incidents, 600, f"{a.incidents} mails")
+            wait(lambda: len(box.arrived) >= a.incidents, 600, f"{a.incidents} mails", box)
             times = sorted(box.arrived.values())
             first, last = times[0], times[-1]
             rate = (len(times) - 1) / (last - first) if last > first else float("inf")
@@ -133,7 +137,7 @@ triggers = ["incident_opened"]
             latencies = []
             for i in range(a.samples):
                 account = f"bench-lat-{i:04d}"
-                bulk(addr, ingest, [event(account, f"lat-{i:04d}")])
+                bulk(addr, ingest, [event(account, f"lat-{i:04d}", 100_000 + i)])
                 accepted = time.monotonic()
                 wait(lambda: account in box.arrived, 60, f"the mail for {account}")
                 latencies.append(box.arrived[account] - accepted)

@@ -11,6 +11,7 @@
 //! incident's timeline and `GET /api/v1/deliveries?status=dead` show.
 //! Secrets are read from the environment at each send and never logged.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,7 +78,13 @@ fn ack_link(config: &NotifyConfig, token: &str) -> Option<String> {
 }
 
 /// Sends one delivery on its channel.
-pub(crate) fn send(config: &NotifyConfig, http: &ureq::Agent, channel: &Channel, d: &Delivery) -> Result<(), Failed> {
+pub(crate) fn send(
+    config: &NotifyConfig,
+    http: &ureq::Agent,
+    transports: &Transports,
+    channel: &Channel,
+    d: &Delivery,
+) -> Result<(), Failed> {
     let link = link(config, d);
     let timeout = config.timeout.0;
     let routing_key = match &channel.kind {
@@ -109,6 +116,7 @@ pub(crate) fn send(config: &NotifyConfig, http: &ureq::Agent, channel: &Channel,
         (ChannelKind::Email { server, from, to, starttls, user, password_env }, Payload::Email { subject, body }) => {
             let password = password_env.as_deref().map(secret).transpose()?;
             email(
+                transports,
                 server,
                 from,
                 page_to.as_deref().unwrap_or(to),
@@ -133,8 +141,48 @@ pub(crate) fn send(config: &NotifyConfig, http: &ureq::Agent, channel: &Channel,
     }
 }
 
+/// Mail transports by server and login: each keeps its connections open
+/// between messages (a storm of incidents is one SMTP session, not one
+/// per mail). A changed password makes a new one.
+#[derive(Default)]
+pub(crate) struct Transports(Mutex<HashMap<String, lettre::SmtpTransport>>);
+
+impl Transports {
+    fn get(
+        &self,
+        server: &str,
+        starttls: StartTls,
+        login: Option<(&str, &str)>,
+        timeout: Duration,
+    ) -> Result<lettre::SmtpTransport, Failed> {
+        use lettre::transport::smtp::authentication::Credentials;
+        use lettre::transport::smtp::client::{Tls, TlsParameters};
+        let key = format!("{server}\u{0}{starttls:?}\u{0}{}", hex_digest(&format!("{login:?}")));
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = cache.get(&key) {
+            return Ok(t.clone());
+        }
+        let (host, port) = server.rsplit_once(':').ok_or_else(|| refused(format!("server {server:?} has no port")))?;
+        let port: u16 = port.parse().map_err(|_| refused(format!("server {server:?}: bad port")))?;
+        let parameters = || TlsParameters::new(host.to_string()).map_err(|e| refused(format!("TLS: {e}")));
+        let tls = match starttls {
+            StartTls::Required => Tls::Required(parameters()?),
+            StartTls::Opportunistic => Tls::Opportunistic(parameters()?),
+            StartTls::Never => Tls::None,
+        };
+        let mut transport = lettre::SmtpTransport::builder_dangerous(host).port(port).tls(tls).timeout(Some(timeout));
+        if let Some((user, password)) = login {
+            transport = transport.credentials(Credentials::new(user.to_string(), password.to_string()));
+        }
+        let transport = transport.build();
+        cache.insert(key, transport.clone());
+        Ok(transport)
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn email(
+    transports: &Transports,
     server: &str,
     from: &str,
     to: &[String],
@@ -146,11 +194,7 @@ fn email(
     timeout: Duration,
 ) -> Result<(), Failed> {
     use lettre::message::header::ContentType;
-    use lettre::transport::smtp::authentication::Credentials;
-    use lettre::transport::smtp::client::{Tls, TlsParameters};
-    use lettre::{Message, SmtpTransport, Transport};
-    let (host, port) = server.rsplit_once(':').ok_or_else(|| refused(format!("server {server:?} has no port")))?;
-    let port: u16 = port.parse().map_err(|_| refused(format!("server {server:?}: bad port")))?;
+    use lettre::{Message, Transport};
     let address = |a: &str| a.parse().map_err(|e| refused(format!("address {a:?}: {e}")));
     let mut message = Message::builder()
         .from(address(from)?)
@@ -163,17 +207,7 @@ fn email(
         message = message.to(address(t)?);
     }
     let message = message.body(body.to_string()).map_err(|e| refused(format!("building the mail: {e}")))?;
-    let parameters = || TlsParameters::new(host.to_string()).map_err(|e| refused(format!("TLS: {e}")));
-    let tls = match starttls {
-        StartTls::Required => Tls::Required(parameters()?),
-        StartTls::Opportunistic => Tls::Opportunistic(parameters()?),
-        StartTls::Never => Tls::None,
-    };
-    let mut transport = SmtpTransport::builder_dangerous(host).port(port).tls(tls).timeout(Some(timeout));
-    if let Some((user, password)) = login {
-        transport = transport.credentials(Credentials::new(user.to_string(), password.to_string()));
-    }
-    match transport.build().send(&message) {
+    match transports.get(server, starttls, login, timeout)?.send(&message) {
         Ok(_) => Ok(()),
         // A permanent SMTP answer (5xx) will not change by trying again.
         Err(e) if e.is_permanent() => Err(refused(format!("the mail server refused: {e}"))),
@@ -264,13 +298,14 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
     let rx = Arc::new(Mutex::new(rx));
     let http = http_client(config.timeout.0);
     let lanes = Arc::new(Lanes::new(PER_CHANNEL));
+    let transports = Arc::new(Transports::default());
     let senders: Vec<JoinHandle<()>> = (0..SENDERS)
         .filter_map(|i| {
-            let (state, config, rx, http, lanes) =
-                (state.clone(), config.clone(), rx.clone(), http.clone(), lanes.clone());
+            let (state, config, rx, http) = (state.clone(), config.clone(), rx.clone(), http.clone());
+            let (lanes, transports) = (lanes.clone(), transports.clone());
             std::thread::Builder::new()
                 .name(format!("notify-send-{i}"))
-                .spawn(move || sender(&state, &config, &http, &lanes, &rx))
+                .spawn(move || sender(&state, &config, &http, &transports, &lanes, &rx))
                 .ok()
         })
         .collect();
@@ -323,7 +358,14 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
     }
 }
 
-fn sender(state: &State, config: &NotifyConfig, http: &ureq::Agent, lanes: &Lanes, rx: &Mutex<Receiver<Delivery>>) {
+fn sender(
+    state: &State,
+    config: &NotifyConfig,
+    http: &ureq::Agent,
+    transports: &Transports,
+    lanes: &Lanes,
+    rx: &Mutex<Receiver<Delivery>>,
+) {
     let retry = config.retry();
     loop {
         let next = match rx.lock() {
@@ -331,8 +373,9 @@ fn sender(state: &State, config: &NotifyConfig, http: &ureq::Agent, lanes: &Lane
             Err(_) => return,
         };
         let Ok(d) = next else { return };
-        // A channel whose receiver hangs holds a few senders, not all.
-        let Some(_lane) = lanes.try_take(&d.channel) else {
+        // A channel whose receiver hangs holds a few senders, not all; a
+        // busy one frees a place within milliseconds, a hung one does not.
+        let Some(_lane) = lanes.take_within(&d.channel, Duration::from_millis(100)) else {
             let later = Timestamp::now().checked_add(SignedDuration::from_secs(1)).unwrap_or(Timestamp::now());
             if let Err(e) = state.delivery_deferred(&d, later) {
                 tracing::error!(error = %e, delivery = d.id, "giving a delivery back");
@@ -340,7 +383,7 @@ fn sender(state: &State, config: &NotifyConfig, http: &ureq::Agent, lanes: &Lane
             continue;
         };
         let outcome = match config.channels.iter().find(|c| c.name == d.channel) {
-            Some(channel) => send(config, http, channel, &d),
+            Some(channel) => send(config, http, transports, channel, &d),
             // Configured before, gone since: nothing will send it.
             None => Err(refused(format!("channel {:?} is no longer configured", d.channel))),
         };

@@ -33,6 +33,20 @@ impl Lanes {
         *n += 1;
         Some(Lane { lanes: self, key: key.to_string() })
     }
+
+    /// A place for a call to `key`, waiting up to `wait` for one to free.
+    pub(crate) fn take_within(&self, key: &str, wait: std::time::Duration) -> Option<Lane<'_>> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if let Some(lane) = self.try_take(key) {
+                return Some(lane);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
 }
 
 impl Drop for Lane<'_> {

@@ -430,7 +430,7 @@ impl Responder {
             // An action waits for a place in its destination's lane: a
             // receiver that hangs holds a few workers, not all.
             let _lane = match self.destination(&row) {
-                Some(d) => match self.lanes.try_take(&d) {
+                Some(d) => match self.lanes.take_within(&d, Duration::from_millis(100)) {
                     Some(lane) => Some(lane),
                     None => {
                         return self

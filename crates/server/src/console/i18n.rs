@@ -384,6 +384,17 @@ words! {
     DryRun: "Dry run", "ドライラン";
     StartPlaybook: "Start", "開始";
     DoneRun: "Done.", "完了しました。";
+    PbStarted: "started", "開始";
+    PbProposed: "proposed (not executed):", "提案(実行せず):";
+    PbApprovalRequested: "approval requested for", "承認依頼:";
+    PbApproved: "approved", "承認:";
+    PbDenied: "denied", "却下:";
+    PbApprovalExpired: "approval expired for", "承認期限切れ:";
+    PbExecuted: "executed", "実行:";
+    PbFailed: "failed at", "失敗:";
+    PbRolledBack: "rolled back", "切り戻し:";
+    PbStopped: "stopped", "中止";
+    PbFinished: "finished", "完了";
     NotifyRoutes: "Notifications", "通知";
     Triggers: "Triggers", "契機";
     Channels: "Channels", "チャネル";

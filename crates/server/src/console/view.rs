@@ -749,6 +749,31 @@ fn action(ctx: &Ctx, what: &str, data: &serde_json::Value) -> Markup {
                 ": " (Shown(text("error").unwrap_or("")))
             },
             "page_acknowledged" => { (ctx.t(T::TlPageAcked)) " " (Shown(text("person").unwrap_or("-"))) },
+            // A playbook run's happenings: the playbook, what, the step,
+            // and for executions the call's answer.
+            "started" | "proposed" | "approval_requested" | "approved" | "denied" | "approval_expired" | "executed"
+            | "failed" | "rolled_back" | "stopped" | "finished" if data.get("run").is_some() => {
+                (ctx.t(T::Playbook)) " " (Shown(text("playbook").unwrap_or("-"))) ": "
+                (ctx.t(match what {
+                    "started" => T::PbStarted,
+                    "proposed" => T::PbProposed,
+                    "approval_requested" => T::PbApprovalRequested,
+                    "approved" => T::PbApproved,
+                    "denied" => T::PbDenied,
+                    "approval_expired" => T::PbApprovalExpired,
+                    "executed" => T::PbExecuted,
+                    "failed" => T::PbFailed,
+                    "rolled_back" => T::PbRolledBack,
+                    "stopped" => T::PbStopped,
+                    _ => T::PbFinished,
+                }))
+                @if let Some(step) = text("step") { " " (Shown(step)) }
+                @if let Some(reason) = text("reason") { " (" (Shown(reason)) ")" }
+                @if let Some(status) = data.get("response").and_then(|r| r.get("status")).and_then(serde_json::Value::as_i64) {
+                    " → " (status)
+                }
+                @if let Some(e) = text("error") { ": " (Shown(e)) }
+            },
             _ => {
                 (Shown(what))
                 @if data.as_object().is_some_and(|o| !o.is_empty()) { " " code { (Shown(&data.to_string())) } }

@@ -110,6 +110,17 @@ fn package() -> Escalation {
             ),
             entry("action", "split", serde_json::json!({"alerts": [1], "into": 8})),
             entry("action", "escalate", serde_json::json!({"to": "<x>"})),
+            entry(
+                "action",
+                "approved",
+                serde_json::json!({"run": 4, "playbook": "contain", "step": "isolate", "reason": "<b>ok</b>"}),
+            ),
+            entry(
+                "action",
+                "executed",
+                serde_json::json!({"run": 4, "playbook": "contain", "step": "isolate", "response": {"status": 202}}),
+            ),
+            entry("action", "paged", serde_json::json!({"person": "aiko", "rota": "tier1", "step": 1, "steps": 3})),
             entry("action", "frobnicate", serde_json::json!({"to": "<x>"})),
             entry(
                 "note",
