@@ -380,3 +380,44 @@ starttls = "never"
             server.kill()
     finally:
         smtp.stop()
+
+
+def test_a_channel_keeps_its_pace(tmp_path):
+    """`max_per_minute = 60`: twelve new incidents at once go out as a
+    burst of six, then one a second; none is lost."""
+    from elasticsearch import Elasticsearch, helpers
+
+    box, smtp, smtp_port = smtp_server()
+    try:
+        config = f"""
+[notify]
+[[notify.channels]]
+name = "mail"
+kind = "email"
+server = "127.0.0.1:{smtp_port}"
+from = "hinomi@soc.example"
+to = ["soc@soc.example"]
+starttls = "never"
+max_per_minute = 60
+[[notify.routes]]
+channels = ["mail"]
+triggers = ["incident_opened"]
+"""
+        server = Server(tmp_path / "data", config, rules=TRIAGE / "rules").start()
+        try:
+            es = Elasticsearch(server.http, api_key=server.ingest_token, request_timeout=60)
+            docs = ({"_index": "winlogbeat", "_source": {
+                "EventTime": "2026-11-20T01:00:00Z", "Channel": "Security", "Computer": f"ws-{i}.corp.example",
+                "Provider_Name": "Microsoft-Windows-Security-Auditing", "EventID": 4625, "LogonType": 3,
+                "TargetUserName": f"user{i}", "IpAddress": f"10.9.0.{i}", "Status": "0xc000006d"}} for i in range(12))
+            assert helpers.bulk(es, docs)[0] == 12
+            wait_for(lambda: len(box.timed) == 12, 60, "twelve mails")
+            times = sorted(t for t, _ in box.timed)
+            assert times[5] - times[0] < 2, times
+            assert times[-1] - times[0] >= 4.5, [round(t - times[0], 2) for t in times]
+            time.sleep(2)
+            assert len(box.timed) == 12
+        finally:
+            server.kill()
+    finally:
+        smtp.stop()

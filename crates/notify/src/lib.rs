@@ -219,8 +219,43 @@ fn pagerduty_url() -> String {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Channel {
     pub name: String,
+    /// Messages a minute at most (Slack takes about one a second): a
+    /// burst of a tenth of it goes at once, the rest as the minute allows.
+    #[serde(default)]
+    pub max_per_minute: Option<u32>,
     #[serde(flatten)]
     pub kind: ChannelKind,
+}
+
+/// A token bucket: `per_minute` messages a minute, a tenth of them (at
+/// least one) at once. Pure: the caller passes the instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimit {
+    per_minute: f64,
+    burst: f64,
+    tokens: f64,
+    at: Timestamp,
+}
+
+impl RateLimit {
+    pub fn new(per_minute: u32, now: Timestamp) -> RateLimit {
+        let per_minute = f64::from(per_minute.max(1));
+        let burst = (per_minute / 10.0).max(1.0);
+        RateLimit { per_minute, burst, tokens: burst, at: now }
+    }
+
+    /// Takes a message's place now, or says how long until there is one.
+    pub fn take(&mut self, now: Timestamp) -> Result<(), SignedDuration> {
+        let elapsed = now.duration_since(self.at).as_secs_f64().max(0.0);
+        self.tokens = (self.tokens + elapsed * self.per_minute / 60.0).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Ok(());
+        }
+        let wait = (1.0 - self.tokens) * 60.0 / self.per_minute;
+        Err(SignedDuration::from_secs_f64(wait.max(0.001)))
+    }
 }
 
 /// Which channels hear of which notices.
@@ -274,6 +309,9 @@ pub fn check(channels: &[Channel], routes: &[Route]) -> Result<(), String> {
     for (i, c) in channels.iter().enumerate() {
         if c.name.is_empty() || channels[..i].iter().any(|o| o.name == c.name) {
             return Err(format!("notification channel {:?}: names must be unique and not empty", c.name));
+        }
+        if c.max_per_minute == Some(0) {
+            return Err(format!("notification channel {:?}: max_per_minute must be at least 1", c.name));
         }
         let why = match &c.kind {
             ChannelKind::Email { to, from, server, .. } => {

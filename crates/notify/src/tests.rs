@@ -309,3 +309,27 @@ fn a_page_names_its_person_its_step_and_its_link() {
     let Payload::Email { body, .. } = render_page(&notice("x"), None, &last) else { panic!("not a mail") };
     assert!(body.contains("You are the last in the chain") && body.contains("in the console"), "{body}");
 }
+
+#[test]
+fn a_rate_limit_lets_a_burst_go_then_the_minute_s_pace() {
+    let t0: Timestamp = "2026-11-20T03:00:00Z".parse().unwrap();
+    let mut limit = RateLimit::new(60, t0);
+    // A tenth of a minute's worth at once (six), then one a second.
+    for _ in 0..6 {
+        assert_eq!(limit.take(t0), Ok(()));
+    }
+    let wait = limit.take(t0).unwrap_err();
+    assert!((wait.as_secs_f64() - 1.0).abs() < 1e-6, "{wait:?}");
+    assert!(limit.take(t0 + SignedDuration::from_millis(500)).is_err());
+    assert_eq!(limit.take(t0 + SignedDuration::from_secs(1)), Ok(()));
+    // Idle for long: the burst again, no more.
+    let later = t0 + SignedDuration::from_mins(10);
+    for _ in 0..6 {
+        assert_eq!(limit.take(later), Ok(()));
+    }
+    assert!(limit.take(later).is_err());
+    // A small limit still lets one through.
+    let mut slow = RateLimit::new(2, t0);
+    assert_eq!(slow.take(t0), Ok(()));
+    assert!((slow.take(t0).unwrap_err().as_secs_f64() - 30.0).abs() < 1e-6);
+}

@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use notify::{Channel, ChannelKind, PageView, Payload, RetryPolicy, Rota, StartTls};
+use notify::{Channel, ChannelKind, PageView, Payload, RateLimit, RetryPolicy, Rota, StartTls};
 use state::{Delivery, State};
 
 use crate::config::NotifyConfig;
@@ -299,13 +299,14 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
     let http = http_client(config.timeout.0);
     let lanes = Arc::new(Lanes::new(PER_CHANNEL));
     let transports = Arc::new(Transports::default());
+    let limits = Arc::new(Mutex::new(HashMap::new()));
     let senders: Vec<JoinHandle<()>> = (0..SENDERS)
         .filter_map(|i| {
             let (state, config, rx, http) = (state.clone(), config.clone(), rx.clone(), http.clone());
-            let (lanes, transports) = (lanes.clone(), transports.clone());
+            let (lanes, transports, limits) = (lanes.clone(), transports.clone(), limits.clone());
             std::thread::Builder::new()
                 .name(format!("notify-send-{i}"))
-                .spawn(move || sender(&state, &config, &http, &transports, &lanes, &rx))
+                .spawn(move || sender(&state, &config, &http, &transports, &lanes, &limits, &rx))
                 .ok()
         })
         .collect();
@@ -358,12 +359,14 @@ fn run(state: &Arc<State>, config: &NotifyConfig, stop: &AtomicBool) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn sender(
     state: &State,
     config: &NotifyConfig,
     http: &ureq::Agent,
     transports: &Transports,
     lanes: &Lanes,
+    limits: &Mutex<HashMap<String, RateLimit>>,
     rx: &Mutex<Receiver<Delivery>>,
 ) {
     let retry = config.retry();
@@ -382,7 +385,23 @@ fn sender(
             }
             continue;
         };
-        let outcome = match config.channels.iter().find(|c| c.name == d.channel) {
+        let channel = config.channels.iter().find(|c| c.name == d.channel);
+        // A channel's pace (`max_per_minute`): over it, the delivery waits
+        // for its turn (not a try).
+        if let Some(per_minute) = channel.and_then(|c| c.max_per_minute) {
+            let now = Timestamp::now();
+            let turn = {
+                let mut limits = limits.lock().unwrap_or_else(|p| p.into_inner());
+                limits.entry(d.channel.clone()).or_insert_with(|| RateLimit::new(per_minute, now)).take(now)
+            };
+            if let Err(wait) = turn {
+                if let Err(e) = state.delivery_deferred(&d, now.checked_add(wait).unwrap_or(now)) {
+                    tracing::error!(error = %e, delivery = d.id, "giving a delivery back");
+                }
+                continue;
+            }
+        }
+        let outcome = match channel {
             Some(channel) => send(config, http, transports, channel, &d),
             // Configured before, gone since: nothing will send it.
             None => Err(refused(format!("channel {:?} is no longer configured", d.channel))),
