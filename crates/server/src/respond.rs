@@ -673,7 +673,8 @@ pub enum StartError {
 }
 
 /// Runs a command: no shell, no inherited environment but `PATH`, stdin
-/// closed, at most `timeout`; exit 0 is success.
+/// closed, at most `timeout`; exit 0 is success. Its output is read while
+/// it runs (a full pipe would stall it), the first 64 KiB of each kept.
 fn command(argv: &[String], timeout: std::time::Duration) -> Result<serde_json::Value, Failed> {
     use std::io::Read;
     use std::process::{Command, Stdio};
@@ -687,6 +688,18 @@ fn command(argv: &[String], timeout: std::time::Duration) -> Result<serde_json::
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| refused(format!("starting {program}: {e}")))?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.by_ref().take(MAX_OUTPUT as u64).read_to_end(&mut kept);
+                let _ = std::io::copy(&mut p, &mut std::io::sink());
+            }
+            String::from_utf8_lossy(&kept).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let deadline = std::time::Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
@@ -700,15 +713,8 @@ fn command(argv: &[String], timeout: std::time::Duration) -> Result<serde_json::
             Err(e) => return Err(failed(format!("waiting for {program}: {e}"))),
         }
     };
-    let read = |pipe: Option<&mut dyn Read>| {
-        let mut text = String::new();
-        if let Some(p) = pipe {
-            let _ = p.take(MAX_OUTPUT as u64).read_to_string(&mut text);
-        }
-        text
-    };
-    let stdout = read(child.stdout.as_mut().map(|p| p as &mut dyn Read));
-    let stderr = read(child.stderr.as_mut().map(|p| p as &mut dyn Read));
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
     let code = status.code();
     if status.success() {
         Ok(serde_json::json!({"exit": code, "stdout": stdout}))
@@ -779,5 +785,27 @@ fn run(r: &Arc<Responder>, stop: &AtomicBool) {
     drop(tx);
     for w in workers {
         let _ = w.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn a_command_s_output_is_read_while_it_runs_and_it_has_a_deadline() {
+        let timeout = std::time::Duration::from_secs(10);
+        // Far more than a pipe holds: read while it runs, the start kept.
+        let out = command(&argv(&["/bin/sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x"]), timeout).unwrap();
+        assert_eq!(out["stdout"].as_str().unwrap().len(), MAX_OUTPUT);
+        let err = command(&argv(&["/bin/sh", "-c", "echo no >&2; exit 3"]), timeout).unwrap_err();
+        assert!(err.why.contains("exited with 3: no") && !err.permanent, "{err:?}");
+        let slow = command(&argv(&["/bin/sleep", "5"]), std::time::Duration::from_millis(200)).unwrap_err();
+        assert!(slow.why.contains("took longer"), "{slow:?}");
+        assert!(command(&argv(&["/nonexistent/program"]), timeout).unwrap_err().permanent);
     }
 }
