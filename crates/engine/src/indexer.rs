@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
+
 use eventstore::{EventStore, Frame, NewEvent, Rebuild, StoreWriter, Stored};
 use jiff::Timestamp;
 use model::Event;
@@ -91,6 +93,15 @@ fn index_until_stopped(
     wal: &Wal,
     shared: &Shared,
 ) -> Result<(), String> {
+    // The indexer's own threads, at its priority: normalizing and cutting
+    // words are most of its work, and one thread would leave an idle core
+    // idle while search falls behind.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .thread_name(|i| format!("indexer-{i}"))
+        .start_handler(|_| crate::lower_thread_priority(INDEXER_NICE))
+        .build()
+        .map_err(|e| format!("starting the indexer's threads failed: {e}"))?;
     let mut reader = wal.reader(writer.position());
     let mut frames: Vec<(u64, u64, Vec<u8>)> = Vec::new();
     let mut last_commit = Instant::now();
@@ -100,40 +111,27 @@ fn index_until_stopped(
     // tenant's indexing backlog only once committed, since the log is kept
     // until then.
     let mut uncommitted: HashMap<String, u64> = HashMap::new();
+    // The chunk read and normalized while the last commit ran.
+    let mut ready: Option<Chunk> = None;
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
-        // Gather frames: a chunk, or what came within 50 ms.
-        let mut used = 0;
-        let mut bytes = 0;
-        let deadline = Instant::now() + Duration::from_millis(50);
-        while bytes < CHUNK_BYTES {
-            if used == frames.len() {
-                frames.push((0, 0, Vec::new()));
-            }
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match reader.next(wait, &mut frames[used].2) {
-                Ok(Some(pos)) => {
-                    frames[used].0 = pos;
-                    frames[used].1 = reader.position();
-                    bytes += frames[used].2.len();
-                    used += 1;
-                }
-                // Damaged frames are the pipeline's to report (dead letter).
-                Ok(None) | Err(_) => break,
-            }
-            if Instant::now() >= deadline {
-                break;
-            }
-        }
-        let span = tracing::debug_span!("index_batch", from = frames.first().map_or(0, |f| f.0), frames = used, bytes);
+        let chunk = match ready.take() {
+            Some(chunk) => chunk,
+            None => pool.install(|| read_chunk(&mut reader, &mut frames, config)),
+        };
+        let span = tracing::debug_span!("index_batch", from = chunk.from, frames = chunk.batches.len(), chunk.bytes);
         let _batch = span.enter();
-        if used > 0 {
-            index(&frames[..used], config, &mut writer, &mut uncommitted)
-                .map_err(|e| format!("indexing failed: {e}"))?;
-        }
-        crate::trim_buffers(frames.iter_mut().map(|f| &mut f.2), 2 * CHUNK_BYTES);
+        pool.install(|| add(&chunk, &mut writer, &mut uncommitted)).map_err(|e| format!("indexing failed: {e}"))?;
+        drop(chunk);
         if last_commit.elapsed() >= settings.commit_interval || stopping {
-            writer.commit().map_err(|e| format!("committing the event store failed: {e}"))?;
+            // A commit writes the segments out on tantivy's threads while
+            // this one waits: the next chunk is read and normalized
+            // meanwhile, unless the engine stops.
+            let (committed, next) = pool.install(|| {
+                rayon::join(|| writer.commit(), || (!stopping).then(|| read_chunk(&mut reader, &mut frames, config)))
+            });
+            committed.map_err(|e| format!("committing the event store failed: {e}"))?;
+            ready = next;
             shared.indexed.store(writer.position(), Ordering::Release);
             for (tenant, bytes) in uncommitted.drain() {
                 shared.index_backlog.done(&tenant, bytes);
@@ -163,30 +161,64 @@ fn index_until_stopped(
     Ok(())
 }
 
-/// Normalizes the frames' records in parallel and adds them in log order.
-fn index(
-    frames: &[(u64, u64, Vec<u8>)],
-    config: &EngineConfig,
-    writer: &mut StoreWriter,
-    uncommitted: &mut HashMap<String, u64>,
-) -> Result<(), String> {
-    let batches: Vec<(u64, u64, Batch)> =
-        frames.iter().filter_map(|(pos, end, payload)| Batch::decode(payload).ok().map(|b| (*pos, *end, b))).collect();
-    for (_, _, b) in &batches {
-        *uncommitted.entry(b.tenant.clone()).or_default() += b.records.iter().map(|r| r.len() as u64).sum::<u64>();
+/// Log frames read and normalized, ready to add.
+struct Chunk {
+    /// The first frame's position, for the logs.
+    from: u64,
+    bytes: usize,
+    batches: Vec<Read>,
+}
+
+/// One frame of a [`Chunk`].
+struct Read {
+    position: u64,
+    /// Where the next frame starts.
+    end: u64,
+    batch: Batch,
+    /// The log source configured for its source, as text.
+    view: Option<String>,
+    /// Its records normalized, `None` for those the pipeline sends to the
+    /// dead letter.
+    events: Vec<Option<Normalized>>,
+}
+
+/// Reads frames (a chunk, or what comes within 50 ms) into `frames`, the
+/// reused buffers, and normalizes their records in parallel (on the
+/// caller's pool, the indexer's, not detection's).
+fn read_chunk(reader: &mut wal::WalReader, frames: &mut Vec<(u64, u64, Vec<u8>)>, config: &EngineConfig) -> Chunk {
+    let mut used = 0;
+    let mut bytes = 0;
+    let deadline = Instant::now() + Duration::from_millis(50);
+    while bytes < CHUNK_BYTES {
+        if used == frames.len() {
+            frames.push((0, 0, Vec::new()));
+        }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match reader.next(wait, &mut frames[used].2) {
+            Ok(Some(pos)) => {
+                frames[used].0 = pos;
+                frames[used].1 = reader.position();
+                bytes += frames[used].2.len();
+                used += 1;
+            }
+            // Damaged frames are the pipeline's to report (dead letter).
+            Ok(None) | Err(_) => break,
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
     }
-    // Per batch: its configured log source (as text) and its records,
-    // `None` for those the pipeline sends to the dead letter.
-    // On this thread, not the shared pool: the pool's threads are
-    // detection's, at its priority.
-    let normalized: Vec<(Option<String>, Vec<Option<Normalized>>)> = batches
-        .iter()
-        .map(|(_, _, b)| {
-            let view = crate::pipeline::configured_view(config, b);
-            let received = crate::pipeline::received(b);
+    let batches = frames[..used]
+        .par_iter()
+        .filter_map(|(pos, end, payload)| {
+            let b = Batch::decode(payload).ok()?;
+            let view = crate::pipeline::configured_view(config, &b);
+            let received = crate::pipeline::received(&b);
             let events = (0..b.records.len())
+                .into_par_iter()
                 .map(|i| {
-                    let (event, added) = crate::pipeline::normalize(b, i, view.as_ref(), config.geo.as_deref()).ok()?;
+                    let (event, added) =
+                        crate::pipeline::normalize(&b, i, view.as_ref(), config.geo.as_deref()).ok()?;
                     Some(Normalized {
                         enriched: enriched_json(&added),
                         logsource: event.views.iter().map(|v| v.logsource.to_string()).collect(),
@@ -195,13 +227,27 @@ fn index(
                     })
                 })
                 .collect();
-            (view.map(|v| v.logsource.to_string()), events)
+            Some(Read { position: *pos, end: *end, view: view.map(|v| v.logsource.to_string()), batch: b, events })
         })
         .collect();
-    let news: Vec<Vec<NewEvent<'_>>> = batches
+    let from = frames[..used].first().map_or(0, |f| f.0);
+    crate::trim_buffers(frames.iter_mut().map(|f| &mut f.2), 2 * CHUNK_BYTES);
+    Chunk { from, bytes, batches }
+}
+
+/// Adds a chunk's events to the store, all frames at once so that the
+/// writer goes partition by partition.
+fn add(chunk: &Chunk, writer: &mut StoreWriter, uncommitted: &mut HashMap<String, u64>) -> Result<(), String> {
+    if chunk.batches.is_empty() {
+        return Ok(());
+    }
+    for Read { batch: b, .. } in &chunk.batches {
+        *uncommitted.entry(b.tenant.clone()).or_default() += b.records.iter().map(|r| r.len() as u64).sum::<u64>();
+    }
+    let news: Vec<Vec<NewEvent<'_>>> = chunk
+        .batches
         .iter()
-        .zip(&normalized)
-        .map(|((pos, _, b), (view, events))| {
+        .map(|Read { position: pos, batch: b, view, events, .. }| {
             let received = crate::pipeline::received(b);
             events
                 .iter()
@@ -226,11 +272,11 @@ fn index(
                 .collect()
         })
         .collect();
-    // All frames at once, so that the writer goes partition by partition.
-    let frames: Vec<Frame<'_, '_>> = batches
+    let frames: Vec<Frame<'_, '_>> = chunk
+        .batches
         .iter()
         .zip(&news)
-        .map(|((position, end, b), events)| Frame { position: *position, end: *end, tenant: &b.tenant, events })
+        .map(|(r, events)| Frame { position: r.position, end: r.end, tenant: &r.batch.tenant, events })
         .collect();
     writer.add_frames(&frames).map_err(|e| e.to_string())?;
     Ok(())

@@ -174,19 +174,40 @@ impl Fields {
     }
 }
 
-/// Reused buffers for building documents.
+/// Reused buffers for building documents, one per thread that builds them.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    seen: HashSet<String>,
     names: HashSet<Box<str>>,
-    tokens: Vec<String>,
+    /// The words of the event one after another, cut by `words` (text)
+    /// and `key_words` (JSON keys): one buffer instead of a string each.
+    buf: String,
+    words: Vec<(u32, u32)>,
+    key_words: Vec<(u32, u32)>,
     joined: String,
-    key_words: Vec<String>,
     terms: Vec<String>,
-    shapes: Shapes,
 }
 
-pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut Scratch) -> TantivyDocument {
+fn push_word(buf: &mut String, to: &mut Vec<(u32, u32)>, word: &str) {
+    // Records are bounded far below 4 GiB (the log's frame limit); a
+    // buffer past that would only lose words of this one event's text,
+    // which its check still reads.
+    if let (Ok(start), Ok(len)) = (u32::try_from(buf.len()), u32::try_from(word.len())) {
+        buf.push_str(word);
+        to.push((start, len));
+    }
+}
+
+fn word(buf: &str, (start, len): (u32, u32)) -> &str {
+    buf.get(start as usize..start as usize + len as usize).unwrap_or("")
+}
+
+pub(crate) fn document(
+    fields: &Fields,
+    tenant: &str,
+    ev: &NewEvent<'_>,
+    shapes: &Shapes,
+    s: &mut Scratch,
+) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_u64(fields.pos, ev.position);
     doc.add_u64(fields.idx, u64::from(ev.index));
@@ -208,55 +229,60 @@ pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut
     // Text tokens: the raw record and every field value (all of them, as
     // `Record::any_text` reads them), each token once; words of JSON keys
     // go to the key shape instead when there is one.
-    s.seen.clear();
-    s.tokens.clear();
+    s.buf.clear();
+    s.words.clear();
     s.key_words.clear();
-    let Scratch { seen, tokens: words, key_words, .. } = &mut *s;
-    let mut add = |text: &str| {
-        tokens(text, |t| {
-            if !seen.contains(t) {
-                seen.insert(t.to_string());
-                words.push(t.to_string());
-            }
-            false
-        });
-    };
-    query::tokens::split_json_keys(
-        &query::tokens::search_text(ev.raw),
-        &mut |key| {
-            tokens(key, |t| {
-                key_words.push(t.to_string());
-                false
+    {
+        let Scratch { buf, words, key_words, .. } = &mut *s;
+        let buf = std::cell::RefCell::new(buf);
+        query::tokens::split_json_keys(
+            &query::tokens::search_text(ev.raw),
+            &mut |key| {
+                tokens(key, |t| {
+                    push_word(&mut buf.borrow_mut(), key_words, t);
+                    false
+                });
+            },
+            &mut |text| {
+                tokens(text, |t| {
+                    push_word(&mut buf.borrow_mut(), words, t);
+                    false
+                });
+            },
+        );
+        let buf = buf.into_inner();
+        for (_, value) in ev.event.fields() {
+            each_text(value, &mut |text| {
+                tokens(text, |t| {
+                    push_word(buf, words, t);
+                    false
+                });
             });
-        },
-        &mut add,
-    );
-    for (_, value) in ev.event.fields() {
-        each_text(value, &mut add);
+        }
     }
     s.terms.clear();
-    if !s.key_words.is_empty() {
-        let mut refs: Vec<&str> = s.key_words.iter().map(String::as_str).collect();
-        match s.shapes.keys(&mut refs) {
-            Some(term) => s.terms.push(term),
-            None => {
-                for w in &s.key_words {
-                    if s.seen.insert(w.clone()) {
-                        s.tokens.push(w.clone());
-                    }
-                }
-            }
+    let Scratch { buf, words, key_words, joined, terms, .. } = &mut *s;
+    if !key_words.is_empty() {
+        let mut refs: Vec<&str> = key_words.iter().map(|&r| word(buf, r)).collect();
+        match shapes.keys(&mut refs) {
+            Some(term) => terms.push(term),
+            // No shape: the key words are words of `text` like the rest.
+            None => words.append(key_words),
         }
     }
+    // Each word once, in the order first seen.
+    let mut seen: HashSet<&str> = HashSet::with_capacity(words.len());
+    let unique = words.iter().map(|&r| word(buf, r)).filter(|w| seen.insert(w));
     if fields.joined {
-        s.joined.clear();
-        for t in &s.tokens {
-            s.joined.push_str(t);
-            s.joined.push(TERM_END);
+        joined.clear();
+        for t in unique {
+            joined.push_str(t);
+            joined.push(TERM_END);
         }
-        doc.add_text(fields.text, &s.joined);
+        doc.add_text(fields.text, &*joined);
     } else {
-        doc.add_pre_tokenized_text(fields.text, pretokenized(&s.tokens));
+        let words: Vec<String> = unique.map(str::to_string).collect();
+        doc.add_pre_tokenized_text(fields.text, pretokenized(&words));
     }
 
     // Field terms: the first value of each name, as `Event::get` reads it.
@@ -276,7 +302,7 @@ pub(crate) fn document(fields: &Fields, tenant: &str, ev: &NewEvent<'_>, s: &mut
             present.push(name);
         }
     }
-    match s.shapes.names(&mut present) {
+    match shapes.names(&mut present) {
         Some(term) => s.terms.push(term),
         None => s.terms.extend(present.iter().map(|name| format!("{name}{PRESENT}"))),
     }

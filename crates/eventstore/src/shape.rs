@@ -22,6 +22,7 @@
 //! per name and per word, and searches always look at both.
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 use query::Pattern;
 use tantivy::Searcher;
@@ -37,24 +38,25 @@ const MAX_SHAPE: usize = 4096;
 /// Distinct shapes one writer creates before it falls back to single terms.
 const MAX_SHAPES: usize = 10_000;
 
-/// The shapes a writer has created, to bound how many there are.
+/// The shapes a writer has created, to bound how many there are; shared
+/// by the threads that build documents.
 #[derive(Default)]
 pub(crate) struct Shapes {
-    seen: HashSet<String>,
+    seen: Mutex<HashSet<String>>,
 }
 
 impl Shapes {
     /// The shape term for these field names, or `None` to fall back.
-    pub(crate) fn names(&mut self, names: &mut Vec<&str>) -> Option<String> {
+    pub(crate) fn names(&self, names: &mut Vec<&str>) -> Option<String> {
         self.term(NAMES, names)
     }
 
     /// The shape term for these key words, or `None` to fall back.
-    pub(crate) fn keys(&mut self, words: &mut Vec<&str>) -> Option<String> {
+    pub(crate) fn keys(&self, words: &mut Vec<&str>) -> Option<String> {
         self.term(KEYS, words)
     }
 
-    fn term(&mut self, kind: char, items: &mut Vec<&str>) -> Option<String> {
+    fn term(&self, kind: char, items: &mut Vec<&str>) -> Option<String> {
         items.sort_unstable();
         items.dedup();
         let mut term = String::with_capacity(2 + items.iter().map(|i| i.len() + 1).sum::<usize>());
@@ -69,11 +71,12 @@ impl Shapes {
         if term.len() > MAX_SHAPE {
             return None;
         }
-        if !self.seen.contains(&term) {
-            if self.seen.len() >= MAX_SHAPES {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if !seen.contains(&term) {
+            if seen.len() >= MAX_SHAPES {
                 return None;
             }
-            self.seen.insert(term.clone());
+            seen.insert(term.clone());
         }
         Some(term)
     }

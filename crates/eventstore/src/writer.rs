@@ -13,10 +13,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tantivy::IndexWriter;
 
 use crate::schema::{self, Scratch};
+use crate::shape::Shapes;
 use crate::{EventStore, Frame, NewEvent, PartKey, PartitionInfo, day_of, valid_tenant};
 
 #[derive(Serialize, Deserialize, Default)]
@@ -46,7 +48,8 @@ impl Open {
 pub struct StoreWriter {
     store: Arc<EventStore>,
     open: HashMap<PartKey, Open>,
-    scratch: Scratch,
+    /// Shared with the threads that build documents.
+    shapes: Arc<Shapes>,
     /// Where the log is processed up to (the end of the last frame).
     next: u64,
     /// The position in `position.json`.
@@ -77,7 +80,7 @@ impl StoreWriter {
         Ok(StoreWriter {
             store,
             open: HashMap::new(),
-            scratch: Scratch::default(),
+            shapes: Arc::default(),
             next: saved,
             saved,
             clock: 0,
@@ -131,30 +134,36 @@ impl StoreWriter {
         order.sort_unstable();
         let end = frames.iter().map(|f| f.end).max().unwrap_or(self.next);
         let mut added = 0;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let result: tantivy::Result<()> = (|| {
-            for run in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-                let (tenant, day) = (run[0].0, run[0].1);
-                let open = self.writer(&PartKey { tenant: tenant.to_string(), day })?;
-                for &(_, _, f, i) in run {
-                    if frames[f].position < open.covered {
-                        continue;
-                    }
+        for run in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (tenant, day) = (run[0].0, run[0].1);
+            let shapes = self.shapes.clone();
+            let open = self.writer(&PartKey { tenant: tenant.to_string(), day })?;
+            let (part, covered) = (open.part.clone(), open.covered);
+            let writer = &open.writer;
+            // Documents are built on the threads of the caller's rayon
+            // pool (the words of an event are most of an indexer's work)
+            // and handed to tantivy's indexing thread as they are made, so
+            // both stages run at once. Order does not matter: segments are
+            // sorted by kind, and searches order by time and position.
+            let count = std::sync::atomic::AtomicUsize::new(0);
+            run.par_iter().filter(|&&(_, _, f, _)| frames[f].position >= covered).try_for_each_init(
+                Scratch::default,
+                |scratch, &(_, _, f, i)| {
                     let ev = &frames[f].events[i];
-                    let mut doc = schema::document(&open.part.fields, tenant, ev, &mut scratch);
-                    if let Some(field) = open.part.fields.kind {
+                    let mut doc = schema::document(&part.fields, tenant, ev, &shapes, scratch);
+                    if let Some(field) = part.fields.kind {
                         doc.add_u64(field, kind_of(ev.logsource, ev.event));
                     }
-                    open.writer.add_document(doc)?;
-                    open.dirty = true;
-                    added += 1;
-                }
-                open.through = open.through.max(end);
-            }
-            Ok(())
-        })();
-        self.scratch = scratch;
-        result?;
+                    writer.add_document(doc)?;
+                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tantivy::Result::Ok(())
+                },
+            )?;
+            let count = count.into_inner();
+            added += count;
+            open.dirty |= count > 0;
+            open.through = open.through.max(end);
+        }
         self.next = self.next.max(end);
         Ok(added)
     }
