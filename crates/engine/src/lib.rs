@@ -51,6 +51,10 @@ pub struct EngineConfig {
     /// pipeline has not processed yet. The log is on disk, so this bounds
     /// how far detection may fall behind, not memory.
     pub max_lag_bytes: u64,
+    /// The log's ceiling on disk: at it every record is refused (503 with
+    /// the reason) until the readers behind let segments go. Acknowledged
+    /// records are never dropped to make room.
+    pub max_log_bytes: u64,
     pub checkpoint_interval: Duration,
     /// Sleep after each chunk: a deliberately slow downstream, for testing
     /// back-pressure. Zero in production.
@@ -63,6 +67,11 @@ pub struct EngineConfig {
     /// Also write every event to the `events/` JSON-lines journal. With
     /// the event store on, this is a second copy of every record.
     pub events_journal: bool,
+    /// At a stop with every reader at the log's end, end its segment and
+    /// delete the whole log (a finished import, an idle server): what a
+    /// lost checkpoint would replay is gone then, so tests that simulate
+    /// one leave it off.
+    pub seal_on_stop: bool,
     /// Correlation rules: state bounds and allowed lateness.
     pub correlation: correlate::Config,
     /// Alerts one rule may raise per tenant and window.
@@ -110,11 +119,13 @@ impl EngineConfig {
             data: data.into(),
             wal_sync: true,
             max_lag_bytes: 256 << 20,
+            max_log_bytes: 4 << 30,
             checkpoint_interval: Duration::from_secs(1),
             slow_down: Duration::ZERO,
             log_sources: HashMap::new(),
             store: None,
             events_journal: true,
+            seal_on_stop: false,
             correlation: correlate::Config::default(),
             rate_limit: RateLimit::default(),
             geo: None,
@@ -151,6 +162,25 @@ pub(crate) struct Shared {
     /// Rules each tenant has switched off: their matches raise nothing
     /// and feed no correlation.
     pub(crate) disabled: RwLock<HashMap<String, Arc<HashSet<String>>>>,
+    /// Readers of the engine's outputs outside it (triage) whose lag also
+    /// slows senders.
+    consumers: RwLock<Vec<Consumer>>,
+}
+
+/// A reader outside the engine, for back-pressure: how far behind it is,
+/// published by itself, and how far it may be.
+struct Consumer {
+    name: String,
+    lag: Arc<AtomicU64>,
+    max: u64,
+}
+
+/// How far one reader is behind, for the status.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Behind {
+    pub name: String,
+    pub lag_bytes: u64,
+    pub max_bytes: u64,
 }
 
 /// Indexing may fall this many times `max_lag` behind the log before
@@ -363,6 +393,11 @@ pub struct Status {
     /// Rules that reached their rate limit, with the matches counted and
     /// not raised.
     pub rate_limited: Vec<RateLimited>,
+    /// Bytes of log on disk, and its ceiling.
+    pub log_bytes: u64,
+    pub max_log_bytes: u64,
+    /// Each reader and how far behind it is (see [`Ingest::behind`]).
+    pub behind: Vec<Behind>,
 }
 
 impl Engine {
@@ -413,6 +448,7 @@ impl Engine {
             rate_limited: throttle::Suppressed::default(),
             backlog: Backlog::default(),
             index_backlog: Backlog::default(),
+            consumers: RwLock::new(Vec::new()),
             disabled: RwLock::new(
                 config.disabled_rules.iter().map(|(t, ids)| (t.clone(), Arc::new(ids.clone()))).collect(),
             ),
@@ -448,7 +484,12 @@ impl Engine {
     }
 
     pub fn ingest(&self) -> Ingest {
-        Ingest { wal: self.wal.clone(), shared: self.shared.clone(), max_lag: self.config.max_lag_bytes }
+        Ingest {
+            wal: self.wal.clone(),
+            shared: self.shared.clone(),
+            max_lag: self.config.max_lag_bytes,
+            max_log: self.config.max_log_bytes,
+        }
     }
 
     pub fn health(&self) -> &Health {
@@ -532,6 +573,18 @@ impl Engine {
         if let Some(t) = self.indexer.take() {
             let _ = t.join();
         }
+        // Every reader is past the log's end (a finished import, a server
+        // stopped when idle): the whole log can go, not all but its
+        // current segment.
+        let end = self.wal.end();
+        let consumed =
+            self.shared.checkpointed.load(Ordering::Acquire).min(self.shared.indexed.load(Ordering::Acquire));
+        if self.config.seal_on_stop && end > 0 && consumed >= end {
+            match self.wal.seal() {
+                Ok(()) => trim_log(&self.wal, &self.shared),
+                Err(e) => tracing::warn!(error = %e, "ending the log's segment failed; it stays until the next start"),
+            }
+        }
     }
 }
 
@@ -570,12 +623,51 @@ pub struct Ingest {
     wal: Wal,
     shared: Arc<Shared>,
     max_lag: u64,
+    max_log: u64,
 }
 
 impl Ingest {
     /// Whether the pipeline is behind: some tenants' records are refused.
     pub fn busy(&self) -> bool {
-        self.lag() > self.max_lag || self.index_lag() > self.max_lag.saturating_mul(INDEX_LAG)
+        self.lag() > self.max_lag
+            || self.index_lag() > self.max_lag.saturating_mul(INDEX_LAG)
+            || self.consumer_behind()
+            || self.wal.size() >= self.max_log
+    }
+
+    /// Counts `name`'s lag (bytes it has yet to read of what the engine
+    /// wrote, published by it in `lag`) in back-pressure: past `max`
+    /// everyone is refused, as when detection is behind.
+    pub fn watch(&self, name: &str, lag: Arc<AtomicU64>, max: u64) {
+        if let Ok(mut consumers) = self.shared.consumers.write() {
+            consumers.retain(|c| c.name != name);
+            consumers.push(Consumer { name: name.to_string(), lag, max });
+        }
+    }
+
+    fn consumer_behind(&self) -> bool {
+        self.shared.consumers.read().is_ok_and(|cs| cs.iter().any(|c| c.lag.load(Ordering::Acquire) > c.max))
+    }
+
+    /// Every reader of the log and of its outputs with how far behind it
+    /// is: detection, indexing (with a store) and those [`Ingest::watch`]es.
+    pub fn behind(&self) -> Vec<Behind> {
+        let mut out = vec![Behind { name: "detection".into(), lag_bytes: self.lag(), max_bytes: self.max_lag }];
+        if self.shared.indexed.load(Ordering::Acquire) != u64::MAX {
+            out.push(Behind {
+                name: "indexing".into(),
+                lag_bytes: self.index_lag(),
+                max_bytes: self.max_lag.saturating_mul(INDEX_LAG),
+            });
+        }
+        if let Ok(cs) = self.shared.consumers.read() {
+            out.extend(cs.iter().map(|c| Behind {
+                name: c.name.clone(),
+                lag_bytes: c.lag.load(Ordering::Acquire),
+                max_bytes: c.max,
+            }));
+        }
+        out
     }
 
     /// Whether `tenant`'s new records would be refused now: the pipeline is
@@ -593,6 +685,18 @@ impl Ingest {
         if let Some(why) = self.shared.troubles.stopped() {
             return Some(Refused::Stopped(why));
         }
+        let log = self.wal.size();
+        if log >= self.max_log {
+            let slowest = self
+                .behind()
+                .into_iter()
+                .max_by_key(|b| b.lag_bytes)
+                .map_or_else(|| "a reader".to_string(), |b| format!("{} ({} bytes behind)", b.name, b.lag_bytes));
+            return Some(Refused::Stopped(format!(
+                "the write-ahead log is at its ceiling ({log} of {} bytes) until {slowest} lets segments go",
+                self.max_log
+            )));
+        }
         let lag = self.lag();
         // Indexing likewise, with more room: it commits every few seconds,
         // so it is a commit's worth of records behind at full speed.
@@ -600,7 +704,8 @@ impl Ingest {
         let busy = lag > self.max_lag
             || (lag > self.max_lag / 8 && self.shared.backlog.at_least_its_share(tenant))
             || index_lag > max_index_lag
-            || (index_lag > max_index_lag / 2 && self.shared.index_backlog.at_least_its_share(tenant));
+            || (index_lag > max_index_lag / 2 && self.shared.index_backlog.at_least_its_share(tenant))
+            || self.consumer_behind();
         busy.then_some(Refused::Busy)
     }
 
@@ -747,6 +852,9 @@ impl Ingest {
             stopped,
             correlation: self.shared.correlation.lock().map(|s| *s).unwrap_or_default(),
             rate_limited: self.shared.rate_limited.list(None),
+            log_bytes: self.wal.size(),
+            max_log_bytes: self.max_log,
+            behind: self.behind(),
         }
     }
 }

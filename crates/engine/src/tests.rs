@@ -378,6 +378,62 @@ fn an_indexer_behind_refuses_the_tenant_holding_its_backlog_first() {
     engine.shutdown();
 }
 
+#[test]
+fn at_the_log_ceiling_every_record_is_refused_with_the_reason_and_none_is_lost() {
+    let data = tempdir("log-ceiling");
+    let mut config = with_store(&data);
+    config.max_lag_bytes = 1 << 30;
+    config.max_log_bytes = 1 << 20;
+    // The indexer does not commit within the test: it holds the log.
+    if let Some(store) = config.store.as_mut() {
+        store.commit_interval = Duration::from_secs(600);
+    }
+    let engine = Engine::start(config.clone(), rules()).unwrap();
+    let ingest = engine.ingest();
+    let line = format!("<13>Nov 22 10:00:00 h app: ceiling {}", "x".repeat(16 << 10));
+    let mut accepted = 0;
+    let refused = loop {
+        assert!(engine.drain(Duration::from_secs(10)));
+        match ingest.submit_blocking(batch(&[&line])) {
+            Ok(_) => accepted += 1,
+            Err(e) => break e,
+        }
+        assert!(accepted < 200, "never refused");
+    };
+    let Refused::Stopped(why) = refused else { panic!("{refused:?}") };
+    assert!(why.contains("ceiling") && why.contains("indexing"), "{why}");
+    let status = engine.status();
+    assert!(status.log_bytes >= 1 << 20 && status.max_log_bytes == 1 << 20, "{status:?}");
+    let indexing = status.behind.iter().find(|b| b.name == "indexing").unwrap();
+    assert!(indexing.lag_bytes >= 1 << 20, "{status:?}");
+    assert!(accepted >= (1 << 20) / (16 << 10) - 1, "refused after {accepted}");
+    engine.shutdown();
+    // The stop commits what was indexed; everything accepted is there.
+    let engine = Engine::start(with_store(&data), rules()).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)) && engine.drain_index(Duration::from_secs(30)));
+    assert_eq!(search(&engine, "ceiling | stats count()")[0]["count()"], accepted);
+    engine.ingest().submit_blocking(batch(&[&line])).unwrap();
+    engine.shutdown();
+}
+
+#[test]
+fn a_watched_reader_behind_slows_every_sender() {
+    let data = tempdir("watched");
+    let engine = Engine::start(EngineConfig::new(&data), rules()).unwrap();
+    let ingest = engine.ingest();
+    let lag = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    ingest.watch("triage", lag.clone(), 1000);
+    ingest.submit_blocking(batch(&["<13>Nov 22 10:00:00 h app: one"])).unwrap();
+    lag.store(1001, std::sync::atomic::Ordering::Release);
+    assert_eq!(ingest.submit_blocking(batch(&["<13>Nov 22 10:00:00 h app: two"])), Err(Refused::Busy));
+    assert!(ingest.busy());
+    let triage = engine.status().behind.into_iter().find(|b| b.name == "triage").unwrap();
+    assert_eq!((triage.lag_bytes, triage.max_bytes), (1001, 1000));
+    lag.store(10, std::sync::atomic::Ordering::Release);
+    ingest.submit_blocking(batch(&["<13>Nov 22 10:00:00 h app: three"])).unwrap();
+    engine.shutdown();
+}
+
 fn with_store(data: &Path) -> EngineConfig {
     let mut config = EngineConfig::new(data);
     let mut store = StoreSettings::new(data.join("store"));
@@ -442,6 +498,7 @@ fn a_stop_leaves_the_indexing_backlog_to_the_log_and_a_restart_indexes_it_once()
     let data = tempdir("index-backlog");
     let mut config = with_store(&data);
     config.events_journal = false;
+    config.seal_on_stop = true;
     let engine = Engine::start(config.clone(), rules()).unwrap();
     let lines: Vec<String> = (0..300_000).map(|i| format!("<13>Nov 22 10:00:00 h app: backlog n={i}")).collect();
     for chunk in lines.chunks(10_000) {
@@ -458,10 +515,22 @@ fn a_stop_leaves_the_indexing_backlog_to_the_log_and_a_restart_indexes_it_once()
     let covered = position["covered"].as_u64().unwrap();
     eprintln!("stopped in {:?}, indexed up to {covered} of {end}", started.elapsed());
     assert!(covered < end, "indexed up to {covered} of {end}: no backlog was left at the stop");
-    let engine = Engine::start(config, rules()).unwrap();
+    let engine = Engine::start(config.clone(), rules()).unwrap();
     assert!(engine.drain(Duration::from_secs(20)) && engine.drain_index(Duration::from_secs(60)));
     let rows = search(&engine, "backlog | stats count(), dc(_id)");
     assert_eq!(serde_json::Value::Object(rows[0].clone()), serde_json::json!({"count()": 300000, "dc(_id)": 300000}));
+    engine.shutdown();
+    // Everything is indexed and detected: the stop leaves no log behind,
+    // and the next start goes on from its end.
+    let log_bytes =
+        || -> u64 { std::fs::read_dir(data.join("wal")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum() };
+    assert_eq!(log_bytes(), 0);
+    let engine = Engine::start(config, rules()).unwrap();
+    assert_eq!(engine.status().wal_end, end);
+    engine.ingest().submit_blocking(batch(&["<13>Nov 22 10:00:01 h app: after the seal"])).unwrap();
+    assert!(engine.drain(Duration::from_secs(20)) && engine.drain_index(Duration::from_secs(20)));
+    assert_eq!(search(&engine, "seal").len(), 1);
+    assert_eq!(search(&engine, "backlog | stats count()")[0]["count()"], 300000);
     engine.shutdown();
 }
 

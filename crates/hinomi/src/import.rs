@@ -94,6 +94,8 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
             // copy in the events/ journal.
             let mut config = EngineConfig::new(data);
             config.events_journal = false;
+            // Once all is indexed the log is a second copy: it goes.
+            config.seal_on_stop = true;
             let mut store = server::config::Store::default().settings(data);
             store.compact_on_stop = true;
             config.store = Some(store);

@@ -98,6 +98,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         }
         let every = config.triage.sla_check.0.max(Duration::from_secs(1));
         let triage = state::reader::Triage::start(&args.data, soc_state.clone(), every).context("starting triage")?;
+        // Triage is the third reader: its backlog of detections slows
+        // senders as detection's does (the same bound, in alert lines).
+        engine.ingest().watch("triage", triage.stats.behind.clone(), config.engine.max_lag.0);
         (Some(soc_state), Some(triage))
     } else {
         (None, None)

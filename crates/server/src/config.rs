@@ -356,6 +356,9 @@ pub struct Engine {
     /// Refuse senders (HTTP 429/503, TCP stops reading, UDP drops) while
     /// this much of the log waits for the pipeline.
     pub max_lag: Size,
+    /// The write-ahead log's ceiling on disk: at it every record is
+    /// refused (503 with the reason) until the readers let segments go.
+    pub max_log: Size,
     pub checkpoint_interval: Span,
     /// Test knob: sleep this long after each pipeline chunk.
     pub slow_down: Span,
@@ -382,6 +385,7 @@ impl Default for Engine {
         Engine {
             wal_sync: true,
             max_lag: Size(256 << 20),
+            max_log: Size(4 << 30),
             checkpoint_interval: Span(Duration::from_secs(1)),
             slow_down: Span(Duration::ZERO),
             health_check: Span(Duration::from_secs(5)),
@@ -686,9 +690,11 @@ impl Config {
         let mut e = engine::EngineConfig::new(data);
         e.wal_sync = self.engine.wal_sync;
         e.max_lag_bytes = self.engine.max_lag.0;
+        e.max_log_bytes = self.engine.max_log.0;
         e.checkpoint_interval = self.engine.checkpoint_interval.0.max(Duration::from_millis(10));
         e.slow_down = self.engine.slow_down.0;
         e.events_journal = self.engine.events_journal.unwrap_or(!self.store.enabled);
+        e.seal_on_stop = true;
         e.correlation.lateness_micros =
             i64::try_from(self.engine.correlation_lateness.0.as_micros()).unwrap_or(i64::MAX / 2);
         e.correlation.max_groups = self.engine.correlation_max_groups.max(1);
@@ -788,6 +794,11 @@ impl Config {
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
             bail!("[notify] console_url {url:?} is not an http(s) address");
+        }
+        // The log's current segment (64 MiB) stays until it is full, even
+        // when every reader is past it.
+        if self.engine.max_log.0 < 128 << 20 {
+            bail!("[engine] max_log must be at least 128 MiB (two log segments), not {} bytes", self.engine.max_log.0);
         }
         if !(1..=19).contains(&self.store.zstd_level) {
             bail!("[store] zstd_level must be 1 to 19, not {}", self.store.zstd_level);

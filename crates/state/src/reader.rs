@@ -32,6 +32,9 @@ pub struct TriageStats {
     /// Failed attempts to write the state store (retried).
     pub failures: AtomicU64,
     pub notifications: AtomicU64,
+    /// Bytes of the alert journal's checkpointed part not applied yet:
+    /// the engine counts them in back-pressure (`engine::Ingest::watch`).
+    pub behind: Arc<AtomicU64>,
 }
 
 pub struct Triage {
@@ -126,12 +129,14 @@ fn step(data: &Path, state: &State, stats: &TriageStats) -> Result<bool, String>
         Err(e) => return Err(format!("reading {}: {e}", cp_path.display())),
     };
     let from = decode(state.position(READER).map_err(|e| e.to_string())?);
+    let alerts = data.join("alerts");
+    stats.behind.store(wal::bytes_between(&alerts, from, to), Ordering::Release);
     if (from.segment, from.len) >= (to.segment, to.len) {
         return Ok(false);
     }
     let mut batch = Vec::new();
     let mut at = from;
-    wal::read_range(&data.join("alerts"), from, to, |line, after| {
+    wal::read_range(&alerts, from, to, |line, after| {
         match Detection::from_alert_line(line.as_bytes()) {
             Ok(d) => batch.push(d),
             Err(e) => {
@@ -149,5 +154,6 @@ fn step(data: &Path, state: &State, stats: &TriageStats) -> Result<bool, String>
     }
     state.triage(&batch, Some((READER, encode(at))), Timestamp::now()).map_err(|e| e.to_string())?;
     stats.detections.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    stats.behind.store(wal::bytes_between(&alerts, at, to), Ordering::Release);
     Ok(true)
 }

@@ -126,6 +126,17 @@ pub fn read_lines(dir: &Path, mut each: impl FnMut(&str) -> bool) -> io::Result<
 
 /// Complete lines between `from` and `to` (positions a writer synced),
 /// each with the position just after it; stops when `each` returns false.
+/// Bytes of a journal from `from` to `to` (positions of one journal,
+/// `from` first): what a reader at `from` has left to read.
+pub fn bytes_between(dir: &Path, from: JournalPos, to: JournalPos) -> u64 {
+    if from.segment >= to.segment {
+        return to.len.saturating_sub(from.len);
+    }
+    let size = |seg| std::fs::metadata(segment_path(dir, seg)).map_or(0, |m| m.len());
+    let middle: u64 = (from.segment + 1..to.segment).map(size).sum();
+    size(from.segment).saturating_sub(from.len) + middle + to.len
+}
+
 pub fn read_range(
     dir: &Path,
     from: JournalPos,

@@ -19,7 +19,7 @@ mod log;
 
 pub use crate::batch::Batch;
 pub use crate::checkpoint::Checkpoint;
-pub use crate::journal::{Journal, JournalIndex, JournalPos, read_lines, read_range};
+pub use crate::journal::{Journal, JournalIndex, JournalPos, bytes_between, read_lines, read_range};
 pub use crate::log::{Done, Recovery, Wal, WalConfig, WalReader};
 
 #[cfg(test)]

@@ -74,7 +74,8 @@ impl WalConfig {
 pub type Done = Box<dyn FnOnce(Result<u64, String>) + Send>;
 
 struct Append {
-    /// The frames of one transaction, at least one.
+    /// The frames of one transaction; none asks for a new segment
+    /// ([`Wal::seal`]).
     payloads: Vec<Vec<u8>>,
     done: Done,
 }
@@ -83,6 +84,8 @@ struct Append {
 struct Shared {
     /// Log position up to which frames are durable.
     end: Mutex<u64>,
+    /// Where the oldest segment on disk starts.
+    start: std::sync::atomic::AtomicU64,
     grew: Condvar,
     dir: PathBuf,
 }
@@ -128,7 +131,13 @@ impl Wal {
             }
         };
         file.seek(SeekFrom::End(0))?;
-        let shared = Arc::new(Shared { end: Mutex::new(recovery.end), grew: Condvar::new(), dir: config.dir.clone() });
+        let first = segments.first().copied().unwrap_or(0);
+        let shared = Arc::new(Shared {
+            end: Mutex::new(recovery.end),
+            start: first.into(),
+            grew: Condvar::new(),
+            dir: config.dir.clone(),
+        });
         let (tx, rx) = std::sync::mpsc::sync_channel(config.queue.max(1));
         let writer =
             Writer { config, file, segment_start: start, end: recovery.end, dirty: false, shared: shared.clone() };
@@ -171,9 +180,34 @@ impl Wal {
         self.shared.end.lock().map_or(0, |e| *e)
     }
 
+    /// Bytes of log on disk: from the start of the oldest segment kept to
+    /// the end.
+    pub fn size(&self) -> u64 {
+        self.end().saturating_sub(self.shared.start.load(std::sync::atomic::Ordering::Acquire))
+    }
+
     /// A reader starting at `from` (a frame boundary, e.g. a checkpoint).
     pub fn reader(&self, from: u64) -> WalReader {
         WalReader { shared: self.shared.clone(), pos: from, file: None, file_end: 0 }
+    }
+
+    /// Ends the current segment (when it holds anything): the next frame
+    /// starts a new one, so that once every reader is past the end,
+    /// [`Wal::remove_before`] can delete all the log holds. A finished
+    /// import or a stopped server then leaves no copy of its records.
+    pub fn seal(&self) -> io::Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let done: Done = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
+        if let Err(e) = self.tx.send(Append { payloads: Vec::new(), done }) {
+            (e.0.done)(Err("the write-ahead log is closed".into()));
+        }
+        match rx.recv() {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(io::Error::other(e)),
+            Err(_) => Err(io::Error::other("the write-ahead log is closed")),
+        }
     }
 
     /// Deletes the segments that end at or before `pos`: everything before
@@ -184,6 +218,7 @@ impl Wal {
         for pair in segments.windows(2) {
             if pair[1] <= pos {
                 fs::remove_file(segment_path(&self.shared.dir, pair[0]))?;
+                self.shared.start.store(pair[1], std::sync::atomic::Ordering::Release);
                 removed += 1;
             }
         }
@@ -222,6 +257,16 @@ impl Writer {
     /// Frames one append into `buf`; a large one is written straight from
     /// its payloads instead, so a request's records are not held twice.
     fn add(&mut self, append: Append, buf: &mut Vec<u8>, waiting: &mut Vec<(u64, Done)>) {
+        if append.payloads.is_empty() {
+            let sealed = if !self.flush_and_answer(buf, waiting) {
+                Err("write-ahead log: the frames before a new segment could not be written".to_string())
+            } else if self.end > self.segment_start {
+                self.rotate().map(|()| self.end).map_err(|e| format!("write-ahead log: starting a new segment: {e}"))
+            } else {
+                Ok(self.end)
+            };
+            return (append.done)(sealed);
+        }
         if let Some(len) = append.payloads.iter().map(Vec::len).find(|&len| len > MAX_FRAME) {
             return (append.done)(Err(format!("batch of {len} bytes is larger than the {MAX_FRAME}-byte frame limit")));
         }

@@ -48,14 +48,55 @@ fn frames_come_back_in_order_across_segments() {
     // Reading from the middle starts at that frame.
     assert_eq!(read_all(&wal, positions[7])[0].1, b"frame 07 ........");
     // Removing what a checkpoint covers keeps the rest readable.
+    assert_eq!(wal.size(), wal.end());
     let removed = wal.remove_before(positions[15]).unwrap();
     assert!(removed > 0);
+    // What is left starts at or before the frame kept.
+    assert!(wal.size() >= wal.end() - positions[15] && wal.size() < wal.end(), "{}", wal.size());
     assert_eq!(read_all(&wal, positions[15]).len(), 5);
     drop(wal);
     // Reopening finds the same end.
     let (wal, rec) = Wal::open(config).unwrap();
     assert_eq!(rec.truncated, 0);
     assert_eq!(wal.end(), positions[19] + 8 + "frame 19 ........".len() as u64);
+}
+
+#[test]
+fn a_sealed_log_read_to_its_end_can_be_removed_whole() {
+    let dir = tempdir("seal");
+    let config = WalConfig::new(&dir);
+    let (wal, _) = Wal::open(config.clone()).unwrap();
+    append(&wal, b"one");
+    append(&wal, b"two");
+    let end = wal.end();
+    // Without a seal the current segment stays, whatever readers did.
+    assert_eq!(wal.remove_before(end).unwrap(), 0);
+    wal.seal().unwrap();
+    // A second seal of an empty segment starts no other.
+    wal.seal().unwrap();
+    assert_eq!(wal.remove_before(end).unwrap(), 1);
+    assert_eq!(wal.size(), 0);
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).collect();
+    assert_eq!(left, vec![0]);
+    drop(wal);
+    let (wal, rec) = Wal::open(config).unwrap();
+    assert_eq!((rec.end, rec.truncated), (end, 0));
+    let three = append(&wal, b"three");
+    assert_eq!(three, end);
+    assert_eq!(read_all(&wal, end), vec![(end, b"three".to_vec())]);
+}
+
+#[test]
+fn bytes_between_two_journal_positions_count_across_segments() {
+    let dir = tempdir("between");
+    std::fs::write(dir.join("000000.jsonl"), vec![b'a'; 100]).unwrap();
+    std::fs::write(dir.join("000001.jsonl"), vec![b'b'; 50]).unwrap();
+    std::fs::write(dir.join("000002.jsonl"), vec![b'c'; 30]).unwrap();
+    let at = |segment, len| JournalPos { segment, len };
+    assert_eq!(bytes_between(&dir, at(0, 40), at(0, 90)), 50);
+    assert_eq!(bytes_between(&dir, at(0, 40), at(2, 10)), 60 + 50 + 10);
+    assert_eq!(bytes_between(&dir, at(2, 30), at(2, 30)), 0);
+    assert_eq!(bytes_between(&dir, at(2, 30), at(1, 0)), 0);
 }
 
 #[test]

@@ -120,6 +120,11 @@ words! {
     CrossSite: "Cross-site request refused.", "クロスサイトのリクエストは拒否されました。";
     CsrfFailed: "The form is stale or forged (CSRF check failed); reload the page.", "フォームが古いか偽造されています(CSRFチェック失敗)。ページを再読み込みしてください。";
     DeadLetters: "Dead letters", "デッドレター";
+    Pipeline: "Pipeline: how far each reader is behind", "パイプライン: 各処理の遅れ";
+    Reader: "Reader", "処理";
+    Behind: "Behind", "未処理";
+    Bound: "Senders slowed from", "送信抑制の閾値";
+    LogOnDisk: "write-ahead log on disk", "ディスク上の先行書き込みログ";
     DefaultColumns: "Back to the default columns", "既定の列に戻す";
     Delete: "Delete", "削除";
     Description: "Description", "説明";

@@ -843,6 +843,7 @@ const DEAD_LETTER_BYTES: usize = 8 << 20;
 
 pub(crate) async fn sources(State(app): State<Arc<App>>, v: Viewer) -> Response {
     let list = sources_of(&app, &v.ctx.tenant);
+    let pipe = view::Pipeline::of(&app.ingest.status());
     let (app, t) = (app.clone(), v.ctx.tenant.clone());
     let dead = blocking(move || {
         let (lines, _) = app.newest(crate::app::Listed::DeadLetters, &t, DEAD_LETTERS, DEAD_LETTER_BYTES)?;
@@ -852,7 +853,7 @@ pub(crate) async fn sources(State(app): State<Arc<App>>, v: Viewer) -> Response 
             .collect::<Result<Vec<serde_json::Value>, _>>()
     })
     .await;
-    page(&v.ctx, T::Sources, dead.map(|d| view::sources(&v.ctx, &list, &d)))
+    page(&v.ctx, T::Sources, dead.map(|d| view::sources(&v.ctx, &list, &pipe, &d)))
 }
 
 pub(crate) async fn settings(State(app): State<Arc<App>>, v: Viewer) -> Response {

@@ -965,10 +965,65 @@ fn incident_pages(ctx: &Ctx, pages: &[state::PageRow], action: &str) -> Markup {
     }
 }
 
-pub(crate) fn sources(ctx: &Ctx, list: &[engine::SourceStats], dead: &[serde_json::Value]) -> Markup {
+/// How far each reader of the log is behind, and the log's size: what
+/// an operator looks at when senders are slowed.
+pub(crate) struct Pipeline {
+    pub(crate) behind: Vec<engine::Behind>,
+    pub(crate) log_bytes: u64,
+    pub(crate) max_log_bytes: u64,
+}
+
+impl Pipeline {
+    pub(crate) fn of(status: &engine::Status) -> Pipeline {
+        Pipeline { behind: status.behind.clone(), log_bytes: status.log_bytes, max_log_bytes: status.max_log_bytes }
+    }
+}
+
+/// Bytes in the binary unit that keeps the number short.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+fn pipeline(ctx: &Ctx, p: &Pipeline) -> Markup {
+    html! {
+        section #pipeline {
+            h2 { (ctx.t(T::Pipeline)) }
+            table {
+                (table_head(ctx, &[Some(T::Reader), Some(T::Behind), Some(T::Bound)]))
+                tbody {
+                    @for b in &p.behind {
+                        tr class=[(b.lag_bytes > b.max_bytes).then_some("over")] {
+                            td { (b.name) }
+                            td { (size(b.lag_bytes)) }
+                            td { (size(b.max_bytes)) }
+                        }
+                    }
+                    tr class=[(p.log_bytes >= p.max_log_bytes).then_some("over")] {
+                        td { (ctx.t(T::LogOnDisk)) }
+                        td { (size(p.log_bytes)) }
+                        td { (size(p.max_log_bytes)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn sources(ctx: &Ctx, list: &[engine::SourceStats], pipe: &Pipeline, dead: &[serde_json::Value]) -> Markup {
     let field = |d: &serde_json::Value, k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
     html! {
         (sources_table(ctx, list))
+        (pipeline(ctx, pipe))
         h2 { (ctx.t(T::DeadLetters)) }
         table {
             (table_head(ctx, &[Some(T::Time), Some(T::Source), Some(T::Reason), Some(T::Event)]))

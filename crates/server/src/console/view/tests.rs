@@ -411,10 +411,23 @@ fn pages(c: &Ctx) -> Vec<(&'static str, String)> {
             let (rows, matching) = rule_rows(&loaded, &stats, &limited, &["r2".to_string()], &f);
             frame("t", T::Rules, rules(c, &f, &rows, matching, loaded.len(), Some(&test)))
         }),
-        ("sources", frame("t", T::Sources, sources(c, &[], &dead))),
+        ("sources", {
+            let behind = |name: &str, lag_bytes, max_bytes| engine::Behind { name: name.into(), lag_bytes, max_bytes };
+            let pipe = Pipeline {
+                behind: vec![
+                    behind("detection", 0, 256 << 20),
+                    behind("indexing", 1_500_000_000, 1 << 30),
+                    behind("triage", 4096, 256 << 20),
+                ],
+                log_bytes: 1_600_000_000,
+                max_log_bytes: 4 << 30,
+            };
+            frame("t", T::Sources, sources(c, &[], &pipe, &dead))
+        }),
         ("paused", {
             let c = Ctx { paused: Some("detection is stopped: <x> no space left on device".into()), ..c.clone() };
-            layout(&c, "t", T::Sources, sources(&c, &[], &[])).into_string()
+            let pipe = Pipeline { behind: Vec::new(), log_bytes: 0, max_log_bytes: 4 << 30 };
+            layout(&c, "t", T::Sources, sources(&c, &[], &pipe, &[])).into_string()
         }),
         ("settings", {
             let route = notify::Route {
