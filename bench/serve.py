@@ -17,9 +17,19 @@ as possible; they still share the machine's 2 cores with the server.
 Each scenario runs twice: saturated (senders as fast as they can: throughput) and paced at a
 fixed rate (--rate-*: latency at a sustained load; under saturation latency only measures the
 backlog the senders built). Figures per run:
-  - events/s: events / (first byte sent -> the pipeline has written out the last event);
+  - events/s (detected): events / (first byte sent -> the pipeline has written out the last event);
+  - searchable/s: events / (first byte sent -> the event store has committed the last event,
+    its position at the log's end), with --store on;
+  - triaged/s: events / (first byte sent -> the triage reader has applied the last detection:
+    the checkpoint covers the log's end and triage has nothing left of it);
   - p50/p99 latency: detected - received over every alert (received is stamped by the listener
     before the write-ahead log, detected by the pipeline after the rules ran);
+  - search p99 s: how long after the log held an event (acknowledged) the store had committed
+    it, at p99, from /api/v1/status sampled every 0.2 s (each sample of the log's end is matched
+    with the first sample whose index position is past it; granularity 0.2 s);
+  - log MiB: the write-ahead log on disk, the largest and at the end (the log's size over the
+    run is printed every 10 s of it with --log-every);
+  - 429s: requests refused (429/503) and tried again by the senders;
   - peak RSS of the server (VmHWM).
 Medians of --runs are printed; the machine is noisy. With --store on (serve's default) the
 event store indexes the same events meanwhile and competes for the cores; --store off measures
@@ -209,14 +219,22 @@ def post_until_taken(conn, path, body, headers):
         time.sleep(0.2)
 
 
-def send_bulk(port, token, bodies, rate=0):
+def send_bulk(port, token, bodies, rate=0, out=None, duration=0):
+    """Posts the bodies (over and over for `duration` seconds when set); puts (events, refused tries) on `out`."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     headers = {"Authorization": f"ApiKey {token}", "Content-Type": "application/x-ndjson"}
-    start, done = time.time(), 0
-    for body in bodies:
-        pace(start, done, rate)
-        done += body.count(b"\n") // 2
-        post_until_taken(conn, "/_bulk", body, headers)
+    start, done, tries = time.time(), 0, 0
+    while True:
+        for body in bodies:
+            if duration and time.time() - start >= duration:
+                break
+            pace(start, done, rate)
+            done += body.count(b"\n") // 2
+            tries += post_until_taken(conn, "/_bulk", body, headers)
+        if not duration or time.time() - start >= duration:
+            break
+    if out is not None:
+        out.put((done, tries))
 
 
 def peak_rss_mib(pid):
@@ -228,7 +246,7 @@ def peak_rss_mib(pid):
 
 
 def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default", searchers=0, interval=1.0,
-             prefill=None):
+             prefill=None, duration=0):
     data = tempfile.mkdtemp(prefix="hinomi-bench-")
     if prefill:
         # History to search: imported (indexed, no detection) before the server starts.
@@ -255,10 +273,31 @@ def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"
             [BIN, "token", "create", "--data", data, "--scope", "admin"], check=True, capture_output=True, text=True
         ).stdout.strip()
         start = time.time()
+        refused = multiprocessing.Queue()
         if scenario == "syslog-tcp":
             procs = [multiprocessing.Process(target=send_tcp, args=(tcp_port, p, rate)) for p in payloads]
         else:
-            procs = [multiprocessing.Process(target=send_bulk, args=(http_port, token, p, rate)) for p in payloads]
+            procs = [multiprocessing.Process(target=send_bulk, args=(http_port, token, p, rate, refused, duration))
+                     for p in payloads]
+        samples, sampling = [], multiprocessing.Event()
+
+        def get_status():
+            req = urllib.request.Request(f"http://127.0.0.1:{http_port}/api/v1/status")
+            req.add_header("Authorization", f"Bearer {token}")
+            return json.loads(urllib.request.urlopen(req, timeout=30).read())
+
+        def sample():
+            # (time, log end, detection's position, the store's position, triage's lag, log bytes)
+            while not sampling.is_set():
+                s = get_status()
+                triage = next((b["lag_bytes"] for b in s.get("behind", []) if b["name"] == "triage"), 0)
+                samples.append((time.time(), s["wal_end"], s.get("checkpointed", 0), s.get("indexed") or 0, triage,
+                                s.get("log_bytes", 0), s["records"], s["lag_bytes"], s.get("index_lag_bytes") or 0))
+                time.sleep(0.2)
+
+        import threading
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         stop, found = multiprocessing.Event(), multiprocessing.Queue()
         analysts = [multiprocessing.Process(target=search_loop, args=(http_port, token, interval, stop, found))
                     for _ in range(searchers)]
@@ -269,17 +308,37 @@ def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"
         if any(p.exitcode != 0 for p in procs):
             raise SystemExit(f"a sender failed (see above); server log: {data}.log")
         sent = time.time() - start
-        deadline = time.time() + 1800
+        counts = [refused.get(timeout=60) for _ in procs] if scenario != "syslog-tcp" else []
+        if duration:
+            n = sum(c[0] for c in counts)
+        deadline = time.time() + 3600
+        detected = searchable = triaged = checkpointed = None
         while time.time() < deadline:
-            req = urllib.request.Request(f"http://127.0.0.1:{http_port}/api/v1/status")
-            req.add_header("Authorization", f"Bearer {token}")
-            status = json.loads(urllib.request.urlopen(req).read())
-            if status["lag_bytes"] == 0 and status["records"] >= n:
-                break
+            # The sampler's view, so that every figure comes from one series.
+            if samples:
+                t, end, covered, indexed, triage_lag, _, records, lag, index_lag = samples[-1]
+                if detected is None and lag == 0 and records >= n:
+                    detected = t
+                if detected is not None and searchable is None and (not store or index_lag == 0):
+                    searchable = t
+                # Triage reads the alerts a checkpoint covers; its lag is
+                # counted against the checkpoint it last saw (it looks every
+                # 0.2 s), so it is done at a lag of 0 sampled 0.5 s after the
+                # checkpoint covered the log's end.
+                if detected is not None and checkpointed is None and covered >= end:
+                    checkpointed = t
+                if checkpointed is not None and triaged is None and triage_lag == 0 and t >= checkpointed + 0.5:
+                    triaged = t
+                if detected and searchable and triaged:
+                    break
+            if time.time() - sent - start > 120 and int(time.time()) % 30 == 0:
+                print("waiting:", samples[-1] if samples else None, detected, searchable, checkpointed, file=sys.stderr)
             time.sleep(0.2)
         else:
             raise SystemExit(f"the server did not store {n} events in time; log: {data}.log")
-        elapsed = time.time() - start
+        sampling.set()
+        sampler.join()
+        elapsed = detected - start
         stop.set()
         searches = sorted(x for _ in analysts for x in found.get(timeout=300))
         for p in analysts:
@@ -291,8 +350,17 @@ def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"
         proc.wait(timeout=60)
         log.close()
     shutil.rmtree(data, ignore_errors=True)
+    delays = searchable_delays(samples) if store else []
+    logs = [x[5] for x in samples]
     return {
         "events_per_s": n / elapsed,
+        "searchable_per_s": n / (searchable - start),
+        "triaged_per_s": n / (triaged - start),
+        "search_p99_s": percentile(delays, 99) if delays else float("nan"),
+        "log_max_mib": max(logs) / 2**20 if logs else 0.0,
+        "log_end_mib": logs[-1] / 2**20 if logs else 0.0,
+        "refused": sum(c[1] for c in counts),
+        "events": n,
         "send_s": sent,
         "total_s": elapsed,
         "alerts": len(latencies),
@@ -300,7 +368,29 @@ def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"
         "p99_ms": percentile(latencies, 99),
         "peak_rss_mib": rss,
         **({"searches": len(searches), "search_p50_ms": percentile(searches, 50)} if searchers else {}),
-    }
+    }, log_series(samples, start)
+
+
+def log_series(samples, start):
+    """The log's size in MiB every 10 s of the run."""
+    out, next_at = [], 0.0
+    for t, *rest in samples:
+        if t - start >= next_at:
+            out.append(round(rest[4] / 2**20))
+            next_at += 10.0
+    return out
+
+
+def searchable_delays(samples):
+    """For each sample of the log's end, the seconds until the store's position passed it."""
+    out, j = [], 0
+    for t, end, *_ in samples:
+        while j < len(samples) and samples[j][3] < end:
+            j += 1
+        if j == len(samples):
+            break
+        out.append(max(0.0, samples[j][0] - t))
+    return out
 
 
 def ts_ns(text):
@@ -350,6 +440,10 @@ def main():
                     help="Windows events imported into each data directory first, for the searches to go through")
     ap.add_argument("--events-journal", choices=["on", "off", "default"], default="default",
                     help="the events/ journal (default: on only with the store off)")
+    ap.add_argument("--duration", type=int, default=0,
+                    help="_bulk senders repeat their bodies for this many seconds (runs of 10 minutes and more "
+                         "without holding 60M events in memory); --events is then the set they repeat")
+    ap.add_argument("--modes", default="saturated,paced")
     ap.add_argument("--bin", help="a hinomi binary to measure instead of building this tree's (to compare commits)")
     args = ap.parse_args()
     global BIN
@@ -364,10 +458,12 @@ def main():
         prefill = os.path.join(tempfile.mkdtemp(prefix="hinomi-prefill-"), "history.ndjson")
         with open(prefill, "w") as f:
             f.writelines(d + "\n" for d in windows_docs(args.prefill, random.Random(8), args.attack_share))
-    print(f"# bench/serve.py --events {args.events} --senders {args.senders} --runs {args.runs}"
+    print(f"# bench/serve.py --events {args.events} --duration {args.duration} --modes {args.modes}"
+          f" --senders {args.senders} --runs {args.runs}"
           f" --attack-share {args.attack_share} --store {args.store} --events-journal {args.events_journal}"
           f" --searchers {args.searchers} --search-interval {args.search_interval} --prefill {args.prefill}")
-    print("scenario      mode            events/s   p50 ms   p99 ms  peak MiB  alerts   (median of runs)")
+    print("scenario      mode            events/s searchable/s triaged/s search p99 s   p50 ms   p99 ms"
+          "  log max MiB  log end MiB  refused  peak MiB  alerts   (median of runs)")
     for scenario in args.scenarios.split(","):
         n = args.events
         if scenario == "syslog-tcp":
@@ -384,19 +480,24 @@ def main():
                 for part in per
             ]
         rate = getattr(args, "rate_" + scenario.replace("-", "_"))
-        for mode, r in [("saturated", 0), (f"paced {rate // 1000}k/s", rate // args.senders)]:
-            results = [
+        modes = [("saturated", 0), (f"paced {rate // 1000}k/s", rate // args.senders)]
+        for mode, r in [m for m in modes if m[0].split()[0] in args.modes.split(",")]:
+            runs = [
                 run_once(scenario, payloads, n, rules, r, args.store == "on", args.events_journal,
-                         args.searchers, args.search_interval, prefill)
+                         args.searchers, args.search_interval, prefill, args.duration)
                 for _ in range(args.runs)
             ]
+            results = [x for x, _ in runs]
             med = {k: statistics.median(x[k] for x in results) for k in results[0]}
             print(
-                f"{scenario:<12}  {mode:<14} {med['events_per_s']:>9.0f} {med['p50_ms']:>8.0f} {med['p99_ms']:>8.0f}"
+                f"{scenario:<12}  {mode:<14} {med['events_per_s']:>9.0f} {med['searchable_per_s']:>12.0f}"
+                f" {med['triaged_per_s']:>9.0f} {med['search_p99_s']:>12.1f} {med['p50_ms']:>8.0f} {med['p99_ms']:>8.0f}"
+                f" {med['log_max_mib']:>12.0f} {med['log_end_mib']:>12.0f} {med['refused']:>8.0f}"
                 f" {med['peak_rss_mib']:>9.0f} {med['alerts']:>7.0f}"
             )
-            for x in results:
+            for x, series in runs:
                 print("   run:", json.dumps({k: round(v, 1) for k, v in x.items()}))
+                print("   log MiB every 10 s:", " ".join(map(str, series)))
             sys.stdout.flush()
     if prefill:
         shutil.rmtree(os.path.dirname(prefill), ignore_errors=True)

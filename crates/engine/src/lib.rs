@@ -375,6 +375,9 @@ pub fn lower_thread_priority(nice: i32) {
 pub struct Status {
     pub wal_end: u64,
     pub processed: u64,
+    /// Log position the last checkpoint covers: the alerts up to it are
+    /// what triage may read.
+    pub checkpointed: u64,
     pub lag_bytes: u64,
     /// Log position the event store covers, and how far search lags.
     pub indexed: Option<u64>,
@@ -842,6 +845,7 @@ impl Ingest {
         Status {
             wal_end: end,
             processed,
+            checkpointed: self.shared.checkpointed.load(Ordering::Acquire),
             lag_bytes: end.saturating_sub(processed),
             indexed,
             index_lag_bytes: indexed.map(|i| end.saturating_sub(i)),
