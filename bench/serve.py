@@ -297,12 +297,14 @@ def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"
 
         import threading
         sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
         stop, found = multiprocessing.Event(), multiprocessing.Queue()
         analysts = [multiprocessing.Process(target=search_loop, args=(http_port, token, interval, stop, found))
                     for _ in range(searchers)]
         for p in procs + analysts:
             p.start()
+        # After the forks: a process forked while this thread holds a lock
+        # (a socket's, the import lock) waits on it forever.
+        sampler.start()
         for p in procs:
             p.join()
         if any(p.exitcode != 0 for p in procs):
