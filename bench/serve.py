@@ -315,6 +315,7 @@ def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"
             n = sum(c[0] for c in counts)
         deadline = time.time() + 3600
         detected = searchable = triaged = checkpointed = None
+        said = 0.0
         while time.time() < deadline:
             # The sampler's view, so that every figure comes from one series.
             if samples:
@@ -333,7 +334,9 @@ def run_once(scenario, payloads, n, rules, rate=0, store=True, journal="default"
                     triaged = t
                 if detected and searchable and triaged:
                     break
-            if time.time() - sent - start > 120 and int(time.time()) % 30 == 0:
+            # A long drain says where it stands, every 30 s after the first two minutes.
+            if time.time() - sent - start > 120 and time.time() - said > 30:
+                said = time.time()
                 print("waiting:", samples[-1] if samples else None, detected, searchable, checkpointed, file=sys.stderr)
             time.sleep(0.2)
         else:
