@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use soc::{Detection, TriagePolicy};
+use state::reader::BATCH;
 use state::{AlertQuery, IncidentQuery, State};
 
 /// A small deterministic generator (xorshift), so runs compare.
@@ -76,8 +77,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Event time advances 10 ms per detection: the dedup window (1 h)
     // holds 360,000 detections, the grouping window (4 h) all of them.
     while open < target {
-        let mut batch = Vec::with_capacity(1000);
-        for _ in 0..1000 {
+        let mut batch = Vec::with_capacity(BATCH);
+        for _ in 0..BATCH {
             n += 1;
             let at = start + SignedDuration::from_millis(step * n as i64);
             let d = if !recent.is_empty() && rng.below(5) == 0 {
@@ -130,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             batch.push(d);
         }
         let t = Instant::now();
-        for chunk in batch.chunks(1000) {
+        for chunk in batch.chunks(BATCH) {
             state.triage(chunk, Some(("bench", n)), start + SignedDuration::from_millis(step * n as i64))?;
         }
         rates.push(10_000.0 / t.elapsed().as_secs_f64());

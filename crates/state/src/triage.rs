@@ -56,6 +56,7 @@ impl State {
             for d in detections {
                 self.triage_one(db, d, now, &mut cache, &mut out)?;
             }
+            cache.write_rule_counts(db)?;
             if let Some((name, pos)) = position {
                 db.exec(
                     "INSERT INTO positions (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = $2",
@@ -78,19 +79,26 @@ impl State {
         if let Some(s) = cache.suppressions(db, &d.tenant, now)?.iter().find(|s| s.applies(d, now)) {
             db.exec("UPDATE suppressions SET hits = hits + 1 WHERE id = $1", &[Val::Int(s.id)])?;
             let id = s.id;
-            upsert_alert(db, d, now, d.level, ("suppressed", Some(id)), policy, out)?;
+            if count_into_alert(db, d, "suppressed", policy)?.is_none() {
+                insert_alert(db, d, now, d.level, ("suppressed", Some(id)), None, policy)?;
+            }
             out.suppressed += 1;
             return Ok(());
         }
         let inventory = cache.inventory(db, &d.tenant)?;
         let sev = severity(d.level, inventory.most_critical(&d.entities).map(|a| a.criticality));
-        let (alert_id, incident) = upsert_alert(db, d, now, sev, ("open", None), policy, out)?;
-        if let Some(iid) = incident {
-            db.exec(
-                "UPDATE incidents SET last_activity = CASE WHEN last_activity < $2 THEN $2 ELSE last_activity END WHERE id = $1",
-                &[Val::Int(iid), micros(d.at)],
-            )?;
+        if let Some((_, incident)) = count_into_alert(db, d, "open", policy)? {
+            out.deduplicated += 1;
+            cache.count_rule(d, false);
+            if let Some(iid) = incident {
+                db.exec(
+                    "UPDATE incidents SET last_activity = CASE WHEN last_activity < $2 THEN $2 ELSE last_activity END WHERE id = $1",
+                    &[Val::Int(iid), micros(d.at)],
+                )?;
+            }
         } else {
+            // The incident is chosen first, so the alert is written with
+            // it: setting it afterwards moved the alert in an index again.
             let open =
                 open_incidents(db, &d.tenant, &d.entities, d.at, policy.group_window, policy.max_incident_alerts)?;
             let joined = match soc::pick_incident(policy, &d.entities, d.at, &open) {
@@ -105,6 +113,9 @@ impl State {
                 }
                 None => None,
             };
+            let alert_id = insert_alert(db, d, now, sev, ("open", None), joined, policy)?;
+            out.new_alerts += 1;
+            cache.count_rule(d, true);
             if let Some(iid) = joined {
                 attach(db, iid, alert_id, d, sev, now)?;
             }
@@ -311,14 +322,55 @@ impl State {
     }
 }
 
-/// Per-transaction lookups that do not change while it runs.
+/// Per-transaction lookups that do not change while it runs, and the
+/// rule statistics it adds to.
 #[derive(Default)]
 struct Cache {
     suppressions: std::collections::HashMap<String, Vec<Suppression>>,
     inventories: std::collections::HashMap<String, Inventory>,
+    rules: std::collections::BTreeMap<(String, String), RuleCount>,
+}
+
+/// What a transaction adds to one rule's statistics.
+#[derive(Default)]
+struct RuleCount {
+    title: String,
+    alerts: i64,
+    detections: i64,
 }
 
 impl Cache {
+    /// Counts a detection into its rule's statistics (suppressed ones are
+    /// not counted: the statistics never showed them).
+    fn count_rule(&mut self, d: &Detection, new_alert: bool) {
+        let c = self.rules.entry((d.tenant.clone(), d.rule_id.clone())).or_default();
+        if c.title.is_empty() {
+            c.title.clone_from(&d.title);
+        }
+        c.detections += 1;
+        c.alerts += i64::from(new_alert);
+    }
+
+    /// Adds the transaction's counts, one statement per rule rather than
+    /// one per detection.
+    fn write_rule_counts(&self, db: &mut dyn Db) -> Result<()> {
+        for ((tenant, rule), c) in &self.rules {
+            db.exec(
+                "INSERT INTO rule_counts (tenant, rule_id, title, alerts, detections) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (tenant, rule_id) DO UPDATE SET alerts = rule_counts.alerts + $4, \
+                 detections = rule_counts.detections + $5",
+                &[
+                    tenant.as_str().into(),
+                    rule.as_str().into(),
+                    c.title.as_str().into(),
+                    Val::Int(c.alerts),
+                    Val::Int(c.detections),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
     fn suppressions(&mut self, db: &mut dyn Db, tenant: &str, now: Timestamp) -> Result<&[Suppression]> {
         if !self.suppressions.contains_key(tenant) {
             let rows = db.rows(
@@ -371,20 +423,15 @@ fn load_inventory(db: &mut dyn Db, tenant: &str) -> Result<Inventory> {
     Ok(Inventory { assets })
 }
 
-/// Counts `d` into the open alert with its key, or creates one. Returns
-/// the alert's id and its incident (a new alert has none yet).
-/// `filed`: the status it is filed under, and the suppression that holds
-/// it back (when suppressed).
-fn upsert_alert(
+/// Counts `d` into the alert filed under `status` with its dedup key and
+/// seen within the dedup window, if there is one: returns its id and its
+/// incident.
+fn count_into_alert(
     db: &mut dyn Db,
     d: &Detection,
-    now: Timestamp,
-    sev: Level,
-    filed: (&str, Option<i64>),
+    status: &str,
     policy: &soc::TriagePolicy,
-    out: &mut TriageOutcome,
-) -> Result<(i64, Option<i64>)> {
-    let (status, suppression) = filed;
+) -> Result<Option<(i64, Option<i64>)>> {
     let key = d.dedup_key();
     let since = d.at.checked_sub(policy.dedup_window).unwrap_or(Timestamp::MIN);
     let found = db.rows(
@@ -392,26 +439,39 @@ fn upsert_alert(
          ORDER BY last_seen DESC LIMIT 1",
         &[d.tenant.as_str().into(), key.as_str().into(), status.into(), micros(since)],
     )?;
-    if let Some(r) = found.first() {
-        let id: i64 = r.get("id")?;
-        let mut evidence: Vec<String> = r.get::<Json<_>>("evidence")?.0;
-        for e in &d.events {
-            if evidence.len() < policy.max_evidence && !evidence.contains(e) {
-                evidence.push(e.clone());
-            }
+    let Some(r) = found.first() else { return Ok(None) };
+    let id: i64 = r.get("id")?;
+    let mut evidence: Vec<String> = r.get::<Json<_>>("evidence")?.0;
+    let before = evidence.len();
+    for e in &d.events {
+        if evidence.len() < policy.max_evidence && !evidence.contains(e) {
+            evidence.push(e.clone());
         }
-        db.exec(
-            "UPDATE alerts SET count = count + 1, evidence = $2, version = version + 1, \
-             last_seen = CASE WHEN last_seen < $3 THEN $3 ELSE last_seen END, \
-             first_seen = CASE WHEN first_seen > $3 THEN $3 ELSE first_seen END WHERE id = $1",
-            &[Val::Int(id), json(&evidence), micros(d.at)],
-        )?;
-        if status == "open" {
-            out.deduplicated += 1;
-        }
-        count_rule(db, d, status, false)?;
-        return Ok((id, r.get("incident_id")?));
     }
+    // The evidence is written only when it grew: most repeats add nothing
+    // once it is full, and rewriting it cost a JSON text per repeat.
+    let evidence = (evidence.len() != before).then(|| json(&evidence));
+    db.exec(
+        "UPDATE alerts SET count = count + 1, evidence = COALESCE($2, evidence), version = version + 1, \
+         last_seen = CASE WHEN last_seen < $3 THEN $3 ELSE last_seen END, \
+         first_seen = CASE WHEN first_seen > $3 THEN $3 ELSE first_seen END WHERE id = $1",
+        &[Val::Int(id), evidence.unwrap_or(Val::Null), micros(d.at)],
+    )?;
+    Ok(Some((id, r.get("incident_id")?)))
+}
+
+/// Writes a new alert for `d`; returns its id. `filed`: the status it is
+/// filed under, and the suppression that holds it back (when suppressed).
+fn insert_alert(
+    db: &mut dyn Db,
+    d: &Detection,
+    now: Timestamp,
+    sev: Level,
+    filed: (&str, Option<i64>),
+    incident: Option<i64>,
+    policy: &soc::TriagePolicy,
+) -> Result<i64> {
+    let (status, suppression) = filed;
     let evidence: Vec<&String> = d.events.iter().take(policy.max_evidence).collect();
     let rows = db.rows(
         "INSERT INTO alerts (tenant, rule_id, title, level, severity, tags, author, entities, evidence, dedup_key, \
@@ -427,36 +487,17 @@ fn upsert_alert(
             d.author.clone().into(),
             json(&d.entities),
             json(&evidence),
-            key.into(),
+            d.dedup_key().into(),
             micros(d.at),
             status.into(),
             suppression.into(),
-            Val::Null,
+            incident.into(),
             d.origin.clone().into(),
             // When triage raised it (the queue's news), not the event's time.
             micros(now),
         ],
     )?;
-    if status == "open" {
-        out.new_alerts += 1;
-    }
-    count_rule(db, d, status, true)?;
-    Ok((returned_id(&rows)?, None))
-}
-
-/// Counts a detection (and a new alert) into its rule's statistics;
-/// suppressed ones are not counted, as the statistics never showed them.
-fn count_rule(db: &mut dyn Db, d: &Detection, status: &str, new_alert: bool) -> Result<()> {
-    if status == "suppressed" {
-        return Ok(());
-    }
-    db.exec(
-        "INSERT INTO rule_counts (tenant, rule_id, title, alerts, detections) VALUES ($1, $2, $3, $4, 1) \
-         ON CONFLICT (tenant, rule_id) DO UPDATE SET alerts = rule_counts.alerts + $4, \
-         detections = rule_counts.detections + 1",
-        &[d.tenant.as_str().into(), d.rule_id.as_str().into(), d.title.as_str().into(), Val::Int(i64::from(new_alert))],
-    )?;
-    Ok(())
+    returned_id(&rows)
 }
 
 /// Open incidents sharing a grouping entity with `entities`, active
@@ -550,20 +591,27 @@ pub(super) fn attach(
     sev: Level,
     now: Timestamp,
 ) -> Result<()> {
-    db.exec("UPDATE alerts SET incident_id = $2 WHERE id = $1", &[Val::Int(alert), Val::Int(incident)])?;
-    db.exec(
-        "UPDATE incidents SET alert_count = alert_count + 1, \
-         severity = CASE WHEN severity < $2 THEN $2 ELSE severity END, \
-         last_activity = CASE WHEN last_activity < $3 THEN $3 ELSE last_activity END, \
-         first_seen = CASE WHEN first_seen > $3 THEN $3 ELSE first_seen END, updated = $4 WHERE id = $1",
-        &[Val::Int(incident), level_val(sev), micros(d.at), micros(now)],
-    )?;
     // Named by its most severe, most advanced step, unless a person has
     // retitled it.
+    let rename = "title = auto_title AND title_rank < $6";
     db.exec(
-        "UPDATE incidents SET title = $2, auto_title = $2, title_rank = $3 \
-         WHERE id = $1 AND title = auto_title AND title_rank < $3",
-        &[Val::Int(incident), incident_title(d).into(), Val::Int(soc::attack::step_rank(sev, &d.tags))],
+        &format!(
+            "UPDATE incidents SET alert_count = alert_count + 1, \
+             severity = CASE WHEN severity < $2 THEN $2 ELSE severity END, \
+             last_activity = CASE WHEN last_activity < $3 THEN $3 ELSE last_activity END, \
+             first_seen = CASE WHEN first_seen > $3 THEN $3 ELSE first_seen END, updated = $4, \
+             title = CASE WHEN {rename} THEN $5 ELSE title END, \
+             auto_title = CASE WHEN {rename} THEN $5 ELSE auto_title END, \
+             title_rank = CASE WHEN {rename} THEN $6 ELSE title_rank END WHERE id = $1"
+        ),
+        &[
+            Val::Int(incident),
+            level_val(sev),
+            micros(d.at),
+            micros(now),
+            incident_title(d).into(),
+            Val::Int(soc::attack::step_rank(sev, &d.tags)),
+        ],
     )?;
     for e in &d.entities {
         add_entity(db, incident, &d.tenant, e, d.at)?;
