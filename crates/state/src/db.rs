@@ -107,7 +107,7 @@ pub trait Db: Send {
 
 /// The writer connection's page cache, at most (it fills as pages are
 /// read: a small store takes little). At a million open alerts the store
-/// is ~1 GiB; 64 MiB ran triage at 6.9k detections/s at 400,000 alerts,
+/// is ~1 GiB; 64 MiB ran triage at 7.3k detections/s at 400,000 alerts,
 /// 192 MiB at 9.0k. Readers keep SQLite's default 2 MiB: their queries
 /// read the tops of the queue indexes.
 const WRITER_CACHE_BYTES: u64 = 128 << 20;

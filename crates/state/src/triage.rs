@@ -79,15 +79,18 @@ impl State {
         if let Some(s) = cache.suppressions(db, &d.tenant, now)?.iter().find(|s| s.applies(d, now)) {
             db.exec("UPDATE suppressions SET hits = hits + 1 WHERE id = $1", &[Val::Int(s.id)])?;
             let id = s.id;
-            if count_into_alert(db, d, "suppressed", policy)?.is_none() {
-                insert_alert(db, d, now, d.level, ("suppressed", Some(id)), None, policy)?;
+            let key = d.dedup_key();
+            if count_into_alert(db, d, &key, "suppressed", policy)?.is_none() {
+                insert_alert(db, d, &key, now, d.level, ("suppressed", Some(id)), None, policy)?;
             }
             out.suppressed += 1;
             return Ok(());
         }
         let inventory = cache.inventory(db, &d.tenant)?;
         let sev = severity(d.level, inventory.most_critical(&d.entities).map(|a| a.criticality));
-        if let Some((_, incident)) = count_into_alert(db, d, "open", policy)? {
+        // Hashed once: the lookup and, for a new alert, the insert use it.
+        let key = d.dedup_key();
+        if let Some((_, incident)) = count_into_alert(db, d, &key, "open", policy)? {
             out.deduplicated += 1;
             cache.count_rule(d, false);
             if let Some(iid) = incident {
@@ -113,7 +116,7 @@ impl State {
                 }
                 None => None,
             };
-            let alert_id = insert_alert(db, d, now, sev, ("open", None), joined, policy)?;
+            let alert_id = insert_alert(db, d, &key, now, sev, ("open", None), joined, policy)?;
             out.new_alerts += 1;
             cache.count_rule(d, true);
             if let Some(iid) = joined {
@@ -423,21 +426,21 @@ fn load_inventory(db: &mut dyn Db, tenant: &str) -> Result<Inventory> {
     Ok(Inventory { assets })
 }
 
-/// Counts `d` into the alert filed under `status` with its dedup key and
-/// seen within the dedup window, if there is one: returns its id and its
-/// incident.
+/// Counts `d` into the alert filed under `status` with its dedup key
+/// (`key`) and seen within the dedup window, if there is one: returns its
+/// id and its incident.
 fn count_into_alert(
     db: &mut dyn Db,
     d: &Detection,
+    key: &str,
     status: &str,
     policy: &soc::TriagePolicy,
 ) -> Result<Option<(i64, Option<i64>)>> {
-    let key = d.dedup_key();
     let since = d.at.checked_sub(policy.dedup_window).unwrap_or(Timestamp::MIN);
     let found = db.rows(
         "SELECT id, evidence, incident_id FROM alerts WHERE tenant = $1 AND dedup_key = $2 AND status = $3 AND last_seen >= $4 \
          ORDER BY last_seen DESC LIMIT 1",
-        &[d.tenant.as_str().into(), key.as_str().into(), status.into(), micros(since)],
+        &[d.tenant.as_str().into(), key.into(), status.into(), micros(since)],
     )?;
     let Some(r) = found.first() else { return Ok(None) };
     let id: i64 = r.get("id")?;
@@ -462,9 +465,11 @@ fn count_into_alert(
 
 /// Writes a new alert for `d`; returns its id. `filed`: the status it is
 /// filed under, and the suppression that holds it back (when suppressed).
+#[allow(clippy::too_many_arguments)]
 fn insert_alert(
     db: &mut dyn Db,
     d: &Detection,
+    key: &str,
     now: Timestamp,
     sev: Level,
     filed: (&str, Option<i64>),
@@ -487,7 +492,7 @@ fn insert_alert(
             d.author.clone().into(),
             json(&d.entities),
             json(&evidence),
-            d.dedup_key().into(),
+            key.into(),
             micros(d.at),
             status.into(),
             suppression.into(),
