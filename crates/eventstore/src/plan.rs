@@ -151,7 +151,7 @@ impl Planner<'_> {
     fn pattern(&self, field: tantivy::schema::Field, name: &str, p: &Pattern, is_value: bool) -> Plan {
         let prefix = if is_value { format!("{name}{VALUE}") } else { String::new() };
         if p.is_literal() {
-            if is_value && !crate::schema::indexed_value(&p.text) {
+            if is_value && !self.fields.indexed_value(&p.text) {
                 // Such values are only marked: read those events.
                 return Plan::narrowed(term_query(self.f_term(&format!("{name}{UNINDEXED}"))));
             }

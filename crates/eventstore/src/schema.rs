@@ -74,6 +74,9 @@ pub(crate) struct Fields {
     /// Whether `text` takes its words joined ([`TERMS_TOKENIZER`]).
     pub(crate) joined: bool,
     pub(crate) f: Field,
+    /// Whether `f` takes its terms joined too (partitions made since
+    /// 2026-12-05); then a value holding [`TERM_END`] gets the marker.
+    pub(crate) f_joined: bool,
     /// The event's kind ([`KIND`]); older partitions have none (and are
     /// not ordered).
     pub(crate) kind: Option<Field>,
@@ -81,31 +84,45 @@ pub(crate) struct Fields {
     pub(crate) columns: Vec<(String, Field)>,
 }
 
-/// The tokenizer of `text` in partitions made since 2026-11-23: the
-/// event's words, already cut, one after another with [`TERM_END`] after
-/// each ([`Terms`]). Earlier partitions take them pre-tokenized, which
-/// costs an allocation and a 50-byte token per word.
+/// The tokenizer of `text` in partitions made since 2026-11-23, and of
+/// `f` since 2026-12-05: the event's words (terms), already cut, one after
+/// another with [`TERM_END`] after each ([`Terms`]). Earlier partitions
+/// take them pre-tokenized, which costs an allocation and a 50-byte token
+/// per word, and for a document's pre-tokenized field a round trip
+/// through JSON on tantivy's indexing thread.
 pub(crate) const TERMS_TOKENIZER: &str = "hinomi-terms";
 
 /// The column partitions are sorted by: a hash of the event's log sources
 /// and field names (`writer::kind_of`).
 pub(crate) const KIND: &str = "kind";
 
-/// Ends each word in the text given to [`Terms`]; no token has it.
+/// Ends each word in the text given to [`Terms`]; no token has it, and
+/// names and values that do get no term of their own in `f`.
 const TERM_END: char = '\0';
 
+/// How a partition's schema was made: a partition keeps the layout it was
+/// created with, and every layout is read.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) enum Layout {
+    /// Before 2026-11-23: `text` and `f` pre-tokenized, no `kind`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    PreTokenized,
+    /// 2026-11-23 to 2026-12-05: `text` joined, `f` pre-tokenized.
+    #[cfg_attr(not(test), allow(dead_code))]
+    TextJoined,
+    /// Since 2026-12-05: both joined.
+    Joined,
+}
+
 pub(crate) fn build(columns: &[String]) -> Schema {
-    build_with(columns, TERMS_TOKENIZER, true)
+    build_with(columns, Layout::Joined)
 }
 
-/// The schema of partitions made before 2026-11-23 (`text` pre-tokenized,
-/// no `kind`).
-#[cfg(test)]
-pub(crate) fn build_pretokenized(columns: &[String]) -> Schema {
-    build_with(columns, "raw", false)
-}
-
-fn build_with(columns: &[String], text_tokenizer: &str, kind: bool) -> Schema {
+pub(crate) fn build_with(columns: &[String], layout: Layout) -> Schema {
+    let joined_or_raw = |joined: bool| if joined { TERMS_TOKENIZER } else { "raw" };
+    let text_tokenizer = joined_or_raw(layout != Layout::PreTokenized);
+    let f_tokenizer = joined_or_raw(layout == Layout::Joined);
+    let kind = layout != Layout::PreTokenized;
     let mut b = Schema::builder();
     let indexing = |tokenizer| {
         TextOptions::default().set_indexing_options(
@@ -115,7 +132,6 @@ fn build_with(columns: &[String], text_tokenizer: &str, kind: bool) -> Schema {
                 .set_fieldnorms(false),
         )
     };
-    let postings = indexing("raw");
     b.add_u64_field("pos", NumericOptions::default().set_fast());
     b.add_u64_field("idx", NumericOptions::default().set_fast());
     // Ranges on `ts` are answered from the column; indexing it would add
@@ -134,7 +150,7 @@ fn build_with(columns: &[String], text_tokenizer: &str, kind: bool) -> Schema {
     b.add_text_field("raw", STORED);
     b.add_text_field("enriched", STORED);
     b.add_text_field("text", indexing(text_tokenizer));
-    b.add_text_field("f", postings);
+    b.add_text_field("f", indexing(f_tokenizer));
     for c in columns {
         b.add_text_field(&format!("c:{c}"), TextOptions::default().set_fast("raw"));
     }
@@ -144,7 +160,11 @@ fn build_with(columns: &[String], text_tokenizer: &str, kind: bool) -> Schema {
 impl Fields {
     pub(crate) fn of(schema: &Schema) -> tantivy::Result<Fields> {
         let get = |name: &str| schema.get_field(name);
-        let text = get("text")?;
+        let (text, f) = (get("text")?, get("f")?);
+        let joined = |field: Field| {
+            matches!(schema.get_field_entry(field).field_type(),
+                FieldType::Str(o) if o.get_indexing_options().is_some_and(|i| i.tokenizer() == TERMS_TOKENIZER))
+        };
         let columns = schema
             .fields()
             .filter_map(|(field, entry)| entry.name().strip_prefix("c:").map(|n| (n.to_string(), field)))
@@ -161,9 +181,9 @@ impl Fields {
             raw: get("raw")?,
             enriched: get("enriched").ok(),
             text,
-            joined: matches!(schema.get_field_entry(text).field_type(),
-                FieldType::Str(o) if o.get_indexing_options().is_some_and(|i| i.tokenizer() == TERMS_TOKENIZER)),
-            f: get("f")?,
+            joined: joined(text),
+            f,
+            f_joined: joined(f),
             kind: get(KIND).ok(),
             columns,
         })
@@ -171,6 +191,24 @@ impl Fields {
 
     pub(crate) fn column(&self, name: &str) -> Option<Field> {
         self.columns.iter().find(|(n, _)| n == name).map(|(_, f)| *f)
+    }
+
+    /// Whether a (lowercased) field value gets its own term in this
+    /// partition (see [`MAX_VALUE`]); others get the marker.
+    pub(crate) fn indexed_value(&self, lower: &str) -> bool {
+        lower.len() <= MAX_VALUE
+            && query::tokens::timestamp_len(lower) != Some(lower.len())
+            && !(self.f_joined && lower.contains(TERM_END))
+    }
+
+    /// The layout this partition was made with.
+    #[cfg(test)]
+    pub(crate) fn layout(&self) -> Layout {
+        match (self.joined, self.f_joined) {
+            (false, _) => Layout::PreTokenized,
+            (true, false) => Layout::TextJoined,
+            (true, true) => Layout::Joined,
+        }
     }
 }
 
@@ -290,7 +328,7 @@ pub(crate) fn document(
     let mut present: Vec<&str> = Vec::new();
     let meta = meta_values(tenant, ev);
     for (name, value) in meta.iter().filter(|(n, _)| META_TERMS.contains(n)) {
-        if field_terms(name, value, true, &mut s.terms) {
+        if field_terms(fields, name, value, true, &mut s.terms) {
             present.push(name);
         }
     }
@@ -298,7 +336,7 @@ pub(crate) fn document(
         if META.contains(&&**name) || !s.names.insert(name.clone()) {
             continue;
         }
-        if field_terms(name, value, fields.column(name).is_some(), &mut s.terms) {
+        if field_terms(fields, name, value, fields.column(name).is_some(), &mut s.terms) {
             present.push(name);
         }
     }
@@ -306,7 +344,16 @@ pub(crate) fn document(
         Some(term) => s.terms.push(term),
         None => s.terms.extend(present.iter().map(|name| format!("{name}{PRESENT}"))),
     }
-    doc.add_pre_tokenized_text(fields.f, pretokenized(&s.terms));
+    if fields.f_joined {
+        s.joined.clear();
+        for t in &s.terms {
+            s.joined.push_str(t);
+            s.joined.push(TERM_END);
+        }
+        doc.add_text(fields.f, &*s.joined);
+    } else {
+        doc.add_pre_tokenized_text(fields.f, pretokenized(&s.terms));
+    }
 
     for (name, field) in &fields.columns {
         let value = match meta.iter().find(|(n, _)| n == name) {
@@ -361,20 +408,16 @@ fn each_text(value: &Value, f: &mut dyn FnMut(&str)) {
     }
 }
 
-/// Field names that would collide with the separators get no terms; a
-/// query on them reads events instead (see `plan.rs`).
+/// Field names that would collide with the separators (or cut a joined
+/// term in two) get no terms; a query on them reads events instead (see
+/// `plan.rs`).
 pub(crate) fn indexable_name(name: &str) -> bool {
-    !name.contains([SHAPE, PRESENT, UNINDEXED, VALUE])
-}
-
-/// Whether a (lowercased) field value gets its own term.
-pub(crate) fn indexed_value(lower: &str) -> bool {
-    lower.len() <= MAX_VALUE && query::tokens::timestamp_len(lower) != Some(lower.len())
+    !name.contains([SHAPE, PRESENT, UNINDEXED, VALUE, TERM_END])
 }
 
 /// Pushes the value terms of a field when `values`; returns whether it has
 /// a value (its name goes into the event's name shape).
-fn field_terms(name: &str, value: &Value, values: bool, out: &mut Vec<String>) -> bool {
+fn field_terms(fields: &Fields, name: &str, value: &Value, values: bool, out: &mut Vec<String>) -> bool {
     if !indexable_name(name) {
         return false;
     }
@@ -394,8 +437,11 @@ fn field_terms(name: &str, value: &Value, values: bool, out: &mut Vec<String>) -
         }
         if let Some(text) = v.as_text() {
             let lower = lowercase(&text);
-            let term =
-                if indexed_value(&lower) { format!("{name}{VALUE}{lower}") } else { format!("{name}{UNINDEXED}") };
+            let term = if fields.indexed_value(&lower) {
+                format!("{name}{VALUE}{lower}")
+            } else {
+                format!("{name}{UNINDEXED}")
+            };
             out.push(term);
         }
     }

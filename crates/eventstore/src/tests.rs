@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use model::Event;
 use query::golden::{self, FixtureRecord};
 
+use crate::schema::Layout;
 use crate::*;
 
 /// Normalizes like the stream: the record's own parser, then the
@@ -91,11 +92,13 @@ fn store_agrees_with_the_evaluator() {
     let mut fast = Vec::new();
     let mut days = Vec::new();
     let variants = [
-        ("columns", None, 1000, Layout::Current),
-        ("no-columns", Some(vec![]), 1000, Layout::Current),
-        ("segments", None, 3, Layout::Current),
-        // Partitions made before `text` took its words joined.
+        ("columns", None, 1000, Layout::Joined),
+        ("no-columns", Some(vec![]), 1000, Layout::Joined),
+        ("segments", None, 3, Layout::Joined),
+        // Partitions made before `text` took its words joined, and before
+        // `f` took its terms joined.
         ("pre-tokenized", None, 1000, Layout::PreTokenized),
+        ("text-joined", None, 1000, Layout::TextJoined),
     ];
     for (name, columns, every, layout) in variants {
         let dir = temp(name);
@@ -103,22 +106,18 @@ fn store_agrees_with_the_evaluator() {
         if let Some(c) = columns {
             config.columns = c;
         }
-        match layout {
-            Layout::Current => {}
-            Layout::PreTokenized => {
-                assert!(!days.is_empty());
-                for key in &days {
-                    let dir = crate::PartKey::dir(key, &dir);
-                    std::fs::create_dir_all(&dir).unwrap();
-                    tantivy::Index::create_in_dir(&dir, crate::schema::build_pretokenized(&config.columns)).unwrap();
-                }
+        if layout != Layout::Joined {
+            assert!(!days.is_empty());
+            for key in &days {
+                let dir = crate::PartKey::dir(key, &dir);
+                std::fs::create_dir_all(&dir).unwrap();
+                tantivy::Index::create_in_dir(&dir, crate::schema::build_with(&config.columns, layout)).unwrap();
             }
         }
         let store = EventStore::open(config).unwrap();
         let mut writer = StoreWriter::new(store.clone()).unwrap();
         assert_eq!(fill(&mut writer, "default", &golden::records(), every), 15);
-        let joined = layout != Layout::PreTokenized;
-        assert!(store.keys(None).iter().all(|k| store.part(k, false).unwrap().unwrap().fields.joined == joined));
+        assert!(store.keys(None).iter().all(|k| store.part(k, false).unwrap().unwrap().fields.layout() == layout));
         days = store.keys(None);
         let (got, checked, from_columns) = semantics(&store);
         golden::check("semantics.txt", &got);
@@ -136,13 +135,10 @@ fn store_agrees_with_the_evaluator() {
     }
     // Columns answer the stats that group by them; without columns only
     // plain counts are.
-    assert!(fast[0] > fast[1] && fast[1] > 0 && fast[0] == fast[2] && fast[0] == fast[3], "{fast:?}");
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Layout {
-    Current,
-    PreTokenized,
+    assert!(
+        fast[0] > fast[1] && fast[1] > 0 && fast[0] == fast[2] && fast[0] == fast[3] && fast[0] == fast[4],
+        "{fast:?}"
+    );
 }
 
 #[test]
@@ -458,6 +454,40 @@ fn a_compacted_day_holds_each_kind_in_one_run() {
     let rows = store.search(&request(&tenants, &query::parse("").unwrap()), &Normalize).unwrap().rows;
     assert_eq!(rows.len(), 18);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A column value holding the mark that ends a joined term gets only the
+/// marker in partitions whose `f` is joined (its own term in older ones),
+/// and is found in both.
+#[test]
+fn values_with_the_term_end_mark_are_found() {
+    let received: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    let raws: Vec<String> = ["a\\u0000b", "a", "b\\u0000a"]
+        .iter()
+        .map(|name| format!(r#"{{"@timestamp":"2026-11-01T00:00:00Z","host":{{"name":"{name}"}}}}"#))
+        .collect();
+    let events = parse_all(&raws, received);
+    for layout in [Layout::Joined, Layout::TextJoined] {
+        let dir = temp(&format!("term-end-{layout:?}"));
+        let config = StoreConfig::new(&dir);
+        if layout != Layout::Joined {
+            let key = crate::PartKey { tenant: "default".into(), day: jiff::civil::date(2026, 11, 1) };
+            let part = key.dir(&dir);
+            std::fs::create_dir_all(&part).unwrap();
+            tantivy::Index::create_in_dir(&part, crate::schema::build_with(&config.columns, layout)).unwrap();
+        }
+        let store = EventStore::open(config).unwrap();
+        let mut writer = StoreWriter::new(store.clone()).unwrap();
+        assert_eq!(writer.add_frame(0, 1, "default", &frame_events(0, &raws, &events, received)).unwrap(), 3);
+        writer.commit().unwrap();
+        let tenants = vec!["default".to_string()];
+        for (q, want) in [("host.name:\"a\0b\"", 1), ("host.name:a*", 2), ("host.name:*a", 2), ("host.name:a", 1)] {
+            let query = query::parse(q).unwrap();
+            let rows = store.search(&request(&tenants, &query), &Normalize).unwrap().rows;
+            assert_eq!(rows.len(), want, "{layout:?}: {q:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[test]

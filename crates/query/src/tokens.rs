@@ -36,20 +36,63 @@ fn is_minor_break(c: char) -> bool {
     matches!(c, '.' | '_' | '-' | '@')
 }
 
+/// The minor breaks are ASCII, so they can be found byte by byte: no byte
+/// of a multi-byte UTF-8 character is below 0x80.
+const fn is_minor_byte(b: u8) -> bool {
+    matches!(b, b'.' | b'_' | b'-' | b'@')
+}
+
+/// [`is_token_char`] of each ASCII character.
+const ASCII_TOKEN: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = (b as u8).is_ascii_alphanumeric() || is_minor_byte(b as u8);
+        b += 1;
+    }
+    table
+};
+
+/// Whether the character at byte `at` (a character boundary) of `text` is
+/// a token character, and its length. Logs are nearly all ASCII: a table
+/// answers for those bytes, and only other characters are decoded.
+#[inline]
+fn token_char_at(text: &str, at: usize) -> (bool, usize) {
+    let b = text.as_bytes()[at];
+    if b < 0x80 {
+        return (ASCII_TOKEN[usize::from(b)], 1);
+    }
+    match text[at..].chars().next() {
+        Some(c) => (is_token_char(c), c.len_utf8()),
+        None => (false, 1),
+    }
+}
+
 /// Calls `emit` with each token of `text`, lowercased, until it returns
 /// `true`; returns whether it did. Tokens may repeat.
 pub fn tokens(text: &str, mut emit: impl FnMut(&str) -> bool) -> bool {
     let mut lower = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(is_token_char) {
-        rest = &rest[start..];
-        if let Some(n) = timestamp_len(rest) {
-            rest = &rest[n..];
+    let mut at = 0;
+    while at < text.len() {
+        let (token, len) = token_char_at(text, at);
+        if !token {
+            at += len;
             continue;
         }
-        let end = rest.find(|c| !is_token_char(c)).unwrap_or(rest.len());
-        let run = rest[..end].trim_matches(is_minor_break);
-        rest = &rest[end..];
+        if let Some(n) = timestamp_len(&text[at..]) {
+            at += n;
+            continue;
+        }
+        let mut end = at + len;
+        while end < text.len() {
+            let (token, len) = token_char_at(text, end);
+            if !token {
+                break;
+            }
+            end += len;
+        }
+        let run = trim_minor(&text[at..end]);
+        at = end;
         if run.is_empty() {
             continue;
         }
@@ -58,8 +101,15 @@ pub fn tokens(text: &str, mut emit: impl FnMut(&str) -> bool) -> bool {
         if lower.len() <= MAX_TOKEN && !long_number(&lower) && emit(&lower) {
             return true;
         }
-        if lower.contains(is_minor_break) && !whole_only(&lower) {
-            for part in lower.split(is_minor_break) {
+        if lower.bytes().any(is_minor_byte) && !whole_only(&lower) {
+            let mut from = 0;
+            for (i, b) in lower.bytes().enumerate().chain(std::iter::once((lower.len(), b'.'))) {
+                if !is_minor_byte(b) {
+                    continue;
+                }
+                // Cut at ASCII bytes: character boundaries.
+                let part = &lower[from..i];
+                from = i + 1;
                 if !part.is_empty() && part.len() <= MAX_TOKEN && !long_number(part) && emit(part) {
                     return true;
                 }
@@ -69,19 +119,28 @@ pub fn tokens(text: &str, mut emit: impl FnMut(&str) -> bool) -> bool {
     false
 }
 
+/// `run` without the minor breaks at its ends.
+fn trim_minor(run: &str) -> &str {
+    let b = run.as_bytes();
+    let start = b.iter().position(|&c| !is_minor_byte(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !is_minor_byte(c)).map_or(start, |e| e + 1);
+    // Both ends are next to ASCII bytes (or the ends of `run`).
+    run.get(start..end).unwrap_or("")
+}
+
 /// Whether a token with minor breaks is found only whole. Parts of numbers
 /// with dots (addresses, versions: `10.0.0.1` is found whole, `10` is not)
 /// and of hex compounds of four parts or more with a digit (GUIDs, MAC
 /// addresses) are not worth a term each: they are nearly all distinct and
 /// nobody searches for a quarter of a GUID.
 fn whole_only(token: &str) -> bool {
-    let mut parts = token.split(is_minor_break);
-    if parts.clone().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+    let parts = || token.as_bytes().split(|&b| is_minor_byte(b));
+    if parts().all(|p| p.iter().all(u8::is_ascii_digit)) {
         return true;
     }
-    parts.clone().count() >= 4
+    parts().count() >= 4
         && token.bytes().any(|b| b.is_ascii_digit())
-        && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_hexdigit()))
+        && parts().all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_hexdigit))
 }
 
 /// Numbers of more than [`MAX_DIGITS`] digits (byte counts, sequence
@@ -484,6 +543,80 @@ mod tests {
             got.sort();
             got.dedup();
             assert_eq!(got, words(&raw), "{raw:?}");
+        }
+    }
+    /// `tokens` as first written, a character at a time: the byte-wise
+    /// cut must give the same tokens in the same order.
+    fn tokens_by_char(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find(is_token_char) {
+            rest = &rest[start..];
+            if let Some(n) = timestamp_len(rest) {
+                rest = &rest[n..];
+                continue;
+            }
+            let end = rest.find(|c| !is_token_char(c)).unwrap_or(rest.len());
+            let run = rest[..end].trim_matches(is_minor_break);
+            rest = &rest[end..];
+            if run.is_empty() {
+                continue;
+            }
+            let lower = lowercase(run);
+            if lower.len() <= MAX_TOKEN && !long_number(&lower) {
+                out.push(lower.clone());
+            }
+            if lower.contains(is_minor_break) && !whole_only(&lower) {
+                for part in lower.split(is_minor_break) {
+                    if !part.is_empty() && part.len() <= MAX_TOKEN && !long_number(part) {
+                        out.push(part.to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_byte_wise_cut_is_the_character_wise_cut() {
+        let alphabet: Vec<&str> = vec![
+            "a",
+            "Z",
+            "0",
+            "9",
+            "f",
+            "T",
+            " ",
+            ":",
+            ".",
+            "-",
+            "_",
+            "@",
+            "\\",
+            "\"",
+            "\u{e9}",
+            "\u{c9}",
+            "\u{2003}",
+            "\u{130}",
+            "\u{3042}",
+            "\u{1f600}",
+            "\u{660}",
+            "2026-11-01T10:00:00Z",
+            "+09:00",
+            "0x1F",
+            "\t",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..50_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut text = String::new();
+            for n in 0..(state % 24) {
+                let r = state.rotate_left(n as u32 * 7).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 33;
+                text.push_str(alphabet[(r % alphabet.len() as u64) as usize]);
+            }
+            assert_eq!(all(&text), tokens_by_char(&text), "{text:?}");
         }
     }
 }
