@@ -215,7 +215,10 @@ impl Fields {
 /// Reused buffers for building documents, one per thread that builds them.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    names: HashSet<Box<str>>,
+    /// Keyed at random like the standard hasher (the words are a sender's:
+    /// a fixed hash would let one record make its own set quadratic), and
+    /// a few times faster on short words.
+    hasher: ahash::RandomState,
     /// The words of the event one after another, cut by `words` (text)
     /// and `key_words` (JSON keys): one buffer instead of a string each.
     buf: String,
@@ -270,11 +273,20 @@ pub(crate) fn document(
     s.buf.clear();
     s.words.clear();
     s.key_words.clear();
+    let text = query::tokens::search_text(ev.raw);
     {
-        let Scratch { buf, words, key_words, .. } = &mut *s;
+        let Scratch { buf, words, key_words, hasher, .. } = &mut *s;
+        // The strings of a JSON record's values, as search text has them:
+        // a field value that is one of them (nearly all are: the fields
+        // of a JSON record are its values) has its words among the
+        // record's already, and is not cut again.
+        let mut strings: HashSet<&str, ahash::RandomState> = HashSet::with_hasher(hasher.clone());
+        query::tokens::json_string_values(&text, &mut |v| {
+            strings.insert(v);
+        });
         let buf = std::cell::RefCell::new(buf);
         query::tokens::split_json_keys(
-            &query::tokens::search_text(ev.raw),
+            &text,
             &mut |key| {
                 tokens(key, |t| {
                     push_word(&mut buf.borrow_mut(), key_words, t);
@@ -291,6 +303,9 @@ pub(crate) fn document(
         let buf = buf.into_inner();
         for (_, value) in ev.event.fields() {
             each_text(value, &mut |text| {
+                if query::tokens::as_search_text(text).is_some_and(|shown| strings.contains(&*shown)) {
+                    return;
+                }
                 tokens(text, |t| {
                     push_word(buf, words, t);
                     false
@@ -299,7 +314,7 @@ pub(crate) fn document(
         }
     }
     s.terms.clear();
-    let Scratch { buf, words, key_words, joined, terms, .. } = &mut *s;
+    let Scratch { buf, words, key_words, joined, terms, hasher } = &mut *s;
     if !key_words.is_empty() {
         let mut refs: Vec<&str> = key_words.iter().map(|&r| word(buf, r)).collect();
         match shapes.keys(&mut refs) {
@@ -309,7 +324,7 @@ pub(crate) fn document(
         }
     }
     // Each word once, in the order first seen.
-    let mut seen: HashSet<&str> = HashSet::with_capacity(words.len());
+    let mut seen: HashSet<&str, ahash::RandomState> = HashSet::with_capacity_and_hasher(words.len(), hasher.clone());
     let unique = words.iter().map(|&r| word(buf, r)).filter(|w| seen.insert(w));
     if fields.joined {
         joined.clear();
@@ -323,20 +338,29 @@ pub(crate) fn document(
         doc.add_pre_tokenized_text(fields.text, pretokenized(&words));
     }
 
-    // Field terms: the first value of each name, as `Event::get` reads it.
-    s.names.clear();
+    // Field terms: the first value of each name, as `Event::get` reads it;
+    // column values the same way, meta fields first.
     let mut present: Vec<&str> = Vec::new();
     let meta = meta_values(tenant, ev);
+    let mut columns: Vec<Option<&Value>> = fields
+        .columns
+        .iter()
+        .map(|(name, _)| meta.iter().find(|(n, _)| n == name).map(|(_, v)| v))
+        .collect();
     for (name, value) in meta.iter().filter(|(n, _)| META_TERMS.contains(n)) {
         if field_terms(fields, name, value, true, &mut s.terms) {
             present.push(name);
         }
     }
-    for (name, value) in ev.event.fields() {
-        if META.contains(&&**name) || !s.names.insert(name.clone()) {
+    for (name, value) in ev.event.first_fields() {
+        if META.contains(&&**name) {
             continue;
         }
-        if field_terms(fields, name, value, fields.column(name).is_some(), &mut s.terms) {
+        let column = fields.columns.iter().position(|(n, _)| **n == **name);
+        if let Some(slot) = column.and_then(|c| columns.get_mut(c)) {
+            *slot = Some(value);
+        }
+        if field_terms(fields, name, value, column.is_some(), &mut s.terms) {
             present.push(name);
         }
     }
@@ -355,13 +379,12 @@ pub(crate) fn document(
         doc.add_pre_tokenized_text(fields.f, pretokenized(&s.terms));
     }
 
-    for (name, field) in &fields.columns {
-        let value = match meta.iter().find(|(n, _)| n == name) {
-            Some((_, v)) => Some(v),
-            None => ev.event.get(name),
-        };
-        if let Some(v) = value.filter(|v| !matches!(v, Value::Null)) {
-            doc.add_text(*field, query::pipes::key_text(&v.to_json()));
+    for ((_, field), value) in fields.columns.iter().zip(columns) {
+        match value {
+            None | Some(Value::Null) => {}
+            // What `key_text` gives a string, without the copies.
+            Some(Value::Str(text)) => doc.add_text(*field, &**text),
+            Some(v) => doc.add_text(*field, query::pipes::key_text(&v.to_json())),
         }
     }
     doc
