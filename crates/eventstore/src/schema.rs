@@ -341,12 +341,15 @@ pub(crate) fn document(
     // Field terms: the first value of each name, as `Event::get` reads it;
     // column values the same way, meta fields first.
     let mut present: Vec<&str> = Vec::new();
-    let meta = meta_values(tenant, ev);
-    let mut columns: Vec<Option<&Value>> = fields
-        .columns
+    // Only the meta fields with terms or columns: formatting the times and
+    // the id of every event for nothing cost more than its field terms.
+    let meta: Vec<(&str, Value)> = META
         .iter()
-        .map(|(name, _)| meta.iter().find(|(n, _)| n == name).map(|(_, v)| v))
+        .filter(|&&n| META_TERMS.contains(&n) || fields.column(n).is_some())
+        .filter_map(|&n| Some((n, meta_value(tenant, ev, n)?)))
         .collect();
+    let mut columns: Vec<Option<&Value>> =
+        fields.columns.iter().map(|(name, _)| meta.iter().find(|(n, _)| n == name).map(|(_, v)| v)).collect();
     for (name, value) in meta.iter().filter(|(n, _)| META_TERMS.contains(n)) {
         if field_terms(fields, name, value, true, &mut s.terms) {
             present.push(name);
@@ -400,6 +403,16 @@ pub(crate) fn meta_values(tenant: &str, ev: &NewEvent<'_>) -> Vec<(&'static str,
         truncate_micros(ev.timestamp),
         ev.received,
     )
+}
+
+/// One meta field of an event, as [`meta_values`] has it.
+pub(crate) fn meta_value(tenant: &str, ev: &NewEvent<'_>, name: &str) -> Option<Value> {
+    Some(match name {
+        "_tenant" => Value::Str(tenant.into()),
+        "_source" => Value::Str(ev.source.into()),
+        "_logsource" => Value::Array(ev.logsource.iter().map(|l| Value::Str(l.as_str().into())).collect()),
+        _ => return meta_values(tenant, ev).into_iter().find(|(n, _)| *n == name).map(|(_, v)| v),
+    })
 }
 
 pub(crate) fn meta_of<'a>(

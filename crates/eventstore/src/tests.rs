@@ -490,6 +490,23 @@ fn values_with_the_term_end_mark_are_found() {
     }
 }
 
+/// The meta fields a document is built with one by one are those search
+/// shows.
+#[test]
+fn each_meta_field_alone_is_the_same_as_all_of_them() {
+    let received: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    let raws = vec![r#"{"@timestamp":"2026-11-01T00:00:00Z","message":"m"}"#.to_string()];
+    let events = parse_all(&raws, received);
+    let logsource = ["windows/security".to_string(), "product/x".to_string()];
+    let mut ev = frame_events(7, &raws, &events, received).remove(0);
+    ev.logsource = &logsource;
+    let all = crate::schema::meta_values("acme", &ev);
+    assert_eq!(all.len(), crate::schema::META.len());
+    for (name, value) in &all {
+        assert_eq!(crate::schema::meta_value("acme", &ev, name).as_ref(), Some(value), "{name}");
+    }
+}
+
 #[test]
 fn joined_words_are_cut_at_their_end_marks() {
     use tantivy::tokenizer::{TokenStream, Tokenizer};

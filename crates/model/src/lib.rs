@@ -228,7 +228,11 @@ impl Event {
     /// order: known since each was pushed, so no lookup per field.
     pub fn first_fields(&self) -> impl Iterator<Item = &(Box<str>, Value)> {
         let mut repeats = self.repeats.iter().peekable();
-        self.fields.iter().enumerate().filter(move |(i, _)| repeats.next_if(|&&r| r as usize == *i).is_none()).map(|(_, f)| f)
+        self.fields
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| repeats.next_if(|&&r| r as usize == *i).is_none())
+            .map(|(_, f)| f)
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
