@@ -22,15 +22,8 @@ use wal::{Batch, Wal};
 
 use crate::{EngineConfig, Shared, StoreSettings};
 
-/// Log bytes indexed together, at most: the store orders the events of a
-/// chunk by kind (what keeps its postings small), so larger chunks make a
-/// smaller store. Measured on 500,000 generated events: 4 MiB gave a store
-/// 11% larger than a full sort, 16 MiB 3%, 64 MiB none, for 4× the memory.
-const CHUNK_BYTES: usize = 16 << 20;
-
-/// How long a chunk waits for more of the log: the wait is part of how far
-/// search is behind, and under a light load a chunk is what came in it.
-const CHUNK_WAIT: Duration = Duration::from_secs(1);
+/// Log bytes indexed together.
+const CHUNK_BYTES: usize = 4 << 20;
 
 /// The indexer's nice value, the lowest: the scheduler gives it a few
 /// percent of a core that detection also wants, and all of an idle one.
@@ -118,8 +111,7 @@ fn index_until_stopped(
     // tenant's indexing backlog only once committed, since the log is kept
     // until then.
     let mut uncommitted: HashMap<String, u64> = HashMap::new();
-    // The chunk read and normalized while the last one was added or the
-    // last commit ran.
+    // The chunk read and normalized while the last commit ran.
     let mut ready: Option<Chunk> = None;
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
@@ -129,31 +121,17 @@ fn index_until_stopped(
         };
         let span = tracing::debug_span!("index_batch", from = chunk.from, frames = chunk.batches.len(), chunk.bytes);
         let _batch = span.enter();
-        // The next chunk is read and normalized while this one's documents
-        // are built and indexed, so tantivy's indexing thread is fed
-        // without a pause between chunks (it is the one stage that does
-        // not run on every core).
-        let (added, next) = pool.install(|| {
-            rayon::join(
-                || add(&chunk, &mut writer, &mut uncommitted),
-                || (!stopping).then(|| read_chunk(&mut reader, &mut frames, config)),
-            )
-        });
-        added.map_err(|e| format!("indexing failed: {e}"))?;
-        ready = next;
+        pool.install(|| add(&chunk, &mut writer, &mut uncommitted)).map_err(|e| format!("indexing failed: {e}"))?;
         drop(chunk);
         if last_commit.elapsed() >= settings.commit_interval || stopping {
             // A commit writes the segments out on tantivy's threads while
             // this one waits: the next chunk is read and normalized
-            // meanwhile, unless one is ready or the engine stops.
+            // meanwhile, unless the engine stops.
             let (committed, next) = pool.install(|| {
-                rayon::join(
-                    || writer.commit(),
-                    || (!stopping && ready.is_none()).then(|| read_chunk(&mut reader, &mut frames, config)),
-                )
+                rayon::join(|| writer.commit(), || (!stopping).then(|| read_chunk(&mut reader, &mut frames, config)))
             });
             committed.map_err(|e| format!("committing the event store failed: {e}"))?;
-            ready = ready.or(next);
+            ready = next;
             shared.indexed.store(writer.position(), Ordering::Release);
             for (tenant, bytes) in uncommitted.drain() {
                 shared.index_backlog.done(&tenant, bytes);
@@ -204,13 +182,13 @@ struct Read {
     events: Vec<Option<Normalized>>,
 }
 
-/// Reads frames (a chunk, or what comes within [`CHUNK_WAIT`]) into `frames`, the
+/// Reads frames (a chunk, or what comes within 50 ms) into `frames`, the
 /// reused buffers, and normalizes their records in parallel (on the
 /// caller's pool, the indexer's, not detection's).
 fn read_chunk(reader: &mut wal::WalReader, frames: &mut Vec<(u64, u64, Vec<u8>)>, config: &EngineConfig) -> Chunk {
     let mut used = 0;
     let mut bytes = 0;
-    let deadline = Instant::now() + CHUNK_WAIT;
+    let deadline = Instant::now() + Duration::from_millis(50);
     while bytes < CHUNK_BYTES {
         if used == frames.len() {
             frames.push((0, 0, Vec::new()));

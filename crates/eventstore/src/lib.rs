@@ -245,13 +245,10 @@ impl EventStore {
                     compression_level: Some(self.config.zstd_level),
                 }),
                 docstore_blocksize: self.config.block_size,
-                // Not sorted by tantivy (as partitions made before
-                // 2026-12-05 are, by `kind`): a sorted segment keeps its
-                // stored documents uncompressed until its commit, then
-                // sorts and compresses them all there, on one thread, while
-                // no document can be added: a third of indexing time. The
-                // writer orders each window of events by kind itself.
-                sort_by_field: None,
+                sort_by_field: Some(tantivy::IndexSortByField {
+                    field: schema::KIND.to_string(),
+                    order: tantivy::Order::Asc,
+                }),
                 ..tantivy::IndexSettings::default()
             };
             Index::builder().schema(schema::build(&self.config.columns)).settings(settings).create_in_dir(&dir)?

@@ -21,11 +21,6 @@ use crate::schema::{self, Scratch};
 use crate::shape::Shapes;
 use crate::{EventStore, Frame, NewEvent, PartKey, PartitionInfo, day_of, valid_tenant};
 
-/// Documents built together before they go to tantivy in order: enough to
-/// keep both threads of the pool busy, few enough that tantivy's indexing
-/// thread is not kept waiting for the first.
-const BUILD_BATCH: usize = 512;
-
 #[derive(Serialize, Deserialize, Default)]
 struct Payload {
     covered: u64,
@@ -122,26 +117,21 @@ impl StoreWriter {
             )));
         }
         self.clock += 1;
-        // Partition by partition, and in each the events ordered by kind
-        // (log source and field names): the words events of a kind share
-        // then get long runs of consecutive document ids, which tantivy's
-        // bit-packed postings store in about a bit each. The order holds
-        // within the frames of one call (the indexer hands over 16 MiB of
-        // log at a time); segments and merges keep it. Searches do not
-        // depend on document order (rows are ordered by time and
-        // position).
-        let mut order: Vec<(&str, jiff::civil::Date, u64, usize, usize)> = frames
-            .par_iter()
+        // Partition by partition. Each event carries its kind (log source
+        // and field names), by which tantivy orders the documents of every
+        // segment it writes or merges: the words events of a kind share
+        // then get long runs of consecutive document ids, which its
+        // bit-packed postings store in about a bit each, and similar
+        // records share compressed blocks. Searches do not depend on
+        // document order (rows are ordered by time and position).
+        let mut order: Vec<(&str, jiff::civil::Date, usize, usize)> = frames
+            .iter()
             .enumerate()
-            .flat_map_iter(|(f, frame)| {
-                frame
-                    .events
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, ev)| (frame.tenant, day_of(ev.timestamp), kind_of(ev.logsource, ev.event), f, i))
+            .flat_map(|(f, frame)| {
+                frame.events.iter().enumerate().map(move |(i, ev)| (frame.tenant, day_of(ev.timestamp), f, i))
             })
             .collect();
-        order.par_sort_unstable();
+        order.sort_unstable();
         let end = frames.iter().map(|f| f.end).max().unwrap_or(self.next);
         let mut added = 0;
         for run in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
@@ -150,30 +140,26 @@ impl StoreWriter {
             let open = self.writer(&PartKey { tenant: tenant.to_string(), day })?;
             let (part, covered) = (open.part.clone(), open.covered);
             let writer = &open.writer;
-            // Only partitions tantivy sorts need the kind as a column.
-            let kind_field = part.fields.kind.filter(|_| part.index.settings().sort_by_field.is_some());
             // Documents are built on the threads of the caller's rayon
-            // pool (the words of an event are most of an indexer's work), a
-            // batch at a time, and handed to tantivy's indexing thread in
-            // kind order while the next batch is built.
-            let mut count = 0;
-            for batch in run.chunks(BUILD_BATCH) {
-                let docs: Vec<tantivy::TantivyDocument> = batch
-                    .par_iter()
-                    .filter(|&&(_, _, _, f, _)| frames[f].position >= covered)
-                    .map_init(Scratch::default, |scratch, &(_, _, kind, f, i)| {
-                        let mut doc = schema::document(&part.fields, tenant, &frames[f].events[i], &shapes, scratch);
-                        if let Some(field) = kind_field {
-                            doc.add_u64(field, kind);
-                        }
-                        doc
-                    })
-                    .collect();
-                for doc in docs {
+            // pool (the words of an event are most of an indexer's work)
+            // and handed to tantivy's indexing thread as they are made, so
+            // both stages run at once. Order does not matter: segments are
+            // sorted by kind, and searches order by time and position.
+            let count = std::sync::atomic::AtomicUsize::new(0);
+            run.par_iter().filter(|&&(_, _, f, _)| frames[f].position >= covered).try_for_each_init(
+                Scratch::default,
+                |scratch, &(_, _, f, i)| {
+                    let ev = &frames[f].events[i];
+                    let mut doc = schema::document(&part.fields, tenant, ev, &shapes, scratch);
+                    if let Some(field) = part.fields.kind {
+                        doc.add_u64(field, kind_of(ev.logsource, ev.event));
+                    }
                     writer.add_document(doc)?;
-                    count += 1;
-                }
-            }
+                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tantivy::Result::Ok(())
+                },
+            )?;
+            let count = count.into_inner();
             added += count;
             open.dirty |= count > 0;
             open.through = open.through.max(end);
