@@ -603,6 +603,20 @@ mod tests {
             assert_eq!(got, words(&raw), "{raw:?}");
         }
     }
+    /// Up to `max - 1` pieces of `alphabet`, chosen from the next state of
+    /// a xorshift generator (each piece by the state turned `n * turn`).
+    fn random_text(state: &mut u64, alphabet: &[&str], max: u64, turn: u32) -> String {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        let mut text = String::new();
+        for n in 0..(*state % max) {
+            let r = state.rotate_left(n as u32 * turn).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 33;
+            text.push_str(alphabet[(r % alphabet.len() as u64) as usize]);
+        }
+        text
+    }
+
     /// `tokens` as first written, a character at a time: the byte-wise
     /// cut must give the same tokens in the same order.
     fn tokens_by_char(text: &str) -> Vec<String> {
@@ -666,14 +680,7 @@ mod tests {
         ];
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for _ in 0..50_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let mut text = String::new();
-            for n in 0..(state % 24) {
-                let r = state.rotate_left(n as u32 * 7).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 33;
-                text.push_str(alphabet[(r % alphabet.len() as u64) as usize]);
-            }
+            let text = random_text(&mut state, &alphabet, 24, 7);
             assert_eq!(all(&text), tokens_by_char(&text), "{text:?}");
         }
     }
@@ -714,15 +721,7 @@ mod tests {
         for _ in 0..20_000 {
             let mut items = Vec::new();
             for _ in 0..3 {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let mut v = String::new();
-                for n in 0..(state % 8) {
-                    let r = state.rotate_left(n as u32 * 9).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 33;
-                    v.push_str(alphabet[(r % alphabet.len() as u64) as usize]);
-                }
-                items.push(v);
+                items.push(random_text(&mut state, &alphabet, 8, 9));
             }
             let raw = format!(r#"{{"k":"{}","l":["{}",1],"m":{{"n":"{}"}}}}"#, items[0], items[1], items[2]);
             let Ok(json) = serde_json::from_str::<serde_json::Value>(&raw) else { continue };
