@@ -119,7 +119,12 @@ impl Detection {
             h.update([0]);
             h.update(e.to_string().as_bytes());
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        let mut key = String::with_capacity(64);
+        for b in h.finalize() {
+            use std::fmt::Write;
+            let _ = write!(key, "{b:02x}");
+        }
+        key
     }
 
     /// ATT&CK technique ids among the tags (`attack.t1110.001` →

@@ -22,10 +22,11 @@ use wal::JournalPos;
 const READER: &str = "triage";
 /// Detections applied per transaction, at most. Most of a transaction's
 /// cost is the index pages it dirties, and detections in one transaction
-/// share many of them: 5,000 ran 1.3 times the rate of 1,000. A full one
-/// holds the writer about half a second (what a console action may wait
-/// while triage is behind).
-pub const BATCH: usize = 5000;
+/// share many of them: 5,000 ran 1.3 times the rate of 1,000, and 10,000
+/// 1.09 times the rate of 5,000 with 37% fewer bytes written (at 300,000
+/// open alerts). A full one holds the writer about a second (what a
+/// console action may wait while triage is behind).
+pub const BATCH: usize = 10_000;
 
 /// Counters for status pages.
 #[derive(Debug, Default)]

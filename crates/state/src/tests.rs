@@ -714,6 +714,64 @@ fn check_incident_cap(fresh: Fresh<'_>) {
     assert_eq!(s.incident("acme", big.id).unwrap().entities.len(), max + 2);
 }
 
+/// Triage remembers a tenant's open incidents through a transaction
+/// (`Cache::candidates`); grouping must come out as if every detection
+/// were a transaction of its own, which reads them from the tables: over
+/// a few days of detections on a handful of hosts and users, with
+/// repeats, and some arriving hours late.
+fn check_grouping_in_one_transaction_as_in_many(fresh: Fresh<'_>) {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let levels = ["low", "medium", "high"];
+    let mut minute = 0i64;
+    let mut ds: Vec<Detection> = Vec::new();
+    for i in 0..400u32 {
+        minute += next(40) as i64;
+        let late = if next(12) == 0 { 300 } else { 0 };
+        let d = if i > 0 && next(4) == 0 {
+            // A repeat of an earlier detection, now.
+            let mut d = ds[next(ds.len() as u64) as usize].clone();
+            d.at = at(minute - late);
+            d
+        } else {
+            let rule = next(6);
+            let event = logon(&format!("u{}", next(5)), &format!("h{}", next(4)), &format!("10.0.0.{}", next(6)));
+            detection(i, &format!("r{rule}"), levels[rule as usize % 3], minute - late, event)
+        };
+        ds.push(d);
+    }
+    let now = at(minute);
+    let one = fresh("grouping_one");
+    for d in &ds {
+        one.triage(std::slice::from_ref(d), None, now).unwrap();
+    }
+    let many = fresh("grouping_many");
+    many.triage(&ds, None, now).unwrap();
+    let grouping = |s: &State| {
+        let alerts = s.alerts("acme", &AlertQuery { limit: 1000, ..Default::default() }).unwrap();
+        let mut alerts: Vec<_> = alerts.iter().map(|a| (a.id, a.incident_id, a.count, a.last_seen)).collect();
+        alerts.sort();
+        let list = s.incidents("acme", &IncidentQuery { limit: 1000, ..Default::default() }).unwrap();
+        let mut list: Vec<_> = list.iter().map(|i| (i.id, i.alert_count, i.last_activity, i.title.clone())).collect();
+        list.sort();
+        (alerts, list)
+    };
+    let (alerts, list) = grouping(&one);
+    // The case must have grouping to get wrong: alerts joined into
+    // incidents, and incidents that stopped taking alerts.
+    assert!(alerts.len() > 150 && list.len() > 10, "{} alerts, {} incidents", alerts.len(), list.len());
+    assert!(alerts.iter().filter(|a| a.1.is_some()).count() > list.len() * 3);
+    let (batched, batched_list) = grouping(&many);
+    let first = alerts.iter().zip(&batched).position(|(a, b)| a != b);
+    assert_eq!(first, None, "first alert grouped differently: {:?}", first.map(|i| (&alerts[i], &batched[i])));
+    assert_eq!((batched.len(), batched_list), (alerts.len(), list));
+}
+
 fn check_users_and_sessions(fresh: Fresh<'_>) {
     use super::{Lockout, LoginOutcome, SessionLimits};
     use access::Scope;
@@ -1295,6 +1353,7 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_audit(fresh);
     check_audit_sealed(fresh);
     check_incident_cap(fresh);
+    check_grouping_in_one_transaction_as_in_many(fresh);
     check_users_and_sessions(fresh);
     check_histogram(fresh);
 }
@@ -1350,7 +1409,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 14);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 15);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -1364,10 +1423,43 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(Option::is_none), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 14);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 15);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");
+
+    // Migration 15 rebuilds the tables triage reads per entity: a store
+    // at 14 keeps their rows, and they become one b-tree each.
+    let old = dir.join("old.db");
+    let s = State::sqlite(&old, TriagePolicy::default()).unwrap();
+    s.triage(&[detection(1, "r1", "high", 0, logon("alice", "ws1", "10.0.0.1"))], None, at(1)).unwrap();
+    s.triage(&[detection(2, "r2", "high", 90, logon("alice", "ws1", "10.0.0.2"))], None, at(120)).unwrap();
+    drop(s);
+    let tables = ["incident_entities", "entity_risk", "entity_risk_history"];
+    let mut db = super::Sqlite::open(&old).unwrap();
+    let count = |db: &mut super::Sqlite, table: &str| {
+        db.rows(&format!("SELECT COUNT(*) AS n FROM {table}"), &[]).unwrap()[0].get::<i64>("n").unwrap()
+    };
+    let before: Vec<i64> = tables.iter().map(|t| count(&mut db, t)).collect();
+    assert!(before.iter().all(|n| *n > 0), "{before:?}");
+    for t in tables {
+        // The shape before 15: a table with a row id (and no key).
+        db.batch(&format!(
+            "CREATE TABLE {t}_14 AS SELECT * FROM {t}; DROP TABLE {t}; ALTER TABLE {t}_14 RENAME TO {t};"
+        ))
+        .unwrap();
+    }
+    db.batch("DELETE FROM schema_version WHERE version = 15").unwrap();
+    drop(db);
+    drop(State::sqlite(&old, TriagePolicy::default()).unwrap());
+    let mut db = super::Sqlite::open(&old).unwrap();
+    assert_eq!(tables.iter().map(|t| count(&mut db, t)).collect::<Vec<_>>(), before);
+    for t in tables {
+        let sql = db.rows("SELECT sql FROM sqlite_master WHERE name = $1", &[t.into()]).unwrap()[0]
+            .get::<String>("sql")
+            .unwrap();
+        assert!(sql.ends_with("WITHOUT ROWID"), "{sql}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

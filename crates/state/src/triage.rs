@@ -54,6 +54,10 @@ impl State {
             let mut out = TriageOutcome::default();
             let mut cache = Cache::default();
             for d in detections {
+                let earliest = cache.earliest.entry(d.tenant.clone()).or_insert(d.at);
+                *earliest = (*earliest).min(d.at);
+            }
+            for d in detections {
                 self.triage_one(db, d, now, &mut cache, &mut out)?;
             }
             cache.write_rule_counts(db)?;
@@ -94,16 +98,20 @@ impl State {
             out.deduplicated += 1;
             cache.count_rule(d, false);
             if let Some(iid) = incident {
-                db.exec(
-                    "UPDATE incidents SET last_activity = CASE WHEN last_activity < $2 THEN $2 ELSE last_activity END WHERE id = $1",
+                let now_is = db.rows(
+                    "UPDATE incidents SET last_activity = CASE WHEN last_activity < $2 THEN $2 ELSE last_activity END WHERE id = $1 \
+                     RETURNING kind, status, last_activity, alert_count",
                     &[Val::Int(iid), micros(d.at)],
                 )?;
+                if let Some(r) = now_is.first() {
+                    // The activity may bring an incident into the window.
+                    cache.incident_is(&d.tenant, iid, r)?;
+                }
             }
         } else {
             // The incident is chosen first, so the alert is written with
             // it: setting it afterwards moved the alert in an index again.
-            let open =
-                open_incidents(db, &d.tenant, &d.entities, d.at, policy.group_window, policy.max_incident_alerts)?;
+            let open = open_incidents(db, cache, d, policy)?;
             let joined = match soc::pick_incident(policy, &d.entities, d.at, &open) {
                 Some(i) => {
                     out.joined_incidents += 1;
@@ -112,7 +120,9 @@ impl State {
                 None if sev >= Level::Medium => {
                     out.incidents_opened += 1;
                     let rank = soc::attack::step_rank(sev, &d.tags);
-                    Some(open_incident(db, &d.tenant, "alerts", &incident_title(d), rank, sev, d.at, now)?)
+                    let iid = open_incident(db, &d.tenant, "alerts", &incident_title(d), rank, sev, d.at, now)?;
+                    cache.incident_opened(&d.tenant, iid, d.at);
+                    Some(iid)
                 }
                 None => None,
             };
@@ -121,9 +131,10 @@ impl State {
             cache.count_rule(d, true);
             if let Some(iid) = joined {
                 attach(db, iid, alert_id, d, sev, now)?;
+                cache.incident_active(&d.tenant, iid, d.at);
             }
         }
-        self.add_risk(db, d, sev, now, out)
+        self.add_risk(db, d, sev, now, cache, out)
     }
 
     fn add_risk(
@@ -132,6 +143,7 @@ impl State {
         d: &Detection,
         sev: Level,
         now: Timestamp,
+        cache: &mut Cache,
         out: &mut TriageOutcome,
     ) -> Result<()> {
         let risk = &self.policy.risk;
@@ -176,7 +188,7 @@ impl State {
                 None => score,
             };
             let mut incident = incident;
-            if score >= risk.threshold && !incident_open(db, incident)? {
+            if score >= risk.threshold && !cache.incident_open(db, incident)? {
                 // An open incident already about the entity hears of it;
                 // otherwise the risk is the incident.
                 let iid = match incident_with(db, &d.tenant, e)? {
@@ -332,6 +344,27 @@ struct Cache {
     suppressions: std::collections::HashMap<String, Vec<Suppression>>,
     inventories: std::collections::HashMap<String, Inventory>,
     rules: std::collections::BTreeMap<(String, String), RuleCount>,
+    /// The earliest detection of the transaction, per tenant: how far
+    /// back [`Candidates`] are loaded.
+    earliest: std::collections::HashMap<String, Timestamp>,
+    candidates: std::collections::HashMap<String, Candidates>,
+    /// Incidents' open or done state, as [`Cache::incident_open`] found it.
+    open: std::collections::HashMap<i64, bool>,
+}
+
+/// A tenant's open alert incidents active since `since`: those grouping
+/// may join. Loaded once per transaction and kept current by it (the
+/// transaction holds the writer, and only triage changes them in it), so
+/// finding an entity's incidents reads the entity's index entries and no
+/// incident rows: an entity is in more incidents the longer the store
+/// runs, and reading each incident's row per entity per alert was a
+/// fifth of triage's time at a million alerts.
+struct Candidates {
+    since: Timestamp,
+    /// Incident id: its last activity and alert count.
+    open: std::collections::HashMap<i64, (Timestamp, i64)>,
+    /// The lowest id among them (entity entries below it are skipped).
+    lowest: i64,
 }
 
 /// What a transaction adds to one rule's statistics.
@@ -372,6 +405,86 @@ impl Cache {
             )?;
         }
         Ok(())
+    }
+
+    /// The tenant's [`Candidates`] for a detection at `at`: active within
+    /// `window` before it at least.
+    fn candidates(
+        &mut self,
+        db: &mut dyn Db,
+        tenant: &str,
+        at: Timestamp,
+        window: jiff::SignedDuration,
+    ) -> Result<&Candidates> {
+        let since = |t: Timestamp| t.checked_sub(window).unwrap_or(Timestamp::MIN);
+        let loaded = self.candidates.get(tenant).is_some_and(|c| c.since <= since(at));
+        if !loaded {
+            // From the transaction's earliest detection's window on, so
+            // one load serves the whole transaction.
+            let from = since(self.earliest.get(tenant).map_or(at, |e| (*e).min(at)));
+            let rows = db.rows(
+                "SELECT id, last_activity, alert_count FROM incidents WHERE tenant = $1 AND kind = 'alerts' \
+                 AND status NOT IN ('resolved', 'closed') AND last_activity >= $2",
+                &[tenant.into(), micros(from)],
+            )?;
+            let mut open = std::collections::HashMap::with_capacity(rows.len());
+            for r in &rows {
+                open.insert(r.get::<i64>("id")?, (r.get::<Timestamp>("last_activity")?, r.get::<i64>("alert_count")?));
+            }
+            let lowest = open.keys().copied().min().unwrap_or(i64::MAX);
+            self.candidates.insert(tenant.to_string(), Candidates { since: from, open, lowest });
+        }
+        self.candidates.get(tenant).ok_or_else(|| corrupt("incidents", "candidates not loaded"))
+    }
+
+    /// A new alert incident, as [`open_incident`] wrote it.
+    fn incident_opened(&mut self, tenant: &str, id: i64, at: Timestamp) {
+        if let Some(c) = self.candidates.get_mut(tenant) {
+            c.open.insert(id, (at, 0));
+            c.lowest = c.lowest.min(id);
+        }
+    }
+
+    /// An alert at `at` attached to a candidate incident (as [`attach`]
+    /// wrote it).
+    fn incident_active(&mut self, tenant: &str, id: i64, at: Timestamp) {
+        if let Some((last, count)) = self.candidates.get_mut(tenant).and_then(|c| c.open.get_mut(&id)) {
+            *last = (*last).max(at);
+            *count += 1;
+        }
+    }
+
+    /// An incident as it is now (`r`: its kind, status, last activity and
+    /// alert count), after a change by this transaction.
+    fn incident_is(&mut self, tenant: &str, id: i64, r: &Row) -> Result<()> {
+        let Some(c) = self.candidates.get_mut(tenant) else { return Ok(()) };
+        let last: Timestamp = r.get("last_activity")?;
+        let open = r.get::<String>("kind")? == "alerts" && !r.get::<soc::Status>("status")?.is_done();
+        if open && last.as_microsecond() >= c.since.as_microsecond() {
+            c.open.insert(id, (last, r.get("alert_count")?));
+            c.lowest = c.lowest.min(id);
+        } else {
+            c.open.remove(&id);
+        }
+        Ok(())
+    }
+
+    /// Whether incident `id` is open: asked for every entity over the
+    /// risk threshold, of the few incidents they lead to. Triage opens
+    /// incidents but never resolves or closes one, so an answer holds for
+    /// the transaction.
+    fn incident_open(&mut self, db: &mut dyn Db, id: Option<i64>) -> Result<bool> {
+        let Some(id) = id else { return Ok(false) };
+        if let Some(open) = self.open.get(&id) {
+            return Ok(*open);
+        }
+        let rows = db.rows("SELECT status FROM incidents WHERE id = $1", &[Val::Int(id)])?;
+        let open = match rows.first() {
+            Some(r) => !r.get::<soc::Status>("status")?.is_done(),
+            None => false,
+        };
+        self.open.insert(id, open);
+        Ok(open)
     }
 
     fn suppressions(&mut self, db: &mut dyn Db, tenant: &str, now: Timestamp) -> Result<&[Suppression]> {
@@ -505,38 +618,32 @@ fn insert_alert(
     returned_id(&rows)
 }
 
-/// Open incidents sharing a grouping entity with `entities`, active
-/// within `window` of `at`.
+/// Open alert incidents sharing a grouping entity with `d`, active within
+/// the group window of it and not full.
 fn open_incidents(
     db: &mut dyn Db,
-    tenant: &str,
-    entities: &[Entity],
-    at: Timestamp,
-    window: jiff::SignedDuration,
-    max_alerts: usize,
+    cache: &mut Cache,
+    d: &Detection,
+    policy: &soc::TriagePolicy,
 ) -> Result<Vec<OpenIncident>> {
-    let since = at.checked_sub(window).unwrap_or(Timestamp::MIN);
+    let since = d.at.checked_sub(policy.group_window).unwrap_or(Timestamp::MIN);
+    let lowest = cache.candidates(db, &d.tenant, d.at, policy.group_window)?.lowest;
     let mut out: Vec<OpenIncident> = Vec::new();
-    for e in entities.iter().filter(|e| e.kind.groups()) {
-        let rows = db.rows(
-            "SELECT i.id AS id, i.last_activity AS last_activity FROM incident_entities e JOIN incidents i ON i.id = e.incident_id \
-             WHERE e.tenant = $1 AND e.kind = $2 AND e.value = $3 AND i.kind = 'alerts' \
-             AND i.status NOT IN ('resolved', 'closed') AND i.last_activity >= $4 AND i.alert_count < $5",
-            &[
-                tenant.into(),
-                e.kind.as_str().into(),
-                e.value.as_str().into(),
-                micros(since),
-                Val::Int(max_alerts as i64),
-            ],
+    for e in d.entities.iter().filter(|e| e.kind.groups()) {
+        let ids = db.ints(
+            "SELECT incident_id FROM incident_entities WHERE tenant = $1 AND kind = $2 AND value = $3 AND incident_id >= $4",
+            &[d.tenant.as_str().into(), e.kind.as_str().into(), e.value.as_str().into(), Val::Int(lowest)],
         )?;
-        for r in rows {
-            let id: i64 = r.get("id")?;
+        let candidates = cache.candidates(db, &d.tenant, d.at, policy.group_window)?;
+        for id in ids {
+            let Some(&(last_activity, alerts)) = candidates.open.get(&id) else { continue };
+            // As the store compares them: in microseconds.
+            if last_activity.as_microsecond() < since.as_microsecond() || alerts >= policy.max_incident_alerts as i64 {
+                continue;
+            }
             match out.iter_mut().find(|i| i.id == id) {
                 Some(i) => i.entities.push(e.clone()),
-                None => {
-                    out.push(OpenIncident { id, last_activity: r.get("last_activity")?, entities: vec![e.clone()] })
-                }
+                None => out.push(OpenIncident { id, last_activity, entities: vec![e.clone()] }),
             }
         }
     }
@@ -552,15 +659,6 @@ fn incident_with(db: &mut dyn Db, tenant: &str, e: &Entity) -> Result<Option<i64
         &[tenant.into(), e.kind.as_str().into(), e.value.as_str().into()],
     )?;
     rows.first().map(|r| r.get("id")).transpose()
-}
-
-fn incident_open(db: &mut dyn Db, id: Option<i64>) -> Result<bool> {
-    let Some(id) = id else { return Ok(false) };
-    let rows = db.rows("SELECT status FROM incidents WHERE id = $1", &[Val::Int(id)])?;
-    match rows.first() {
-        Some(r) => Ok(!r.get::<soc::Status>("status")?.is_done()),
-        None => Ok(false),
-    }
 }
 
 /// Opens an incident titled `title`, the name of a step of rank `rank`
