@@ -128,10 +128,13 @@ pub trait Db: Send {
 
 /// The writer connection's page cache, at most (it fills as pages are
 /// read: a small store takes little). At a million open alerts the store
-/// is ~1 GiB; 64 MiB ran triage at 7.3k detections/s at 400,000 alerts,
-/// 192 MiB at 9.0k. Readers keep SQLite's default 2 MiB: their queries
-/// read the tops of the queue indexes.
-const WRITER_CACHE_BYTES: u64 = 128 << 20;
+/// is ~1 GiB and one triage transaction dirties ~32,000 pages (125 MiB):
+/// with 128 MiB they spilled and the rest was read again, 7.1k
+/// detections/s; with 256 MiB, 9.1k (64 MiB ran 7.3k at 400,000 alerts
+/// where 192 MiB ran 9.0k). The price is resident memory in large stores.
+/// Readers keep SQLite's default 2 MiB: their queries read the tops of the
+/// queue indexes.
+const WRITER_CACHE_BYTES: u64 = 256 << 20;
 /// Pages the WAL may hold before a checkpoint copies them back.
 const WAL_PAGES: u32 = 128_000;
 /// Prepared statements kept per connection.
