@@ -54,8 +54,13 @@ impl State {
             let mut out = TriageOutcome::default();
             let mut cache = Cache::default();
             for d in detections {
-                let earliest = cache.earliest.entry(d.tenant.clone()).or_insert(d.at);
-                *earliest = (*earliest).min(d.at);
+                // No key copied per detection: a batch holds few tenants.
+                match cache.earliest.get_mut(&d.tenant) {
+                    Some(earliest) => *earliest = (*earliest).min(d.at),
+                    None => {
+                        cache.earliest.insert(d.tenant.clone(), d.at);
+                    }
+                }
             }
             for d in detections {
                 self.triage_one(db, d, now, &mut cache, &mut out)?;
