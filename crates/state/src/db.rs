@@ -124,6 +124,16 @@ pub trait Db: Send {
     }
     /// Runs several statements without parameters (DDL).
     fn batch(&mut self, sql: &str) -> Result<(), DbError>;
+    /// A number that changes whenever another connection (another
+    /// process) commits to the database, where the database tells:
+    /// SQLite's `data_version`. None: it cannot tell (PostgreSQL, where
+    /// other processes write all the time).
+    fn data_version(&mut self) -> Result<Option<i64>, DbError> {
+        match self.dialect() {
+            Dialect::Sqlite => Ok(self.ints("PRAGMA data_version", &[])?.first().copied()),
+            Dialect::Postgres => Ok(None),
+        }
+    }
 }
 
 /// The writer connection's page cache, at most (it fills as pages are
@@ -143,6 +153,10 @@ const STATEMENT_CACHE: usize = 128;
 /// SQLite, embedded.
 pub struct Sqlite {
     conn: rusqlite::Connection,
+    /// Each query's column names, kept as its statement is: a row is
+    /// read by name, and naming the columns anew cost an allocation per
+    /// column per call.
+    columns: std::collections::HashMap<String, Arc<[String]>>,
 }
 
 impl Sqlite {
@@ -175,7 +189,7 @@ impl Sqlite {
         ))
         .map_err(|e| DbError(format!("set up {}: {e}", path.display())))?;
         tune(&conn).map_err(|e| DbError(format!("set up {}: {e}", path.display())))?;
-        Ok(Sqlite { conn })
+        Ok(Sqlite { conn, columns: Default::default() })
     }
 
     /// A connection that only reads: in WAL mode it reads the last
@@ -188,7 +202,7 @@ impl Sqlite {
         conn.execute_batch("PRAGMA query_only=ON; PRAGMA busy_timeout=5000;")
             .map_err(|e| DbError(format!("set up {} to read: {e}", path.display())))?;
         tune(&conn).map_err(|e| DbError(format!("set up {} to read: {e}", path.display())))?;
-        Ok(Sqlite { conn })
+        Ok(Sqlite { conn, columns: Default::default() })
     }
 }
 
@@ -213,11 +227,12 @@ fn bind(stmt: &mut rusqlite::Statement<'_>, sql: &str, params: &[Val]) -> Result
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| context(sql, format!("parameter {name:?} is not $N")))?;
         let value = params.get(n.wrapping_sub(1)).ok_or_else(|| context(sql, format!("no value for ${n}")))?;
+        // By reference: SQLite copies what it keeps.
         let value = match value {
-            Val::Null => rusqlite::types::Value::Null,
-            Val::Int(i) => rusqlite::types::Value::Integer(*i),
-            Val::Real(r) => rusqlite::types::Value::Real(*r),
-            Val::Text(s) => rusqlite::types::Value::Text(s.clone()),
+            Val::Null => rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Null),
+            Val::Int(i) => rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Integer(*i)),
+            Val::Real(r) => rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Real(*r)),
+            Val::Text(s) => rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(s.as_bytes())),
         };
         stmt.raw_bind_parameter(i, value).map_err(|e| context(sql, e))?;
     }
@@ -239,7 +254,21 @@ impl Db for Sqlite {
     fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| context(sql, e))?;
         let width = stmt.column_count();
-        let columns: Arc<[String]> = stmt.column_names().map(str::to_string).collect();
+        let columns = match self.columns.get(sql) {
+            // A statement prepared again after a schema change may have
+            // other columns (`SELECT *`).
+            Some(c) if c.len() == width => c.clone(),
+            _ => {
+                let c: Arc<[String]> = stmt.column_names().map(str::to_string).collect();
+                // Bounded like the statement cache: some queries are built
+                // per call (their filters).
+                if self.columns.len() >= 4 * STATEMENT_CACHE {
+                    self.columns.clear();
+                }
+                self.columns.insert(sql.to_string(), c.clone());
+                c
+            }
+        };
         bind(&mut stmt, sql, params)?;
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();

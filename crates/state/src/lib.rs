@@ -205,7 +205,7 @@ const READERS: usize = 4;
 pub struct State {
     /// The one connection that writes: SQLite allows one writer, and one
     /// writer keeps the audit chain and triage in order on both.
-    writer: Mutex<Box<dyn Db>>,
+    writer: Mutex<Writer>,
     /// Connections that only read, taken in turn.
     readers: Vec<Mutex<Box<dyn Db>>>,
     next_reader: AtomicUsize,
@@ -213,6 +213,13 @@ pub struct State {
     seal: AuditSeal,
     /// The newest sealed audit entry this process knows of.
     audit_head: Mutex<Option<(i64, String)>>,
+}
+
+/// The writing connection and what triage remembers of the store between
+/// its transactions.
+struct Writer {
+    db: Box<dyn Db>,
+    memory: triage::Memory,
 }
 
 impl State {
@@ -233,7 +240,7 @@ impl State {
             readers.push(Mutex::new(reader));
         }
         Ok(State {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer { db: writer, memory: triage::Memory::default() }),
             readers,
             next_reader: AtomicUsize::new(0),
             policy,
@@ -259,10 +266,10 @@ impl State {
     }
 
     pub fn dialect(&self) -> Result<Dialect> {
-        Ok(self.write()?.dialect())
+        Ok(self.write()?.db.dialect())
     }
 
-    fn write(&self) -> Result<std::sync::MutexGuard<'_, Box<dyn Db>>> {
+    fn write(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
         self.writer.lock().map_err(|_| StateError::Internal("state store lock poisoned by a panic".into()))
     }
 
@@ -281,10 +288,22 @@ impl State {
 
     /// Runs `f` in one transaction: all of it or nothing.
     fn tx<T>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
+        self.tx_remembering(|db, memory| {
+            // Whatever else writes may change what triage remembers of
+            // incidents.
+            memory.forget_incidents();
+            f(db)
+        })
+    }
+
+    /// Runs `f` in one transaction with triage's [`triage::Memory`]:
+    /// forgotten when the transaction fails.
+    fn tx_remembering<T>(&self, f: impl FnOnce(&mut dyn Db, &mut triage::Memory) -> Result<T>) -> Result<T> {
         let mut guard = self.write()?;
-        let db: &mut dyn Db = &mut **guard;
+        let Writer { db, memory } = &mut *guard;
+        let db: &mut dyn Db = &mut **db;
         db.batch(db.dialect().begin())?;
-        match f(db).and_then(|v| Ok((v, audit::seal(db, self.seal.key.as_deref(), &self.audit_head)?))) {
+        match f(db, memory).and_then(|v| Ok((v, audit::seal(db, self.seal.key.as_deref(), &self.audit_head)?))) {
             Ok((v, sealed)) => {
                 db.batch("COMMIT")?;
                 if let Some(head) = sealed {
@@ -293,6 +312,7 @@ impl State {
                 Ok(v)
             }
             Err(e) => {
+                *memory = triage::Memory::default();
                 // The transaction's error is the one to report; a failed
                 // rollback too means the connection is unusable: say so.
                 if let Err(r) = db.batch("ROLLBACK") {
@@ -303,11 +323,22 @@ impl State {
         }
     }
 
+    /// Forgets what triage remembers, as a restart would: for tests that
+    /// compare triage with and without it.
+    #[cfg(test)]
+    pub(crate) fn forget(&self) {
+        if let Ok(mut w) = self.write() {
+            w.memory = triage::Memory::default();
+        }
+    }
+
     /// Runs a statement as is: for tests that play an attacker with
     /// database access.
     #[cfg(test)]
     pub(crate) fn exec_raw(&self, sql: &str) -> Result<u64> {
-        Ok(self.write()?.exec(sql, &[])?)
+        let mut guard = self.write()?;
+        guard.memory = triage::Memory::default();
+        Ok(guard.db.exec(sql, &[])?)
     }
 
     /// How far a reader (`triage` for the alert journal) has applied.

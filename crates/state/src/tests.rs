@@ -714,11 +714,12 @@ fn check_incident_cap(fresh: Fresh<'_>) {
     assert_eq!(s.incident("acme", big.id).unwrap().entities.len(), max + 2);
 }
 
-/// Triage remembers a tenant's open incidents through a transaction
-/// (`Cache::candidates`); grouping must come out as if every detection
-/// were a transaction of its own, which reads them from the tables: over
-/// a few days of detections on a handful of hosts and users, with
-/// repeats, and some arriving hours late.
+/// Triage remembers a tenant's open incidents, the incidents of each
+/// entity and entities' risk, through a transaction and between them
+/// (`triage::Memory`); grouping and risk must come out as if every
+/// detection were a transaction of its own that reads them from the
+/// tables: over a few days of detections on a handful of hosts and users,
+/// with repeats, and some arriving hours late.
 fn check_grouping_in_one_transaction_as_in_many(fresh: Fresh<'_>) {
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut next = |n: u64| {
@@ -748,10 +749,24 @@ fn check_grouping_in_one_transaction_as_in_many(fresh: Fresh<'_>) {
     let now = at(minute);
     let one = fresh("grouping_one");
     for d in &ds {
+        one.forget();
         one.triage(std::slice::from_ref(d), None, now).unwrap();
+    }
+    let remembering = fresh("grouping_remembering");
+    for d in &ds {
+        remembering.triage(std::slice::from_ref(d), None, now).unwrap();
     }
     let many = fresh("grouping_many");
     many.triage(&ds, None, now).unwrap();
+    let entities: Vec<Entity> = (0..6)
+        .flat_map(|i| {
+            [
+                Entity { kind: EntityKind::User, value: format!("u{i}") },
+                Entity { kind: EntityKind::Host, value: format!("h{i}") },
+                Entity { kind: EntityKind::Ip, value: format!("10.0.0.{i}") },
+            ]
+        })
+        .collect();
     let grouping = |s: &State| {
         let alerts = s.alerts("acme", &AlertQuery { limit: 1000, ..Default::default() }).unwrap();
         let mut alerts: Vec<_> = alerts.iter().map(|a| (a.id, a.incident_id, a.count, a.last_seen)).collect();
@@ -759,17 +774,21 @@ fn check_grouping_in_one_transaction_as_in_many(fresh: Fresh<'_>) {
         let list = s.incidents("acme", &IncidentQuery { limit: 1000, ..Default::default() }).unwrap();
         let mut list: Vec<_> = list.iter().map(|i| (i.id, i.alert_count, i.last_activity, i.title.clone())).collect();
         list.sort();
-        (alerts, list)
+        let risk: Vec<f64> = entities.iter().map(|e| s.risk("acme", e, now).unwrap()).collect();
+        (alerts, list, risk)
     };
-    let (alerts, list) = grouping(&one);
+    let (alerts, list, risk) = grouping(&one);
+    assert!(risk.iter().filter(|r| **r > 0.0).count() > 10, "{risk:?}");
     // The case must have grouping to get wrong: alerts joined into
     // incidents, and incidents that stopped taking alerts.
     assert!(alerts.len() > 150 && list.len() > 10, "{} alerts, {} incidents", alerts.len(), list.len());
     assert!(alerts.iter().filter(|a| a.1.is_some()).count() > list.len() * 3);
-    let (batched, batched_list) = grouping(&many);
-    let first = alerts.iter().zip(&batched).position(|(a, b)| a != b);
-    assert_eq!(first, None, "first alert grouped differently: {:?}", first.map(|i| (&alerts[i], &batched[i])));
-    assert_eq!((batched.len(), batched_list), (alerts.len(), list));
+    for other in [&remembering, &many] {
+        let (batched, batched_list, batched_risk) = grouping(other);
+        let first = alerts.iter().zip(&batched).position(|(a, b)| a != b);
+        assert_eq!(first, None, "first alert grouped differently: {:?}", first.map(|i| (&alerts[i], &batched[i])));
+        assert_eq!((batched.len(), &batched_list, &batched_risk), (alerts.len(), &list, &risk));
+    }
 }
 
 fn check_users_and_sessions(fresh: Fresh<'_>) {
@@ -1394,6 +1413,41 @@ fn sqlite() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     suite(&|name| State::sqlite(&dir.join(format!("{name}.db")), TriagePolicy::default()).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two processes on one SQLite store (a CLI beside the server): what one
+/// changes, triage in the other must not answer from memory.
+#[test]
+fn triage_forgets_what_another_process_changed() {
+    use serde_json::json;
+    let dir = std::env::temp_dir().join(format!("hinomi-state-two-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.db");
+    let server = State::sqlite(&path, TriagePolicy::default()).unwrap();
+    let cli = State::sqlite(&path, TriagePolicy::default()).unwrap();
+    let now = at(10);
+    // The server opens an incident about h1; the other process closes it.
+    server.triage(&[detection(1, "r1", "high", 0, logon("u1", "h1", "10.0.0.1"))], None, now).unwrap();
+    let first = incidents(&server)[0].clone();
+    let close =
+        json!({"action": "status", "version": first.version, "status": "resolved", "disposition": "false_positive"});
+    incident_of(act(&cli, &by("erin", now), first.id, close));
+    // The next detection on h1 opens a new incident rather than joining it.
+    server.triage(&[detection(2, "r2", "high", 1, logon("u2", "h1", "10.0.0.2"))], None, now).unwrap();
+    let alerts = server.alerts("acme", &AlertQuery { limit: 10, ..Default::default() }).unwrap();
+    let second = alerts.iter().find(|a| a.rule_id == "r2").unwrap();
+    assert!(second.incident_id.is_some_and(|i| i != first.id), "joined the closed incident: {second:?}");
+    // Risk added by the other process counts in the server's next score.
+    let u9 = Entity { kind: EntityKind::User, value: "u9".into() };
+    for (n, s) in [(3, &server), (4, &cli), (5, &server)] {
+        s.triage(&[detection(n, &format!("r{n}"), "high", 2, logon("u9", &format!("h{n}"), "10.0.0.9"))], None, now)
+            .unwrap();
+    }
+    let points = TriagePolicy::default().risk.points(Level::High);
+    assert_eq!(server.risk("acme", &u9, now).unwrap(), 3.0 * points);
+    drop((server, cli));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -17,6 +17,8 @@
 //!    crossing the threshold is logged on the open incident about it, or,
 //!    with none, opens a risk incident (once while that is open).
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use model::Level;
 use soc::assets::{Asset, Inventory, severity};
@@ -50,9 +52,14 @@ impl State {
         position: Option<(&str, u64)>,
         now: Timestamp,
     ) -> Result<TriageOutcome> {
-        self.tx(|db| {
+        self.tx_remembering(|db, memory| {
+            // Another process's commit may have changed anything.
+            let version = db.data_version()?;
+            if version.is_none() || version != memory.version {
+                *memory = Memory { version, ..Memory::default() };
+            }
             let mut out = TriageOutcome::default();
-            let mut cache = Cache::default();
+            let mut cache = Cache::new(memory);
             for d in detections {
                 // No key copied per detection: a batch holds few tenants.
                 match cache.earliest.get_mut(&d.tenant) {
@@ -62,6 +69,7 @@ impl State {
                     }
                 }
             }
+            cache.prune(self.policy.group_window);
             for d in detections {
                 self.triage_one(db, d, now, &mut cache, &mut out)?;
             }
@@ -81,7 +89,7 @@ impl State {
         db: &mut dyn Db,
         d: &Detection,
         now: Timestamp,
-        cache: &mut Cache,
+        cache: &mut Cache<'_>,
         out: &mut TriageOutcome,
     ) -> Result<()> {
         let policy = &self.policy;
@@ -136,7 +144,7 @@ impl State {
             cache.count_rule(d, true);
             if let Some(iid) = joined {
                 attach(db, iid, alert_id, d, sev, now)?;
-                cache.incident_active(&d.tenant, iid, d.at);
+                cache.incident_active(d, iid);
             }
         }
         self.add_risk(db, d, sev, now, cache, out)
@@ -148,28 +156,24 @@ impl State {
         d: &Detection,
         sev: Level,
         now: Timestamp,
-        cache: &mut Cache,
+        cache: &mut Cache<'_>,
         out: &mut TriageOutcome,
     ) -> Result<()> {
         let risk = &self.policy.risk;
         if risk.points(sev) <= 0.0 {
             return Ok(());
         }
+        // As the store keeps it: in microseconds.
+        let updated = Timestamp::from_microsecond(now.as_microsecond()).map_err(|e| corrupt("entity_risk", e))?;
         for e in d.entities.iter().filter(|e| e.kind.groups()) {
             let key = [d.tenant.as_str().into(), e.kind.as_str().into(), e.value.as_str().into()];
-            let row = db.rows(
-                "SELECT score, updated, incident_id, peak_hour, peak FROM entity_risk \
-                 WHERE tenant = $1 AND kind = $2 AND value = $3",
-                &key,
-            )?;
-            let (score, since, incident, peak) = match row.first() {
-                Some(r) => {
-                    let peak = match (r.get::<Option<i64>>("peak_hour")?, r.get::<Option<f64>>("peak")?) {
-                        (Some(h), Some(p)) => Some((h, p)),
-                        _ => None,
-                    };
-                    (r.get("score")?, r.get("updated")?, r.get("incident_id")?, peak)
-                }
+            let remembered = entity_key(&d.tenant, e);
+            let known = match cache.memory.risk.get(&remembered) {
+                Some(r) => Some(*r),
+                None => read_risk(db, &key)?,
+            };
+            let (score, since, incident, peak) = match known {
+                Some(r) => (r.score, r.updated, r.incident, r.peak),
                 None => (0.0, now, None, None),
             };
             let score = risk.add(score, since, now, sev);
@@ -224,6 +228,7 @@ impl State {
                     Val::Real(peak),
                 ],
             )?;
+            cache.memory.remember_risk(remembered, Risk { score, updated, incident, peak: Some((hour, peak)) });
         }
         Ok(())
     }
@@ -342,34 +347,151 @@ impl State {
     }
 }
 
-/// Per-transaction lookups that do not change while it runs, and the
-/// rule statistics it adds to.
+/// What triage remembers of the store between its transactions, so that
+/// what it reads for nearly every detection is not read again: entities'
+/// risk rows (three per detection), the open alert incidents grouping may
+/// join and the incidents each entity is in (three lookups per new
+/// alert), incidents' open or done state. At a million open alerts these
+/// reads were a fifth of triage's time.
+///
+/// It holds only while nothing else writes what it mirrors: a transaction
+/// that fails forgets everything ([`State::tx_remembering`]), so does a
+/// commit by another process (SQLite's data version, checked at each
+/// triage transaction), and every other transaction of this process
+/// forgets the incidents ([`State::tx`]): an analyst's action costs the
+/// next triage transaction one reload. With PostgreSQL, where other
+/// processes write, it lasts one transaction.
 #[derive(Default)]
-struct Cache {
-    suppressions: std::collections::HashMap<String, Vec<Suppression>>,
-    inventories: std::collections::HashMap<String, Inventory>,
+pub(crate) struct Memory {
+    /// The database's data version it holds for.
+    version: Option<i64>,
+    /// Entities' risk rows as last written, by [`entity_key`] after the
+    /// tenant: only triage writes them.
+    risk: HashMap<String, Risk>,
+    /// Per tenant.
+    candidates: HashMap<String, Candidates>,
+    /// Incidents' open or done state, as [`Cache::incident_open`] found it.
+    open: HashMap<i64, bool>,
+}
+
+/// Entries of each of the memory's maps, at most (a risk row is ~130
+/// bytes): a store with more entities starts the map again when it is full.
+const REMEMBERED: usize = 250_000;
+
+/// An entity's risk row.
+#[derive(Clone, Copy)]
+struct Risk {
+    score: f64,
+    updated: Timestamp,
+    incident: Option<i64>,
+    /// The hour (seconds since the epoch / 3600) and its peak score.
+    peak: Option<(i64, f64)>,
+}
+
+impl Memory {
+    /// Forgets what another writer of this process may change: all but
+    /// the risk rows, which only triage writes.
+    pub(crate) fn forget_incidents(&mut self) {
+        self.candidates.clear();
+        self.open.clear();
+    }
+
+    fn remember_risk(&mut self, key: String, risk: Risk) {
+        if self.risk.len() >= REMEMBERED && !self.risk.contains_key(&key) {
+            self.risk.clear();
+        }
+        self.risk.insert(key, risk);
+    }
+}
+
+/// An entity as a map key: its kind and value, after `prefix` (the tenant
+/// where the map holds several).
+fn entity_key(prefix: &str, e: &Entity) -> String {
+    let kind = e.kind.as_str();
+    let mut key = String::with_capacity(prefix.len() + kind.len() + e.value.len() + 2);
+    for part in [prefix, kind] {
+        key.push_str(part);
+        key.push('\0');
+    }
+    key.push_str(&e.value);
+    key
+}
+
+fn read_risk(db: &mut dyn Db, key: &[Val; 3]) -> Result<Option<Risk>> {
+    let rows = db.rows(
+        "SELECT score, updated, incident_id, peak_hour, peak FROM entity_risk WHERE tenant = $1 AND kind = $2 AND value = $3",
+        key,
+    )?;
+    let Some(r) = rows.first() else { return Ok(None) };
+    let peak = match (r.get::<Option<i64>>("peak_hour")?, r.get::<Option<f64>>("peak")?) {
+        (Some(h), Some(p)) => Some((h, p)),
+        _ => None,
+    };
+    Ok(Some(Risk { score: r.get("score")?, updated: r.get("updated")?, incident: r.get("incident_id")?, peak }))
+}
+
+/// Per-transaction lookups that do not change while it runs, the rule
+/// statistics it adds to, and what triage remembers between transactions.
+struct Cache<'m> {
+    suppressions: HashMap<String, Vec<Suppression>>,
+    inventories: HashMap<String, Inventory>,
     rules: std::collections::BTreeMap<(String, String), RuleCount>,
     /// The earliest detection of the transaction, per tenant: how far
     /// back [`Candidates`] are loaded.
-    earliest: std::collections::HashMap<String, Timestamp>,
-    candidates: std::collections::HashMap<String, Candidates>,
-    /// Incidents' open or done state, as [`Cache::incident_open`] found it.
-    open: std::collections::HashMap<i64, bool>,
+    earliest: HashMap<String, Timestamp>,
+    memory: &'m mut Memory,
 }
 
 /// A tenant's open alert incidents active since `since`: those grouping
-/// may join. Loaded once per transaction and kept current by it (the
-/// transaction holds the writer, and only triage changes them in it), so
-/// finding an entity's incidents reads the entity's index entries and no
-/// incident rows: an entity is in more incidents the longer the store
-/// runs, and reading each incident's row per entity per alert was a
-/// fifth of triage's time at a million alerts.
+/// may join. Loaded once and kept current by triage (which holds the
+/// writer, and is the only writer while they are remembered), so finding
+/// an entity's incidents reads no incident rows: an entity is in more
+/// incidents the longer the store runs, and reading each incident's row
+/// per entity per alert was a fifth of triage's time at a million alerts.
 struct Candidates {
     since: Timestamp,
     /// Incident id: its last activity and alert count.
-    open: std::collections::HashMap<i64, (Timestamp, i64)>,
+    open: HashMap<i64, (Timestamp, i64)>,
     /// The lowest id among them (entity entries below it are skipped).
     lowest: i64,
+    /// The incidents of each entity looked up ([`entity_key`]), every one
+    /// from `entities_from` on as the store's entity index has them, kept
+    /// current as triage adds entities to incidents. A superset of what
+    /// grouping needs: entries that are not candidates are skipped.
+    entities: HashMap<String, Vec<i64>>,
+    entities_from: i64,
+}
+
+impl Candidates {
+    /// Takes `id` in; a lower id than the entity lists start from empties
+    /// them (they would miss its entries).
+    fn take(&mut self, id: i64, last: Timestamp, alerts: i64) {
+        self.open.insert(id, (last, alerts));
+        self.lowest = self.lowest.min(id);
+        if id < self.entities_from {
+            self.entities.clear();
+            self.entities_from = id;
+        }
+    }
+
+    /// Drops the incidents inactive since `since`, which no detection of
+    /// the transaction can join.
+    fn prune(&mut self, since: Timestamp) {
+        if since <= self.since {
+            return;
+        }
+        self.since = since;
+        self.open.retain(|_, (last, _)| last.as_microsecond() >= since.as_microsecond());
+        self.lowest = self.open.keys().copied().min().unwrap_or(i64::MAX);
+        if self.lowest > self.entities_from && self.lowest != i64::MAX {
+            let lowest = self.lowest;
+            self.entities.retain(|_, ids| {
+                ids.retain(|id| *id >= lowest);
+                !ids.is_empty()
+            });
+            self.entities_from = lowest;
+        }
+    }
 }
 
 /// What a transaction adds to one rule's statistics.
@@ -380,7 +502,17 @@ struct RuleCount {
     detections: i64,
 }
 
-impl Cache {
+impl<'m> Cache<'m> {
+    fn new(memory: &'m mut Memory) -> Cache<'m> {
+        Cache {
+            suppressions: HashMap::new(),
+            inventories: HashMap::new(),
+            rules: Default::default(),
+            earliest: HashMap::new(),
+            memory,
+        }
+    }
+
     /// Counts a detection into its rule's statistics (suppressed ones are
     /// not counted: the statistics never showed them).
     fn count_rule(&mut self, d: &Detection, new_alert: bool) {
@@ -412,6 +544,17 @@ impl Cache {
         Ok(())
     }
 
+    /// Drops from the remembered candidates what no detection of the
+    /// transaction can join (the memory would otherwise grow with every
+    /// incident triage opened).
+    fn prune(&mut self, window: jiff::SignedDuration) {
+        for (tenant, earliest) in &self.earliest {
+            if let Some(c) = self.memory.candidates.get_mut(tenant) {
+                c.prune(earliest.checked_sub(window).unwrap_or(Timestamp::MIN));
+            }
+        }
+    }
+
     /// The tenant's [`Candidates`] for a detection at `at`: active within
     /// `window` before it at least.
     fn candidates(
@@ -420,9 +563,9 @@ impl Cache {
         tenant: &str,
         at: Timestamp,
         window: jiff::SignedDuration,
-    ) -> Result<&Candidates> {
+    ) -> Result<&mut Candidates> {
         let since = |t: Timestamp| t.checked_sub(window).unwrap_or(Timestamp::MIN);
-        let loaded = self.candidates.get(tenant).is_some_and(|c| c.since <= since(at));
+        let loaded = self.memory.candidates.get(tenant).is_some_and(|c| c.since <= since(at));
         if !loaded {
             // From the transaction's earliest detection's window on, so
             // one load serves the whole transaction.
@@ -432,42 +575,76 @@ impl Cache {
                  AND status NOT IN ('resolved', 'closed') AND last_activity >= $2",
                 &[tenant.into(), micros(from)],
             )?;
-            let mut open = std::collections::HashMap::with_capacity(rows.len());
+            let mut open = HashMap::with_capacity(rows.len());
             for r in &rows {
                 open.insert(r.get::<i64>("id")?, (r.get::<Timestamp>("last_activity")?, r.get::<i64>("alert_count")?));
             }
             let lowest = open.keys().copied().min().unwrap_or(i64::MAX);
-            self.candidates.insert(tenant.to_string(), Candidates { since: from, open, lowest });
+            let c = Candidates { since: from, open, lowest, entities: HashMap::new(), entities_from: lowest };
+            self.memory.candidates.insert(tenant.to_string(), c);
         }
-        self.candidates.get(tenant).ok_or_else(|| corrupt("incidents", "candidates not loaded"))
+        self.memory.candidates.get_mut(tenant).ok_or_else(|| corrupt("incidents", "candidates not loaded"))
+    }
+
+    /// The incidents entity `e` is in, from the candidates' lowest id on
+    /// (a superset of the candidates that have it).
+    fn entity_incidents(
+        &mut self,
+        db: &mut dyn Db,
+        d: &Detection,
+        e: &Entity,
+        window: jiff::SignedDuration,
+    ) -> Result<Vec<i64>> {
+        let c = self.candidates(db, &d.tenant, d.at, window)?;
+        let key = entity_key("", e);
+        if let Some(ids) = c.entities.get(&key) {
+            return Ok(ids.clone());
+        }
+        let ids = db.ints(
+            "SELECT incident_id FROM incident_entities WHERE tenant = $1 AND kind = $2 AND value = $3 AND incident_id >= $4",
+            &[d.tenant.as_str().into(), e.kind.as_str().into(), e.value.as_str().into(), Val::Int(c.entities_from)],
+        )?;
+        if c.entities.len() >= REMEMBERED {
+            c.entities.clear();
+        }
+        c.entities.insert(key, ids.clone());
+        Ok(ids)
     }
 
     /// A new alert incident, as [`open_incident`] wrote it.
     fn incident_opened(&mut self, tenant: &str, id: i64, at: Timestamp) {
-        if let Some(c) = self.candidates.get_mut(tenant) {
-            c.open.insert(id, (at, 0));
-            c.lowest = c.lowest.min(id);
+        if let Some(c) = self.memory.candidates.get_mut(tenant) {
+            c.take(id, at, 0);
         }
     }
 
     /// An alert at `at` attached to a candidate incident (as [`attach`]
-    /// wrote it).
-    fn incident_active(&mut self, tenant: &str, id: i64, at: Timestamp) {
-        if let Some((last, count)) = self.candidates.get_mut(tenant).and_then(|c| c.open.get_mut(&id)) {
-            *last = (*last).max(at);
+    /// wrote it), with its entities.
+    fn incident_active(&mut self, d: &Detection, id: i64) {
+        let Some(c) = self.memory.candidates.get_mut(&d.tenant) else { return };
+        if let Some((last, count)) = c.open.get_mut(&id) {
+            *last = (*last).max(d.at);
             *count += 1;
+        }
+        if id >= c.entities_from {
+            for e in &d.entities {
+                if let Some(ids) = c.entities.get_mut(&entity_key("", e))
+                    && !ids.contains(&id)
+                {
+                    ids.push(id);
+                }
+            }
         }
     }
 
     /// An incident as it is now (`r`: its kind, status, last activity and
     /// alert count), after a change by this transaction.
     fn incident_is(&mut self, tenant: &str, id: i64, r: &Row) -> Result<()> {
-        let Some(c) = self.candidates.get_mut(tenant) else { return Ok(()) };
+        let Some(c) = self.memory.candidates.get_mut(tenant) else { return Ok(()) };
         let last: Timestamp = r.get("last_activity")?;
         let open = r.get::<String>("kind")? == "alerts" && !r.get::<soc::Status>("status")?.is_done();
         if open && last.as_microsecond() >= c.since.as_microsecond() {
-            c.open.insert(id, (last, r.get("alert_count")?));
-            c.lowest = c.lowest.min(id);
+            c.take(id, last, r.get("alert_count")?);
         } else {
             c.open.remove(&id);
         }
@@ -476,11 +653,11 @@ impl Cache {
 
     /// Whether incident `id` is open: asked for every entity over the
     /// risk threshold, of the few incidents they lead to. Triage opens
-    /// incidents but never resolves or closes one, so an answer holds for
-    /// the transaction.
+    /// incidents but never resolves or closes one, so an answer holds
+    /// while it is the only writer.
     fn incident_open(&mut self, db: &mut dyn Db, id: Option<i64>) -> Result<bool> {
         let Some(id) = id else { return Ok(false) };
-        if let Some(open) = self.open.get(&id) {
+        if let Some(open) = self.memory.open.get(&id) {
             return Ok(*open);
         }
         let rows = db.rows("SELECT status FROM incidents WHERE id = $1", &[Val::Int(id)])?;
@@ -488,7 +665,10 @@ impl Cache {
             Some(r) => !r.get::<soc::Status>("status")?.is_done(),
             None => false,
         };
-        self.open.insert(id, open);
+        if self.memory.open.len() >= REMEMBERED {
+            self.memory.open.clear();
+        }
+        self.memory.open.insert(id, open);
         Ok(open)
     }
 
@@ -627,18 +807,14 @@ fn insert_alert(
 /// the group window of it and not full.
 fn open_incidents(
     db: &mut dyn Db,
-    cache: &mut Cache,
+    cache: &mut Cache<'_>,
     d: &Detection,
     policy: &soc::TriagePolicy,
 ) -> Result<Vec<OpenIncident>> {
     let since = d.at.checked_sub(policy.group_window).unwrap_or(Timestamp::MIN);
-    let lowest = cache.candidates(db, &d.tenant, d.at, policy.group_window)?.lowest;
     let mut out: Vec<OpenIncident> = Vec::new();
     for e in d.entities.iter().filter(|e| e.kind.groups()) {
-        let ids = db.ints(
-            "SELECT incident_id FROM incident_entities WHERE tenant = $1 AND kind = $2 AND value = $3 AND incident_id >= $4",
-            &[d.tenant.as_str().into(), e.kind.as_str().into(), e.value.as_str().into(), Val::Int(lowest)],
-        )?;
+        let ids = cache.entity_incidents(db, d, e, policy.group_window)?;
         let candidates = cache.candidates(db, &d.tenant, d.at, policy.group_window)?;
         for id in ids {
             let Some(&(last_activity, alerts)) = candidates.open.get(&id) else { continue };
@@ -734,10 +910,12 @@ pub(super) fn attach(
     )
 }
 
+/// Adds entity `e` to an incident; one it has is only written when seen
+/// earlier (a write would dirty the page for nothing).
 pub(super) fn add_entity(db: &mut dyn Db, incident: i64, tenant: &str, e: &Entity, at: Timestamp) -> Result<()> {
     db.exec(
         "INSERT INTO incident_entities (incident_id, tenant, kind, value, first_seen) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (incident_id, kind, value) DO UPDATE SET first_seen = CASE WHEN incident_entities.first_seen > $5 THEN $5 ELSE incident_entities.first_seen END",
+         ON CONFLICT (incident_id, kind, value) DO UPDATE SET first_seen = $5 WHERE incident_entities.first_seen > $5",
         &[Val::Int(incident), tenant.into(), e.kind.as_str().into(), e.value.as_str().into(), micros(at)],
     )?;
     Ok(())
