@@ -372,10 +372,14 @@ pub(crate) struct Memory {
     candidates: HashMap<String, Candidates>,
     /// Incidents' open or done state, as [`Cache::incident_open`] found it.
     open: HashMap<i64, bool>,
+    /// Entity lists held by all tenants' candidates, at least: bounded
+    /// together, so many tenants do not multiply the memory.
+    entity_lists: usize,
 }
 
-/// Entries of each of the memory's maps, at most (a risk row is ~130
-/// bytes): a store with more entities starts the map again when it is full.
+/// Entries of each of the memory's maps, at most (the entity lists of all
+/// tenants count together; a risk row is ~130 bytes, so ~32 MiB): a store
+/// with more entities starts the map again when it is full.
 const REMEMBERED: usize = 250_000;
 
 /// An entity's risk row.
@@ -553,6 +557,7 @@ impl<'m> Cache<'m> {
                 c.prune(earliest.checked_sub(window).unwrap_or(Timestamp::MIN));
             }
         }
+        self.memory.entity_lists = self.memory.candidates.values().map(|c| c.entities.len()).sum();
     }
 
     /// The tenant's [`Candidates`] for a detection at `at`: active within
@@ -595,6 +600,12 @@ impl<'m> Cache<'m> {
         e: &Entity,
         window: jiff::SignedDuration,
     ) -> Result<Vec<i64>> {
+        if self.memory.entity_lists >= REMEMBERED {
+            for c in self.memory.candidates.values_mut() {
+                c.entities.clear();
+            }
+            self.memory.entity_lists = 0;
+        }
         let c = self.candidates(db, &d.tenant, d.at, window)?;
         let key = entity_key("", e);
         if let Some(ids) = c.entities.get(&key) {
@@ -604,10 +615,8 @@ impl<'m> Cache<'m> {
             "SELECT incident_id FROM incident_entities WHERE tenant = $1 AND kind = $2 AND value = $3 AND incident_id >= $4",
             &[d.tenant.as_str().into(), e.kind.as_str().into(), e.value.as_str().into(), Val::Int(c.entities_from)],
         )?;
-        if c.entities.len() >= REMEMBERED {
-            c.entities.clear();
-        }
         c.entities.insert(key, ids.clone());
+        self.memory.entity_lists += 1;
         Ok(ids)
     }
 
