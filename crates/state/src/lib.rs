@@ -303,14 +303,19 @@ impl State {
         let Writer { db, memory } = &mut *guard;
         let db: &mut dyn Db = &mut **db;
         db.batch(db.dialect().begin())?;
-        match f(db, memory).and_then(|v| Ok((v, audit::seal(db, self.seal.key.as_deref(), &self.audit_head)?))) {
+        let done = f(db, memory)
+            .and_then(|v| Ok((v, audit::seal(db, self.seal.key.as_deref(), &self.audit_head)?)))
+            .and_then(|done| Ok(db.batch("COMMIT").map(|()| done)?));
+        match done {
             Ok((v, sealed)) => {
-                db.batch("COMMIT")?;
                 if let Some(head) = sealed {
                     self.sealed(head);
                 }
                 Ok(v)
             }
+            // A failed commit (a full disk) is a failed transaction: what
+            // triage remembered of it never was, and SQLite may still hold
+            // it open.
             Err(e) => {
                 *memory = triage::Memory::default();
                 // The transaction's error is the one to report; a failed
