@@ -108,7 +108,13 @@ impl Detection {
     }
 
     /// What makes two detections one alert: the same rule on the same
-    /// entities (tenant included). A SHA-256, so it can be indexed.
+    /// entities (tenant included). The first 128 bits of a SHA-256 in hex,
+    /// so it can be indexed: every alert has an entry in the dedup index,
+    /// and the full 256 bits made its entries half again as large (one
+    /// pair of runs at a million open alerts: triage 9.7k detections/s
+    /// with them, 10.5k without). 128 bits keep a collision, which would fold one
+    /// detection into another's alert, out of an attacker's reach (2^64
+    /// hashes).
     pub fn dedup_key(&self) -> String {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
@@ -119,8 +125,8 @@ impl Detection {
             h.update([0]);
             h.update(e.to_string().as_bytes());
         }
-        let mut key = String::with_capacity(64);
-        for b in h.finalize() {
+        let mut key = String::with_capacity(32);
+        for b in &h.finalize()[..16] {
             use std::fmt::Write;
             let _ = write!(key, "{b:02x}");
         }

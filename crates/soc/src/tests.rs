@@ -199,6 +199,8 @@ fn detections_carry_entities_and_a_dedup_key() {
     ))
     .unwrap();
     assert_eq!(d.dedup_key(), same.dedup_key());
+    // 128 bits in hex: short in the index, long for a collision.
+    assert!(d.dedup_key().len() == 32 && d.dedup_key().bytes().all(|b| b.is_ascii_hexdigit()));
     let other =
         Detection::from_alert_line(&alert_line("r2", "high", serde_json::json!({"host.name": "ws-042"}))).unwrap();
     assert_ne!(d.dedup_key(), other.dedup_key());

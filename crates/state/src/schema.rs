@@ -485,6 +485,12 @@ INSERT INTO entity_risk_history_v15 (tenant, kind, value, hour, peak)
 DROP TABLE entity_risk_history;
 ALTER TABLE entity_risk_history_v15 RENAME TO entity_risk_history;
 "#,
+    // 16: dedup keys are the first 128 bits of the SHA-256 they were (see
+    // `soc::Detection::dedup_key`): the stored ones are cut the same way,
+    // so open alerts go on counting their repeats.
+    r#"
+UPDATE alerts SET dedup_key = substr(dedup_key, 1, 32) WHERE length(dedup_key) > 32;
+"#,
 ];
 
 /// Serializes migrations between processes, inside a transaction. SQLite's

@@ -1463,7 +1463,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 15);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 16);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -1477,7 +1477,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(Option::is_none), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 15);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 16);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");
@@ -1503,9 +1503,18 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
         ))
         .unwrap();
     }
-    db.batch("DELETE FROM schema_version WHERE version = 15").unwrap();
+    // Before 16, dedup keys were the whole SHA-256 (64 hex digits).
+    let key = |db: &mut super::Sqlite| {
+        db.rows("SELECT dedup_key FROM alerts WHERE rule_id = 'r1'", &[]).unwrap()[0]
+            .get::<String>("dedup_key")
+            .unwrap()
+    };
+    let short = key(&mut db);
+    assert_eq!(short.len(), 32);
+    db.exec("UPDATE alerts SET dedup_key = dedup_key || $1", &[short.clone().into()]).unwrap();
+    db.batch("DELETE FROM schema_version WHERE version >= 15").unwrap();
     drop(db);
-    drop(State::sqlite(&old, TriagePolicy::default()).unwrap());
+    let s = State::sqlite(&old, TriagePolicy::default()).unwrap();
     let mut db = super::Sqlite::open(&old).unwrap();
     assert_eq!(tables.iter().map(|t| count(&mut db, t)).collect::<Vec<_>>(), before);
     for t in tables {
@@ -1514,6 +1523,12 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
             .unwrap();
         assert!(sql.ends_with("WITHOUT ROWID"), "{sql}");
     }
+    // The key is cut as new ones are: a repeat still counts into its alert.
+    assert_eq!(key(&mut db), short);
+    s.triage(&[detection(1, "r1", "high", 30, logon("alice", "ws1", "10.0.0.1"))], None, at(121)).unwrap();
+    let alerts = s.alerts("acme", &AlertQuery { limit: 10, ..Default::default() }).unwrap();
+    let r1: Vec<i64> = alerts.iter().filter(|a| a.rule_id == "r1").map(|a| a.count).collect();
+    assert_eq!(r1, [2]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
