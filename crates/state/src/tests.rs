@@ -1409,11 +1409,17 @@ fn actions_read_from_json_refuse_what_they_do_not_know() {
 
 #[test]
 fn sqlite() {
-    let dir = std::env::temp_dir().join(format!("hinomi-state-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("suite");
     suite(&|name| State::sqlite(&dir.join(format!("{name}.db")), TriagePolicy::default()).unwrap());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An empty directory of this test process's own, for its stores.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hinomi-state-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Two processes on one SQLite store (a CLI beside the server): what one
@@ -1421,9 +1427,7 @@ fn sqlite() {
 #[test]
 fn triage_forgets_what_another_process_changed() {
     use serde_json::json;
-    let dir = std::env::temp_dir().join(format!("hinomi-state-two-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("two");
     let path = dir.join("s.db");
     let server = State::sqlite(&path, TriagePolicy::default()).unwrap();
     let cli = State::sqlite(&path, TriagePolicy::default()).unwrap();
@@ -1453,9 +1457,7 @@ fn triage_forgets_what_another_process_changed() {
 
 #[test]
 fn migrations_are_recorded_and_refuse_a_newer_schema() {
-    let dir = std::env::temp_dir().join(format!("hinomi-state-mig-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("mig");
     let path = dir.join("s.db");
     drop(State::sqlite(&path, TriagePolicy::default()).unwrap());
     // Opening again applies nothing.
