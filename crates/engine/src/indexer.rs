@@ -300,9 +300,10 @@ fn retention(settings: &StoreSettings, store: &EventStore, writer: &mut StoreWri
             Err(e) => shared.troubles.report("retention", format!("tenant {tenant}: {e}"), false),
         }
     }
-    // One past day per check: a backfill's days are compacted over the
-    // following minutes, not in one stall of the indexer.
-    match writer.compact(now, 1) {
+    // On the store's own thread, one past day at a time: a day's merge
+    // (its stored records compressed again with zstd) takes a while, and
+    // indexing goes on meanwhile.
+    match writer.compact_behind(now) {
         Ok(_) => shared.troubles.resolve("compaction"),
         Err(e) => shared.troubles.report("compaction", e.to_string(), false),
     }

@@ -69,7 +69,8 @@ pub struct StoreConfig {
     pub columns: Vec<String>,
     /// Indexing memory per open partition writer.
     pub writer_memory: usize,
-    /// zstd level of the stored records.
+    /// zstd level of the stored records of a compacted day. While a day
+    /// is written its records are LZ4-compressed (see `writer.rs`).
     pub zstd_level: i32,
     /// Bytes per compressed block of stored records: larger compresses
     /// better, smaller reads single events faster.
@@ -236,25 +237,32 @@ impl EventStore {
             return Ok(Some(p.clone()));
         }
         let dir = key.dir(&self.config.dir);
-        let index = if dir.join("meta.json").exists() {
+        let settings = tantivy::IndexSettings {
+            docstore_compression: zstd(self.config.zstd_level),
+            docstore_blocksize: self.config.block_size,
+            sort_by_field: Some(tantivy::IndexSortByField {
+                field: schema::KIND.to_string(),
+                order: tantivy::Order::Asc,
+            }),
+            ..tantivy::IndexSettings::default()
+        };
+        let mut index = if dir.join("meta.json").exists() {
             Index::open_in_dir(&dir)?
         } else if create {
             std::fs::create_dir_all(&dir)?;
-            let settings = tantivy::IndexSettings {
-                docstore_compression: tantivy::store::Compressor::Zstd(tantivy::store::ZstdCompressor {
-                    compression_level: Some(self.config.zstd_level),
-                }),
-                docstore_blocksize: self.config.block_size,
-                sort_by_field: Some(tantivy::IndexSortByField {
-                    field: schema::KIND.to_string(),
-                    order: tantivy::Order::Asc,
-                }),
-                ..tantivy::IndexSettings::default()
-            };
-            Index::builder().schema(schema::build(&self.config.columns)).settings(settings).create_in_dir(&dir)?
+            Index::builder()
+                .schema(schema::build(&self.config.columns))
+                .settings(settings.clone())
+                .create_in_dir(&dir)?
         } else {
             return Ok(None);
         };
+        // The store's compression, not the last writer's: a day's writer
+        // commits its own (LZ4) into meta.json, and the day's compaction
+        // must write with the configured one. The sort stays as the
+        // partition was made (partitions older than `kind` have none).
+        index.settings_mut().docstore_compression = settings.docstore_compression;
+        index.settings_mut().docstore_blocksize = settings.docstore_blocksize;
         index.tokenizers().register(schema::TERMS_TOKENIZER, schema::Terms);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let fields = schema::Fields::of(&index.schema())?;
@@ -330,6 +338,10 @@ impl EventStore {
         self.forget(&key);
         std::fs::remove_dir_all(key.dir(&self.config.dir))
     }
+}
+
+pub(crate) fn zstd(level: i32) -> tantivy::store::Compressor {
+    tantivy::store::Compressor::Zstd(tantivy::store::ZstdCompressor { compression_level: Some(level) })
 }
 
 fn dir_size(dir: &Path) -> u64 {

@@ -569,3 +569,111 @@ fn compaction_comes_back_to_a_day_written_again() {
     assert_eq!(segments(1), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A day's writer stores records with LZ4 (cheap at every commit and
+/// merge); compaction rewrites each past day once with the store's zstd,
+/// a day written in one commit (one segment, nothing to merge) included.
+#[test]
+fn compaction_recompresses_a_day_written_in_one_commit() {
+    let dir = temp("recompress");
+    let received: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    let store = EventStore::open(StoreConfig::new(&dir)).unwrap();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    let raws: Vec<String> = (0..2000)
+        .map(|i| {
+            format!(
+                r#"{{"@timestamp":"2026-10-30T12:{:02}:{:02}Z","message":"session opened for user u{} by (uid=0) from host-{}","n":{i}}}"#,
+                i / 60 % 60,
+                i % 60,
+                i % 17,
+                i % 5
+            )
+        })
+        .collect();
+    let events = parse_all(&raws, received);
+    let news = frame_events(0, &raws, &events, received);
+    assert_eq!(writer.add_frame(0, 1, "default", &news).unwrap(), 2000);
+    writer.commit().unwrap();
+    let part = dir.join("default/2026-10-30");
+    let compression = || -> String {
+        let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(part.join("meta.json")).unwrap()).unwrap();
+        meta["index_settings"]["docstore_compression"].as_str().unwrap().to_string()
+    };
+    let stored = || -> u64 {
+        let files = std::fs::read_dir(&part).unwrap().flatten();
+        files.filter(|f| f.path().extension().is_some_and(|e| e == "store")).map(|f| f.metadata().unwrap().len()).sum()
+    };
+    assert_eq!(compression(), "lz4");
+    let live = stored();
+    // Pushed out of the open writers without a merge, as a server does
+    // with a day that goes on receiving late events.
+    writer.stop().unwrap();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    let now: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    assert_eq!(writer.compact(now, usize::MAX).unwrap(), 1);
+    assert_eq!(compression(), "zstd(compression_level=9)");
+    assert!(stored() * 2 < live, "zstd {} bytes, LZ4 {live}", stored());
+    assert_eq!(writer.compact(now, usize::MAX).unwrap(), 0);
+    let tenants = vec!["default".to_string()];
+    let q = query::parse("u3 | stats count()").unwrap();
+    let rows = store.search(&request(&tenants, &q), &Normalize).unwrap().rows;
+    assert_eq!(rows[0]["count()"], 2000 / 17 + 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A server compacts past days on a thread of its own while it goes on
+/// writing; a late event for the day being compacted waits for it and is
+/// kept.
+#[test]
+fn days_are_compacted_behind_the_writer() {
+    let dir = temp("compact-behind");
+    let received: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    let mut c = StoreConfig::new(&dir);
+    c.open_writers = 1;
+    let store = EventStore::open(c).unwrap();
+    let mut writer = StoreWriter::new(store.clone()).unwrap();
+    let mut position = 0;
+    let mut write = |writer: &mut StoreWriter, day: u32, n: usize| {
+        let raws: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"@timestamp":"2026-10-{day:02}T12:00:00Z","message":"event {i} of day {day}"}}"#))
+            .collect();
+        let events = parse_all(&raws, received);
+        let ev = frame_events(position, &raws, &events, received);
+        assert_eq!(writer.add_frame(position, position + 1, "default", &ev).unwrap(), n);
+        writer.commit().unwrap();
+        position += 1;
+    };
+    let segments = |day: u32| {
+        let key = crate::PartKey { tenant: "default".into(), day: jiff::civil::date(2026, 10, day as i8) };
+        store.part(&key, false).unwrap().unwrap().index.searchable_segment_ids().unwrap().len()
+    };
+    // Days 1 and 2 in two commits each, each pushed out by the next.
+    for day in [1, 1, 2, 2, 3] {
+        write(&mut writer, day, 500);
+    }
+    assert_eq!((segments(1), segments(2)), (2, 2));
+    let now: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+    let compacting = |writer: &StoreWriter| writer.compacting_day().map(|d| d.day());
+    // Day 1's merge starts; day 3 is written meanwhile, and a second call
+    // while it runs starts nothing else.
+    writer.compact_behind(now).unwrap();
+    assert_eq!(compacting(&writer), Some(1));
+    write(&mut writer, 3, 500);
+    writer.compact_behind(now).unwrap();
+    assert!(matches!(compacting(&writer), Some(1) | Some(2)));
+    assert!(writer.finish_compaction(true).unwrap());
+    // Then day 2's; a late event for it waits for the merge.
+    writer.compact_behind(now).unwrap();
+    assert_eq!((segments(1), compacting(&writer)), (1, Some(2)));
+    write(&mut writer, 2, 1);
+    assert_eq!(compacting(&writer), None);
+    write(&mut writer, 3, 1);
+    writer.close().unwrap();
+    assert_eq!((segments(1), segments(2), segments(3)), (1, 1, 1));
+    let tenants = vec!["default".to_string()];
+    let q = query::parse("| stats count() by @timestamp").unwrap();
+    let rows = store.search(&request(&tenants, &q), &Normalize).unwrap().rows;
+    let counts: Vec<u64> = rows.iter().map(|r| r["count()"].as_u64().unwrap()).collect();
+    assert_eq!(counts.iter().sum::<u64>(), 1000 + 1001 + 1001, "{rows:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

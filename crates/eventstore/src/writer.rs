@@ -55,9 +55,18 @@ pub struct StoreWriter {
     /// The position in `position.json`.
     saved: u64,
     clock: u64,
-    /// Past days found in one segment (or merged into one) and not
-    /// written since: [`StoreWriter::compact`] need not look again.
+    /// Past days found compacted (or compacted here) and not written
+    /// since: [`StoreWriter::compact`] need not look again.
     compacted: HashSet<PartKey>,
+    /// The past day [`StoreWriter::compact_behind`] is merging.
+    compacting: Option<Compacting>,
+}
+
+/// A past day merged on a thread of its own, while the writer goes on
+/// adding events to the days it holds open.
+struct Compacting {
+    key: PartKey,
+    job: std::thread::JoinHandle<tantivy::Result<()>>,
 }
 
 fn position_path(store: &EventStore) -> PathBuf {
@@ -85,6 +94,7 @@ impl StoreWriter {
             saved,
             clock: 0,
             compacted: HashSet::new(),
+            compacting: None,
         })
     }
 
@@ -170,6 +180,11 @@ impl StoreWriter {
 
     fn writer(&mut self, key: &PartKey) -> tantivy::Result<&mut Open> {
         if !self.open.contains_key(key) {
+            // Late events for the day being compacted wait for it: its
+            // merge holds the partition's writer lock.
+            if self.compacting.as_ref().is_some_and(|c| &c.key == key) {
+                self.finish_compaction(true)?;
+            }
             self.compacted.remove(key);
             if self.open.len() >= self.store.config.open_writers.max(1) {
                 self.close_least_used()?;
@@ -178,7 +193,16 @@ impl StoreWriter {
                 .store
                 .part(key, true)?
                 .ok_or_else(|| tantivy::TantivyError::InternalError("partition not created".into()))?;
-            let writer = part.index.writer_with_num_threads(1, self.memory())?;
+            // The day's writer compresses stored records with LZ4, not
+            // zstd: every commit compresses its segment's records (in kind
+            // order, after sorting, while no document can be added) and
+            // every merge of the day does it again. The day's compaction
+            // writes them once at the store's zstd level; it rewrites
+            // every day whose meta.json says LZ4 (see `needs_compaction`),
+            // since tantivy copies a lone segment's blocks as they are.
+            let mut live = part.index.clone();
+            live.settings_mut().docstore_compression = tantivy::store::Compressor::Lz4;
+            let writer = live.writer_with_num_threads(1, self.memory())?;
             let covered = part
                 .index
                 .load_metas()?
@@ -228,7 +252,10 @@ impl StoreWriter {
     }
 
     /// Commits, then deletes partitions beyond the limits. Writers of
-    /// earlier days are closed first (they reopen if late events come).
+    /// earlier days are closed first (they reopen if late events come;
+    /// [`StoreWriter::compact_behind`] compacts them). While one of the
+    /// tenant's days is being compacted nothing is deleted: the next call
+    /// does it.
     pub fn enforce_retention(
         &mut self,
         tenant: &str,
@@ -237,12 +264,15 @@ impl StoreWriter {
         now: Timestamp,
     ) -> tantivy::Result<Vec<PartitionInfo>> {
         self.commit()?;
-        let (today, memory) = (day_of(now), self.memory());
+        let today = day_of(now);
         let old: Vec<PartKey> = self.open.keys().filter(|k| k.tenant == tenant && k.day < today).cloned().collect();
         for key in old {
             if let Some(open) = self.open.remove(&key) {
-                close_one(open, today, memory)?;
+                close_one(open)?;
             }
+        }
+        if self.compacting.as_ref().is_some_and(|c| c.key.tenant == tenant) && !self.finish_compaction(false)? {
+            return Ok(Vec::new());
         }
         Ok(self.store.enforce_retention(tenant, max_age_days, max_bytes, now)?)
     }
@@ -251,9 +281,8 @@ impl StoreWriter {
     /// earlier days (see [`StoreWriter::compact`]).
     pub fn close(mut self) -> tantivy::Result<()> {
         self.commit()?;
-        let (today, memory) = (today(), self.memory());
         for (_, open) in self.open.drain() {
-            close_one(open, today, memory)?;
+            close_one(open)?;
         }
         self.compact(Timestamp::now(), usize::MAX)?;
         Ok(())
@@ -267,76 +296,134 @@ impl StoreWriter {
     /// is over it is compacted here, a few per call so that a server can
     /// spread the work.
     pub fn compact(&mut self, now: Timestamp, max: usize) -> tantivy::Result<usize> {
-        let today = day_of(now);
+        self.finish_compaction(true)?;
         let mut merged = 0;
-        for key in self.store.keys(None) {
-            if merged >= max {
-                break;
-            }
-            if key.day >= today || self.open.contains_key(&key) || self.compacted.contains(&key) {
-                continue;
-            }
-            // From its meta.json, so that a server does not open (and keep
-            // open) every partition of its retention to look.
-            if segments_on_disk(&key.dir(&self.store.config.dir)).is_some_and(|n| n > 1)
-                && let Some(part) = self.store.part(&key, false)?
-            {
-                merge_all(&part, self.memory())?;
-                part.reader.reload()?;
-                merged += 1;
-            }
-            self.compacted.insert(key);
+        while merged < max
+            && let Some(part) = self.next_to_compact(day_of(now))?
+        {
+            merge_all(&part, self.memory())?;
+            self.compacted.insert(part.key.clone());
+            merged += 1;
         }
         Ok(merged)
     }
 
+    /// Compacts past days one at a time on a thread of their own: a call
+    /// starts the next day's merge when none is under way, and returns
+    /// the error of one that ended in error (the day is tried again on a
+    /// later call). A server calls it now and then; its indexing goes on
+    /// meanwhile (a day is merged from its segments, not indexed again).
+    pub fn compact_behind(&mut self, now: Timestamp) -> tantivy::Result<()> {
+        if !self.finish_compaction(false)? {
+            return Ok(());
+        }
+        if let Some(part) = self.next_to_compact(day_of(now))? {
+            let memory = self.memory();
+            let key = part.key.clone();
+            let job = std::thread::Builder::new()
+                .name("store-compact".into())
+                .spawn(move || merge_all(&part, memory))
+                .map_err(|e| tantivy::TantivyError::SystemError(format!("starting a compaction thread: {e}")))?;
+            self.compacting = Some(Compacting { key, job });
+        }
+        Ok(())
+    }
+
+    /// The next past day to compact: before `today`, held by no writer,
+    /// with more than one segment or with a day's writer's records (from
+    /// its meta.json, so that a server does not open, and keep open, every
+    /// partition of its retention to look).
+    fn next_to_compact(&mut self, today: jiff::civil::Date) -> tantivy::Result<Option<Arc<crate::Part>>> {
+        for key in self.store.keys(None) {
+            if key.day >= today
+                || self.open.contains_key(&key)
+                || self.compacted.contains(&key)
+                || self.compacting.as_ref().is_some_and(|c| c.key == key)
+            {
+                continue;
+            }
+            if needs_compaction(&key.dir(&self.store.config.dir))
+                && let Some(part) = self.store.part(&key, false)?
+            {
+                return Ok(Some(part));
+            }
+            self.compacted.insert(key);
+        }
+        Ok(None)
+    }
+
+    /// Ends the compaction under way if it is done, or waits for it when
+    /// `wait`; true when none is under way afterwards.
+    pub(crate) fn finish_compaction(&mut self, wait: bool) -> tantivy::Result<bool> {
+        match self.compacting.take() {
+            None => Ok(true),
+            Some(c) if !wait && !c.job.is_finished() => {
+                self.compacting = Some(c);
+                Ok(false)
+            }
+            Some(Compacting { key, job }) => {
+                job.join().map_err(|_| {
+                    tantivy::TantivyError::SystemError(format!("compacting {}/{} panicked", key.tenant, key.day))
+                })??;
+                self.compacted.insert(key);
+                Ok(true)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn compacting_day(&self) -> Option<jiff::civil::Date> {
+        self.compacting.as_ref().map(|c| c.key.day)
+    }
+
     /// Commits and waits only for merges already running: a server's stop.
-    /// Earlier days' partitions are merged when retention closes them, not
-    /// now.
+    /// Earlier days' partitions are compacted by a later run.
     pub fn stop(mut self) -> tantivy::Result<()> {
         self.commit()?;
         for (_, open) in self.open.drain() {
             open.writer.wait_merging_threads()?;
         }
+        self.finish_compaction(true)?;
         Ok(())
     }
 }
 
-fn today() -> jiff::civil::Date {
-    day_of(Timestamp::now())
-}
-
-/// Closes a committed writer. A partition of a day before `today` is
-/// closed for good (late events reopen it): its segments are merged into
-/// one, which is smaller (each term once, postings in one list) and faster
-/// to search.
-fn close_one(open: Open, today: jiff::civil::Date, memory: usize) -> tantivy::Result<()> {
+/// Closes a committed writer (late events reopen it). Its day is
+/// compacted by [`StoreWriter::compact`] or `compact_behind` once it is
+/// over.
+fn close_one(open: Open) -> tantivy::Result<()> {
     let Open { part, writer, .. } = open;
-    // Merges tantivy started on its own must end first: one finishing
-    // during ours would take segments ours was given.
     writer.wait_merging_threads()?;
-    if part.key.day < today {
-        merge_all(&part, memory)?;
-    }
-    part.reader.reload()?;
-    Ok(())
+    part.reader.reload()
 }
 
-/// Merges a partition no writer holds open into one segment.
+/// Merges a partition no writer holds open into one segment (smaller:
+/// each term once, postings in one list, the day in kind order; and
+/// faster to search), its stored records compressed with the store's
+/// settings.
 fn merge_all(part: &crate::Part, memory: usize) -> tantivy::Result<()> {
     let segments = part.index.searchable_segment_ids()?;
-    if segments.len() > 1 {
+    if !segments.is_empty() {
         let mut writer: IndexWriter = part.index.writer_with_num_threads(1, memory)?;
         writer.merge(&segments).wait()?;
         writer.wait_merging_threads()?;
     }
-    Ok(())
+    part.reader.reload()
 }
 
-/// How many segments a partition's last commit has, from its meta.json.
-fn segments_on_disk(dir: &std::path::Path) -> Option<usize> {
-    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("meta.json")).ok()?).ok()?;
-    Some(meta.get("segments")?.as_array()?.len())
+/// Whether a partition's last commit, by its meta.json, has more than one
+/// segment or stored records of a day's writer (LZ4): a compacted day has
+/// one segment written by a merge, with the store's compression.
+fn needs_compaction(dir: &std::path::Path) -> bool {
+    let Some(meta) = std::fs::read(dir.join("meta.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+    else {
+        return false;
+    };
+    let segments = meta.get("segments").and_then(|s| s.as_array()).map_or(0, Vec::len);
+    let live = meta.pointer("/index_settings/docstore_compression").and_then(|c| c.as_str()) == Some("lz4");
+    segments > 1 || (segments == 1 && live)
 }
 
 fn commit_one(open: &mut Open, next: u64) -> tantivy::Result<()> {
