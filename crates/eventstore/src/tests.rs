@@ -677,3 +677,31 @@ fn days_are_compacted_behind_the_writer() {
     assert_eq!(counts.iter().sum::<u64>(), 1000 + 1001 + 1001, "{rows:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A day's writer merges no more than its bound at once: tantivy's log
+/// policy proposes eight segments of a size, cut here into groups.
+#[test]
+fn merges_of_a_day_being_written_are_bounded() {
+    use tantivy::indexer::{MergeCandidate, MergePolicy};
+    let index = tantivy::Index::create_in_ram(tantivy::schema::Schema::builder().build());
+    let metas = |sizes: &[u32]| -> Vec<tantivy::SegmentMeta> {
+        sizes.iter().map(|&n| index.new_segment_meta(tantivy::index::SegmentId::generate_random(), n)).collect()
+    };
+    let policy = crate::writer::Bounded::new(1_000_000);
+    let merged = |segments: &[tantivy::SegmentMeta]| -> Vec<u32> {
+        let docs = |id| segments.iter().find(|s| s.id() == id).map_or(0, |s| s.num_docs());
+        let mut sums: Vec<u32> = policy
+            .compute_merge_candidates(segments)
+            .into_iter()
+            .map(|MergeCandidate(ids)| ids.into_iter().map(docs).sum())
+            .collect();
+        sums.sort_unstable();
+        sums
+    };
+    // Small segments merge as tantivy would.
+    assert_eq!(merged(&metas(&[30_000; 8])), vec![240_000]);
+    // Eight of 300k would make 2.4M: groups of at most 1M instead.
+    assert_eq!(merged(&metas(&[300_000; 8])), vec![600_000, 900_000, 900_000]);
+    // Segments of half the bound or more are left alone.
+    assert_eq!(merged(&metas(&[600_000; 8])), Vec::<u32>::new());
+}
