@@ -64,10 +64,10 @@ pub struct StoreWriter {
 
 /// The most documents a merge of a day being written makes. tantivy's
 /// log merge policy merges eight segments of a size into one, without
-/// bound below 10M documents: at 10k events/s a day's writer merged 1.3M
-/// documents at once, sorting their postings and compressing their
-/// records again while indexing waited for the cores. Bounded merges
-/// leave a busy day in more segments, until its compaction.
+/// bound below 10M documents: at 10k events/s a day's segments of 160k
+/// documents would become 1.3M, then 10M, each merge sorting postings and
+/// compressing records again while indexing waits for the cores. Bounded
+/// merges leave a busy day in more segments, until its compaction.
 const LIVE_MERGE_DOCS: u32 = 1_000_000;
 
 /// tantivy's log merge policy, with each merge cut into groups of at most
