@@ -341,13 +341,13 @@ impl StoreWriter {
         Ok(())
     }
 
-    /// Merges the segments of up to `max` partitions of days before the
-    /// day of `now` that no writer holds open and that have more than one;
-    /// returns how many it merged. A partition pushed out of the open
-    /// writers by others (a backfill of many days, late events) is
-    /// committed but not merged then, since it may come back; once its day
-    /// is over it is compacted here, a few per call so that a server can
-    /// spread the work.
+    /// Compacts up to `max` partitions of days before the day of `now`
+    /// that no writer holds open (see `next_to_compact`), on the caller's
+    /// thread, after waiting for one under way; returns how many. A
+    /// partition whose writer was closed (its day over, or pushed out of
+    /// the open writers by others) is committed, not merged then, since
+    /// late events may bring it back. An import calls this at its end; a
+    /// server uses [`StoreWriter::compact_behind`].
     pub fn compact(&mut self, now: Timestamp, max: usize) -> tantivy::Result<usize> {
         self.finish_compaction(true)?;
         let mut merged = 0;
