@@ -491,6 +491,47 @@ ALTER TABLE entity_risk_history_v15 RENAME TO entity_risk_history;
     r#"
 UPDATE alerts SET dedup_key = substr(dedup_key, 1, 32) WHERE length(dedup_key) > 32;
 "#,
+    // 17: threat intelligence: feeds and their indicators, per tenant or
+    // shared (`*`), and the generation a running server rebuilds its
+    // matcher on.
+    r#"
+CREATE TABLE intel_feeds (
+    scope TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    last_read BIGINT,
+    last_ok BIGINT,
+    last_error TEXT,
+    indicators BIGINT NOT NULL,
+    problems TEXT NOT NULL,
+    cursor TEXT,
+    PRIMARY KEY (scope, name)
+){without_rowid};
+CREATE TABLE intel_indicators (
+    scope TEXT NOT NULL,
+    feed TEXT NOT NULL,
+    id TEXT NOT NULL,
+    value TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    name TEXT NOT NULL,
+    confidence BIGINT,
+    tlp TEXT,
+    valid_from BIGINT,
+    valid_until BIGINT,
+    modified BIGINT,
+    tags TEXT NOT NULL,
+    attack TEXT NOT NULL,
+    decay TEXT,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    PRIMARY KEY (scope, feed, id)
+){without_rowid};
+CREATE INDEX intel_indicators_value ON intel_indicators (scope, value);
+CREATE TABLE intel_generation (id BIGINT NOT NULL PRIMARY KEY, generation BIGINT NOT NULL);
+INSERT INTO intel_generation (id, generation) VALUES (1, 0);
+"#,
 ];
 
 /// Serializes migrations between processes, inside a transaction. SQLite's

@@ -1375,6 +1375,95 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_grouping_in_one_transaction_as_in_many(fresh);
     check_users_and_sessions(fresh);
     check_histogram(fresh);
+    check_intel(fresh);
+}
+
+/// Feeds read, read again, revoked, failed and expired by hand; tenants
+/// see their own indicators and the shared ones only.
+fn check_intel(fresh: Fresh<'_>) {
+    use super::{FeedSource, IndicatorQuery, Stored};
+    let s = fresh("intel");
+    let now = at(0);
+    let read = |text: &str| intel::list::read(text, None);
+    let feed = FeedSource { scope: Some("acme"), name: "partner", kind: "list", source: "partner.txt" };
+    let gen0 = s.intel_generation().unwrap();
+    let first = s.store_indicators(&by("erin", now), feed, &read("198.51.100.7\nevil.example\n"), true, None).unwrap();
+    assert_eq!(first, Stored { added: 2, ..Stored::default() });
+    assert!(s.intel_generation().unwrap() > gen0, "a change bumps the generation");
+    // The whole feed again, one entry gone, one new, one problem.
+    let again = s
+        .store_indicators(&by("erin", at(5)), feed, &read("evil.example\nbad..example\n203.0.113.0/24\n"), true, None)
+        .unwrap();
+    assert_eq!(again, Stored { added: 1, updated: 1, removed: 1, problems: 1 });
+    let shared = FeedSource { scope: None, name: "mssp", kind: "csv", source: "https://intel.example/feed.csv" };
+    let csv = "value,type,confidence,tlp\n192.0.2.99,ip,90,amber\n";
+    s.store_indicators(&by("mssp-admin", at(6)), shared, &read(csv), true, None).unwrap();
+    let other = FeedSource { scope: Some("globex"), name: "own", kind: "list", source: "own.txt" };
+    s.store_indicators(
+        &By { tenant: "globex", actor: "gina", now: at(6) },
+        other,
+        &read("globex.example\n"),
+        true,
+        None,
+    )
+    .unwrap();
+    let listed = |tenant: &str, q: IndicatorQuery| -> Vec<String> {
+        s.list_indicators(tenant, &IndicatorQuery { limit: 100, ..q })
+            .unwrap()
+            .iter()
+            .map(|i| format!("{}/{}", i.feed, i.indicator.pattern.observables()[0]))
+            .collect()
+    };
+    assert_eq!(
+        listed("acme", IndicatorQuery::default()),
+        ["mssp/ip:192.0.2.99", "partner/domain:evil.example", "partner/ip:203.0.113.0/24"]
+    );
+    assert_eq!(listed("globex", IndicatorQuery::default()), ["mssp/ip:192.0.2.99", "own/domain:globex.example"]);
+    assert_eq!(
+        listed("acme", IndicatorQuery { kind: Some(intel::Kind::Domain), ..Default::default() }),
+        ["partner/domain:evil.example"]
+    );
+    assert_eq!(
+        listed("acme", IndicatorQuery { contains: Some("EVIL".into()), ..Default::default() }),
+        ["partner/domain:evil.example"]
+    );
+    assert!(listed("acme", IndicatorQuery { contains: Some("%".into()), ..Default::default() }).is_empty());
+    assert_eq!(
+        listed("acme", IndicatorQuery { tlp: Some(intel::Tlp::Amber), ..Default::default() }),
+        ["mssp/ip:192.0.2.99"]
+    );
+    let stored = s.indicators().unwrap();
+    assert_eq!(stored.len(), 4);
+    let evil = stored.iter().find(|i| i.indicator.id == "domain:evil.example").unwrap();
+    assert_eq!((evil.first_seen, evil.last_seen), (now, at(5)), "first seen stays, last seen moves");
+    let mssp = stored.iter().find(|i| i.feed == "mssp").unwrap();
+    assert_eq!((mssp.scope.as_deref(), mssp.indicator.confidence), (None, Some(90)));
+    // Expired by hand: no longer active.
+    s.expire_indicator(&by("erin", at(10)), Some("acme"), "partner", "domain:evil.example").unwrap();
+    assert_eq!(
+        listed("acme", IndicatorQuery { active_at: Some(at(11)), feed: Some("partner".into()), ..Default::default() }),
+        ["partner/ip:203.0.113.0/24"]
+    );
+    assert!(matches!(
+        s.expire_indicator(&by("erin", at(10)), Some("globex"), "partner", "domain:evil.example"),
+        Err(StateError::NotFound(_))
+    ));
+    // A read that fails keeps the indicators and says why on the feed.
+    s.feed_failed(&by("erin", at(20)), feed, "fetching partner.txt: connection refused").unwrap();
+    let feeds = s.intel_feeds("acme").unwrap();
+    let partner = feeds.iter().find(|f| f.name == "partner").unwrap();
+    assert_eq!(partner.last_error.as_deref(), Some("fetching partner.txt: connection refused"));
+    assert_eq!((partner.last_read, partner.last_ok, partner.indicators), (Some(at(20)), Some(at(5)), 2));
+    assert_eq!(partner.problems, ["line 2: not a domain name: \"bad..example\""]);
+    assert_eq!(feeds.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["mssp", "partner"], "not globex's");
+    // A poll of new entries removes only what the feed revoked.
+    let revoked = intel::Read { revoked: vec!["ip:203.0.113.0/24".into()], ..Default::default() };
+    let polled = s.store_indicators(&by("erin", at(30)), feed, &revoked, false, Some("2026-11-20T01:30:00Z")).unwrap();
+    assert_eq!(polled.removed, 1);
+    let feeds = s.intel_feeds("acme").unwrap();
+    let partner = feeds.iter().find(|f| f.name == "partner").unwrap();
+    assert_eq!((partner.indicators, partner.cursor.as_deref()), (1, Some("2026-11-20T01:30:00Z")));
+    assert!(s.store_indicators(&by("erin", now), FeedSource { name: "../x", ..feed }, &read(""), true, None).is_err());
 }
 
 /// What an action's JSON must hold: its fields and nothing else.
@@ -1465,7 +1554,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 16);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 17);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -1479,7 +1568,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(Option::is_none), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 16);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 17);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");
@@ -1514,7 +1603,12 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let short = key(&mut db);
     assert_eq!(short.len(), 32);
     db.exec("UPDATE alerts SET dedup_key = dedup_key || $1", &[short.clone().into()]).unwrap();
-    db.batch("DELETE FROM schema_version WHERE version >= 15").unwrap();
+    // Tables later migrations make did not exist at 14.
+    db.batch(
+        "DELETE FROM schema_version WHERE version >= 15; \
+         DROP TABLE intel_feeds; DROP TABLE intel_indicators; DROP TABLE intel_generation;",
+    )
+    .unwrap();
     drop(db);
     let s = State::sqlite(&old, TriagePolicy::default()).unwrap();
     let mut db = super::Sqlite::open(&old).unwrap();
