@@ -82,6 +82,9 @@ pub struct EngineConfig {
     /// Rules each tenant has switched off (by id), from the start: records
     /// replayed from the log meet the same rules they would now.
     pub disabled_rules: HashMap<String, HashSet<String>>,
+    /// Threat-intel indicators every event is matched against, from the
+    /// start (`Ingest::set_intel` changes them while running).
+    pub intel: Arc<intel::Set>,
 }
 
 /// The event store and how the indexer runs it.
@@ -130,6 +133,7 @@ impl EngineConfig {
             rate_limit: RateLimit::default(),
             geo: None,
             disabled_rules: HashMap::new(),
+            intel: Arc::new(intel::Set::default()),
         }
     }
 }
@@ -165,6 +169,10 @@ pub(crate) struct Shared {
     /// Readers of the engine's outputs outside it (triage) whose lag also
     /// slows senders.
     consumers: RwLock<Vec<Consumer>>,
+    /// The indicators, swapped whole when they change; read once a chunk.
+    pub(crate) intel: RwLock<Arc<intel::Set>>,
+    /// Which fields carry observables.
+    pub(crate) observables: intel::observe::Fields,
 }
 
 /// A reader outside the engine, for back-pressure: how far behind it is,
@@ -455,6 +463,8 @@ impl Engine {
             disabled: RwLock::new(
                 config.disabled_rules.iter().map(|(t, ids)| (t.clone(), Arc::new(ids.clone()))).collect(),
             ),
+            intel: RwLock::new(config.intel.clone()),
+            observables: intel::observe::Fields::default(),
         });
         let thread = {
             let (config, wal, shared) = (config.clone(), wal.clone(), shared.clone());
@@ -541,6 +551,7 @@ impl Engine {
                 level: "high",
                 title: &title,
                 rule: None,
+                indicator: None,
                 origin: None,
             };
             if let (Ok(line), Ok(mut queue)) = (serde_json::to_vec(&alert), self.shared.system_alerts.lock()) {
@@ -721,6 +732,14 @@ impl Ingest {
             } else {
                 map.insert(tenant.to_string(), Arc::new(ids));
             }
+        }
+    }
+
+    /// Matches events against `set` from the next chunk the pipeline
+    /// processes on.
+    pub fn set_intel(&self, set: Arc<intel::Set>) {
+        if let Ok(mut current) = self.shared.intel.write() {
+            *current = set;
         }
     }
 

@@ -71,7 +71,35 @@ pub struct Alert<'a> {
     /// the stream.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<&'a str>,
+    /// For a threat-intel match: the indicator and what matched it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indicator: Option<IndicatorRef<'a>>,
     // `event` follows for rule alerts, spliced in by the pipeline.
+}
+
+/// The indicator behind a threat-intel alert, with its context as the
+/// feed gave it and the event's fields that matched.
+#[derive(Serialize)]
+pub struct IndicatorRef<'a> {
+    pub id: &'a str,
+    pub feed: &'a str,
+    /// From the shared set, not the tenant's own.
+    pub shared: bool,
+    pub name: &'a str,
+    pub pattern: String,
+    /// After decay, at the event's receipt.
+    pub confidence: Option<u8>,
+    pub tlp: Option<&'static str>,
+    pub valid_until: Option<Timestamp>,
+    pub tags: &'a [String],
+    pub attack: &'a [String],
+    pub matched: Vec<Matched<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct Matched<'a> {
+    pub field: &'a str,
+    pub value: &'a str,
 }
 
 #[derive(Serialize)]

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use sigma::RuleSet;
 use wal::{Batch, Checkpoint, Journal, Wal};
 
-use crate::output::{Alert, DeadLetter, RuleRef, StoredEvent, event_id};
+use crate::output::{Alert, DeadLetter, IndicatorRef, Matched, RuleRef, StoredEvent, event_id};
 use crate::throttle::{RateLimit, Throttle, Verdict};
 use crate::{EngineConfig, Shared};
 
@@ -368,7 +368,7 @@ fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::R
     let mut correlated = false;
     // Matches past a rule's rate limit, by tenant and rule, published once
     // per chunk.
-    let mut limited: HashMap<(&str, usize), u64> = HashMap::new();
+    let mut limited: HashMap<(&str, usize), (u64, &[u8])> = HashMap::new();
     // The correlations tenants switched off, looked up once per chunk.
     let disabled = shared.disabled.read().ok();
     shared.records.fetch_add(outs.len() as u64, Ordering::Relaxed);
@@ -390,16 +390,16 @@ fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::R
                         journals.alerts.write(line)?;
                     }
                     Verdict::Limited { since, until } => {
-                        *limited.entry((tenant, *rule)).or_default() += 1;
-                        let r = output.rules.rules().get(*rule);
-                        if let Some(notice) =
-                            r.and_then(|r| rate_limit_notice(line, r, output.throttle.limit(), since, until))
-                        {
+                        limited.entry((tenant, *rule)).or_insert((0, line)).0 += 1;
+                        let named = named(&output.rules, *rule, line);
+                        if let Some(notice) = named.and_then(|(_, title)| {
+                            rate_limit_notice(line, &title, output.throttle.limit(), since, until)
+                        }) {
                             shared.alerts.fetch_add(1, Ordering::Relaxed);
                             journals.alerts.write(&notice)?;
                         }
                     }
-                    Verdict::Suppressed => *limited.entry((tenant, *rule)).or_default() += 1,
+                    Verdict::Suppressed => limited.entry((tenant, *rule)).or_insert((0, line)).0 += 1,
                 }
             }
         }
@@ -419,21 +419,36 @@ fn write_chunk(outs: &[Out], shared: &Shared, output: &mut Output) -> std::io::R
         *stats = output.correlations.stats();
     }
     if !limited.is_empty() {
-        shared.rate_limited.add(&output.rules, limited);
+        let counts = limited.into_iter().filter_map(|((tenant, rule), (n, line))| {
+            let (id, title) = named(&output.rules, rule, line)?;
+            Some((tenant, id, title, n))
+        });
+        shared.rate_limited.add(counts);
     }
     Ok(())
+}
+
+/// The id and title of what raised an alert: a rule by its index, or (a
+/// threat-intel alert) the indicator its line names.
+fn named(rules: &RuleSet, key: usize, line: &[u8]) -> Option<(String, String)> {
+    if let Some(r) = rules.rules().get(key) {
+        return Some((r.id.clone(), r.title.clone()));
+    }
+    let alert: serde_json::Value = serde_json::from_slice(line).ok()?;
+    let rule = alert.get("rule")?;
+    Some((rule.get("id")?.as_str()?.to_string(), rule.get("title")?.as_str()?.to_string()))
 }
 
 /// The one alert that says a rule reached its rate limit: the alert it
 /// would have raised (its event, for the entities), re-titled, without
 /// `rule` (so triage keeps it apart from the rule's own alerts) and with
 /// the rule under `limited_rule`.
-fn rate_limit_notice(line: &[u8], rule: &sigma::Rule, limit: RateLimit, since: i64, until: i64) -> Option<Vec<u8>> {
+fn rate_limit_notice(line: &[u8], rule_title: &str, limit: RateLimit, since: i64, until: i64) -> Option<Vec<u8>> {
     let mut alert: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line).ok()?;
     let at = |ns: i64| Timestamp::from_nanosecond(i128::from(ns)).map(|t| t.to_string()).unwrap_or_default();
     let title = format!(
         "rate limit reached: rule \"{}\" raised {} alerts within {} s from {}; its matches until {} are counted, not raised",
-        rule.title,
+        rule_title,
         limit.alerts,
         limit.window.as_secs(),
         at(since),
@@ -491,6 +506,9 @@ fn process(
         Ok(map) if !map.is_empty() => batches.iter().map(|(_, b)| map.get(&b.tenant).cloned()).collect(),
         _ => vec![None; batches.len()],
     };
+    // The indicators of this chunk: a change applies from the next one.
+    let intel = shared.intel.read().map(|set| set.clone()).unwrap_or_default();
+    let intel = Intel { set: &intel, fields: &shared.observables };
     let items: Vec<Item<'_>> = batches
         .iter()
         .zip(views.iter().zip(&off))
@@ -502,7 +520,9 @@ fn process(
             let mut matcher = rules.matcher();
             chunk
                 .iter()
-                .map(move |&(pos, i, b, view, off)| one(rules, needs, &mut matcher, pos, i, b, (view, off), config))
+                .map(move |&(pos, i, b, view, off)| {
+                    one(rules, needs, &mut matcher, pos, i, b, (view, off), config, intel)
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -524,6 +544,7 @@ fn one(
     batch: &Batch,
     (view, off): (&Option<Arc<model::SourceView>>, Option<&HashSet<String>>),
     config: &EngineConfig,
+    intel: Intel<'_>,
 ) -> Out {
     let events_journal = config.events_journal;
     let mut out = Out::default();
@@ -565,7 +586,12 @@ fn one(
     if !needs.is_empty() {
         out.correlate = crate::correlation::inputs(needs, hits, &event, timestamp, &id, &batch.tenant);
     }
-    if !events_journal && hits.is_empty() {
+    let mut seen = Vec::new();
+    if !intel.set.is_empty() {
+        intel.fields.observe(&event, &mut seen);
+    }
+    let intel_hits = intel.set.matches(&batch.tenant, &seen, received);
+    if !events_journal && hits.is_empty() && intel_hits.is_empty() {
         return out;
     }
     // The fields are serialized once, for the stored event and every alert.
@@ -584,6 +610,7 @@ fn one(
     }
     let on = Detected { id: &id, timestamp, received, tenant: &batch.tenant, source: &batch.source, origin: None };
     out.alerts = alert_lines(rules, hits, &on, &fields);
+    out.alerts.extend(intel_lines(&intel_hits, &on, &fields));
     if !out.alerts.is_empty() {
         out.alerted = Some((batch.tenant.clone(), batch.received));
     }
@@ -624,8 +651,84 @@ pub(crate) fn alert_lines(rules: &RuleSet, hits: &[usize], on: &Detected<'_>, fi
                 title: &rule.title,
                 rule: Some(RuleRef::of(rule)),
                 origin: on.origin,
+                indicator: None,
             };
             (r, with_object(&alert, "event", fields))
+        })
+        .collect()
+}
+
+/// The indicators a chunk is matched against, and which fields carry
+/// observables.
+#[derive(Clone, Copy)]
+pub(crate) struct Intel<'a> {
+    pub(crate) set: &'a intel::Set,
+    pub(crate) fields: &'a intel::observe::Fields,
+}
+
+/// Rate-limit keys of threat-intel alerts start here, one per indicator
+/// of the set, apart from the rules' indices.
+pub(crate) const INTEL_KEYS: usize = 1 << 40;
+
+/// One alert line per indicator an event matched, `kind: intel`. Its
+/// "rule" is the indicator (`intel:<feed>:<id>`), so triage dedups its
+/// repeats on the same entities into one alert; the level follows the
+/// confidence (80 and over high, under 50 low, medium when unknown).
+pub(crate) fn intel_lines(hits: &[intel::Hit<'_>], on: &Detected<'_>, fields: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    if hits.is_empty() {
+        return Vec::new();
+    }
+    let detected = Timestamp::now();
+    hits.iter()
+        .map(|hit| {
+            let entry = hit.entry;
+            let i = &*entry.indicator;
+            let confidence = i.confidence_at(on.received);
+            let level = match confidence {
+                Some(c) if c >= 80 => model::Level::High,
+                Some(c) if c < 50 => model::Level::Low,
+                _ => model::Level::Medium,
+            };
+            let rule_id = format!("intel:{}:{}", entry.feed, i.id);
+            let title = format!("Threat intel match: {}", i.name);
+            let mut tags: Vec<String> = i.tlp.map(|t| format!("tlp:{}", t.as_str())).into_iter().collect();
+            tags.extend(i.attack.iter().map(|t| format!("attack.{}", t.to_ascii_lowercase())));
+            let path = format!("intel/{}", entry.feed);
+            let alert = Alert {
+                id: format!("{}.{rule_id}", on.id),
+                kind: "intel",
+                event_id: Some(on.id),
+                timestamp: on.timestamp,
+                received: Some(on.received),
+                detected,
+                tenant: on.tenant,
+                source: on.source,
+                level: level.as_str(),
+                title: &title,
+                rule: Some(RuleRef {
+                    id: &rule_id,
+                    title: &title,
+                    level: level.as_str(),
+                    tags: &tags,
+                    author: Some(&entry.feed),
+                    path: &path,
+                }),
+                origin: on.origin,
+                indicator: Some(IndicatorRef {
+                    id: &i.id,
+                    feed: &entry.feed,
+                    shared: entry.tenant.is_none(),
+                    name: &i.name,
+                    pattern: i.pattern.to_stix(),
+                    confidence,
+                    tlp: i.tlp.map(intel::Tlp::as_str),
+                    valid_until: i.valid_until,
+                    tags: &i.tags,
+                    attack: &i.attack,
+                    matched: hit.matched.iter().map(|(field, value)| Matched { field, value }).collect(),
+                }),
+            };
+            (INTEL_KEYS + hit.index, with_object(&alert, "event", fields))
         })
         .collect()
 }

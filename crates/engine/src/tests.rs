@@ -197,6 +197,75 @@ fn a_rule_past_its_rate_limit_raises_one_notice_and_counts_the_rest() {
     assert_eq!(ids(&lines(&data.join("alerts"))), ids(&alerts));
 }
 
+fn intel_set(text: &str, tenant: Option<&str>) -> Arc<intel::Set> {
+    let read = intel::list::read(text, None);
+    assert!(read.problems.is_empty(), "{:?}", read.problems);
+    let entries = read
+        .indicators
+        .into_iter()
+        .map(|i| intel::Entry { tenant: tenant.map(Into::into), feed: "partner".into(), indicator: Arc::new(i) })
+        .collect();
+    Arc::new(intel::Set::new(entries))
+}
+
+#[test]
+fn events_matching_indicators_raise_intel_alerts_with_the_indicators_context() {
+    let data = tempdir("intel");
+    let mut config = EngineConfig::new(&data);
+    config.rate_limit = RateLimit { alerts: 2, window: Duration::from_secs(60) };
+    let csv = "value,type,confidence,tlp,tags\n198.51.100.7,ip,90,amber,c2;attack.t1071\nevil.example,domain,40,,\n";
+    config.intel = intel_set(csv, None);
+    let engine = Engine::start(config, rules()).unwrap();
+    let ingest = engine.ingest();
+    let conn = r#"{"source.ip": "10.0.0.5", "destination.ip": "198.51.100.7", "host.name": "ws1"}"#;
+    let dns = r#"{"dns.question.name": "cdn.EVIL.example", "host.name": "ws2"}"#;
+    let clean = r#"{"destination.ip": "198.51.100.8", "dns.question.name": "example.org"}"#;
+    ingest.submit_blocking(Batch { format: "json".into(), ..batch(&[conn, dns, clean]) }).unwrap();
+    // Three more matches of the address: two past the limit of 2 per
+    // indicator and window (one notice, then counted).
+    ingest.submit_blocking(Batch { format: "json".into(), ..batch(&[conn, conn, conn]) }).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)));
+    // Another tenant's own indicators do not match for this one, and a
+    // set without the address stops matching it from the next chunk on.
+    ingest.set_intel(intel_set("198.51.100.7\n", Some("globex")));
+    ingest.submit_blocking(Batch { format: "json".into(), ..batch(&[conn]) }).unwrap();
+    assert!(engine.drain(Duration::from_secs(10)));
+    let status = ingest.status();
+    engine.shutdown();
+    let alerts = lines(&data.join("alerts"));
+    let kinds: Vec<(&str, &str)> =
+        alerts.iter().map(|a| (a["kind"].as_str().unwrap(), a["title"].as_str().unwrap())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("intel", "Threat intel match: ip:198.51.100.7"),
+            ("intel", "Threat intel match: domain:evil.example"),
+            ("intel", "Threat intel match: ip:198.51.100.7"),
+            ("rate_limit", kinds[3].1),
+        ]
+    );
+    let first = &alerts[0];
+    assert_eq!(first["level"], "high");
+    assert_eq!(first["rule"]["id"], "intel:partner:ip:198.51.100.7");
+    assert_eq!(first["rule"]["tags"], serde_json::json!(["tlp:amber", "attack.t1071"]));
+    let indicator = &first["indicator"];
+    assert_eq!(indicator["confidence"], 90);
+    assert_eq!(indicator["tlp"], "amber");
+    assert_eq!(indicator["shared"], true);
+    assert_eq!(indicator["pattern"], "[ipv4-addr:value = '198.51.100.7']");
+    assert_eq!(indicator["matched"], serde_json::json!([{"field": "destination.ip", "value": "198.51.100.7"}]));
+    assert_eq!(first["event"]["host.name"], "ws1");
+    assert_eq!(alerts[1]["level"], "low", "confidence 40");
+    assert_eq!(alerts[1]["indicator"]["matched"][0]["value"], "cdn.evil.example");
+    assert!(
+        kinds[3].1.starts_with("rate limit reached: rule \"Threat intel match: ip:198.51.100.7\""),
+        "{}",
+        kinds[3].1
+    );
+    let counted: Vec<(&str, u64)> = status.rate_limited.iter().map(|r| (r.rule_id.as_str(), r.suppressed)).collect();
+    assert_eq!(counted, [("intel:partner:ip:198.51.100.7", 2)]);
+}
+
 /// The id of the rule alert the rate-limit notice at `at` was made from:
 /// the fourth record's.
 fn sudo_alert_id(alerts: &[serde_json::Value], at: usize) -> String {

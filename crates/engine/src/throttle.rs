@@ -116,18 +116,12 @@ pub struct RateLimited {
 pub(crate) struct Suppressed(Mutex<BTreeMap<(String, String), RateLimited>>);
 
 impl Suppressed {
-    /// Adds one chunk's counts, by tenant and rule index.
-    pub(crate) fn add(&self, rules: &sigma::RuleSet, counts: HashMap<(&str, usize), u64>) {
+    /// Adds one chunk's counts: tenant, rule id (or indicator), title, count.
+    pub(crate) fn add<'a>(&self, counts: impl Iterator<Item = (&'a str, String, String, u64)>) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for ((tenant, rule), n) in counts {
-            let Some(r) = rules.rules().get(rule) else { continue };
-            map.entry((tenant.to_string(), r.id.clone()))
-                .or_insert_with(|| RateLimited {
-                    tenant: tenant.to_string(),
-                    rule_id: r.id.clone(),
-                    title: r.title.clone(),
-                    suppressed: 0,
-                })
+        for (tenant, rule_id, title, n) in counts {
+            map.entry((tenant.to_string(), rule_id.clone()))
+                .or_insert_with(|| RateLimited { tenant: tenant.to_string(), rule_id, title, suppressed: 0 })
                 .suppressed += n;
         }
     }

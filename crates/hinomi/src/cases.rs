@@ -19,26 +19,26 @@ use crate::output::Format;
 pub(crate) struct Where {
     /// The data directory.
     #[arg(long, env = "HINOMI_DATA", value_name = "DIR")]
-    data: PathBuf,
+    pub(crate) data: PathBuf,
     /// The configuration file (for `[triage] database`).
     #[arg(long, env = "HINOMI_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     #[arg(long, default_value = "default")]
-    tenant: String,
+    pub(crate) tenant: String,
     /// Who acts (recorded in the incident's log).
     #[arg(long = "as", env = "USER", default_value = "cli")]
-    actor: String,
+    pub(crate) actor: String,
     #[arg(long, value_enum, default_value = "table")]
-    format: Format,
+    pub(crate) format: Format,
 }
 
 impl Where {
     /// Who acts, for the tenant, now.
-    fn by(&self) -> By<'_> {
+    pub(crate) fn by(&self) -> By<'_> {
         By { tenant: &self.tenant, actor: &self.actor, now: Timestamp::now() }
     }
 
-    fn open(&self) -> Result<State> {
+    pub(crate) fn open(&self) -> Result<State> {
         let config = server::config::Config::for_data(&self.data, self.config.as_deref())?;
         config.triage.open(&self.data)
     }
@@ -220,14 +220,14 @@ pub(crate) fn audit(cmd: AuditCommand) -> Result<ExitCode> {
     }
 }
 
-fn print(format: Format, rows: Vec<Map<String, Value>>) -> Result<ExitCode> {
+pub(crate) fn print(format: Format, rows: Vec<Map<String, Value>>) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     crate::search::print_rows(&mut out, format, &rows, false)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn row(v: Value) -> Map<String, Value> {
+pub(crate) fn row(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),

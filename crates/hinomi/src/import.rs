@@ -100,6 +100,12 @@ pub(crate) fn run(args: ImportArgs) -> Result<ExitCode> {
             store.compact_on_stop = true;
             config.store = Some(store);
             config.geo = args.geoip.as_deref().map(server::config::open_geoip).transpose()?;
+            // The data directory's threat-intel indicators, as a server on it would match.
+            let settings = server::config::Config::for_data(data, None)?;
+            if settings.triage.enabled {
+                let state = settings.triage.open(data)?;
+                config.intel = Arc::new(server::intel::load_set(&state).context("loading threat-intel indicators")?);
+            }
             let e = Engine::start(config, Arc::new(rules)).with_context(|| format!("opening {}", data.display()))?;
             let ingest = e.ingest();
             engine = Some(e);

@@ -11,6 +11,7 @@ mod demo;
 mod export;
 mod hunt;
 mod import;
+mod intel;
 mod output;
 mod playbooks;
 mod retro;
@@ -68,6 +69,9 @@ enum Command {
     /// The asset inventory that sets alert severity.
     #[command(subcommand)]
     Assets(cases::AssetsCommand),
+    /// Threat intelligence: import indicator feeds (STIX 2.1, MISP, CSV, lists), list them.
+    #[command(subcommand)]
+    Intel(intel::IntelCommand),
     /// The hash-chained audit trail: verify it, list it.
     #[command(subcommand)]
     Audit(cases::AuditCommand),
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Command::Incident(cmd) => cases::incident(cmd),
         Command::Assets(cmd) => cases::assets(cmd),
         Command::Audit(cmd) => cases::audit(cmd),
+        Command::Intel(cmd) => intel::run(cmd),
         Command::Token(cmd) => token::run(cmd),
         Command::User(cmd) => user::run(cmd),
         Command::Tls(cmd) => tls::run(cmd),

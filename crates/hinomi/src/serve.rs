@@ -33,6 +33,9 @@ pub(crate) struct ServeArgs {
     demo: bool,
 }
 
+/// How often a server looks whether the stored indicators changed.
+const INTEL_CHECK: Duration = Duration::from_secs(2);
+
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     let config = Config::for_data(&args.data, args.config.as_deref())?;
     std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
@@ -85,8 +88,23 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         for (tenant, rule) in soc.disabled_rules(None)? {
             engine_config.disabled_rules.entry(tenant).or_default().insert(rule);
         }
+        let set = server::intel::load_set(soc).context("loading threat-intel indicators")?;
+        if !set.is_empty() {
+            tracing::info!(indicators = set.len(), "threat-intel indicators loaded");
+        }
+        engine_config.intel = Arc::new(set);
     }
     let engine = Engine::start(engine_config, rules.clone()).context("starting the pipeline")?;
+    // Indicators another process (`hinomi intel import`, the API) changes
+    // are picked up within seconds.
+    let intel_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let intel_watch = match &soc_state {
+        Some(soc) => Some(
+            server::intel::watch(soc.clone(), engine.ingest(), INTEL_CHECK, intel_stop.clone())
+                .context("starting the threat-intel watcher")?,
+        ),
+        None => None,
+    };
     if engine.recovery.truncated > 0 {
         tracing::warn!(bytes = engine.recovery.truncated, "cut a torn write-ahead-log tail (never acknowledged)");
     }
@@ -108,6 +126,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     let result = runtime.block_on(server::serve(&config, &args.data, &engine, rules, soc));
     drop(triage);
+    intel_stop.store(true, std::sync::atomic::Ordering::Release);
+    if let Some(w) = intel_watch {
+        let _ = w.join();
+    }
     tracing::info!("stopping; writing the last checkpoint");
     runtime.shutdown_timeout(Duration::from_secs(2));
     engine.shutdown();

@@ -88,6 +88,8 @@ pub struct Set {
 #[derive(Debug)]
 pub struct Hit<'s> {
     pub entry: &'s Entry,
+    /// The entry's place in the set (stable while the set is).
+    pub index: usize,
     /// The event's fields and values that matched the alternative, in the
     /// order the alternative names them.
     pub matched: Vec<(Box<str>, Box<str>)>,
@@ -183,7 +185,7 @@ impl Set {
             }
             let matched =
                 group.iter().filter_map(|(_, s)| seen.get(*s)).map(|s| (s.field.clone(), s.value.clone())).collect();
-            hits.push(Hit { entry, matched });
+            hits.push(Hit { entry, index: first.entry as usize, matched });
         }
         hits
     }

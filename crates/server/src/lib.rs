@@ -18,6 +18,7 @@ mod enc;
 mod error;
 pub mod handoff;
 mod ingest;
+pub mod intel;
 mod lanes;
 mod listen;
 pub mod logging;
