@@ -409,6 +409,8 @@ pub struct Status {
     pub max_log_bytes: u64,
     /// Each reader and how far behind it is (see [`Ingest::behind`]).
     pub behind: Vec<Behind>,
+    /// Threat-intel indicators events are matched against now.
+    pub indicators: usize,
 }
 
 impl Engine {
@@ -878,6 +880,7 @@ impl Ingest {
             log_bytes: self.wal.size(),
             max_log_bytes: self.max_log,
             behind: self.behind(),
+            indicators: self.shared.intel.read().map_or(0, |set| set.len()),
         }
     }
 }

@@ -98,13 +98,28 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     // Indicators another process (`hinomi intel import`, the API) changes
     // are picked up within seconds.
     let intel_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let intel_watch = match &soc_state {
-        Some(soc) => Some(
+    let mut intel_watch = None;
+    if let Some(soc) = &soc_state {
+        intel_watch = Some(
             server::intel::watch(soc.clone(), engine.ingest(), INTEL_CHECK, intel_stop.clone())
                 .context("starting the threat-intel watcher")?,
-        ),
-        None => None,
-    };
+        );
+        let sources = config
+            .intel
+            .feeds
+            .iter()
+            .map(server::intel::Source::of)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?;
+        // Not joined at the stop: a read under way may take its timeout,
+        // and a stop must not wait for a feed's server.
+        drop(
+            server::intel::start_pollers(sources, soc.clone(), intel_stop.clone())
+                .context("starting the threat-intel feed readers")?,
+        );
+    } else if !config.intel.feeds.is_empty() {
+        tracing::warn!("[[intel.feeds]] need triage ([triage] enabled = true): they are not read");
+    }
     if engine.recovery.truncated > 0 {
         tracing::warn!(bytes = engine.recovery.truncated, "cut a torn write-ahead-log tail (never acknowledged)");
     }

@@ -156,6 +156,61 @@ pub struct Config {
     pub sources: Vec<Source>,
     pub notify: NotifyConfig,
     pub respond: RespondConfig,
+    pub intel: IntelConfig,
+}
+
+/// `[intel]`: threat-intel feeds a server reads on a schedule
+/// (docs/intel.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntelConfig {
+    pub feeds: Vec<IntelFeed>,
+}
+
+/// One `[[intel.feeds]]`: where, how and how often it is read, and whose
+/// indicators it holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntelFeed {
+    /// The feed's name (letters, digits, `-`, `_`, `.`, `:`).
+    pub name: String,
+    /// A TAXII 2.1 collection's URL (`.../collections/<id>/`), or the URL or
+    /// path of a STIX bundle, MISP feed (its manifest.json), CSV or list.
+    pub url: String,
+    /// `taxii`, `stix`, `misp`, `csv` or `list`.
+    pub format: String,
+    /// The tenant whose indicators these are; none: the shared set every
+    /// tenant matches against.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// How often it is read.
+    #[serde(default = "IntelFeed::default_every")]
+    pub every: Span,
+    /// How long one read may take (each request of it).
+    #[serde(default = "IntelFeed::default_timeout")]
+    pub timeout: Span,
+    /// HTTP basic authentication: the user, and the environment variable
+    /// holding the password.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// The environment variable holding a bearer token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// The kind of a plain list's values, when their shape does not tell.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+impl IntelFeed {
+    fn default_every() -> Span {
+        Span(Duration::from_secs(3600))
+    }
+
+    fn default_timeout() -> Span {
+        Span(Duration::from_secs(60))
+    }
 }
 
 /// `[respond]`: the response playbooks, the actions they may take, and
@@ -802,6 +857,17 @@ impl Config {
         }
         if !(1..=19).contains(&self.store.zstd_level) {
             bail!("[store] zstd_level must be 1 to 19, not {}", self.store.zstd_level);
+        }
+        let mut names = std::collections::HashSet::new();
+        for f in &self.intel.feeds {
+            let at = format!("[[intel.feeds]] {:?}", f.name);
+            crate::intel::Source::of(f).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+            if let Some(t) = &f.tenant {
+                access::check_name("tenant", t).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+            }
+            if !names.insert((f.tenant.clone(), f.name.clone())) {
+                bail!("{at}: two feeds of one name");
+            }
         }
         Ok(())
     }

@@ -33,6 +33,17 @@ fn bad_settings_are_errors_that_say_where() {
         ("[triage]\ndatabase = \"mysql://x\"", "PostgreSQL URL"),
         ("[store]\nzstd_level = 40", "1 to 19"),
         ("[[sources]]\nname = \"Fire Wall\"", "source name"),
+        ("[[intel.feeds]]\nname = 'a'\nurl = 'x.json'\nformat = 'yara'", "unknown format \"yara\""),
+        ("[[intel.feeds]]\nname = 'a'\nurl = '/srv/feed'\nformat = 'taxii'", "is an http(s) URL"),
+        ("[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'csv'\nuser = 'u'", "give user and password_env"),
+        ("[[intel.feeds]]\nname = 'a b'\nurl = 'x'\nformat = 'csv'", "a feed name needs"),
+        ("[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'list'\nkind = 'colour'", "unknown kind"),
+        ("[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'list'\nevery = '10ms'", "at least 1s"),
+        ("[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'list'\ntenant = 'Acme Corp'", "tenant"),
+        (
+            "[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'list'\n[[intel.feeds]]\nname = 'a'\nurl = 'y'\nformat = 'csv'",
+            "two feeds of one name",
+        ),
     ] {
         let err = parse_err(text);
         assert!(err.contains(says), "{text}: {err}");
