@@ -38,6 +38,13 @@ pub(crate) enum IntelCommand {
         /// Only add and update: keep the feed's indicators this read does not carry.
         #[arg(long)]
         partial: bool,
+        /// Confidence halves every this long (whole days: `30d`) for indicators whose entry
+        /// sets no decay of its own.
+        #[arg(long)]
+        decay_half_life: Option<server::config::Span>,
+        /// With `--decay-half-life`: below this confidence an indicator stops matching.
+        #[arg(long)]
+        decay_floor: Option<u8>,
     },
     /// The indicators a tenant matches against: its own and the shared ones.
     List {
@@ -95,14 +102,16 @@ fn feed_name(source: &str) -> String {
 
 pub(crate) fn run(cmd: IntelCommand) -> Result<ExitCode> {
     match cmd {
-        IntelCommand::Import { at, source, feed, shared, feed_format, kind, partial } => {
+        IntelCommand::Import { at, source, feed, shared, feed_format, kind, partial, decay_half_life, decay_floor } => {
+            let decay =
+                server::intel::decay_of(decay_half_life.map(|s| s.0), decay_floor).map_err(anyhow::Error::msg)?;
             let state = at.open()?;
             let name = feed.unwrap_or_else(|| feed_name(&source));
             let scope = (!shared).then_some(at.tenant.as_str());
             let by = at.by();
             let read = server::intel::read_source(&source, feed_format, kind);
             let guessed = feed_format.unwrap_or(FeedFormat::List).as_str();
-            let (read, format) = match read {
+            let (mut read, format) = match read {
                 Ok(r) => r,
                 Err(reason) => {
                     let src = FeedSource { scope, name: &name, kind: guessed, source: &source };
@@ -110,6 +119,9 @@ pub(crate) fn run(cmd: IntelCommand) -> Result<ExitCode> {
                     bail!("feed {name}: {reason}");
                 }
             };
+            if let Some(decay) = decay {
+                read.decay_unset(decay);
+            }
             let src = FeedSource { scope, name: &name, kind: format.as_str(), source: &source };
             let stored = state
                 .store_indicators(&by, src, &read, !partial, None)

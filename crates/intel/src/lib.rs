@@ -407,6 +407,17 @@ pub struct Read {
     pub problems: Vec<Problem>,
 }
 
+impl Read {
+    /// Gives `decay` to every indicator whose feed entry named none: the
+    /// feed's operator asks for fading confidence where the feed itself
+    /// does not say.
+    pub fn decay_unset(&mut self, decay: Decay) {
+        for i in self.indicators.iter_mut().filter(|i| i.decay.is_none()) {
+            i.decay = Some(decay);
+        }
+    }
+}
+
 /// ATT&CK technique ids in tags and names (`attack.t1566.001`,
 /// `T1566.001`, `misp-galaxy:mitre-attack-pattern="Phishing - T1566"`).
 pub fn techniques_in(text: &str) -> Vec<String> {

@@ -201,6 +201,15 @@ pub struct IntelFeed {
     /// The kind of a plain list's values, when their shape does not tell.
     #[serde(default)]
     pub kind: Option<String>,
+    /// Confidence halves every this long after an indicator's `valid_from`
+    /// (or, where the feed gives none, after Hinomi first read it), for the
+    /// indicators whose feed entry sets no decay of its own. Whole days.
+    #[serde(default)]
+    pub decay_half_life: Option<Span>,
+    /// With `decay_half_life`: below this confidence an indicator stops
+    /// matching.
+    #[serde(default)]
+    pub decay_floor: Option<u8>,
 }
 
 impl IntelFeed {

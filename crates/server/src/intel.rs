@@ -350,6 +350,26 @@ pub struct Source {
     pub timeout: Duration,
     pub auth: Option<Auth>,
     pub kind: Option<intel::Kind>,
+    pub decay: Option<intel::Decay>,
+}
+
+/// A feed's decay setting from its half-life and floor.
+pub fn decay_of(half_life: Option<Duration>, floor: Option<u8>) -> Result<Option<intel::Decay>, String> {
+    match (half_life, floor) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err("a decay floor needs a decay half-life".into()),
+        (Some(h), floor) => {
+            let days = h.as_secs() / 86_400;
+            if h.as_secs() % 86_400 != 0 || days == 0 || days > 36_500 {
+                return Err(format!("a decay half-life is 1 to 36500 whole days, not {}s", h.as_secs()));
+            }
+            let floor = floor.unwrap_or(0);
+            if floor > 100 {
+                return Err(format!("a decay floor is a confidence of 0 to 100, not {floor}"));
+            }
+            Ok(Some(intel::Decay { half_life_days: days as u32, floor }))
+        }
+    }
 }
 
 impl Source {
@@ -382,7 +402,9 @@ impl Source {
         if f.every.0 < Duration::from_secs(1) || f.timeout.0 < Duration::from_millis(100) {
             return Err("every must be at least 1s and timeout at least 100ms".into());
         }
+        let decay = decay_of(f.decay_half_life.map(|s| s.0), f.decay_floor)?;
         Ok(Source {
+            decay,
             name: f.name.clone(),
             url: f.url.clone(),
             how,
@@ -425,9 +447,14 @@ impl Source {
                 .map(|(read, _)| (read, true, None)),
         };
         match outcome {
-            Ok((read, whole, cursor)) => state
-                .store_indicators(&by, feed, &read, whole, cursor.as_deref())
-                .map_err(|e| format!("storing the indicators: {e}")),
+            Ok((mut read, whole, cursor)) => {
+                if let Some(decay) = self.decay {
+                    read.decay_unset(decay);
+                }
+                state
+                    .store_indicators(&by, feed, &read, whole, cursor.as_deref())
+                    .map_err(|e| format!("storing the indicators: {e}"))
+            }
             Err(reason) => {
                 if let Err(e) = state.feed_failed(&by, feed, &reason) {
                     tracing::warn!(feed = %self.name, error = %e, "recording a failed feed read failed");

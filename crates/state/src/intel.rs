@@ -136,6 +136,11 @@ fn indicator_row(r: &Row) -> Result<StoredIndicator> {
     let decay = r
         .get::<Option<Json<(u32, u8)>>>("decay")?
         .map(|Json((half_life_days, floor))| intel::Decay { half_life_days, floor });
+    let first_seen: Timestamp = r.get("first_seen")?;
+    // Decay counts from `valid_from`; an entry of a list has none, so it
+    // counts from when the store first had it (a re-read keeps that).
+    let valid_from: Option<Timestamp> = r.get("valid_from")?;
+    let valid_from = valid_from.or(decay.map(|_| first_seen));
     Ok(StoredIndicator {
         scope: scope_of(r.get("scope")?),
         feed: r.get("feed")?,
@@ -145,7 +150,7 @@ fn indicator_row(r: &Row) -> Result<StoredIndicator> {
             pattern,
             confidence,
             tlp,
-            valid_from: r.get("valid_from")?,
+            valid_from,
             valid_until: r.get("valid_until")?,
             revoked: false,
             modified: r.get("modified")?,
@@ -153,7 +158,7 @@ fn indicator_row(r: &Row) -> Result<StoredIndicator> {
             attack: r.get::<Json<Vec<String>>>("attack")?.0,
             decay,
         },
-        first_seen: r.get("first_seen")?,
+        first_seen,
         last_seen: r.get("last_seen")?,
     })
 }

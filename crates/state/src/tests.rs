@@ -1464,6 +1464,20 @@ fn check_intel(fresh: Fresh<'_>) {
     let partner = feeds.iter().find(|f| f.name == "partner").unwrap();
     assert_eq!((partner.indicators, partner.cursor.as_deref()), (1, Some("2026-11-20T01:30:00Z")));
     assert!(s.store_indicators(&by("erin", now), FeedSource { name: "../x", ..feed }, &read(""), true, None).is_err());
+    // A list's entry with the feed's decay fades from when the store first had it.
+    let fading = FeedSource { scope: Some("acme"), name: "fading", kind: "csv", source: "fading.csv" };
+    let mut decaying = read("value,confidence\nfade.example,80\n");
+    decaying.decay_unset(intel::Decay { half_life_days: 1, floor: 30 });
+    s.store_indicators(&by("erin", at(40)), fading, &decaying, true, None).unwrap();
+    s.store_indicators(&by("erin", at(40 + 24 * 60)), fading, &decaying, true, None).unwrap();
+    let stored = s.indicators().unwrap();
+    let faded = &stored.iter().find(|i| i.feed == "fading").unwrap().indicator;
+    assert_eq!(faded.valid_from, Some(at(40)), "decay counts from the first read, not the last");
+    assert_eq!(faded.confidence_at(at(40 + 24 * 60)), Some(40));
+    assert!(
+        faded.active_at(at(40 + 24 * 60)) && !faded.active_at(at(40 + 2 * 24 * 60)),
+        "under the floor after 2 days"
+    );
 }
 
 /// What an action's JSON must hold: its fields and nothing else.

@@ -40,6 +40,12 @@ fn bad_settings_are_errors_that_say_where() {
         ("[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'list'\nkind = 'colour'", "unknown kind"),
         ("[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'list'\nevery = '10ms'", "at least 1s"),
         ("[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'list'\ntenant = 'Acme Corp'", "tenant"),
+        ("[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'list'\ndecay_floor = 20", "needs a decay half-life"),
+        ("[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'list'\ndecay_half_life = '36h'", "whole days"),
+        (
+            "[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'list'\ndecay_half_life = '9d'\ndecay_floor = 101",
+            "0 to 100",
+        ),
         (
             "[[intel.feeds]]\nname = 'a'\nurl = 'x'\nformat = 'list'\n[[intel.feeds]]\nname = 'a'\nurl = 'y'\nformat = 'csv'",
             "two feeds of one name",
