@@ -51,6 +51,7 @@ def routes(incident, alert):
         ("triage", "POST", f"{i}/tasks", {"title": "authz probe"}),
         ("triage", "POST", f"{i}/tasks/1/done", None),
         ("triage", "POST", f"{i}/evidence", {"kind": "file", "ref": "probe"}),
+        ("triage", "POST", f"{i}/iocs", {"kind": "domain", "value": "probe.example"}),
         ("triage", "POST", f"{i}/assign", {"version": 1, "assignee": "probe"}),
         ("triage", "POST", f"{i}/status", {"version": 1, "status": "investigating"}),
         ("triage", "POST", f"{i}/edit", {"version": 1, "title": "probe"}),

@@ -236,6 +236,8 @@ format = "stix"
         assert phish_alert["level"] == "low" and phish_alert["indicator"]["tlp"] == "green"
         assert phish_alert["indicator"]["confidence"] == 40
 
+        check_incident_export(server, c2)
+
         # The collection revokes the dropper: the next poll removes it.
         taxii.add(dropper.new_version(revoked=True))
         wait_for(lambda: feeds(server)["taxii"]["indicators"] == 3, 20, "the revoked indicator removed")
@@ -267,6 +269,48 @@ format = "stix"
         for c in held:
             c.close()
         fails.shutdown()
+
+
+def check_incident_export(server, c2):
+    """The incident the C2 alert went to: an analyst marks a domain as an
+    IOC, and its export is a STIX 2.1 bundle that `stix2` reads strictly,
+    holding the matched indicator with its confidence and TLP, its
+    sighting, and the marked domain."""
+    def triaged():
+        status, answer = call(server, "GET", "/api/v1/alerts?status=all&limit=1000", server.read_token)
+        assert status == 200, answer
+        hit = [a for a in answer["alerts"] if a["rule_id"] == f"intel:taxii:{c2.id}" and a.get("incident_id")]
+        return hit and hit[0]
+    alert = wait_for(triaged, 30, "the C2 alert triaged into an incident")
+    incident = alert["incident_id"]
+    analyst = server.token("analyst")
+    status, answer = call(server, "POST", f"/api/v1/incidents/{incident}/iocs", analyst,
+                          {"kind": "domain", "value": "C2-Panel.example.", "note": "the beacon's panel"})
+    assert status == 200 and answer["ioc"] == {"kind": "domain", "value": "c2-panel.example"}, answer
+    status, answer = call(server, "POST", f"/api/v1/incidents/{incident}/iocs", analyst,
+                          {"kind": "domain", "value": "not a domain"})
+    assert status == 400, answer
+    status, bundle = call(server, "GET", f"/api/v1/incidents/{incident}/escalation?format=stix", server.read_token)
+    assert status == 200, bundle
+    parsed = stix2.parse(json.dumps(bundle), allow_custom=False)
+    by_type = {}
+    for o in parsed.objects:
+        by_type.setdefault(o.type, []).append(o)
+    indicators = {o.pattern: o for o in by_type["indicator"]}
+    matched = indicators["[ipv4-addr:value = '198.51.100.7']"]
+    assert matched.confidence == 85 and matched.object_marking_refs == [stix2.TLP_AMBER.id], matched
+    assert "[domain-name:value = 'c2-panel.example']" in indicators, sorted(indicators)
+    sighting = next(s for s in by_type["sighting"] if s.sighting_of_ref == matched.id)
+    assert sighting.count >= 1 and sighting.where_sighted_refs == [by_type["identity"][0].id]
+    group = by_type["grouping"][0]
+    assert group.context == "suspicious-activity" and matched.id in group.object_refs
+    # Exported again: the same ids, so a receiver updates what it has.
+    _, again = call(server, "GET", f"/api/v1/incidents/{incident}/escalation?format=stix", server.read_token)
+    assert sorted(o["id"] for o in again["objects"]) == sorted(o["id"] for o in bundle["objects"])
+    # The command line writes the same bundle.
+    out = subprocess.run([BIN, "incident", "stix", str(incident), "--data", str(server.data), "--tenant", "default"],
+                         check=True, capture_output=True, text=True).stdout
+    assert sorted(o["id"] for o in json.loads(out)["objects"]) == sorted(o["id"] for o in bundle["objects"])
 
 
 def run_import(data, *args):

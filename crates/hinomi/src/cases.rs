@@ -125,6 +125,28 @@ pub(crate) enum IncidentCommand {
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
     },
+    /// Mark an observable as an indicator of compromise of the incident.
+    Ioc {
+        #[command(flatten)]
+        at: Where,
+        id: i64,
+        /// ip, domain, url, md5, sha1, sha256, email, ja3 or ja4.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        value: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// The incident's indicators and sightings as a STIX 2.1 bundle (docs/intel.md).
+    Stix {
+        #[command(flatten)]
+        at: Where,
+        id: i64,
+        /// Write it here instead of to standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -310,6 +332,23 @@ pub(crate) fn incident(cmd: IncidentCommand) -> Result<ExitCode> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             println!("{}", serde_json::to_string_pretty(&Escalation(&package))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        IncidentCommand::Ioc { at, id, kind, value, note } => {
+            if let Acted::Ioc(o) = act(&at, id, IncidentAction::Ioc { kind, value, note })? {
+                eprintln!("{o} marked as an IOC of incident {id}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        IncidentCommand::Stix { at, id, out } => {
+            let state = at.open()?;
+            let bundle = server::intel::incident_bundle(&state, &at.tenant, id, jiff::Timestamp::now())
+                .with_context(|| format!("incident {id}"))?;
+            let text = serde_json::to_string_pretty(&bundle)?;
+            match out {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{text}"),
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -16,6 +16,9 @@
 //! a domain's suffixes looked up label by label); [`observe::Fields`] says
 //! which of an event's fields hold which kind of observable.
 //!
+//! [`export::bundle`] writes indicators and their sightings back out as a
+//! STIX 2.1 bundle (an incident's, for a CSIRT or a sharing community).
+//!
 //! Pure: no IO and no clock (`now` is passed in). It does not fetch feeds
 //! (TAXII, URLs), keep indicators (the state store does) or raise alerts
 //! (the engine does).
@@ -26,6 +29,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use jiff::Timestamp;
 
+pub mod export;
 pub mod list;
 pub mod misp;
 pub mod observe;

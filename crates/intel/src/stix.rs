@@ -33,9 +33,13 @@ const TLP_MARKINGS: [(&str, Tlp); 9] = [
     ("marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", Tlp::Red),
 ];
 
-/// The standard marking definition id of a TLP level (TLP 2.0).
+/// The standard marking definition id of a TLP level: TLP 1.0's, which
+/// the STIX 2.1 specification defines and every reader knows without the
+/// definition in the bundle; AMBER+STRICT, which only TLP 2.0 has, as
+/// OASIS published it.
 pub fn tlp_marking(tlp: Tlp) -> &'static str {
-    TLP_MARKINGS[4..].iter().find(|(_, t)| *t == tlp).map_or(TLP_MARKINGS[4].0, |(id, _)| id)
+    let known = if tlp == Tlp::AmberStrict { &TLP_MARKINGS[4..] } else { &TLP_MARKINGS[..4] };
+    known.iter().find(|(_, t)| *t == tlp).map_or(TLP_MARKINGS[0].0, |(id, _)| id)
 }
 
 #[derive(Deserialize)]

@@ -292,5 +292,63 @@ fn tlp_levels_read() {
     assert_eq!(Tlp::parse("TLP:AMBER+STRICT"), Some(Tlp::AmberStrict));
     assert_eq!(Tlp::parse("tlp:white"), Some(Tlp::Clear));
     assert_eq!(Tlp::parse("TLP:PURPLE"), None);
-    assert_eq!(stix::tlp_marking(Tlp::Red), "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1");
+    assert_eq!(stix::tlp_marking(Tlp::Red), "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed");
+    assert_eq!(stix::tlp_marking(Tlp::AmberStrict), "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003");
+}
+
+#[test]
+fn an_exported_bundle_reads_back_as_the_same_indicators() {
+    use crate::export::{Export, Exported, Seen, bundle};
+    let t = |s: &str| -> Timestamp { s.parse().expect("a time") };
+    let mut net =
+        ind("indicator--a", "[ipv4-addr:value ISSUBSET '203.0.113.0/24'] OR [domain-name:value = 'evil.example']");
+    net.confidence = Some(85);
+    net.tlp = Some(Tlp::Amber);
+    net.attack = vec!["T1071.001".into()];
+    net.tags = vec!["c2".into()];
+    net.valid_until = Some(t("2027-01-01T00:00:00Z"));
+    let mut hash = ind(
+        "ioc:sha256",
+        "[file:hashes.'SHA-256' = 'aa00000000000000000000000000000000000000000000000000000000000000']",
+    );
+    hash.tlp = Some(Tlp::Red);
+    let export = Export {
+        seed: "acme/incident/7",
+        producer: "acme",
+        name: "C2 beacon from ws-17 (it's \"urgent\")",
+        description: "incident 7",
+        created: t("2026-12-01T10:00:00.123456Z"),
+        modified: t("2026-12-06T12:00:00Z"),
+        indicators: vec![
+            Exported {
+                indicator: net.clone(),
+                sighting: Some(Seen { count: 3, first: t("2026-12-01T10:00:00Z"), last: t("2026-12-01T11:00:00Z") }),
+            },
+            Exported { indicator: hash.clone(), sighting: None },
+        ],
+    };
+    let out = bundle(&export);
+    let text = serde_json::to_string(&out).expect("json");
+    let objects = out["objects"].as_array().expect("objects");
+    let types: Vec<&str> = objects.iter().filter_map(|o| o["type"].as_str()).collect();
+    assert_eq!(types, ["identity", "indicator", "sighting", "indicator", "grouping"]);
+    assert_eq!(objects[1]["created"], "2026-12-01T10:00:00.123Z");
+    assert_eq!(objects[2]["count"], 3);
+    assert_eq!(objects[2]["sighting_of_ref"], objects[1]["id"]);
+    assert_eq!(objects[4]["object_marking_refs"][0], stix::tlp_marking(Tlp::Red), "the strictest TLP");
+    assert_eq!(objects[4]["object_refs"].as_array().map(Vec::len), Some(3));
+    // The same incident exported again: the same ids.
+    assert_eq!(bundle(&export)["objects"][1]["id"], objects[1]["id"]);
+    let read = stix::read_bundle(&text).expect("reads");
+    assert!(read.problems.is_empty(), "{:?}", read.problems);
+    let back: Vec<_> =
+        read.indicators.iter().map(|i| (i.pattern.to_stix(), i.confidence, i.tlp, i.attack.clone())).collect();
+    assert_eq!(
+        back,
+        [
+            (net.pattern.to_stix(), Some(85), Some(Tlp::Amber), vec!["T1071.001".to_string()]),
+            (hash.pattern.to_stix(), None, Some(Tlp::Red), vec![]),
+        ]
+    );
+    assert_eq!(read.indicators[0].valid_until, net.valid_until);
 }

@@ -494,3 +494,63 @@ pub fn start_pollers(
     }
     Ok(threads)
 }
+
+/// Incident `id`'s indicators and sightings as a STIX 2.1 bundle: the
+/// threat-intel indicators its alerts matched (seen as often as those
+/// alerts counted) and the observables analysts marked as IOCs (seen in as
+/// many of the tenant's incidents as marked or involved them). Only the
+/// incident's own tenant is named: a bundle leaves the SOC, and an MSSP's
+/// other customers are not its recipients' business. An indicator no
+/// longer held (its feed dropped it) is left out.
+pub fn incident_bundle(
+    state: &state::State,
+    tenant: &str,
+    id: i64,
+    now: jiff::Timestamp,
+) -> Result<serde_json::Value, state::StateError> {
+    use intel::export::{Export, Exported, Seen};
+    let package = state.escalation(tenant, id)?;
+    let mut matched: std::collections::BTreeMap<&str, Seen> = std::collections::BTreeMap::new();
+    for a in package.alerts.iter().filter(|a| a.rule_id.starts_with("intel:")) {
+        let count = u64::try_from(a.count).unwrap_or(0);
+        matched
+            .entry(a.rule_id.as_str())
+            .and_modify(|s| {
+                s.count += count;
+                s.first = s.first.min(a.first_seen);
+                s.last = s.last.max(a.last_seen);
+            })
+            .or_insert(Seen { count, first: a.first_seen, last: a.last_seen });
+    }
+    let mut indicators = Vec::new();
+    for (rule, seen) in matched {
+        if let Some(held) = state.indicator_of_rule(tenant, rule)? {
+            indicators.push(Exported { indicator: held.indicator, sighting: Some(seen) });
+        }
+    }
+    for ioc in state.incident_iocs(tenant, id)? {
+        let single = intel::Pattern::single(ioc.observable.clone());
+        if indicators.iter().any(|x| x.indicator.pattern == single) {
+            continue;
+        }
+        let sighting = state.sightings(&[tenant], &ioc.observable)?.into_iter().next().map(|s| Seen {
+            count: u64::try_from(s.incidents).unwrap_or(0),
+            first: s.first_seen,
+            last: s.last_seen,
+        });
+        let mut indicator = intel::Indicator::of(format!("ioc:{}", ioc.observable), ioc.observable);
+        indicator.valid_from = Some(ioc.at);
+        indicators.push(Exported { indicator, sighting });
+    }
+    let incident = &package.incident;
+    let seed = format!("{tenant}/incident/{id}");
+    Ok(intel::export::bundle(&Export {
+        seed: &seed,
+        producer: tenant,
+        name: &incident.title,
+        description: &package.summary,
+        created: incident.created,
+        modified: now,
+        indicators,
+    }))
+}

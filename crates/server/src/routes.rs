@@ -98,6 +98,7 @@ endpoints! {
     IncidentTasks: POST "/api/v1/incidents/{id}/tasks", Token(Triage) => api::incidents::act;
     IncidentTaskDone: POST "/api/v1/incidents/{id}/tasks/{task}/done", Token(Triage) => api::incidents::task_done;
     IncidentEvidence: POST "/api/v1/incidents/{id}/evidence", Token(Triage) => api::incidents::act;
+    IncidentIocs: POST "/api/v1/incidents/{id}/iocs", Token(Triage) => api::incidents::act;
     IncidentMerge: POST "/api/v1/incidents/{id}/merge", Token(Triage) => api::incidents::act;
     IncidentSplit: POST "/api/v1/incidents/{id}/split", Token(Triage) => api::incidents::act;
     IncidentEscalate: POST "/api/v1/incidents/{id}/escalate", Token(Escalate) => api::incidents::act;

@@ -78,6 +78,15 @@ pub enum IncidentAction {
     Split {
         alerts: Vec<i64>,
     },
+    /// Marks an observable as an indicator of compromise of the incident
+    /// (`kind` as threat intel names it: ip, domain, url, md5, sha1,
+    /// sha256, email, ja3, ja4); marking it again changes its note.
+    Ioc {
+        kind: String,
+        value: String,
+        #[serde(default)]
+        note: Option<String>,
+    },
     /// Acknowledges the on-call pages still waiting for it: nobody else
     /// is paged, and the incident is taken up if nobody had.
     AcknowledgePages {},
@@ -121,6 +130,8 @@ pub enum Acted {
     Evidence(i64),
     /// How many notices' pages were acknowledged.
     Pages(usize),
+    /// The observable marked, in its canonical form.
+    Ioc(intel::Observable),
 }
 
 impl IncidentAction {
@@ -138,6 +149,7 @@ impl IncidentAction {
             IncidentAction::Evidence { .. } => "evidence",
             IncidentAction::Merge { .. } => "merge",
             IncidentAction::Split { .. } => "split",
+            IncidentAction::Ioc { .. } => "ioc",
             IncidentAction::AcknowledgePages {} => "acknowledge_pages",
         }
     }
@@ -173,6 +185,7 @@ impl State {
             }
             A::Merge { from } => Acted::Incident(Box::new(self.merge(by, id, *from)?)),
             A::Split { alerts } => Acted::Incident(Box::new(self.split(by, id, alerts)?)),
+            A::Ioc { kind, value, note } => Acted::Ioc(self.mark_ioc(by, id, kind, value, note.as_deref())?),
             A::AcknowledgePages {} => {
                 self.incident(by.tenant, id)?;
                 Acted::Pages(self.acknowledge_pages(by, id)?)

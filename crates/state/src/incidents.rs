@@ -1004,12 +1004,18 @@ fn close_pause(pauses: &mut [(Timestamp, Option<Timestamp>)], now: Timestamp) {
 }
 
 /// Logs a person's change on the incident and appends it to the audit trail.
-fn record(db: &mut dyn Db, by: &By<'_>, incident: i64, action: &str, data: &serde_json::Value) -> Result<()> {
+pub(super) fn record(
+    db: &mut dyn Db,
+    by: &By<'_>,
+    incident: i64,
+    action: &str,
+    data: &serde_json::Value,
+) -> Result<()> {
     log(db, incident, by.now, by.actor, action, data)?;
     super::audit::append(db, by, action, &format!("incident:{incident}"), data)
 }
 
-fn touch(db: &mut dyn Db, id: i64, now: Timestamp) -> Result<()> {
+pub(super) fn touch(db: &mut dyn Db, id: i64, now: Timestamp) -> Result<()> {
     db.exec("UPDATE incidents SET updated = $2 WHERE id = $1", &[Val::Int(id), micros(now)])?;
     Ok(())
 }

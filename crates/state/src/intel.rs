@@ -301,6 +301,28 @@ impl State {
 
     /// The indicators `tenant` matches against (its own and the shared
     /// ones), by feed and id.
+    /// The indicator an intel alert's rule id names (`intel:<feed>:<id>`),
+    /// the tenant's own before the shared set's; `None` when it is no
+    /// longer held. Feed names and ids may hold `:`, so each split is tried.
+    pub fn indicator_of_rule(&self, tenant: &str, rule_id: &str) -> Result<Option<StoredIndicator>> {
+        let Some(rest) = rule_id.strip_prefix("intel:") else { return Ok(None) };
+        let mut db = self.reader()?;
+        for (at, _) in rest.match_indices(':') {
+            let (feed, id) = (&rest[..at], &rest[at + 1..]);
+            let rows = db.rows(
+                &format!(
+                    "SELECT {COLS} FROM intel_indicators WHERE scope IN ($1, $2) AND feed = $3 AND id = $4 \
+                     ORDER BY CASE WHEN scope = $1 THEN 0 ELSE 1 END"
+                ),
+                &[tenant.into(), SHARED.into(), feed.into(), id.into()],
+            )?;
+            if let Some(r) = rows.first() {
+                return indicator_row(r).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
     pub fn list_indicators(&self, tenant: &str, q: &IndicatorQuery) -> Result<Vec<StoredIndicator>> {
         let mut sql = format!("SELECT {COLS} FROM intel_indicators WHERE scope IN ($1, $2)");
         let mut args: Vec<Val> = vec![tenant.into(), SHARED.into()];

@@ -532,6 +532,21 @@ CREATE INDEX intel_indicators_value ON intel_indicators (scope, value);
 CREATE TABLE intel_generation (id BIGINT NOT NULL PRIMARY KEY, generation BIGINT NOT NULL);
 INSERT INTO intel_generation (id, generation) VALUES (1, 0);
 "#,
+    // 18: observables an analyst marked as indicators of compromise on an
+    // incident; the lookup finds an observable's incidents across tenants.
+    r#"
+CREATE TABLE incident_iocs (
+    incident_id BIGINT NOT NULL,
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    note TEXT,
+    added_by TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (incident_id, kind, value)
+){without_rowid};
+CREATE INDEX incident_iocs_lookup ON incident_iocs (tenant, kind, value, incident_id);
+"#,
 ];
 
 /// Serializes migrations between processes, inside a transaction. SQLite's

@@ -1376,6 +1376,42 @@ pub(super) fn suite(fresh: Fresh<'_>) {
     check_users_and_sessions(fresh);
     check_histogram(fresh);
     check_intel(fresh);
+    check_iocs(fresh);
+}
+
+/// Observables marked as IOCs: canonical, logged and audited, refused when
+/// not what their kind says, and found again as entities and marks.
+fn check_iocs(fresh: Fresh<'_>) {
+    let s = fresh("iocs");
+    s.triage(&[detection(1, "r1", "high", 0, logon("alice", "ws1", "203.0.113.9"))], None, at(1)).unwrap();
+    s.triage(&[detection(2, "r2", "high", 600, logon("bob", "ws2", "203.0.113.9"))], None, at(601)).unwrap();
+    let list = incidents(&s);
+    assert_eq!(list.len(), 2, "apart in time and entities but the address");
+    let first = list[1].id;
+    let mark = |id: i64, kind: &str, value: &str| {
+        let action = IncidentAction::Ioc { kind: kind.into(), value: value.into(), note: Some("C2".into()) };
+        s.act(&by("erin", at(700)), id, &action)
+    };
+    let Ok(Acted::Ioc(o)) = mark(first, "domain", "Evil.Example.") else { panic!("marked") };
+    assert_eq!(o.to_string(), "domain:evil.example");
+    mark(first, "domain", "evil.example").unwrap();
+    assert!(matches!(mark(first, "domain", "not a domain"), Err(StateError::Invalid(_))));
+    assert!(matches!(mark(first, "colour", "red"), Err(StateError::Invalid(_))));
+    assert!(matches!(
+        s.act(&By { tenant: "globex", actor: "gina", now: at(700) }, first, &IncidentAction::Note { body: "x".into() }),
+        Err(StateError::NotFound(_))
+    ));
+    let iocs = s.incident_iocs("acme", first).unwrap();
+    assert_eq!(iocs.len(), 1, "marking again replaces");
+    assert_eq!((iocs[0].note.as_deref(), iocs[0].added_by.as_str()), (Some("C2"), "erin"));
+    assert!(s.timeline("acme", first).unwrap().iter().any(|t| t.what.contains("ioc")));
+    // The address is an entity of both incidents; the domain a mark of one.
+    let ip = intel::Observable::new(intel::Kind::Ip, "203.0.113.9").unwrap();
+    let seen = s.sightings(&["acme", "globex"], &ip).unwrap();
+    assert_eq!(seen.len(), 1, "not seen at globex");
+    assert_eq!((seen[0].tenant.as_str(), seen[0].incidents, seen[0].first_seen), ("acme", 2, at(0)));
+    let evil = intel::Observable::new(intel::Kind::Domain, "evil.example").unwrap();
+    assert_eq!(s.sightings(&["acme"], &evil).unwrap()[0].incidents, 1);
 }
 
 /// Feeds read, read again, revoked, failed and expired by hand; tenants
@@ -1568,7 +1604,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     let mut db = super::Sqlite::open(&path).unwrap();
     use super::Db;
     let rows = db.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 17);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 18);
     // Several processes opening a new store at once (the server and a
     // command on its data directory): one migrates, the others wait and
     // see it done.
@@ -1582,7 +1618,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     assert!(opened.iter().all(Option::is_none), "{opened:?}");
     let mut raced = super::Sqlite::open(&fresh).unwrap();
     let rows = raced.rows("SELECT COUNT(*) AS n FROM schema_version", &[]).unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 17);
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 18);
     db.exec("INSERT INTO schema_version (version) VALUES (99)", &[]).unwrap();
     let err = State::sqlite(&path, TriagePolicy::default()).err().unwrap().to_string();
     assert!(err.contains("newer than this Hinomi"), "{err}");
@@ -1620,7 +1656,7 @@ fn migrations_are_recorded_and_refuse_a_newer_schema() {
     // Tables later migrations make did not exist at 14.
     db.batch(
         "DELETE FROM schema_version WHERE version >= 15; \
-         DROP TABLE intel_feeds; DROP TABLE intel_indicators; DROP TABLE intel_generation;",
+         DROP TABLE intel_feeds; DROP TABLE intel_indicators; DROP TABLE intel_generation; DROP TABLE incident_iocs;",
     )
     .unwrap();
     drop(db);

@@ -116,13 +116,19 @@ fn evidence_events(
     Ok(out)
 }
 
-/// The CSIRT hand-off package: JSON, or a readable page with `?format=html`
-/// (in Japanese with `&lang=ja`).
+/// The CSIRT hand-off package: JSON, a readable page with `?format=html`
+/// (in Japanese with `&lang=ja`), or the incident's indicators and
+/// sightings as a STIX 2.1 bundle with `?format=stix`.
 pub(crate) async fn escalation(
     Soc { state: soc, caller }: Soc,
     Path(id): Path<i64>,
     Query(f): Query<FormatParam>,
 ) -> Result<Response, ApiError> {
+    if f.format.as_deref() == Some("stix") {
+        let bundle =
+            blocking(move || Ok(crate::intel::incident_bundle(&soc, &caller.tenant, id, Timestamp::now())?)).await?;
+        return Ok(Json(bundle).into_response());
+    }
     let package = blocking(move || Ok(soc.escalation(&caller.tenant, id)?)).await?;
     if f.format.as_deref() == Some("html") {
         let lang = if f.lang.as_deref() == Some("ja") { Lang::Ja } else { Lang::En };
@@ -138,6 +144,7 @@ fn tag_of(name: &str) -> &str {
         "notes" => "note",
         "tasks" => "task",
         "ack" => "acknowledge_pages",
+        "iocs" => "ioc",
         other => other,
     }
 }
@@ -172,6 +179,7 @@ async fn apply(soc: Soc, id: i64, action: IncidentAction) -> Result<Json<Value>,
         Acted::TaskDone(t) => json!({"task": t, "done": true}),
         Acted::Evidence(e) => json!({"evidence": e}),
         Acted::Pages(n) => json!({"acknowledged": n}),
+        Acted::Ioc(o) => json!({"ioc": {"kind": o.kind.as_str(), "value": &*o.value}}),
     };
     Ok(Json(answer))
 }

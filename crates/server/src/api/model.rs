@@ -42,7 +42,8 @@ pub(crate) struct ListParams {
 /// Query of `GET /api/v1/incidents/{id}/escalation`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct FormatParam {
-    /// `html` for the readable page; JSON otherwise.
+    /// `html` for the readable page, `stix` for a STIX 2.1 bundle (the
+    /// escalation package only); JSON otherwise.
     pub(crate) format: Option<String>,
     /// The page's language: `ja`, or English.
     pub(crate) lang: Option<String>,

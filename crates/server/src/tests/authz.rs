@@ -58,6 +58,7 @@ fn body(e: Endpoint) -> Option<(&'static str, String)> {
         E::IncidentTasks => json(serde_json::json!({"title": "authz probe"})),
         E::IncidentTaskDone => None,
         E::IncidentEvidence => json(serde_json::json!({"kind": "file", "ref": "probe"})),
+        E::IncidentIocs => json(serde_json::json!({"kind": "domain", "value": "probe.example"})),
         E::IncidentMerge => json(serde_json::json!({"from": 999_999})),
         E::IncidentSplit => json(serde_json::json!({"alerts": [999_999]})),
         E::IncidentEscalate => json(serde_json::json!({"version": 1, "to": "csirt"})),
