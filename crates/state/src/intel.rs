@@ -299,8 +299,6 @@ impl State {
         rows.iter().map(indicator_row).collect()
     }
 
-    /// The indicators `tenant` matches against (its own and the shared
-    /// ones), by feed and id.
     /// The indicator an intel alert's rule id names (`intel:<feed>:<id>`),
     /// the tenant's own before the shared set's; `None` when it is no
     /// longer held. Feed names and ids may hold `:`, so each split is tried.
@@ -323,6 +321,8 @@ impl State {
         Ok(None)
     }
 
+    /// The indicators `tenant` matches against (its own and the shared
+    /// ones), by feed and id.
     pub fn list_indicators(&self, tenant: &str, q: &IndicatorQuery) -> Result<Vec<StoredIndicator>> {
         let mut sql = format!("SELECT {COLS} FROM intel_indicators WHERE scope IN ($1, $2)");
         let mut args: Vec<Val> = vec![tenant.into(), SHARED.into()];
